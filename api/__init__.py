@@ -1,0 +1,76 @@
+"""The JSON API under /api/v1 (flask-smorest) and, later, the iCal feeds."""
+from __future__ import annotations
+
+from flask import request
+from apispec.ext.marshmallow import MarshmallowPlugin
+from flask_smorest import Api
+from werkzeug.exceptions import HTTPException
+from werkzeug.http import HTTP_STATUS_CODES
+
+from models import db
+from models.errors import DomainError
+
+# Messages people read when nothing more precise was said.
+_DEFAULT_MESSAGES = {
+    400: "Requête invalide.",
+    401: "Authentification requise.",
+    403: "Vous n'avez pas le droit de faire cela.",
+    404: "Introuvable.",
+    405: "Méthode non autorisée sur cette adresse.",
+    409: "Conflit avec l'état actuel.",
+    413: "La requête est trop volumineuse (1 Mo au plus).",
+    415: "Type de contenu non pris en charge : envoyez du JSON.",
+    422: "Données invalides : le détail est dans « errors ».",
+    429: "Trop de requêtes : réessayez dans un instant.",
+    500: "Erreur interne du serveur.",
+}
+JSON_PREFIXES = ("/api/", "/feeds/")
+
+
+class MaillageApi(Api):
+    def handle_http_exception(self, error: HTTPException):
+        """The one JSON error shape for the API and feeds; pages keep their HTML errors."""
+        if not request.path.startswith(JSON_PREFIXES):
+            return error
+        payload, code, headers = super().handle_http_exception(error)
+        payload.setdefault("message", _DEFAULT_MESSAGES.get(code, error.description))
+        payload.setdefault("errors", {})
+        return payload, code, headers
+
+
+def domain_error_response(error: DomainError):
+    """Domain errors raised by operations, mapped to 4xx in this one place."""
+    db.session.rollback()  # a rejected write changes nothing
+    payload = {"code": error.status, "status": HTTP_STATUS_CODES[error.status], "message": error.message,
+               "errors": {"json": error.errors} if error.errors else {}}
+    return payload, error.status
+
+
+def _schema_name(schema) -> str:
+    """Component names: EventSchema -> Event, EventSchema(partial=True) -> EventPatch."""
+    from apispec.ext.marshmallow.common import resolve_schema_cls
+
+    name = resolve_schema_cls(schema).__name__.removesuffix("Schema")
+    if getattr(schema, "partial", False) is True:
+        name += "Patch"
+    return name
+
+
+def init_app(app) -> None:
+    from api import events, occurrences, partners, territory
+
+    app.config.setdefault("API_TITLE", "Maillage")
+    app.config.setdefault("API_VERSION", "v1")
+    app.config.setdefault("OPENAPI_VERSION", "3.0.3")
+    app.config.setdefault("OPENAPI_URL_PREFIX", "/api/v1")
+    app.config.setdefault("OPENAPI_JSON_PATH", "openapi.json")
+    app.config.setdefault("API_SPEC_OPTIONS", {
+        "info": {"description": "Le calendrier partagé des partenaires de l'emploi des quartiers."},
+        "components": {"securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}},
+        "security": [{}, {"bearer": []}],
+    })
+    api = MaillageApi(app, spec_kwargs={"marshmallow_plugin": MarshmallowPlugin(schema_name_resolver=_schema_name)})
+    # App-wide, so that it also serves the feeds; the pages' blueprint handles its own.
+    app.register_error_handler(DomainError, domain_error_response)
+    for module in (partners, territory, events, occurrences):
+        api.register_blueprint(module.blp)

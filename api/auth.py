@@ -1,0 +1,33 @@
+"""Who is calling the API: a Bearer token, or nobody (public reads)."""
+from __future__ import annotations
+
+from flask import g, request
+from flask_smorest import abort
+
+from models.users import User, user_for_token
+
+_CHALLENGE = {"WWW-Authenticate": 'Bearer realm="maillage"'}
+
+
+def api_user() -> User | None:
+    """The user of the request's token; a token that is given but wrong is refused outright."""
+    if "api_user" not in g:
+        header = request.headers.get("Authorization", "")
+        user = None
+        if header:
+            scheme, _, token = header.partition(" ")
+            if scheme.lower() != "bearer" or not token.strip():
+                abort(401, message="En-tête Authorization attendu : « Bearer <jeton> ».", headers=_CHALLENGE)
+            user = user_for_token(token.strip())
+            if user is None:
+                abort(401, message="Jeton d'API invalide ou révoqué.", headers=_CHALLENGE)
+        g.api_user = user
+    return g.api_user
+
+
+def require_api_user() -> User:
+    user = api_user()
+    if user is None:
+        abort(401, message="Authentification requise : envoyez « Authorization: Bearer <jeton> ».",
+              headers=_CHALLENGE)
+    return user

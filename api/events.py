@@ -1,0 +1,259 @@
+"""Events (single or recurring series) and the cancelling or moving of one occurrence."""
+from __future__ import annotations
+
+import sqlalchemy as sa
+from flask.views import MethodView
+from flask_smorest import Blueprint, Page
+from marshmallow import ValidationError, fields, post_load, validate, validates_schema
+
+from api.auth import api_user, require_api_user
+from api.schemas import BaseSchema, between, length, one_of
+from models import Event, db
+from models.audit import history
+from models.errors import NotFound
+from models.events import (EVENT_KINDS, FREQUENCIES, STATUSES, VISIBILITIES, WEEKDAY_CODES, create_event,
+                           delete_event, event_by_id)
+from scheduler import series
+from scheduler.calendar import CalendarFilter, events_query
+
+blp = Blueprint("events", __name__, url_prefix="/api/v1", description="Événements et séries")
+
+
+class SelectPage(Page):
+    """Pages a SQLAlchemy select in the database rather than in memory."""
+
+    @property
+    def items(self):
+        p = self.page_params
+        return db.session.scalars(self.collection.limit(p.page_size).offset(p.first_item)).all()
+
+    @property
+    def item_count(self):
+        return db.session.scalar(sa.select(sa.func.count()).select_from(self.collection.subquery()))
+
+
+class AudienceSchema(BaseSchema):
+    age_min = fields.Integer(allow_none=True, load_default=None, validate=between(0, 120))
+    age_max = fields.Integer(allow_none=True, load_default=None, validate=between(0, 120))
+    tags = fields.List(fields.String(validate=length(60, 1)), load_default=list)
+
+    @validates_schema
+    def check_band(self, data, **kwargs):
+        if data.get("age_min") is not None and data.get("age_max") is not None \
+                and data["age_min"] > data["age_max"]:
+            raise ValidationError("L'âge maximum est inférieur à l'âge minimum.", "age_max")
+
+
+class RecurrenceSchema(BaseSchema):
+    frequency = fields.String(required=True, validate=one_of(FREQUENCIES), metadata={
+        "description": "once, daily (tous les n jours), weekly, monthly (nième ou dernier jour de semaine)"})
+    interval = fields.Integer(load_default=1, validate=between(1, 52))
+    weekdays = fields.List(fields.String(validate=one_of(WEEKDAY_CODES)), load_default=list)
+    month_week = fields.Integer(allow_none=True, load_default=None,
+                                validate=validate.OneOf([1, 2, 3, 4, -1], error="1 à 4, ou -1 pour le dernier."))
+    until = fields.Date(allow_none=True, load_default=None)
+    count = fields.Integer(allow_none=True, load_default=None, validate=between(1, 1000))
+
+
+class EventSchema(BaseSchema):
+    id = fields.Integer(dump_only=True)
+    uid = fields.String(dump_only=True)
+    kind = fields.String(required=True, validate=one_of(EVENT_KINDS))
+    title = fields.String(required=True, validate=length(200, 2))
+    description = fields.String(load_default="", validate=length(10000))
+    place = fields.Function(lambda e: e.place.slug, deserialize=str, required=True)
+    quartier = fields.Function(lambda e: e.place.quartier.code if e.place.quartier else None, dump_only=True)
+    room = fields.String(allow_none=True, validate=length(120))
+    organisers = fields.Function(lambda e: [p.slug for p in e.organisers], deserialize=lambda v: _str_list(v),
+                                 required=True, metadata={"description": "slugs des partenaires organisateurs"})
+    people = fields.Function(lambda e: [p.id for p in e.people], deserialize=lambda v: _int_list(v),
+                             metadata={"description": "identifiants des personnes mobilisées"})
+    visibility = fields.String(load_default="public", validate=one_of(VISIBILITIES))
+    status = fields.String(load_default="confirmed", validate=one_of(STATUSES))
+    capacity = fields.Integer(allow_none=True, validate=between(1, 100000))
+    registration_url = fields.URL(allow_none=True, validate=length(500))
+    employers = fields.List(fields.String(validate=length(200, 1)), load_default=list)
+    walk_in = fields.Boolean(load_default=False, metadata={"description": "sans rendez-vous"})
+    audience = fields.Nested(AudienceSchema, load_default=lambda: {"age_min": None, "age_max": None, "tags": []})
+    timezone = fields.String(validate=length(64), metadata={"description": "par défaut, celui du lieu"})
+    start_date = fields.Date(required=True)
+    start_time = fields.Time(required=True, format="%H:%M")
+    end_time = fields.Time(load_only=True, format="%H:%M")
+    duration_minutes = fields.Integer(validate=between(1, 7 * 24 * 60))
+    recurrence = fields.Nested(RecurrenceSchema, load_default=lambda: {"frequency": "once"})
+    skip_public_holidays = fields.Boolean(load_default=True)
+    starts_at = fields.DateTime(dump_only=True, metadata={"description": "premier instant (UTC)"})
+    sequence = fields.Integer(dump_only=True)
+    created_at = fields.DateTime(dump_only=True)
+    updated_at = fields.DateTime(dump_only=True)
+
+    @validates_schema
+    def check_times(self, data, partial=None, **kwargs):
+        if "end_time" in data:
+            if "start_time" not in data:
+                raise ValidationError("Indiquez aussi start_time avec end_time.", "start_time")
+            if data["end_time"] <= data["start_time"]:
+                raise ValidationError("La fin est avant le début.", "end_time")
+        elif not partial and "duration_minutes" not in data:
+            raise ValidationError("Indiquez end_time ou duration_minutes.", "end_time")
+
+    @post_load
+    def to_model_fields(self, data, **kwargs):
+        """API shape -> Event columns."""
+        if "end_time" in data:
+            end, start = data.pop("end_time"), data["start_time"]
+            data["duration_minutes"] = (end.hour * 60 + end.minute) - (start.hour * 60 + start.minute)
+        if "audience" in data:
+            audience = data.pop("audience")
+            data.update(age_min=audience["age_min"], age_max=audience["age_max"], audience_tags=audience["tags"])
+        if "recurrence" in data:
+            r = data.pop("recurrence")
+            data.update(frequency=r["frequency"], interval=r["interval"], month_week=r["month_week"],
+                        until=r["until"], count=r["count"],
+                        weekdays=[WEEKDAY_CODES.index(code) for code in r["weekdays"]])
+        return data
+
+
+def _str_list(value):
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise ValidationError("Liste d'identifiants attendue.")
+    return value
+
+
+def _int_list(value):
+    if not isinstance(value, list) or not all(isinstance(v, int) and not isinstance(v, bool) for v in value):
+        raise ValidationError("Liste de nombres entiers attendue.")
+    return value
+
+
+class EventQueryArgsSchema(BaseSchema):
+    partner = fields.String()
+    place = fields.String()
+    quartier = fields.String()
+    kind = fields.String(validate=one_of(EVENT_KINDS))
+
+
+class OccurrenceRefSchema(BaseSchema):
+    recurrence_start = fields.AwareDateTime(required=True, metadata={
+        "description": "l'instant que la série donne à l'occurrence (son identité)"})
+    reason = fields.String(load_default="", validate=length(2000))
+
+
+class OccurrenceMoveSchema(OccurrenceRefSchema):
+    starts_at = fields.AwareDateTime()
+    ends_at = fields.AwareDateTime()
+    place = fields.String()
+    room = fields.String(validate=length(120))
+    people = fields.List(fields.Integer())
+
+
+class OccurrenceExceptionSchema(BaseSchema):
+    recurrence_start = fields.DateTime()
+    is_cancelled = fields.Boolean()
+    starts_at = fields.DateTime(allow_none=True)
+    duration_minutes = fields.Integer(allow_none=True)
+    place = fields.Function(lambda x: x.place.slug if x.place else None)
+    room = fields.String(allow_none=True)
+    people = fields.Function(lambda x: x.person_ids)
+    reason = fields.String()
+
+
+class HistoryEntrySchema(BaseSchema):
+    at = fields.DateTime()
+    user = fields.Function(lambda a: a.user.email if a.user else None)
+    action = fields.String()
+    changes = fields.Dict()
+
+
+def visible_event(event_id: int) -> Event:
+    event = event_by_id(event_id)
+    if event.visibility != "public" and api_user() is None:
+        raise NotFound(f"Événement inconnu : {event_id}.")  # do not reveal that it exists
+    return event
+
+
+@blp.route("/events")
+class Events(MethodView):
+    @blp.arguments(EventQueryArgsSchema, location="query")
+    @blp.response(200, EventSchema(many=True))
+    @blp.paginate(SelectPage)
+    def get(self, args):
+        """Liste des événements et séries"""
+        f = CalendarFilter(include_private=api_user() is not None, **args)
+        return events_query(f).order_by(Event.starts_at, Event.id)
+
+    @blp.arguments(EventSchema)
+    @blp.response(201, EventSchema)
+    def post(self, data):
+        """Créer un événement ou une série"""
+        event = create_event(require_api_user(), data)
+        db.session.commit()
+        return event
+
+
+@blp.route("/events/<int:event_id>")
+class EventById(MethodView):
+    @blp.response(200, EventSchema)
+    def get(self, event_id):
+        """Un événement"""
+        return visible_event(event_id)
+
+    @blp.arguments(EventSchema(partial=True))
+    @blp.response(200, EventSchema)
+    def patch(self, data, event_id):
+        """Modifier un événement ou toute sa série"""
+        event = event_by_id(event_id)
+        series.update_event(require_api_user(), event, data)
+        db.session.commit()
+        return event
+
+    @blp.response(204)
+    def delete(self, event_id):
+        """Supprimer un événement (pour le garder annoncé comme annulé, passez son statut à cancelled)"""
+        delete_event(require_api_user(), event_by_id(event_id))
+        db.session.commit()
+
+
+@blp.route("/events/<int:event_id>/history")
+class EventHistory(MethodView):
+    @blp.response(200, HistoryEntrySchema(many=True))
+    def get(self, event_id):
+        """Historique des modifications d'un événement"""
+        require_api_user()
+        return history("events", event_by_id(event_id).id)
+
+
+@blp.route("/events/<int:event_id>/occurrences/cancel")
+class CancelOccurrence(MethodView):
+    @blp.arguments(OccurrenceRefSchema)
+    @blp.response(200, OccurrenceExceptionSchema)
+    def post(self, data, event_id):
+        """Annuler une occurrence d'une série"""
+        exception = series.cancel_occurrence(require_api_user(), event_by_id(event_id),
+                                             data["recurrence_start"], data["reason"])
+        db.session.commit()
+        return exception
+
+
+@blp.route("/events/<int:event_id>/occurrences/move")
+class MoveOccurrence(MethodView):
+    @blp.arguments(OccurrenceMoveSchema)
+    @blp.response(200, OccurrenceExceptionSchema)
+    def post(self, data, event_id):
+        """Déplacer une occurrence (horaire, lieu, salle, personnes)"""
+        exception = series.move_occurrence(
+            require_api_user(), event_by_id(event_id), data["recurrence_start"],
+            starts_at=data.get("starts_at"), ends_at=data.get("ends_at"), place=data.get("place"),
+            room=data.get("room"), person_ids=data.get("people"), reason=data["reason"])
+        db.session.commit()
+        return exception
+
+
+@blp.route("/events/<int:event_id>/occurrences/restore")
+class RestoreOccurrence(MethodView):
+    @blp.arguments(OccurrenceRefSchema)
+    @blp.response(204)
+    def post(self, data, event_id):
+        """Rétablir une occurrence annulée ou déplacée"""
+        series.restore_occurrence(require_api_user(), event_by_id(event_id), data["recurrence_start"])
+        db.session.commit()

@@ -1,0 +1,139 @@
+"""The expanded calendar: occurrences in a window, with filters."""
+from __future__ import annotations
+
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+import sqlalchemy as sa
+from flask import current_app
+from flask.views import MethodView
+from flask_smorest import Blueprint
+from marshmallow import ValidationError, fields, validates_schema
+
+from api.auth import api_user
+from api.schemas import BaseSchema, between, one_of
+from models import Place, db
+from models.events import EVENT_KINDS
+from scheduler.calendar import CalendarFilter, occurrences_between
+
+blp = Blueprint("occurrences", __name__, url_prefix="/api/v1", description="Occurrences (calendrier déplié)")
+
+DEFAULT_WINDOW_DAYS = 28
+
+
+class InstantOrDate(fields.Field):
+    """An ISO 8601 instant with its offset, or a bare date meaning midnight on the default zone."""
+
+    default_error_messages = {"invalid": "Date (AAAA-MM-JJ) ou date et heure avec décalage "
+                                         "(2026-03-30T09:00:00+02:00) attendue."}
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if not isinstance(value, str):
+            raise self.make_error("invalid")
+        try:
+            if len(value) == 10:
+                day = date.fromisoformat(value)
+                return datetime.combine(day, time(), ZoneInfo(current_app.config["DEFAULT_TIMEZONE"]))
+            instant = datetime.fromisoformat(value.replace(" ", "+") if value.count(" ") == 1 else value)
+        except ValueError:
+            raise self.make_error("invalid") from None
+        if instant.tzinfo is None:
+            raise ValidationError("Indiquez le décalage horaire (par exemple +01:00 ou Z).")
+        return instant
+
+
+class OccurrenceQueryArgsSchema(BaseSchema):
+    start = InstantOrDate(metadata={"description": "début de la période (par défaut : aujourd'hui)"})
+    end = InstantOrDate(metadata={"description": f"fin (par défaut : {DEFAULT_WINDOW_DAYS} jours après le début ; "
+                                                "au plus 400 jours)"})
+    partner = fields.String(metadata={"description": "slug d'un partenaire organisateur"})
+    place = fields.String(metadata={"description": "slug du lieu"})
+    quartier = fields.String(metadata={"description": "code du QPV"})
+    kind = fields.String(validate=one_of(EVENT_KINDS))
+    audience = fields.String(metadata={"description": "étiquette de public (exemple : sans diplôme)"})
+    age = fields.Integer(validate=between(0, 120), metadata={"description": "âge compris dans la tranche"})
+
+    @validates_schema
+    def check_window(self, data, **kwargs):
+        if "start" in data and "end" in data and data["end"] <= data["start"]:
+            raise ValidationError("La fin de la période est avant son début.", "end")
+
+
+class OccurrenceSchema(BaseSchema):
+    event_id = fields.Integer()
+    recurrence_id = fields.String(metadata={"description": "instant UTC que la règle donne à l'occurrence"})
+    starts_at = fields.String(metadata={"description": "ISO 8601 avec le décalage du lieu"})
+    ends_at = fields.String()
+    timezone = fields.String()
+    title = fields.String()
+    kind = fields.String()
+    status = fields.String()
+    visibility = fields.String()
+    is_cancelled = fields.Boolean()
+    is_moved = fields.Boolean()
+    place = fields.Dict()
+    room = fields.String(allow_none=True)
+    quartier = fields.String(allow_none=True)
+    organisers = fields.List(fields.String())
+    people = fields.List(fields.Dict(), metadata={"description": "avec un jeton seulement"})
+    audience = fields.Dict()
+    walk_in = fields.Boolean()
+    registration_url = fields.String(allow_none=True)
+
+
+def _iso(epoch: int, zone: ZoneInfo) -> str:
+    return datetime.fromtimestamp(epoch, zone).isoformat()
+
+
+def occurrence_payloads(pairs, include_people: bool) -> list[dict]:
+    places = {}
+    moved_place_ids = {o.place_id for o, e in pairs if o.place_id != e.place_id}
+    if moved_place_ids:
+        places = {p.id: p for p in db.session.scalars(sa.select(Place).where(Place.id.in_(moved_place_ids)))}
+    zones: dict[str, ZoneInfo] = {}
+    out = []
+    for o, e in pairs:
+        zone = zones.get(o.timezone) or zones.setdefault(o.timezone, ZoneInfo(o.timezone))
+        place = e.place if o.place_id == e.place_id else places[o.place_id]
+        item = {
+            "event_id": e.id,
+            "recurrence_id": datetime.fromtimestamp(o.recurrence_id, ZoneInfo("UTC")).isoformat().replace("+00:00", "Z"),
+            "starts_at": _iso(o.starts_at, zone),
+            "ends_at": _iso(o.ends_at, zone),
+            "timezone": o.timezone,
+            "title": e.title,
+            "kind": e.kind,
+            "status": "cancelled" if o.is_cancelled else e.status,
+            "visibility": e.visibility,
+            "is_cancelled": o.is_cancelled,
+            "is_moved": o.is_moved,
+            "place": {"slug": place.slug, "name": place.name},
+            "room": o.room,
+            "quartier": place.quartier.code if place.quartier else None,
+            "organisers": [p.slug for p in e.organisers],
+            "audience": e.audience,
+            "walk_in": e.walk_in,
+            "registration_url": e.registration_url,
+        }
+        if include_people:
+            people = {p.id: p for p in e.people}
+            item["people"] = [{"id": pid, "name": people[pid].name if pid in people else None}
+                              for pid in o.person_ids]
+        out.append(item)
+    return out
+
+
+@blp.route("/occurrences")
+class Occurrences(MethodView):
+    @blp.arguments(OccurrenceQueryArgsSchema, location="query")
+    @blp.response(200, OccurrenceSchema(many=True))
+    def get(self, args):
+        """Occurrences d'une période, séries dépliées, annulations et déplacements compris"""
+        zone = ZoneInfo(current_app.config["DEFAULT_TIMEZONE"])
+        start = args.get("start") or datetime.combine(datetime.now(zone).date(), time(), zone)
+        end = args.get("end") or start + timedelta(days=DEFAULT_WINDOW_DAYS)
+        user = api_user()
+        f = CalendarFilter(partner=args.get("partner"), place=args.get("place"), quartier=args.get("quartier"),
+                           kind=args.get("kind"), tag=args.get("audience"), age=args.get("age"),
+                           include_private=user is not None)
+        return occurrence_payloads(occurrences_between(f, start, end), include_people=user is not None)

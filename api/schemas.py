@@ -1,0 +1,44 @@
+"""What every API schema shares: French messages for people, strict unknown-field refusal."""
+from __future__ import annotations
+
+import re
+
+import marshmallow as ma
+from marshmallow import fields, validate
+
+# People read these messages: marshmallow's defaults are English, so they are set once here.
+fields.Field.default_error_messages.update(
+    required="Champ obligatoire.", null="Ce champ ne peut pas être vide.",
+    validator_failed="Valeur invalide.")
+for _field, _message in (
+    (fields.String, "Texte attendu."), (fields.Integer, "Nombre entier attendu."),
+    (fields.Float, "Nombre attendu."), (fields.Boolean, "Vrai ou faux attendu."),
+    (fields.Date, "Date attendue (AAAA-MM-JJ)."), (fields.Time, "Heure attendue (HH:MM)."),
+    (fields.DateTime, "Date et heure attendues (ISO 8601, avec décalage horaire)."),
+    (fields.AwareDateTime, "Date et heure attendues (ISO 8601, avec décalage horaire)."),
+    (fields.List, "Liste attendue."), (fields.Email, "Adresse électronique invalide."),
+    (fields.URL, "Adresse web invalide."), (fields.Nested, "Objet attendu."),
+):
+    _field.default_error_messages["invalid"] = _message
+fields.AwareDateTime.default_error_messages["invalid_awareness"] = (
+    "Indiquez le décalage horaire (par exemple +01:00 ou Z).")
+fields.Integer.default_error_messages["too_large"] = "Nombre trop grand."
+
+SLUG = validate.Regexp(re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$"),
+                       error="Identifiant en minuscules, chiffres et tirets (exemple : mission-locale-sud).")
+
+
+def one_of(choices) -> validate.OneOf:
+    return validate.OneOf(list(choices), error="Valeur inconnue ; valeurs possibles : {choices}.")
+
+
+def length(max_: int, min_: int = 0) -> validate.Length:
+    return validate.Length(min=min_, max=max_, error=f"Entre {min_} et {max_} caractères.")
+
+
+def between(lo: int, hi: int) -> validate.Range:
+    return validate.Range(min=lo, max=hi, error=f"Valeur entre {lo} et {hi} attendue.")
+
+
+class BaseSchema(ma.Schema):
+    error_messages = {"unknown": "Champ inconnu.", "type": "Objet JSON attendu."}

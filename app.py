@@ -1,0 +1,56 @@
+"""Maillage: the application factory. `app` is what gunicorn and the flask CLI load."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from flask import Flask
+from flask_migrate import Migrate
+
+from models import db
+
+migrate = Migrate()
+
+
+def _settings(instance_path: str) -> dict:
+    default_db = f"sqlite:///{Path(instance_path) / 'maillage.sqlite3'}"
+    url = os.environ.get("DATABASE_URL", default_db)
+    if url.startswith("postgres://"):  # the Heroku-style name SQLAlchemy no longer accepts
+        url = "postgresql://" + url[len("postgres://"):]
+    if url.startswith("postgresql://"):
+        url = "postgresql+psycopg://" + url[len("postgresql://"):]
+    return {
+        "SQLALCHEMY_DATABASE_URI": url,
+        "SECRET_KEY": os.environ.get("SECRET_KEY", "dev-only-change-me"),
+        "SMTP_URL": os.environ.get("SMTP_URL", "smtp://127.0.0.1:8025"),
+        "BASE_URL": os.environ.get("BASE_URL", "http://127.0.0.1:5000").rstrip("/"),
+        "DEFAULT_TIMEZONE": os.environ.get("DEFAULT_TIMEZONE", "Europe/Paris"),
+        "MAX_CONTENT_LENGTH": 1024 * 1024,
+        "JSON_SORT_KEYS": False,
+    }
+
+
+def create_app(overrides: dict | None = None) -> Flask:
+    app = Flask(__name__, instance_relative_config=True)
+    Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+    app.config.update(_settings(app.instance_path))
+    app.config.update(overrides or {})
+    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
+        # Several processes (web, clock) share the file: wait for locks rather than fail.
+        app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {"connect_args": {"timeout": 30}})
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(Path(__file__).parent / "migrations"),
+                     render_as_batch=True)
+
+    import api
+    import commands
+    import web
+
+    api.init_app(app)
+    web.init_app(app)
+    commands.init_app(app)
+    return app
+
+
+app = create_app()

@@ -1,0 +1,14 @@
+"""The data of Maillage and the operations on it. Imports nothing else of ours."""
+from models.audit import AuditEntry
+from models.base import Base, UTCDateTime, db, utcnow
+from models.errors import Conflict, DomainError, Forbidden, InvalidInput, NotFound
+from models.events import Event, OccurrenceException
+from models.partners import Partner, Person
+from models.territory import Place, Quartier
+from models.users import ApiToken, User
+
+__all__ = [
+    "AuditEntry", "Base", "UTCDateTime", "db", "utcnow", "Conflict", "DomainError", "Forbidden",
+    "InvalidInput", "NotFound", "Event", "OccurrenceException", "Partner", "Person", "Place",
+    "Quartier", "ApiToken", "User",
+]

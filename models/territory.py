@@ -1,0 +1,192 @@
+"""Quartiers (QPV) and the places where things happen."""
+from __future__ import annotations
+
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from models.base import UTCDateTime, db, utcnow
+
+# Overseas departments have their own time zone; everything else defaults to DEFAULT_TIMEZONE.
+DEPARTMENT_TIMEZONES = {
+    "971": "America/Guadeloupe",
+    "972": "America/Martinique",
+    "973": "America/Cayenne",
+    "974": "Indian/Reunion",
+    "976": "Indian/Mayotte",
+}
+
+
+def department_of_postcode(postcode: str | None) -> str | None:
+    """'97490' -> '974', '91100' -> '91', '20000' -> '2A' is not guessed (Corsica has no QPV rule here)."""
+    if not postcode or len(postcode) != 5 or not postcode.isdigit():
+        return None
+    return postcode[:3] if postcode.startswith("97") else postcode[:2]
+
+
+class Quartier(db.Model):
+    """A quartier prioritaire de la politique de la ville, known by its official code."""
+
+    __tablename__ = "quartiers"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(sa.String(20), unique=True)
+    name: Mapped[str] = mapped_column(sa.String(200))
+    communes: Mapped[list[str]] = mapped_column(sa.JSON, default=list)
+    department: Mapped[str | None] = mapped_column(sa.String(3))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    places: Mapped[list[Place]] = relationship(back_populates="quartier", order_by="Place.name")
+
+    def __repr__(self) -> str:
+        return f"<Quartier {self.code}>"
+
+
+class Place(db.Model):
+    __tablename__ = "places"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    slug: Mapped[str] = mapped_column(sa.String(80), unique=True)
+    name: Mapped[str] = mapped_column(sa.String(200))
+    host_partner_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("partners.id", ondelete="SET NULL"), index=True
+    )
+    address: Mapped[str | None] = mapped_column(sa.String(300))
+    postcode: Mapped[str | None] = mapped_column(sa.String(10))
+    city: Mapped[str | None] = mapped_column(sa.String(120))
+    # Department code ('38', '974', '57'...): chooses the public holidays of the place.
+    department: Mapped[str | None] = mapped_column(sa.String(3))
+    quartier_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("quartiers.id", ondelete="SET NULL"), index=True
+    )
+    timezone: Mapped[str] = mapped_column(sa.String(64), default="Europe/Paris")
+    rooms: Mapped[list[str]] = mapped_column(sa.JSON, default=list)
+    accessibility: Mapped[str | None] = mapped_column(sa.Text)
+    latitude: Mapped[float | None]
+    longitude: Mapped[float | None]
+    contact_email: Mapped[str | None] = mapped_column(sa.String(254))
+    # A host structure can ask that no double booking of its rooms or staff ever be saved.
+    refuses_hard_conflicts: Mapped[bool] = mapped_column(default=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    quartier: Mapped[Quartier | None] = relationship(back_populates="places")
+    host_partner = relationship("Partner")
+
+    def __repr__(self) -> str:
+        return f"<Place {self.slug}>"
+
+
+# --- operations ------------------------------------------------------------------------------
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones  # noqa: E402
+
+from models.audit import apply_changes, record  # noqa: E402
+from models.errors import InvalidInput, NotFound  # noqa: E402
+
+
+def check_timezone(name: str, field: str = "timezone") -> str:
+    try:
+        if name not in available_timezones():
+            raise ZoneInfoNotFoundError(name)
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise InvalidInput(f"Fuseau horaire inconnu : « {name} » (exemple : Europe/Paris).",
+                           {field: ["Fuseau horaire inconnu."]}) from None
+    return name
+
+
+def quartier_by_code(code: str) -> Quartier:
+    quartier = db.session.scalar(sa.select(Quartier).where(Quartier.code == code))
+    if quartier is None:
+        raise NotFound(f"Quartier inconnu : « {code} ».")
+    return quartier
+
+
+def place_by_slug(slug: str) -> Place:
+    place = db.session.scalar(sa.select(Place).where(Place.slug == slug))
+    if place is None:
+        raise NotFound(f"Lieu inconnu : « {slug} ».")
+    return place
+
+
+def create_quartier(actor, values: dict) -> Quartier:
+    actor.require(actor.is_coordinator, "Seul·e un·e coordinateur·rice peut ajouter un quartier.")
+    if db.session.scalar(sa.select(Quartier.id).where(Quartier.code == values["code"])):
+        raise InvalidInput(f"Le quartier {values['code']} existe déjà.", {"code": ["Déjà utilisé."]})
+    quartier = Quartier(**values)
+    db.session.add(quartier)
+    db.session.flush()
+    if actor.quartiers and quartier not in actor.quartiers:
+        actor.quartiers.append(quartier)  # whoever creates a quartier coordinates it
+    record(actor, "create", quartier, {k: [None, v] for k, v in values.items()})
+    return quartier
+
+
+def update_quartier(actor, quartier: Quartier, values: dict) -> Quartier:
+    actor.require(actor.can_edit_quartier(quartier))
+    changes = apply_changes(quartier, values)
+    if changes:
+        db.session.flush()
+        record(actor, "update", quartier, changes)
+    return quartier
+
+
+def delete_quartier(actor, quartier: Quartier) -> None:
+    actor.require(actor.can_edit_quartier(quartier))
+    record(actor, "delete", quartier, {"code": [quartier.code, None]})
+    db.session.delete(quartier)
+    db.session.flush()
+
+
+def _resolve_place_values(values: dict, default_timezone: str) -> dict:
+    from models.partners import partner_by_slug  # partners do not depend on places
+
+    if "quartier" in values:
+        code = values.pop("quartier")
+        values["quartier"] = quartier_by_code(code) if code else None
+    if "host_partner" in values:
+        slug = values.pop("host_partner")
+        values["host_partner"] = partner_by_slug(slug) if slug else None
+    if values.get("postcode") and not values.get("department"):
+        values["department"] = department_of_postcode(values["postcode"])
+    if "timezone" in values or "department" in values:
+        values.setdefault("timezone", DEPARTMENT_TIMEZONES.get(values.get("department"), default_timezone))
+        check_timezone(values["timezone"])
+    return values
+
+
+def create_place(actor, values: dict, default_timezone: str = "Europe/Paris") -> Place:
+    values = _resolve_place_values(values, default_timezone)
+    values.setdefault("timezone", default_timezone)
+    place = Place(**values)
+    actor.require(actor.can_edit_place(place), "Ce lieu n'est pas dans votre territoire.")
+    if db.session.scalar(sa.select(Place.id).where(Place.slug == values["slug"])):
+        raise InvalidInput(f"Un lieu porte déjà l'identifiant « {values['slug']} ».", {"slug": ["Déjà utilisé."]})
+    db.session.add(place)
+    db.session.flush()
+    record(actor, "create", place, {k: [None, v] for k, v in values.items()})
+    return place
+
+
+def update_place(actor, place: Place, values: dict) -> Place:
+    actor.require(actor.can_edit_place(place), "Ce lieu n'est pas dans votre territoire.")
+    values = _resolve_place_values(values, place.timezone)
+    changes = apply_changes(place, values)
+    actor.require(actor.can_edit_place(place), "Ce lieu n'est pas dans votre territoire.")
+    if changes:
+        db.session.flush()
+        record(actor, "update", place, changes)
+    return place
+
+
+def delete_place(actor, place: Place) -> None:
+    from models.errors import Conflict
+
+    actor.require(actor.can_edit_place(place), "Ce lieu n'est pas dans votre territoire.")
+    if db.session.scalar(sa.text("SELECT 1 FROM events WHERE place_id = :id LIMIT 1"), {"id": place.id}):
+        raise Conflict("Ce lieu accueille encore des événements : déplacez-les ou supprimez-les d'abord.")
+    record(actor, "delete", place, {"slug": [place.slug, None]})
+    db.session.delete(place)
+    db.session.flush()

@@ -1,0 +1,165 @@
+"""Users, their roles and API tokens, and what each may change."""
+from __future__ import annotations
+
+import hashlib
+import secrets
+from datetime import datetime
+
+import sqlalchemy as sa
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from flask_login import UserMixin
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from models.base import UTCDateTime, db, utcnow
+from models.errors import Forbidden, InvalidInput
+
+ROLES = {"coordinator": "Coordinateur·rice", "editor": "Contributeur·rice"}
+
+# argon2id: memory-hard, as the coordinators' sign-in requires.
+_password_hasher = PasswordHasher()
+
+user_quartiers = sa.Table(
+    "user_quartiers",
+    db.metadata,
+    sa.Column("user_id", sa.ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("quartier_id", sa.ForeignKey("quartiers.id", ondelete="CASCADE"), primary_key=True),
+)
+
+
+class User(UserMixin, db.Model):
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(sa.String(254), unique=True)
+    name: Mapped[str] = mapped_column(sa.String(200), default="")
+    role: Mapped[str] = mapped_column(sa.String(20))
+    partner_id: Mapped[int | None] = mapped_column(sa.ForeignKey("partners.id", ondelete="SET NULL"))
+    password_hash: Mapped[str | None] = mapped_column(sa.String(255))
+    is_active_account: Mapped[bool] = mapped_column(default=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    partner = relationship("Partner")
+    # A coordinator's territory: the quartiers they coordinate.
+    quartiers = relationship("Quartier", secondary=user_quartiers, order_by="Quartier.code")
+    tokens: Mapped[list[ApiToken]] = relationship(back_populates="user", cascade="all, delete-orphan")
+
+    @property
+    def is_active(self) -> bool:  # Flask-Login
+        return self.is_active_account
+
+    @property
+    def is_coordinator(self) -> bool:
+        return self.role == "coordinator"
+
+    def set_password(self, password: str) -> None:
+        if len(password) < 10:
+            raise InvalidInput("Le mot de passe doit compter au moins 10 caractères.")
+        self.password_hash = _password_hasher.hash(password)
+
+    def check_password(self, password: str) -> bool:
+        if not self.password_hash:
+            return False
+        try:
+            return _password_hasher.verify(self.password_hash, password)
+        except (VerificationError, InvalidHashError):
+            return False
+
+    # --- what this user may change -------------------------------------------------------
+    @property
+    def territory_quartier_ids(self) -> set[int]:
+        return {q.id for q in self.quartiers}
+
+    def covers_place(self, place) -> bool:
+        """Is the place in this coordinator's territory? (An empty territory means all of it.)"""
+        quartier_id = place.quartier.id if place.quartier is not None else place.quartier_id
+        territory = self.territory_quartier_ids
+        return not territory or quartier_id is None or quartier_id in territory
+
+    def can_edit_place(self, place) -> bool:
+        if self.is_coordinator:
+            return self.covers_place(place)
+        host_id = place.host_partner.id if place.host_partner is not None else place.host_partner_id
+        return self.partner_id is not None and host_id == self.partner_id
+
+    def can_edit_event(self, event) -> bool:
+        """Coordinators: any event in a place of their territory. Editors: events their partner
+        organises or co-organises."""
+        if self.is_coordinator:
+            return event.place is not None and self.covers_place(event.place)
+        return self.partner_id is not None and any(p.id == self.partner_id for p in event.organisers)
+
+    def can_edit_partner(self, partner) -> bool:
+        return self.is_coordinator or partner.id == self.partner_id
+
+    def can_edit_quartier(self, quartier) -> bool:
+        territory = self.territory_quartier_ids
+        return self.is_coordinator and (not territory or quartier.id in territory)
+
+    def require(self, allowed: bool, message: str = "Vous n'avez pas le droit de modifier cet élément.") -> None:
+        if not allowed:
+            raise Forbidden(message)
+
+    def __repr__(self) -> str:
+        return f"<User {self.email} {self.role}>"
+
+
+def _digest(token: str) -> str:
+    # API tokens are 256 random bits: a plain SHA-256 is enough to store them safely.
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+class ApiToken(db.Model):
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    token_hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    user: Mapped[User] = relationship(back_populates="tokens")
+
+
+# --- operations ------------------------------------------------------------------------------
+
+def get_or_create_user(email: str, role: str, partner=None) -> User:
+    if role not in ROLES:
+        raise InvalidInput(f"Rôle inconnu : {role} (coordinator ou editor).")
+    if role == "editor" and partner is None:
+        raise InvalidInput("Un·e contributeur·rice doit être rattaché·e à un partenaire (--partner).")
+    email = email.strip().lower()
+    user = db.session.scalar(sa.select(User).where(User.email == email))
+    if user is None:
+        user = User(email=email, role=role, partner=partner)
+        db.session.add(user)
+    else:
+        user.role = role
+        if partner is not None:
+            user.partner = partner
+    db.session.flush()
+    return user
+
+
+def create_api_token(user: User) -> str:
+    """Returns the token in clear, the only time it exists so."""
+    token = secrets.token_urlsafe(32)
+    db.session.add(ApiToken(user=user, token_hash=_digest(token)))
+    db.session.flush()
+    return token
+
+
+def user_for_token(token: str) -> User | None:
+    row = db.session.scalar(
+        sa.select(ApiToken).where(ApiToken.token_hash == _digest(token), ApiToken.revoked_at.is_(None))
+    )
+    if row is None or not row.user.is_active:
+        return None
+    return row.user
+
+
+def revoke_api_token(token: str) -> None:
+    row = db.session.scalar(sa.select(ApiToken).where(ApiToken.token_hash == _digest(token)))
+    if row is not None and row.revoked_at is None:
+        row.revoked_at = utcnow()
+        db.session.flush()

@@ -1,0 +1,1 @@
+"""Time itself: recurrence expansion, overlaps, reminders and the clock process."""

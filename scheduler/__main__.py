@@ -1,0 +1,4 @@
+"""`python -m scheduler`: the clock process (Procfile `clock:`)."""
+from scheduler.clock import main
+
+main()

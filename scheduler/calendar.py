@@ -1,0 +1,100 @@
+"""The calendar as the API, the pages and the feeds read it: events and their occurrences in a
+window, with the filters a partner or a young person uses."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import sqlalchemy as sa
+from sqlalchemy.orm import selectinload
+
+from models import Event, OccurrenceException, Partner, Place, Quartier, db
+from models.errors import InvalidInput
+from models.events import event_organisers
+from scheduler.recurrence import Occurrence, expand_events
+
+MAX_WINDOW_DAYS = 400
+
+
+@dataclass
+class CalendarFilter:
+    partner: str | None = None  # slug: organised or co-organised by it
+    place: str | None = None  # slug
+    quartier: str | None = None  # QPV code
+    kind: str | None = None
+    tag: str | None = None  # audience tag
+    age: int | None = None  # events whose age band contains it
+    include_private: bool = False  # partners-only events too (signed-in partners)
+    include_cancelled_events: bool = True
+
+
+def check_window(start: datetime, end: datetime) -> None:
+    if start.tzinfo is None or end.tzinfo is None:
+        raise InvalidInput("Les dates de début et de fin doivent porter leur décalage horaire "
+                           "(ISO 8601, par exemple 2026-03-30T00:00:00+02:00).")
+    if end <= start:
+        raise InvalidInput("La fin de la période est avant son début.", {"end": ["Avant le début."]})
+    if end - start > timedelta(days=MAX_WINDOW_DAYS):
+        raise InvalidInput(f"La période demandée dépasse {MAX_WINDOW_DAYS} jours.",
+                           {"end": [f"Au plus {MAX_WINDOW_DAYS} jours après le début."]})
+
+
+def events_query(f: CalendarFilter) -> sa.Select:
+    """Events matching the filter (without the time window)."""
+    q = sa.select(Event)
+    if not f.include_private:
+        q = q.where(Event.visibility == "public")
+    if not f.include_cancelled_events:
+        q = q.where(Event.status != "cancelled")
+    if f.kind:
+        q = q.where(Event.kind == f.kind)
+    if f.place:
+        place_ids = sa.select(Place.id).where(Place.slug == f.place)
+        # Occurrences moved here from elsewhere count too.
+        q = q.where(sa.or_(Event.place_id.in_(place_ids), Event.id.in_(
+            sa.select(OccurrenceException.event_id).where(OccurrenceException.place_id.in_(place_ids)))))
+    if f.quartier:
+        q = q.where(Event.place_id.in_(
+            sa.select(Place.id).join(Quartier, Place.quartier_id == Quartier.id).where(Quartier.code == f.quartier)))
+    if f.partner:
+        q = q.where(Event.id.in_(
+            sa.select(event_organisers.c.event_id).join(Partner, Partner.id == event_organisers.c.partner_id)
+            .where(Partner.slug == f.partner)))
+    if f.age is not None:
+        q = q.where(sa.or_(Event.age_min.is_(None), Event.age_min <= f.age),
+                    sa.or_(Event.age_max.is_(None), Event.age_max >= f.age))
+    return q
+
+
+def events_in_window(f: CalendarFilter, start: datetime, end: datetime) -> list[Event]:
+    """Events that may have an occurrence in the window (a superset; expansion decides)."""
+    # A move can bring an occurrence in from outside the rule's range: keep series with exceptions.
+    q = events_query(f).where(
+        Event.starts_at < end + timedelta(days=1),
+        sa.or_(Event.last_date.is_(None), Event.last_date >= (start - timedelta(days=8)).date(),
+               Event.id.in_(sa.select(OccurrenceException.event_id))),
+    ).options(
+        selectinload(Event.place).selectinload(Place.quartier),
+        selectinload(Event.organisers),
+        selectinload(Event.people),
+        selectinload(Event.exceptions),
+    )
+    events = list(db.session.scalars(q))
+    if f.tag:
+        tag = f.tag.casefold()
+        events = [e for e in events if any(t.casefold() == tag for t in e.audience_tags or [])]
+    return events
+
+
+def occurrences_between(f: CalendarFilter, start: datetime, end: datetime) -> list[tuple[Occurrence, Event]]:
+    """Occurrences in [start, end) of the events the filter selects, by start time. Cancelled
+    occurrences stay in, flagged, so that every screen can show them as cancelled."""
+    check_window(start, end)
+    events = events_in_window(f, start, end)
+    by_id = {e.id: e for e in events}
+    occurrences = expand_events(events, start, end)
+    if f.place:
+        # A move to another place takes the occurrence out of its first place's calendar.
+        place_ids = {p.id for p in db.session.scalars(sa.select(Place).where(Place.slug == f.place))}
+        occurrences = [o for o in occurrences if o.place_id in place_ids]
+    return [(o, by_id[o.event_id]) for o in occurrences]

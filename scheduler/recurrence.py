@@ -1,0 +1,376 @@
+"""Recurrence expansion: the one function that turns series into occurrences.
+
+Everything in Maillage that needs occurrences (the API, overlap detection, reminders, pages,
+feeds' checks) calls `expand` or `expand_events`. A series is a wall-clock rule in its place's
+time zone; each occurrence keeps its local time across DST and gets its own UTC instant.
+
+Why not dateutil.rrule per series: at national scale (30,000 series, 1.5 million occurrences a
+year) its per-occurrence datetime objects and zoneinfo conversions dominate. Here dates are day
+ordinals, times are epoch seconds, and the UTC offset of a local time is computed once per zone
+and local instant. The tests check this generator against dateutil.rrule as an oracle.
+"""
+from __future__ import annotations
+
+import calendar
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta, timezone
+from functools import lru_cache
+from typing import Iterable, Iterator
+from zoneinfo import ZoneInfo
+
+import holidays as holidays_lib
+
+EPOCH_ORD = date(1970, 1, 1).toordinal()
+DAY = 86400
+UTC = timezone.utc
+# Departments whose public holidays differ from the metropole's ('holidays' subdivisions).
+HOLIDAY_SUBDIVISIONS = {"57": "57", "67": "6AE", "68": "6AE", "971": "971", "972": "972",
+                        "973": "973", "974": "974", "976": "976"}
+
+
+@dataclass(slots=True)
+class Occurrence:
+    """One occurrence, after exceptions. Instants are UTC epoch seconds."""
+
+    event_id: int
+    recurrence_id: int  # the instant the rule gives it: its identity, even once moved
+    starts_at: int
+    ends_at: int
+    place_id: int | None
+    room: str | None
+    person_ids: tuple[int, ...]
+    timezone: str
+    is_cancelled: bool = False
+    is_moved: bool = False
+
+    @property
+    def start(self) -> datetime:
+        """Start as an aware datetime on the wall clock of its place."""
+        return datetime.fromtimestamp(self.starts_at, ZoneInfo(self.timezone))
+
+    @property
+    def end(self) -> datetime:
+        return datetime.fromtimestamp(self.ends_at, ZoneInfo(self.timezone))
+
+    @property
+    def recurrence_start(self) -> datetime:
+        return datetime.fromtimestamp(self.recurrence_id, UTC)
+
+
+@dataclass(slots=True)
+class ExceptionSpec:
+    is_cancelled: bool
+    starts_at: int | None = None
+    duration: int | None = None
+    place_id: int | None = None
+    room: str | None = None
+    person_ids: tuple[int, ...] | None = None
+
+
+@dataclass(slots=True)
+class SeriesRule:
+    """What expansion needs of a series, free of the ORM (benchmarks build these directly)."""
+
+    event_id: int
+    timezone: str
+    start_ord: int  # local start date, as date.toordinal()
+    start_seconds: int  # local start time, seconds after midnight
+    duration: int  # seconds
+    frequency: str = "once"  # once, daily, weekly, monthly
+    interval: int = 1
+    weekdays: tuple[int, ...] = ()
+    month_week: int | None = None
+    until_ord: int | None = None
+    count: int | None = None
+    holiday_region: str | None = "metropole"  # None: public holidays are not skipped
+    place_id: int | None = None
+    room: str | None = None
+    person_ids: tuple[int, ...] = ()
+    is_cancelled: bool = False
+    exceptions: dict[int, ExceptionSpec] = field(default_factory=dict)
+
+
+# --- time zones and holidays ---------------------------------------------------------------
+
+class _ZoneOffsets:
+    """UTC offset of local instants in one zone, memoised: a national calendar has few distinct
+    (day, time) pairs per zone, so each is computed by zoneinfo once."""
+
+    __slots__ = ("zone", "cache")
+
+    def __init__(self, name: str):
+        self.zone = ZoneInfo(name)
+        self.cache: dict[int, int] = {}
+
+    def offset(self, local_seconds: int) -> int:
+        off = self.cache.get(local_seconds)
+        if off is None:
+            naive = datetime(1970, 1, 1) + timedelta(seconds=local_seconds)
+            # fold=0: an ambiguous time is its first instance, a skipped one takes the offset
+            # in force before the change (RFC 5545, 3.3.5).
+            off = int(naive.replace(tzinfo=self.zone).utcoffset().total_seconds())
+            self.cache[local_seconds] = off
+        return off
+
+
+@lru_cache(maxsize=None)
+def zone_offsets(name: str) -> _ZoneOffsets:
+    return _ZoneOffsets(name)
+
+
+def holiday_region_of(department: str | None) -> str:
+    """The holiday calendar of a department: the metropole's unless it has its own."""
+    return HOLIDAY_SUBDIVISIONS.get(department or "", "metropole")
+
+
+@lru_cache(maxsize=None)
+def holiday_ordinals(region: str, year: int) -> frozenset[int]:
+    subdiv = None if region == "metropole" else HOLIDAY_SUBDIVISIONS.get(region, region)
+    return frozenset(d.toordinal() for d in holidays_lib.France(years=year, subdiv=subdiv))
+
+
+@lru_cache(maxsize=None)
+def holiday_names(region: str, year: int) -> dict[date, str]:
+    subdiv = None if region == "metropole" else HOLIDAY_SUBDIVISIONS.get(region, region)
+    return dict(holidays_lib.France(years=year, subdiv=subdiv, language="fr"))
+
+
+def is_public_holiday(region: str | None, ordinal: int) -> bool:
+    if region is None:
+        return False
+    return ordinal in holiday_ordinals(region, date.fromordinal(ordinal).year)
+
+
+# --- the rule ------------------------------------------------------------------------------
+
+def rule_dates(rule: SeriesRule, lo_ord: int, hi_ord: int) -> Iterator[int]:
+    """Local day ordinals the rule gives within [lo_ord, hi_ord], before holidays and exceptions.
+
+    COUNT counts from the series' start, holidays included (as RRULE + EXDATE does).
+    """
+    start, until, count = rule.start_ord, rule.until_ord, rule.count
+    if until is not None and until < hi_ord:
+        hi_ord = until
+    lo_ord = max(lo_ord, start)
+    if hi_ord < lo_ord:
+        return
+    freq = rule.frequency
+    if freq == "once":
+        if lo_ord <= start <= hi_ord:
+            yield start
+    elif freq == "daily":
+        step = rule.interval
+        k = max(0, -(-(lo_ord - start) // step))
+        d = start + k * step
+        while d <= hi_ord and (count is None or k < count):
+            yield d
+            d += step
+            k += 1
+    elif freq == "weekly":
+        yield from _weekly(rule, lo_ord, hi_ord)
+    elif freq == "monthly":
+        yield from _monthly(rule, lo_ord, hi_ord)
+    else:
+        raise ValueError(f"unknown frequency {freq!r}")
+
+
+def _weekly(rule: SeriesRule, lo_ord: int, hi_ord: int) -> Iterator[int]:
+    start, count = rule.start_ord, rule.count
+    days = rule.weekdays or ((start - 1) % 7,)  # date.fromordinal(1) is a Monday
+    anchor = start - (start - 1) % 7  # the Monday of the first week
+    period = 7 * rule.interval
+    k = max(0, (lo_ord - anchor) // period)
+    before_start = sum(1 for w in days if anchor + w < start)
+    index = k * len(days) - before_start if k else 0  # occurrences given before week k
+    base = anchor + k * period
+    while base <= hi_ord:
+        for w in days:
+            d = base + w
+            if d < start:
+                continue
+            index += 1
+            if count is not None and index > count:
+                return
+            if d > hi_ord:
+                return
+            if d >= lo_ord:
+                yield d
+        base += period
+
+
+def _monthly(rule: SeriesRule, lo_ord: int, hi_ord: int) -> Iterator[int]:
+    start, count = rule.start_ord, rule.count
+    first = date.fromordinal(start)
+    days = rule.weekdays or (first.weekday(),)
+    nth = rule.month_week
+    month_index = first.year * 12 + first.month - 1
+    if count is None:  # jump straight to the window; with a count we must count from the start
+        lo_index = date.fromordinal(lo_ord).year * 12 + date.fromordinal(lo_ord).month - 1
+        skip = max(0, (lo_index - month_index) // rule.interval)
+        month_index += skip * rule.interval
+    index = 0
+    while True:
+        year, month = divmod(month_index, 12)
+        month += 1
+        month_first = date(year, month, 1).toordinal()
+        if month_first > hi_ord:
+            return
+        length = calendar.monthrange(year, month)[1]
+        found = []
+        for w in days:
+            if nth == -1:
+                last = month_first + length - 1
+                found.append(last - ((last - 1) % 7 - w) % 7)
+            else:
+                d = month_first + (w - (month_first - 1) % 7) % 7 + 7 * (nth - 1)
+                if d < month_first + length:
+                    found.append(d)
+        for d in sorted(found):
+            if d < start:
+                continue
+            index += 1
+            if count is not None and index > count:
+                return
+            if d > hi_ord:
+                return
+            if d >= lo_ord:
+                yield d
+        month_index += rule.interval
+
+
+# --- expansion -----------------------------------------------------------------------------
+
+def _epoch(instant: datetime) -> int:
+    if instant.tzinfo is None:
+        raise ValueError("window bounds must be aware datetimes")
+    return int(instant.timestamp())
+
+
+def expand(rules: Iterable[SeriesRule], start: datetime, end: datetime) -> list[Occurrence]:
+    """Occurrences of the series that overlap [start, end), after holidays and exceptions,
+    cancelled ones included (flagged). Not sorted: callers that need an order sort what they keep."""
+    lo, hi = _epoch(start), _epoch(end)
+    out: list[Occurrence] = []
+    append = out.append
+    for rule in rules:
+        zone = zone_offsets(rule.timezone)
+        offset = zone.offset
+        cache = zone.cache
+        secs, duration = rule.start_seconds, rule.duration
+        # Local days that can hold an occurrence overlapping the window (±14 h of offsets).
+        lo_ord = (lo - duration - DAY) // DAY + EPOCH_ORD
+        hi_ord = (hi + DAY) // DAY + EPOCH_ORD
+        region = rule.holiday_region
+        exceptions = rule.exceptions
+        seen_exceptions = set() if exceptions else None
+        year_holidays, holiday_year_end = frozenset(), -1
+        ev, place, room, people, tz, cancelled = (rule.event_id, rule.place_id, rule.room,
+                                                   rule.person_ids, rule.timezone, rule.is_cancelled)
+        for d in rule_dates(rule, lo_ord, hi_ord):
+            if region is not None:
+                if d > holiday_year_end:
+                    year = date.fromordinal(d).year
+                    year_holidays = holiday_ordinals(region, year)
+                    holiday_year_end = date(year, 12, 31).toordinal()
+                if d in year_holidays:
+                    continue
+            local = (d - EPOCH_ORD) * DAY + secs
+            off = cache.get(local)
+            if off is None:
+                off = offset(local)
+            rec = local - off
+            if exceptions and rec in exceptions:
+                seen_exceptions.add(rec)
+                occ = _apply_exception(rule, rec, exceptions[rec])
+                if occ.ends_at > lo and occ.starts_at < hi:
+                    append(occ)
+                continue
+            if rec + duration > lo and rec < hi:
+                append(Occurrence(ev, rec, rec, rec + duration, place, room, people, tz, cancelled))
+        if exceptions:
+            # Occurrences moved into the window from a date outside it.
+            for rec, spec in exceptions.items():
+                if rec in seen_exceptions or spec.is_cancelled or spec.starts_at is None:
+                    continue
+                occ = _apply_exception(rule, rec, spec)
+                if occ.ends_at > lo and occ.starts_at < hi and gives_occurrence(rule, rec):
+                    append(occ)
+    return out
+
+
+def _apply_exception(rule: SeriesRule, rec: int, spec: ExceptionSpec) -> Occurrence:
+    starts = spec.starts_at if spec.starts_at is not None else rec
+    duration = spec.duration if spec.duration is not None else rule.duration
+    moved = not spec.is_cancelled and (
+        starts != rec or duration != rule.duration
+        or (spec.place_id is not None and spec.place_id != rule.place_id)
+        or (spec.room is not None and spec.room != rule.room)
+        or (spec.person_ids is not None and tuple(spec.person_ids) != rule.person_ids))
+    return Occurrence(
+        rule.event_id, rec, starts, starts + duration,
+        spec.place_id if spec.place_id is not None else rule.place_id,
+        spec.room if spec.room is not None else rule.room,
+        tuple(spec.person_ids) if spec.person_ids is not None else rule.person_ids,
+        rule.timezone, rule.is_cancelled or spec.is_cancelled, moved,
+    )
+
+
+def gives_occurrence(rule: SeriesRule, recurrence_id: int) -> bool:
+    """Does the rule give an occurrence at this instant (a holiday it skips does not count)?"""
+    zone = zone_offsets(rule.timezone)
+    local_day = datetime.fromtimestamp(recurrence_id, zone.zone).date().toordinal()
+    for d in rule_dates(rule, local_day - 1, local_day + 1):
+        local = (d - EPOCH_ORD) * DAY + rule.start_seconds
+        if local - zone.offset(local) == recurrence_id:
+            return not is_public_holiday(rule.holiday_region, d)
+    return False
+
+
+def skipped_holidays(rule: SeriesRule, lo_ord: int, hi_ord: int) -> list[int]:
+    """The rule's dates that fall on a public holiday (the feeds write them as EXDATE)."""
+    if rule.holiday_region is None:
+        return []
+    return [d for d in rule_dates(rule, lo_ord, hi_ord) if is_public_holiday(rule.holiday_region, d)]
+
+
+# --- from the ORM --------------------------------------------------------------------------
+
+def rule_of(event) -> SeriesRule:
+    """The SeriesRule of an Event model (its exceptions must be loaded or loadable)."""
+    exceptions = {
+        _epoch(x.recurrence_start): ExceptionSpec(
+            x.is_cancelled,
+            _epoch(x.starts_at) if x.starts_at is not None else None,
+            x.duration_minutes * 60 if x.duration_minutes is not None else None,
+            x.place_id, x.room,
+            tuple(x.person_ids) if x.person_ids is not None else None,
+        )
+        for x in event.exceptions
+    }
+    t = event.start_time
+    return SeriesRule(
+        event_id=event.id,
+        timezone=event.timezone,
+        start_ord=event.start_date.toordinal(),
+        start_seconds=t.hour * 3600 + t.minute * 60 + t.second,
+        duration=event.duration_minutes * 60,
+        frequency=event.frequency,
+        interval=event.interval or 1,
+        weekdays=tuple(event.weekdays or ()),
+        month_week=event.month_week,
+        until_ord=event.until.toordinal() if event.until else None,
+        count=event.count,
+        holiday_region=holiday_region_of(event.holiday_region) if event.skip_public_holidays else None,
+        place_id=event.place_id,
+        room=event.room,
+        person_ids=tuple(p.id for p in event.people),
+        is_cancelled=event.status == "cancelled",
+        exceptions=exceptions,
+    )
+
+
+def expand_events(events: Iterable, start: datetime, end: datetime) -> list[Occurrence]:
+    """Expand Event models; results sorted by start, then event."""
+    occurrences = expand([rule_of(e) for e in events], start, end)
+    occurrences.sort(key=lambda o: (o.starts_at, o.event_id))
+    return occurrences

@@ -1,0 +1,248 @@
+"""Test fixtures: every database test runs on SQLite and on PostgreSQL.
+
+PostgreSQL is the one at 127.0.0.1:5432 (trust auth); each run gets a database of its own, so
+parallel runs never meet. Under CI=true a PostgreSQL that cannot be reached fails the run, and so
+does any skipped test: a skip in CI is a failure hidden.
+"""
+from __future__ import annotations
+
+import os
+import socket
+import threading
+import uuid
+from datetime import date, time
+
+import pytest
+import sqlalchemy as sa
+
+IN_CI = os.environ.get("CI") == "true"
+PG_ADMIN_URL = os.environ.get("TEST_POSTGRES_ADMIN_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+BACKENDS = ["sqlite", "postgresql"]
+
+
+def _pg_base(url: str) -> str:
+    return url.rsplit("/", 1)[0]
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
+def database_url(request, tmp_path_factory):
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.sqlite3'}"
+        return
+    name = f"maillage_test_{os.getpid()}_{uuid.uuid4().hex[:8]}"
+    admin = sa.create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    except sa.exc.OperationalError as error:
+        if IN_CI:
+            pytest.fail(f"PostgreSQL is required under CI=true and was not reachable: {error}")
+        pytest.skip(f"PostgreSQL not reachable: {error}")
+    yield f"{_pg_base(PG_ADMIN_URL)}/{name}"
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def migrated_app(database_url):
+    """An app on a database built by the migrations (not create_all): they are tested too."""
+    from flask_migrate import upgrade
+
+    from app import create_app
+
+    app = create_app({"SQLALCHEMY_DATABASE_URI": database_url, "TESTING": True,
+                      "SECRET_KEY": "test", "BASE_URL": "http://maillage.test", "WTF_CSRF_ENABLED": True})
+    with app.app_context():
+        upgrade()
+    yield app
+    with app.app_context():
+        from models import db
+
+        db.engine.dispose()
+
+
+@pytest.fixture
+def app(migrated_app):
+    from models import db
+
+    with migrated_app.app_context():
+        yield migrated_app
+        db.session.remove()
+        with db.engine.begin() as conn:
+            for table in reversed(db.metadata.sorted_tables):
+                conn.execute(table.delete())
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def backend(database_url) -> str:
+    return "postgresql" if database_url.startswith("postgresql") else "sqlite"
+
+
+# --- small builders ---------------------------------------------------------------------------
+
+class _System:
+    """The actor for fixtures: a coordinator of the whole territory."""
+
+    id = None
+    is_coordinator = True
+    partner_id = None
+    quartiers: list = []
+    territory_quartier_ids: set = set()
+
+    def covers_place(self, place):
+        return True
+
+    def can_edit_place(self, place):
+        return True
+
+    def can_edit_event(self, event):
+        return True
+
+    def can_edit_partner(self, partner):
+        return True
+
+    def can_edit_quartier(self, quartier):
+        return True
+
+    def require(self, allowed, message=""):
+        return None
+
+
+SYSTEM = _System()
+
+
+@pytest.fixture
+def create_partner(app):
+    from models import db
+    from models.partners import create_partner as op
+
+    def build(slug="mission-locale", name=None, type="mission_locale", **values):
+        partner = op(SYSTEM, {"slug": slug, "name": name or slug.replace("-", " ").title(), "type": type, **values})
+        db.session.commit()
+        return partner
+
+    return build
+
+
+@pytest.fixture
+def create_quartier(app):
+    from models import db
+    from models.territory import create_quartier as op
+
+    def build(code="QN03801M", name="Villeneuve", communes=("Échirolles",), department="38"):
+        quartier = op(SYSTEM, {"code": code, "name": name, "communes": list(communes), "department": department})
+        db.session.commit()
+        return quartier
+
+    return build
+
+
+@pytest.fixture
+def create_place(app):
+    from models import db
+    from models.territory import create_place as op
+
+    def build(slug="bij-echirolles", name=None, quartier=None, **values):
+        values.setdefault("postcode", "38130")
+        place = op(SYSTEM, {"slug": slug, "name": name or slug.replace("-", " ").title(),
+                            **({"quartier": quartier} if quartier else {}), **values})
+        db.session.commit()
+        return place
+
+    return build
+
+
+@pytest.fixture
+def create_event(app):
+    """create_event(place, organisers, start_date=..., start_time='14:00', frequency='weekly', ...)"""
+    from models import db
+    from models.events import create_event as op
+
+    def build(place, organisers, title="Permanence mission locale", kind="permanence", start_date=None,
+              start_time="14:00", duration_minutes=180, **values):
+        h, m = map(int, start_time.split(":"))
+        event = op(SYSTEM, {
+            "title": title, "kind": kind, "place": place.slug,
+            "organisers": [p.slug for p in organisers],
+            "start_date": start_date or date(2027, 3, 1), "start_time": time(h, m),
+            "duration_minutes": duration_minutes, **values,
+        })
+        db.session.commit()
+        return event
+
+    return build
+
+
+@pytest.fixture
+def token_for(app):
+    """token_for(email, role, partner=None, quartiers=()) -> 'Bearer …' header dict."""
+    from models import db
+    from models.users import create_api_token, get_or_create_user
+
+    def build(email="coordo@example.fr", role="coordinator", partner=None, quartiers=()):
+        user = get_or_create_user(email, role, partner)
+        for q in quartiers:
+            if q not in user.quartiers:
+                user.quartiers.append(q)
+        token = create_api_token(user)
+        db.session.commit()
+        return {"Authorization": f"Bearer {token}"}
+
+    return build
+
+
+# --- a real server and a real browser --------------------------------------------------------
+
+@pytest.fixture
+def live_server(app):
+    """The app served over HTTP on a free local port, in a thread, for the browser."""
+    from werkzeug.serving import make_server
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = make_server("127.0.0.1", port, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{port}"
+    server.shutdown()
+    thread.join(5)
+
+
+CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """Debian's Chromium driven by Playwright; never a browser Playwright downloads."""
+    if not os.path.exists(CHROMIUM):
+        pytest.fail(f"Chromium not found at {CHROMIUM}: run `make system-deps` (apt-get install chromium).")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=[
+            "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+            "--disable-background-networking", "--disable-component-update", "--disable-sync"])
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser):
+    context = browser.new_context(locale="fr-FR")
+    page = context.new_page()
+    yield page
+    context.close()
+
+
+def pytest_sessionfinish(session, exitstatus):
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    if IN_CI and reporter is not None and reporter.stats.get("skipped") and exitstatus == 0:
+        reporter.write_line("CI=true: skipped tests count as failures (a skip in CI hides a failure).", red=True)
+        session.exitstatus = 1
