@@ -163,6 +163,10 @@ from models.territory import check_timezone, place_by_slug  # noqa: E402
 TIMING_FIELDS = ("timezone", "start_date", "start_time", "duration_minutes", "frequency", "interval",
                  "weekdays", "month_week", "until", "count", "skip_public_holidays", "holiday_region")
 MAX_DURATION_MINUTES = 7 * 24 * 60
+# Column defaults only apply at INSERT; the rule checks need them before.
+EVENT_DEFAULTS = {"description": "", "visibility": "public", "status": "confirmed", "employers": [],
+                  "walk_in": False, "audience_tags": [], "frequency": "once", "interval": 1, "weekdays": [],
+                  "skip_public_holidays": True, "sequence": 0}
 MAX_COUNT = 1000
 
 
@@ -249,17 +253,18 @@ def _resolve_event_values(values: dict) -> dict:
 
 
 def create_event(actor, values: dict) -> Event:
-    values = _resolve_event_values(dict(values))
+    values = {**EVENT_DEFAULTS, **_resolve_event_values(dict(values))}
     place = values["place"]
     values.setdefault("timezone", place.timezone)
     values.setdefault("holiday_region", place.department)
-    event = Event(**values)
-    if event.room and place.rooms and event.room not in place.rooms:
-        raise _invalid("room", f"Salle inconnue dans ce lieu : « {event.room} ».")
-    actor.require(actor.can_edit_event(event),
-                  "Vous ne pouvez créer que des événements que votre structure organise, "
-                  "dans votre territoire.")
-    check_timing(event)
+    with db.session.no_autoflush:
+        event = Event(**values)
+        if event.room and place.rooms and event.room not in place.rooms:
+            raise _invalid("room", f"Salle inconnue dans ce lieu : « {event.room} ».")
+        actor.require(actor.can_edit_event(event),
+                      "Vous ne pouvez créer que des événements que votre structure organise, "
+                      "dans votre territoire.")
+        check_timing(event)
     db.session.add(event)
     db.session.flush()
     record(actor, "create", event, {k: [None, v] for k, v in values.items()})

@@ -158,12 +158,14 @@ def _resolve_place_values(values: dict, default_timezone: str) -> dict:
 
 
 def create_place(actor, values: dict, default_timezone: str = "Europe/Paris") -> Place:
-    values = _resolve_place_values(values, default_timezone)
-    values.setdefault("timezone", default_timezone)
-    place = Place(**values)
-    actor.require(actor.can_edit_place(place), "Ce lieu n'est pas dans votre territoire.")
     if db.session.scalar(sa.select(Place.id).where(Place.slug == values["slug"])):
         raise InvalidInput(f"Un lieu porte déjà l'identifiant « {values['slug']} ».", {"slug": ["Déjà utilisé."]})
+    values = _resolve_place_values(values, default_timezone)
+    values.setdefault("timezone", DEPARTMENT_TIMEZONES.get(values.get("department"), default_timezone))
+    values.setdefault("rooms", [])
+    with db.session.no_autoflush:
+        place = Place(**values)
+        actor.require(actor.can_edit_place(place), "Ce lieu n'est pas dans votre territoire.")
     db.session.add(place)
     db.session.flush()
     record(actor, "create", place, {k: [None, v] for k, v in values.items()})
