@@ -1,7 +1,7 @@
 """Who is calling the API: a Bearer token, or nobody (public reads)."""
 from __future__ import annotations
 
-from flask import g, request
+from flask import request
 from flask_smorest import abort
 
 from models.users import User, user_for_token
@@ -11,7 +11,8 @@ _CHALLENGE = {"WWW-Authenticate": 'Bearer realm="maillage"'}
 
 def api_user() -> User | None:
     """The user of the request's token; a token that is given but wrong is refused outright."""
-    if "api_user" not in g:
+    # Kept on the request itself: `g` lives as long as the app context, which tests share.
+    if "maillage.api_user" not in request.environ:
         header = request.headers.get("Authorization", "")
         user = None
         if header:
@@ -21,8 +22,8 @@ def api_user() -> User | None:
             user = user_for_token(token.strip())
             if user is None:
                 abort(401, message="Jeton d'API invalide ou révoqué.", headers=_CHALLENGE)
-        g.api_user = user
-    return g.api_user
+        request.environ["maillage.api_user"] = user
+    return request.environ["maillage.api_user"]
 
 
 def require_api_user() -> User:

@@ -105,12 +105,13 @@ class EventSchema(BaseSchema):
             data["duration_minutes"] = (end.hour * 60 + end.minute) - (start.hour * 60 + start.minute)
         if "audience" in data:
             audience = data.pop("audience")
-            data.update(age_min=audience["age_min"], age_max=audience["age_max"], audience_tags=audience["tags"])
+            data.update(age_min=audience.get("age_min"), age_max=audience.get("age_max"),
+                        audience_tags=audience.get("tags", []))
         if "recurrence" in data:
             r = data.pop("recurrence")
-            data.update(frequency=r["frequency"], interval=r["interval"], month_week=r["month_week"],
-                        until=r["until"], count=r["count"],
-                        weekdays=[WEEKDAY_CODES.index(code) for code in r["weekdays"]])
+            data.update(frequency=r["frequency"], interval=r.get("interval", 1), month_week=r.get("month_week"),
+                        until=r.get("until"), count=r.get("count"),
+                        weekdays=[WEEKDAY_CODES.index(code) for code in r.get("weekdays", [])])
         return data
 
 
