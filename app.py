@@ -26,7 +26,6 @@ def _settings(instance_path: str) -> dict:
         "BASE_URL": os.environ.get("BASE_URL", "http://127.0.0.1:5000").rstrip("/"),
         "DEFAULT_TIMEZONE": os.environ.get("DEFAULT_TIMEZONE", "Europe/Paris"),
         "MAX_CONTENT_LENGTH": 1024 * 1024,
-        "JSON_SORT_KEYS": False,
     }
 
 
@@ -38,6 +37,9 @@ def create_app(overrides: dict | None = None) -> Flask:
     if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
         # Several processes (web, clock) share the file: wait for locks rather than fail.
         app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {"connect_args": {"timeout": 30}})
+
+    app.json.ensure_ascii = False  # French text stays readable in the JSON
+    app.json.sort_keys = False  # keys in the order the schemas declare them
 
     db.init_app(app)
     migrate.init_app(app, db, directory=str(Path(__file__).parent / "migrations"),
