@@ -50,5 +50,8 @@ def tokens_create(email, role, partner_slug, quartier_codes):
 
 
 def init_app(app) -> None:
+    from commands.users import users_cli
+
     app.cli.add_command(demo_cli)
+    app.cli.add_command(users_cli)
     app.cli.add_command(tokens_cli)

@@ -246,3 +246,38 @@ def pytest_sessionfinish(session, exitstatus):
     if IN_CI and reporter is not None and reporter.stats.get("skipped") and exitstatus == 0:
         reporter.write_line("CI=true: skipped tests count as failures (a skip in CI hides a failure).", red=True)
         session.exitstatus = 1
+
+
+# --- the pages' sign-in (web/auth.py) ----------------------------------------------------------
+
+def csrf_token_in(html: str) -> str:
+    """The CSRF token of the first form of a page."""
+    import re
+
+    match = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', html)
+    assert match, "no CSRF token in the page"
+    return match.group(1)
+
+
+@pytest.fixture
+def sign_in(app):
+    """sign_in(client, email, role='coordinator', partner=None, quartiers=()) -> the user, signed in
+    through the real form (password set, CSRF token read from the page)."""
+    from models import db
+    from models.users import get_or_create_user
+
+    def build(client, email="coordo@example.fr", role="coordinator", partner=None, quartiers=(),
+              password="un mot de passe solide"):
+        user = get_or_create_user(email, role, partner)
+        for q in quartiers:
+            if q not in user.quartiers:
+                user.quartiers.append(q)
+        user.set_password(password)
+        db.session.commit()
+        token = csrf_token_in(client.get("/coordination/connexion").get_data(as_text=True))
+        response = client.post("/coordination/connexion", data={
+            "email": email, "password": password, "csrf_token": token})
+        assert response.status_code == 302, response.get_data(as_text=True)
+        return user
+
+    return build

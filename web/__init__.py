@@ -12,4 +12,8 @@ def home():
 
 
 def init_app(app) -> None:
+    from web import auth, coordination
+
     app.register_blueprint(bp)
+    auth.init_app(app)  # sign-in, sessions and CSRF for every page
+    app.register_blueprint(coordination.bp)
