@@ -176,7 +176,8 @@ def rule_dates(rule: SeriesRule, lo_ord: int, hi_ord: int) -> Iterator[int]:
 
 def _weekly(rule: SeriesRule, lo_ord: int, hi_ord: int) -> Iterator[int]:
     start, count = rule.start_ord, rule.count
-    days = rule.weekdays or ((start - 1) % 7,)  # date.fromordinal(1) is a Monday
+    # Sorted: the count and the early stop below walk each week's days in date order.
+    days = sorted(set(rule.weekdays)) if rule.weekdays else [(start - 1) % 7]  # ordinal 1 is a Monday
     anchor = start - (start - 1) % 7  # the Monday of the first week
     period = 7 * rule.interval
     k = max(0, (lo_ord - anchor) // period)

@@ -1,0 +1,516 @@
+"""The time model: scheduler/recurrence.py, checked against dateutil.rrule as an independent oracle,
+plus readable cases for holidays, DST, overseas zones and exceptions, and the writes that cancel
+or move one occurrence (scheduler/series.py and the API)."""
+from __future__ import annotations
+
+import random
+from datetime import date, datetime, time, timedelta, timezone
+from zoneinfo import ZoneInfo
+
+import holidays
+import pytest
+from dateutil.rrule import DAILY, MONTHLY, WEEKLY, rrule, weekday
+
+from scheduler.recurrence import (
+    ExceptionSpec, SeriesRule, expand, gives_occurrence, holiday_region_of, rule_dates, skipped_holidays,
+)
+
+UTC = timezone.utc
+PARIS = ZoneInfo("Europe/Paris")
+MO, TU, WE, TH, FR, SA, SU = range(7)
+
+
+def rule(start: date, at: str = "14:00", minutes: int = 180, tz: str = "Europe/Paris", region="metropole",
+         **kw) -> SeriesRule:
+    h, m = map(int, at.split(":"))
+    until = kw.pop("until", None)
+    return SeriesRule(event_id=kw.pop("event_id", 1), timezone=tz, start_ord=start.toordinal(),
+                      start_seconds=h * 3600 + m * 60, duration=minutes * 60, holiday_region=region,
+                      until_ord=until.toordinal() if until else None, **kw)
+
+
+def window(first: date, last: date, tz=PARIS) -> tuple[datetime, datetime]:
+    """[first 00:00, the day after last 00:00) on the wall clock of tz."""
+    return datetime.combine(first, time(), tz), datetime.combine(last + timedelta(days=1), time(), tz)
+
+
+def local_starts(occurrences) -> list[str]:
+    """Local start times, ISO 8601 with offset, in order."""
+    return [o.start.isoformat() for o in sorted(occurrences, key=lambda o: o.starts_at)]
+
+
+def utc(text: str) -> int:
+    return int(datetime.fromisoformat(text).timestamp())
+
+
+# --- the oracle: dateutil.rrule, one series at a time, zoneinfo for each instant -------------
+
+FREQUENCIES = {"daily": DAILY, "weekly": WEEKLY, "monthly": MONTHLY}
+HOLIDAY_SUBDIVISION = {"metropole": None, "57": "57", "6AE": "6AE", "971": "971", "972": "972",
+                       "973": "973", "974": "974", "976": "976"}
+
+
+def oracle(r: SeriesRule, lo: datetime, hi: datetime) -> list[tuple[int, int, int]]:
+    """(recurrence_id, starts_at, ends_at) of the rule's occurrences overlapping [lo, hi)."""
+    zone = ZoneInfo(r.timezone)
+    dtstart = datetime.combine(date.fromordinal(r.start_ord), time()) + timedelta(seconds=r.start_seconds)
+    until = datetime.combine(date.fromordinal(r.until_ord), time(23, 59, 59)) if r.until_ord else None
+    horizon = hi.astimezone(UTC).replace(tzinfo=None) + timedelta(days=2)
+    if r.frequency == "once":
+        starts = iter([dtstart])
+    else:
+        byweekday = None
+        if r.frequency == "weekly":
+            byweekday = list(r.weekdays) or None
+        elif r.frequency == "monthly":
+            byweekday = [weekday(w)(r.month_week) for w in (r.weekdays or (dtstart.weekday(),))]
+        starts = iter(rrule(FREQUENCIES[r.frequency], dtstart=dtstart, interval=r.interval,
+                            byweekday=byweekday, count=r.count))
+    public_holidays = (holidays.country_holidays("FR", subdiv=HOLIDAY_SUBDIVISION[r.holiday_region])
+                       if r.holiday_region else {})
+    found = []
+    for start in starts:
+        if start > horizon or (until is not None and start > until):
+            break
+        if start.date() in public_holidays:  # EXDATE: still counted by COUNT
+            continue
+        begins = int(start.replace(tzinfo=zone).timestamp())
+        if begins + r.duration > lo.timestamp() and begins < hi.timestamp():
+            found.append((begins, begins, begins + r.duration))
+    return found
+
+
+def shape(occurrences) -> list[tuple[int, int, int]]:
+    return sorted((o.recurrence_id, o.starts_at, o.ends_at) for o in occurrences)
+
+
+ZONES = ["Europe/Paris", "Europe/Paris", "Europe/Paris", "Indian/Reunion", "America/Martinique",
+         "America/Cayenne", "Indian/Mayotte", "America/Guadeloupe"]
+REGIONS = ["metropole", "metropole", "57", "6AE", "971", "972", "973", "974", "976", None]
+# Wall-clock times include 02:30, which does not exist on the March DST day and happens twice in October.
+TIMES = ["00:00", "02:30", "09:00", "14:00", "18:30", "23:45"]
+
+
+def random_rule(rng: random.Random, event_id: int) -> SeriesRule:
+    frequency = rng.choice(["once", "daily", "weekly", "weekly", "monthly", "monthly"])
+    start = date(2025, 1, 1) + timedelta(days=rng.randrange(0, 4 * 365))
+    kw = {"frequency": frequency}
+    if frequency == "daily":
+        kw["interval"] = rng.choice([1, 1, 2, 3, 7, 10])
+    elif frequency == "weekly":
+        kw["interval"] = rng.choice([1, 1, 2, 3, 6])
+        kw["weekdays"] = tuple(sorted(rng.sample(range(7), rng.choice([1, 1, 2, 3]))))
+    elif frequency == "monthly":
+        kw["interval"] = rng.choice([1, 1, 2, 3])
+        kw["weekdays"] = tuple(sorted(rng.sample(range(7), rng.choice([1, 1, 2]))))
+        kw["month_week"] = rng.choice([1, 2, 3, 4, -1])
+    if frequency != "once":
+        roll = rng.random()
+        if roll < 0.3:
+            kw["count"] = rng.randint(1, 80)
+        if 0.2 < roll < 0.5:
+            kw["until"] = start + timedelta(days=rng.randrange(0, 700))
+    return rule(start, at=rng.choice(TIMES), minutes=rng.choice([30, 90, 180, 600]), tz=rng.choice(ZONES),
+                region=rng.choice(REGIONS), event_id=event_id, **kw)
+
+
+def test_expansion_agrees_with_dateutil_rrule_on_a_thousand_random_rules_and_windows():
+    rng = random.Random(20260325)
+    for n in range(1000):
+        r = random_rule(rng, n)
+        lo = datetime.combine(date.fromordinal(r.start_ord), time(), UTC) + timedelta(
+            days=rng.randrange(-30, 500), hours=rng.randrange(0, 24))
+        hi = lo + timedelta(days=rng.choice([1, 7, 31, 100, 400]), minutes=rng.randrange(0, 600))
+        got, expected = shape(expand([r], lo, hi)), oracle(r, lo, hi)
+        assert got == expected, (n, r)
+
+
+def test_expanding_many_series_at_once_gives_each_series_own_occurrences():
+    rng = random.Random(7)
+    rules = [random_rule(rng, n) for n in range(200)]
+    lo, hi = window(date(2026, 1, 1), date(2026, 12, 31))
+    together = expand(rules, lo, hi)
+    for r in rules:
+        assert shape(o for o in together if o.event_id == r.event_id) == oracle(r, lo, hi)
+
+
+# --- every rule kind, readably --------------------------------------------------------------
+
+def test_a_single_event_happens_once_at_its_local_time():
+    forum = rule(date(2027, 4, 15), "09:30", frequency="once")
+    assert local_starts(expand([forum], *window(date(2027, 1, 1), date(2027, 12, 31)))) == [
+        "2027-04-15T09:30:00+02:00"]
+
+
+def test_a_daily_series_every_three_days_steps_over_weekends_too():
+    street_work = rule(date(2027, 6, 1), "16:00", frequency="daily", interval=3, count=4)
+    assert [s[:10] for s in local_starts(expand([street_work], *window(date(2027, 6, 1), date(2027, 6, 30))))] == [
+        "2027-06-01", "2027-06-04", "2027-06-07", "2027-06-10"]
+
+
+def test_a_cv_workshop_two_afternoons_a_week_gives_both_days_each_week():
+    workshop = rule(date(2027, 6, 1), "14:00", frequency="weekly", weekdays=(TU, TH))
+    assert [s[:10] for s in local_starts(expand([workshop], *window(date(2027, 6, 1), date(2027, 6, 14))))] == [
+        "2027-06-01", "2027-06-03", "2027-06-08", "2027-06-10"]
+
+
+def test_a_series_every_six_weeks_counts_weeks_from_its_first_one():
+    gse = rule(date(2027, 1, 5), "09:30", frequency="weekly", interval=6, weekdays=(TU,))
+    assert [s[:10] for s in local_starts(expand([gse], *window(date(2027, 1, 1), date(2027, 6, 30))))] == [
+        "2027-01-05", "2027-02-16", "2027-03-30", "2027-05-11", "2027-06-22"]
+
+
+def test_a_monthly_series_on_the_third_thursday_and_one_on_the_last_friday():
+    round_table = rule(date(2027, 1, 1), "14:00", frequency="monthly", weekdays=(TH,), month_week=3)
+    last_friday = rule(date(2027, 1, 1), "10:00", frequency="monthly", weekdays=(FR,), month_week=-1, event_id=2)
+    occurrences = expand([round_table, last_friday], *window(date(2027, 1, 1), date(2027, 4, 30)))
+    assert [s[:10] for s in local_starts(o for o in occurrences if o.event_id == 1)] == [
+        "2027-01-21", "2027-02-18", "2027-03-18", "2027-04-15"]
+    assert [s[:10] for s in local_starts(o for o in occurrences if o.event_id == 2)] == [
+        "2027-01-29", "2027-02-26", "2027-03-26", "2027-04-30"]  # Good Friday: no holiday in the metropole
+
+
+def test_the_first_second_and_fourth_weekday_of_a_month():
+    for nth, expected in ((1, "2027-09-06"), (2, "2027-09-13"), (4, "2027-09-27")):
+        r = rule(date(2027, 9, 1), frequency="monthly", weekdays=(MO,), month_week=nth, count=1)
+        assert [s[:10] for s in local_starts(expand([r], *window(date(2027, 9, 1), date(2027, 9, 30))))] == [expected]
+
+
+def test_until_is_the_last_day_included():
+    r = rule(date(2027, 6, 7), frequency="weekly", weekdays=(MO,), until=date(2027, 6, 21))
+    assert [s[:10] for s in local_starts(expand([r], *window(date(2027, 6, 1), date(2027, 7, 31))))] == [
+        "2027-06-07", "2027-06-14", "2027-06-21"]
+
+
+def test_a_count_ends_the_series_even_when_the_window_starts_later():
+    three_meetings = rule(date(2027, 6, 1), frequency="weekly", weekdays=(TU,), count=3)
+    assert len(expand([three_meetings], *window(date(2027, 6, 1), date(2027, 12, 31)))) == 3
+    assert expand([three_meetings], *window(date(2027, 6, 16), date(2027, 12, 31))) == []
+    assert len(expand([three_meetings], *window(date(2027, 6, 15), date(2027, 12, 31)))) == 1
+
+
+def test_an_occurrence_that_began_before_the_window_and_ends_in_it_is_in_the_window():
+    r = rule(date(2027, 6, 7), "22:00", minutes=240, frequency="once")
+    assert len(expand([r], datetime(2027, 6, 8, 1, tzinfo=PARIS), datetime(2027, 6, 8, 3, tzinfo=PARIS))) == 1
+    assert expand([r], datetime(2027, 6, 8, 2, tzinfo=PARIS), datetime(2027, 6, 8, 3, tzinfo=PARIS)) == []
+
+
+def test_weekdays_given_in_any_order_expand_in_date_order():
+    r = rule(date(2027, 6, 1), frequency="weekly", weekdays=(TH, TU), count=3)
+    assert [s[:10] for s in local_starts(expand([r], *window(date(2027, 6, 1), date(2027, 6, 30))))] == [
+        "2027-06-01", "2027-06-03", "2027-06-08"]
+
+
+# --- public holidays ------------------------------------------------------------------------
+
+def test_a_monday_series_skips_easter_monday_and_still_counts_it():
+    lundis = rule(date(2027, 3, 1), frequency="weekly", weekdays=(MO,), count=6)
+    assert [s[:10] for s in local_starts(expand([lundis], *window(date(2027, 3, 1), date(2027, 5, 31))))] == [
+        "2027-03-01", "2027-03-08", "2027-03-15", "2027-03-22", "2027-04-05"]  # 29 March: lundi de Pâques
+
+
+def test_the_first_of_may_and_the_eighth_of_may_are_skipped():
+    daily = rule(date(2027, 4, 29), frequency="daily", until=date(2027, 5, 9))
+    days = [s[8:10] for s in local_starts(expand([daily], *window(date(2027, 4, 1), date(2027, 5, 31))))]
+    assert "01" not in days and "08" not in days and "06" not in days  # 6 May 2027: Ascension
+    assert days == ["29", "30", "02", "03", "04", "05", "07", "09"]
+
+
+@pytest.mark.parametrize("department", ["57", "67", "68"])
+def test_alsace_moselle_also_skips_good_friday_and_the_twenty_sixth_of_december(department):
+    daily = rule(date(2027, 3, 25), frequency="daily", region=holiday_region_of(department))
+    starts = {s[:10] for s in local_starts(expand([daily], *window(date(2027, 3, 25), date(2027, 12, 31))))}
+    assert "2027-03-26" not in starts and "2027-12-26" not in starts and "2027-12-25" not in starts
+    metropole = rule(date(2027, 3, 25), frequency="daily", region=holiday_region_of("38"))
+    starts = {s[:10] for s in local_starts(expand([metropole], *window(date(2027, 3, 25), date(2027, 12, 31))))}
+    assert "2027-03-26" in starts and "2027-12-26" in starts and "2027-12-25" not in starts
+
+
+def test_la_reunion_skips_the_twentieth_of_december_on_its_own_clock_without_dst():
+    weekly = rule(date(2027, 1, 4), "14:00", tz="Indian/Reunion", region=holiday_region_of("974"),
+                  frequency="weekly", weekdays=(MO,))
+    occurrences = expand([weekly], *window(date(2027, 1, 1), date(2027, 12, 31), ZoneInfo("Indian/Reunion")))
+    starts = local_starts(occurrences)
+    assert "2027-12-20T14:00:00+04:00" not in starts and "2027-12-13T14:00:00+04:00" in starts
+    assert {s[10:] for s in starts} == {"T14:00:00+04:00"}  # the same offset all year, March and October too
+    assert {datetime.fromtimestamp(o.starts_at, UTC).hour for o in occurrences} == {10}
+    metropole = rule(date(2027, 12, 20), frequency="once")
+    assert len(expand([metropole], *window(date(2027, 12, 20), date(2027, 12, 20)))) == 1
+
+
+def test_martinique_skips_the_twenty_second_of_may_at_minus_four_hours():
+    daily = rule(date(2027, 5, 20), "18:00", tz="America/Martinique", region=holiday_region_of("972"),
+                 frequency="daily", count=5)
+    starts = local_starts(expand([daily], *window(date(2027, 5, 1), date(2027, 5, 31), ZoneInfo("America/Martinique"))))
+    assert starts == ["2027-05-20T18:00:00-04:00", "2027-05-21T18:00:00-04:00", "2027-05-23T18:00:00-04:00",
+                      "2027-05-24T18:00:00-04:00"]  # 22 May skipped (and counted)
+
+
+def test_a_series_can_opt_out_of_public_holidays():
+    lundis = rule(date(2027, 3, 22), frequency="weekly", weekdays=(MO,), count=2, region=None)
+    assert [s[:10] for s in local_starts(expand([lundis], *window(date(2027, 3, 1), date(2027, 4, 30))))] == [
+        "2027-03-22", "2027-03-29"]
+    assert skipped_holidays(lundis, date(2027, 1, 1).toordinal(), date(2027, 12, 31).toordinal()) == []
+
+
+def test_skipped_holidays_lists_the_rule_dates_that_fall_on_a_holiday():
+    lundis = rule(date(2027, 1, 4), frequency="weekly", weekdays=(MO,))
+    skipped = skipped_holidays(lundis, date(2027, 1, 1).toordinal(), date(2027, 12, 31).toordinal())
+    assert [date.fromordinal(d).isoformat() for d in skipped] == ["2027-03-29", "2027-05-17", "2027-11-01"]
+
+
+def test_a_holiday_is_looked_up_in_the_year_of_each_date_across_new_year():
+    daily = rule(date(2026, 12, 30), frequency="daily", count=5)
+    assert [s[:10] for s in local_starts(expand([daily], *window(date(2026, 12, 1), date(2027, 1, 31))))] == [
+        "2026-12-30", "2026-12-31", "2027-01-02", "2027-01-03"]
+
+
+# --- the wall clock across DST --------------------------------------------------------------
+
+def test_a_weekly_series_keeps_its_local_time_across_the_march_dst_change():
+    r = rule(date(2027, 3, 18), "14:00", frequency="weekly", weekdays=(TH,))
+    occurrences = sorted(expand([r], *window(date(2027, 3, 15), date(2027, 4, 4))), key=lambda o: o.starts_at)
+    assert local_starts(occurrences) == ["2027-03-18T14:00:00+01:00", "2027-03-25T14:00:00+01:00",
+                                         "2027-04-01T14:00:00+02:00"]
+    assert [datetime.fromtimestamp(o.starts_at, UTC).hour for o in occurrences] == [13, 13, 12]
+    assert occurrences[2].starts_at - occurrences[1].starts_at == 7 * 86400 - 3600
+
+
+def test_a_weekly_series_keeps_its_local_time_across_the_october_dst_change():
+    r = rule(date(2027, 10, 21), "14:00", frequency="weekly", weekdays=(TH,))
+    occurrences = sorted(expand([r], *window(date(2027, 10, 18), date(2027, 11, 7))), key=lambda o: o.starts_at)
+    assert local_starts(occurrences) == ["2027-10-21T14:00:00+02:00", "2027-10-28T14:00:00+02:00",
+                                         "2027-11-04T14:00:00+01:00"]
+    assert [datetime.fromtimestamp(o.starts_at, UTC).hour for o in occurrences] == [12, 12, 13]
+    assert occurrences[2].starts_at - occurrences[1].starts_at == 7 * 86400 + 3600
+
+
+def test_a_wall_clock_time_that_does_not_exist_takes_the_offset_before_the_change():
+    # 28 March 2027, 02:30 does not exist in Paris: RFC 5545 reads it with the offset before
+    # the gap, i.e. 01:30 UTC, shown as 03:30 summer time.
+    r = rule(date(2027, 3, 27), "02:30", minutes=60, frequency="daily", count=3, region=None)
+    assert local_starts(expand([r], *window(date(2027, 3, 27), date(2027, 3, 29)))) == [
+        "2027-03-27T02:30:00+01:00", "2027-03-28T03:30:00+02:00", "2027-03-29T02:30:00+02:00"]
+    assert gives_occurrence(r, utc("2027-03-28T01:30:00+00:00"))
+
+
+def test_an_ambiguous_wall_clock_time_is_its_first_instance():
+    r = rule(date(2027, 10, 30), "02:30", minutes=60, frequency="daily", count=3, region=None)
+    occurrences = sorted(expand([r], *window(date(2027, 10, 30), date(2027, 11, 1))), key=lambda o: o.starts_at)
+    assert local_starts(occurrences) == ["2027-10-30T02:30:00+02:00", "2027-10-31T02:30:00+02:00",
+                                         "2027-11-01T02:30:00+01:00"]
+    assert occurrences[1].starts_at == utc("2027-10-31T00:30:00+00:00")
+
+
+def test_a_window_given_in_another_offset_selects_the_same_instants():
+    r = rule(date(2027, 3, 1), "09:00", tz="America/Cayenne", region=holiday_region_of("973"),
+             frequency="weekly", weekdays=(MO, WE))
+    lo, hi = window(date(2027, 3, 1), date(2027, 4, 30))
+    assert shape(expand([r], lo, hi)) == shape(expand([r], lo.astimezone(UTC), hi.astimezone(ZoneInfo("Asia/Tokyo"))))
+
+
+# --- exceptions: cancelled and moved occurrences --------------------------------------------
+
+MONDAYS = rule(date(2027, 6, 7), "14:00", frequency="weekly", weekdays=(MO,), place_id=10, room="Salle 1",
+               person_ids=(1, 2))
+JUNE = window(date(2027, 6, 1), date(2027, 6, 30))
+
+
+def with_exceptions(**exceptions: ExceptionSpec) -> SeriesRule:
+    """MONDAYS with exceptions keyed by the local day of the occurrence ('d14' = 14 June)."""
+    specs = {utc(f"2027-06-{int(key[1:]):02d}T14:00:00+02:00"): spec for key, spec in exceptions.items()}
+    return SeriesRule(**{**{f: getattr(MONDAYS, f) for f in SeriesRule.__dataclass_fields__}, "exceptions": specs})
+
+
+def test_a_cancelled_occurrence_stays_in_flagged_and_the_others_do_not_change():
+    r = with_exceptions(d14=ExceptionSpec(is_cancelled=True))
+    occurrences = sorted(expand([r], *JUNE), key=lambda o: o.starts_at)
+    assert [(o.start.day, o.is_cancelled, o.is_moved) for o in occurrences] == [
+        (7, False, False), (14, True, False), (21, False, False), (28, False, False)]
+    assert occurrences[1].recurrence_id == occurrences[1].starts_at == utc("2027-06-14T14:00:00+02:00")
+
+
+def test_a_moved_occurrence_changes_time_place_room_and_people_and_keeps_its_identity():
+    moved_to = utc("2027-06-16T09:00:00+02:00")
+    r = with_exceptions(d14=ExceptionSpec(False, starts_at=moved_to, duration=3600, place_id=11, room="Salle 3",
+                                          person_ids=(3,)))
+    occurrences = sorted(expand([r], *JUNE), key=lambda o: o.starts_at)
+    moved = occurrences[1]
+    assert (moved.recurrence_id, moved.starts_at, moved.ends_at) == (
+        utc("2027-06-14T14:00:00+02:00"), moved_to, moved_to + 3600)
+    assert (moved.place_id, moved.room, moved.person_ids, moved.is_moved, moved.is_cancelled) == (
+        11, "Salle 3", (3,), True, False)
+    assert moved.start.isoformat() == "2027-06-16T09:00:00+02:00"
+    assert [(o.place_id, o.room, o.person_ids, o.is_moved) for o in occurrences if o is not moved] == [
+        (10, "Salle 1", (1, 2), False)] * 3
+
+
+def test_an_exception_that_changes_nothing_is_not_a_move():
+    r = with_exceptions(d14=ExceptionSpec(False, place_id=10, room="Salle 1", person_ids=(1, 2)))
+    assert not any(o.is_moved for o in expand([r], *JUNE))
+
+
+def test_an_occurrence_moved_into_the_window_from_outside_it_is_in_the_window():
+    # The occurrence of 28 June moves to 2 July: it is in July's window and not in June's.
+    r = with_exceptions(d28=ExceptionSpec(False, starts_at=utc("2027-07-02T10:00:00+02:00")))
+    july = expand([r], *window(date(2027, 7, 1), date(2027, 7, 4)))
+    assert [(o.start.isoformat(), o.recurrence_start.isoformat()) for o in july] == [
+        ("2027-07-02T10:00:00+02:00", "2027-06-28T12:00:00+00:00")]
+    assert [o.start.day for o in expand([r], *JUNE)] != [] and 28 not in [o.start.day for o in expand([r], *JUNE)]
+
+
+def test_an_occurrence_moved_out_of_the_window_leaves_it_and_a_cancelled_one_outside_stays_out():
+    r = with_exceptions(d7=ExceptionSpec(False, starts_at=utc("2027-05-31T10:00:00+02:00")),
+                        d28=ExceptionSpec(True))
+    assert sorted(o.start.day for o in expand([r], *window(date(2027, 6, 1), date(2027, 6, 27)))) == [14, 21]
+    may = expand([r], *window(date(2027, 5, 1), date(2027, 5, 31)))
+    assert [(o.start.isoformat(), o.is_moved) for o in may] == [("2027-05-31T10:00:00+02:00", True)]
+
+
+def test_an_exception_on_an_instant_the_rule_does_not_give_is_ignored():
+    stray = utc("2027-06-15T14:00:00+02:00")  # a Tuesday
+    r = SeriesRule(**{**{f: getattr(MONDAYS, f) for f in SeriesRule.__dataclass_fields__},
+                      "exceptions": {stray: ExceptionSpec(False, starts_at=utc("2027-06-16T14:00:00+02:00"))}})
+    assert shape(expand([r], *JUNE)) == shape(expand([MONDAYS], *JUNE))
+
+
+def test_a_cancelled_series_gives_its_occurrences_flagged_cancelled():
+    r = rule(date(2027, 6, 7), frequency="weekly", weekdays=(MO,), is_cancelled=True)
+    occurrences = expand([r], *JUNE)
+    assert len(occurrences) == 4 and all(o.is_cancelled for o in occurrences)
+
+
+def test_gives_occurrence_knows_the_rule_holidays_and_count():
+    lundis = rule(date(2027, 3, 1), frequency="weekly", weekdays=(MO,), count=6)
+    assert gives_occurrence(lundis, utc("2027-03-22T14:00:00+01:00"))
+    assert gives_occurrence(lundis, utc("2027-04-05T14:00:00+02:00"))
+    assert not gives_occurrence(lundis, utc("2027-03-29T14:00:00+02:00"))  # Easter Monday
+    assert not gives_occurrence(lundis, utc("2027-04-12T14:00:00+02:00"))  # after the count
+    assert not gives_occurrence(lundis, utc("2027-03-22T15:00:00+01:00"))  # not its time
+    assert not gives_occurrence(lundis, utc("2027-03-23T14:00:00+01:00"))  # not its day
+    assert not gives_occurrence(lundis, utc("2027-02-22T14:00:00+01:00"))  # before the start
+
+
+def test_gives_occurrence_on_an_overseas_clock_where_the_local_day_differs_from_utc():
+    evening = rule(date(2027, 6, 7), "22:00", tz="America/Martinique", region=holiday_region_of("972"),
+                   frequency="weekly", weekdays=(MO,))
+    assert gives_occurrence(evening, utc("2027-06-08T02:00:00+00:00"))
+    assert not gives_occurrence(evening, utc("2027-06-07T02:00:00+00:00"))
+
+
+def test_rule_dates_gives_local_days_before_holidays():
+    lundis = rule(date(2027, 3, 22), frequency="weekly", weekdays=(MO,), count=3)
+    days = rule_dates(lundis, date(2027, 1, 1).toordinal(), date(2027, 12, 31).toordinal())
+    assert [date.fromordinal(d).isoformat() for d in days] == ["2027-03-22", "2027-03-29", "2027-04-05"]
+
+
+# --- through the models and the API ---------------------------------------------------------
+
+@pytest.fixture
+def monday_series(create_partner, create_quartier, create_place, create_event):
+    from models import db
+    from models.partners import create_person
+
+    from conftest import SYSTEM
+
+    quartier = create_quartier()
+    partner = create_partner("mission-locale-sud")
+    create_place("bij-echirolles", quartier=quartier.code, rooms=["Salle 1", "Salle 2"])
+    create_place("pimms-echirolles", quartier=quartier.code)
+    adviser = create_person(SYSTEM, {"partner": partner.slug, "name": "Awa Diallo"})
+    interpreter = create_person(SYSTEM, {"partner": partner.slug, "name": "Hugo Martin", "role": "interpreter"})
+    db.session.commit()
+    from models.territory import place_by_slug
+
+    event = create_event(place_by_slug("bij-echirolles"), [partner], start_date=date(2027, 3, 1),
+                         frequency="weekly", weekdays=[MO], room="Salle 1", people=[adviser.id])
+    return event, adviser, interpreter
+
+
+def _occurrences(start: date, end: date):
+    from scheduler.calendar import CalendarFilter, occurrences_between
+
+    return [o for o, _ in occurrences_between(CalendarFilter(include_private=True), *window(start, end))]
+
+
+def test_cancelling_and_moving_through_the_series_operations_keeps_the_series_and_its_history(monday_series):
+    from models import AuditEntry, db
+    from models.errors import NotFound
+    from models.events import event_by_id
+    from scheduler import series
+
+    from conftest import SYSTEM
+
+    event, adviser, interpreter = monday_series
+    march8 = datetime(2027, 3, 8, 14, tzinfo=PARIS)
+    march15 = datetime(2027, 3, 15, 14, tzinfo=PARIS)
+    series.cancel_occurrence(SYSTEM, event, march8, "Formation de l'équipe")
+    series.move_occurrence(SYSTEM, event, march15, starts_at=datetime(2027, 3, 17, 9, tzinfo=PARIS),
+                           ends_at=datetime(2027, 3, 17, 11, tzinfo=PARIS), place="pimms-echirolles",
+                           room="Accueil", person_ids=[interpreter.id])
+    db.session.commit()
+    db.session.expire_all()
+    occurrences = _occurrences(date(2027, 3, 1), date(2027, 3, 31))
+    assert [(o.start.isoformat(), o.is_cancelled, o.is_moved) for o in occurrences] == [
+        ("2027-03-01T14:00:00+01:00", False, False), ("2027-03-08T14:00:00+01:00", True, False),
+        ("2027-03-17T09:00:00+01:00", False, True), ("2027-03-22T14:00:00+01:00", False, False)]
+    moved = occurrences[2]
+    assert moved.recurrence_start == march15 and moved.ends_at - moved.starts_at == 7200
+    assert (moved.room, moved.person_ids) == ("Accueil", (interpreter.id,))
+    assert occurrences[3].person_ids == (adviser.id,) and occurrences[3].room == "Salle 1"
+    # Easter Monday is no occurrence: nothing to cancel there.
+    with pytest.raises(NotFound):
+        series.cancel_occurrence(SYSTEM, event_by_id(event.id), datetime(2027, 3, 29, 14, tzinfo=PARIS))
+    actions = [a.action for a in db.session.scalars(
+        db.select(AuditEntry).where(AuditEntry.entity_type == "events", AuditEntry.entity_id == event.id)
+        .order_by(AuditEntry.id))]
+    assert actions == ["create", "cancel_occurrence", "move_occurrence"]
+    series.restore_occurrence(SYSTEM, event_by_id(event.id), march8)
+    db.session.commit()
+    assert not _occurrences(date(2027, 3, 8), date(2027, 3, 8))[0].is_cancelled
+
+
+def test_cancel_move_and_restore_through_the_api(client, monday_series, token_for):
+    event, adviser, interpreter = monday_series
+    headers = token_for()
+    url = f"/api/v1/events/{event.id}/occurrences"
+
+    def june_to_april():
+        body = client.get("/api/v1/occurrences?start=2027-03-01&end=2027-04-13", headers=headers).get_json()
+        return [(o["starts_at"], o["recurrence_id"], o["is_cancelled"], o["is_moved"], o["place"]["slug"], o["room"],
+                 [p["id"] for p in o["people"]]) for o in body]
+
+    response = client.post(f"{url}/cancel", headers=headers,
+                           json={"recurrence_start": "2027-03-08T14:00:00+01:00", "reason": "Grève des transports"})
+    assert response.status_code == 200, response.get_json()
+    assert response.get_json()["is_cancelled"] is True
+    response = client.post(f"{url}/move", headers=headers, json={
+        "recurrence_start": "2027-04-05T12:00:00Z", "starts_at": "2027-04-12T09:30:00+02:00",
+        "place": "pimms-echirolles", "people": [interpreter.id]})
+    assert response.status_code == 200, response.get_json()
+    # Moved in time, place and people; cancelled, yet listed; the DST change between them.
+    assert june_to_april() == [
+        ("2027-03-01T14:00:00+01:00", "2027-03-01T13:00:00Z", False, False, "bij-echirolles", "Salle 1", [adviser.id]),
+        ("2027-03-08T14:00:00+01:00", "2027-03-08T13:00:00Z", True, False, "bij-echirolles", "Salle 1", [adviser.id]),
+        ("2027-03-15T14:00:00+01:00", "2027-03-15T13:00:00Z", False, False, "bij-echirolles", "Salle 1", [adviser.id]),
+        ("2027-03-22T14:00:00+01:00", "2027-03-22T13:00:00Z", False, False, "bij-echirolles", "Salle 1", [adviser.id]),
+        ("2027-04-12T09:30:00+02:00", "2027-04-05T12:00:00Z", False, True, "pimms-echirolles", "Salle 1",
+         [interpreter.id]),
+        ("2027-04-12T14:00:00+02:00", "2027-04-12T12:00:00Z", False, False, "bij-echirolles", "Salle 1", [adviser.id]),
+    ]
+    # Moved out of its first place's calendar, into the other's.
+    at_bij = client.get("/api/v1/occurrences?start=2027-04-01&end=2027-04-30&place=bij-echirolles").get_json()
+    at_pimms = client.get("/api/v1/occurrences?start=2027-04-01&end=2027-04-30&place=pimms-echirolles").get_json()
+    assert "2027-04-12T09:30:00+02:00" not in [o["starts_at"] for o in at_bij]
+    assert [o["starts_at"] for o in at_pimms] == ["2027-04-12T09:30:00+02:00"]
+    # Nothing to cancel on Easter Monday (skipped) nor at an hour the rule does not give.
+    for instant in ("2027-03-29T14:00:00+02:00", "2027-03-22T15:00:00+01:00"):
+        response = client.post(f"{url}/cancel", headers=headers, json={"recurrence_start": instant})
+        assert response.status_code == 404 and response.get_json()["status"] == "Not Found"
+    assert client.post(f"{url}/cancel", json={"recurrence_start": "2027-03-15T14:00:00+01:00"}).status_code == 401
+    for instant in ("2027-03-08T13:00:00Z", "2027-04-05T14:00:00+02:00"):
+        response = client.post(f"{url}/restore", headers=headers, json={"recurrence_start": instant})
+        assert response.status_code == 204
+    assert not any(cancelled or moved for _, _, cancelled, moved, *_ in june_to_april())
+    history = client.get(f"/api/v1/events/{event.id}/history", headers=headers).get_json()
+    assert [h["action"] for h in history].count("restore_occurrence") == 2
