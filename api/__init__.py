@@ -57,7 +57,7 @@ def _schema_name(schema) -> str:
 
 
 def init_app(app) -> None:
-    from api import events, occurrences, partners, territory
+    from api import events, feeds, occurrences, partners, territory
 
     app.config.setdefault("API_TITLE", "Maillage")
     app.config.setdefault("API_VERSION", "v1")
@@ -74,3 +74,4 @@ def init_app(app) -> None:
     app.register_error_handler(DomainError, domain_error_response)
     for module in (partners, territory, events, occurrences):
         api.register_blueprint(module.blp)
+    app.register_blueprint(feeds.bp)  # text/calendar, outside the OpenAPI document

@@ -3,6 +3,7 @@ from models.audit import AuditEntry
 from models.base import Base, UTCDateTime, db, utcnow
 from models.errors import Conflict, DomainError, Forbidden, InvalidInput, NotFound
 from models.events import Event, OccurrenceException
+from models.feeds import FeedState, FeedToken, SyncSource
 from models.partners import Partner, Person
 from models.territory import Place, Quartier
 from models.users import ApiToken, User
@@ -10,5 +11,5 @@ from models.users import ApiToken, User
 __all__ = [
     "AuditEntry", "Base", "UTCDateTime", "db", "utcnow", "Conflict", "DomainError", "Forbidden",
     "InvalidInput", "NotFound", "Event", "OccurrenceException", "Partner", "Person", "Place",
-    "Quartier", "ApiToken", "User",
+    "Quartier", "ApiToken", "User", "FeedState", "FeedToken", "SyncSource",
 ]

@@ -1,0 +1,112 @@
+"""The iCal feeds: /feeds/all.ics, per partner, place, quartier, and private links.
+
+Public feeds hold public events only; a private link (`/feeds/private/<token>.ics`) also holds
+partners-only events and the names of the people mobilised. Every feed answers ETag and
+Last-Modified, and 304 to a client that already has it.
+"""
+from __future__ import annotations
+
+import sqlalchemy as sa
+from flask import Blueprint, Response, current_app, request
+from flask_smorest import abort
+from marshmallow import ValidationError, fields
+from sqlalchemy.exc import IntegrityError
+from werkzeug.http import http_date, parse_date
+
+from api.schemas import BaseSchema, between, one_of
+from models import Partner, Place, Quartier, db
+from models.events import EVENT_KINDS
+from models.feeds import active_feed_token
+from scheduler.feeds import FeedSpec, current_feed
+
+bp = Blueprint("feeds", __name__, url_prefix="/feeds")
+
+
+class FeedQueryArgsSchema(BaseSchema):
+    kind = fields.String(validate=one_of(EVENT_KINDS))
+    audience = fields.String(metadata={"description": "étiquette de public (exemple : sans diplôme)"})
+    age = fields.Integer(validate=between(0, 120), metadata={"description": "âge compris dans la tranche"})
+
+
+def _filters() -> dict:
+    try:
+        args = FeedQueryArgsSchema().load(request.args.to_dict())
+    except ValidationError as error:
+        abort(422, message="Paramètres du flux invalides : le détail est dans « errors ».",
+              errors={"query": error.messages})
+    return {"kind": args.get("kind"), "tag": args.get("audience"), "age": args.get("age")}
+
+
+def _exists(model, column, value, label: str) -> None:
+    if db.session.scalar(sa.select(model.id).where(column == value)) is None:
+        abort(404, message=f"{label} inconnu : « {value} ».")
+
+
+def _serve(spec: FeedSpec, owner_name: str = "") -> Response:
+    version, changed = current_feed(spec, base_url=current_app.config["BASE_URL"],
+                                    default_timezone=current_app.config["DEFAULT_TIMEZONE"],
+                                    owner_name=owner_name)
+    if changed:
+        try:
+            db.session.commit()
+        except IntegrityError:  # another process recorded the same feed at the same moment
+            db.session.rollback()
+    headers = {
+        "ETag": f'"{version.etag}"',
+        "Last-Modified": http_date(version.last_modified),
+        # Shared caches may keep public feeds briefly; private ones stay private.
+        "Cache-Control": "private, no-cache" if spec.private else "public, no-cache",
+    }
+    if _not_modified(version):
+        return Response(status=304, headers=headers)
+    filename = spec.value or "maillage"
+    headers["Content-Disposition"] = f'inline; filename="{filename if spec.scope != "private" else "maillage"}.ics"'
+    return Response(version.body, status=200, headers=headers, content_type="text/calendar; charset=utf-8")
+
+
+def _not_modified(version) -> bool:
+    """If-None-Match wins over If-Modified-Since when both are sent (RFC 9110, 13.2.2)."""
+    if_none_match = request.headers.get("If-None-Match")
+    if if_none_match is not None:
+        tags = {t.strip().removeprefix("W/").strip('"') for t in if_none_match.split(",")}
+        return "*" in tags or version.etag in tags
+    since = parse_date(request.headers.get("If-Modified-Since"))
+    return since is not None and version.last_modified.replace(microsecond=0) <= since
+
+
+@bp.get("/all.ics")
+def all_events():
+    """Tout le territoire (événements publics)."""
+    return _serve(FeedSpec("all", **_filters()))
+
+
+@bp.get("/partners/<slug>.ics")
+def partner_feed(slug: str):
+    """Les événements publics qu'un partenaire organise ou co-organise."""
+    _exists(Partner, Partner.slug, slug, "Partenaire")
+    return _serve(FeedSpec("partner", slug, **_filters()))
+
+
+@bp.get("/places/<slug>.ics")
+def place_feed(slug: str):
+    """Les événements publics d'un lieu."""
+    _exists(Place, Place.slug, slug, "Lieu")
+    return _serve(FeedSpec("place", slug, **_filters()))
+
+
+@bp.get("/quartiers/<code>.ics")
+def quartier_feed(code: str):
+    """Les événements publics d'un quartier."""
+    _exists(Quartier, Quartier.code, code, "Quartier")
+    return _serve(FeedSpec("quartier", code, **_filters()))
+
+
+@bp.get("/private/<token>.ics")
+def private_feed(token: str):
+    """Un lien privé : événements réservés aux partenaires et noms des intervenant·es compris."""
+    row = active_feed_token(token)
+    if row is None:
+        abort(404, message="Lien privé inconnu ou révoqué : demandez un nouveau lien dans Maillage.")
+    partner = row.partner.slug if row.partner is not None else None
+    owner = row.partner.name if row.partner is not None else (row.user.name or row.user.email)
+    return _serve(FeedSpec("private", str(row.id), private=True, partner=partner, **_filters()), owner)

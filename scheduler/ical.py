@@ -1,0 +1,409 @@
+"""Series rendered as iCalendar text that Outlook, Google, Apple and Thunderbird accept.
+
+The feeds serve it and the reminders attach it (`render_occurrence`). The rules of DESIGN.md
+("Feeds that real calendars accept") are kept here, and only here:
+- a series stays one VEVENT with RRULE; public holidays it skips are EXDATEs; a moved or cancelled
+  occurrence is an override with RECURRENCE-ID in the TZID of DTSTART;
+- UID, SEQUENCE, DTSTAMP and LAST-MODIFIED come from the data, never from the clock, so that two
+  renders of unchanged data are byte-identical (the feeds' ETag is a hash of the bytes);
+- every TZID used gets a VTIMEZONE written with yearly RRULEs (Outlook mishandles RDATE lists);
+- CRLF, folding at 75 octets without cutting a UTF-8 character, TEXT escaping.
+
+Why text and not icalendar objects: a national feed holds thousands of series, and building
+icalendar's objects costs several times the writing of the same lines (bench/feeds.py measures
+both). Tests read every feed back with icalendar and with vobject.
+"""
+from __future__ import annotations
+
+import calendar as calendar_lib
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta, timezone
+from functools import lru_cache
+from zoneinfo import ZoneInfo
+
+from scheduler.recurrence import DAY, EPOCH_ORD, rule_dates, rule_of, skipped_holidays
+
+PRODID = "-//Maillage//Calendrier partagé des partenaires de l'emploi//FR"
+WEEKDAY_CODES = ("MO", "TU", "WE", "TH", "FR", "SA", "SU")
+STATUS_CODES = {"confirmed": "CONFIRMED", "tentative": "TENTATIVE", "cancelled": "CANCELLED"}
+UTC = timezone.utc
+
+
+# --- the text format -------------------------------------------------------------------------
+
+_ESCAPES = str.maketrans({"\\": "\\\\", ";": "\\;", ",": "\\,", "\n": "\\n", "\r": None})
+
+
+def escape_text(value: str) -> str:
+    """RFC 5545 TEXT: backslash, semicolon, comma and newline escaped; CR dropped."""
+    return value.replace("\r\n", "\n").translate(_ESCAPES)
+
+
+def fold(line: str) -> str:
+    """One content line folded at 75 octets, never inside a UTF-8 character, CRLF-terminated."""
+    raw = line.encode()
+    if len(raw) <= 75:
+        return line + "\r\n"
+    parts, start, limit = [], 0, 75
+    while start < len(raw):
+        end = min(start + limit, len(raw))
+        while end < len(raw) and (raw[end] & 0xC0) == 0x80:  # a continuation byte: step back
+            end -= 1
+        parts.append(raw[start:end].decode())
+        start, limit = end, 74  # continuation lines start with a space, which counts
+    return "\r\n ".join(parts) + "\r\n"
+
+
+def utc_stamp(instant: datetime) -> str:
+    return instant.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
+
+
+def _local_of_ordinal(day_ord: int, seconds: int) -> str:
+    d = date.fromordinal(day_ord)
+    return f"{d.year:04d}{d.month:02d}{d.day:02d}T{seconds // 3600:02d}{seconds // 60 % 60:02d}{seconds % 60:02d}"
+
+
+def _local_of_epoch(epoch: int, zone: ZoneInfo) -> str:
+    return datetime.fromtimestamp(epoch, zone).strftime("%Y%m%dT%H%M%S")
+
+
+def _offset(seconds: int) -> str:
+    sign = "-" if seconds < 0 else "+"
+    seconds = abs(seconds)
+    text = f"{sign}{seconds // 3600:02d}{seconds // 60 % 60:02d}"
+    return text + (f"{seconds % 60:02d}" if seconds % 60 else "")
+
+
+# --- VTIMEZONE with yearly rules --------------------------------------------------------------
+
+def _transitions(zone: ZoneInfo, year: int) -> list[tuple[datetime, timedelta, timedelta]]:
+    """The UTC instants in `year` at which the zone's offset changes: (instant, before, after)."""
+    found = []
+    t = datetime(year, 1, 1, tzinfo=UTC)
+    end = datetime(year + 1, 1, 1, tzinfo=UTC)
+    before = t.astimezone(zone).utcoffset()
+    while t < end:
+        nxt = t + timedelta(days=1)
+        after = nxt.astimezone(zone).utcoffset()
+        if after != before:
+            lo, hi = t, nxt  # bisect to the minute
+            while hi - lo > timedelta(minutes=1):
+                mid = lo + (hi - lo) / 2
+                if mid.astimezone(zone).utcoffset() == before:
+                    lo = mid
+                else:
+                    hi = mid
+            found.append((hi.replace(second=0, microsecond=0), before, after))
+            before = after
+        t = nxt
+    return found
+
+
+@lru_cache(maxsize=None)
+def vtimezone(tzid: str, year: int) -> str:
+    """A VTIMEZONE for the zone's rules in force in `year`, as yearly RRULEs from 1970."""
+    zone = ZoneInfo(tzid)
+    lines = ["BEGIN:VTIMEZONE", f"TZID:{tzid}", f"X-LIC-LOCATION:{tzid}"]
+    transitions = _transitions(zone, year)
+    if not transitions:
+        probe = datetime(year, 1, 1, tzinfo=UTC).astimezone(zone)
+        offset = _offset(int(probe.utcoffset().total_seconds()))
+        lines += ["BEGIN:STANDARD", f"TZOFFSETFROM:{offset}", f"TZOFFSETTO:{offset}",
+                  f"TZNAME:{probe.tzname()}", "DTSTART:19700101T000000", "END:STANDARD"]
+    for instant, before, after in transitions:
+        wall = (instant + before).replace(tzinfo=None)  # the local time the change happens at
+        length = calendar_lib.monthrange(wall.year, wall.month)[1]
+        nth = -1 if wall.day + 7 > length else (wall.day - 1) // 7 + 1
+        weekday = wall.weekday()
+        # The first such day in 1970, so that DTSTART matches its own RRULE.
+        first_1970 = _nth_weekday(1970, wall.month, weekday, nth)
+        local_after = instant.astimezone(zone)
+        kind = "DAYLIGHT" if local_after.dst() else "STANDARD"
+        lines += [f"BEGIN:{kind}", f"TZOFFSETFROM:{_offset(int(before.total_seconds()))}",
+                  f"TZOFFSETTO:{_offset(int(after.total_seconds()))}", f"TZNAME:{local_after.tzname()}",
+                  f"DTSTART:{first_1970:%Y%m%d}T{wall:%H%M%S}",
+                  f"RRULE:FREQ=YEARLY;BYMONTH={wall.month};BYDAY={nth}{WEEKDAY_CODES[weekday]}",
+                  f"END:{kind}"]
+    lines.append("END:VTIMEZONE")
+    return "".join(fold(line) for line in lines)
+
+
+def _nth_weekday(year: int, month: int, weekday: int, nth: int) -> date:
+    if nth == -1:
+        last = date(year, month, calendar_lib.monthrange(year, month)[1])
+        return last - timedelta(days=(last.weekday() - weekday) % 7)
+    first = date(year, month, 1)
+    return first + timedelta(days=(weekday - first.weekday()) % 7 + 7 * (nth - 1))
+
+
+# --- events ---------------------------------------------------------------------------------
+
+@dataclass
+class RenderContext:
+    """What the rendering of events needs beyond the events themselves."""
+
+    base_url: str
+    include_people: bool = False  # private feeds: the names of the people mobilised
+    place_id: int | None = None  # a place's feed: occurrences moved elsewhere are left out
+    horizon: date | None = None  # last day for which skipped holidays are written as EXDATE
+    places: dict = field(default_factory=dict)  # id -> Place, for occurrences moved to another place
+    people: dict = field(default_factory=dict)  # id -> Person, for occurrences with other people
+    zones: set = field(default_factory=set)  # TZIDs used so far (filled while rendering)
+
+
+def default_horizon(today: date) -> date:
+    """Holidays are written up to the end of the year after next: the text then changes once a
+    year, not every day."""
+    return date(today.year + 2, 12, 31)
+
+
+def _location(place, room: str | None) -> str:
+    if place is None:
+        return ""
+    parts = [place.name]
+    address = " ".join(p for p in (place.address, " ".join(x for x in (place.postcode, place.city) if x)) if p)
+    if address:
+        parts.append(address)
+    text = ", ".join(parts)
+    return f"{text} — salle {room}" if room else text
+
+
+def _description(event, ctx: RenderContext, person_ids) -> str:
+    lines = []
+    if event.description:
+        lines.append(event.description.strip())
+    lines.append(f"Type : {event.kind_label}")
+    organisers = ", ".join(p.name for p in event.organisers)
+    if organisers:
+        lines.append(f"Organisé par : {organisers}")
+    band = _age_band(event.age_min, event.age_max)
+    tags = ", ".join(event.audience_tags or [])
+    if band or tags:
+        lines.append("Public : " + " ; ".join(x for x in (band, tags) if x))
+    if event.walk_in:
+        lines.append("Sans rendez-vous")
+    if event.registration_url:
+        lines.append(f"Inscription : {event.registration_url}")
+    if ctx.include_people and person_ids:
+        people = {p.id: p for p in event.people} | ctx.people
+        names = ", ".join(people[i].name for i in person_ids if i in people)
+        if names:
+            lines.append(f"Intervenant·es : {names}")
+    if event.visibility != "public":
+        lines.append("Réservé aux partenaires")
+    return "\n".join(lines)
+
+
+def _age_band(lo, hi) -> str:
+    if lo is not None and hi is not None:
+        return f"{lo} à {hi} ans"
+    if lo is not None:
+        return f"{lo} ans et plus"
+    if hi is not None:
+        return f"jusqu'à {hi} ans"
+    return ""
+
+
+def _rrule(event, rule, first_ord: int) -> str:
+    freq = {"daily": "DAILY", "weekly": "WEEKLY", "monthly": "MONTHLY"}[rule.frequency]
+    parts = [f"FREQ={freq}"]
+    if rule.interval != 1:
+        parts.append(f"INTERVAL={rule.interval}")
+    if rule.frequency == "weekly":
+        parts.append("BYDAY=" + ",".join(WEEKDAY_CODES[d] for d in rule.weekdays))
+        parts.append("WKST=MO")  # our weeks start on Monday: it matters with INTERVAL > 1
+    elif rule.frequency == "monthly":
+        parts.append("BYDAY=" + ",".join(f"{rule.month_week}{WEEKDAY_CODES[d]}" for d in rule.weekdays))
+    if rule.count is not None:
+        # Our COUNT starts at the series' start; DTSTART is its first date, so they agree.
+        parts.append(f"COUNT={rule.count}")
+    if rule.until_ord is not None:
+        # UNTIL in UTC when DTSTART has a TZID (RFC 5545): the last second of the local day.
+        end_local = (rule.until_ord - EPOCH_ORD + 1) * DAY - 1
+        zone = ZoneInfo(rule.timezone)
+        naive = datetime(1970, 1, 1) + timedelta(seconds=end_local)
+        parts.append("UNTIL=" + utc_stamp(naive.replace(tzinfo=zone)))
+    return "RRULE:" + ";".join(parts)
+
+
+def _common(event, stamp: str, created: str, sequence: int) -> list[str]:
+    return [f"UID:{event.uid}", f"DTSTAMP:{stamp}", f"CREATED:{created}", f"LAST-MODIFIED:{stamp}",
+            f"SEQUENCE:{sequence}"]
+
+
+def _body(event, ctx: RenderContext, place, room, person_ids, status: str) -> list[str]:
+    lines = [f"SUMMARY:{escape_text(event.title)}"]
+    location = _location(place, room)
+    if location:
+        lines.append(f"LOCATION:{escape_text(location)}")
+    lines.append(f"DESCRIPTION:{escape_text(_description(event, ctx, person_ids))}")
+    lines.append(f"CATEGORIES:{escape_text(event.kind_label)}")
+    lines.append(f"URL:{ctx.base_url}/evenements/{event.id}")
+    lines.append(f"STATUS:{status}")
+    lines.append("CLASS:PUBLIC" if event.visibility == "public" else "CLASS:PRIVATE")
+    return lines
+
+
+def event_lines(event, ctx: RenderContext) -> list[str]:
+    """The VEVENTs of one series (master, then overrides), as unfolded content lines."""
+    rule = rule_of(event)
+    tz = event.timezone
+    zone = ZoneInfo(tz)
+    first_ord = next(rule_dates(rule, rule.start_ord, rule.start_ord + 800), None)
+    if first_ord is None:  # a rule that gives nothing (an until before the first weekday)
+        return []
+    ctx.zones.add(tz)
+    stamp, created = utc_stamp(event.updated_at), utc_stamp(event.created_at)
+    status = STATUS_CODES.get(event.status, "CONFIRMED")
+    sequence = event.sequence or 0
+    people_ids = tuple(p.id for p in event.people)
+
+    if ctx.place_id is not None and event.place_id != ctx.place_id:
+        # In another place's feed: only its occurrences moved here, each as a single event.
+        return _moved_here(event, ctx, rule, zone, stamp, created, status, sequence)
+
+    if rule.frequency == "once" and rule.exceptions:
+        # A single event moved or cancelled: the event itself carries the change (no RRULE to override).
+        return _single_with_exception(event, ctx, rule, zone, stamp, created, status, sequence, people_ids)
+    lines = ["BEGIN:VEVENT", *_common(event, stamp, created, sequence),
+             f"DTSTART;TZID={tz}:{_local_of_ordinal(first_ord, rule.start_seconds)}",
+             f"DTEND;TZID={tz}:{_local_of_epoch(_first_instant(rule, first_ord) + rule.duration, zone)}"]
+    if rule.frequency != "once":
+        lines.append(_rrule(event, rule, first_ord))
+        exdates = []
+        if rule.holiday_region is not None:
+            last = rule.until_ord if rule.until_ord is not None else ctx.horizon.toordinal()
+            exdates = skipped_holidays(rule, first_ord, min(last, ctx.horizon.toordinal()))
+        away = []
+        if ctx.place_id is not None:  # moved to another place: not in this place's feed
+            away = [rec for rec, x in rule.exceptions.items()
+                    if not x.is_cancelled and x.place_id is not None and x.place_id != ctx.place_id]
+        values = [_local_of_ordinal(d, rule.start_seconds) for d in exdates]
+        values += [_local_of_epoch(rec, zone) for rec in away]
+        if values:
+            lines.append(f"EXDATE;TZID={tz}:" + ",".join(sorted(values)))
+    lines += _body(event, ctx, event.place, event.room, people_ids, status)
+    lines.append("END:VEVENT")
+
+    if rule.frequency == "once":
+        return lines
+    for exception in event.exceptions:
+        rec = int(exception.recurrence_start.timestamp())
+        spec = rule.exceptions[rec]
+        if ctx.place_id is not None and not spec.is_cancelled and spec.place_id not in (None, ctx.place_id):
+            continue
+        starts = spec.starts_at if spec.starts_at is not None else rec
+        duration = spec.duration if spec.duration is not None else rule.duration
+        place = ctx.places.get(spec.place_id, event.place) if spec.place_id is not None else event.place
+        room = spec.room if spec.room is not None else event.room
+        people = spec.person_ids if spec.person_ids is not None else people_ids
+        x_status = "CANCELLED" if spec.is_cancelled else status
+        x_stamp = utc_stamp(max(exception.updated_at, event.updated_at))
+        lines += ["BEGIN:VEVENT", f"UID:{event.uid}", f"DTSTAMP:{x_stamp}", f"CREATED:{created}",
+                  f"LAST-MODIFIED:{x_stamp}", f"SEQUENCE:{sequence}",
+                  f"RECURRENCE-ID;TZID={tz}:{_local_of_epoch(rec, zone)}",
+                  f"DTSTART;TZID={tz}:{_local_of_epoch(starts, zone)}",
+                  f"DTEND;TZID={tz}:{_local_of_epoch(starts + duration, zone)}",
+                  *_body(event, ctx, place, room, people, x_status)]
+        if spec.is_cancelled and exception.reason:
+            lines.append(f"COMMENT:{escape_text('Annulé : ' + exception.reason)}")
+        lines.append("END:VEVENT")
+    return lines
+
+
+def _single_with_exception(event, ctx, rule, zone, stamp, created, status, sequence, people_ids) -> list[str]:
+    rec, spec = next(iter(rule.exceptions.items()))
+    if ctx.place_id is not None and not spec.is_cancelled and spec.place_id not in (None, ctx.place_id):
+        return []
+    starts = spec.starts_at if spec.starts_at is not None else rec
+    duration = spec.duration if spec.duration is not None else rule.duration
+    place = ctx.places.get(spec.place_id, event.place) if spec.place_id is not None else event.place
+    return ["BEGIN:VEVENT", *_common(event, stamp, created, sequence),
+            f"DTSTART;TZID={event.timezone}:{_local_of_epoch(starts, zone)}",
+            f"DTEND;TZID={event.timezone}:{_local_of_epoch(starts + duration, zone)}",
+            *_body(event, ctx, place, spec.room if spec.room is not None else event.room,
+                   spec.person_ids if spec.person_ids is not None else people_ids,
+                   "CANCELLED" if spec.is_cancelled else status),
+            "END:VEVENT"]
+
+
+def _first_instant(rule, day_ord: int) -> int:
+    from scheduler.recurrence import zone_offsets
+
+    local = (day_ord - EPOCH_ORD) * DAY + rule.start_seconds
+    return local - zone_offsets(rule.timezone).offset(local)
+
+
+def _moved_here(event, ctx, rule, zone, stamp, created, status, sequence) -> list[str]:
+    lines = []
+    for exception in event.exceptions:
+        rec = int(exception.recurrence_start.timestamp())
+        spec = rule.exceptions[rec]
+        if spec.is_cancelled or spec.place_id != ctx.place_id:
+            continue
+        starts = spec.starts_at if spec.starts_at is not None else rec
+        duration = spec.duration if spec.duration is not None else rule.duration
+        people = spec.person_ids if spec.person_ids is not None else tuple(p.id for p in event.people)
+        # Its own UID: without the series, a RECURRENCE-ID alone is not understood by clients.
+        lines += ["BEGIN:VEVENT", f"UID:{event.uid}-{utc_stamp(exception.recurrence_start)}",
+                  f"DTSTAMP:{stamp}", f"CREATED:{created}", f"LAST-MODIFIED:{stamp}", f"SEQUENCE:{sequence}",
+                  f"DTSTART;TZID={event.timezone}:{_local_of_epoch(starts, zone)}",
+                  f"DTEND;TZID={event.timezone}:{_local_of_epoch(starts + duration, zone)}",
+                  *_body(event, ctx, ctx.places.get(ctx.place_id, event.place),
+                         spec.room if spec.room is not None else event.room, people, status),
+                  "END:VEVENT"]
+    return lines
+
+
+# --- calendars ------------------------------------------------------------------------------
+
+@dataclass
+class CalendarHead:
+    name: str
+    timezone: str  # X-WR-TIMEZONE: what Google uses for floating times and display
+    description: str = ""
+    refresh_minutes: int = 60
+
+
+def render_calendar(events, head: CalendarHead, ctx: RenderContext, year: int | None = None) -> bytes:
+    """A whole VCALENDAR (METHOD:PUBLISH) of the events, byte-identical for unchanged data."""
+    if ctx.horizon is None:
+        raise ValueError("the horizon of holiday EXDATEs must be given (it must not come from 'now')")
+    body = []
+    for event in sorted(events, key=lambda e: e.id):
+        body += event_lines(event, ctx)
+    ttl = f"PT{head.refresh_minutes}M" if head.refresh_minutes % 60 else f"PT{head.refresh_minutes // 60}H"
+    lines = ["BEGIN:VCALENDAR", "VERSION:2.0", f"PRODID:{PRODID}", "CALSCALE:GREGORIAN", "METHOD:PUBLISH",
+             f"NAME:{escape_text(head.name)}", f"X-WR-CALNAME:{escape_text(head.name)}",
+             f"X-WR-TIMEZONE:{head.timezone}"]
+    if head.description:
+        lines += [f"DESCRIPTION:{escape_text(head.description)}", f"X-WR-CALDESC:{escape_text(head.description)}"]
+    lines += [f"REFRESH-INTERVAL;VALUE=DURATION:{ttl}", f"X-PUBLISHED-TTL:{ttl}"]
+    # The zones' rules of the horizon's first year: the year the feed is mostly read for.
+    zone_year = year or ctx.horizon.year - 2
+    zones = "".join(vtimezone(tz, zone_year) for tz in sorted(ctx.zones | {head.timezone}))
+    text = "".join(fold(line) for line in lines) + zones + "".join(fold(line) for line in body) + "END:VCALENDAR\r\n"
+    return text.encode()
+
+
+def render_occurrence(event, occurrence, base_url: str, include_people: bool = True,
+                      places: dict | None = None) -> bytes:
+    """One occurrence as a calendar of its own, for a reminder's attachment: a single VEVENT whose
+    UID is the series' and whose RECURRENCE-ID names the occurrence when the event recurs, so that
+    a calendar that already subscribes to the feed updates that occurrence instead of adding one."""
+    zone = ZoneInfo(event.timezone)
+    ctx = RenderContext(base_url=base_url, include_people=include_people, places=places or {})
+    stamp, created = utc_stamp(event.updated_at), utc_stamp(event.created_at)
+    place = ctx.places.get(occurrence.place_id, event.place) if occurrence.place_id != event.place_id else event.place
+    status = "CANCELLED" if occurrence.is_cancelled else STATUS_CODES.get(event.status, "CONFIRMED")
+    lines = ["BEGIN:VEVENT", *_common(event, stamp, created, event.sequence or 0)]
+    if event.frequency != "once":
+        lines.append(f"RECURRENCE-ID;TZID={event.timezone}:{_local_of_epoch(occurrence.recurrence_id, zone)}")
+    lines += [f"DTSTART;TZID={event.timezone}:{_local_of_epoch(occurrence.starts_at, zone)}",
+              f"DTEND;TZID={event.timezone}:{_local_of_epoch(occurrence.ends_at, zone)}",
+              *_body(event, ctx, place, occurrence.room, occurrence.person_ids, status), "END:VEVENT"]
+    head = ["BEGIN:VCALENDAR", "VERSION:2.0", f"PRODID:{PRODID}", "CALSCALE:GREGORIAN", "METHOD:PUBLISH"]
+    year = datetime.fromtimestamp(occurrence.starts_at, UTC).year
+    text = ("".join(fold(line) for line in head) + vtimezone(event.timezone, year)
+            + "".join(fold(line) for line in lines) + "END:VCALENDAR\r\n")
+    return text.encode()

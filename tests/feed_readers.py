@@ -1,0 +1,78 @@
+"""Reading a feed back the way calendars do, with two independent parsers.
+
+icalendar + recurring-ical-events on one side, vobject and its own rruleset on the other; both
+give the occurrences of a window as {(start epoch, end epoch, is_cancelled)}, the shape
+`api_occurrences` gives for /api/v1/occurrences.
+"""
+from __future__ import annotations
+
+from datetime import date, datetime, time, timezone
+
+import icalendar
+import recurring_ical_events
+import vobject
+
+UTC = timezone.utc
+
+
+def _epoch(value) -> int:
+    if isinstance(value, datetime):
+        if value.tzinfo is None:
+            raise AssertionError(f"floating time in a feed: {value}")
+        return int(value.timestamp())
+    raise AssertionError(f"all-day value where a time was expected: {value!r}")
+
+
+def with_icalendar(body: bytes, start: datetime, end: datetime) -> set[tuple[int, int, bool]]:
+    calendar = icalendar.Calendar.from_ical(body)
+    found = set()
+    for component in recurring_ical_events.of(calendar).between(start, end):
+        status = str(component.get("STATUS", "CONFIRMED")).upper()
+        found.add((_epoch(component["DTSTART"].dt), _epoch(component["DTEND"].dt), status == "CANCELLED"))
+    return found
+
+
+def with_vobject(body: bytes, start: datetime, end: datetime) -> set[tuple[int, int, bool]]:
+    calendar = vobject.readOne(body.decode("utf-8"))
+    lo, hi = start.timestamp(), end.timestamp()
+    masters, overrides = {}, {}
+    for vevent in calendar.vevent_list:
+        uid = vevent.uid.value
+        if hasattr(vevent, "recurrence_id"):
+            overrides.setdefault(uid, {})[_epoch(vevent.recurrence_id.value)] = vevent
+        else:
+            masters[uid] = vevent
+    found = set()
+
+    def status_of(v) -> bool:
+        return hasattr(v, "status") and v.status.value.upper() == "CANCELLED"
+
+    for uid, master in masters.items():
+        first, first_end = master.dtstart.value, master.dtend.value
+        duration = _epoch(first_end) - _epoch(first)
+        if hasattr(master, "rrule"):
+            starts = [_epoch(d) for d in master.getrruleset(addRDate=True)]
+        else:
+            starts = [_epoch(first)]
+        moved = overrides.get(uid, {})
+        for s in starts:
+            if s in moved:
+                v = moved[s]
+                item = (_epoch(v.dtstart.value), _epoch(v.dtend.value), status_of(v) or status_of(master))
+            else:
+                item = (s, s + duration, status_of(master))
+            if item[1] > lo and item[0] < hi:
+                found.add(item)
+    return found
+
+
+def api_occurrences(client, start: date, end: date, headers=None, **filters) -> set[tuple[int, int, bool]]:
+    query = {"start": start.isoformat(), "end": end.isoformat(), **{k: v for k, v in filters.items() if v is not None}}
+    response = client.get("/api/v1/occurrences", query_string=query, headers=headers or {})
+    assert response.status_code == 200, response.get_json()
+    return {(_epoch(datetime.fromisoformat(o["starts_at"])), _epoch(datetime.fromisoformat(o["ends_at"])),
+             o["is_cancelled"]) for o in response.get_json()}
+
+
+def window(start: date, end: date, tz) -> tuple[datetime, datetime]:
+    return datetime.combine(start, time(), tz), datetime.combine(end, time(), tz)

@@ -1,0 +1,301 @@
+"""The iCal feeds: what two independent parsers expand from them is what the API shows, and the
+HTTP side (ETag, Last-Modified, 304, private links) holds."""
+from __future__ import annotations
+
+import re
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
+
+import icalendar
+import pytest
+import vobject
+
+from feed_readers import api_occurrences, window, with_icalendar, with_vobject
+
+PARIS = ZoneInfo("Europe/Paris")
+START, END = date(2026, 12, 1), date(2027, 12, 1)  # twelve months, both DST weeks of 2027
+
+
+@pytest.fixture
+def territory(client, create_partner, create_quartier, create_place, create_event, token_for):
+    """Series of every shape the feeds must carry, in metropolitan France and in La Réunion."""
+    ml = create_partner("mission-locale-sud", name="Mission locale Sud-Isère")
+    ft = create_partner("france-travail", name="France Travail Échirolles", type="france_travail")
+    reunion_ml = create_partner("mission-locale-est", name="Mission locale Est Réunion")
+    villeneuve = create_quartier()
+    create_quartier("QN97401M", "Bas de la Rivière", ["Saint-Denis"], "974")
+    bij = create_place("bij-echirolles", name="BIJ d'Échirolles", quartier=villeneuve.code, address="1 place des Arts",
+                       city="Échirolles")
+    pimms = create_place("pimms-villeneuve", name="PIMMS, Villeneuve", quartier=villeneuve.code)
+    case = create_place("case-saint-denis", name="Case de Saint-Denis", quartier="QN97401M", postcode="97400")
+    headers = token_for()
+    from models import Person, db
+
+    adviser = Person(partner=ml, name="Awa Diallo")
+    db.session.add(adviser)
+    db.session.commit()
+
+    # Every Monday afternoon across both DST changes: Easter Monday, Whit Monday, 1 November skipped.
+    mondays = create_event(bij, [ml], title="Permanence mission locale ; CV, lettres\net entretiens",
+                           start_date=date(2026, 11, 30), frequency="weekly", until=date(2027, 11, 29),
+                           people=[adviser.id], audience_tags=["sans diplôme"], age_min=16, age_max=25)
+    # Last Thursday of the month, co-run by two partners.
+    monthly = create_event(pimms, [ml, ft], title="Rencontre partenariale — après-midi « tous partenaires » "
+                           "avec un titre assez long pour être plié en plusieurs lignes",
+                           kind="coordination", start_time="13:30", duration_minutes=90, start_date=date(2027, 1, 28),
+                           frequency="monthly", weekdays=[3], month_week=-1, count=10, interval=1)
+    # Every other day, a fixed number of times, at 09:00 across the March change.
+    create_event(pimms, [ft], title="Atelier CV", kind="atelier", start_date=date(2027, 3, 20),
+                 start_time="09:00", duration_minutes=120, frequency="daily", interval=2, count=8, age_min=18)
+    create_event(bij, [ft], title="Forum emploi", kind="forum", start_date=date(2027, 10, 30), start_time="10:00")
+    create_event(bij, [ml], title="Réunion interne", kind="coordination", visibility="partners",
+                 start_date=date(2027, 2, 2), frequency="weekly", count=5, interval=1, people=[adviser.id])
+    create_event(pimms, [ft], title="Job dating annulé", kind="job_dating", start_date=date(2027, 4, 7),
+                 frequency="weekly", count=3, interval=1, status="cancelled")
+    # La Réunion: its own zone (no DST) and its own holiday (20 December).
+    create_event(case, [reunion_ml], title="Permanence à la case", start_date=date(2026, 12, 6),
+                 start_time="08:30", frequency="weekly", weekdays=[0, 3], until=date(2027, 6, 30))
+
+    def post(path, payload):
+        response = client.post(path, headers=headers, json=payload)
+        assert response.status_code == 200, response.get_json()
+
+    post(f"/api/v1/events/{mondays.id}/occurrences/cancel",
+         {"recurrence_start": "2027-03-22T14:00:00+01:00", "reason": "Formation de l'équipe"})
+    post(f"/api/v1/events/{mondays.id}/occurrences/move",
+         {"recurrence_start": "2027-10-25T14:00:00+02:00", "starts_at": "2027-10-27T09:00:00+01:00",
+          "ends_at": "2027-10-27T12:00:00+01:00"})
+    post(f"/api/v1/events/{mondays.id}/occurrences/move",
+         {"recurrence_start": "2027-04-05T14:00:00+02:00", "place": "pimms-villeneuve"})
+    post(f"/api/v1/events/{monthly.id}/occurrences/move",
+         {"recurrence_start": "2027-03-25T13:30:00+01:00", "starts_at": "2027-03-30T13:30:00+02:00"})
+    return {"headers": headers, "mondays": mondays, "ml": ml, "adviser": adviser}
+
+
+FEEDS = [
+    ("/feeds/all.ics", {}),
+    ("/feeds/all.ics", {"kind": "permanence"}),
+    ("/feeds/all.ics", {"audience": "sans diplôme"}),
+    ("/feeds/all.ics", {"age": 17}),
+    ("/feeds/partners/mission-locale-sud.ics", {"partner": "mission-locale-sud"}),
+    ("/feeds/places/bij-echirolles.ics", {"place": "bij-echirolles"}),
+    ("/feeds/places/pimms-villeneuve.ics", {"place": "pimms-villeneuve"}),
+    ("/feeds/places/case-saint-denis.ics", {"place": "case-saint-denis"}),
+    ("/feeds/quartiers/QN03801M.ics", {"quartier": "QN03801M"}),
+    ("/feeds/quartiers/QN97401M.ics", {"quartier": "QN97401M"}),
+]
+
+
+def _feed_query(filters: dict) -> dict:
+    return {k: v for k, v in filters.items() if k in ("kind", "audience", "age")}
+
+
+@pytest.mark.parametrize("path,filters", FEEDS, ids=[p + str(f) for p, f in FEEDS])
+def test_both_parsers_expand_each_feed_to_the_occurrences_of_the_api(client, territory, path, filters):
+    response = client.get(path, query_string=_feed_query(filters))
+    assert response.status_code == 200
+    body = response.data
+    lo, hi = window(START, END, PARIS)
+    expected = api_occurrences(client, START, END, **filters)
+    assert expected, "the territory has occurrences in every feed"
+    assert with_icalendar(body, lo, hi) == expected
+    assert with_vobject(body, lo, hi) == expected
+
+
+def test_a_private_link_holds_partners_only_events_and_names_as_the_api_with_a_token(client, territory):
+    from models import db
+    from models.feeds import create_feed_token
+    from models.users import User
+
+    user = db.session.query(User).one()
+    _, token = create_feed_token(user, user=user)
+    db.session.commit()
+    body = client.get(f"/feeds/private/{token}.ics").data
+    lo, hi = window(START, END, PARIS)
+    expected = api_occurrences(client, START, END, headers=territory["headers"])
+    assert expected != api_occurrences(client, START, END), "partners-only events add occurrences"
+    assert with_icalendar(body, lo, hi) == expected == with_vobject(body, lo, hi)
+    assert "Awa Diallo" in icalendar.Calendar.from_ical(body).walk("VEVENT")[0]["DESCRIPTION"]
+    public = client.get("/feeds/all.ics").data
+    assert b"Awa Diallo" not in public and b"R\xc3\xa9union interne" not in public
+
+
+def test_a_partners_private_link_holds_that_partners_events_only(client, territory):
+    from models import db
+    from models.feeds import create_feed_token
+    from models.users import User
+
+    user = db.session.query(User).one()
+    _, token = create_feed_token(user, partner=territory["ml"])
+    db.session.commit()
+    body = client.get(f"/feeds/private/{token}.ics").data
+    lo, hi = window(START, END, PARIS)
+    expected = api_occurrences(client, START, END, headers=territory["headers"], partner="mission-locale-sud")
+    assert with_icalendar(body, lo, hi) == expected == with_vobject(body, lo, hi)
+
+
+def _unfolded(body: bytes) -> list[str]:
+    return body.decode().replace("\r\n ", "").split("\r\n")
+
+
+def test_a_series_stays_one_vevent_with_holidays_as_exdates_and_overrides_in_its_own_tzid(client, territory):
+    body = client.get("/feeds/places/bij-echirolles.ics").data
+    calendar = icalendar.Calendar.from_ical(body)
+    uid = territory["mondays"].uid
+    parts = [c for c in calendar.walk("VEVENT") if str(c["UID"]) == uid]
+    master = next(c for c in parts if "RECURRENCE-ID" not in c)
+    assert master["RRULE"]["FREQ"] == ["WEEKLY"] and master["DTSTART"].params["TZID"] == "Europe/Paris"
+    exdates = {d.date() for x in (master["EXDATE"] if isinstance(master["EXDATE"], list) else [master["EXDATE"]])
+               for d in (v.dt for v in x.dts)}
+    # Easter Monday, Whit Monday, 1 November (holidays), 5 April moved to another place.
+    assert {date(2027, 3, 29), date(2027, 5, 17), date(2027, 11, 1), date(2027, 4, 5)} <= exdates
+    overrides = {c["RECURRENCE-ID"].dt: c for c in parts if "RECURRENCE-ID" in c}
+    cancelled = overrides[datetime(2027, 3, 22, 14, tzinfo=PARIS)]
+    assert cancelled["STATUS"] == "CANCELLED" and cancelled["RECURRENCE-ID"].params["TZID"] == "Europe/Paris"
+    moved = overrides[datetime(2027, 10, 25, 14, tzinfo=PARIS)]
+    assert moved["DTSTART"].dt == datetime(2027, 10, 27, 9, tzinfo=PARIS)
+    assert moved["DTSTART"].params["TZID"] == "Europe/Paris"
+
+
+def test_a_feed_follows_every_rule_real_calendars_need(client, territory):
+    body = client.get("/feeds/all.ics").data
+    assert body.endswith(b"END:VCALENDAR\r\n")
+    assert b"\n" not in body.replace(b"\r\n", b""), "CRLF only"
+    for raw in body.split(b"\r\n"):
+        assert len(raw) <= 75, raw
+        raw.decode()  # folding never cuts a UTF-8 character
+    lines = _unfolded(body)
+    for needed in ("METHOD:PUBLISH", "VERSION:2.0", "X-WR-CALNAME:Maillage — tout le territoire",
+                   "X-WR-TIMEZONE:Europe/Paris", "REFRESH-INTERVAL;VALUE=DURATION:PT1H", "X-PUBLISHED-TTL:PT1H"):
+        assert needed in lines
+    assert not any("TZID=UTC" in line for line in lines)
+    assert not any(line.startswith("RDATE") for line in lines), "VTIMEZONEs use yearly RRULEs"
+    used = {m for line in lines for m in re.findall(r"TZID=([^:;]+)", line)}
+    defined = {line[5:] for line in lines if line.startswith("TZID:")}
+    assert used == {"Europe/Paris", "Indian/Reunion"} and used <= defined
+    calendar = icalendar.Calendar.from_ical(body)
+    paris = next(c for c in calendar.walk("VTIMEZONE") if c["TZID"] == "Europe/Paris")
+    rules = {sub.name: sub["RRULE"] for sub in paris.subcomponents}
+    assert rules["DAYLIGHT"]["BYMONTH"] == [3] and rules["STANDARD"]["BYMONTH"] == [10]
+    summary = next(str(c["SUMMARY"]) for c in calendar.walk("VEVENT") if "CV" in str(c["SUMMARY"]))
+    assert summary == "Permanence mission locale ; CV, lettres\net entretiens"
+    assert "SUMMARY:Permanence mission locale \\; CV\\, lettres\\net entretiens" in lines
+    # vobject reads the same escaped text.
+    assert any(v.summary.value == summary for v in vobject.readOne(body.decode()).vevent_list)
+    # The cancelled series keeps its UID, with STATUS:CANCELLED.
+    job_dating = next(c for c in calendar.walk("VEVENT") if str(c["SUMMARY"]) == "Job dating annulé")
+    assert job_dating["STATUS"] == "CANCELLED" and job_dating["UID"]
+
+
+def test_two_renders_of_unchanged_data_are_byte_identical(client, territory):
+    from scheduler.feeds import forget_feeds
+
+    first = client.get("/feeds/all.ics")
+    forget_feeds()  # a rebuild, as another process would do it
+    second = client.get("/feeds/all.ics")
+    assert first.data == second.data and first.headers["ETag"] == second.headers["ETag"]
+    assert b"DTSTAMP:" in first.data
+
+
+def test_feeds_answer_text_calendar_with_etag_last_modified_and_304s(client, territory):
+    response = client.get("/feeds/all.ics")
+    assert response.status_code == 200
+    assert response.headers["Content-Type"] == "text/calendar; charset=utf-8"
+    etag, last_modified = response.headers["ETag"], response.headers["Last-Modified"]
+    assert client.get("/feeds/all.ics", headers={"If-None-Match": etag}).status_code == 304
+    assert client.get("/feeds/all.ics", headers={"If-Modified-Since": last_modified}).status_code == 304
+    assert client.get("/feeds/all.ics", headers={"If-None-Match": '"autre"'}).status_code == 200
+    assert client.get("/feeds/all.ics", headers={"If-Modified-Since": "Mon, 01 Jan 2024 00:00:00 GMT"}
+                      ).status_code == 200
+
+
+def test_a_change_and_a_deletion_both_change_the_etag_and_last_modified_never_goes_back(client, territory):
+    from werkzeug.http import parse_date
+
+    headers = territory["headers"]
+    first = client.get("/feeds/all.ics")
+    event_id = territory["mondays"].id
+    response = client.patch(f"/api/v1/events/{event_id}", headers=headers, json={"title": "Permanence renommée"})
+    assert response.status_code == 200, response.get_json()
+    second = client.get("/feeds/all.ics", headers={"If-None-Match": first.headers["ETag"]})
+    assert second.status_code == 200 and b"Permanence renomm" in second.data
+    assert second.headers["ETag"] != first.headers["ETag"]
+    assert client.delete(f"/api/v1/events/{event_id}", headers=headers).status_code == 204
+    third = client.get("/feeds/all.ics", headers={"If-None-Match": second.headers["ETag"]})
+    assert third.status_code == 200 and territory["mondays"].uid.encode() not in third.data
+    assert third.headers["ETag"] not in (first.headers["ETag"], second.headers["ETag"])
+    dates = [parse_date(r.headers["Last-Modified"]) for r in (first, second, third)]
+    assert dates[0] < dates[1] < dates[2]
+    assert client.get("/feeds/all.ics", headers={"If-Modified-Since": second.headers["Last-Modified"]}
+                      ).status_code == 200
+
+
+def test_a_write_elsewhere_rebuilds_but_keeps_the_etag_and_last_modified(client, territory, create_partner):
+    first = client.get("/feeds/places/case-saint-denis.ics")
+    create_partner("pij-echirolles", type="pij_bij")  # an AuditEntry that changes nothing in this feed
+    again = client.get("/feeds/places/case-saint-denis.ics", headers={"If-None-Match": first.headers["ETag"]})
+    assert again.status_code == 304 and again.headers["Last-Modified"] == first.headers["Last-Modified"]
+
+
+def test_every_process_sees_a_committed_change_at_once(client, territory):
+    """A second app (another gunicorn worker) has its own memory; the marker is in the database."""
+    from scheduler import feeds
+
+    before = client.get("/feeds/all.ics")
+    from models import db
+
+    territory["mondays"].title = "Changée hors de cette requête"
+    from models.audit import record
+    from models.events import bump
+
+    bump(territory["mondays"])
+    record(None, "update", territory["mondays"], {"title": ["x", "y"]})
+    db.session.commit()
+    # This process's memory still holds the old bytes: only the database marker can tell.
+    assert feeds._memory
+    after = client.get("/feeds/all.ics")
+    assert after.headers["ETag"] != before.headers["ETag"] and "Changée hors".encode() in after.data
+
+
+def test_private_feeds_refuse_a_wrong_or_revoked_token(client, territory):
+    from models import db
+    from models.feeds import create_feed_token, renew_feed_token, revoke_feed_token
+    from models.users import User
+
+    user = db.session.query(User).one()
+    row, token = create_feed_token(user, user=user)
+    db.session.commit()
+    assert client.get(f"/feeds/private/{token}.ics").status_code == 200
+    assert client.get(f"/feeds/private/{token[:-2]}xx.ics").status_code == 404
+    new_row, new_token = renew_feed_token(user, row)
+    db.session.commit()
+    refused = client.get(f"/feeds/private/{token}.ics")
+    assert refused.status_code == 404 and refused.get_json()["message"].startswith("Lien privé inconnu")
+    assert client.get(f"/feeds/private/{new_token}.ics").status_code == 200
+    revoke_feed_token(user, new_row)
+    db.session.commit()
+    assert client.get(f"/feeds/private/{new_token}.ics").status_code == 404
+    assert new_row.token_hash != new_token and len(new_token) >= 40
+
+
+def test_unknown_feeds_and_bad_filters_get_the_json_error_shape(client, territory):
+    missing = client.get("/feeds/partners/inconnu.ics")
+    assert missing.status_code == 404 and set(missing.get_json()) >= {"code", "status", "message", "errors"}
+    bad = client.get("/feeds/all.ics?kind=concert&age=abc")
+    assert bad.status_code == 422 and set(bad.get_json()["errors"]["query"]) == {"kind", "age"}
+
+
+def test_one_occurrence_renders_as_a_calendar_a_reminder_can_attach(app, territory):
+    from datetime import timedelta
+
+    from scheduler.calendar import CalendarFilter, occurrences_between
+    from scheduler.ical import render_occurrence
+
+    pairs = occurrences_between(CalendarFilter(include_private=True), datetime(2027, 3, 29, tzinfo=PARIS),
+                                datetime(2027, 3, 29, tzinfo=PARIS) + timedelta(days=7))
+    occurrence, event = next((o, e) for o, e in pairs if e.id == territory["mondays"].id)
+    body = render_occurrence(event, occurrence, "http://maillage.test")
+    (vevent,) = icalendar.Calendar.from_ical(body).walk("VEVENT")
+    assert vevent["UID"] == event.uid and vevent["RECURRENCE-ID"].dt == datetime(2027, 4, 5, 14, tzinfo=PARIS)
+    assert "Awa Diallo" in vevent["DESCRIPTION"] and "PIMMS" in vevent["LOCATION"]
+    assert vobject.readOne(body.decode()).vevent.dtstart.value == datetime(2027, 4, 5, 14, tzinfo=PARIS)
