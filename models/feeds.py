@@ -164,12 +164,14 @@ def feed_tokens_of(user) -> list[FeedToken]:
                                                                                   FeedToken.id.desc())))
 
 
-def change_marker() -> int:
+def change_marker() -> str:
     """The latest write to the data: every write records an AuditEntry (deletions too), so its
-    highest id moves whenever anything a feed shows may have changed."""
+    highest id moves whenever anything a feed shows may have changed. Its time goes with it, so
+    that a database restored or emptied (ids counted again from 1) never matches an old marker."""
     from models.audit import AuditEntry
 
-    return db.session.scalar(sa.select(sa.func.max(AuditEntry.id))) or 0
+    row = db.session.execute(sa.select(AuditEntry.id, AuditEntry.at).order_by(AuditEntry.id.desc()).limit(1)).first()
+    return f"{row.id}@{row.at.timestamp():.6f}" if row else "0"
 
 
 def create_sync_source(actor, partner, place, url: str, kind: str = "permanence",

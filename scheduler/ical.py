@@ -394,7 +394,11 @@ def render_occurrence(event, occurrence, base_url: str, include_people: bool = T
     zone = ZoneInfo(event.timezone)
     ctx = RenderContext(base_url=base_url, include_people=include_people, places=places or {})
     stamp, created = utc_stamp(event.updated_at), utc_stamp(event.created_at)
-    place = ctx.places.get(occurrence.place_id, event.place) if occurrence.place_id != event.place_id else event.place
+    place = event.place
+    if occurrence.place_id != event.place_id:  # moved elsewhere: say where
+        from models import Place, db
+
+        place = ctx.places.get(occurrence.place_id) or db.session.get(Place, occurrence.place_id) or event.place
     status = "CANCELLED" if occurrence.is_cancelled else STATUS_CODES.get(event.status, "CONFIRMED")
     lines = ["BEGIN:VEVENT", *_common(event, stamp, created, event.sequence or 0)]
     if event.frequency != "once":
