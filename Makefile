@@ -16,9 +16,9 @@ install: $(BIN)/.installed
 
 # What the browser tests and the PDF poster need from Debian (root on CI and dev machines).
 system-deps:
-	@if ! command -v chromium >/dev/null || ! ldconfig -p | grep -q libpango-1.0; then \
+	@if ! command -v chromium >/dev/null || ! ldconfig -p | grep -q libpango-1.0 || ! command -v pdftoppm >/dev/null; then \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
-			chromium fonts-dejavu-core libpango-1.0-0 libpangoft2-1.0-0 >/dev/null; \
+			chromium fonts-dejavu-core libpango-1.0-0 libpangoft2-1.0-0 poppler-utils >/dev/null; \
 	fi
 
 migrate: install

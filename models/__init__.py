@@ -7,9 +7,11 @@ from models.feeds import FeedState, FeedToken, SyncSource
 from models.partners import Partner, Person
 from models.territory import Place, Quartier
 from models.users import ApiToken, User
+from models.versions import CalendarVersion
 
 __all__ = [
     "AuditEntry", "Base", "UTCDateTime", "db", "utcnow", "Conflict", "DomainError", "Forbidden",
     "InvalidInput", "NotFound", "Event", "OccurrenceException", "Partner", "Person", "Place",
     "Quartier", "ApiToken", "User", "FeedState", "FeedToken", "SyncSource",
+    "CalendarVersion",
 ]

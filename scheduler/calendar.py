@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import selectinload
 
 from models import Event, OccurrenceException, Partner, Place, Quartier, db
-from models.errors import InvalidInput
+from models.errors import InvalidInput, NotFound
 from models.events import event_organisers
 from scheduler.recurrence import Occurrence, expand_events
 
@@ -26,6 +26,9 @@ class CalendarFilter:
     age: int | None = None  # events whose age band contains it
     include_private: bool = False  # partners-only events too (signed-in partners)
     include_cancelled_events: bool = True
+    kinds: tuple[str, ...] = ()  # any of these kinds
+    walk_in: bool = False  # only "sans rendez-vous"
+    age_band: tuple[int, int] | None = None  # events whose age band meets it ("16–25 ans")
 
 
 def check_window(start: datetime, end: datetime) -> None:
@@ -60,6 +63,14 @@ def events_query(f: CalendarFilter) -> sa.Select:
         q = q.where(Event.id.in_(
             sa.select(event_organisers.c.event_id).join(Partner, Partner.id == event_organisers.c.partner_id)
             .where(Partner.slug == f.partner)))
+    if f.kinds:
+        q = q.where(Event.kind.in_(f.kinds))
+    if f.walk_in:
+        q = q.where(Event.walk_in.is_(True))
+    if f.age_band is not None:
+        lo, hi = f.age_band
+        q = q.where(sa.or_(Event.age_min.is_(None), Event.age_min <= hi),
+                    sa.or_(Event.age_max.is_(None), Event.age_max >= lo))
     if f.age is not None:
         q = q.where(sa.or_(Event.age_min.is_(None), Event.age_min <= f.age),
                     sa.or_(Event.age_max.is_(None), Event.age_max >= f.age))
@@ -98,3 +109,17 @@ def occurrences_between(f: CalendarFilter, start: datetime, end: datetime) -> li
         place_ids = {p.id for p in db.session.scalars(sa.select(Place).where(Place.slug == f.place))}
         occurrences = [o for o in occurrences if o.place_id in place_ids]
     return [(o, by_id[o.event_id]) for o in occurrences]
+
+
+def public_event(event_id: int) -> Event:
+    """An event anyone may see; a partners-only event is as unknown as a missing one."""
+    event = db.session.get(Event, event_id)
+    if event is None or event.visibility != "public":
+        raise NotFound(f"Événement inconnu : {event_id}.")
+    return event
+
+
+def next_occurrences(event: Event, start: datetime, limit: int = 10,
+                     horizon_days: int = MAX_WINDOW_DAYS) -> list[Occurrence]:
+    """The next occurrences of one event from `start` (cancelled ones included, flagged)."""
+    return expand_events([event], start, start + timedelta(days=horizon_days))[:limit]

@@ -1,0 +1,297 @@
+"""The public pages, read as a young person (or a hostile partner) would, without a browser."""
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+from datetime import timedelta
+from html.parser import HTMLParser
+from io import BytesIO
+
+import pytest
+
+from public_territory import HOSTILE_DESCRIPTION, HOSTILE_TITLE, PRIVATE_TITLE, build_territory
+
+
+@pytest.fixture
+def territory(app, create_quartier, create_place, create_partner, create_event):
+    return build_territory(create_quartier, create_place, create_partner, create_event)
+
+
+class _Occurrences(HTMLParser):
+    def __init__(self):
+        super().__init__()
+        self.found = []
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        if tag == "li" and "data-event-id" in attrs:
+            self.found.append((int(attrs["data-event-id"]), attrs["data-starts-at"], attrs.get("data-status")))
+
+
+def shown(html: str) -> list[tuple[int, str, str]]:
+    parser = _Occurrences()
+    parser.feed(html)
+    return parser.found
+
+
+def api_occurrences(client, **params) -> list[tuple[int, str, str]]:
+    response = client.get("/api/v1/occurrences", query_string=params)
+    assert response.status_code == 200, response.get_json()
+    return [(o["event_id"], o["starts_at"],
+             "cancelled" if o["is_cancelled"] else ("moved" if o["is_moved"] else "confirmed"))
+            for o in response.get_json()]
+
+
+def test_the_quartier_page_shows_what_the_api_gives_for_the_same_four_weeks(client, territory):
+    t = territory
+    html = client.get(f"/quartiers/{t.quartier.code}?du={t.monday}").get_data(as_text=True)
+    expected = api_occurrences(client, quartier=t.quartier.code, start=t.monday.isoformat(),
+                               end=(t.monday + timedelta(days=28)).isoformat())
+    assert len(expected) > 30
+    assert shown(html) == expected
+
+
+def test_the_home_page_shows_the_weeks_occurrences_as_the_api_does(client, territory):
+    t = territory
+    html = client.get(f"/?du={t.monday}").get_data(as_text=True)
+    expected = api_occurrences(client, start=t.monday.isoformat(), end=(t.monday + timedelta(days=7)).isoformat())
+    week = shown(html)[:len(expected)]
+    assert week == expected
+    # Coming events by quartier: the job dating, under its quartier's name.
+    assert "Prochains événements par quartier" in html and "Job dating logistique" in html
+
+
+def test_the_place_page_gives_address_map_access_and_its_programme(client, territory):
+    t = territory
+    html = client.get(f"/lieux/{t.bij.slug}?du={t.monday}").get_data(as_text=True)
+    assert "2 place des Écrins" in html and "Accès de plain-pied" in html
+    assert "https://www.openstreetmap.org/?mlat=45.1466&amp;mlon=5.7195" in html
+    assert shown(html) == api_occurrences(client, place=t.bij.slug, start=t.monday.isoformat(),
+                                          end=(t.monday + timedelta(days=28)).isoformat())
+    assert f'href="/feeds/places/{t.bij.slug}.ics"' in html
+    assert f'href="webcal://maillage.test/feeds/places/{t.bij.slug}.ics"' in html
+    assert f'href="/lieux/{t.bij.slug}/affiche.pdf"' in html
+
+
+def test_a_cancelled_and_a_moved_occurrence_stay_on_their_date_marked_as_such(client, territory):
+    t = territory
+    html = client.get(f"/lieux/{t.centre.slug}").get_data(as_text=True)
+    statuses = {starts: status for eid, starts, status in shown(html) if eid == t.daily.id}
+    assert statuses[t.cancelled_start.isoformat()] == "cancelled"
+    moved_to = t.moved_start.replace(hour=11).isoformat()
+    assert statuses[moved_to] == "moved" and t.moved_start.isoformat() not in statuses
+    assert "Annulé" in html and "Déplacé" in html and "prévu d'abord le" in html
+
+
+def test_the_event_page_tells_dates_partners_audience_registration_and_calendar_links(client, territory):
+    t = territory
+    html = client.get(f"/evenements/{t.job_dating.id}").get_data(as_text=True)
+    assert "<title>Job dating logistique — Maillage</title>" in html
+    assert "Public : 18–30 ans" in html and "Mission locale Sud-Isère" in html
+    assert 'href="https://inscription.example.fr/jd"' in html
+    assert "Transports Alpes" in html
+    assert f'href="/feeds/events/{t.job_dating.id}.ics"' in html
+    assert f'href="webcal://maillage.test/feeds/events/{t.job_dating.id}.ics"' in html
+    daily = client.get(f"/evenements/{t.daily.id}").get_data(as_text=True)
+    assert (t.daily.id, t.cancelled_start.isoformat(), "cancelled") in shown(daily)
+
+
+def test_the_filters_a_young_person_understands(client, territory):
+    t = territory
+    base = f"/quartiers/{t.quartier.code}?du={t.monday}"
+    walk_in = {eid for eid, _, _ in shown(client.get(base + "&sans_rdv=1").get_data(as_text=True))}
+    assert walk_in == {t.permanence.id}
+    job = {eid for eid, _, _ in shown(client.get(base + "&type=job_dating").get_data(as_text=True))}
+    assert job == {t.job_dating.id}
+    young = {eid for eid, _, _ in shown(client.get(base + "&jeunes=1").get_data(as_text=True))}
+    # Open age bands count as for everyone; 18–30 meets 16–25.
+    assert young == {t.permanence.id, t.job_dating.id, t.daily.id, t.hostile.id}
+    redirect = client.get(f"/?quartier={t.quartier.code}&sans_rdv=1")
+    assert redirect.status_code == 302
+    assert redirect.headers["Location"] == f"/quartiers/{t.quartier.code}?sans_rdv=1"
+
+
+def test_the_young_filter_leaves_out_events_for_older_people(client, territory, create_event):
+    t = territory
+    create_event(t.bij, t.permanence.organisers, title="Club des plus de 45 ans", start_date=t.today,
+                 age_min=45, frequency="once", skip_public_holidays=False)
+    html = client.get(f"/lieux/{t.bij.slug}?jeunes=1").get_data(as_text=True)
+    assert "Club des plus de 45 ans" not in html
+    assert "Club des plus de 45 ans" in client.get(f"/lieux/{t.bij.slug}").get_data(as_text=True)
+
+
+PUBLIC_PAGES = [
+    "/", "/?du={monday}", "/quartiers/{quartier}?du={monday}", "/lieux/{bij}?du={monday}", "/lieux/{centre}",
+    "/ecran/{bij}", "/ecran/{quartier}", "/widget/lieux/{bij}", "/widget/quartiers/{quartier}",
+    "/widget/partenaires/mission-locale-sud-isere", "/widget/?portee=lieu:{bij}",
+    "/evenements/{permanence}", "/evenements/{hostile}",
+]
+
+
+def _urls(t):
+    values = {"monday": t.monday, "quartier": t.quartier.code, "bij": t.bij.slug, "centre": t.centre.slug,
+              "permanence": t.permanence.id, "hostile": t.hostile.id}
+    return [u.format(**values) for u in PUBLIC_PAGES]
+
+
+def test_partners_only_events_never_reach_a_public_page_widget_or_screen(client, territory):
+    t = territory
+    for url in _urls(t):
+        response = client.get(url)
+        assert response.status_code == 200, url
+        html = response.get_data(as_text=True)
+        assert PRIVATE_TITLE not in html, url
+        assert t.private.id not in {eid for eid, _, _ in shown(html)}, url
+    missing = client.get(f"/evenements/{t.private.id}")
+    assert missing.status_code == 404 and PRIVATE_TITLE not in missing.get_data(as_text=True)
+    assert "Événement inconnu" in missing.get_data(as_text=True)
+
+
+def test_partner_text_cannot_inject_html_or_script_in_any_page(client, territory):
+    t = territory
+    for url in _urls(t):
+        html = client.get(url).get_data(as_text=True)
+        assert "<script>alert" not in html and "<img src=x" not in html, url
+        assert 'href="javascript:' not in html, url
+        assert "<b>femmes</b>" not in html, url
+    event_page = client.get(f"/evenements/{t.hostile.id}").get_data(as_text=True)
+    assert "&lt;script&gt;alert(&#34;titre&#34;)&lt;/script&gt;" in event_page  # shown as text
+    assert "&lt;b&gt;femmes&lt;/b&gt;" in event_page
+    assert "S&#39;inscrire" not in event_page  # a javascript: URL never becomes a link
+    assert '<script src="/static/ecran.js" defer></script>' not in event_page
+    assert HOSTILE_DESCRIPTION not in event_page
+
+
+def test_every_page_but_the_widget_refuses_framing_and_all_carry_security_headers(client, territory):
+    t = territory
+    for url in _urls(t) + [f"/lieux/{t.bij.slug}/affiche.pdf", "/nulle-part"]:
+        response = client.get(url)
+        csp = response.headers["Content-Security-Policy"]
+        assert "script-src 'self'" in csp and "'unsafe-inline'" not in csp, url
+        framable = url.startswith("/widget/") and not url.startswith("/widget/?")
+        assert ("frame-ancestors *" in csp) == framable, url
+        assert ("frame-ancestors 'none'" in csp) != framable, url
+        assert (response.headers.get("X-Frame-Options") == "DENY") != framable, url
+        assert response.headers["X-Content-Type-Options"] == "nosniff"
+        assert response.headers["Referrer-Policy"] == "strict-origin-when-cross-origin"
+
+
+class _Scripts(HTMLParser):
+    """Every script the browser would run: script elements, event-handler attributes, js: links."""
+
+    def __init__(self):
+        super().__init__()
+        self.inline, self.sources = [], []
+
+    def handle_starttag(self, tag, attrs):
+        for name, value in attrs:
+            if name.startswith("on") or (value or "").strip().lower().startswith("javascript:"):
+                self.inline.append((tag, name, value))
+        if tag == "script":
+            src = dict(attrs).get("src")
+            (self.sources if src else self.inline).append(src or tag)
+
+
+def test_no_page_carries_inline_script_and_partner_text_adds_none(client, territory):
+    for url in _urls(territory):
+        parser = _Scripts()
+        parser.feed(client.get(url).get_data(as_text=True))
+        assert parser.inline == [], url
+        assert set(parser.sources) <= {"/static/ecran.js"}, url
+
+
+def test_a_page_never_shows_stale_data_after_a_write(client, territory, token_for):
+    t = territory
+    url = f"/lieux/{t.bij.slug}?du={t.monday}"
+    assert "Permanence mission locale au BIJ" in client.get(url).get_data(as_text=True)
+    assert "Permanence mission locale au BIJ" in client.get(url).get_data(as_text=True)  # cached now
+    headers = token_for()
+    response = client.patch(f"/api/v1/events/{t.permanence.id}", headers=headers,
+                            json={"title": "Permanence déplacée au 1er étage"})
+    assert response.status_code == 200, response.get_json()
+    html = client.get(url).get_data(as_text=True)
+    assert "Permanence déplacée au 1er étage" in html and "Permanence mission locale au BIJ" not in html
+    screen = client.get(f"/ecran/{t.bij.slug}").get_data(as_text=True)
+    assert "Permanence déplacée au 1er étage" in screen or t.today.weekday() not in (0, 2)
+
+
+def test_a_cancellation_reaches_the_cached_screen_at_once(client, territory):
+    from datetime import datetime, time
+    from models import db
+    from conftest import SYSTEM
+    from scheduler.series import cancel_occurrence
+    from public_territory import PARIS
+
+    t = territory
+    today_start = datetime.combine(t.today, time(9, 30), PARIS)
+    before = shown(client.get(f"/ecran/{t.centre.slug}").get_data(as_text=True))
+    assert (t.daily.id, today_start.isoformat(), "confirmed") in before
+    cancel_occurrence(SYSTEM, t.daily, today_start, "Grève")
+    db.session.commit()
+    after = shown(client.get(f"/ecran/{t.centre.slug}").get_data(as_text=True))
+    assert (t.daily.id, today_start.isoformat(), "cancelled") in after
+
+
+def test_unknown_places_and_bad_dates_get_a_french_page(client, territory):
+    response = client.get("/lieux/nulle-part")
+    assert response.status_code == 404 and "Lieu inconnu" in response.get_data(as_text=True)
+    assert 'lang="fr"' in response.get_data(as_text=True)
+    assert client.get("/quartiers/QN000").status_code == 404
+    assert client.get("/ecran/rien").status_code == 404
+    assert client.get("/?du=demain").status_code == 400
+
+
+def test_the_snippet_page_builds_an_iframe_for_a_place_with_filters(client, territory):
+    t = territory
+    html = client.get(f"/widget/?portee=lieu:{t.bij.slug}&jeunes=1").get_data(as_text=True)
+    assert (f"&lt;iframe src=&#34;http://maillage.test/widget/lieux/{t.bij.slug}?jeunes=1&#34;"
+            in html)
+    assert f'<iframe class="preview" src="/widget/lieux/{t.bij.slug}?jeunes=1"' in html
+
+
+# --- the poster ----------------------------------------------------------------------------
+
+def _pdf_text(pdf: bytes) -> str:
+    from pypdf import PdfReader
+
+    return "\n".join(page.extract_text() for page in PdfReader(BytesIO(pdf)).pages)
+
+
+def _qr_codes(pdf: bytes, tmp_path) -> list[str]:
+    import zxingcpp
+    from PIL import Image
+
+    assert shutil.which("pdftoppm"), "pdftoppm missing: run `make system-deps` (poppler-utils)"
+    (tmp_path / "poster.pdf").write_bytes(pdf)
+    subprocess.run(["pdftoppm", "-r", "150", "-gray", "-png", "-f", "1", "-l", "1",
+                    str(tmp_path / "poster.pdf"), str(tmp_path / "page")], check=True)
+    image = Image.open(next(tmp_path.glob("page*.png")))
+    return [r.text for r in zxingcpp.read_barcodes(image)]
+
+
+def test_the_weekly_poster_is_an_a4_pdf_with_the_week_and_a_qr_code_to_the_page(client, territory, tmp_path):
+    from pypdf import PdfReader
+
+    t = territory
+    response = client.get(f"/lieux/{t.centre.slug}/affiche.pdf")
+    assert response.status_code == 200 and response.mimetype == "application/pdf"
+    pdf = response.get_data()
+    box = PdfReader(BytesIO(pdf)).pages[0].mediabox
+    assert (round(float(box.width) * 25.4 / 72), round(float(box.height) * 25.4 / 72)) == (210, 297)
+    text = _pdf_text(pdf)
+    assert "Centre social Surieux" in text and "Accueil emploi du matin" in text
+    assert "Job dating logistique" in text
+    if t.cancelled_start.date() - t.monday < timedelta(days=7):
+        assert "ANNULÉ" in text
+    assert PRIVATE_TITLE not in text
+    assert _qr_codes(pdf, tmp_path) == [f"http://maillage.test/lieux/{t.centre.slug}"]
+
+
+def test_the_quartier_poster_keeps_partner_text_as_text_and_leaves_private_events_out(client, territory, tmp_path):
+    t = territory
+    pdf = client.get(f"/quartiers/{t.quartier.code}/affiche.pdf").get_data()
+    text = _pdf_text(pdf)
+    assert '<script>alert("titre")</script>' in text.replace("\n", "")  # printed as typed, not run
+    assert PRIVATE_TITLE not in text
+    assert _qr_codes(pdf, tmp_path) == [f"http://maillage.test/quartiers/{t.quartier.code}"]

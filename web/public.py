@@ -1,0 +1,465 @@
+"""The public pages, where young people are: home, quartier, place, event, the hall screen, the
+widget other sites embed, and the weekly poster.
+
+Public events only (CalendarFilter's default). Pages are cached under the calendar's version
+(`models.versions`): a write raises it in its own transaction, so a page is never older than
+the data it shows, and at national scale the home page costs one primary-key read.
+"""
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from datetime import date, datetime, time, timedelta
+from urllib.parse import quote, urlencode
+from zoneinfo import ZoneInfo
+
+import sqlalchemy as sa
+from flask import (Blueprint, Response, abort, current_app, redirect, render_template, request,
+                   url_for)
+
+from models import Partner, Place, Quartier, db
+from models.errors import DomainError, NotFound
+from models.events import EVENT_KINDS
+from models.versions import calendar_version
+from scheduler.calendar import CalendarFilter, next_occurrences, occurrences_between, public_event
+from web.security import framable
+
+bp = Blueprint("public", __name__)
+
+DAYS = ["lundi", "mardi", "mercredi", "jeudi", "vendredi", "samedi", "dimanche"]
+MONTHS = ["janvier", "février", "mars", "avril", "mai", "juin", "juillet", "août", "septembre",
+          "octobre", "novembre", "décembre"]
+YOUTH_BAND = (16, 25)
+# What a young person looks for first: events, not the partners' own meetings.
+COMING_EVENT_KINDS = ("forum", "job_dating", "info_collective", "atelier", "lundi_emploi")
+HOME_DAYS, QUARTIER_DAYS, PLACE_DAYS, SCREEN_DAYS = 7, 28, 28, 4
+HOME_COMING_DAYS = 56
+HOME_LIMIT = 60  # national scale: past this, the home page sends people to their quartier
+
+
+# --- formatting ------------------------------------------------------------------------------
+
+def day_label(d: date) -> str:
+    return f"{DAYS[d.weekday()]} {d.day}{'er' if d.day == 1 else ''} {MONTHS[d.month - 1]}"
+
+
+def hour_label(t: datetime) -> str:
+    return f"{t.hour} h {t.minute:02d}" if t.minute else f"{t.hour} h"
+
+
+def age_label(age_min: int | None, age_max: int | None) -> str | None:
+    if age_min is not None and age_max is not None:
+        return f"{age_min}–{age_max} ans"
+    if age_min is not None:
+        return f"dès {age_min} ans"
+    if age_max is not None:
+        return f"jusqu'à {age_max} ans"
+    return None
+
+
+def safe_url(url: str | None) -> str | None:
+    """Only web links from partners become links: never javascript: or data: URLs."""
+    if url and url.strip().lower().startswith(("https://", "http://")):
+        return url.strip()
+    return None
+
+
+def _default_zone() -> ZoneInfo:
+    return ZoneInfo(current_app.config["DEFAULT_TIMEZONE"])
+
+
+def _today() -> date:
+    return datetime.now(_default_zone()).date()
+
+
+def _start_day() -> date:
+    """`?du=AAAA-MM-JJ` shows another week; today otherwise."""
+    value = request.args.get("du")
+    if not value:
+        return _today()
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        abort(400, "La date doit s'écrire AAAA-MM-JJ.")
+
+
+def _window(first_day: date, days: int) -> tuple[datetime, datetime]:
+    zone = _default_zone()
+    start = datetime.combine(first_day, time(), zone)
+    return start, datetime.combine(first_day + timedelta(days=days), time(), zone)
+
+
+class Filters:
+    """The filters a young person understands, from the query string."""
+
+    def __init__(self, args):
+        self.young = args.get("jeunes") == "1"
+        self.walk_in = args.get("sans_rdv") == "1"
+        self.kind = args.get("type") if args.get("type") in EVENT_KINDS else None
+        self.quartier = args.get("quartier") or None
+
+    def calendar_filter(self, **scope) -> CalendarFilter:
+        return CalendarFilter(kind=self.kind, walk_in=self.walk_in,
+                              age_band=YOUTH_BAND if self.young else None, **scope)
+
+    def query(self) -> dict:
+        return {k: v for k, v in (("jeunes", "1" if self.young else None),
+                                  ("sans_rdv", "1" if self.walk_in else None),
+                                  ("type", self.kind)) if v}
+
+    @property
+    def active(self) -> bool:
+        return bool(self.query())
+
+    def key(self) -> tuple:
+        return (self.young, self.walk_in, self.kind)
+
+
+def occurrence_rows(pairs) -> list[dict]:
+    """What a page shows of each occurrence, in its place's wall clock."""
+    moved_place_ids = {o.place_id for o, e in pairs if o.place_id != e.place_id}
+    places = {p.id: p for p in db.session.scalars(sa.select(Place).where(Place.id.in_(moved_place_ids)))} \
+        if moved_place_ids else {}
+    default_zone = current_app.config["DEFAULT_TIMEZONE"]
+    rows = []
+    for o, e in pairs:
+        place = e.place if o.place_id == e.place_id else places[o.place_id]
+        start, end = o.start, o.end
+        original = datetime.fromtimestamp(o.recurrence_id, ZoneInfo(o.timezone))
+        rows.append({
+            "event": e, "place": place, "room": o.room, "day": start.date(),
+            "start": start, "end": end, "starts_at": start.isoformat(),
+            "recurrence_id": o.recurrence_start.isoformat().replace("+00:00", "Z"),
+            "hours": f"{hour_label(start)} – {hour_label(end)}",
+            "local_time_note": o.timezone != default_zone,
+            "is_cancelled": o.is_cancelled, "is_moved": o.is_moved,
+            "moved_from": (f"{day_label(original.date())} à {hour_label(original)}"
+                           if o.is_moved and o.starts_at != o.recurrence_id else None),
+            "age": age_label(e.age_min, e.age_max),
+        })
+    return rows
+
+
+def by_day(rows: list[dict]) -> list[tuple[date, str, list[dict]]]:
+    days: dict[date, list[dict]] = {}
+    for row in rows:
+        days.setdefault(row["day"], []).append(row)
+    return [(d, day_label(d), items) for d, items in days.items()]
+
+
+# --- a cache that is never stale --------------------------------------------------------------
+
+class PageCache:
+    """Rendered pages keyed by what they show and the calendar's version (read first)."""
+
+    def __init__(self, size: int = 512):
+        self.size = size
+        self.pages: OrderedDict[tuple, object] = OrderedDict()
+        self.lock = threading.Lock()
+
+    def get_or_build(self, key: tuple, build):
+        key = (calendar_version(), _today(), *key)
+        with self.lock:
+            if key in self.pages:
+                self.pages.move_to_end(key)
+                return self.pages[key]
+        value = build()
+        with self.lock:
+            self.pages[key] = value
+            while len(self.pages) > self.size:
+                self.pages.popitem(last=False)
+        return value
+
+
+def page_cache() -> PageCache:
+    return current_app.extensions.setdefault("maillage_page_cache", PageCache())
+
+
+def cached_html(key: tuple, build) -> Response:
+    html = page_cache().get_or_build((request.endpoint, *key), build)
+    return Response(html, mimetype="text/html")
+
+
+# --- scopes: a place, a quartier, a partner, or everything -------------------------------------
+
+def _place(slug: str) -> Place:
+    place = db.session.scalar(sa.select(Place).where(Place.slug == slug))
+    if place is None:
+        raise NotFound(f"Lieu inconnu : « {slug} ».")
+    return place
+
+
+def _quartier(code: str) -> Quartier:
+    quartier = db.session.scalar(sa.select(Quartier).where(Quartier.code == code))
+    if quartier is None:
+        raise NotFound(f"Quartier inconnu : « {code} ».")
+    return quartier
+
+
+def _partner(slug: str) -> Partner:
+    partner = db.session.scalar(sa.select(Partner).where(Partner.slug == slug))
+    if partner is None:
+        raise NotFound(f"Partenaire inconnu : « {slug} ».")
+    return partner
+
+
+def absolute_url(endpoint: str, **values) -> str:
+    """A link for outside this request (QR code, widget code): on BASE_URL, whatever the proxy."""
+    return current_app.config["BASE_URL"] + url_for(endpoint, **values)
+
+
+def feed_links(feed_path: str) -> dict:
+    base = current_app.config["BASE_URL"]
+    https_less = base.split("://", 1)[1]
+    return {"ics": feed_path, "webcal": f"webcal://{https_less}{feed_path}"}
+
+
+def subscription_link(**scope) -> str:
+    """Where to subscribe by email to reminders of a place, quartier or event (reminders issue)."""
+    return "/abonnement?" + urlencode(scope)
+
+
+def osm_link(place: Place) -> str:
+    if place.latitude is not None and place.longitude is not None:
+        lat, lon = place.latitude, place.longitude
+        return f"https://www.openstreetmap.org/?mlat={lat}&mlon={lon}#map=18/{lat}/{lon}"
+    query = ", ".join(p for p in (place.address, place.postcode, place.city) if p)
+    return "https://www.openstreetmap.org/search?query=" + quote(query or place.name)
+
+
+# --- pages -------------------------------------------------------------------------------------
+
+@bp.errorhandler(DomainError)
+def domain_error(error: DomainError):
+    db.session.rollback()
+    return render_template("public/error.html", message=error.message, status=error.status), error.status
+
+
+@bp.get("/")
+def home():
+    filters = Filters(request.args)
+    if filters.quartier:
+        return redirect(url_for("public.quartier", code=filters.quartier, **filters.query()))
+    first_day = _start_day()
+
+    def build():
+        start, end = _window(first_day, HOME_DAYS)
+        rows = occurrence_rows(occurrences_between(filters.calendar_filter(), start, end))
+        coming_start, coming_end = _window(first_day, HOME_COMING_DAYS)
+        coming_filter = filters.calendar_filter()
+        if not filters.kind:
+            coming_filter.kinds = COMING_EVENT_KINDS
+        coming = occurrence_rows(occurrences_between(coming_filter, coming_start, coming_end))
+        by_quartier: dict[str, dict] = {}
+        for row in coming:
+            q = row["place"].quartier
+            group = by_quartier.setdefault(q.code if q else "", {"quartier": q, "rows": []})
+            if len(group["rows"]) < 6:
+                group["rows"].append(row)
+        quartiers = db.session.execute(sa.select(Quartier.code, Quartier.name).order_by(Quartier.name)).all()
+        return render_template(
+            "public/home.html", days=by_day(rows[:HOME_LIMIT]), total=len(rows), limit=HOME_LIMIT,
+            coming=sorted(by_quartier.values(), key=lambda g: g["quartier"].name if g["quartier"] else "~"),
+            quartiers=quartiers, filters=filters, first_day=first_day, first_day_label=day_label(first_day),
+            next_week=(first_day + timedelta(days=7)).isoformat())
+
+    return cached_html((first_day, filters.key()), build)
+
+
+@bp.get("/quartiers/<code>")
+def quartier(code: str):
+    filters = Filters(request.args)
+    first_day = _start_day()
+
+    def build():
+        q = _quartier(code)
+        start, end = _window(first_day, QUARTIER_DAYS)
+        rows = occurrence_rows(occurrences_between(filters.calendar_filter(quartier=q.code), start, end))
+        return render_template(
+            "public/quartier.html", quartier=q, days=by_day(rows), filters=filters,
+            first_day_label=day_label(first_day), weeks=QUARTIER_DAYS // 7,
+            next_week=(first_day + timedelta(days=7)).isoformat(),
+            feeds=feed_links(f"/feeds/quartiers/{q.code}.ics"),
+            subscribe=subscription_link(quartier=q.code))
+
+    return cached_html((code, first_day, filters.key()), build)
+
+
+@bp.get("/lieux/<slug>")
+def place(slug: str):
+    filters = Filters(request.args)
+    first_day = _start_day()
+
+    def build():
+        p = _place(slug)
+        start, end = _window(first_day, PLACE_DAYS)
+        rows = occurrence_rows(occurrences_between(filters.calendar_filter(place=p.slug), start, end))
+        return render_template(
+            "public/place.html", place=p, days=by_day(rows), filters=filters, osm=osm_link(p),
+            first_day_label=day_label(first_day), weeks=PLACE_DAYS // 7,
+            next_week=(first_day + timedelta(days=7)).isoformat(),
+            feeds=feed_links(f"/feeds/places/{p.slug}.ics"), subscribe=subscription_link(lieu=p.slug))
+
+    return cached_html((slug, first_day, filters.key()), build)
+
+
+@bp.get("/evenements/<int:event_id>")
+def event(event_id: int):
+    first_day = _today()
+
+    def build():
+        e = public_event(event_id)
+        start, _ = _window(first_day, 1)
+        rows = occurrence_rows([(o, e) for o in next_occurrences(e, start, limit=10)])
+        return render_template(
+            "public/event.html", event=e, rows=rows, age=age_label(e.age_min, e.age_max),
+            registration_url=safe_url(e.registration_url),
+            feeds=feed_links(f"/feeds/events/{e.id}.ics"), subscribe=subscription_link(evenement=e.id))
+
+    return cached_html((event_id,), build)
+
+
+# --- hall screen ---------------------------------------------------------------------------------
+
+def _scope(key: str) -> tuple[str, object]:
+    """A screen or poster shows a place (by slug) or a quartier (by QPV code)."""
+    p = db.session.scalar(sa.select(Place).where(Place.slug == key))
+    if p is not None:
+        return "place", p
+    q = db.session.scalar(sa.select(Quartier).where(Quartier.code == key))
+    if q is not None:
+        return "quartier", q
+    raise NotFound(f"Ni lieu ni quartier ne porte l'identifiant « {key} ».")
+
+
+def _scope_filter(kind: str, obj) -> CalendarFilter:
+    return CalendarFilter(place=obj.slug) if kind == "place" else CalendarFilter(quartier=obj.code)
+
+
+@bp.get("/ecran/<key>")
+def screen(key: str):
+    first_day = _today()
+
+    def build():
+        kind, obj = _scope(key)
+        start, end = _window(first_day, SCREEN_DAYS)
+        rows = occurrence_rows(occurrences_between(_scope_filter(kind, obj), start, end))
+        return render_template("public/screen.html", scope=obj, scope_kind=kind, days=by_day(rows),
+                               today=first_day, refresh_seconds=current_app.config.get("SCREEN_REFRESH_SECONDS", 300))
+
+    response = cached_html((key,), build)
+    # The screen asks for fresh data; the service worker keeps the last one for when the network drops.
+    response.headers["Cache-Control"] = "no-cache"
+    return response
+
+
+@bp.get("/ecran/sw.js")
+def screen_service_worker():
+    # Served under /ecran/ so that its scope covers the screens (a worker's scope is its folder).
+    response = current_app.send_static_file("ecran-sw.js")
+    response.headers["Cache-Control"] = "no-cache"
+    return response
+
+
+# --- widget --------------------------------------------------------------------------------------
+
+WIDGET_DAYS = 14
+WIDGET_LIMIT = 12
+
+
+def _widget(scope_label: str, f: CalendarFilter, page_url: str, key: tuple):
+    first_day = _today()
+
+    def build():
+        start, end = _window(first_day, WIDGET_DAYS)
+        rows = occurrence_rows(occurrences_between(f, start, end))
+        return render_template("public/widget.html", scope_label=scope_label, days=by_day(rows[:WIDGET_LIMIT]),
+                               more=max(0, len(rows) - WIDGET_LIMIT), page_url=page_url)
+
+    return cached_html(key, build)
+
+
+@bp.get("/widget/lieux/<slug>")
+@framable
+def widget_place(slug: str):
+    filters = Filters(request.args)
+    p = _place(slug)
+    return _widget(p.name, filters.calendar_filter(place=p.slug), absolute_url("public.place", slug=p.slug),
+                   (slug, filters.key()))
+
+
+@bp.get("/widget/quartiers/<code>")
+@framable
+def widget_quartier(code: str):
+    filters = Filters(request.args)
+    q = _quartier(code)
+    return _widget(q.name, filters.calendar_filter(quartier=q.code),
+                   absolute_url("public.quartier", code=q.code), (code, filters.key()))
+
+
+@bp.get("/widget/partenaires/<slug>")
+@framable
+def widget_partner(slug: str):
+    filters = Filters(request.args)
+    p = _partner(slug)
+    return _widget(p.name, filters.calendar_filter(partner=p.slug), absolute_url("public.home"),
+                   (slug, filters.key()))
+
+
+@bp.get("/widget/")
+def widget_snippet():
+    """Builds the <iframe> code for a place, quartier or partner, with filters."""
+    filters = Filters(request.args)
+    scope = request.args.get("portee", "")
+    src = preview = None
+    kind_name, _, key = scope.partition(":")
+    if key:
+        endpoint = {"lieu": "public.widget_place", "quartier": "public.widget_quartier",
+                    "partenaire": "public.widget_partner"}.get(kind_name)
+        if endpoint:
+            arg = {"public.widget_quartier": "code"}.get(endpoint, "slug")
+            preview = url_for(endpoint, **{arg: key}, **filters.query())
+            src = current_app.config["BASE_URL"] + preview
+    snippet = (f'<iframe src="{src}" title="Permanences emploi à venir" loading="lazy" '
+               f'style="width:100%;min-height:420px;border:0"></iframe>') if src else None
+    places = db.session.execute(sa.select(Place.slug, Place.name).order_by(Place.name)).all()
+    quartiers = db.session.execute(sa.select(Quartier.code, Quartier.name).order_by(Quartier.name)).all()
+    partners = db.session.execute(sa.select(Partner.slug, Partner.name).order_by(Partner.name)).all()
+    return render_template("public/widget_snippet.html", snippet=snippet, preview=preview, scope=scope, filters=filters,
+                           places=places, quartiers=quartiers, partners=partners)
+
+
+# --- poster --------------------------------------------------------------------------------------
+
+def _poster(kind: str, obj, page_url: str):
+    from web.poster import render_poster
+
+    first_day = _start_day()
+    monday = first_day - timedelta(days=first_day.weekday())
+
+    def build():
+        start, end = _window(monday, 7)
+        rows = occurrence_rows(occurrences_between(_scope_filter(kind, obj), start, end))
+        return render_poster(obj.name, page_url, monday, by_day(rows))
+
+    pdf = page_cache().get_or_build((request.endpoint, kind, obj.id, monday), build)
+    filename = f"affiche-{obj.slug if kind == 'place' else obj.code}-{monday.isoformat()}.pdf"
+    return Response(pdf, mimetype="application/pdf",
+                    headers={"Content-Disposition": f'inline; filename="{filename}"'})
+
+
+@bp.get("/lieux/<slug>/affiche.pdf")
+def place_poster(slug: str):
+    p = _place(slug)
+    return _poster("place", p, absolute_url("public.place", slug=p.slug))
+
+
+@bp.get("/quartiers/<code>/affiche.pdf")
+def quartier_poster(code: str):
+    q = _quartier(code)
+    return _poster("quartier", q, absolute_url("public.quartier", code=q.code))
+
+
+@bp.app_template_global()
+def kind_label(kind: str) -> str:
+    return EVENT_KINDS.get(kind, kind)
