@@ -7,10 +7,9 @@ import random
 from datetime import date, datetime, time, timedelta, timezone
 from zoneinfo import ZoneInfo
 
-import holidays
 import pytest
-from dateutil.rrule import DAILY, MONTHLY, WEEKLY, rrule, weekday
 
+from bench.occurrences import rrule_occurrences
 from scheduler.recurrence import (
     ExceptionSpec, SeriesRule, expand, gives_occurrence, holiday_region_of, rule_dates, skipped_holidays,
 )
@@ -44,44 +43,15 @@ def utc(text: str) -> int:
 
 
 # --- the oracle: dateutil.rrule, one series at a time, zoneinfo for each instant -------------
+# (bench/occurrences.py's baseline: the same reference times the benchmark and checks the tests)
 
-FREQUENCIES = {"daily": DAILY, "weekly": WEEKLY, "monthly": MONTHLY}
-HOLIDAY_SUBDIVISION = {"metropole": None, "57": "57", "6AE": "6AE", "971": "971", "972": "972",
-                       "973": "973", "974": "974", "976": "976"}
-
-
-def oracle(r: SeriesRule, lo: datetime, hi: datetime) -> list[tuple[int, int, int]]:
-    """(recurrence_id, starts_at, ends_at) of the rule's occurrences overlapping [lo, hi)."""
-    zone = ZoneInfo(r.timezone)
-    dtstart = datetime.combine(date.fromordinal(r.start_ord), time()) + timedelta(seconds=r.start_seconds)
-    until = datetime.combine(date.fromordinal(r.until_ord), time(23, 59, 59)) if r.until_ord else None
-    horizon = hi.astimezone(UTC).replace(tzinfo=None) + timedelta(days=2)
-    if r.frequency == "once":
-        starts = iter([dtstart])
-    else:
-        byweekday = None
-        if r.frequency == "weekly":
-            byweekday = list(r.weekdays) or None
-        elif r.frequency == "monthly":
-            byweekday = [weekday(w)(r.month_week) for w in (r.weekdays or (dtstart.weekday(),))]
-        starts = iter(rrule(FREQUENCIES[r.frequency], dtstart=dtstart, interval=r.interval,
-                            byweekday=byweekday, count=r.count))
-    public_holidays = (holidays.country_holidays("FR", subdiv=HOLIDAY_SUBDIVISION[r.holiday_region])
-                       if r.holiday_region else {})
-    found = []
-    for start in starts:
-        if start > horizon or (until is not None and start > until):
-            break
-        if start.date() in public_holidays:  # EXDATE: still counted by COUNT
-            continue
-        begins = int(start.replace(tzinfo=zone).timestamp())
-        if begins + r.duration > lo.timestamp() and begins < hi.timestamp():
-            found.append((begins, begins, begins + r.duration))
-    return found
+def oracle(r: SeriesRule, lo: datetime, hi: datetime) -> list[tuple]:
+    return shape(rrule_occurrences(r, lo, hi))
 
 
-def shape(occurrences) -> list[tuple[int, int, int]]:
-    return sorted((o.recurrence_id, o.starts_at, o.ends_at) for o in occurrences)
+def shape(occurrences) -> list[tuple]:
+    return sorted((o.event_id, o.recurrence_id, o.starts_at, o.ends_at, o.place_id, o.room, o.person_ids,
+                   o.is_cancelled, o.is_moved) for o in occurrences)
 
 
 ZONES = ["Europe/Paris", "Europe/Paris", "Europe/Paris", "Indian/Reunion", "America/Martinique",
@@ -114,10 +84,28 @@ def random_rule(rng: random.Random, event_id: int) -> SeriesRule:
                 region=rng.choice(REGIONS), event_id=event_id, **kw)
 
 
+def random_exceptions(rng: random.Random, r: SeriesRule) -> None:
+    """Cancels or moves (in time, possibly across the window's edges, place, room, people) a few
+    of the rule's occurrences, and adds one on an instant the rule does not give."""
+    lo = datetime.combine(date.fromordinal(r.start_ord), time(), UTC)
+    given = rrule_occurrences(r, lo - timedelta(days=2), lo + timedelta(days=500))
+    for o in rng.sample(given, min(len(given), 3)):
+        if rng.random() < 0.4:
+            r.exceptions[o.recurrence_id] = ExceptionSpec(True)
+        else:
+            shift = rng.choice([None, -86400 * 40, -3600, 7200, 86400 * 3, 86400 * 45])
+            r.exceptions[o.recurrence_id] = ExceptionSpec(
+                False, None if shift is None else o.recurrence_id + shift, rng.choice([None, 3600]),
+                rng.choice([None, 99]), rng.choice([None, "Salle 9"]), rng.choice([None, (), (5, 6)]))
+    r.exceptions[int(lo.timestamp()) + 17] = ExceptionSpec(False, int(lo.timestamp()) + 86400)
+
+
 def test_expansion_agrees_with_dateutil_rrule_on_a_thousand_random_rules_and_windows():
     rng = random.Random(20260325)
     for n in range(1000):
         r = random_rule(rng, n)
+        if rng.random() < 0.2:
+            random_exceptions(rng, r)
         lo = datetime.combine(date.fromordinal(r.start_ord), time(), UTC) + timedelta(
             days=rng.randrange(-30, 500), hours=rng.randrange(0, 24))
         hi = lo + timedelta(days=rng.choice([1, 7, 31, 100, 400]), minutes=rng.randrange(0, 600))
