@@ -6,10 +6,20 @@ from pathlib import Path
 
 from flask import Flask
 from flask_migrate import Migrate
+from werkzeug.routing import IntegerConverter
 
 from models import db
 
 migrate = Migrate()
+
+
+class RowId(IntegerConverter):
+    """`<int:…>` in URLs: row ids are 32-bit in the database, so a larger number is simply not
+    found (404) instead of overflowing the driver (500); the OpenAPI document states the bound."""
+
+    def __init__(self, url_map, *args, **kwargs):
+        kwargs.setdefault("max", 2**31 - 1)
+        super().__init__(url_map, *args, **kwargs)
 
 
 def _settings(instance_path: str) -> dict:
@@ -41,6 +51,7 @@ def create_app(overrides: dict | None = None) -> Flask:
     app.json.ensure_ascii = False  # French text stays readable in the JSON
     app.json.sort_keys = False  # keys in the order the schemas declare them
 
+    app.url_map.converters["int"] = RowId
     db.init_app(app)
     migrate.init_app(app, db, directory=str(Path(__file__).parent / "migrations"),
                      render_as_batch=True)

@@ -37,6 +37,16 @@ class MaillageApi(Api):
         payload.setdefault("errors", {})
         return payload, code, headers
 
+    def _register_pagination_header(self):
+        """X-Pagination carries JSON: OpenAPI 3 says so with `content`; flask-smorest's `schema`
+        would promise the `simple` style (`total,3,page,1`), which clients would then misread."""
+        from flask_smorest.pagination import PaginationMetadataSchema
+
+        self.spec.components.header("PAGINATION", {
+            "description": "Pagination metadata",
+            "content": {"application/json": {"schema": PaginationMetadataSchema}},
+        }, lazy=True)
+
 
 def domain_error_response(error: DomainError):
     """Domain errors raised by operations, mapped to 4xx in this one place."""

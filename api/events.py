@@ -7,7 +7,7 @@ from flask_smorest import Blueprint, Page
 from marshmallow import ValidationError, fields, post_load, validate, validates_schema
 
 from api.auth import api_user, require_api_user
-from api.schemas import BaseSchema, between, length, one_of
+from api.schemas import BaseSchema, between, length, one_of, reference
 from models import Event, db
 from models.audit import history
 from models.errors import NotFound
@@ -25,6 +25,8 @@ class SelectPage(Page):
     @property
     def items(self):
         p = self.page_params
+        if p.first_item >= p.item_count:
+            return []  # past the end: no query (an offset of page × size may not even fit an integer)
         return db.session.scalars(self.collection.limit(p.page_size).offset(p.first_item)).all()
 
     @property
@@ -61,7 +63,7 @@ class EventSchema(BaseSchema):
     kind = fields.String(required=True, validate=one_of(EVENT_KINDS))
     title = fields.String(required=True, validate=length(200, 2))
     description = fields.String(load_default="", validate=length(10000))
-    place = fields.Function(lambda e: e.place.slug, deserialize=str, required=True)
+    place = fields.Function(lambda e: e.place.slug, deserialize=reference, required=True)
     quartier = fields.Function(lambda e: e.place.quartier.code if e.place.quartier else None, dump_only=True)
     room = fields.String(allow_none=True, validate=length(120))
     organisers = fields.Function(lambda e: [p.slug for p in e.organisers], deserialize=lambda v: _str_list(v),
@@ -89,6 +91,9 @@ class EventSchema(BaseSchema):
 
     @validates_schema
     def check_times(self, data, partial=None, **kwargs):
+        if "recurrence" in data and "frequency" not in data["recurrence"]:
+            # A PATCH replaces the rule as a whole: half a rule would silently reset the rest.
+            raise ValidationError({"frequency": ["Champ obligatoire : la règle se donne entière."]}, "recurrence")
         if "end_time" in data:
             if "start_time" not in data:
                 raise ValidationError("Indiquez aussi start_time avec end_time.", "start_time")

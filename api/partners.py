@@ -7,7 +7,7 @@ from flask_smorest import Blueprint
 from marshmallow import fields
 
 from api.auth import require_api_user
-from api.schemas import SLUG, BaseSchema, between, length, one_of
+from api.schemas import SLUG, BaseSchema, between, length, one_of, reference
 from models import Partner, Person, db
 from models import partners as ops
 from models.errors import NotFound
@@ -29,7 +29,7 @@ class PartnerSchema(BaseSchema):
 
 class PersonSchema(BaseSchema):
     id = fields.Integer(dump_only=True)
-    partner = fields.Function(lambda p: p.partner.slug, deserialize=lambda v: v, required=True,
+    partner = fields.Function(lambda p: p.partner.slug, deserialize=reference, required=True,
                               metadata={"description": "slug du partenaire"})
     name = fields.String(required=True, validate=length(200, 2))
     email = fields.Email(allow_none=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 import re
 
 import marshmallow as ma
-from marshmallow import fields, validate
+from marshmallow import ValidationError, fields, validate
 
 # People read these messages: marshmallow's defaults are English, so they are set once here.
 fields.Field.default_error_messages.update(
@@ -26,6 +26,14 @@ fields.Integer.default_error_messages["too_large"] = "Nombre trop grand."
 
 SLUG = validate.Regexp(re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$"),
                        error="Identifiant en minuscules, chiffres et tirets (exemple : mission-locale-sud).")
+
+
+def reference(value):
+    """A reference to another row by its slug or code: text only (a list or an object would
+    otherwise reach the database query)."""
+    if not isinstance(value, str):
+        raise ValidationError("Identifiant attendu (texte).")
+    return value
 
 
 def one_of(choices) -> validate.OneOf:

@@ -8,7 +8,7 @@ from flask_smorest import Blueprint
 from marshmallow import fields, validate
 
 from api.auth import require_api_user
-from api.schemas import SLUG, BaseSchema, length
+from api.schemas import SLUG, BaseSchema, length, reference
 from models import Place, Quartier, db
 from models import territory as ops
 
@@ -30,14 +30,14 @@ class PlaceSchema(BaseSchema):
     slug = fields.String(required=True, validate=[length(80, 2), SLUG])
     name = fields.String(required=True, validate=length(200, 2))
     host_partner = fields.Function(lambda p: p.host_partner.slug if p.host_partner else None,
-                                   deserialize=lambda v: v, allow_none=True)
+                                   deserialize=reference, allow_none=True)
     address = fields.String(allow_none=True, validate=length(300))
     postcode = fields.String(allow_none=True, validate=validate.Regexp(r"^\d{5}$", error="Code postal à 5 chiffres."))
     city = fields.String(allow_none=True, validate=length(120))
     department = fields.String(allow_none=True, validate=validate.Regexp(
         r"^(\d{2}|2A|2B|97\d)$", error="Numéro de département (exemple : 38, 974)."))
     quartier = fields.Function(lambda p: p.quartier.code if p.quartier else None,
-                               deserialize=lambda v: v, allow_none=True)
+                               deserialize=reference, allow_none=True)
     timezone = fields.String(validate=length(64))
     rooms = fields.List(fields.String(validate=length(120, 1)))
     accessibility = fields.String(allow_none=True, validate=length(2000))
