@@ -14,7 +14,7 @@ from sqlalchemy.exc import IntegrityError
 from werkzeug.http import http_date, parse_date
 
 from api.schemas import BaseSchema, between, one_of
-from models import Partner, Place, Quartier, db
+from models import Event, Partner, Place, Quartier, db
 from models.events import EVENT_KINDS
 from models.feeds import active_feed_token
 from scheduler.feeds import FeedSpec, current_feed
@@ -99,6 +99,14 @@ def quartier_feed(code: str):
     """Les événements publics d'un quartier."""
     _exists(Quartier, Quartier.code, code, "Quartier")
     return _serve(FeedSpec("quartier", code, **_filters()))
+
+
+@bp.get("/events/<int:event_id>.ics")
+def event_feed(event_id: int):
+    """Un seul événement public (le lien « Ajouter à mon agenda » de sa page)."""
+    if db.session.scalar(sa.select(Event.id).where(Event.id == event_id, Event.visibility == "public")) is None:
+        abort(404, message=f"Événement inconnu : {event_id}.")
+    return _serve(FeedSpec("event", str(event_id), **_filters()))
 
 
 @bp.get("/private/<token>.ics")

@@ -29,6 +29,7 @@ class CalendarFilter:
     kinds: tuple[str, ...] = ()  # any of these kinds
     walk_in: bool = False  # only "sans rendez-vous"
     age_band: tuple[int, int] | None = None  # events whose age band meets it ("16–25 ans")
+    event_id: int | None = None  # one event (its page's calendar link)
 
 
 def check_window(start: datetime, end: datetime) -> None:
@@ -63,6 +64,8 @@ def events_query(f: CalendarFilter) -> sa.Select:
         q = q.where(Event.id.in_(
             sa.select(event_organisers.c.event_id).join(Partner, Partner.id == event_organisers.c.partner_id)
             .where(Partner.slug == f.partner)))
+    if f.event_id is not None:
+        q = q.where(Event.id == f.event_id)
     if f.kinds:
         q = q.where(Event.kind.in_(f.kinds))
     if f.walk_in:

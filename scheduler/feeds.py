@@ -33,7 +33,7 @@ MEMORY_SIZE = 256
 class FeedSpec:
     """One feed: its scope (all, partner, place, quartier, private) and the filters of its address."""
 
-    scope: str  # all, partner, place, quartier, private
+    scope: str  # all, partner, place, quartier, event, private
     value: str = ""  # slug or code; for private feeds the token's id
     kind: str | None = None
     tag: str | None = None
@@ -56,6 +56,8 @@ class FeedSpec:
             f.place = self.value
         elif self.scope == "quartier":
             f.quartier = self.value
+        elif self.scope == "event":
+            f.event_id = int(self.value)
         return f
 
 
@@ -102,6 +104,10 @@ def feed_head(spec: FeedSpec, default_timezone: str, owner_name: str = "") -> Ca
             zones = set(db.session.scalars(sa.select(Place.timezone).where(Place.quartier_id == quartier.id)))
             if len(zones) == 1:
                 tz = zones.pop()
+    elif spec.scope == "event":
+        event = db.session.get(Event, int(spec.value))
+        title = f"Maillage — {event.title if event else spec.value}"
+        tz = event.timezone if event else default_timezone
     elif spec.scope == "private":
         title, tz = f"Maillage — lien privé {owner_name}".rstrip(), default_timezone
     else:

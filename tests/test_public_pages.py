@@ -295,3 +295,28 @@ def test_the_quartier_poster_keeps_partner_text_as_text_and_leaves_private_event
     assert '<script>alert("titre")</script>' in text.replace("\n", "")  # printed as typed, not run
     assert PRIVATE_TITLE not in text
     assert _qr_codes(pdf, tmp_path) == [f"http://maillage.test/quartiers/{t.quartier.code}"]
+
+
+def test_the_event_pages_calendar_link_gives_that_series_alone_as_both_parsers_read_it(client, territory):
+    from datetime import datetime, time
+
+    from feed_readers import with_icalendar, with_vobject
+    from public_territory import PARIS
+
+    t = territory
+    html = client.get(f"/evenements/{t.daily.id}").get_data(as_text=True)
+    link = re.search(r'href="(/feeds/events/\d+\.ics)"', html).group(1)
+    response = client.get(link)
+    assert response.status_code == 200 and response.mimetype == "text/calendar"
+    body = response.get_data()
+    assert body.count(b"BEGIN:VEVENT") >= 1 and t.daily.uid.encode() in body
+    assert t.permanence.uid.encode() not in body
+    start = datetime.combine(t.monday, time(), PARIS)
+    end = start + timedelta(days=28)
+    expected = {(int(datetime.fromisoformat(s).timestamp()), status == "cancelled")
+                for eid, s, status in api_occurrences(client, place=t.centre.slug, start=t.monday.isoformat(),
+                                                      end=(t.monday + timedelta(days=28)).isoformat())
+                if eid == t.daily.id}
+    for read in (with_icalendar, with_vobject):
+        assert {(s, cancelled) for s, _, cancelled in read(body, start, end)} == expected, read.__name__
+    assert client.get(f"/feeds/events/{t.private.id}.ics").status_code == 404
