@@ -3,6 +3,7 @@ window, with the filters a partner or a young person uses."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from types import SimpleNamespace
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
@@ -80,14 +81,22 @@ def events_query(f: CalendarFilter) -> sa.Select:
     return q
 
 
-def events_in_window(f: CalendarFilter, start: datetime, end: datetime) -> list[Event]:
-    """Events that may have an occurrence in the window (a superset; expansion decides)."""
+def _in_window(q: sa.Select, start: datetime, end: datetime) -> sa.Select:
     # A move can bring an occurrence in from outside the rule's range: keep series with exceptions.
-    q = events_query(f).where(
+    return q.where(
         Event.starts_at < end + timedelta(days=1),
         sa.or_(Event.last_date.is_(None), Event.last_date >= (start - timedelta(days=8)).date(),
                Event.id.in_(sa.select(OccurrenceException.event_id))),
-    ).options(
+    )
+
+
+def _has_tag(tags, tag: str) -> bool:
+    return any(t.casefold() == tag for t in tags or [])
+
+
+def events_in_window(f: CalendarFilter, start: datetime, end: datetime) -> list[Event]:
+    """Events that may have an occurrence in the window (a superset; expansion decides)."""
+    q = _in_window(events_query(f), start, end).options(
         selectinload(Event.place).selectinload(Place.quartier),
         selectinload(Event.organisers),
         selectinload(Event.people),
@@ -96,8 +105,16 @@ def events_in_window(f: CalendarFilter, start: datetime, end: datetime) -> list[
     events = list(db.session.scalars(q))
     if f.tag:
         tag = f.tag.casefold()
-        events = [e for e in events if any(t.casefold() == tag for t in e.audience_tags or [])]
+        events = [e for e in events if _has_tag(e.audience_tags, tag)]
     return events
+
+
+def _keep_in_place(f: CalendarFilter, occurrences: list[Occurrence]) -> list[Occurrence]:
+    if not f.place:
+        return occurrences
+    # A move to another place takes the occurrence out of its first place's calendar.
+    place_ids = set(db.session.scalars(sa.select(Place.id).where(Place.slug == f.place)))
+    return [o for o in occurrences if o.place_id in place_ids]
 
 
 def occurrences_between(f: CalendarFilter, start: datetime, end: datetime) -> list[tuple[Occurrence, Event]]:
@@ -106,12 +123,39 @@ def occurrences_between(f: CalendarFilter, start: datetime, end: datetime) -> li
     check_window(start, end)
     events = events_in_window(f, start, end)
     by_id = {e.id: e for e in events}
-    occurrences = expand_events(events, start, end)
-    if f.place:
-        # A move to another place takes the occurrence out of its first place's calendar.
-        place_ids = {p.id for p in db.session.scalars(sa.select(Place).where(Place.slug == f.place))}
-        occurrences = [o for o in occurrences if o.place_id in place_ids]
+    occurrences = _keep_in_place(f, expand_events(events, start, end))
     return [(o, by_id[o.event_id]) for o in occurrences]
+
+
+_RULE_COLUMNS = (Event.id, Event.timezone, Event.start_date, Event.start_time, Event.duration_minutes,
+                 Event.frequency, Event.interval, Event.weekdays, Event.month_week, Event.until, Event.count,
+                 Event.skip_public_holidays, Event.holiday_region, Event.place_id, Event.room, Event.status,
+                 Event.audience_tags)
+
+
+def first_occurrences_between(f: CalendarFilter, start: datetime, end: datetime,
+                              limit: int) -> tuple[list[tuple[Occurrence, Event]], int]:
+    """The first `limit` occurrences of the window (as `occurrences_between` gives them) and how
+    many there are in all, without loading every event: a page that shows a national window reads
+    the series' timing as plain rows, expands them, and loads only the events it will show.
+    People are left out (no public page names them)."""
+    check_window(start, end)
+    selected = _in_window(events_query(f), start, end)
+    rows = db.session.execute(selected.with_only_columns(*_RULE_COLUMNS)).all()
+    if f.tag:
+        tag = f.tag.casefold()
+        rows = [r for r in rows if _has_tag(r.audience_tags, tag)]
+    exceptions: dict[int, list] = {}
+    ids = selected.with_only_columns(Event.id).scalar_subquery()
+    for x in db.session.execute(sa.select(OccurrenceException).where(OccurrenceException.event_id.in_(ids))).scalars():
+        exceptions.setdefault(x.event_id, []).append(x)
+    series = [SimpleNamespace(**r._asdict(), people=(), exceptions=exceptions.get(r.id, ())) for r in rows]
+    occurrences = _keep_in_place(f, expand_events(series, start, end))
+    shown = occurrences[:limit]
+    wanted = {o.event_id for o in shown}
+    events = {e.id: e for e in db.session.scalars(sa.select(Event).where(Event.id.in_(wanted)).options(
+        selectinload(Event.place).selectinload(Place.quartier), selectinload(Event.organisers)))} if wanted else {}
+    return [(o, events[o.event_id]) for o in shown], len(occurrences)
 
 
 def public_event(event_id: int) -> Event:

@@ -320,3 +320,23 @@ def test_the_event_pages_calendar_link_gives_that_series_alone_as_both_parsers_r
     for read in (with_icalendar, with_vobject):
         assert {(s, cancelled) for s, _, cancelled in read(body, start, end)} == expected, read.__name__
     assert client.get(f"/feeds/events/{t.private.id}.ics").status_code == 404
+
+
+def test_the_first_occurrences_of_a_window_are_those_the_full_read_gives(app, territory):
+    """The home page's light read (rows, not models) against the shared read side."""
+    from dataclasses import replace
+    from datetime import datetime, time
+
+    from public_territory import PARIS
+    from scheduler.calendar import CalendarFilter, first_occurrences_between, occurrences_between
+
+    t = territory
+    start = datetime.combine(t.monday, time(), PARIS)
+    end = start + timedelta(days=28)
+    for f in (CalendarFilter(), CalendarFilter(place=t.centre.slug), CalendarFilter(walk_in=True),
+              CalendarFilter(kinds=("job_dating", "atelier")), CalendarFilter(tag="<B>FEMMES</B>"),
+              CalendarFilter(age_band=(16, 25)), CalendarFilter(quartier=t.quartier.code)):
+        full = [(replace(o, person_ids=()), e.id) for o, e in occurrences_between(f, start, end)]
+        first, total = first_occurrences_between(f, start, end, limit=5)
+        assert total == len(full) and full, f
+        assert [(replace(o, person_ids=()), e.id) for o, e in first] == full[:5], f

@@ -21,7 +21,8 @@ from models import Partner, Place, Quartier, db
 from models.errors import DomainError, NotFound
 from models.events import EVENT_KINDS
 from models.versions import calendar_version
-from scheduler.calendar import CalendarFilter, next_occurrences, occurrences_between, public_event
+from scheduler.calendar import (CalendarFilter, first_occurrences_between, next_occurrences,
+                                occurrences_between, public_event)
 from web.security import framable
 
 bp = Blueprint("public", __name__)
@@ -35,6 +36,7 @@ COMING_EVENT_KINDS = ("forum", "job_dating", "info_collective", "atelier", "lund
 HOME_DAYS, QUARTIER_DAYS, PLACE_DAYS, SCREEN_DAYS = 7, 28, 28, 4
 HOME_COMING_DAYS = 56
 HOME_LIMIT = 60  # national scale: past this, the home page sends people to their quartier
+HOME_COMING_LIMIT = 30
 
 
 # --- formatting ------------------------------------------------------------------------------
@@ -244,21 +246,22 @@ def home():
 
     def build():
         start, end = _window(first_day, HOME_DAYS)
-        rows = occurrence_rows(occurrences_between(filters.calendar_filter(), start, end))
+        # National scale: the first ones only; the rest is on the quartier pages.
+        week, total = first_occurrences_between(filters.calendar_filter(), start, end, HOME_LIMIT)
+        rows = occurrence_rows(week)
         coming_start, coming_end = _window(first_day, HOME_COMING_DAYS)
         coming_filter = filters.calendar_filter()
         if not filters.kind:
             coming_filter.kinds = COMING_EVENT_KINDS
-        coming = occurrence_rows(occurrences_between(coming_filter, coming_start, coming_end))
+        coming = occurrence_rows(first_occurrences_between(coming_filter, coming_start, coming_end,
+                                                           HOME_COMING_LIMIT)[0])
         by_quartier: dict[str, dict] = {}
         for row in coming:
             q = row["place"].quartier
-            group = by_quartier.setdefault(q.code if q else "", {"quartier": q, "rows": []})
-            if len(group["rows"]) < 6:
-                group["rows"].append(row)
+            by_quartier.setdefault(q.code if q else "", {"quartier": q, "rows": []})["rows"].append(row)
         quartiers = db.session.execute(sa.select(Quartier.code, Quartier.name).order_by(Quartier.name)).all()
         return render_template(
-            "public/home.html", days=by_day(rows[:HOME_LIMIT]), total=len(rows), limit=HOME_LIMIT,
+            "public/home.html", days=by_day(rows), total=total, limit=HOME_LIMIT,
             coming=sorted(by_quartier.values(), key=lambda g: g["quartier"].name if g["quartier"] else "~"),
             quartiers=quartiers, filters=filters, first_day=first_day, first_day_label=day_label(first_day),
             next_week=(first_day + timedelta(days=7)).isoformat())

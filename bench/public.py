@@ -1,0 +1,184 @@
+"""Server time of the public pages with the national calendar (about 1.5 million occurrences in
+twelve months), against the JSON occurrences query for the same window in the same run.
+
+Pages: the home page (the coming 7 days, nationwide) and the page of the busiest quartier (the
+coming 4 weeks). Both are cached under the calendar's version, so the run also makes a real write
+(an event of that quartier renamed, through the operation, committed) every WRITE_EVERY requests
+and checks that the very next page shows it: the figures include the rebuilds writes cause.
+
+    python bench/public.py [--scale 1.0] [--requests 200] [--database-url URL] [--check]
+
+Without --database-url it creates a fresh PostgreSQL database at 127.0.0.1:5432 (dropped at the
+end), or a SQLite file when PostgreSQL cannot be reached. Target (--check): p95 <= 50 ms for each
+page. Last line starts with BENCH.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import tempfile
+import time as timer
+import uuid
+from datetime import timedelta
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+import sqlalchemy as sa  # noqa: E402
+
+from bench.national import load_national  # noqa: E402
+
+TARGET_P95_MS = 50.0
+WRITE_EVERY = 50
+PG_ADMIN_URL = os.environ.get("BENCH_POSTGRES_ADMIN_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+
+
+def p95(values: list[float]) -> float:
+    ordered = sorted(values)
+    return ordered[max(0, int(round(0.95 * len(ordered))) - 1)]
+
+
+def fresh_database() -> tuple[str, callable]:
+    name = f"maillage_bench_public_{uuid.uuid4().hex[:8]}"
+    try:
+        admin = sa.create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    except sa.exc.OperationalError:
+        folder = tempfile.mkdtemp(prefix="maillage-bench-")
+        print("PostgreSQL unreachable: SQLite file instead")
+        return f"sqlite:///{folder}/bench.sqlite3", lambda: None
+
+    def drop():
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+    return PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}", drop
+
+
+def timed(client, url: str) -> tuple[float, str]:
+    t0 = timer.perf_counter()
+    response = client.get(url)
+    elapsed = (timer.perf_counter() - t0) * 1000
+    if response.status_code != 200:
+        raise SystemExit(f"{url}: HTTP {response.status_code}")
+    return elapsed, response.get_data(as_text=True)
+
+
+class BenchActor:
+    """Writes as a coordinator of everything (what the API's coordinator token would do)."""
+
+    id = None
+    is_coordinator = True
+
+    def can_edit_event(self, event):
+        return True
+
+    def require(self, allowed, message=""):
+        return None
+
+
+SYSTEM = BenchActor()
+
+
+def measure_page(app, client, url: str, requests: int) -> dict:
+    """`requests` GETs of one page; every WRITE_EVERY, a committed write to an event the page
+    shows, then a check that the next response shows it."""
+    import re
+
+    from models import Event, db
+    from models.events import update_event
+
+    times, writes, cold, rename_event_id = [], 0, None, None
+    for i in range(requests):
+        if i and i % WRITE_EVERY == 0:
+            with app.app_context():
+                event = db.session.get(Event, rename_event_id)
+                title = f"Permanence emploi (bench {uuid.uuid4().hex[:6]})"
+                update_event(SYSTEM, event, {"title": title})
+                db.session.commit()
+            writes += 1
+            elapsed, html = timed(client, url)
+            if title not in html:
+                raise SystemExit(f"STALE: {url} does not show the write just committed")
+        else:
+            elapsed, html = timed(client, url)
+        if cold is None:
+            cold = elapsed
+            rename_event_id = int(re.search(r'data-event-id="(\d+)"', html).group(1))
+        times.append(elapsed)
+    return {"p50": statistics.median(times), "p95": p95(times), "max": max(times), "cold": cold,
+            "writes": writes, "bytes": len(html.encode())}
+
+
+def measure_json(client, url: str, runs: int) -> dict:
+    times = [timed(client, url)[0] for _ in range(runs)]
+    return {"p50": statistics.median(times), "p95": p95(times)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--scale", type=float, default=1.0)
+    parser.add_argument("--requests", type=int, default=200)
+    parser.add_argument("--json-runs", type=int, default=5)
+    parser.add_argument("--database-url")
+    parser.add_argument("--check", action="store_true", help=f"exit 1 when a p95 exceeds {TARGET_P95_MS:.0f} ms")
+    args = parser.parse_args()
+
+    from flask_migrate import upgrade
+
+    from app import create_app
+    from models import Event, Place, Quartier, db
+
+    url, drop = (args.database_url, lambda: None) if args.database_url else fresh_database()
+    try:
+        app = create_app({"SQLALCHEMY_DATABASE_URI": url, "BASE_URL": "http://maillage.test"})
+        with app.app_context():
+            upgrade()
+            t0 = timer.perf_counter()
+            cal = load_national(db.engine, scale=args.scale)
+            print(f"national calendar ({cal.summary()}) loaded in {timer.perf_counter() - t0:.1f} s "
+                  f"on {db.engine.dialect.name}")
+            busiest = db.session.execute(
+                sa.select(Quartier.code, sa.func.count(Event.id).label("n"))
+                .join(Place, Place.quartier_id == Quartier.id).join(Event, Event.place_id == Place.id)
+                .where(Event.visibility == "public").group_by(Quartier.code).order_by(sa.desc("n")).limit(1)).one()
+        start = cal.start
+        client = app.test_client()
+        pages = {
+            "home": (f"/?du={start}",
+                     f"/api/v1/occurrences?start={start}&end={start + timedelta(days=7)}"),
+            "quartier": (f"/quartiers/{busiest.code}?du={start}",
+                         f"/api/v1/occurrences?quartier={busiest.code}&start={start}&end={start + timedelta(days=28)}"),
+        }
+        results = {}
+        for name, (page_url, json_url) in pages.items():
+            json = measure_json(client, json_url, args.json_runs)
+            page = measure_page(app, client, page_url, args.requests)
+            results[name] = (page, json)
+            print(f"{name:9s} page: p50 {page['p50']:.1f} ms, p95 {page['p95']:.1f} ms, max {page['max']:.0f} ms, "
+                  f"first (cold) {page['cold']:.0f} ms, {page['writes']} writes in {args.requests} requests, "
+                  f"{page['bytes'] // 1024} KiB | JSON same window: p50 {json['p50']:.0f} ms, "
+                  f"p95 {json['p95']:.0f} ms | ratio p95 JSON/page {json['p95'] / page['p95']:.0f}x")
+        print(f"quartier {busiest.code}: {busiest.n} public series")
+    finally:
+        with app.app_context():
+            db.engine.dispose()
+        drop()
+    missed = [name for name, (page, _) in results.items() if page["p95"] > TARGET_P95_MS]
+    home, quartier = results["home"], results["quartier"]
+    print(f"BENCH public: home p95 {home[0]['p95']:.1f} ms vs JSON {home[1]['p95']:.0f} ms "
+          f"({home[1]['p95'] / home[0]['p95']:.0f}x); quartier p95 {quartier[0]['p95']:.1f} ms vs JSON "
+          f"{quartier[1]['p95']:.0f} ms ({quartier[1]['p95'] / quartier[0]['p95']:.0f}x); target p95 <= "
+          f"{TARGET_P95_MS:.0f} ms: {'missed by ' + ', '.join(missed) if missed else 'met'}")
+    if args.check and missed:
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()
