@@ -32,6 +32,8 @@ def _touches_calendar(session: Session) -> bool:
                for obj in (*session.new, *session.dirty, *session.deleted))
 
 
+# The flag is never cleared on rollback: a rolled-back savepoint may leave earlier flushed changes
+# in the transaction, and one needless raise of the version costs a page rebuild, nothing more.
 @sa.event.listens_for(Session, "before_flush")
 def _note_calendar_change(session, flush_context, instances) -> None:
     if _touches_calendar(session):
@@ -44,11 +46,6 @@ def _raise_calendar_version(session) -> None:
     session.flush()
     if session.info.pop(_FLAG, False):
         bump_calendar_version(session)
-
-
-@sa.event.listens_for(Session, "after_soft_rollback")
-def _forget_calendar_change(session, previous_transaction) -> None:
-    session.info.pop(_FLAG, None)
 
 
 def bump_calendar_version(session: Session | None = None) -> None:

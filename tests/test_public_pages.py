@@ -340,3 +340,21 @@ def test_the_first_occurrences_of_a_window_are_those_the_full_read_gives(app, te
         first, total = first_occurrences_between(f, start, end, limit=5)
         assert total == len(full) and full, f
         assert [(replace(o, person_ids=()), e.id) for o, e in first] == full[:5], f
+
+
+def test_the_calendar_version_rises_with_each_committed_write_and_only_then(app, territory):
+    from conftest import SYSTEM
+    from models import db
+    from models.events import update_event
+    from models.versions import calendar_version
+
+    t = territory
+    before = calendar_version()
+    db.session.commit()  # nothing written
+    assert calendar_version() == before
+    update_event(SYSTEM, t.job_dating, {"title": "Job dating du transport"})
+    db.session.commit()
+    assert calendar_version() == before + 1
+    update_event(SYSTEM, t.job_dating, {"title": "Job dating annulé ?"})
+    db.session.rollback()
+    assert calendar_version() == before + 1
