@@ -6,7 +6,7 @@ from pathlib import Path
 
 from flask import Flask
 from flask_migrate import Migrate
-from werkzeug.routing import IntegerConverter
+from werkzeug.routing import IntegerConverter, UnicodeConverter
 
 from models import db
 
@@ -20,6 +20,15 @@ class RowId(IntegerConverter):
     def __init__(self, url_map, *args, **kwargs):
         kwargs.setdefault("max", 2**31 - 1)
         super().__init__(url_map, *args, **kwargs)
+
+
+class Text(UnicodeConverter):
+    """`<slug>` and `<code>` in URLs: a NUL character names nothing (PostgreSQL even refuses it in a
+    query), so such a URL matches no route: 404, not 500."""
+
+    def __init__(self, url_map, *args, **kwargs):
+        super().__init__(url_map, *args, **kwargs)
+        self.regex = self.regex.replace("[^/]", "[^/\x00]")
 
 
 def _settings(instance_path: str) -> dict:
@@ -51,7 +60,7 @@ def create_app(overrides: dict | None = None) -> Flask:
     app.json.ensure_ascii = False  # French text stays readable in the JSON
     app.json.sort_keys = False  # keys in the order the schemas declare them
 
-    app.url_map.converters["int"] = RowId
+    app.url_map.converters.update(int=RowId, default=Text, string=Text)
     db.init_app(app)
     migrate.init_app(app, db, directory=str(Path(__file__).parent / "migrations"),
                      render_as_batch=True)

@@ -48,5 +48,24 @@ def between(lo: int, hi: int) -> validate.Range:
     return validate.Range(min=lo, max=hi, error=f"Valeur entre {lo} et {hi} attendue.")
 
 
+def _has_nul(value) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+    if isinstance(value, (list, tuple)):
+        return any(_has_nul(v) for v in value)
+    return False
+
+
 class BaseSchema(ma.Schema):
     error_messages = {"unknown": "Champ inconnu.", "type": "Objet JSON attendu."}
+
+    @ma.pre_load
+    def refuse_nul_characters(self, data, **kwargs):
+        """No text we keep may hold a NUL character (PostgreSQL refuses it): say so, field by field."""
+        if hasattr(data, "keys"):
+            bad = {key: ["Caractère nul (\\u0000) interdit."] for key in data.keys() if _has_nul(data[key])}
+            if bad:
+                raise ValidationError(bad)
+        return data
