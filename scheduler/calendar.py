@@ -82,11 +82,12 @@ def events_query(f: CalendarFilter) -> sa.Select:
 
 
 def _in_window(q: sa.Select, start: datetime, end: datetime) -> sa.Select:
-    # A move can bring an occurrence in from outside the rule's range: keep series with exceptions.
+    # A move can bring an occurrence in from outside the rule's range, before its first date or
+    # after its last: keep series with exceptions on both sides.
+    has_exceptions = Event.id.in_(sa.select(OccurrenceException.event_id))
     return q.where(
-        Event.starts_at < end + timedelta(days=1),
-        sa.or_(Event.last_date.is_(None), Event.last_date >= (start - timedelta(days=8)).date(),
-               Event.id.in_(sa.select(OccurrenceException.event_id))),
+        sa.or_(Event.starts_at < end + timedelta(days=1), has_exceptions),
+        sa.or_(Event.last_date.is_(None), Event.last_date >= (start - timedelta(days=8)).date(), has_exceptions),
     )
 
 

@@ -41,3 +41,17 @@ def test_loading_the_national_calendar_gives_the_occurrences_of_its_in_memory_ru
                  for o, _ in loaded)
     assert len(expected) > 1000
     assert got == expected
+
+
+def test_the_occurrences_benchmark_runs_on_a_small_calendar_and_ends_with_its_bench_line():
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    run = subprocess.run([sys.executable, "bench/occurrences.py", "--scale", "0.005"], cwd=root,
+                         capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr
+    lines = run.stdout.strip().splitlines()
+    assert "identical in all runs" in run.stdout
+    assert lines[-1].startswith("BENCH occurrences:") and "faster than the baseline" in lines[-1]

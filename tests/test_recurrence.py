@@ -502,3 +502,15 @@ def test_cancel_move_and_restore_through_the_api(client, monday_series, token_fo
     assert not any(cancelled or moved for _, _, cancelled, moved, *_ in june_to_april())
     history = client.get(f"/api/v1/events/{event.id}/history", headers=headers).get_json()
     assert [h["action"] for h in history].count("restore_occurrence") == 2
+
+
+def test_an_occurrence_moved_before_the_first_date_of_its_series_is_found_in_that_earlier_window(
+        client, monday_series, token_for):
+    event, _, _ = monday_series
+    headers = token_for()
+    response = client.post(f"/api/v1/events/{event.id}/occurrences/move", headers=headers, json={
+        "recurrence_start": "2027-03-01T14:00:00+01:00", "starts_at": "2027-02-24T10:00:00+01:00"})
+    assert response.status_code == 200, response.get_json()
+    body = client.get("/api/v1/occurrences?start=2027-02-22&end=2027-02-28", headers=headers).get_json()
+    assert [(o["starts_at"], o["recurrence_id"], o["is_moved"]) for o in body] == [
+        ("2027-02-24T10:00:00+01:00", "2027-03-01T13:00:00Z", True)]
