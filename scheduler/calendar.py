@@ -2,6 +2,7 @@
 window, with the filters a partner or a young person uses."""
 from __future__ import annotations
 
+import heapq
 from dataclasses import dataclass
 from types import SimpleNamespace
 from datetime import datetime, timedelta
@@ -12,7 +13,7 @@ from sqlalchemy.orm import selectinload
 from models import Event, OccurrenceException, Partner, Place, Quartier, db
 from models.errors import InvalidInput, NotFound
 from models.events import event_organisers
-from scheduler.recurrence import Occurrence, expand_events
+from scheduler.recurrence import Occurrence, expand, expand_events, rule_of
 
 MAX_WINDOW_DAYS = 400
 
@@ -130,8 +131,7 @@ def occurrences_between(f: CalendarFilter, start: datetime, end: datetime) -> li
 
 _RULE_COLUMNS = (Event.id, Event.timezone, Event.start_date, Event.start_time, Event.duration_minutes,
                  Event.frequency, Event.interval, Event.weekdays, Event.month_week, Event.until, Event.count,
-                 Event.skip_public_holidays, Event.holiday_region, Event.place_id, Event.room, Event.status,
-                 Event.audience_tags)
+                 Event.skip_public_holidays, Event.holiday_region, Event.place_id, Event.room, Event.status)
 
 
 def first_occurrences_between(f: CalendarFilter, start: datetime, end: datetime,
@@ -142,17 +142,20 @@ def first_occurrences_between(f: CalendarFilter, start: datetime, end: datetime,
     People are left out (no public page names them)."""
     check_window(start, end)
     selected = _in_window(events_query(f), start, end)
-    rows = db.session.execute(selected.with_only_columns(*_RULE_COLUMNS)).all()
-    if f.tag:
+    if f.tag:  # tags are JSON: decoded only when asked for
         tag = f.tag.casefold()
-        rows = [r for r in rows if _has_tag(r.audience_tags, tag)]
+        rows = [r for r in db.session.execute(selected.with_only_columns(*_RULE_COLUMNS, Event.audience_tags))
+                if _has_tag(r.audience_tags, tag)]
+    else:
+        rows = db.session.execute(selected.with_only_columns(*_RULE_COLUMNS)).all()
     exceptions: dict[int, list] = {}
     ids = selected.with_only_columns(Event.id).scalar_subquery()
     for x in db.session.execute(sa.select(OccurrenceException).where(OccurrenceException.event_id.in_(ids))).scalars():
         exceptions.setdefault(x.event_id, []).append(x)
     series = [SimpleNamespace(**r._asdict(), people=(), exceptions=exceptions.get(r.id, ())) for r in rows]
-    occurrences = _keep_in_place(f, expand_events(series, start, end))
-    shown = occurrences[:limit]
+    occurrences = _keep_in_place(f, expand([rule_of(s) for s in series], start, end))
+    # The same order as expand_events, without sorting what is not shown.
+    shown = heapq.nsmallest(limit, occurrences, key=lambda o: (o.starts_at, o.event_id))
     wanted = {o.event_id for o in shown}
     events = {e.id: e for e in db.session.scalars(sa.select(Event).where(Event.id.in_(wanted)).options(
         selectinload(Event.place).selectinload(Place.quartier), selectinload(Event.organisers)))} if wanted else {}

@@ -31,8 +31,8 @@ DAYS = ["lundi", "mardi", "mercredi", "jeudi", "vendredi", "samedi", "dimanche"]
 MONTHS = ["janvier", "février", "mars", "avril", "mai", "juin", "juillet", "août", "septembre",
           "octobre", "novembre", "décembre"]
 YOUTH_BAND = (16, 25)
-# What a young person looks for first: events, not the partners' own meetings.
-COMING_EVENT_KINDS = ("forum", "job_dating", "info_collective", "atelier", "lundi_emploi")
+# The dated events worth planning for (the weekly ones are in the week's list already).
+COMING_EVENT_KINDS = ("forum", "job_dating", "info_collective")
 HOME_DAYS, QUARTIER_DAYS, PLACE_DAYS, SCREEN_DAYS = 7, 28, 28, 4
 HOME_COMING_DAYS = 56
 HOME_LIMIT = 60  # national scale: past this, the home page sends people to their quartier
