@@ -158,10 +158,15 @@ class PageCache:
         self.size = size
         self.pages: OrderedDict[tuple, object] = OrderedDict()
         self.lock = threading.Lock()
+        self.version = None
 
     def get_or_build(self, key: tuple, build):
-        key = (calendar_version(), _today(), *key)
+        version = calendar_version()
+        key = (version, _today(), *key)
         with self.lock:
+            if version != self.version:  # pages of an older version will never be asked for again
+                self.pages.clear()
+                self.version = version
             if key in self.pages:
                 self.pages.move_to_end(key)
                 return self.pages[key]
