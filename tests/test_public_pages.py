@@ -240,6 +240,11 @@ def test_unknown_places_and_bad_dates_get_a_french_page(client, territory):
     assert client.get("/quartiers/QN000").status_code == 404
     assert client.get("/ecran/rien").status_code == 404
     assert client.get("/?du=demain").status_code == 400
+    far = client.get("/?du=9999-12-31")
+    assert far.status_code == 400 and "au plus un an" in far.get_data(as_text=True)
+    assert 'lang="fr"' in far.get_data(as_text=True) and "Bad Request" not in far.get_data(as_text=True)
+    assert client.get(f"/lieux/{territory.bij.slug}/affiche.pdf?du=0001-01-01").status_code == 400
+    assert client.get("/evenements/99999999999").status_code == 404
 
 
 def test_the_snippet_page_builds_an_iframe_for_a_place_with_filters(client, territory):

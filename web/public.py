@@ -14,6 +14,7 @@ from urllib.parse import quote, urlencode
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
+from werkzeug.exceptions import HTTPException
 from flask import (Blueprint, Response, abort, current_app, redirect, render_template, request,
                    url_for)
 
@@ -80,9 +81,12 @@ def _start_day() -> date:
     if not value:
         return _today()
     try:
-        return date.fromisoformat(value)
+        day = date.fromisoformat(value)
     except ValueError:
         abort(400, "La date doit s'écrire AAAA-MM-JJ.")
+    if abs((day - _today()).days) > 366:
+        abort(400, "Le programme se consulte au plus un an avant ou après aujourd'hui.")
+    return day
 
 
 def _window(first_day: date, days: int) -> tuple[datetime, datetime]:
@@ -240,6 +244,12 @@ def osm_link(place: Place) -> str:
 def domain_error(error: DomainError):
     db.session.rollback()
     return render_template("public/error.html", message=error.message, status=error.status), error.status
+
+
+@bp.errorhandler(HTTPException)
+def http_error(error: HTTPException):
+    """abort() in these pages: the same French page (their descriptions are French)."""
+    return render_template("public/error.html", message=error.description, status=error.code), error.code
 
 
 @bp.get("/")
