@@ -363,3 +363,26 @@ def test_the_calendar_version_rises_with_each_committed_write_and_only_then(app,
     update_event(SYSTEM, t.job_dating, {"title": "Job dating annulé ?"})
     db.session.rollback()
     assert calendar_version() == before + 1
+
+
+@pytest.mark.parametrize("first_tuesday, offsets", [
+    ("2027-03-23", ("+01:00", "+02:00")),  # summer time from Sunday 28 March 2027
+    ("2026-10-20", ("+02:00", "+01:00")),  # winter time from Sunday 25 October 2026
+], ids=["march", "october"])
+def test_a_weekly_permanence_keeps_its_wall_clock_time_across_the_dst_change_on_every_page(
+        client, create_quartier, create_place, create_partner, create_event, tmp_path, first_tuesday, offsets):
+    from datetime import date
+
+    create_quartier()
+    place = create_place("pij-dst", "PIJ des Saisons", quartier="QN03801M")
+    ml = create_partner()
+    event = create_event(place, [ml], title="Permanence du mardi", start_date=date.fromisoformat(first_tuesday),
+                         frequency="weekly", interval=1, weekdays=[1], count=4, skip_public_holidays=False)
+    first = date.fromisoformat(first_tuesday)
+    html = client.get(f"/lieux/{place.slug}?du={first}").get_data(as_text=True)
+    starts = [s for eid, s, _ in shown(html) if eid == event.id][:2]
+    assert starts == [f"{first}T14:00:00{offsets[0]}", f"{first + timedelta(days=7)}T14:00:00{offsets[1]}"]
+    assert html.count("14 h – 17 h") >= 2
+    monday = first - timedelta(days=1)
+    second_week = client.get(f"/lieux/{place.slug}/affiche.pdf?du={monday + timedelta(days=7)}").get_data()
+    assert "14 h – 17 h" in _pdf_text(second_week) and "Permanence du mardi" in _pdf_text(second_week)
