@@ -214,3 +214,26 @@ def test_the_hall_screen_is_large_and_keeps_the_last_programme_when_the_network_
         assert "Programme à jour" in page.locator(".status").inner_text()
     finally:
         context.close()
+
+
+def test_the_hall_screen_refreshes_itself_and_shows_a_cancellation_without_a_reload(
+        live_server, page, app, territory, monkeypatch):
+    from datetime import datetime, time
+
+    from conftest import SYSTEM
+    from models import db
+    from public_territory import PARIS
+    from scheduler.series import cancel_occurrence
+
+    t = territory
+    monkeypatch.setitem(app.config, "SCREEN_REFRESH_SECONDS", 10)  # the script's floor
+    page.goto(f"{live_server}/ecran/{t.centre.slug}")
+    today_start = datetime.combine(t.today, time(9, 30), PARIS).isoformat()
+    item = page.locator(f"li[data-starts-at='{today_start}']")
+    assert item.get_attribute("data-status") == "confirmed"
+    page.evaluate("window.__sameDocument = true")
+    cancel_occurrence(SYSTEM, t.daily, datetime.combine(t.today, time(9, 30), PARIS), "Grève")
+    db.session.commit()
+    page.wait_for_selector(f"li[data-starts-at='{today_start}'][data-status='cancelled']", timeout=20_000)
+    assert page.evaluate("window.__sameDocument === true")  # refreshed in place, not reloaded
+    assert "Annulé" in item.inner_text()
