@@ -67,7 +67,7 @@ def _schema_name(schema) -> str:
 
 
 def init_app(app) -> None:
-    from api import events, feeds, occurrences, partners, territory
+    from api import events, feeds, imports, occurrences, partners, territory
 
     app.config.setdefault("API_TITLE", "Maillage")
     app.config.setdefault("API_VERSION", "v1")
@@ -82,6 +82,6 @@ def init_app(app) -> None:
     api = MaillageApi(app, spec_kwargs={"marshmallow_plugin": MarshmallowPlugin(schema_name_resolver=_schema_name)})
     # App-wide, so that it also serves the feeds; the pages' blueprint handles its own.
     app.register_error_handler(DomainError, domain_error_response)
-    for module in (partners, territory, events, occurrences):
+    for module in (partners, territory, events, occurrences, imports):
         api.register_blueprint(module.blp)
     app.register_blueprint(feeds.bp)  # text/calendar, outside the OpenAPI document

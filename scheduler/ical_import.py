@@ -1,0 +1,893 @@
+"""Import of a partner's own calendar: .ics exported by Outlook, Google or Thunderbird, or a CSV
+of permanences. The clock's sync (`scheduler.sync`) applies fetched calendars the same way.
+
+Three steps, one pipeline:
+1. parse the file into `PlannedEvent`s (Maillage's wall-clock series + exceptions), or refuse it
+   whole with errors that name the line and the component;
+2. `preview`: what would be created, changed, left unchanged, and the overlaps it would create;
+3. `apply_plan`: all of it in the caller's transaction (the view or job commits once, or rolls
+   everything back). Idempotent by UID: importing the same file again changes nothing.
+
+What Maillage cannot hold (yearly rules, "the 15th of each month", RDATE lists, events longer
+than a week) is refused with a located error rather than imported approximately.
+"""
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import re
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta, timezone
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
+
+import icalendar
+import sqlalchemy as sa
+
+from models import Event, Place, db
+from models.errors import InvalidInput
+from models.events import EVENT_KINDS, MAX_COUNT, MAX_DURATION_MINUTES, WEEKDAYS, local_to_utc
+from scheduler.recurrence import SeriesRule, gives_occurrence, holiday_region_of, rule_dates, skipped_holidays
+
+UTC = timezone.utc
+WEEKDAY_CODES = ("MO", "TU", "WE", "TH", "FR", "SA", "SU")
+MAX_EVENTS = 5000
+# Lines our own feeds append to a description: dropped on the way back in, so that importing a
+# Maillage feed does not grow descriptions at every round.
+_OUR_DESCRIPTION_LINES = ("Type : ", "Organisé par : ", "Public : ", "Sans rendez-vous", "Inscription : ",
+                          "Intervenant·es : ", "Réservé aux partenaires")
+
+
+@dataclass
+class ImportOptions:
+    """What the file does not say: who imports, for which partner, where by default."""
+
+    partner: object  # Partner: organiser of what is created
+    place: Place  # where events go when LOCATION names no known place
+    kind: str = "permanence"
+    visibility: str = "public"
+    source: str = "import"  # Event.source: "import", or "sync:<id>" for a synced calendar
+
+
+@dataclass
+class LocatedError:
+    message: str
+    line: int | None = None
+    component: str = ""
+
+    def __str__(self) -> str:
+        where = ", ".join(x for x in (f"ligne {self.line}" if self.line else "", self.component) if x)
+        return f"{where} : {self.message}" if where else self.message
+
+
+class ImportRefused(InvalidInput):
+    """The file is refused whole; `located` lists every error found, each with its place."""
+
+    def __init__(self, located: list[LocatedError]):
+        self.located = located
+        first = str(located[0]) if located else ""
+        more = f" (et {len(located) - 1} autre(s) erreur(s))" if len(located) > 1 else ""
+        super().__init__(f"Fichier refusé, rien n'a été importé. {first}{more}",
+                         {"file": [str(e) for e in located[:50]]})
+
+
+@dataclass
+class PlannedException:
+    recurrence_start: datetime  # UTC
+    is_cancelled: bool
+    starts_at: datetime | None = None
+    duration_minutes: int | None = None
+
+
+@dataclass
+class PlannedEvent:
+    uid: str
+    values: dict  # Event fields, place as a Place
+    exceptions: list[PlannedException] = field(default_factory=list)
+    line: int | None = None
+    component: str = ""
+
+    @property
+    def title(self) -> str:
+        return self.values["title"]
+
+
+# --- reading an .ics -----------------------------------------------------------------------------
+
+@dataclass
+class _Layout:
+    """Where each top-level VEVENT starts in the file, and where each of its properties is."""
+
+    vevents: list[int] = field(default_factory=list)
+    properties: list[dict[str, int]] = field(default_factory=list)
+    children: list[tuple[str, int, int]] = field(default_factory=list)  # top-level components: name, lines
+
+
+_NAME = re.compile(r"^[A-Za-z0-9-]+(?=[;:])")
+
+
+def _decode(data: bytes) -> str:
+    if data.startswith(b"\xef\xbb\xbf"):
+        data = data[3:]
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        return data.decode("cp1252", errors="replace")  # old Outlook exports
+
+
+def _layout(text: str) -> tuple[_Layout, list[LocatedError]]:
+    """Checks the content lines and the BEGIN/END nesting, line by line, so that errors can
+    name their line (icalendar's parser does not say where it stopped)."""
+    layout, errors, stack = _Layout(), [], []
+    logical: list[tuple[int, str]] = []
+    for number, raw in enumerate(text.splitlines(), start=1):
+        if raw[:1] in (" ", "\t") and logical:
+            logical[-1] = (logical[-1][0], logical[-1][1] + raw[1:])
+        elif raw.strip():
+            logical.append((number, raw))
+    if not logical or logical[0][1].strip().upper() != "BEGIN:VCALENDAR":
+        return layout, [LocatedError("le fichier ne commence pas par BEGIN:VCALENDAR : est-ce bien un "
+                                     "fichier iCalendar (.ics) ?", 1)]
+    for number, line in logical:
+        match = _NAME.match(line)
+        if match is None:
+            errors.append(LocatedError(f"ligne illisible « {line[:60]} » (NOM:valeur attendu)", number))
+            continue
+        name = match.group(0).upper()
+        if name in ("BEGIN", "END"):
+            value = line.split(":", 1)[1].strip().upper() if ":" in line else ""
+            if name == "BEGIN":
+                stack.append((value, number))
+                if value == "VEVENT" and len(stack) == 2:
+                    layout.vevents.append(number)
+                    layout.properties.append({})
+            elif not stack or stack[-1][0] != value:
+                if any(v == value for v, _ in stack):
+                    while stack[-1][0] != value:  # what was opened inside and never closed
+                        inner, begun = stack.pop()
+                        errors.append(LocatedError(f"BEGIN:{inner} jamais fermé (END:{inner} manquant avant "
+                                                   f"END:{value} ligne {number})", begun))
+                    stack.pop()
+                else:
+                    opened = f"{stack[-1][0]} ouvert ligne {stack[-1][1]}" if stack else "rien n'est ouvert"
+                    errors.append(LocatedError(f"END:{value} inattendu ({opened})", number))
+            else:
+                begun = stack.pop()[1]
+                if len(stack) == 1:
+                    layout.children.append((value, begun, number))
+        elif len(stack) == 2 and stack[-1][0] == "VEVENT" and layout.properties:
+            layout.properties[-1].setdefault(name, number)
+    for value, number in stack:
+        errors.append(LocatedError(f"BEGIN:{value} jamais fermé (END:{value} manquant)", number))
+    return layout, errors
+
+
+def _locate_parse_error(text: str, layout: _Layout, error: Exception) -> LocatedError:
+    """icalendar does not say where it stopped: parse each top-level component alone to find it."""
+    lines = text.splitlines()
+    for name, begin, end in layout.children:
+        chunk = "\r\n".join(["BEGIN:VCALENDAR", *lines[begin - 1:end], "END:VCALENDAR"])
+        try:
+            icalendar.Calendar.from_ical(chunk)
+        except Exception as inner:
+            return LocatedError(f"illisible : {inner}", begin, name)
+    return LocatedError(f"illisible : {error}", 1, "VCALENDAR")
+
+
+def _zone_name(value: datetime, tzid: str | None, fallback: str) -> str:
+    """An IANA zone for a DTSTART: its own when icalendar knows it (Outlook's Windows names
+    included), otherwise the place's (the instant is kept; the wall clock follows the place)."""
+    key = getattr(value.tzinfo, "key", None)
+    if key and key != "UTC" and key in available_timezones():
+        return key
+    if tzid:
+        try:
+            from icalendar.timezone.windows_to_olson import WINDOWS_TO_OLSON
+
+            name = WINDOWS_TO_OLSON.get(tzid, tzid)
+            if name in available_timezones():
+                ZoneInfo(name)
+                return name
+        except (ZoneInfoNotFoundError, ValueError):
+            pass
+    return fallback
+
+
+def _instant(value, zone: ZoneInfo, at: time) -> datetime:
+    """An aware UTC instant from a DATE, a floating or an aware DATE-TIME."""
+    if isinstance(value, datetime):
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=zone)
+        return value.astimezone(UTC)
+    return datetime.combine(value, at, tzinfo=zone).astimezone(UTC)
+
+
+class _VeventError(Exception):
+    def __init__(self, message: str, prop: str | None = None):
+        super().__init__(message)
+        self.message, self.prop = message, prop
+
+
+def _prop(component, name: str):
+    value = component.get(name)
+    if value is None:
+        return None
+    if isinstance(value, list) and name in ("DTSTART", "DTEND", "DURATION", "RECURRENCE-ID"):
+        raise _VeventError(f"{name} présent plusieurs fois dans le même événement", name)
+    try:
+        return value.dt if hasattr(value, "dt") else value
+    except Exception as error:  # a broken value (vBroken) raises on access
+        raise _VeventError(f"valeur invalide : {error}", name) from None
+
+
+def parse_ics(data: bytes, options: ImportOptions) -> list[PlannedEvent]:
+    """The events of an .ics file, or ImportRefused with every error located."""
+    text = _decode(data)
+    layout, errors = _layout(text)
+    if errors:
+        raise ImportRefused(errors)
+    try:
+        calendars = icalendar.Calendar.from_ical(text, multiple=True)
+    except Exception as error:  # icalendar raises ValueError, and a few others on fuzzed input
+        raise ImportRefused([_locate_parse_error(text, layout, error)]) from None
+    if not calendars:
+        raise ImportRefused([LocatedError("aucun calendrier (VCALENDAR) dans le fichier", 1)])
+    calendar = calendars[0]
+    default_tz = options.place.timezone
+    wr_tz = str(calendar.get("X-WR-TIMEZONE", "")).strip()
+    if wr_tz:  # Google: floating times are in the calendar's zone
+        default_tz = _zone_name(datetime(2000, 1, 1, tzinfo=UTC), wr_tz, default_tz)
+    places = _places_by_name()
+    vevents = [c for c in calendar.subcomponents if c.name == "VEVENT"]
+    if len(vevents) > MAX_EVENTS:
+        raise ImportRefused([LocatedError(f"plus de {MAX_EVENTS} événements : découpez le fichier")])
+    masters: dict[str, PlannedEvent] = {}
+    overrides: list[tuple[int, object, str]] = []
+    for index, component in enumerate(vevents):
+        line = layout.vevents[index] if index < len(layout.vevents) else None
+        props = layout.properties[index] if index < len(layout.properties) else {}
+        uid = str(component.get("UID", "")).strip()
+        label = f"VEVENT n° {index + 1}" + (f" (UID {uid[:60]})" if uid else "")
+        try:
+            for name, message in getattr(component, "errors", []):
+                raise _VeventError(f"{name} : valeur invalide ({message})", name)
+            if "RECURRENCE-ID" in component:
+                overrides.append((index, component, uid))
+                continue
+            planned = _plan_vevent(component, uid, default_tz, options, places)
+            planned.line, planned.component = line, label
+            if planned.uid in masters:
+                raise _VeventError(f"UID déjà utilisé par le VEVENT de la ligne {masters[planned.uid].line}", "UID")
+            masters[planned.uid] = planned
+        except _VeventError as error:
+            errors.append(LocatedError(error.message, props.get(error.prop, line) if error.prop else line, label))
+    for index, component, uid in overrides:
+        line = layout.vevents[index] if index < len(layout.vevents) else None
+        props = layout.properties[index] if index < len(layout.properties) else {}
+        label = f"VEVENT n° {index + 1} (UID {uid[:60]}, occurrence modifiée)"
+        try:
+            master = masters.get(uid)
+            if master is None:  # an occurrence without its series (Google: invited to one date)
+                rid = _prop(component, "RECURRENCE-ID")
+                single = _plan_vevent(component, f"{uid}-{_stamp(rid)}", default_tz, options, places)
+                single.line, single.component = line, label
+                masters.setdefault(single.uid, single)
+            else:
+                _plan_override(master, component)
+        except _VeventError as error:
+            errors.append(LocatedError(error.message, props.get(error.prop, line) if error.prop else line, label))
+    if errors:
+        raise ImportRefused(errors)
+    return list(masters.values())
+
+
+def _stamp(value) -> str:
+    if isinstance(value, datetime):
+        return value.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ") if value.tzinfo else value.strftime("%Y%m%dT%H%M%S")
+    return value.strftime("%Y%m%d")
+
+
+def _places_by_name() -> dict[str, Place]:
+    return {p.name.casefold(): p for p in db.session.scalars(sa.select(Place))}
+
+
+def _place_of(location: str, places: dict[str, Place], default: Place) -> Place:
+    """The known place a LOCATION names (our feeds write "Name, address — salle X")."""
+    text = location.casefold().strip()
+    best = None
+    for name, place in places.items():
+        if text.startswith(name) and (best is None or len(name) > len(best.name)):
+            best = place
+    return best or default
+
+
+def _kind_of(component, default: str) -> str:
+    categories = component.get("CATEGORIES")
+    names = []
+    for item in categories if isinstance(categories, list) else [categories] if categories is not None else []:
+        names += [str(c) for c in getattr(item, "cats", [item])]
+    labels = {label.casefold(): kind for kind, label in EVENT_KINDS.items()}
+    for name in names:
+        kind = labels.get(name.casefold().strip()) or (name.strip() if name.strip() in EVENT_KINDS else None)
+        if kind:
+            return kind
+    return default
+
+
+def _clean_description(text: str) -> str:
+    lines = text.replace("\r\n", "\n").split("\n")
+    while lines and (lines[-1].startswith(_OUR_DESCRIPTION_LINES) or not lines[-1].strip()):
+        lines.pop()
+    return "\n".join(lines).strip()[:10000]
+
+
+def _plan_vevent(component, uid: str, default_tz: str, options: ImportOptions, places) -> PlannedEvent:
+    start = _prop(component, "DTSTART")
+    if start is None:
+        raise _VeventError("DTSTART manquant : l'événement n'a pas de date", "DTSTART")
+    if not isinstance(start, (date, datetime)):
+        raise _VeventError("DTSTART doit être une date ou une date et heure", "DTSTART")
+    tzid = component["DTSTART"].params.get("TZID")
+    all_day = not isinstance(start, datetime)
+    tz = default_tz if all_day or start.tzinfo is None else _zone_name(start, tzid, default_tz)
+    zone = ZoneInfo(tz)
+    begin = _instant(start, zone, time())
+    local = begin.astimezone(zone)
+    end = _prop(component, "DTEND")
+    duration = _prop(component, "DURATION")
+    if end is not None:
+        if not isinstance(end, (date, datetime)) or isinstance(end, datetime) != (not all_day):
+            raise _VeventError("DTEND n'est pas du même type que DTSTART (date ou date et heure)", "DTEND")
+        minutes = (_instant(end, zone, time()) - begin) / timedelta(minutes=1)
+    elif isinstance(duration, timedelta):
+        minutes = duration / timedelta(minutes=1)
+    else:
+        minutes = 24 * 60 if all_day else 0
+    minutes = int(round(minutes))
+    if minutes <= 0:
+        if end is not None and minutes < 0:
+            raise _VeventError("la fin (DTEND) est avant le début (DTSTART)", "DTEND")
+        minutes = 1  # RFC 5545: no end means an instant; Maillage keeps one minute
+    if minutes > MAX_DURATION_MINUTES:
+        raise _VeventError("l'événement dure plus de 7 jours : Maillage ne gère pas de tels événements",
+                           "DTEND" if end is not None else "DURATION")
+    if "RDATE" in component:
+        raise _VeventError("RDATE (liste de dates supplémentaires) n'est pas pris en charge : "
+                           "exportez ces dates comme événements séparés", "RDATE")
+    title = str(component.get("SUMMARY", "")).strip()[:200] or "Sans titre"
+    location = str(component.get("LOCATION", "") or "")
+    place = _place_of(location, places, options.place) if location else options.place
+    status = str(component.get("STATUS", "CONFIRMED")).upper()
+    klass = str(component.get("CLASS", "PUBLIC")).upper()
+    values = {
+        "title": title,
+        "description": _clean_description(str(component.get("DESCRIPTION", "") or "")),
+        "kind": _kind_of(component, options.kind),
+        "place": place,
+        "visibility": "partners" if klass in ("PRIVATE", "CONFIDENTIAL") else options.visibility,
+        "status": {"CANCELLED": "cancelled", "TENTATIVE": "tentative"}.get(status, "confirmed"),
+        "timezone": tz,
+        "start_date": local.date(),
+        "start_time": local.time().replace(tzinfo=None, microsecond=0),
+        "duration_minutes": minutes,
+        "frequency": "once", "interval": 1, "weekdays": [], "month_week": None, "until": None, "count": None,
+        "skip_public_holidays": False,
+        "holiday_region": place.department,
+    }
+    if not uid:
+        # No UID (rare, some hand-written files): one from the content, so a re-import matches.
+        uid = "import-" + hashlib.sha256(f"{title}|{begin.isoformat()}|{minutes}".encode()).hexdigest()[:24]
+    planned = PlannedEvent(uid=uid[:255], values=values)
+    rrules = component.get("RRULE")
+    if rrules is not None:
+        if isinstance(rrules, list):
+            if len(rrules) > 1:
+                raise _VeventError("plusieurs RRULE dans un même événement : non pris en charge", "RRULE")
+            rrules = rrules[0]
+        _apply_rrule(values, dict(rrules), zone)
+        _plan_exdates(planned, component)
+    return planned
+
+
+def _apply_rrule(values: dict, rule: dict, zone: ZoneInfo) -> None:
+    def one(name):
+        items = rule.get(name) or []
+        return items[0] if items else None
+
+    freq = str(one("FREQ") or "").upper()
+    supported = {"DAILY": "daily", "WEEKLY": "weekly", "MONTHLY": "monthly"}
+    if freq not in supported:
+        raise _VeventError(f"répétition FREQ={freq or '?'} non prise en charge : Maillage gère les répétitions "
+                           "quotidiennes, hebdomadaires et mensuelles (nième jour de la semaine)", "RRULE")
+    unknown = set(rule) - {"FREQ", "INTERVAL", "BYDAY", "BYSETPOS", "UNTIL", "COUNT", "WKST"}
+    if freq == "WEEKLY" and rule.get("BYMONTH") is None:
+        unknown -= set()
+    if unknown:
+        raise _VeventError(f"répétition non prise en charge ({', '.join(sorted(unknown))}) : Maillage gère "
+                           "« chaque semaine le lundi », « le 2e jeudi du mois »…, pas « le 15 du mois »", "RRULE")
+    interval = int(one("INTERVAL") or 1)
+    if not 1 <= interval <= 52:
+        raise _VeventError("INTERVAL doit être compris entre 1 et 52", "RRULE")
+    values["frequency"], values["interval"] = supported[freq], interval
+    days, nths = [], set()
+    for item in rule.get("BYDAY") or []:
+        match = re.fullmatch(r"([+-]?\d{1,2})?(MO|TU|WE|TH|FR|SA|SU)", str(item).upper())
+        if match is None:
+            raise _VeventError(f"BYDAY invalide : {item}", "RRULE")
+        days.append(WEEKDAY_CODES.index(match.group(2)))
+        nths.add(int(match.group(1)) if match.group(1) else None)
+    setpos = rule.get("BYSETPOS") or []
+    start_weekday = values["start_date"].weekday()
+    if freq == "DAILY":
+        if days or setpos:
+            raise _VeventError("une répétition quotidienne limitée à certains jours n'est pas prise en charge : "
+                               "utilisez une répétition hebdomadaire", "RRULE")
+    elif freq == "WEEKLY":
+        if setpos or nths - {None}:
+            raise _VeventError("BYSETPOS ou jour numéroté dans une répétition hebdomadaire : non pris en charge", "RRULE")
+        wkst = str(one("WKST") or "MO").upper()
+        days = sorted(set(days or [start_weekday]))
+        if wkst != "MO" and interval > 1 and len(days) > 1:
+            raise _VeventError("semaines commençant un autre jour que le lundi (WKST) avec INTERVAL : "
+                               "non pris en charge", "RRULE")
+        values["weekdays"] = days
+    else:  # MONTHLY: the nth (or last) weekday of the month
+        nth = None
+        if setpos:
+            if len(setpos) != 1 or len(days) != 1 or nths != {None}:
+                raise _VeventError("BYSETPOS n'est pris en charge qu'avec un seul jour (exemple : 2e jeudi)", "RRULE")
+            nth = int(setpos[0])
+        elif len(nths) == 1 and None not in nths:
+            nth = nths.pop()
+        if not days or nth not in (1, 2, 3, 4, -1):
+            raise _VeventError("répétition mensuelle non prise en charge : Maillage gère le 1er à 4e ou le dernier "
+                               "jour de la semaine du mois (exemple : BYDAY=2TH ou BYDAY=-1FR)", "RRULE")
+        values["weekdays"], values["month_week"] = sorted(set(days)), nth
+    count, until = one("COUNT"), one("UNTIL")
+    if count is not None:
+        if not 1 <= int(count) <= MAX_COUNT:
+            raise _VeventError(f"COUNT doit être compris entre 1 et {MAX_COUNT}", "RRULE")
+        values["count"] = int(count)
+    if until is not None:
+        values["until"] = _until_date(until, values["start_time"], zone)
+        if values["until"] < values["start_date"]:
+            raise _VeventError("UNTIL est avant le début de la série", "RRULE")
+    # DTSTART must be the series' first date: otherwise RFC 5545 counts it as an extra occurrence.
+    rule_ = _series_rule(values)
+    first = next(rule_dates(rule_, rule_.start_ord, rule_.start_ord + 800), None)
+    if first != rule_.start_ord:
+        raise _VeventError("DTSTART ne tombe pas sur un jour de la règle de répétition (RRULE) : "
+                           "la première date serait ambiguë", "DTSTART")
+
+
+def _until_date(until, start_time: time, zone: ZoneInfo) -> date:
+    """The last local day an occurrence may start on: UNTIL is inclusive, as an instant."""
+    if not isinstance(until, datetime):
+        return until
+    local = (until if until.tzinfo else until.replace(tzinfo=zone)).astimezone(zone)
+    return local.date() if local.time().replace(tzinfo=None) >= start_time else local.date() - timedelta(days=1)
+
+
+def _series_rule(values: dict, holiday_region: str | None = None) -> SeriesRule:
+    t = values["start_time"]
+    return SeriesRule(
+        event_id=0, timezone=values["timezone"], start_ord=values["start_date"].toordinal(),
+        start_seconds=t.hour * 3600 + t.minute * 60 + t.second, duration=values["duration_minutes"] * 60,
+        frequency=values["frequency"], interval=values["interval"], weekdays=tuple(values["weekdays"]),
+        month_week=values["month_week"], until_ord=values["until"].toordinal() if values["until"] else None,
+        count=values["count"], holiday_region=holiday_region)
+
+
+def _exdate_instants(component, zone: ZoneInfo, at: time) -> set[datetime]:
+    found = set()
+    exdates = component.get("EXDATE")
+    for item in exdates if isinstance(exdates, list) else [exdates] if exdates is not None else []:
+        try:
+            values = [v.dt for v in item.dts]
+        except Exception as error:
+            raise _VeventError(f"EXDATE invalide : {error}", "EXDATE") from None
+        for value in values:
+            if isinstance(value, (date, datetime)):
+                found.add(_instant(value, zone, at))
+    return found
+
+
+def _plan_exdates(planned: PlannedEvent, component) -> None:
+    """EXDATEs become cancelled occurrences; when they cover exactly the public holidays the
+    rule meets, the series skips holidays instead (what Maillage's own feeds mean by them)."""
+    values = planned.values
+    zone = ZoneInfo(values["timezone"])
+    excluded = _exdate_instants(component, zone, values["start_time"])
+    rule = _series_rule(values)
+    given = {e for e in excluded if gives_occurrence(rule, int(e.timestamp()))}
+    region = holiday_region_of(values["holiday_region"])
+    holiday_rule = _series_rule(values, region)
+    horizon = date(date.today().year + 2, 12, 31).toordinal()
+    last = min(holiday_rule.until_ord or horizon, horizon)
+    holidays = {local_to_utc(date.fromordinal(d), values["start_time"], values["timezone"])
+                for d in skipped_holidays(holiday_rule, holiday_rule.start_ord, last)}
+    if holidays and holidays <= given:
+        values["skip_public_holidays"] = True
+        given -= holidays
+    planned.exceptions = [PlannedException(instant, True) for instant in sorted(given)]
+
+
+def _plan_override(master: PlannedEvent, component) -> None:
+    values = master.values
+    if values["frequency"] == "once":
+        raise _VeventError("RECURRENCE-ID pour un événement qui ne se répète pas", "RECURRENCE-ID")
+    zone = ZoneInfo(values["timezone"])
+    rid = _prop(component, "RECURRENCE-ID")
+    if not isinstance(rid, (date, datetime)):
+        raise _VeventError("RECURRENCE-ID invalide", "RECURRENCE-ID")
+    recurrence = _instant(rid, zone, values["start_time"])
+    holiday_region = holiday_region_of(values["holiday_region"]) if values["skip_public_holidays"] else None
+    if not gives_occurrence(_series_rule(values, holiday_region), int(recurrence.timestamp())):
+        raise _VeventError(f"RECURRENCE-ID {recurrence.astimezone(zone):%d/%m/%Y %H:%M} n'est pas une date de la "
+                           "série", "RECURRENCE-ID")
+    master.exceptions = [x for x in master.exceptions if x.recurrence_start != recurrence]
+    if str(component.get("STATUS", "")).upper() == "CANCELLED":
+        master.exceptions.append(PlannedException(recurrence, True))
+        return
+    start = _prop(component, "DTSTART")
+    if not isinstance(start, (date, datetime)):
+        raise _VeventError("DTSTART manquant ou invalide dans l'occurrence modifiée", "DTSTART")
+    begin = _instant(start, zone, values["start_time"])
+    end = _prop(component, "DTEND")
+    duration = _prop(component, "DURATION")
+    if isinstance(end, (date, datetime)):
+        minutes = int(round((_instant(end, zone, values["start_time"]) - begin) / timedelta(minutes=1)))
+    elif isinstance(duration, timedelta):
+        minutes = int(round(duration / timedelta(minutes=1)))
+    else:
+        minutes = values["duration_minutes"]
+    if not 1 <= minutes <= MAX_DURATION_MINUTES:
+        raise _VeventError("durée de l'occurrence modifiée invalide (fin avant le début, ou plus de 7 jours)", "DTEND")
+    if begin == recurrence and minutes == values["duration_minutes"]:
+        return  # an override that changes nothing Maillage keeps (a title, an alarm)
+    master.exceptions.append(PlannedException(recurrence, False, begin, minutes))
+    master.exceptions.sort(key=lambda x: x.recurrence_start)
+
+
+# --- reading a CSV of permanences ---------------------------------------------------------------
+
+CSV_COLUMNS = ["Identifiant", "Titre", "Type", "Lieu", "Date de début", "Heure de début", "Heure de fin",
+               "Fréquence", "Jours", "Semaine du mois", "Date de fin", "Public", "Âge minimum", "Âge maximum",
+               "Description"]
+CSV_FREQUENCIES = {"une fois": "once", "unique": "once", "ponctuel": "once", "tous les jours": "daily",
+                   "quotidienne": "daily", "chaque semaine": "weekly", "hebdomadaire": "weekly",
+                   "toutes les deux semaines": "weekly:2", "tous les 15 jours": "weekly:2",
+                   "chaque mois": "monthly", "mensuelle": "monthly"}
+CSV_EXAMPLE = ["", "Permanence mission locale", "Permanence", "BIJ d'Échirolles", "04/01/2027", "14h00", "17h00",
+               "chaque semaine", "lundi", "", "28/06/2027", "sans diplôme", "16", "25", "Sans rendez-vous"]
+
+
+def csv_template() -> bytes:
+    """The CSV people download, fill in with a spreadsheet and send back (UTF-8 with BOM and
+    semicolons, as French Excel reads and writes them)."""
+    out = io.StringIO()
+    writer = csv.writer(out, delimiter=";", lineterminator="\r\n")
+    writer.writerow(CSV_COLUMNS)
+    writer.writerow(CSV_EXAMPLE)
+    return ("\ufeff" + out.getvalue()).encode()
+
+
+def _french_date(text: str) -> date:
+    text = text.strip()
+    for pattern in ("%d/%m/%Y", "%d/%m/%y", "%d-%m-%Y", "%d.%m.%Y", "%Y-%m-%d"):
+        try:
+            return datetime.strptime(text, pattern).date()
+        except ValueError:
+            continue
+    raise ValueError(f"date « {text} » illisible (JJ/MM/AAAA attendu, exemple : 04/01/2027)")
+
+
+def _french_time(text: str) -> time:
+    match = re.fullmatch(r"(\d{1,2})\s*(?:[h:H.]\s*(\d{2})?)?", text.strip())
+    if match is None or int(match.group(1)) > 23 or int(match.group(2) or 0) > 59:
+        raise ValueError(f"heure « {text} » illisible (exemple : 14h00 ou 14:00)")
+    return time(int(match.group(1)), int(match.group(2) or 0))
+
+
+def parse_csv(data: bytes, options: ImportOptions) -> list[PlannedEvent]:
+    """Permanences from the CSV template; errors name the line and the column."""
+    text = _decode(data)
+    dialect = ";" if text.split("\n", 1)[0].count(";") >= text.split("\n", 1)[0].count(",") else ","
+    reader = csv.reader(io.StringIO(text), delimiter=dialect)
+    rows = list(reader)
+    if not rows:
+        raise ImportRefused([LocatedError("fichier vide", 1)])
+    header = [h.strip() for h in rows[0]]
+    required = ["Titre", "Date de début", "Heure de début", "Heure de fin"]
+    missing = [c for c in required if c not in header]
+    if missing:
+        raise ImportRefused([LocatedError("colonne(s) manquante(s) : " + ", ".join(missing)
+                                          + " (téléchargez le modèle)", 1)])
+    places = _places_by_name()
+    kinds = {label.casefold(): kind for kind, label in EVENT_KINDS.items()} | {k: k for k in EVENT_KINDS}
+    planned, errors, seen = [], [], {}
+    for number, row in enumerate(rows[1:], start=2):
+        if not any(cell.strip() for cell in row):
+            continue
+        cells = {name: (row[i].strip() if i < len(row) else "") for i, name in enumerate(header)}
+        column = ""
+        try:
+            column = "Titre"
+            title = cells["Titre"][:200]
+            if not title:
+                raise ValueError("titre vide")
+            column = "Date de début"
+            start_date = _french_date(cells["Date de début"])
+            column = "Heure de début"
+            start_time = _french_time(cells["Heure de début"])
+            column = "Heure de fin"
+            end_time = _french_time(cells["Heure de fin"])
+            minutes = (datetime.combine(start_date, end_time) - datetime.combine(start_date, start_time)) \
+                / timedelta(minutes=1)
+            if minutes <= 0:
+                raise ValueError("l'heure de fin est avant l'heure de début")
+            column = "Lieu"
+            place = options.place
+            if cells.get("Lieu"):
+                place = places.get(cells["Lieu"].casefold())
+                if place is None:
+                    raise ValueError(f"lieu inconnu « {cells['Lieu']} » (nom exact d'un lieu de Maillage)")
+            column = "Type"
+            kind = options.kind
+            if cells.get("Type"):
+                kind = kinds.get(cells["Type"].casefold())
+                if kind is None:
+                    raise ValueError(f"type inconnu « {cells['Type']} » ({', '.join(EVENT_KINDS.values())})")
+            column = "Fréquence"
+            frequency = CSV_FREQUENCIES.get((cells.get("Fréquence") or "une fois").casefold())
+            if frequency is None:
+                raise ValueError(f"fréquence inconnue « {cells['Fréquence']} » ({', '.join(CSV_FREQUENCIES)})")
+            frequency, _, interval = frequency.partition(":")
+            column = "Jours"
+            weekdays = []
+            for word in re.split(r"[,;/ ]+(?:et\s+)?", cells.get("Jours", "").casefold()):
+                if word:
+                    if word not in WEEKDAYS:
+                        raise ValueError(f"jour inconnu « {word} » (lundi … dimanche)")
+                    weekdays.append(WEEKDAYS.index(word))
+            column = "Semaine du mois"
+            month_week = None
+            if frequency == "monthly":
+                word = (cells.get("Semaine du mois") or "").casefold().strip()
+                month_week = {"1": 1, "2": 2, "3": 3, "4": 4, "premier": 1, "première": 1, "deuxième": 2,
+                              "troisième": 3, "quatrième": 4, "dernier": -1, "dernière": -1, "-1": -1}.get(word)
+                if month_week is None:
+                    raise ValueError("pour une fréquence mensuelle, indiquez la semaine du mois : 1 à 4 ou « dernier »")
+            column = "Date de fin"
+            until = _french_date(cells["Date de fin"]) if cells.get("Date de fin") else None
+            column = "Âge minimum"
+            age_min = int(cells["Âge minimum"]) if cells.get("Âge minimum") else None
+            column = "Âge maximum"
+            age_max = int(cells["Âge maximum"]) if cells.get("Âge maximum") else None
+        except (ValueError, KeyError) as error:
+            message = str(error) if not isinstance(error, KeyError) else "colonne absente"
+            if message.startswith("invalid literal"):
+                message = "nombre entier attendu"
+            errors.append(LocatedError(message, number, f"colonne « {column} »"))
+            continue
+        values = {
+            "title": title, "description": cells.get("Description", "")[:10000], "kind": kind, "place": place,
+            "visibility": options.visibility, "status": "confirmed", "timezone": place.timezone,
+            "start_date": start_date, "start_time": start_time, "duration_minutes": int(minutes),
+            "frequency": frequency, "interval": int(interval or 1),
+            "weekdays": sorted(set(weekdays or ([start_date.weekday()] if frequency in ("weekly", "monthly") else []))),
+            "month_week": month_week, "until": until if frequency != "once" else None, "count": None,
+            "skip_public_holidays": True, "holiday_region": place.department,
+            "age_min": age_min, "age_max": age_max,
+            "audience_tags": [t.strip() for t in re.split(r"[,;]", cells.get("Public", "")) if t.strip()],
+        }
+        uid = cells.get("Identifiant") or "csv-" + hashlib.sha256(
+            f"{title}|{place.id}|{start_date}|{start_time}".encode()).hexdigest()[:24]
+        if uid in seen:
+            errors.append(LocatedError(f"même permanence que la ligne {seen[uid]} (même titre, lieu, date et heure)",
+                                       number))
+            continue
+        seen[uid] = number
+        if until is not None and until < start_date:
+            errors.append(LocatedError("la date de fin est avant la date de début", number, "colonne « Date de fin »"))
+            continue
+        planned.append(PlannedEvent(uid=uid, values=values, line=number, component=f"ligne {number}"))
+    if errors:
+        raise ImportRefused(errors)
+    return planned
+
+
+def parse_file(filename: str, data: bytes, options: ImportOptions) -> list[PlannedEvent]:
+    name = (filename or "").lower()
+    head = data[:200].lstrip(b"\xef\xbb\xbf \r\n\t").upper()
+    if name.endswith(".csv") or (not name.endswith((".ics", ".ical", ".ifb")) and not head.startswith(b"BEGIN:")):
+        return parse_csv(data, options)
+    return parse_ics(data, options)
+
+
+# --- what an import changes ---------------------------------------------------------------------
+
+COMPARED = ("title", "description", "kind", "place", "visibility", "status", "timezone", "start_date", "start_time",
+            "duration_minutes", "frequency", "interval", "weekdays", "month_week", "until", "count",
+            "skip_public_holidays", "holiday_region", "age_min", "age_max", "audience_tags")
+
+
+def _exception_key(x, default_minutes: int) -> tuple:
+    """An exception as the import sees it: cancelled, or moved to (start, duration)."""
+    rec = x.recurrence_start.astimezone(UTC)
+    if x.is_cancelled:
+        return (rec, True, None, None)
+    starts = x.starts_at.astimezone(UTC) if x.starts_at is not None else rec
+    return (rec, False, starts, x.duration_minutes or default_minutes)
+
+
+def differences(planned: PlannedEvent, event: Event) -> dict:
+    """What importing `planned` would change in `event` ({} when nothing)."""
+    changes = {}
+    for name in COMPARED:
+        if name not in planned.values:
+            continue
+        new, old = planned.values[name], getattr(event, name)
+        if name == "place":
+            new, old = new.id, event.place_id
+        if name == "weekdays":
+            new, old = sorted(new or []), sorted(old or [])
+        if name == "audience_tags":
+            new, old = list(new or []), list(old or [])
+        if new != old:
+            changes[name] = [old, new]
+    minutes = planned.values["duration_minutes"]
+    wanted = sorted(_exception_key(x, minutes) for x in planned.exceptions)
+    have = sorted(_exception_key(x, event.duration_minutes) for x in event.exceptions)
+    if wanted != have:
+        changes["exceptions"] = [len(have), len(wanted)]
+    return changes
+
+
+@dataclass
+class Preview:
+    created: list[PlannedEvent] = field(default_factory=list)
+    changed: list[tuple[PlannedEvent, Event, dict]] = field(default_factory=list)
+    unchanged: list[tuple[PlannedEvent, Event]] = field(default_factory=list)
+    overlaps: list[dict] = field(default_factory=list)
+    overlaps_checked: bool = False  # False: no overlap engine to ask (see `overlaps_after`)
+
+    def summary(self) -> dict:
+        return {"created": len(self.created), "changed": len(self.changed), "unchanged": len(self.unchanged),
+                "overlaps": len(self.overlaps)}
+
+
+def _existing(plan: list[PlannedEvent]) -> dict[str, Event]:
+    uids = [p.uid for p in plan]
+    found = {}
+    for start in range(0, len(uids), 500):
+        found |= {e.uid: e for e in db.session.scalars(sa.select(Event).where(Event.uid.in_(uids[start:start + 500])))}
+    return found
+
+
+def _check_rights(actor, plan, existing) -> None:
+    errors = []
+    for planned in plan:
+        event = existing.get(planned.uid)
+        if event is not None and not actor.can_edit_event(event):
+            errors.append(LocatedError("cet UID est celui d'un événement que vous ne pouvez pas modifier "
+                                       f"(« {event.title} »)", planned.line, planned.component))
+        elif event is None and not actor.can_edit_place(planned.values["place"]) and actor.is_coordinator:
+            errors.append(LocatedError(f"le lieu « {planned.values['place'].name} » n'est pas dans votre territoire",
+                                       planned.line, planned.component))
+    if errors:
+        raise ImportRefused(errors)
+
+
+def preview(actor, plan: list[PlannedEvent], options: ImportOptions) -> Preview:
+    """What `apply_plan` would do, and the overlaps it would create, without changing anything:
+    the plan is applied, asked about, and the whole transaction rolled back (so call it with
+    nothing else pending)."""
+    existing = _existing(plan)
+    _check_rights(actor, plan, existing)
+    result = Preview()
+    for planned in plan:
+        event = existing.get(planned.uid)
+        if event is None:
+            result.created.append(planned)
+        else:
+            changes = differences(planned, event)
+            if changes:
+                result.changed.append((planned, event, changes))
+            else:
+                result.unchanged.append((planned, event))
+    if result.created or result.changed:
+        # A dry run: it also finds what only the writes check (rules, rooms, rights).
+        try:
+            touched = apply_plan(actor, plan, options)
+            found = overlaps_after(actor, touched)
+            result.overlaps_checked = found is not None
+            result.overlaps = found or []
+        finally:
+            db.session.rollback()
+    return result
+
+
+def overlaps_after(actor, events: list[Event]) -> list[dict] | None:
+    """HOOK for the overlap engine (scheduler.conflicts, another engineer's): the overlaps the
+    given events now have, as {kind, subject, starts_at, title}. None when no engine is there."""
+    try:
+        from scheduler import conflicts
+    except ImportError:
+        return None
+    check = getattr(conflicts, "check_event", None)
+    if check is None:
+        return None
+    found = []
+    for event in events:
+        outcome = check(event, actor)
+        for conflict in getattr(outcome, "created", []) or []:
+            found.append({"kind": getattr(conflict, "kind", ""), "subject": getattr(conflict, "subject", ""),
+                          "starts_at": getattr(conflict, "starts_at", None), "title": event.title})
+    return found
+
+
+def apply_plan(actor, plan: list[PlannedEvent], options: ImportOptions, progress=None) -> list[Event]:
+    """Creates or updates each planned event (idempotent by UID); returns those it touched.
+    Adds and flushes only: the caller commits once, or rolls everything back."""
+    from models.events import create_event, set_occurrence_exception
+    from scheduler import series
+
+    existing = _existing(plan)
+    _check_rights(actor, plan, existing)
+    touched = []
+    for index, planned in enumerate(plan):
+        event = existing.get(planned.uid)
+        values = dict(planned.values)
+        values["place"] = values["place"].slug
+        try:
+            if event is None:
+                event = create_event(actor, {**values, "uid": planned.uid, "source": options.source,
+                                             "organisers": [options.partner.slug]})
+            else:
+                changes = differences(planned, event)
+                if not changes:
+                    continue
+                fields = {k: values[k] for k in changes if k != "exceptions"}
+                if fields:
+                    series.update_event(actor, event, fields)
+            _apply_exceptions(actor, event, planned, set_occurrence_exception)
+        except InvalidInput as error:
+            raise ImportRefused([LocatedError(error.message, planned.line, planned.component)]) from None
+        touched.append(event)
+        if progress is not None:
+            progress(index + 1, len(plan))
+    return touched
+
+
+def _apply_exceptions(actor, event: Event, planned: PlannedEvent, set_exception) -> None:
+    from models.events import restore_occurrence
+
+    wanted = {x.recurrence_start: x for x in planned.exceptions}
+    for exception in list(event.exceptions):
+        start = exception.recurrence_start.astimezone(UTC)
+        if start not in wanted:
+            restore_occurrence(actor, event, exception.recurrence_start)
+    have = {_exception_key(x, event.duration_minutes) for x in event.exceptions}
+    for x in planned.exceptions:
+        if _exception_key(x, event.duration_minutes) in have:
+            continue
+        if x.is_cancelled:
+            values = {"is_cancelled": True, "starts_at": None, "duration_minutes": None}
+            action = "cancel_occurrence"
+        else:
+            values = {"is_cancelled": False, "starts_at": x.starts_at, "duration_minutes": x.duration_minutes}
+            action = "move_occurrence"
+        set_exception(actor, event, x.recurrence_start, values, action)
+
+
+def remove_missing(actor, source: str, kept_uids: set[str]) -> list[str]:
+    """A synced calendar is the truth for what it brought: events it no longer has are deleted."""
+    from models.events import delete_event
+
+    removed = []
+    for event in db.session.scalars(sa.select(Event).where(Event.source == source)):
+        if event.uid not in kept_uids:
+            removed.append(event.title)
+            delete_event(actor, event)
+    return removed
