@@ -361,7 +361,13 @@ def skipped_holidays(rule: SeriesRule, lo_ord: int, hi_ord: int) -> list[int]:
     """The rule's dates that fall on a public holiday (the feeds write them as EXDATE)."""
     if rule.holiday_region is None:
         return []
-    return [d for d in rule_dates(rule, lo_ord, hi_ord) if is_public_holiday(rule.holiday_region, d)]
+    # A dozen holidays a year: ask the rule about each of them rather than walk all its dates
+    # (the feeds call this for every series they write).
+    lo_year, hi_year = date.fromordinal(max(lo_ord, 1)).year, date.fromordinal(hi_ord).year
+    weekdays = set(rule.weekdays) if rule.frequency in ("weekly", "monthly") and rule.weekdays else None
+    days = sorted(d for year in range(lo_year, hi_year + 1) for d in holiday_ordinals(rule.holiday_region, year)
+                  if lo_ord <= d <= hi_ord and (weekdays is None or (d - 1) % 7 in weekdays))
+    return [d for d in days if next(rule_dates(rule, d, d), None) is not None]
 
 
 # --- from the ORM --------------------------------------------------------------------------
