@@ -72,6 +72,9 @@ def create_app(overrides: dict | None = None) -> Flask:
     api.init_app(app)
     web.init_app(app)
     commands.init_app(app)
+    from scheduler import sync
+
+    app.extensions.setdefault("maillage_clock_jobs", []).append(sync.register)  # calendars synced from elsewhere
     return app
 
 

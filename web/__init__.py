@@ -7,10 +7,11 @@ bp = Blueprint("web", __name__)
 
 
 def init_app(app) -> None:
-    from web import auth, coordination, public, security
+    from web import auth, coordination, feeds, public, security
 
     security.init_app(app)  # CSP, framing and the other security headers of every response
     app.register_blueprint(bp)
     auth.init_app(app)  # sign-in, sessions and CSRF for every page
     app.register_blueprint(coordination.bp)
     app.register_blueprint(public.bp)  # "/", quartiers, lieux, evenements, ecran, widget
+    app.register_blueprint(feeds.bp)  # /agenda, private links, import, sync

@@ -1,0 +1,155 @@
+"""Sync: calendars partners publish elsewhere (an .ics address), fetched by the clock with a
+conditional GET and applied as an import would be. The calendar is the truth for what it
+brought: an event it no longer holds is deleted; what was typed in Maillage is never touched.
+
+Every run records its result on the source (shown in the web view): "ok" with what changed,
+"unchanged" (304, or the same content), or "error" with the message; a failed run changes no
+event. Safe to run twice and to be killed halfway: each source is one transaction.
+"""
+from __future__ import annotations
+
+import logging
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+
+from models import db, utcnow
+from models.errors import DomainError
+from models.feeds import SyncSource
+from scheduler.ical_import import ImportOptions, ImportRefused, apply_plan, differences, parse_ics, remove_missing
+
+log = logging.getLogger("maillage.sync")
+MAX_BYTES = 5 * 1024 * 1024
+TIMEOUT_SECONDS = 20
+JOB_MINUTES = 5  # how often the clock looks for sources that are due
+
+
+class SyncActor:
+    """Who a sync writes as: the source's partner, through the clock (audited with no user)."""
+
+    id = None
+    is_coordinator = False
+
+    def __init__(self, partner):
+        self.partner_id = partner.id
+        self.quartiers = []
+
+    def can_edit_event(self, event) -> bool:
+        return any(p.id == self.partner_id for p in event.organisers)
+
+    def can_edit_place(self, place) -> bool:
+        return True
+
+    def can_edit_partner(self, partner) -> bool:
+        return partner.id == self.partner_id
+
+    def require(self, allowed: bool, message: str = "Action non autorisée pour la synchronisation.") -> None:
+        if not allowed:
+            from models.errors import Forbidden
+
+            raise Forbidden(message)
+
+
+@dataclass
+class Fetched:
+    status: int  # 200 or 304
+    body: bytes = b""
+    etag: str | None = None
+    last_modified: str | None = None
+
+
+def fetch(source: SyncSource) -> Fetched:
+    """GET the address, with If-None-Match / If-Modified-Since from the last run."""
+    request = urllib.request.Request(source.url, headers={"User-Agent": "Maillage-synchronisation/1.0",
+                                                          "Accept": "text/calendar, */*;q=0.5"})
+    if source.etag:
+        request.add_header("If-None-Match", source.etag)
+    if source.last_modified_header:
+        request.add_header("If-Modified-Since", source.last_modified_header)
+    try:
+        with urllib.request.urlopen(request, timeout=TIMEOUT_SECONDS) as response:  # noqa: S310 (http(s) only)
+            body = response.read(MAX_BYTES + 1)
+            if len(body) > MAX_BYTES:
+                raise ValueError("le calendrier dépasse 5 Mo")
+            return Fetched(200, body, response.headers.get("ETag"), response.headers.get("Last-Modified"))
+    except urllib.error.HTTPError as error:
+        if error.code == 304:
+            return Fetched(304, etag=source.etag, last_modified=source.last_modified_header)
+        raise ValueError(f"le serveur a répondu {error.code} {error.reason}") from None
+    except urllib.error.URLError as error:
+        raise ValueError(f"adresse injoignable ({error.reason})") from None
+
+
+def sync_source(source: SyncSource, fetched: Fetched | None = None) -> dict:
+    """Fetches and applies one source; returns the counts. Raises on any error (nothing applied)."""
+    fetched = fetched or fetch(source)
+    if fetched.status == 304:
+        return {"status": "unchanged"}
+    actor = SyncActor(source.partner)
+    options = ImportOptions(partner=source.partner, place=source.place, kind=source.kind,
+                            visibility=source.visibility, source=f"sync:{source.id}")
+    plan = parse_ics(fetched.body, options)
+    from scheduler.ical_import import _existing
+
+    existing = _existing(plan)
+    created = sum(1 for p in plan if p.uid not in existing)
+    changed = sum(1 for p in plan if p.uid in existing and differences(p, existing[p.uid]))
+    apply_plan(actor, plan, options)
+    removed = remove_missing(actor, options.source, {p.uid for p in plan})
+    source.etag, source.last_modified_header = fetched.etag, fetched.last_modified
+    counts = {"created": created, "changed": changed, "removed": len(removed),
+              "unchanged": len(plan) - created - changed}
+    counts["status"] = "ok" if created or changed or removed else "unchanged"
+    return counts
+
+
+def run_source(source_id: int) -> SyncSource:
+    """One source, one transaction: applied and recorded, or rolled back and the error recorded."""
+    source = db.session.get(SyncSource, source_id)
+    try:
+        counts = sync_source(source)
+        status = counts.pop("status")
+        source.last_status, source.last_counts = status, counts
+        source.last_message = _summary(status, counts)
+    except (ImportRefused, DomainError, ValueError, OSError) as error:
+        db.session.rollback()  # nothing of a failed run stays
+        source = db.session.get(SyncSource, source_id)
+        message = error.message if isinstance(error, DomainError) else str(error)
+        if isinstance(error, ImportRefused):
+            message += " " + " ; ".join(str(e) for e in error.located[:5])
+        source.last_status, source.last_message, source.last_counts = "error", message[:2000], {}
+        log.warning("synchronisation %s : %s", source.url, message)
+    source.last_run_at = utcnow()
+    db.session.commit()
+    return source
+
+
+def _summary(status: str, counts: dict) -> str:
+    if status == "unchanged" and not counts:
+        return "Calendrier inchangé depuis la dernière synchronisation."
+    return (f"{counts.get('created', 0)} créé(s), {counts.get('changed', 0)} modifié(s), "
+            f"{counts.get('removed', 0)} supprimé(s), {counts.get('unchanged', 0)} inchangé(s).")
+
+
+def run_due_syncs() -> int:
+    """The clock's job: every active source whose interval has passed. Returns how many ran."""
+    due = [s.id for s in db.session.scalars(sa.select(SyncSource).where(SyncSource.is_active)) if s.is_due]
+    db.session.rollback()
+    for source_id in due:
+        run_source(source_id)
+    return len(due)
+
+
+def register(scheduler, app) -> None:
+    """Clock hook (app.extensions["maillage_clock_jobs"])."""
+    def job():
+        with app.app_context():
+            try:
+                run_due_syncs()
+            finally:
+                db.session.remove()
+
+    scheduler.add_job(job, "interval", minutes=JOB_MINUTES, id="feeds-sync", max_instances=1, coalesce=True,
+                      replace_existing=True)

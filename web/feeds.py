@@ -1,0 +1,208 @@
+"""Pages for feeds, private links, import and sync.
+
+- /agenda?flux=/feeds/…ics: how to subscribe in Outlook, Google, Apple and Thunderbird (public);
+- /coordination/liens-prives: one's private feed links, created, renewed, revoked;
+- /coordination/import: upload an .ics or CSV, read the preview, confirm;
+- /coordination/synchronisation: calendars synced from elsewhere, with their last result.
+"""
+from __future__ import annotations
+
+import secrets
+from pathlib import Path
+
+import sqlalchemy as sa
+from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, request, url_for
+
+from models import Partner, Place, Quartier, db
+from models.errors import DomainError
+from models.events import EVENT_KINDS, VISIBILITIES
+from models.feeds import (SYNC_STATUSES, SyncSource, can_manage_feed_token, create_feed_token, create_sync_source,
+                          delete_sync_source, feed_token_by_id, feed_tokens_of, renew_feed_token, revoke_feed_token,
+                          sync_sources_of)
+from models.partners import partner_by_slug
+from models.territory import place_by_slug
+from scheduler.ical_import import ImportOptions, ImportRefused, apply_plan, csv_template, parse_file, preview
+from scheduler.sync import run_source
+from web.auth import current_user, login_required
+
+bp = Blueprint("feeds_pages", __name__)
+
+
+def feed_addresses(path: str) -> dict:
+    """The https and webcal addresses of a feed path (BASE_URL is the public https address)."""
+    base = current_app.config["BASE_URL"]
+    https = base + path
+    return {"path": path, "https": https, "webcal": "webcal://" + https.split("://", 1)[1]}
+
+
+# --- subscribing ---------------------------------------------------------------------------------
+
+@bp.get("/agenda")
+def subscribe():
+    """How to subscribe to a feed; without one, the list of the territory's feeds."""
+    path = request.args.get("flux", "")
+    if path and not (path.startswith("/feeds/") and path.split("?", 1)[0].endswith(".ics")):
+        abort(404)
+    feeds = [("Tout le territoire", "/feeds/all.ics")]
+    feeds += [(f"Quartier {q.name}", f"/feeds/quartiers/{q.code}.ics")
+              for q in db.session.scalars(sa.select(Quartier).order_by(Quartier.name))]
+    feeds += [(p.name, f"/feeds/places/{p.slug}.ics") for p in db.session.scalars(sa.select(Place).order_by(Place.name))]
+    feeds += [(p.name, f"/feeds/partners/{p.slug}.ics")
+              for p in db.session.scalars(sa.select(Partner).order_by(Partner.name))]
+    chosen = feed_addresses(path or "/feeds/all.ics")
+    return render_template("feeds/subscribe.html", chosen=chosen, feeds=[(n, feed_addresses(p)) for n, p in feeds])
+
+
+# --- private links -------------------------------------------------------------------------------
+
+@bp.route("/coordination/liens-prives", methods=["GET", "POST"])
+@login_required
+def private_links():
+    user = current_user
+    new_address = None
+    if request.method == "POST":
+        action = request.form.get("action")
+        try:
+            if action == "create":
+                owner = request.form.get("owner", "me")
+                partner = user.partner if owner == "partner" else None
+                if owner == "partner" and partner is None:
+                    raise DomainError("Vous n'êtes rattaché·e à aucun partenaire.")
+                _, token = create_feed_token(user, user=None if partner else user, partner=partner,
+                                             label=request.form.get("label", "")[:120])
+                new_address = feed_addresses(f"/feeds/private/{token}.ics")
+                flash("Lien privé créé : copiez-le maintenant, il ne sera plus affiché.", "success")
+            elif action in ("renew", "revoke"):
+                row = feed_token_by_id(int(request.form.get("token_id", "0") or 0))
+                if action == "renew":
+                    _, token = renew_feed_token(user, row)
+                    new_address = feed_addresses(f"/feeds/private/{token}.ics")
+                    flash("Nouveau lien créé ; l'ancien ne fonctionne plus.", "success")
+                else:
+                    revoke_feed_token(user, row)
+                    flash("Lien révoqué : les agendas abonnés ne reçoivent plus rien.", "success")
+            db.session.commit()
+        except (DomainError, ValueError) as error:
+            db.session.rollback()
+            flash(getattr(error, "message", "Demande invalide."), "error")
+    tokens = [t for t in feed_tokens_of(user) if can_manage_feed_token(user, t)]
+    return render_template("feeds/private_links.html", tokens=tokens, new_address=new_address)
+
+
+# --- import --------------------------------------------------------------------------------------
+
+def _upload_dir() -> Path:
+    path = Path(current_app.instance_path) / "imports"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def _partners_for(user) -> list[Partner]:
+    if user.is_coordinator:
+        return list(db.session.scalars(sa.select(Partner).order_by(Partner.name)))
+    return [user.partner] if user.partner else []
+
+
+def _import_form_values() -> dict:
+    return {"partner": request.form.get("partner", ""), "place": request.form.get("place", ""),
+            "kind": request.form.get("kind", "permanence"), "visibility": request.form.get("visibility", "public")}
+
+
+def _options(user, values: dict) -> ImportOptions:
+    partner = partner_by_slug(values["partner"])
+    user.require(user.can_edit_partner(partner), "Vous ne pouvez importer que pour votre structure.")
+    if values["kind"] not in EVENT_KINDS or values["visibility"] not in VISIBILITIES:
+        raise DomainError("Type ou visibilité inconnus.")
+    return ImportOptions(partner=partner, place=place_by_slug(values["place"]), kind=values["kind"],
+                         visibility=values["visibility"])
+
+
+@bp.route("/coordination/import", methods=["GET", "POST"])
+@login_required
+def import_calendar():
+    user = current_user
+    context = {"partners": _partners_for(user), "kinds": EVENT_KINDS, "visibilities": VISIBILITIES,
+               "places": list(db.session.scalars(sa.select(Place).order_by(Place.name))), "values": {}}
+    if request.method == "GET":
+        return render_template("feeds/import.html", **context)
+    values = context["values"] = _import_form_values()
+    stored = request.form.get("stored", "")
+    try:
+        options = _options(user, values)
+        if stored:  # the confirmation: the file kept at the preview
+            if not stored.isalnum():
+                abort(400)
+            path = _upload_dir() / stored
+            if not path.exists():
+                raise DomainError("Le fichier de l'aperçu a expiré : envoyez-le à nouveau.")
+            filename, data = request.form.get("filename", "calendrier.ics"), path.read_bytes()
+            plan = parse_file(filename, data, options)
+            touched = apply_plan(user, plan, options)
+            db.session.commit()
+            path.unlink(missing_ok=True)
+            flash(f"Import terminé : {len(touched)} événement(s) créé(s) ou modifié(s), rien d'autre n'a changé.",
+                  "success")
+            return redirect(url_for("feeds_pages.import_calendar"))
+        upload = request.files.get("file")
+        if upload is None or not upload.filename:
+            raise DomainError("Choisissez un fichier .ics ou .csv.")
+        data = upload.read()
+        plan = parse_file(upload.filename, data, options)
+        result = preview(user, plan, options)
+        stored = secrets.token_hex(16)
+        (_upload_dir() / stored).write_bytes(data)
+        return render_template("feeds/import.html", result=result, stored=stored, filename=upload.filename,
+                               **context)
+    except ImportRefused as refused:
+        db.session.rollback()
+        return render_template("feeds/import.html", refused=refused, **context), 422
+    except DomainError as error:
+        db.session.rollback()
+        flash(error.message, "error")
+        return render_template("feeds/import.html", **context), error.status
+
+
+@bp.get("/coordination/import/modele.csv")
+@login_required
+def import_template():
+    return Response(csv_template(), content_type="text/csv; charset=utf-8",
+                    headers={"Content-Disposition": 'attachment; filename="modele-permanences.csv"'})
+
+
+# --- sync ----------------------------------------------------------------------------------------
+
+@bp.route("/coordination/synchronisation", methods=["GET", "POST"])
+@login_required
+def sync_settings():
+    user = current_user
+    if request.method == "POST":
+        action = request.form.get("action")
+        try:
+            if action == "create":
+                partner = partner_by_slug(request.form.get("partner", ""))
+                create_sync_source(user, partner, place_by_slug(request.form.get("place", "")),
+                                   request.form.get("url", ""), kind=request.form.get("kind", "permanence"),
+                                   interval_minutes=int(request.form.get("interval_minutes", "60") or 60))
+                db.session.commit()
+                flash("Calendrier ajouté : il sera synchronisé par l'horloge.", "success")
+            else:
+                source = db.session.get(SyncSource, int(request.form.get("source_id", "0") or 0))
+                if source is None:
+                    raise DomainError("Synchronisation inconnue.")
+                user.require(user.can_edit_partner(source.partner))
+                if action == "delete":
+                    delete_sync_source(user, source)
+                    db.session.commit()
+                    flash("Synchronisation supprimée (les événements déjà importés restent).", "success")
+                elif action == "run":
+                    db.session.commit()
+                    source = run_source(source.id)  # commits its own result
+                    flash(f"Synchronisation faite : {source.last_message}",
+                          "error" if source.last_status == "error" else "success")
+        except (DomainError, ValueError) as error:
+            db.session.rollback()
+            flash(getattr(error, "message", "Demande invalide."), "error")
+        return redirect(url_for("feeds_pages.sync_settings"))
+    sources = sync_sources_of(None if user.is_coordinator else (user.partner_id or -1))
+    return render_template("feeds/sync.html", sources=sources, statuses=SYNC_STATUSES, partners=_partners_for(user),
+                           places=list(db.session.scalars(sa.select(Place).order_by(Place.name))), kinds=EVENT_KINDS)
