@@ -24,8 +24,10 @@ from sqlalchemy.orm import selectinload
 from models import Event, OccurrenceException, Partner, Person, Place, Quartier, db, utcnow
 from models.events import EVENT_KINDS, event_organisers, event_people
 from models.feeds import FeedState, change_marker
+from models.versions import calendar_version
 from scheduler.calendar import CalendarFilter, events_query
 from scheduler.ical import CalendarHead, RenderContext, default_horizon, render_calendar
+from scheduler.recurrence import _gc_paused
 
 # Past events stay in a feed for a month, so that last week is still in people's calendars.
 KEEP_PAST_DAYS = 31
@@ -36,7 +38,7 @@ MEMORY_SIZE = 256
 class FeedSpec:
     """One feed: its scope (all, partner, place, quartier, private) and the filters of its address."""
 
-    scope: str  # all, partner, place, quartier, event, private
+    scope: str  # all, partner, place, quartier, private
     value: str = ""  # slug or code; for private feeds the token's id
     kind: str | None = None
     tag: str | None = None
@@ -138,23 +140,23 @@ def feed_rows(spec: FeedSpec, today: date) -> list:
     if not events:
         return events
     by_id = {e.id: e for e in events}
-    event_ids = list(by_id)
-    place_ids = {e.place_id for e in events}
-    for chunk in _chunks(event_ids):
-        for event_id, name in db.session.execute(
-                sa.select(event_organisers.c.event_id, Partner.name).join(Partner, Partner.id == event_organisers.c.partner_id)
-                .where(event_organisers.c.event_id.in_(chunk)).order_by(Partner.name)):
+    # One query each, on the same selection: no thousands of bound ids.
+    for event_id, name in db.session.execute(
+            sa.select(event_organisers.c.event_id, Partner.name).join(Partner, Partner.id == event_organisers.c.partner_id)
+            .where(event_organisers.c.event_id.in_(ids)).order_by(Partner.name)):
+        if event_id in by_id:
             by_id[event_id].organisers.append(_Named(None, name))
-        for event_id, person_id, name in db.session.execute(
-                sa.select(event_people.c.event_id, Person.id, Person.name).join(Person, Person.id == event_people.c.person_id)
-                .where(event_people.c.event_id.in_(chunk)).order_by(Person.name)):
+    for event_id, person_id, name in db.session.execute(
+            sa.select(event_people.c.event_id, Person.id, Person.name).join(Person, Person.id == event_people.c.person_id)
+            .where(event_people.c.event_id.in_(ids)).order_by(Person.name)):
+        if event_id in by_id:
             by_id[event_id].people.append(_Named(person_id, name))
-        for x in db.session.scalars(sa.select(OccurrenceException).where(OccurrenceException.event_id.in_(chunk))
-                                    .order_by(OccurrenceException.recurrence_start)):
+    for x in db.session.scalars(sa.select(OccurrenceException).where(OccurrenceException.event_id.in_(ids))
+                                .order_by(OccurrenceException.recurrence_start)):
+        if x.event_id in by_id:
             by_id[x.event_id].exceptions.append(x)
-    places = {}
-    for chunk in _chunks(list(place_ids)):
-        places |= {p.id: p for p in db.session.scalars(sa.select(Place).where(Place.id.in_(chunk)))}
+    places = {p.id: p for p in db.session.scalars(
+        sa.select(Place).where(Place.id.in_(sa.select(Event.place_id).where(Event.id.in_(ids)))))}
     for e in events:
         e.place = places[e.place_id]
     return events
@@ -175,11 +177,6 @@ def _aware(value: datetime | None) -> datetime | None:
     if value is None:
         return None
     return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
-
-
-def _chunks(ids: list, size: int = 900):
-    for start in range(0, len(ids), size):
-        yield ids[start:start + size]
 
 
 class _Named:
@@ -219,6 +216,12 @@ def feed_head(spec: FeedSpec, default_timezone: str, owner_name: str = "") -> Ca
 
 
 def build_feed(spec: FeedSpec, today: date, base_url: str, default_timezone: str, owner_name: str = "") -> bytes:
+    # Thousands of rows and lines, no cycles among them: the cyclic collector has nothing to find.
+    with _gc_paused():
+        return _build_feed(spec, today, base_url, default_timezone, owner_name)
+
+
+def _build_feed(spec: FeedSpec, today: date, base_url: str, default_timezone: str, owner_name: str) -> bytes:
     events = feed_rows(spec, today)
     ctx = RenderContext(base_url=base_url, include_people=spec.private, horizon=default_horizon(today))
     if spec.scope == "place":
@@ -262,7 +265,9 @@ def current_feed(spec: FeedSpec, *, base_url: str, default_timezone: str, owner_
     request rebuild again, never serves old bytes under a new marker."""
     now = now or utcnow()
     today = now.astimezone(ZoneInfo(default_timezone)).date()
-    marker = f"{change_marker()}:{today.isoformat()}"
+    # Two markers, both raised by every write: the audit's, and the calendar version the public
+    # pages use (it also catches ORM writes that record no audit entry, and bulk loads).
+    marker = f"{change_marker()}|{calendar_version()}:{today.isoformat()}"
     key = spec.key
     known = _memory.get(key)
     if known is not None and known.marker == marker:

@@ -16,6 +16,7 @@ both). Tests read every feed back with icalendar and with vobject.
 from __future__ import annotations
 
 import calendar as calendar_lib
+import re
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 from functools import lru_cache
@@ -60,6 +61,7 @@ def utc_stamp(instant: datetime) -> str:
     return instant.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
 
 
+@lru_cache(maxsize=65536)  # a feed's events share their days and start times
 def _local_of_ordinal(day_ord: int, seconds: int) -> str:
     d = date.fromordinal(day_ord)
     return f"{d.year:04d}{d.month:02d}{d.day:02d}T{seconds // 3600:02d}{seconds // 60 % 60:02d}{seconds % 60:02d}"
@@ -384,8 +386,17 @@ def render_calendar(events, head: CalendarHead, ctx: RenderContext, year: int | 
     # The zones' rules of the horizon's first year: the year the feed is mostly read for.
     zone_year = year or ctx.horizon.year - 2
     zones = "".join(vtimezone(tz, zone_year) for tz in sorted(ctx.zones | {head.timezone}))
-    text = "".join(fold(line) for line in lines) + zones + "".join(fold(line) for line in body) + "END:VCALENDAR\r\n"
-    return text.encode()
+    text = "".join(fold(line) for line in lines) + zones + "\r\n".join(body) + "\r\nEND:VCALENDAR\r\n"
+    # Folding the thousands of lines of a big feed one by one costs more than writing them: the
+    # few lines longer than 75 octets are found in the bytes at once, and only they are folded.
+    return _LONG_LINE.sub(_fold_match, text.encode())
+
+
+_LONG_LINE = re.compile(rb"^[^\r\n]{76,}", re.MULTILINE)
+
+
+def _fold_match(match: re.Match) -> bytes:
+    return fold(match.group().decode()).removesuffix("\r\n").encode()
 
 
 def render_occurrence(event, occurrence, base_url: str, include_people: bool = True,
