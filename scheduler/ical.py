@@ -250,6 +250,8 @@ def _body(event, ctx: RenderContext, place, room, person_ids, status: str) -> li
 
 def event_lines(event, ctx: RenderContext) -> list[str]:
     """The VEVENTs of one series (master, then overrides), as unfolded content lines."""
+    if event.frequency == "once" and not event.exceptions and (ctx.place_id is None or ctx.place_id == event.place_id):
+        return _single_lines(event, ctx)
     rule = rule_of(event)
     tz = event.timezone
     zone = ZoneInfo(tz)
@@ -313,6 +315,24 @@ def event_lines(event, ctx: RenderContext) -> list[str]:
             lines.append(f"COMMENT:{escape_text('Annulé : ' + exception.reason)}")
         lines.append("END:VEVENT")
     return lines
+
+
+def _single_lines(event, ctx: RenderContext) -> list[str]:
+    """A single date as it stands (most events of a big feed): no rule to expand."""
+    from scheduler.recurrence import zone_offsets
+
+    tz = event.timezone
+    ctx.zones.add(tz)
+    t = event.start_time
+    day, seconds = event.start_date.toordinal(), t.hour * 3600 + t.minute * 60 + t.second
+    local = (day - EPOCH_ORD) * DAY + seconds
+    starts = local - zone_offsets(tz).offset(local)
+    status = STATUS_CODES.get(event.status, "CONFIRMED")
+    return ["BEGIN:VEVENT", *_common(event, utc_stamp(event.updated_at), utc_stamp(event.created_at),
+                                     event.sequence or 0),
+            f"DTSTART;TZID={tz}:{_local_of_ordinal(day, seconds)}",
+            f"DTEND;TZID={tz}:{_local_of_epoch(starts + event.duration_minutes * 60, ZoneInfo(tz))}",
+            *_body(event, ctx, event.place, event.room, tuple(p.id for p in event.people), status), "END:VEVENT"]
 
 
 def _single_with_exception(event, ctx, rule, zone, stamp, created, status, sequence, people_ids) -> list[str]:
