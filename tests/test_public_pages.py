@@ -386,3 +386,20 @@ def test_a_weekly_permanence_keeps_its_wall_clock_time_across_the_dst_change_on_
     monday = first - timedelta(days=1)
     second_week = client.get(f"/lieux/{place.slug}/affiche.pdf?du={monday + timedelta(days=7)}").get_data()
     assert "14 h – 17 h" in _pdf_text(second_week) and "Permanence du mardi" in _pdf_text(second_week)
+
+
+def test_an_overseas_hall_screen_shows_its_own_today_in_local_time(client, create_place, create_partner,
+                                                                   create_event):
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    reunion = ZoneInfo("Indian/Reunion")
+    today = datetime.now(reunion).date()
+    place = create_place("mission-locale-le-port", "Mission locale du Port", postcode="97420",
+                         timezone="Indian/Reunion")
+    event = create_event(place, [create_partner()], title="Permanence au Port", start_date=today,
+                         start_time="08:00", frequency="daily", interval=1, count=3, skip_public_holidays=False)
+    html = client.get(f"/ecran/{place.slug}").get_data(as_text=True)
+    starts = [s for eid, s, _ in shown(html) if eid == event.id]
+    assert starts[0] == f"{today}T08:00:00+04:00" and len(starts) == 3
+    assert "8 h – 11 h" in html and "(heure locale)" in html

@@ -71,8 +71,8 @@ def _default_zone() -> ZoneInfo:
     return ZoneInfo(current_app.config["DEFAULT_TIMEZONE"])
 
 
-def _today() -> date:
-    return datetime.now(_default_zone()).date()
+def _today(zone: ZoneInfo | None = None) -> date:
+    return datetime.now(zone or _default_zone()).date()
 
 
 def _start_day() -> date:
@@ -89,8 +89,8 @@ def _start_day() -> date:
     return day
 
 
-def _window(first_day: date, days: int) -> tuple[datetime, datetime]:
-    zone = _default_zone()
+def _window(first_day: date, days: int, zone: ZoneInfo | None = None) -> tuple[datetime, datetime]:
+    zone = zone or _default_zone()
     start = datetime.combine(first_day, time(), zone)
     return start, datetime.combine(first_day + timedelta(days=days), time(), zone)
 
@@ -356,16 +356,18 @@ def _scope_filter(kind: str, obj) -> CalendarFilter:
 
 @bp.get("/ecran/<key>")
 def screen(key: str):
-    first_day = _today()
+    kind, obj = _scope(key)
+    # A hall's "today" is its own: an overseas place's day turns at its midnight, not Paris's.
+    zone = ZoneInfo(obj.timezone) if kind == "place" else _default_zone()
+    first_day = _today(zone)
 
     def build():
-        kind, obj = _scope(key)
-        start, end = _window(first_day, SCREEN_DAYS)
+        start, end = _window(first_day, SCREEN_DAYS, zone)
         rows = occurrence_rows(occurrences_between(_scope_filter(kind, obj), start, end))
         return render_template("public/screen.html", scope=obj, scope_kind=kind, days=by_day(rows),
                                today=first_day, refresh_seconds=current_app.config.get("SCREEN_REFRESH_SECONDS", 300))
 
-    response = cached_html((key,), build)
+    response = cached_html((key, first_day), build)
     # The screen asks for fresh data; the service worker keeps the last one for when the network drops.
     response.headers["Cache-Control"] = "no-cache"
     return response
