@@ -141,12 +141,13 @@ def feed_rows(spec: FeedSpec, today: date) -> list:
         return events
     by_id = {e.id: e for e in events}
     # One query each, on the same selection: no thousands of bound ids.
-    for event_id, name in db.session.execute(
+    conn = db.session.connection()  # Core rows: the ORM's row processing is not needed here
+    for event_id, name in conn.execute(
             sa.select(event_organisers.c.event_id, Partner.name).join(Partner, Partner.id == event_organisers.c.partner_id)
             .where(event_organisers.c.event_id.in_(ids)).order_by(Partner.name)):
         if event_id in by_id:
             by_id[event_id].organisers.append(_Named(None, name))
-    for event_id, person_id, name in db.session.execute(
+    for event_id, person_id, name in conn.execute(
             sa.select(event_people.c.event_id, Person.id, Person.name).join(Person, Person.id == event_people.c.person_id)
             .where(event_people.c.event_id.in_(ids)).order_by(Person.name)):
         if event_id in by_id:
@@ -155,8 +156,12 @@ def feed_rows(spec: FeedSpec, today: date) -> list:
                                 .order_by(OccurrenceException.recurrence_start)):
         if x.event_id in by_id:
             by_id[x.event_id].exceptions.append(x)
-    places = {p.id: p for p in db.session.scalars(
-        sa.select(Place).where(Place.id.in_(sa.select(Event.place_id).where(Event.id.in_(ids)))))}
+    places = {}
+    for row in conn.execute(sa.select(Place.id, Place.name, Place.address, Place.postcode, Place.city)
+                            .where(Place.id.in_(sa.select(Event.place_id).where(Event.id.in_(ids))))):
+        place = _Row()
+        place.__dict__.update(row._mapping)
+        places[place.id] = place
     for e in events:
         e.place = places[e.place_id]
     return events

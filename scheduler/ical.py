@@ -326,12 +326,18 @@ def _single_lines(event, ctx: RenderContext) -> list[str]:
     t = event.start_time
     day, seconds = event.start_date.toordinal(), t.hour * 3600 + t.minute * 60 + t.second
     local = (day - EPOCH_ORD) * DAY + seconds
-    starts = local - zone_offsets(tz).offset(local)
+    offsets = zone_offsets(tz)
+    end_local = local + event.duration_minutes * 60
+    offset = offsets.offset(local)
+    if offsets.offset(end_local) == offset:  # no change of offset in between: add on the wall clock
+        end_day, end_seconds = divmod(end_local, DAY)
+        end = _local_of_ordinal(end_day + EPOCH_ORD, end_seconds)
+    else:
+        end = _local_of_epoch(local - offset + event.duration_minutes * 60, ZoneInfo(tz))
     status = STATUS_CODES.get(event.status, "CONFIRMED")
     return ["BEGIN:VEVENT", *_common(event, utc_stamp(event.updated_at), utc_stamp(event.created_at),
                                      event.sequence or 0),
-            f"DTSTART;TZID={tz}:{_local_of_ordinal(day, seconds)}",
-            f"DTEND;TZID={tz}:{_local_of_epoch(starts + event.duration_minutes * 60, ZoneInfo(tz))}",
+            f"DTSTART;TZID={tz}:{_local_of_ordinal(day, seconds)}", f"DTEND;TZID={tz}:{end}",
             *_body(event, ctx, event.place, event.room, tuple(p.id for p in event.people), status), "END:VEVENT"]
 
 
@@ -412,11 +418,12 @@ def render_calendar(events, head: CalendarHead, ctx: RenderContext, year: int | 
     return _LONG_LINE.sub(_fold_match, text.encode())
 
 
-_LONG_LINE = re.compile(rb"^[^\r\n]{76,}", re.MULTILINE)
+# Starts with a literal: the engine jumps from line feed to line feed instead of trying every byte.
+_LONG_LINE = re.compile(rb"\n([^\r\n]{76,})")
 
 
 def _fold_match(match: re.Match) -> bytes:
-    return fold(match.group().decode()).removesuffix("\r\n").encode()
+    return b"\n" + fold(match.group(1).decode()).removesuffix("\r\n").encode()
 
 
 def render_occurrence(event, occurrence, base_url: str, include_people: bool = True,

@@ -367,6 +367,10 @@ def skipped_holidays(rule: SeriesRule, lo_ord: int, hi_ord: int) -> list[int]:
     weekdays = set(rule.weekdays) if rule.frequency in ("weekly", "monthly") and rule.weekdays else None
     days = sorted(d for year in range(lo_year, hi_year + 1) for d in holiday_ordinals(rule.holiday_region, year)
                   if lo_ord <= d <= hi_ord and (weekdays is None or (d - 1) % 7 in weekdays))
+    if rule.frequency == "weekly" and rule.weekdays and rule.interval == 1 and rule.count is None:
+        # Every such weekday from the start to the end is a date of the rule: nothing to ask.
+        until = rule.until_ord if rule.until_ord is not None else hi_ord
+        return [d for d in days if rule.start_ord <= d <= until]
     return [d for d in days if next(rule_dates(rule, d, d), None) is not None]
 
 

@@ -308,3 +308,25 @@ def test_one_occurrence_renders_as_a_calendar_a_reminder_can_attach(app, territo
     assert vevent["UID"] == event.uid and vevent["RECURRENCE-ID"].dt == datetime(2027, 4, 5, 14, tzinfo=PARIS)
     assert "Awa Diallo" in vevent["DESCRIPTION"] and "PIMMS" in vevent["LOCATION"]
     assert vobject.readOne(body.decode()).vevent.dtstart.value == datetime(2027, 4, 5, 14, tzinfo=PARIS)
+
+
+def test_the_holidays_written_as_exdates_are_exactly_the_rule_dates_on_holidays():
+    """skipped_holidays asks the rule about each holiday; checked against walking every date."""
+    import random
+
+    from scheduler.recurrence import SeriesRule, is_public_holiday, rule_dates, skipped_holidays
+
+    rng = random.Random(4)
+    for _ in range(300):
+        frequency = rng.choice(["daily", "weekly", "weekly", "monthly"])
+        start = date(2026, 1, 1).toordinal() + rng.randrange(400)
+        weekdays = tuple(sorted(rng.sample(range(7), rng.randint(1, 3)))) if frequency != "daily" else ()
+        rule = SeriesRule(event_id=1, timezone="Europe/Paris", start_ord=start, start_seconds=50400, duration=3600,
+                          frequency=frequency, interval=rng.choice([1, 1, 2, 3]), weekdays=weekdays,
+                          month_week=rng.choice([1, 2, 4, -1]) if frequency == "monthly" else None,
+                          until_ord=start + rng.randrange(30, 900) if rng.random() < 0.5 else None,
+                          count=rng.randrange(1, 80) if rng.random() < 0.3 else None,
+                          holiday_region=rng.choice(["metropole", "57", "974"]))
+        lo, hi = start + rng.randrange(0, 60), start + 1000
+        walked = [d for d in rule_dates(rule, lo, hi) if is_public_holiday(rule.holiday_region, d)]
+        assert skipped_holidays(rule, lo, hi) == walked, rule
