@@ -9,6 +9,7 @@ from flask_migrate import Migrate
 from werkzeug.routing import IntegerConverter, UnicodeConverter
 
 from models import db
+from models.base import end_session
 
 migrate = Migrate()
 
@@ -56,12 +57,16 @@ def create_app(overrides: dict | None = None) -> Flask:
     if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
         # Several processes (web, clock) share the file: wait for locks rather than fail.
         app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {"connect_args": {"timeout": 30}})
+    else:
+        # A pooled connection may have died with a database restart: test it before use.
+        app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {"pool_pre_ping": True})
 
     app.json.ensure_ascii = False  # French text stays readable in the JSON
     app.json.sort_keys = False  # keys in the order the schemas declare them
 
     app.url_map.converters.update(int=RowId, default=Text, string=Text)
     db.init_app(app)
+    app.teardown_appcontext(end_session)  # after init_app: runs first
     migrate.init_app(app, db, directory=str(Path(__file__).parent / "migrations"),
                      render_as_batch=True)
 

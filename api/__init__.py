@@ -1,14 +1,15 @@
 """The JSON API under /api/v1 (flask-smorest) and, later, the iCal feeds."""
 from __future__ import annotations
 
-from flask import request
+import sqlalchemy as sa
+from flask import render_template, request
 from apispec.ext.marshmallow import MarshmallowPlugin
 from flask_smorest import Api
 from werkzeug.exceptions import HTTPException
 from werkzeug.http import HTTP_STATUS_CODES
 
 from models import db
-from models.errors import DomainError
+from models.errors import DomainError, database_trouble
 
 # Messages people read when nothing more precise was said.
 _DEFAULT_MESSAGES = {
@@ -23,6 +24,7 @@ _DEFAULT_MESSAGES = {
     422: "Données invalides : le détail est dans « errors ».",
     429: "Trop de requêtes : réessayez dans un instant.",
     500: "Erreur interne du serveur.",
+    503: "Service momentanément indisponible : réessayez dans quelques secondes.",
 }
 JSON_PREFIXES = ("/api/", "/feeds/")
 
@@ -56,6 +58,24 @@ def domain_error_response(error: DomainError):
     return payload, error.status
 
 
+def database_error_response(error: sa.exc.DBAPIError):
+    """The database down, restarting, read-only or full: 503 with a French message and
+    Retry-After, the transaction rolled back (nothing half-written). Any other database error is
+    a bug: 500. App-wide, for every request: the JSON shape on the API and feeds, a French page
+    (templates/unavailable.html, which reads nothing from the database) everywhere else."""
+    message = database_trouble(error)
+    try:
+        db.session.rollback()
+    except sa.exc.SQLAlchemyError:
+        db.session.remove()  # the connection is gone: drop the session with it
+    if message is None:
+        raise error
+    headers = {"Retry-After": "5"}
+    if request.path.startswith(JSON_PREFIXES):
+        return {"code": 503, "status": HTTP_STATUS_CODES[503], "message": message, "errors": {}}, 503, headers
+    return render_template("unavailable.html", message=message), 503, headers
+
+
 def _schema_name(schema) -> str:
     """Component names: EventSchema -> Event, EventSchema(partial=True) -> EventPatch."""
     from apispec.ext.marshmallow.common import resolve_schema_cls
@@ -82,6 +102,7 @@ def init_app(app) -> None:
     api = MaillageApi(app, spec_kwargs={"marshmallow_plugin": MarshmallowPlugin(schema_name_resolver=_schema_name)})
     # App-wide, so that it also serves the feeds; the pages' blueprint handles its own.
     app.register_error_handler(DomainError, domain_error_response)
+    app.register_error_handler(sa.exc.DBAPIError, database_error_response)
     for module in (partners, territory, events, occurrences, imports):
         api.register_blueprint(module.blp)
     app.register_blueprint(feeds.bp)  # text/calendar, outside the OpenAPI document

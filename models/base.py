@@ -52,3 +52,14 @@ class UTCDateTime(sa.types.TypeDecorator):
 
 def utcnow() -> datetime:
     return datetime.now(timezone.utc)
+
+
+def end_session(exception: BaseException | None = None) -> None:
+    """Ends the request's session (registered by app.py, run before Flask-SQLAlchemy's own).
+    When the database went away after the answer was made (a restart), the closing rollback
+    fails: the answer stands, and the dead connection is dropped instead of turning it into a 500."""
+    try:
+        db.session.remove()
+    except sa.exc.DBAPIError:
+        db.session.invalidate()
+        db.session.remove()

@@ -25,3 +25,30 @@ class Forbidden(DomainError):
 
 class Conflict(DomainError):
     status = 409
+
+
+# --- the database's own troubles ---------------------------------------------------------------
+# Not domain errors: nothing the request did wrong. Down or restarting, read-only, disk full: the
+# API and the pages answer 503 with these words (the transaction rolled back: nothing half-written).
+DATABASE_DOWN = "La base de données ne répond pas : rien n'a été enregistré. Réessayez dans quelques secondes."
+DATABASE_READ_ONLY = ("La base de données est en lecture seule pour le moment : la consultation marche, "
+                      "mais rien ne peut être enregistré. Réessayez plus tard.")
+DATABASE_FULL = ("Le disque de la base de données est plein : rien n'a été enregistré. "
+                 "Prévenez l'administrateur du service.")
+
+
+def database_trouble(error: Exception) -> str | None:
+    """The French message for a database error that comes from the database's state (the
+    SQLAlchemy DBAPIError of a driver error), or None when it is a bug (then a 500)."""
+    cause = getattr(error, "orig", None) or error
+    state = getattr(cause, "sqlstate", None)  # PostgreSQL (psycopg)
+    text = str(cause).lower()
+    if state == "25006" or "read-only" in text or "readonly" in text:
+        return DATABASE_READ_ONLY
+    if state in ("53100", "53200") or "disk is full" in text or "no space left" in text:
+        return DATABASE_FULL
+    if (getattr(error, "connection_invalidated", False) or (state or "").startswith(("08", "57P"))
+            or "connection" in text or "server closed" in text or "terminating" in text
+            or "shutting down" in text or "starting up" in text or "unable to open" in text):
+        return DATABASE_DOWN
+    return None
