@@ -77,9 +77,10 @@ def create_app(overrides: dict | None = None) -> Flask:
     api.init_app(app)
     web.init_app(app)
     commands.init_app(app)
-    from scheduler import sync
+    from scheduler import reminders, sync
 
     app.extensions.setdefault("maillage_clock_jobs", []).append(sync.register)  # calendars synced from elsewhere
+    app.extensions.setdefault("maillage_clock_jobs", []).append(reminders.register)  # reminders, notices, digests
     return app
 
 

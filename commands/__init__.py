@@ -55,3 +55,6 @@ def init_app(app) -> None:
     app.cli.add_command(demo_cli)
     app.cli.add_command(users_cli)
     app.cli.add_command(tokens_cli)
+    from commands.reminders import reminders_cli
+
+    app.cli.add_command(reminders_cli)

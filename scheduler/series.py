@@ -10,6 +10,7 @@ from models import db
 from models import events as event_ops
 from models.errors import InvalidInput, NotFound
 from scheduler.recurrence import _epoch, gives_occurrence, rule_of
+from scheduler.reminders import notify_occurrence_change
 
 
 def _require_occurrence(event, recurrence_start: datetime) -> None:
@@ -22,8 +23,10 @@ def _require_occurrence(event, recurrence_start: datetime) -> None:
 
 def cancel_occurrence(actor, event, recurrence_start: datetime, reason: str = ""):
     _require_occurrence(event, recurrence_start)
-    return event_ops.set_occurrence_exception(
+    exception = event_ops.set_occurrence_exception(
         actor, event, recurrence_start, {"is_cancelled": True, "reason": reason}, "cancel_occurrence")
+    notify_occurrence_change(event, recurrence_start)
+    return exception
 
 
 def move_occurrence(actor, event, recurrence_start: datetime, *, starts_at: datetime | None = None,
@@ -48,7 +51,9 @@ def move_occurrence(actor, event, recurrence_start: datetime, *, starts_at: date
         values["person_ids"] = person_ids
     if len(values) == 2:
         raise InvalidInput("Indiquez ce qui change : horaire, lieu, salle ou personnes.")
-    return event_ops.set_occurrence_exception(actor, event, recurrence_start, values, "move_occurrence")
+    exception = event_ops.set_occurrence_exception(actor, event, recurrence_start, values, "move_occurrence")
+    notify_occurrence_change(event, recurrence_start)
+    return exception
 
 
 def restore_occurrence(actor, event, recurrence_start: datetime) -> None:

@@ -7,7 +7,7 @@ bp = Blueprint("web", __name__)
 
 
 def init_app(app) -> None:
-    from web import auth, coordination, feeds, public, security
+    from web import auth, coordination, feeds, public, security, subscriptions
 
     security.init_app(app)  # CSP, framing and the other security headers of every response
     app.register_blueprint(bp)
@@ -15,3 +15,4 @@ def init_app(app) -> None:
     app.register_blueprint(coordination.bp)
     app.register_blueprint(public.bp)  # "/", quartiers, lieux, evenements, ecran, widget
     app.register_blueprint(feeds.bp)  # /agenda, private links, import, sync
+    subscriptions.init_app(app)  # /abonnement: public email subscriptions

@@ -1,0 +1,645 @@
+"""Reminders, notices and digests: what is due, recorded once, sent once.
+
+`run_due(now)` is what the clock runs every minute and what `flask reminders run-due --now`
+runs by hand: (1) the scan looks at the instants since the last scan and records every delivery
+that fell due then, each under a unique key (what, to whom, which occurrence, which offset);
+(2) the sender sends the recorded deliveries that are due, one by one, each claimed in the
+database first so that two runners never send the same one.
+
+Why the scan is cheap: a reminder is due at a fixed wall-clock time ("two days before at 9:00"),
+so a tick whose interval contains none of those times in any zone in use expands nothing, and a
+tick that does contains one expands only the few days of occurrences whose reminders it can hold
+— never the whole year of every series (bench/reminders.py measures both).
+
+After a downtime, the scan covers the missed interval: what fell due within the grace period
+(`REMINDER_GRACE_MINUTES`, default 180) is sent late; what is older is recorded as skipped and
+logged, so the web view shows it.
+"""
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import logging
+import time as time_module
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field, replace
+from datetime import date, datetime, time, timedelta, timezone
+from typing import Iterable, Iterator
+from zoneinfo import ZoneInfo
+
+import sqlalchemy as sa
+from flask import current_app, render_template
+
+from models import Delivery, Event, Partner, Person, Place, ScanMark, Subscription, db, utcnow
+from models.deliveries import (DEFAULT_OFFSETS, SUBSCRIBER_OFFSETS, PartnerReminderSettings,
+                               ReminderOffset, add_delivery_if_new)
+from models.events import WEEKDAYS
+from scheduler.calendar import CalendarFilter, events_in_window, occurrences_between
+from scheduler.mail import SmtpSender, SmtpSettings, SmtpUnavailable, build_message
+from scheduler.recurrence import DAY, EPOCH_ORD, Occurrence, SeriesRule, expand, rule_of, zone_offsets
+
+log = logging.getLogger("maillage.reminders")
+UTC = timezone.utc
+SCAN_MARK = "due-scan"
+MAX_LOOKBACK = timedelta(days=2)  # a longer downtime is logged as such, not replayed
+MAX_ATTEMPTS = 12  # with the backoff below: about nine hours of trying
+WEEKLY_PROGRAMME_AT = (4, time(10, 0))  # Friday 10:00 local: the programme of the week after
+DAILY_DIGEST_AT = time(8, 0)
+MONTHS = ["janvier", "février", "mars", "avril", "mai", "juin", "juillet", "août", "septembre",
+          "octobre", "novembre", "décembre"]
+
+
+# --- French dates --------------------------------------------------------------------------
+
+def french_date(day: date) -> str:
+    return f"{WEEKDAYS[day.weekday()]} {day.day}{'er' if day.day == 1 else ''} {MONTHS[day.month - 1]} {day.year}"
+
+
+def french_time(moment: datetime | time) -> str:
+    return f"{moment.hour} h {moment.minute:02d}"
+
+
+def french_datetime(moment: datetime) -> str:
+    return f"{french_date(moment.date())} à {french_time(moment)}"
+
+
+# --- when things fall due ------------------------------------------------------------------
+
+def _epoch(moment: datetime) -> int:
+    return int(moment.timestamp())
+
+
+def wall_instants(zone_name: str, at: time, lo: int, hi: int, weekday: int | None = None) -> list[tuple[int, int]]:
+    """The (local day ordinal, UTC instant) of each `at` on the zone's wall clock in (lo, hi],
+    on one weekday only if given."""
+    offsets = zone_offsets(zone_name)
+    at_seconds = at.hour * 3600 + at.minute * 60
+    found = []
+    for day in range((lo - 14 * 3600) // DAY + EPOCH_ORD, (hi + 14 * 3600) // DAY + EPOCH_ORD + 1):
+        if weekday is not None and (day - 1) % 7 != weekday:  # ordinal 1 is a Monday
+            continue
+        local = (day - EPOCH_ORD) * DAY + at_seconds
+        instant = local - offsets.offset(local)
+        if lo < instant <= hi:
+            found.append((day, instant))
+    return found
+
+
+def reminder_due(occurrence: Occurrence, offset: ReminderOffset) -> int:
+    """The instant of a reminder: `days_before` the occurrence's local date, at `at` local."""
+    offsets = zone_offsets(occurrence.timezone)
+    day = datetime.fromtimestamp(occurrence.starts_at, offsets.zone).toordinal()
+    local = (day - offset.days_before - EPOCH_ORD) * DAY + offset.at.hour * 3600 + offset.at.minute * 60
+    return local - offsets.offset(local)
+
+
+def due_reminders(rules: Iterable[SeriesRule], offsets: Iterable[ReminderOffset], lo: int, hi: int
+                  ) -> Iterator[tuple[Occurrence, ReminderOffset, int]]:
+    """(occurrence, offset, due instant) for each reminder due in (lo, hi], expanding only the
+    occurrences such a reminder can belong to. Cancelled occurrences have none; nor does an
+    offset that would fall at or after the start."""
+    offsets = sorted(set(offsets))
+    if not offsets:
+        return
+    first = min(o.days_before for o in offsets)
+    last = max(o.days_before for o in offsets)
+    window_start = datetime.fromtimestamp(lo + (first - 2) * DAY, UTC)
+    window_end = datetime.fromtimestamp(hi + (last + 2) * DAY, UTC)
+    for occurrence in expand(rules, window_start, window_end):
+        if occurrence.is_cancelled:
+            continue
+        for offset in offsets:
+            due = reminder_due(occurrence, offset)
+            if lo < due <= hi and due < occurrence.starts_at:
+                yield occurrence, offset, due
+
+
+def anything_due(zones: Iterable[str], offsets: Iterable[ReminderOffset], lo: int, hi: int) -> bool:
+    """Does any reminder time of any zone fall in (lo, hi]? Most minutes of a day, none does."""
+    ats = {o.at for o in offsets}
+    return any(wall_instants(zone, at, lo, hi) for zone in zones for at in ats)
+
+
+# --- who is told ---------------------------------------------------------------------------
+
+@dataclass
+class Recipients:
+    """Everything the scan needs to know about people, read once per scan."""
+
+    settings: dict[int, PartnerReminderSettings]
+    people: dict[int, Person]
+    subscriptions: dict[tuple[str, int], list[Subscription]]
+
+    @classmethod
+    def load(cls) -> Recipients:
+        settings = {s.partner_id: s for s in db.session.scalars(sa.select(PartnerReminderSettings))}
+        people = {p.id: p for p in db.session.scalars(sa.select(Person).where(Person.email.is_not(None)))}
+        subscriptions: dict[tuple[str, int], list[Subscription]] = {}
+        for s in db.session.scalars(sa.select(Subscription).where(
+                Subscription.confirmed_at.is_not(None), Subscription.unsubscribed_at.is_(None))):
+            subscriptions.setdefault((s.target_type, s.target_id), []).append(s)
+        return cls(settings, people, subscriptions)
+
+    def offsets_of(self, partner_id: int | None) -> tuple[ReminderOffset, ...]:
+        settings = self.settings.get(partner_id)
+        return settings.reminder_offsets if settings else DEFAULT_OFFSETS
+
+    def offsets_in_use(self) -> set[ReminderOffset]:
+        used = set(DEFAULT_OFFSETS) | set(SUBSCRIBER_OFFSETS)
+        for settings in self.settings.values():
+            used |= set(settings.reminder_offsets)
+        return used
+
+    def subscribers(self, event: Event, place_id: int | None) -> list[Subscription]:
+        if event.visibility != "public" or event.status == "cancelled":
+            return []
+        place = event.place if place_id == event.place_id else db.session.get(Place, place_id)
+        found = list(self.subscriptions.get(("event", event.id), []))
+        found += self.subscriptions.get(("place", place_id), [])
+        if place is not None and place.quartier_id is not None:
+            found += self.subscriptions.get(("quartier", place.quartier_id), [])
+        return found
+
+    def of_occurrence(self, event: Event, occurrence: Occurrence) -> Iterator[dict]:
+        """Each recipient of an occurrence: channel, recipient, partner, subscription, offsets."""
+        told_partners = set()
+        for person_id in occurrence.person_ids:
+            person = self.people.get(person_id)
+            if person is None or not person.email:
+                continue
+            told_partners.add(person.partner_id)
+            yield {"channel": "email", "recipient": person.email.lower(), "partner_id": person.partner_id,
+                   "offsets": self.offsets_of(person.partner_id)}
+        for partner in event.organisers:
+            offsets = self.offsets_of(partner.id)
+            if partner.id not in told_partners and partner.contact_email:
+                yield {"channel": "email", "recipient": partner.contact_email.lower(), "partner_id": partner.id,
+                       "offsets": offsets}
+            settings = self.settings.get(partner.id)
+            if settings is not None and settings.webhook_url:
+                yield {"channel": "webhook", "recipient": settings.webhook_url, "partner_id": partner.id,
+                       "offsets": offsets}
+        for subscription in self.subscribers(event, occurrence.place_id):
+            yield {"channel": "email", "recipient": subscription.email, "subscription_id": subscription.id,
+                   "offsets": SUBSCRIBER_OFFSETS}
+
+
+def delivery_key(kind: str, channel: str, recipient: str, *parts) -> str:
+    return ":".join([kind, *(str(p) for p in parts), channel, recipient])
+
+
+def _iso(epoch: int) -> str:
+    return datetime.fromtimestamp(epoch, UTC).isoformat()
+
+
+# --- the scan ------------------------------------------------------------------------------
+
+def plan_reminders(lo: int, hi: int, recipients: Recipients) -> Iterator[dict]:
+    offsets = recipients.offsets_in_use()
+    zones = set(db.session.scalars(sa.select(Event.timezone).distinct()))
+    if not anything_due(zones, offsets, lo, hi):
+        return
+    first = min(o.days_before for o in offsets)
+    last = max(o.days_before for o in offsets)
+    events = events_in_window(CalendarFilter(include_private=True, include_cancelled_events=False),
+                              datetime.fromtimestamp(lo + (first - 2) * DAY, UTC),
+                              datetime.fromtimestamp(hi + (last + 2) * DAY, UTC))
+    by_id = {e.id: e for e in events}
+    for occurrence, offset, due in due_reminders([rule_of(e) for e in events], offsets, lo, hi):
+        event = by_id[occurrence.event_id]
+        for to in recipients.of_occurrence(event, occurrence):
+            if offset not in to.pop("offsets"):
+                continue
+            yield {**to, "kind": "reminder", "event_id": event.id,
+                   "recurrence_start": occurrence.recurrence_start, "offset": offset.key,
+                   "due_at": datetime.fromtimestamp(due, UTC),
+                   "key": delivery_key("reminder", to["channel"], to["recipient"], event.id,
+                                       _iso(occurrence.recurrence_id), offset.key)}
+
+
+def plan_weekly_programmes(lo: int, hi: int) -> Iterator[dict]:
+    weekday, at = WEEKLY_PROGRAMME_AT
+    places = db.session.scalars(sa.select(Place).where(Place.contact_email.is_not(None)))
+    for place in places:
+        for day, due in wall_instants(place.timezone, at, lo, hi, weekday=weekday):
+            monday = date.fromordinal(day + 7 - weekday)
+            recipient = place.contact_email.lower()
+            yield {"kind": "weekly_programme", "channel": "email", "recipient": recipient,
+                   "partner_id": place.host_partner_id, "due_at": datetime.fromtimestamp(due, UTC),
+                   "payload": {"place_id": place.id, "week_start": monday.isoformat()},
+                   "key": delivery_key("weekly_programme", "email", recipient, place.id, monday.isoformat())}
+
+
+def scan(now: datetime) -> dict[str, int]:
+    """Records every delivery that fell due since the last scan, up to `now`; returns counts."""
+    grace = timedelta(minutes=current_app.config.get("REMINDER_GRACE_MINUTES", 180))
+    mark = db.session.get(ScanMark, SCAN_MARK)
+    if mark is None or mark.scanned_until > now:  # first scan, or someone ran the clock ahead
+        since = now - grace
+    else:
+        since = max(mark.scanned_until, now - MAX_LOOKBACK)
+    lo, hi = _epoch(since), _epoch(now)
+    late_limit = now - grace
+    counts = {"pending": 0, "skipped": 0}
+    if hi > lo:
+        recipients = Recipients.load()
+        for values in [*plan_reminders(lo, hi, recipients), *plan_weekly_programmes(lo, hi)]:
+            if values["due_at"] <= late_limit:
+                values["state"] = "skipped"
+                values["last_error"] = "Échéance manquée pendant un arrêt de l'horloge, hors délai de grâce."
+            if add_delivery_if_new(values):
+                counts[values.get("state", "pending")] += 1
+                if values.get("state") == "skipped":
+                    log.warning("non envoyé (échéance %s manquée) : %s", values["due_at"].isoformat(), values["key"])
+    if mark is None:
+        db.session.add(ScanMark(name=SCAN_MARK, scanned_until=now))
+    elif now > mark.scanned_until:
+        mark.scanned_until = now
+    db.session.flush()
+    return counts
+
+
+# --- notices of a change, recorded by the write that makes it ------------------------------
+
+def occurrence_of(event: Event, recurrence_start: datetime) -> Occurrence | None:
+    """The occurrence a rule gives at `recurrence_start`, after its exception if any."""
+    rule = rule_of(event)
+    rec = _epoch(recurrence_start)
+    spec = rule.exceptions.get(rec)
+    start = spec.starts_at if spec is not None and spec.starts_at is not None else rec
+    window = (datetime.fromtimestamp(start, UTC), datetime.fromtimestamp(start + 1, UTC))
+    return next((o for o in expand([rule], *window) if o.recurrence_id == rec), None)
+
+
+def notify_occurrence_change(event: Event, recurrence_start: datetime, now: datetime | None = None) -> int:
+    """Records a notice to everyone involved in an occurrence just cancelled or moved (the
+    clock sends it within a minute). Called by `scheduler.series`; adds and flushes."""
+    now = now or utcnow()
+    occurrence = occurrence_of(event, recurrence_start)
+    if occurrence is None or occurrence.ends_at <= _epoch(now):
+        return 0  # nothing to tell about the past
+    exception = next((x for x in event.exceptions if x.recurrence_start == recurrence_start), None)
+    version = exception.sequence if exception is not None else event.sequence
+    kind = "occurrence_cancelled" if occurrence.is_cancelled else "occurrence_moved"
+    payload = {"reason": exception.reason if exception is not None else "",
+               "starts_at": _iso(occurrence.starts_at), "place_id": occurrence.place_id}
+    recipients = Recipients.load()
+    targets = list(recipients.of_occurrence(event, occurrence))
+    place = db.session.get(Place, occurrence.place_id)
+    if place is not None and place.contact_email:
+        targets.append({"channel": "email", "recipient": place.contact_email.lower(),
+                        "partner_id": place.host_partner_id})
+    created = 0
+    for to in targets:
+        to.pop("offsets", None)
+        created += add_delivery_if_new({
+            **to, "kind": kind, "event_id": event.id, "recurrence_start": recurrence_start,
+            "payload": payload, "due_at": now,
+            "key": delivery_key(kind, to["channel"], to["recipient"], event.id,
+                                _iso(occurrence.recurrence_id), f"v{version}")})
+    return created
+
+
+def request_confirmation(subscription: Subscription, now: datetime | None = None) -> None:
+    """Records the double opt-in message of a new subscription (sent by the next tick)."""
+    add_delivery_if_new({
+        "kind": "subscription_confirm", "channel": "email", "recipient": subscription.email,
+        "subscription_id": subscription.id, "due_at": now or utcnow(),
+        "key": delivery_key("subscription_confirm", "email", subscription.email, subscription.token)})
+
+
+# --- what a message says --------------------------------------------------------------------
+
+@dataclass
+class Message:
+    subject: str
+    paragraphs: list[str]
+    facts: list[tuple[str, str]] = field(default_factory=list)
+    items: list[str] = field(default_factory=list)
+    links: list[tuple[str, str]] = field(default_factory=list)
+    unsubscribe_url: str | None = None
+    ics: bytes | None = None
+    data: dict = field(default_factory=dict)  # the webhook's JSON
+
+
+class Skip(Exception):
+    """The delivery must not be sent any more (cancelled, unsubscribed, too late)."""
+
+
+def _base_url() -> str:
+    return current_app.config["BASE_URL"]
+
+
+def _occurrence_facts(event: Event, occurrence: Occurrence) -> list[tuple[str, str]]:
+    place = db.session.get(Place, occurrence.place_id) if occurrence.place_id else None
+    start, end = occurrence.start, occurrence.end
+    where = place.name if place else ""
+    if place and place.address:
+        where += f", {place.address}" + (f", {place.postcode} {place.city}" if place.city else "")
+    facts = [("Quand", f"{french_date(start.date())}, de {french_time(start)} à {french_time(end)}"),
+             ("Où", where + (f" (salle {occurrence.room})" if occurrence.room else ""))]
+    if event.organisers:
+        facts.append(("Organisé par", ", ".join(p.name for p in event.organisers)))
+    if occurrence.timezone != current_app.config["DEFAULT_TIMEZONE"]:
+        facts.append(("Heure locale", occurrence.timezone))
+    return facts
+
+
+def _occurrence_data(event: Event, occurrence: Occurrence) -> dict:
+    return {"event": {"id": event.id, "uid": event.uid, "title": event.title, "kind": event.kind},
+            "occurrence": {"recurrence_id": occurrence.recurrence_start.isoformat(),
+                           "starts_at": occurrence.start.isoformat(), "ends_at": occurrence.end.isoformat(),
+                           "place_id": occurrence.place_id, "room": occurrence.room,
+                           "is_cancelled": occurrence.is_cancelled, "is_moved": occurrence.is_moved}}
+
+
+def _attachment(event: Event, occurrence: Occurrence, for_public: bool) -> bytes:
+    from scheduler.ical import render_occurrence
+
+    places = {p.id: p for p in db.session.scalars(sa.select(Place).where(Place.id == occurrence.place_id))}
+    return render_occurrence(event, occurrence, _base_url(), include_people=not for_public, places=places)
+
+
+def _subscription(delivery: Delivery) -> Subscription | None:
+    if delivery.subscription_id is None:
+        return None
+    subscription = db.session.get(Subscription, delivery.subscription_id)
+    if subscription is None or subscription.unsubscribed_at is not None:
+        raise Skip("Désabonné·e.")
+    return subscription
+
+
+def _event_and_occurrence(delivery: Delivery) -> tuple[Event, Occurrence]:
+    event = db.session.get(Event, delivery.event_id) if delivery.event_id else None
+    if event is None:
+        raise Skip("Événement supprimé.")
+    occurrence = occurrence_of(event, delivery.recurrence_start)
+    if occurrence is None:
+        raise Skip("Cette occurrence n'existe plus.")
+    return event, occurrence
+
+
+def render_reminder(delivery: Delivery, now: datetime) -> Message:
+    event, occurrence = _event_and_occurrence(delivery)
+    if occurrence.is_cancelled or event.status == "cancelled":
+        raise Skip("Occurrence annulée : pas de rappel.")
+    if occurrence.starts_at <= _epoch(now):
+        raise Skip("Trop tard : l'occurrence a commencé.")
+    start = occurrence.start
+    today = now.astimezone(start.tzinfo).date()
+    when = {0: "aujourd'hui", 1: "demain"}.get((start.date() - today).days, f"le {french_date(start.date())}")
+    return Message(
+        subject=f"Rappel : {event.title}, {when} à {french_time(start)}",
+        paragraphs=[f"Pour rappel, « {event.title} » ({event.kind_label.lower()}) a lieu {when} "
+                    f"à {french_time(start)}."],
+        facts=_occurrence_facts(event, occurrence),
+        links=[("Voir l'événement", f"{_base_url()}/evenements/{event.id}")],
+        ics=_attachment(event, occurrence, delivery.subscription_id is not None),
+        data=_occurrence_data(event, occurrence))
+
+
+def render_change(delivery: Delivery, now: datetime) -> Message:
+    event, occurrence = _event_and_occurrence(delivery)
+    planned = french_datetime(delivery.recurrence_start.astimezone(ZoneInfo(occurrence.timezone)))
+    reason = (delivery.payload or {}).get("reason")
+    if delivery.kind == "occurrence_cancelled":
+        subject = f"Annulé : {event.title}, {planned}"
+        paragraphs = [f"« {event.title} », prévu le {planned}, est annulé."]
+    else:
+        subject = f"Changement : {event.title}, {planned}"
+        paragraphs = [f"« {event.title} », prévu le {planned}, change : voici ce qui vaut désormais."]
+    if reason:
+        paragraphs.append(f"Motif : {reason}")
+    return Message(subject=subject, paragraphs=paragraphs, facts=_occurrence_facts(event, occurrence),
+                   links=[("Voir l'événement", f"{_base_url()}/evenements/{event.id}")],
+                   ics=_attachment(event, occurrence, delivery.subscription_id is not None),
+                   data=_occurrence_data(event, occurrence))
+
+
+def render_weekly_programme(delivery: Delivery, now: datetime) -> Message:
+    place = db.session.get(Place, delivery.payload["place_id"])
+    if place is None:
+        raise Skip("Lieu supprimé.")
+    monday = date.fromisoformat(delivery.payload["week_start"])
+    zone = ZoneInfo(place.timezone)
+    start = datetime.combine(monday, time(0), zone)
+    end = datetime.combine(monday + timedelta(days=7), time(0), zone)
+    rows = occurrences_between(CalendarFilter(place=place.slug, include_private=True), start, end)
+    if not rows:
+        raise Skip("Rien de prévu dans ce lieu cette semaine.")
+    items = []
+    for occurrence, event in rows:
+        line = (f"{french_date(occurrence.start.date())}, {french_time(occurrence.start)}–"
+                f"{french_time(occurrence.end)} : {event.title}")
+        if event.organisers:
+            line += f" ({', '.join(p.name for p in event.organisers)})"
+        if occurrence.room:
+            line += f", salle {occurrence.room}"
+        if occurrence.is_cancelled:
+            line += " — ANNULÉ"
+        items.append(line)
+    return Message(
+        subject=f"{place.name} : le programme de la semaine du {french_date(monday)}",
+        paragraphs=[f"Voici ce qui est prévu à {place.name} la semaine du {french_date(monday)}."],
+        items=items, links=[("Le calendrier du lieu", f"{_base_url()}/lieux/{place.slug}")],
+        data={"place": place.slug, "week_start": monday.isoformat(), "occurrences": len(items)})
+
+
+def render_confirmation(delivery: Delivery, now: datetime) -> Message:
+    subscription = db.session.get(Subscription, delivery.subscription_id)
+    if subscription is None or subscription.confirmed_at is not None or subscription.unsubscribed_at is not None:
+        raise Skip("Abonnement déjà confirmé ou résilié.")
+    return Message(
+        subject="Confirmez votre abonnement aux rappels Maillage",
+        paragraphs=[f"Vous avez demandé à recevoir les rappels et les changements de {target_label(subscription)}.",
+                    "Pour confirmer, cliquez sur le lien ci-dessous. Sans confirmation, vous ne recevrez rien.",
+                    "Si vous n'êtes pas à l'origine de cette demande, ignorez ce message."],
+        links=[("Confirmer mon abonnement", f"{_base_url()}/abonnement/confirmer/{subscription.token}")])
+
+
+def target_label(subscription: Subscription) -> str:
+    from models import Quartier
+
+    model = {"quartier": Quartier, "place": Place, "event": Event}[subscription.target_type]
+    target = db.session.get(model, subscription.target_id)
+    if target is None:
+        return "cet élément"
+    name = getattr(target, "name", None) or getattr(target, "title", "")
+    return {"quartier": f"quartier {name}", "place": f"lieu {name}", "event": f"« {name} »"}[subscription.target_type]
+
+
+RENDERERS = {
+    "reminder": render_reminder,
+    "occurrence_cancelled": render_change,
+    "occurrence_moved": render_change,
+    "weekly_programme": render_weekly_programme,
+    "subscription_confirm": render_confirmation,
+}
+
+
+def render(delivery: Delivery, now: datetime, cache: dict | None = None) -> Message:
+    """The message of a delivery. The same reminder to a thousand advisers is rendered once per
+    run (`cache`): only the address and the unsubscribe link differ."""
+    subscription = None
+    if delivery.kind != "subscription_confirm":
+        subscription = _subscription(delivery)
+    key = (delivery.kind, delivery.event_id, delivery.recurrence_start, subscription is not None,
+           json.dumps(delivery.payload, sort_keys=True),
+           delivery.subscription_id if delivery.kind == "subscription_confirm" else None)
+    cache = {} if cache is None else cache
+    if key not in cache:
+        try:
+            cache[key] = RENDERERS[delivery.kind](delivery, now)
+        except Skip as reason:
+            cache[key] = reason
+    if isinstance(cache[key], Skip):
+        raise cache[key]
+    message = replace(cache[key])
+    if subscription is not None:
+        message.unsubscribe_url = f"{_base_url()}/abonnement/desabonner/{subscription.token}"
+    return message
+
+
+def email_of(delivery: Delivery, message: Message):
+    context = {"message": message}
+    headers = {"X-Maillage-Delivery": delivery.key[:200]}
+    if message.unsubscribe_url:
+        # RFC 8058: mail clients show a one-click "unsubscribe" that POSTs to this address.
+        headers["List-Unsubscribe"] = f"<{message.unsubscribe_url}>"
+        headers["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
+    attachments = [("evenement.ics", "text/calendar", message.ics)] if message.ics else []
+    return build_message(to=delivery.recipient, subject=message.subject,
+                         text=render_template("mail/message.txt", **context),
+                         html=render_template("mail/message.html", **context),
+                         headers=headers, attachments=attachments)
+
+
+# --- sending --------------------------------------------------------------------------------
+
+def backoff(attempts: int) -> timedelta:
+    """1, 2, 4 … minutes between tries, at most an hour."""
+    return timedelta(minutes=min(2 ** max(attempts - 1, 0), 60))
+
+
+def _claim(delivery_id: int, now: datetime) -> bool:
+    """Marks the delivery sent, in a transaction the caller commits only when the message is
+    about to be handed over. Another runner's claim on the same row waits for that transaction
+    (row lock on PostgreSQL, the write lock on SQLite), then finds it sent and moves on."""
+    result = db.session.execute(
+        sa.update(Delivery)
+        .where(Delivery.id == delivery_id, Delivery.state.in_(("pending", "failed")),
+               Delivery.next_attempt_at <= now)
+        .values(state="sent", sent_at=utcnow(), attempts=Delivery.attempts + 1, updated_at=utcnow(),
+                last_error="")
+        .execution_options(synchronize_session=False))
+    return result.rowcount == 1
+
+
+def _record_failure(delivery_id: int, now: datetime, error: str) -> None:
+    delivery = db.session.get(Delivery, delivery_id)
+    attempts = delivery.attempts + 1  # the claim's own count was rolled back with it
+    delivery.state = "failed"
+    delivery.attempts = attempts
+    delivery.sent_at = None
+    delivery.last_error = error[:2000]
+    delivery.updated_at = utcnow()
+    delivery.next_attempt_at = None if attempts >= MAX_ATTEMPTS else now + backoff(attempts)
+    log.warning("échec de l'envoi %s (essai %d) : %s", delivery.key, attempts, error)
+
+
+def _record_skip(delivery_id: int, reason: str) -> None:
+    db.session.execute(sa.update(Delivery).where(Delivery.id == delivery_id, Delivery.state.in_(("pending", "failed")))
+                       .values(state="skipped", last_error=reason, next_attempt_at=None, updated_at=utcnow())
+                       .execution_options(synchronize_session=False))
+
+
+def sign_webhook(secret: str, timestamp: str, body: bytes) -> str:
+    return "sha256=" + hmac.new(secret.encode(), timestamp.encode() + b"." + body, hashlib.sha256).hexdigest()
+
+
+def post_webhook(delivery: Delivery, message: Message) -> None:
+    """POSTs the signed JSON; any non-2xx answer or network error is a failure to retry.
+    Receivers deduplicate on X-Maillage-Delivery (a webhook cannot be made exactly-once)."""
+    settings = db.session.get(PartnerReminderSettings, delivery.partner_id)
+    secret = settings.webhook_secret if settings else ""
+    body = json.dumps({"type": delivery.kind, "delivery": delivery.key, "subject": message.subject,
+                       **message.data}, ensure_ascii=False, sort_keys=True).encode()
+    timestamp = str(int(time_module.time()))
+    request = urllib.request.Request(delivery.recipient, data=body, method="POST", headers={
+        "Content-Type": "application/json", "User-Agent": "Maillage", "X-Maillage-Event": delivery.kind,
+        "X-Maillage-Delivery": hashlib.sha256(delivery.key.encode()).hexdigest(),
+        "X-Maillage-Timestamp": timestamp, "X-Maillage-Signature": sign_webhook(secret or "", timestamp, body)})
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            if not 200 <= response.status < 300:
+                raise SmtpUnavailable(f"webhook : réponse {response.status}")
+    except (urllib.error.URLError, OSError) as error:
+        raise SmtpUnavailable(f"webhook injoignable : {error}") from error
+
+
+def send_due(now: datetime, limit: int | None = None) -> dict[str, int]:
+    """Sends the recorded deliveries due at `now`; commits after each one."""
+    counts = {"sent": 0, "failed": 0, "skipped": 0}
+    db.session.commit()
+    ids = list(db.session.scalars(
+        sa.select(Delivery.id).where(Delivery.state.in_(("pending", "failed")), Delivery.next_attempt_at <= now)
+        .order_by(Delivery.due_at, Delivery.id).limit(limit)))
+    db.session.rollback()  # end the read: SQLite must not hold a shared lock while we wait for the write one
+    smtp_down = False
+    rendered: dict = {}
+    with SmtpSender(SmtpSettings.from_url(current_app.config["SMTP_URL"])) as smtp:
+        for delivery_id in ids:
+            delivery = db.session.get(Delivery, delivery_id)
+            if delivery is None or delivery.state not in ("pending", "failed"):
+                db.session.rollback()
+                continue
+            if delivery.channel == "email" and smtp_down:
+                db.session.rollback()
+                continue  # tried this tick already: the next tick tries again
+            try:
+                message = render(delivery, now, rendered)
+            except Skip as reason:
+                _record_skip(delivery_id, str(reason))
+                db.session.commit()
+                counts["skipped"] += 1
+                continue
+            email = email_of(delivery, message) if delivery.channel == "email" else None
+            db.session.rollback()
+            if not _claim(delivery_id, now):
+                db.session.rollback()
+                continue
+            try:
+                if email is not None:
+                    smtp.send(email, before_final_dot=db.session.commit)
+                else:
+                    post_webhook(delivery, message)
+                    db.session.commit()
+            except SmtpUnavailable as error:
+                db.session.rollback()
+                _record_failure(delivery_id, now, str(error))
+                db.session.commit()
+                counts["failed"] += 1
+                smtp_down = smtp_down or (email is not None and smtp.connection is None)
+                continue
+            counts["sent"] += 1
+    return counts
+
+
+def run_due(now: datetime) -> dict[str, int]:
+    """What the clock runs every minute: scan, then send. Commits."""
+    if now.tzinfo is None:
+        raise ValueError("run_due needs an aware instant")
+    scanned = scan(now)
+    db.session.commit()
+    sent = send_due(now)
+    return {"recorded": scanned["pending"], "missed": scanned["skipped"], **sent}
+
+
+def register(scheduler, app) -> None:
+    """The clock's minute job (see scheduler/clock.py)."""
+    from scheduler.clock import job
+
+    scheduler.add_job(job(app, lambda: run_due(utcnow())), "cron", second=0, id="reminders.run_due",
+                      max_instances=1, coalesce=True, misfire_grace_time=50)

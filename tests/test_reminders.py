@@ -1,0 +1,460 @@
+"""Reminders and notices, sent for real to an SMTP server (aiosmtpd) the tests start.
+
+Times are given as UTC instants and read as the place's wall clock: Europe/Paris is UTC+1 in
+winter and UTC+2 in summer (2027: from 28 March to 31 October).
+"""
+from __future__ import annotations
+
+import re
+import socket
+from datetime import date, datetime, timedelta, timezone
+
+import pytest
+import vobject
+from conftest import SYSTEM
+
+UTC = timezone.utc
+
+
+def at(text: str) -> datetime:
+    return datetime.fromisoformat(text).astimezone(UTC)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def mailbox(app):
+    """A real SMTP server on a free port; the app sends to it."""
+    from aiosmtpd.controller import Controller
+
+    from scheduler.mailbox import Mailbox
+
+    box = Mailbox()
+    box.port = free_port()
+    box.controller = Controller(box, hostname="127.0.0.1", port=box.port)
+    box.controller.start()
+    previous = app.config["SMTP_URL"]
+    app.config["SMTP_URL"] = f"smtp://127.0.0.1:{box.port}"
+    yield box
+    box.controller.stop()
+    app.config["SMTP_URL"] = previous
+
+
+@pytest.fixture
+def territory(create_partner, create_place, create_quartier):
+    """A mission locale with one adviser, and the BIJ of Villeneuve where she holds permanences."""
+    from models import db
+    from models.partners import create_person
+
+    quartier = create_quartier()
+    partner = create_partner("mission-locale", contact_email="accueil@ml.example.fr")
+    place = create_place("bij-echirolles", name="BIJ d'Échirolles", quartier=quartier.code,
+                         address="2 place de la Convention", city="Échirolles",
+                         contact_email="accueil@bij.example.fr")
+    adviser = create_person(SYSTEM, {"partner": partner.slug, "name": "Awa Diallo", "email": "awa@ml.example.fr"})
+    db.session.commit()
+    return {"partner": partner, "place": place, "adviser": adviser, "quartier": quartier}
+
+
+def run(now: str | datetime):
+    from scheduler.reminders import run_due
+
+    return run_due(at(now) if isinstance(now, str) else now)
+
+
+def deliveries(**where):
+    import sqlalchemy as sa
+
+    from models import Delivery, db
+
+    q = sa.select(Delivery).order_by(Delivery.due_at, Delivery.id)
+    for name, value in where.items():
+        q = q.where(getattr(Delivery, name) == value)
+    return list(db.session.scalars(q))
+
+
+def text_of(message) -> str:
+    return message.get_body(("plain",)).get_content()
+
+
+def html_of(message) -> str:
+    return message.get_body(("html",)).get_content()
+
+
+def ics_of(message):
+    parts = [p for p in message.iter_attachments() if p.get_content_type() == "text/calendar"]
+    assert len(parts) == 1, "one .ics attached"
+    assert parts[0].get_filename() == "evenement.ics"
+    return vobject.readOne(parts[0].get_content() if isinstance(parts[0].get_content(), str)
+                           else parts[0].get_content().decode())
+
+
+# --- content and timing ------------------------------------------------------------------------
+
+def test_a_reminder_two_days_before_arrives_at_nine_local_in_french_text_html_and_ics(
+        app, mailbox, territory, create_event):
+    event = create_event(territory["place"], [territory["partner"]], title="Permanence mission locale",
+                         start_date=date(2027, 1, 14), start_time="14:00", people=[territory["adviser"].id])
+    # Tuesday 12 January 2027, 9:00 in Paris is 8:00 UTC.
+    run("2027-01-12T07:59:00Z")
+    assert len(mailbox) == 0
+    run("2027-01-12T08:00:00Z")
+    assert len(mailbox) == 1
+    message = mailbox.messages[0]
+    assert message["To"] == "awa@ml.example.fr"
+    assert message["Subject"] == "Rappel : Permanence mission locale, le jeudi 14 janvier 2027 à 14 h 00"
+    text = text_of(message)
+    assert "Quand : jeudi 14 janvier 2027, de 14 h 00 à 17 h 00" in text
+    assert "Où : BIJ d'Échirolles, 2 place de la Convention" in text
+    assert "Organisé par : Mission Locale" in text
+    assert "List-Unsubscribe" not in message  # staff are told as staff, not as subscribers
+    assert "<th scope=\"row\" style=\"text-align: left; padding-right: 1em;\">Quand</th>" in html_of(message)
+    vevent = ics_of(message).vevent
+    assert vevent.uid.value == event.uid
+    assert vevent.dtstart.value == datetime(2027, 1, 14, 14, 0, tzinfo=vevent.dtstart.value.tzinfo)
+    assert vevent.dtstart.value.utcoffset() == timedelta(hours=1)
+    [delivery] = deliveries(kind="reminder")
+    assert (delivery.state, delivery.offset, delivery.due_at) == ("sent", "J-2@09:00", at("2027-01-12T08:00:00Z"))
+
+    run("2027-01-12T08:01:00Z")  # a tick later: nothing twice
+    run("2027-01-14T06:59:00Z")
+    assert len(mailbox) == 1
+    run("2027-01-14T07:00:00Z")  # the same morning at 8:00
+    assert len(mailbox) == 2
+    assert mailbox.messages[1]["Subject"] == "Rappel : Permanence mission locale, aujourd'hui à 14 h 00"
+
+
+@pytest.mark.parametrize("dates, instants", [
+    # March: Sunday 28 March 2027 is the change itself (CET until 2:00, then CEST).
+    ([date(2027, 3, 23), date(2027, 3, 30), date(2027, 4, 6)],
+     ["2027-03-21T08:00:00Z", "2027-03-28T07:00:00Z", "2027-04-04T07:00:00Z"]),
+    # October: Sunday 31 October 2027 is the change back.
+    ([date(2027, 10, 19), date(2027, 10, 26), date(2027, 11, 2)],
+     ["2027-10-17T07:00:00Z", "2027-10-24T07:00:00Z", "2027-10-31T08:00:00Z"]),
+], ids=["march", "october"])
+def test_two_days_before_at_nine_stays_at_nine_local_across_the_dst_change(
+        app, mailbox, territory, create_event, dates, instants):
+    create_event(territory["place"], [territory["partner"]], start_date=dates[0], start_time="14:00",
+                 frequency="weekly", count=3, people=[territory["adviser"].id])
+    for number, (day, instant) in enumerate(zip(dates, instants), 1):
+        run(at(instant) - timedelta(minutes=1))
+        assert len(mailbox) == number - 1, f"nothing before {instant}"
+        run(instant)
+        assert len(mailbox) == number, f"the reminder at {instant}"
+        assert f"{day.day} " in mailbox.messages[-1]["Subject"]
+    due = [d.due_at for d in deliveries(kind="reminder", offset="J-2@09:00")]
+    assert due == [at(i) for i in instants]
+    assert {d.astimezone(__import__("zoneinfo").ZoneInfo("Europe/Paris")).hour for d in due} == {9}
+
+
+def test_a_partner_sets_the_day_before_at_nine_and_a_reunion_place_gets_it_at_nine_reunion_time(
+        app, mailbox, create_partner, create_place, create_event):
+    from models import db
+    from models.deliveries import set_reminder_settings
+
+    partner = create_partner("mission-locale-est", contact_email="contact@mle.example.re")
+    set_reminder_settings(SYSTEM, partner, {"offsets": [{"days_before": 1, "at": "09:00"}]})
+    db.session.commit()
+    place = create_place("pij-saint-denis", postcode="97400")
+    assert place.timezone == "Indian/Reunion"
+    create_event(place, [partner], start_date=date(2027, 3, 30), start_time="14:00")
+    run("2027-03-29T04:59:00Z")
+    assert len(mailbox) == 0
+    run("2027-03-29T05:00:00Z")  # 9:00 in Réunion (UTC+4, no DST)
+    assert [m["To"] for m in mailbox.messages] == ["contact@mle.example.re"]
+    assert mailbox.messages[0]["Subject"].endswith("demain à 14 h 00")
+    assert "Heure locale : Indian/Reunion" in text_of(mailbox.messages[0])
+
+
+def test_a_cancelled_occurrence_gets_a_notice_and_no_reminder(app, mailbox, territory, create_event):
+    from models import db
+    from scheduler.series import cancel_occurrence
+
+    event = create_event(territory["place"], [territory["partner"]], title="Permanence mission locale",
+                         start_date=date(2027, 1, 12), start_time="14:00", frequency="weekly", count=2,
+                         people=[territory["adviser"].id])
+    cancel_occurrence(SYSTEM, event, at("2027-01-19T13:00:00Z"), reason="Conseillère en formation")
+    db.session.commit()
+    run(datetime.now(UTC))
+    assert sorted(m["To"] for m in mailbox.messages) == ["accueil@bij.example.fr", "awa@ml.example.fr"]
+    notice = mailbox.messages[0]
+    assert notice["Subject"] == "Annulé : Permanence mission locale, mardi 19 janvier 2027 à 14 h 00"
+    assert "Motif : Conseillère en formation" in text_of(notice)
+    assert ics_of(notice).vevent.status.value == "CANCELLED"
+    mailbox.messages.clear()
+
+    run("2027-01-10T08:00:00Z")  # the first occurrence's reminder
+    assert [m["Subject"] for m in mailbox.messages] == [
+        "Rappel : Permanence mission locale, le mardi 12 janvier 2027 à 14 h 00"]
+    run("2027-01-17T07:59:00Z")
+    run("2027-01-17T08:00:00Z")  # the cancelled one's would be now
+    run("2027-01-19T07:00:00Z")
+    assert len(mailbox) == 1
+    assert not [d for d in deliveries(kind="reminder") if d.recurrence_start == at("2027-01-19T13:00:00Z")]
+
+
+def test_a_reminder_recorded_before_the_cancellation_is_not_sent(app, mailbox, territory, create_event):
+    from models import db
+    from scheduler.reminders import scan, send_due
+    from scheduler.series import cancel_occurrence
+
+    event = create_event(territory["place"], [territory["partner"]], start_date=date(2027, 1, 14),
+                         people=[territory["adviser"].id])
+    scan(at("2027-01-12T08:00:00Z"))
+    db.session.commit()
+    cancel_occurrence(SYSTEM, event, at("2027-01-14T13:00:00Z"))
+    db.session.commit()
+    send_due(at("2027-01-12T08:00:00Z"))
+    [reminder] = deliveries(kind="reminder")
+    assert reminder.state == "skipped" and "annulée" in reminder.last_error
+    assert [m["Subject"].split(" :")[0] for m in mailbox.messages] == ["Annulé", "Annulé"]
+
+
+def test_a_moved_occurrence_gets_a_notice_and_its_reminder_follows_the_new_date(
+        app, mailbox, territory, create_event):
+    from models import db
+    from scheduler.series import move_occurrence
+
+    event = create_event(territory["place"], [territory["partner"]], title="Atelier CV", kind="atelier",
+                         start_date=date(2027, 1, 12), start_time="14:00", frequency="weekly", count=2,
+                         people=[territory["adviser"].id])
+    move_occurrence(SYSTEM, event, at("2027-01-19T13:00:00Z"), starts_at=at("2027-01-20T09:00:00Z"),
+                    reason="Salle prise mardi")
+    db.session.commit()
+    run(datetime.now(UTC))
+    notice = next(m for m in mailbox.messages if m["To"] == "awa@ml.example.fr")
+    assert notice["Subject"] == "Changement : Atelier CV, mardi 19 janvier 2027 à 14 h 00"
+    assert "Quand : mercredi 20 janvier 2027, de 10 h 00 à 13 h 00" in text_of(notice)
+    mailbox.messages.clear()
+    run("2027-01-17T08:00:00Z")  # Sunday: two days before the old date, nothing
+    assert len(mailbox) == 0
+    run("2027-01-18T07:59:00Z")
+    run("2027-01-18T08:00:00Z")  # Monday 9:00: two days before the new one
+    assert [m["Subject"] for m in mailbox.messages] == ["Rappel : Atelier CV, le mercredi 20 janvier 2027 à 10 h 00"]
+
+
+def test_a_place_contact_gets_the_programme_of_next_week_on_friday_morning(app, mailbox, territory, create_event):
+    create_event(territory["place"], [territory["partner"]], title="Permanence mission locale",
+                 start_date=date(2027, 1, 11), start_time="14:00", frequency="weekly", weekdays=[0, 2])
+    run("2027-01-15T08:59:00Z")
+    assert not [m for m in mailbox.messages if m["To"] == "accueil@bij.example.fr"]
+    run("2027-01-15T09:00:00Z")  # Friday 10:00 in Paris
+    [programme] = [m for m in mailbox.messages if m["To"] == "accueil@bij.example.fr"]
+    assert programme["Subject"] == "BIJ d'Échirolles : le programme de la semaine du lundi 18 janvier 2027"
+    text = text_of(programme)
+    assert "- lundi 18 janvier 2027, 14 h 00–17 h 00 : Permanence mission locale (Mission Locale)" in text
+    assert "- mercredi 20 janvier 2027, 14 h 00–17 h 00 : Permanence mission locale" in text
+    assert "lundi 25 janvier" not in text
+
+
+# --- whatever happens --------------------------------------------------------------------------
+
+def test_an_smtp_server_down_then_back_loses_nothing(app, mailbox, territory, create_event):
+    from aiosmtpd.controller import Controller
+
+    create_event(territory["place"], [territory["partner"]], start_date=date(2027, 1, 14),
+                 people=[territory["adviser"].id])
+    mailbox.controller.stop()
+    counts = run("2027-01-12T08:00:00Z")
+    assert counts["failed"] == 1 and counts["sent"] == 0
+    [delivery] = deliveries(kind="reminder")
+    assert (delivery.state, delivery.attempts) == ("failed", 1)
+    assert delivery.next_attempt_at == at("2027-01-12T08:01:00Z")
+    assert "injoignable" in delivery.last_error
+    run("2027-01-12T08:01:00Z")  # still down: backoff doubles
+    delivery = deliveries(kind="reminder")[0]
+    assert (delivery.attempts, delivery.next_attempt_at) == (2, at("2027-01-12T08:03:00Z"))
+
+    mailbox.controller = Controller(mailbox, hostname="127.0.0.1", port=mailbox.port)
+    mailbox.controller.start()
+    run("2027-01-12T08:02:00Z")  # back, but not yet time to retry
+    assert len(mailbox) == 0
+    counts = run("2027-01-12T08:03:00Z")
+    assert counts["sent"] == 1 and len(mailbox) == 1
+    assert deliveries(kind="reminder")[0].state == "sent"
+    run("2027-01-12T08:10:00Z")
+    assert len(mailbox) == 1
+
+
+def test_after_a_downtime_what_fell_due_within_the_grace_period_is_sent_and_older_is_logged_as_skipped(
+        app, mailbox, territory, create_event, create_partner, caplog):
+    from models import db
+    from models.deliveries import set_reminder_settings
+
+    noon = create_partner("centre-social", contact_email="accueil@cs.example.fr")
+    set_reminder_settings(SYSTEM, noon, {"offsets": [{"days_before": 2, "at": "12:00"}]})
+    db.session.commit()
+    create_event(territory["place"], [territory["partner"]], start_date=date(2027, 1, 14),
+                 people=[territory["adviser"].id])  # due 8:00 UTC
+    create_event(territory["place"], [noon], title="Atelier du centre social", start_date=date(2027, 1, 14))  # 11:00 UTC
+    run("2027-01-12T07:00:00Z")  # the clock's last tick before it stopped
+    counts = run("2027-01-12T12:30:00Z")  # back 5 h 30 later; grace is 3 h
+    assert (counts["missed"], counts["sent"]) == (1, 1)
+    assert [m["To"] for m in mailbox.messages] == ["accueil@cs.example.fr"]
+    missed = deliveries(recipient="awa@ml.example.fr")[0]
+    assert missed.state == "skipped" and "grâce" in missed.last_error
+    assert "awa@ml.example.fr" in caplog.text
+
+
+def test_two_locks_never_make_two_active_clocks(app):
+    from models import ClockLock, db
+    from scheduler.clock import SingleClockLock
+
+    first, second = SingleClockLock(), SingleClockLock()
+    assert first.acquire() is True
+    assert second.acquire() is False
+    assert first.acquire() is True  # the heartbeat renews it
+    assert second.acquire() is False
+    if db.engine.dialect.name == "sqlite":
+        # A holder that stopped beating (killed) loses the row after LOCK_TTL.
+        db.session.get(ClockLock, "clock").heartbeat_at -= timedelta(minutes=5)
+        db.session.commit()
+        assert second.acquire() is True
+        assert first.acquire() is False
+        second.release()
+    else:
+        first.release()
+    assert second.acquire() is True if db.engine.dialect.name == "postgresql" else first.acquire() is True
+    first.release()
+    second.release()
+
+
+def test_the_clock_job_only_runs_on_the_active_clock(app, mailbox, territory, create_event):
+    import scheduler.clock as clock
+    from models import db
+    from scheduler.series import cancel_occurrence
+
+    event = create_event(territory["place"], [territory["partner"]], start_date=date.today() + timedelta(days=2),
+                         people=[territory["adviser"].id])
+    cancel_occurrence(SYSTEM, event, event.starts_at)  # notices due now
+    db.session.commit()
+    active, standby = clock.SingleClockLock(), clock.SingleClockLock()
+    assert active.acquire() and not standby.acquire()
+    try:
+        for lock, expected in ((standby, 0), (active, 2)):
+            scheduler = clock.build_scheduler(app, lock)
+            [job] = [j for j in scheduler.get_jobs() if j.id == "reminders.run_due"]
+            job.func()
+            assert len(mailbox) == expected  # the standby sends nothing; the active clock both notices
+    finally:
+        active.release()
+        standby.release()
+
+
+# --- public subscriptions ---------------------------------------------------------------------
+
+def _csrf(html: str) -> str:
+    return re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', html).group(1)
+
+
+def test_a_young_person_subscribes_confirms_gets_reminders_and_unsubscribes_in_one_click(
+        app, client, mailbox, territory, create_event):
+    event = create_event(territory["place"], [territory["partner"]], title="Job dating", kind="job_dating",
+                         start_date=date(2027, 1, 12), start_time="14:00", frequency="weekly", count=3)
+    page = client.get("/abonnement?lieu=bij-echirolles")
+    assert page.status_code == 200 and "le lieu BIJ d&#39;Échirolles" in page.text
+    refused = client.post("/abonnement?lieu=bij-echirolles", data={"csrf_token": _csrf(page.text), "email": "pas-une-adresse"})
+    assert refused.status_code == 422 and "Adresse électronique invalide" in refused.text
+    done = client.post("/abonnement?lieu=bij-echirolles", data={"csrf_token": _csrf(page.text), "email": "Yanis@Example.fr"})
+    assert done.status_code == 200 and "Vérifiez votre boîte" in done.text
+
+    run("2027-01-11T08:00:00Z")  # not confirmed yet: no reminder, but the confirmation
+    assert [m["To"] for m in mailbox.messages] == ["yanis@example.fr"]
+    assert mailbox.messages[0]["Subject"] == "Confirmez votre abonnement aux rappels Maillage"
+    link = re.search(r"http://maillage.test(/abonnement/confirmer/\S+)", text_of(mailbox.messages[0])).group(1)
+    assert "Abonnement confirmé" in client.get(link).text
+    mailbox.messages.clear()
+
+    run("2027-01-18T07:59:00Z")
+    run("2027-01-18T08:00:00Z")  # the day before at 9:00
+    [reminder] = [m for m in mailbox.messages if m["To"] == "yanis@example.fr"]
+    assert reminder["Subject"] == "Rappel : Job dating, demain à 14 h 00"
+    unsubscribe = re.search(r"Ne plus recevoir ces messages : http://maillage.test(\S+)", text_of(reminder)).group(1)
+    assert reminder["List-Unsubscribe"].strip() == f"<http://maillage.test{unsubscribe}>"
+    assert reminder["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    assert "Ne plus recevoir ces messages" in html_of(reminder)
+
+    response = client.get(unsubscribe)
+    assert response.status_code == 200 and "Désabonnement effectué" in response.text
+    run("2027-01-25T08:00:00Z")
+    assert not [m for m in mailbox.messages if m["Subject"].startswith("Rappel") and m["To"] == "yanis@example.fr"
+                and "26 janvier" in m["Subject"]]
+    assert [m["To"] for m in mailbox.messages].count("yanis@example.fr") == 1
+    assert client.post(unsubscribe).status_code == 200  # the mail client's one-click POST works too
+    assert client.get("/abonnement/confirmer/inconnu").status_code == 404
+    del event
+
+
+def test_a_subscriber_to_a_quartier_is_told_when_an_occurrence_is_cancelled(app, mailbox, territory, create_event):
+    from models import db
+    from models.subscriptions import confirm, subscribe
+    from scheduler.series import cancel_occurrence
+
+    event = create_event(territory["place"], [territory["partner"]], start_date=date(2027, 1, 12), frequency="weekly")
+    confirm(subscribe("lina@example.fr", "quartier", territory["quartier"].id))
+    subscribe("pas-confirme@example.fr", "quartier", territory["quartier"].id)
+    db.session.commit()
+    cancel_occurrence(SYSTEM, event, at("2027-01-19T13:00:00Z"))
+    db.session.commit()
+    run(datetime.now(UTC))
+    to_lina = [m for m in mailbox.messages if m["To"] == "lina@example.fr"]
+    assert [m["Subject"].split(" :")[0] for m in to_lina] == ["Annulé"]
+    assert to_lina[0]["List-Unsubscribe"]
+    assert "pas-confirme@example.fr" not in {m["To"] for m in mailbox.messages if m["Subject"].startswith("Annulé")}
+
+
+# --- webhooks ---------------------------------------------------------------------------------
+
+def test_a_partner_webhook_gets_signed_json_and_is_retried_until_it_answers(app, mailbox, territory, create_event):
+    import hashlib
+    import hmac
+    import json
+    import threading
+    from http.server import BaseHTTPRequestHandler, HTTPServer
+
+    from models import db
+    from models.deliveries import set_reminder_settings
+
+    received, answers = [], [500, 204]
+
+    class Receiver(BaseHTTPRequestHandler):
+        def do_POST(self):
+            body = self.rfile.read(int(self.headers["Content-Length"]))
+            received.append((dict(self.headers), body))
+            self.send_response(answers.pop(0) if answers else 204)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = HTTPServer(("127.0.0.1", 0), Receiver)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        settings = set_reminder_settings(SYSTEM, territory["partner"], {
+            "webhook_url": f"http://127.0.0.1:{server.server_port}/maillage"})
+        db.session.commit()
+        secret = settings.webhook_secret
+        create_event(territory["place"], [territory["partner"]], start_date=date(2027, 1, 14),
+                     people=[territory["adviser"].id])
+        run("2027-01-12T08:00:00Z")
+        assert len(received) == 1
+        [hook] = deliveries(channel="webhook")
+        assert (hook.state, hook.attempts) == ("failed", 1)
+        run("2027-01-12T08:01:00Z")
+        assert len(received) == 2 and deliveries(channel="webhook")[0].state == "sent"
+        headers, body = received[-1]
+        expected = hmac.new(secret.encode(), headers["X-Maillage-Timestamp"].encode() + b"." + body,
+                            hashlib.sha256).hexdigest()
+        assert headers["X-Maillage-Signature"] == f"sha256={expected}"
+        assert headers["X-Maillage-Delivery"] == received[0][0]["X-Maillage-Delivery"]  # the same delivery
+        data = json.loads(body)
+        assert data["type"] == "reminder"
+        assert data["occurrence"]["starts_at"] == "2027-01-14T14:00:00+01:00"
+        run("2027-01-12T08:05:00Z")
+        assert len(received) == 2
+    finally:
+        server.shutdown()

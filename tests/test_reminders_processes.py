@@ -1,0 +1,94 @@
+"""Exactly once across processes: `flask reminders run-due` killed halfway, and two at once.
+
+The runners are real processes on the test's database (SQLite file or PostgreSQL), sending to a
+real SMTP server (aiosmtpd) in the test process; the count is taken at that server.
+"""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from test_reminders import mailbox  # noqa: F401  (fixture)
+
+ROOT = Path(__file__).resolve().parent.parent
+DUE = "2027-01-12T08:00:00+00:00"  # two days before at 9:00 in Paris
+
+
+@pytest.fixture
+def crowd(app, create_partner, create_place, create_event):
+    """A job forum with `n` advisers on it: n reminders due at DUE."""
+    from models import Person, db
+
+    def build(n: int):
+        partner = create_partner("france-travail", type="france_travail")
+        place = create_place("maison-de-quartier")
+        db.session.add_all(Person(partner_id=partner.id, name=f"Conseiller {i}", email=f"c{i:04d}@ft.example.fr")
+                           for i in range(n))
+        db.session.commit()
+        people = list(db.session.scalars(db.select(Person.id).order_by(Person.id)))
+        create_event(place, [partner], title="Forum emploi", kind="forum", start_date=date(2027, 1, 14),
+                     people=people)
+    return build
+
+
+def runner(database_url: str, smtp_port: int) -> subprocess.Popen:
+    env = {**os.environ, "DATABASE_URL": database_url, "SMTP_URL": f"smtp://127.0.0.1:{smtp_port}",
+           "BASE_URL": "http://maillage.test"}
+    return subprocess.Popen([sys.executable, "-m", "flask", "--app", "app", "reminders", "run-due", "--now", DUE],
+                            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def wait_until(condition, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.002)
+    return False
+
+
+def test_a_runner_killed_in_the_middle_of_1000_reminders_then_restarted_delivers_exactly_1000(
+        app, database_url, mailbox, crowd):  # noqa: F811
+    crowd(1000)
+    first = runner(database_url, mailbox.port)
+    assert wait_until(lambda: len(mailbox) >= 300, timeout=120), first.communicate()
+    first.send_signal(signal.SIGKILL)
+    first.wait()
+    time.sleep(0.2)  # let the server finish what it had already been handed
+    delivered_before_restart = len(mailbox)
+    assert 300 <= delivered_before_restart < 1000, "the kill came in the middle of sending"
+
+    second = runner(database_url, mailbox.port)
+    out, err = second.communicate(timeout=300)
+    assert second.returncode == 0, err
+    recipients = Counter(to for _, tos in mailbox.envelopes for to in tos)
+    assert len(mailbox) == 1000
+    assert len(recipients) == 1000 and set(recipients.values()) == {1}
+    assert f"{1000 - delivered_before_restart} envoyé(s)" in out
+
+
+def test_two_runners_at_once_deliver_each_message_once(app, database_url, mailbox, crowd):  # noqa: F811
+    from models import Delivery, db
+    from scheduler.reminders import scan
+
+    crowd(300)
+    scan(__import__("datetime").datetime.fromisoformat(DUE))  # recorded, so both runners race to send
+    db.session.commit()
+    runners = [runner(database_url, mailbox.port), runner(database_url, mailbox.port)]
+    outputs = [r.communicate(timeout=300) for r in runners]
+    assert [r.returncode for r in runners] == [0, 0], [err for _, err in outputs]
+    recipients = Counter(to for _, tos in mailbox.envelopes for to in tos)
+    assert len(mailbox) == 300
+    assert len(recipients) == 300 and set(recipients.values()) == {1}
+    sent = [int(out.split(" envoyé(s)")[0].rsplit(" ", 1)[1]) for out, _ in outputs]
+    assert sum(sent) == 300
+    db.session.expire_all()
+    assert db.session.scalar(db.select(db.func.count()).select_from(Delivery).where(Delivery.state == "sent")) == 300

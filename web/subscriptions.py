@@ -1,0 +1,95 @@
+"""Public email subscriptions (`/abonnement`): no account, double opt-in, one-click unsubscribe.
+
+The public pages link here with the scope as a query parameter: `?quartier=CODE`, `?lieu=slug`
+or `?evenement=ID`. The link in each message carries the subscription's token, its only key.
+"""
+from __future__ import annotations
+
+import sqlalchemy as sa
+from flask import Blueprint, abort, render_template, request
+from flask_wtf import FlaskForm
+from wtforms import EmailField
+from wtforms.validators import DataRequired, Length
+
+from models import Event, Place, Quartier, db
+from models.errors import DomainError
+from models.subscriptions import confirm, subscribe, subscription_by_token, unsubscribe
+from scheduler.reminders import request_confirmation, target_label
+
+bp = Blueprint("subscriptions", __name__, url_prefix="/abonnement")
+
+
+class SubscriptionForm(FlaskForm):
+    email = EmailField("Votre adresse électronique", validators=[
+        DataRequired("Indiquez votre adresse électronique."), Length(max=254)])
+    # The address itself is checked by models.subscriptions.subscribe (one rule, one place).
+
+
+def _target() -> tuple[str, int, str]:
+    """The scope named in the query string: (type, id, French label)."""
+    if code := request.args.get("quartier"):
+        q = db.session.scalar(sa.select(Quartier).where(Quartier.code == code))
+        if q is not None:
+            return "quartier", q.id, f"le quartier {q.name}"
+    elif slug := request.args.get("lieu"):
+        p = db.session.scalar(sa.select(Place).where(Place.slug == slug))
+        if p is not None:
+            return "place", p.id, f"le lieu {p.name}"
+    elif (event_id := request.args.get("evenement", "")).isdigit():
+        e = db.session.get(Event, int(event_id))
+        if e is not None and e.visibility == "public":
+            return "event", e.id, f"« {e.title} »"
+    abort(404)
+
+
+@bp.route("", methods=["GET", "POST"])
+def subscribe_page():
+    target_type, target_id, label = _target()
+    form = SubscriptionForm()
+    if form.validate_on_submit():
+        try:
+            subscription = subscribe(form.email.data, target_type, target_id)
+        except DomainError as error:
+            db.session.rollback()
+            form.email.errors = [*form.email.errors, error.message]
+        else:
+            if subscription.confirmed_at is None:
+                request_confirmation(subscription)
+            db.session.commit()
+            return render_template("subscriptions/requested.html", label=label, email=subscription.email,
+                                   already=subscription.confirmed_at is not None)
+    return render_template("subscriptions/subscribe.html", form=form, label=label), (422 if form.errors else 200)
+
+
+@bp.get("/confirmer/<token>")
+def confirm_page(token):
+    try:
+        subscription = confirm(subscription_by_token(token))
+    except DomainError as error:
+        db.session.rollback()
+        return render_template("subscriptions/done.html", title="Lien inactif", message=error.message), 404
+    db.session.commit()
+    return render_template("subscriptions/done.html", title="Abonnement confirmé",
+                           message=f"Vous recevrez les rappels et les changements de {target_label(subscription)}.",
+                           unsubscribe_token=subscription.token)
+
+
+@bp.route("/desabonner/<token>", methods=["GET", "POST"])
+def unsubscribe_page(token):
+    """One click: following the link unsubscribes (GET), and so does a mail client's
+    List-Unsubscribe-Post (POST, RFC 8058). The token is the only credential either needs."""
+    try:
+        subscription = unsubscribe(subscription_by_token(token))
+    except DomainError as error:
+        db.session.rollback()
+        return render_template("subscriptions/done.html", title="Lien inactif", message=error.message), 404
+    db.session.commit()
+    return render_template("subscriptions/done.html", title="Désabonnement effectué",
+                           message=f"Vous ne recevrez plus de messages pour {target_label(subscription)}.")
+
+
+def init_app(app) -> None:
+    app.register_blueprint(bp)
+    csrf = app.extensions.get("csrf")
+    if csrf is not None:  # mail clients' one-click POST carries no CSRF token, only ours
+        csrf.exempt(unsubscribe_page)
