@@ -31,8 +31,9 @@ bp = Blueprint("auth", __name__, url_prefix="/coordination")
 login_manager = LoginManager()
 csrf = CSRFProtect()
 
-# Requests that authenticate without the session cookie (Bearer token or public).
-_NOT_COOKIE_AUTHENTICATED = ("/api/", "/feeds/")
+# Requests that authenticate without the session cookie (Bearer token, public, or the token
+# in an unsubscribe link that mail clients POST to in one click, RFC 8058).
+_NOT_COOKIE_AUTHENTICATED = ("/api/", "/feeds/", "/abonnement/desabonner/")
 # A session lasts this long without activity, and never more than ABSOLUTE in all.
 IDLE_LIFETIME = timedelta(hours=2)
 ABSOLUTE_LIFETIME = timedelta(hours=12)

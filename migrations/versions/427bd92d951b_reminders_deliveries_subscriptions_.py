@@ -1,7 +1,7 @@
 """reminders: deliveries, subscriptions, partner reminder settings, clock lock
 
 Revision ID: 427bd92d951b
-Revises: d0faa6e5242e
+Revises: b7c1a9e0f6d2
 Create Date: 2026-11-25 18:37:44.919486
 
 """
@@ -13,7 +13,7 @@ import models.base  # noqa: F401  (column types of ours that migrations name)
 
 # revision identifiers, used by Alembic.
 revision = '427bd92d951b'
-down_revision = 'd0faa6e5242e'
+down_revision = 'b7c1a9e0f6d2'
 branch_labels = None
 depends_on = None
 
