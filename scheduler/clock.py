@@ -4,7 +4,8 @@ Started twice by mistake (two `python -m scheduler`, a deploy overlapping the ol
 clock runs the jobs: the one that holds the database lock. On PostgreSQL it is a session-level
 advisory lock, freed by the server the moment the holder's connection dies; on SQLite it is a
 row in `clock_locks` whose heartbeat the holder renews, taken over once the heartbeat is older
-than LOCK_TTL. The others stay up as standbys and take over within a heartbeat or two.
+than LOCK_TTL. The others stay up as standbys, their jobs paused, and take over within a
+heartbeat or two.
 Every job is also safe to run twice and to be killed halfway (deliveries have unique keys),
 so the lock is about not doing the work twice, not about correctness.
 """
@@ -13,11 +14,13 @@ from __future__ import annotations
 import logging
 import os
 import socket
+import time
 import uuid
 from datetime import timedelta
 
 import sqlalchemy as sa
-from apscheduler.schedulers.blocking import BlockingScheduler
+from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.schedulers.base import STATE_PAUSED, STATE_RUNNING, STATE_STOPPED
 
 from models import ClockLock, db, utcnow
 
@@ -103,16 +106,11 @@ class SingleClockLock:
         self.held = False
 
 
-_lock: SingleClockLock | None = None
-
-
 def job(app, work):
-    """Wraps a job: app context, only on the active clock, one commit at the end, errors logged
-    (a failing job must not stop the clock)."""
+    """Wraps a job: app context, one commit at the end, errors logged (a failing job must not
+    stop the clock)."""
     def run():
         with app.app_context():
-            if _lock is not None and not _lock.held:
-                return
             try:
                 work()
                 db.session.commit()
@@ -124,37 +122,59 @@ def job(app, work):
     return run
 
 
-def build_scheduler(app, lock: SingleClockLock | None = None) -> BlockingScheduler:
-    global _lock
-    _lock = lock
-    scheduler = BlockingScheduler(timezone="UTC")
-    if lock is not None:
-        def heartbeat():
-            with app.app_context():
-                lock.acquire()
-                db.session.remove()
-        scheduler.add_job(heartbeat, "interval", seconds=HEARTBEAT_SECONDS, id="clock.heartbeat",
-                          max_instances=1, coalesce=True)
+def build_scheduler(app) -> BackgroundScheduler:
+    scheduler = BackgroundScheduler(timezone="UTC")
     # Jobs are registered by the modules that own them (conflicts, reminders, sync).
     for register in app.extensions.get("maillage_clock_jobs", []):
         register(scheduler, app)
     return scheduler
 
 
+class Clock:
+    """Runs the scheduler's jobs only while this process holds the lock: `beat()` renews or
+    takes the lock and starts, pauses or resumes the jobs accordingly. Whatever a module
+    registers is covered, without each job checking the lock itself."""
+
+    def __init__(self, app, lock: SingleClockLock | None = None):
+        self.app = app
+        self.lock = lock or SingleClockLock()
+        self.scheduler = build_scheduler(app)
+
+    @property
+    def is_running_jobs(self) -> bool:
+        return self.scheduler.state == STATE_RUNNING
+
+    def beat(self) -> bool:
+        with self.app.app_context():
+            held = self.lock.acquire()
+            db.session.remove()
+        if held and self.scheduler.state == STATE_STOPPED:
+            self.scheduler.start()
+        elif held and self.scheduler.state == STATE_PAUSED:
+            self.scheduler.resume()
+        elif not held and self.scheduler.state == STATE_RUNNING:
+            self.scheduler.pause()  # lost the lock (database gone, heartbeat too late): stand by
+        return held
+
+    def stop(self) -> None:
+        if self.scheduler.state != STATE_STOPPED:
+            self.scheduler.shutdown(wait=True)
+        with self.app.app_context():
+            self.lock.release()
+            db.session.remove()
+
+
 def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     from app import app
 
-    lock = SingleClockLock()
-    with app.app_context():
-        lock.acquire()
-        db.session.remove()
-    scheduler = build_scheduler(app, lock)
-    log.info("horloge démarrée, %d tâche(s)", len(scheduler.get_jobs()))
+    clock = Clock(app)
+    log.info("horloge démarrée, %d tâche(s)", len(clock.scheduler.get_jobs()))
     try:
-        scheduler.start()
+        while True:
+            clock.beat()
+            time.sleep(HEARTBEAT_SECONDS)
     except (KeyboardInterrupt, SystemExit):
         log.info("horloge arrêtée")
     finally:
-        with app.app_context():
-            lock.release()
+        clock.stop()

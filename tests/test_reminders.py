@@ -40,7 +40,8 @@ def mailbox(app):
     previous = app.config["SMTP_URL"]
     app.config["SMTP_URL"] = f"smtp://127.0.0.1:{box.port}"
     yield box
-    box.controller.stop()
+    if box.controller._thread is not None:  # some tests stop it themselves (SMTP down)
+        box.controller.stop()
     app.config["SMTP_URL"] = previous
 
 
@@ -323,26 +324,29 @@ def test_two_locks_never_make_two_active_clocks(app):
     second.release()
 
 
-def test_the_clock_job_only_runs_on_the_active_clock(app, mailbox, territory, create_event):
-    import scheduler.clock as clock
+def test_only_the_clock_holding_the_lock_runs_jobs_and_the_job_sends_what_is_due(
+        app, mailbox, territory, create_event):
     from models import db
+    from scheduler.clock import Clock
     from scheduler.series import cancel_occurrence
 
     event = create_event(territory["place"], [territory["partner"]], start_date=date.today() + timedelta(days=2),
                          people=[territory["adviser"].id])
     cancel_occurrence(SYSTEM, event, event.starts_at)  # notices due now
     db.session.commit()
-    active, standby = clock.SingleClockLock(), clock.SingleClockLock()
-    assert active.acquire() and not standby.acquire()
+    active, standby = Clock(app), Clock(app)
     try:
-        for lock, expected in ((standby, 0), (active, 2)):
-            scheduler = clock.build_scheduler(app, lock)
-            [job] = [j for j in scheduler.get_jobs() if j.id == "reminders.run_due"]
-            job.func()
-            assert len(mailbox) == expected  # the standby sends nothing; the active clock both notices
+        assert active.beat() is True and active.is_running_jobs
+        assert standby.beat() is False and not standby.is_running_jobs
+        assert active.beat() is True  # the heartbeat renews it
+        [job] = [j for j in active.scheduler.get_jobs() if j.id == "reminders.run_due"]
+        job.func()  # what the clock runs every minute
+        assert len(mailbox) == 2  # the notices of the cancellation: the adviser, the place
+        active.stop()  # the active clock stops: the standby takes over at its next beat
+        assert standby.beat() is True and standby.is_running_jobs
     finally:
-        active.release()
-        standby.release()
+        active.stop()
+        standby.stop()
 
 
 # --- public subscriptions ---------------------------------------------------------------------
@@ -458,3 +462,29 @@ def test_a_partner_webhook_gets_signed_json_and_is_retried_until_it_answers(app,
         assert len(received) == 2
     finally:
         server.shutdown()
+
+
+# --- the coordination page ------------------------------------------------------------------------
+
+def test_coordinators_see_what_was_sent_what_failed_and_what_waits(app, client, mailbox, territory, create_event,
+                                                                    sign_in):
+    create_event(territory["place"], [territory["partner"]], title="Permanence mission locale",
+                 start_date=date(2027, 1, 14), people=[territory["adviser"].id])
+    run("2027-01-12T08:00:00Z")  # sent to the adviser
+    create_event(territory["place"], [territory["partner"]], title="Atelier CV", start_date=date(2027, 1, 15))
+    mailbox.controller.stop()
+    run("2027-01-13T08:00:00Z")  # the partner's contact: SMTP down, retried later
+    assert client.get("/coordination/envois/").status_code == 302  # signed out: to the sign-in page
+
+    sign_in(client)
+    page = client.get("/coordination/envois/").get_data(as_text=True)
+    assert "Envoyé (1)" in page and "En échec (1)" in page
+    assert "awa@ml.example.fr" in page and "accueil@ml.example.fr" in page
+    assert "nouvel essai le mercredi 13 janvier 2027 à 9 h 01" in page
+    failed = client.get("/coordination/envois/?etat=failed").get_data(as_text=True)
+    assert "Atelier CV" in failed and "Permanence mission locale" not in failed
+
+
+def test_an_editor_cannot_read_the_deliveries(app, client, territory, sign_in):
+    sign_in(client, "editrice@ml.example.fr", role="editor", partner=territory["partner"])
+    assert client.get("/coordination/envois/").status_code == 403
