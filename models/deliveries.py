@@ -180,23 +180,41 @@ def set_reminder_settings(actor, partner, values: dict) -> PartnerReminderSettin
     return settings
 
 
-def add_delivery_if_new(values: dict) -> bool:
-    """Inserts a delivery unless its key exists; True when inserted. Two scans racing on the
-    same key leave exactly one row (the database's unique index decides)."""
+_DELIVERY_DEFAULTS = {"channel": "email", "partner_id": None, "subscription_id": None, "event_id": None,
+                      "recurrence_start": None, "offset": None, "payload": {}, "state": "pending", "attempts": 0,
+                      "next_attempt_at": None, "last_error": "", "sent_at": None}
+
+
+def add_deliveries_if_new(rows: list[dict]) -> list[tuple[str, str, datetime]]:
+    """Inserts the deliveries whose key does not exist yet, in batches; returns (key, state,
+    due_at) of those inserted. Two scans racing on the same key leave exactly one row (the
+    database's unique index decides)."""
+    if not rows:
+        return []
     dialect = db.session.get_bind().dialect.name
     if dialect == "postgresql":
         from sqlalchemy.dialects.postgresql import insert
     else:
         from sqlalchemy.dialects.sqlite import insert
     now = utcnow()
-    row = {"channel": "email", "payload": {}, "state": "pending", "attempts": 0, "last_error": "",
-           "created_at": now, "updated_at": now, **values}
-    if row["state"] == "pending":
-        row.setdefault("next_attempt_at", row["due_at"])
+    prepared = []
+    for values in rows:
+        row = {**_DELIVERY_DEFAULTS, "created_at": now, "updated_at": now, **values}
+        if row["state"] == "pending" and row["next_attempt_at"] is None:
+            row["next_attempt_at"] = row["due_at"]
+        prepared.append(row)
+    table = Delivery.__table__
     # RETURNING, not rowcount: psycopg reports -1 rows for an INSERT that returns its key.
-    inserted = db.session.execute(insert(Delivery.__table__).values(**row)
-                                  .on_conflict_do_nothing(index_elements=["key"]).returning(Delivery.id))
-    return inserted.first() is not None
+    statement = (insert(table).on_conflict_do_nothing(index_elements=["key"])
+                 .returning(table.c.key, table.c.state, table.c.due_at))
+    inserted = []
+    for i in range(0, len(prepared), 1000):
+        inserted += [tuple(r) for r in db.session.execute(statement, prepared[i:i + 1000])]
+    return inserted
+
+
+def add_delivery_if_new(values: dict) -> bool:
+    return bool(add_deliveries_if_new([values]))
 
 
 def deliveries_by_state(state: str | None = None, limit: int = 200) -> list[Delivery]:

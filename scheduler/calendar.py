@@ -162,6 +162,29 @@ def first_occurrences_between(f: CalendarFilter, start: datetime, end: datetime,
     return [(o, events[o.event_id]) for o in shown], len(occurrences)
 
 
+def rules_in_window(f: CalendarFilter, start: datetime, end: datetime) -> list:
+    """The rules (`SeriesRule`, people and exceptions included) of the series that may have an
+    occurrence in the window, read as plain rows: for scans over the whole national calendar
+    (the reminders' due scan), where loading every Event object would cost seconds."""
+    from models import Person
+    from models.events import event_people
+
+    selected = _in_window(events_query(f), start, end)
+    rows = db.session.execute(selected.with_only_columns(*_RULE_COLUMNS)).all()
+    ids = selected.with_only_columns(Event.id).scalar_subquery()
+    people: dict[int, list] = {}
+    for event_id, person_id in db.session.execute(
+            sa.select(event_people.c.event_id, event_people.c.person_id)
+            .join(Person, Person.id == event_people.c.person_id).where(event_people.c.event_id.in_(ids))
+            .order_by(event_people.c.event_id, Person.name)):  # the order of Event.people
+        people.setdefault(event_id, []).append(SimpleNamespace(id=person_id))
+    exceptions: dict[int, list] = {}
+    for x in db.session.execute(sa.select(OccurrenceException).where(OccurrenceException.event_id.in_(ids))).scalars():
+        exceptions.setdefault(x.event_id, []).append(x)
+    return [rule_of(SimpleNamespace(**r._asdict(), people=people.get(r.id, ()), exceptions=exceptions.get(r.id, ())))
+            for r in rows]
+
+
 def public_event(event_id: int) -> Event:
     """An event anyone may see; a partners-only event is as unknown as a missing one."""
     event = db.session.get(Event, event_id)

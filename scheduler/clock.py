@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 import socket
+import sys
 import time
 import uuid
 from datetime import timedelta
@@ -34,10 +36,12 @@ ADVISORY_LOCK_KEY = 0x4D61696C  # "Mail": any constant shared by every clock of 
 class SingleClockLock:
     """Is this process the active clock? `acquire()` takes or renews the lock (the heartbeat)."""
 
-    def __init__(self, name: str = LOCK_NAME):
+    def __init__(self, name: str = LOCK_NAME, ttl: timedelta = LOCK_TTL):
         self.name = name
+        self.ttl = ttl
         self.holder = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self.held = False
+        self._announced = False
         self._connection = None  # PostgreSQL: the session that owns the advisory lock
 
     def acquire(self) -> bool:
@@ -51,7 +55,8 @@ class SingleClockLock:
             log.warning("verrou de l'horloge : %s", error)
             db.session.rollback()
             self.held = False
-        if self.held != was_held:
+        if self.held != was_held or not self._announced:
+            self._announced = True
             log.info("horloge %s : %s", self.holder, "active" if self.held else "en attente (une autre est active)")
         return self.held
 
@@ -76,7 +81,7 @@ class SingleClockLock:
         taken = db.session.execute(
             sa.update(ClockLock)
             .where(ClockLock.name == self.name,
-                   sa.or_(ClockLock.holder == self.holder, ClockLock.heartbeat_at < now - LOCK_TTL))
+                   sa.or_(ClockLock.holder == self.holder, ClockLock.heartbeat_at < now - self.ttl))
             .values(holder=self.holder, heartbeat_at=now)
             .execution_options(synchronize_session=False)).rowcount == 1
         if not taken and db.session.get(ClockLock, self.name) is None:
@@ -168,12 +173,17 @@ def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     from app import app
 
-    clock = Clock(app)
+    # Shorter beats and TTL only for tests that kill clocks and watch the standby take over.
+    heartbeat = float(os.environ.get("CLOCK_HEARTBEAT_SECONDS", HEARTBEAT_SECONDS))
+    ttl = timedelta(seconds=float(os.environ.get("CLOCK_LOCK_TTL_SECONDS", LOCK_TTL.total_seconds())))
+    clock = Clock(app, SingleClockLock(ttl=ttl))
+    # honcho and systemd stop with SIGTERM: release the lock so that a restart is active at once.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     log.info("horloge démarrée, %d tâche(s)", len(clock.scheduler.get_jobs()))
     try:
         while True:
             clock.beat()
-            time.sleep(HEARTBEAT_SECONDS)
+            time.sleep(heartbeat)
     except (KeyboardInterrupt, SystemExit):
         log.info("horloge arrêtée")
     finally:

@@ -25,18 +25,20 @@ import time as time_module
 import urllib.error
 import urllib.request
 from dataclasses import dataclass, field, replace
+from functools import cached_property
 from datetime import date, datetime, time, timedelta, timezone
 from typing import Iterable, Iterator
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from flask import current_app, render_template
+from sqlalchemy.orm import selectinload
 
 from models import Delivery, Event, Partner, Person, Place, ScanMark, Subscription, db, utcnow
 from models.deliveries import (DEFAULT_OFFSETS, SUBSCRIBER_OFFSETS, PartnerReminderSettings,
-                               ReminderOffset, add_delivery_if_new)
+                               ReminderOffset, add_deliveries_if_new, add_delivery_if_new)
 from models.events import WEEKDAYS
-from scheduler.calendar import CalendarFilter, events_in_window, occurrences_between
+from scheduler.calendar import CalendarFilter, occurrences_between, rules_in_window
 from scheduler.mail import SmtpSender, SmtpSettings, SmtpUnavailable, build_message
 from scheduler.recurrence import DAY, EPOCH_ORD, Occurrence, SeriesRule, expand, rule_of, zone_offsets
 
@@ -130,17 +132,27 @@ class Recipients:
 
     settings: dict[int, PartnerReminderSettings]
     people: dict[int, Person]
-    subscriptions: dict[tuple[str, int], list[Subscription]]
 
     @classmethod
     def load(cls) -> Recipients:
         settings = {s.partner_id: s for s in db.session.scalars(sa.select(PartnerReminderSettings))}
-        people = {p.id: p for p in db.session.scalars(sa.select(Person).where(Person.email.is_not(None)))}
-        subscriptions: dict[tuple[str, int], list[Subscription]] = {}
+        return cls(settings, {})
+
+    @cached_property
+    def subscriptions(self) -> dict[tuple[str, int], list[Subscription]]:
+        """Confirmed public subscriptions by target, read only when someone is to be told."""
+        found: dict[tuple[str, int], list[Subscription]] = {}
         for s in db.session.scalars(sa.select(Subscription).where(
                 Subscription.confirmed_at.is_not(None), Subscription.unsubscribed_at.is_(None))):
-            subscriptions.setdefault((s.target_type, s.target_id), []).append(s)
-        return cls(settings, people, subscriptions)
+            found.setdefault((s.target_type, s.target_id), []).append(s)
+        return found
+
+    def load_people(self, person_ids: Iterable[int]) -> None:
+        """Reads the people named on the occurrences about to be told (not all 15,000)."""
+        wanted = list(set(person_ids) - self.people.keys())
+        for i in range(0, len(wanted), 5000):
+            for person in db.session.scalars(sa.select(Person).where(Person.id.in_(wanted[i:i + 5000]))):
+                self.people[person.id] = person
 
     def offsets_of(self, partner_id: int | None) -> tuple[ReminderOffset, ...]:
         settings = self.settings.get(partner_id)
@@ -203,20 +215,35 @@ def plan_reminders(lo: int, hi: int, recipients: Recipients) -> Iterator[dict]:
         return
     first = min(o.days_before for o in offsets)
     last = max(o.days_before for o in offsets)
-    events = events_in_window(CalendarFilter(include_private=True, include_cancelled_events=False),
-                              datetime.fromtimestamp(lo + (first - 2) * DAY, UTC),
-                              datetime.fromtimestamp(hi + (last + 2) * DAY, UTC))
-    by_id = {e.id: e for e in events}
-    for occurrence, offset, due in due_reminders([rule_of(e) for e in events], offsets, lo, hi):
+    # The series' timing as plain rows; Event objects only for those with a reminder due.
+    rules = rules_in_window(CalendarFilter(include_private=True, include_cancelled_events=False),
+                            datetime.fromtimestamp(lo + (first - 2) * DAY, UTC),
+                            datetime.fromtimestamp(hi + (last + 2) * DAY, UTC))
+    due = list(due_reminders(rules, offsets, lo, hi))
+    if not due:
+        return
+    by_id = _events_by_id({o.event_id for o, _, _ in due})
+    recipients.load_people(p for o, _, _ in due for p in o.person_ids)
+    for occurrence, offset, due_at in due:
         event = by_id[occurrence.event_id]
         for to in recipients.of_occurrence(event, occurrence):
             if offset not in to.pop("offsets"):
                 continue
             yield {**to, "kind": "reminder", "event_id": event.id,
                    "recurrence_start": occurrence.recurrence_start, "offset": offset.key,
-                   "due_at": datetime.fromtimestamp(due, UTC),
+                   "due_at": datetime.fromtimestamp(due_at, UTC),
                    "key": delivery_key("reminder", to["channel"], to["recipient"], event.id,
                                        _iso(occurrence.recurrence_id), offset.key)}
+
+
+def _events_by_id(ids: set[int]) -> dict[int, Event]:
+    found: dict[int, Event] = {}
+    ordered = sorted(ids)
+    for i in range(0, len(ordered), 5000):
+        found.update((e.id, e) for e in db.session.scalars(
+            sa.select(Event).where(Event.id.in_(ordered[i:i + 5000]))
+            .options(selectinload(Event.organisers), selectinload(Event.place))))
+    return found
 
 
 def plan_weekly_programmes(lo: int, hi: int) -> Iterator[dict]:
@@ -245,14 +272,15 @@ def scan(now: datetime) -> dict[str, int]:
     counts = {"pending": 0, "skipped": 0}
     if hi > lo:
         recipients = Recipients.load()
-        for values in [*plan_reminders(lo, hi, recipients), *plan_weekly_programmes(lo, hi)]:
+        planned = [*plan_reminders(lo, hi, recipients), *plan_weekly_programmes(lo, hi)]
+        for values in planned:
             if values["due_at"] <= late_limit:
                 values["state"] = "skipped"
                 values["last_error"] = "Échéance manquée pendant un arrêt de l'horloge, hors délai de grâce."
-            if add_delivery_if_new(values):
-                counts[values.get("state", "pending")] += 1
-                if values.get("state") == "skipped":
-                    log.warning("non envoyé (échéance %s manquée) : %s", values["due_at"].isoformat(), values["key"])
+        for key, state, due_at in add_deliveries_if_new(planned):
+            counts[state] += 1
+            if state == "skipped":
+                log.warning("non envoyé (échéance %s manquée) : %s", due_at.isoformat(), key)
     if mark is None:
         db.session.add(ScanMark(name=SCAN_MARK, scanned_until=now))
     elif now > mark.scanned_until:
@@ -286,6 +314,7 @@ def notify_occurrence_change(event: Event, recurrence_start: datetime, now: date
     payload = {"reason": exception.reason if exception is not None else "",
                "starts_at": _iso(occurrence.starts_at), "place_id": occurrence.place_id}
     recipients = Recipients.load()
+    recipients.load_people(occurrence.person_ids)
     targets = list(recipients.of_occurrence(event, occurrence))
     place = db.session.get(Place, occurrence.place_id)
     if place is not None and place.contact_email:
