@@ -488,3 +488,19 @@ def test_coordinators_see_what_was_sent_what_failed_and_what_waits(app, client, 
 def test_an_editor_cannot_read_the_deliveries(app, client, territory, sign_in):
     sign_in(client, "editrice@ml.example.fr", role="editor", partner=territory["partner"])
     assert client.get("/coordination/envois/").status_code == 403
+
+
+def test_a_partner_sets_its_offsets_and_webhook_through_the_api(app, client, territory, token_for, create_partner):
+    headers = token_for("editrice@ml.example.fr", role="editor", partner=territory["partner"])
+    url = "/api/v1/partners/mission-locale/reminder-settings"
+    assert client.get(url).status_code == 401
+    assert client.get(url, headers=headers).get_json()["offsets"] == [
+        {"days_before": 2, "at": "09:00"}, {"days_before": 0, "at": "08:00"}]
+    bad = client.put(url, headers=headers, json={"offsets": [{"days_before": 30, "at": "25:00"}]})
+    assert bad.status_code == 422 and bad.get_json()["code"] == 422
+    saved = client.put(url, headers=headers, json={"offsets": [{"days_before": 1, "at": "09:00"}],
+                                                    "webhook_url": "https://si.ml.example.fr/maillage"}).get_json()
+    assert saved["offsets"] == [{"days_before": 1, "at": "09:00"}]
+    assert saved["webhook_url"] == "https://si.ml.example.fr/maillage" and len(saved["webhook_secret"]) == 64
+    other = token_for("autre@cs.example.fr", role="editor", partner=create_partner("centre-social"))
+    assert client.put(url, headers=other, json={"offsets": []}).status_code == 403
