@@ -120,7 +120,7 @@ def feed_rows(spec: FeedSpec, today: date) -> list:
     # The driver's own values, converted here: SQLAlchemy's per-value processing of SQLite's
     # text dates is most of the cost of reading thousands of events.
     query = sa.select(*(sa.type_coerce(table.c[name], sa.types.NullType()) for name in _EVENT_COLUMNS)
-                      ).where(table.c.id.in_(ids))
+                      ).where(_feed_query(spec, today).whereclause)
     events = []
     rows = db.session.execute(query).all()
     columns = {name: [row[i] for row in rows] for i, name in enumerate(_EVENT_COLUMNS)}

@@ -799,7 +799,7 @@ def preview(actor, plan: list[PlannedEvent], options: ImportOptions) -> Preview:
     if result.created or result.changed:
         # A dry run: it also finds what only the writes check (rules, rooms, rights).
         try:
-            touched = apply_plan(actor, plan, options)
+            touched = apply_plan(actor, plan, options, record_overlaps=False)
             found = overlaps_after(actor, touched)
             result.overlaps_checked = found is not None
             result.overlaps = found or []
@@ -822,14 +822,18 @@ def overlaps_after(actor, events: list[Event]) -> list[dict] | None:
     for event in events:
         outcome = check(event, actor)
         for conflict in getattr(outcome, "created", []) or []:
+            starts_at = getattr(conflict, "starts_at", None)
             found.append({"kind": getattr(conflict, "kind", ""), "subject": getattr(conflict, "subject", ""),
-                          "starts_at": getattr(conflict, "starts_at", None), "title": event.title})
+                          "starts_at": starts_at.isoformat() if starts_at is not None else None,
+                          "title": event.title})
     return found
 
 
-def apply_plan(actor, plan: list[PlannedEvent], options: ImportOptions, progress=None) -> list[Event]:
+def apply_plan(actor, plan: list[PlannedEvent], options: ImportOptions, progress=None,
+               record_overlaps: bool = True) -> list[Event]:
     """Creates or updates each planned event (idempotent by UID); returns those it touched.
-    Adds and flushes only: the caller commits once, or rolls everything back."""
+    Adds and flushes only: the caller commits once, or rolls everything back. The overlap engine
+    (when there is one) records the overlaps of what changed, as after any other write."""
     from models.events import create_event, set_occurrence_exception
     from scheduler import series
 
@@ -857,6 +861,8 @@ def apply_plan(actor, plan: list[PlannedEvent], options: ImportOptions, progress
         touched.append(event)
         if progress is not None:
             progress(index + 1, len(plan))
+    if record_overlaps and touched:
+        overlaps_after(actor, touched)
     return touched
 
 
