@@ -111,3 +111,33 @@ def test_the_sync_page_adds_a_calendar_runs_it_and_shows_the_last_result(client,
         "csrf_token": csrf_token_in(page), "action": "run", "source_id": source_id}))
     assert "Importé : 2 créé(s)" in page
     assert db.session.scalar(sa.select(sa.func.count(Event.id))) == 2
+
+
+def test_in_a_browser_the_import_shows_its_progress_then_the_preview_and_imports(live_server, page, app,
+                                                                                  create_partner, create_place):
+    """Chromium: the form is sent by the page's script (progress bar), the preview replaces the page,
+    and the confirmation imports."""
+    from models import Event, db
+    from models.users import get_or_create_user
+
+    ml = create_partner("mission-locale-sud", name="Mission locale Sud")
+    create_place("bij-echirolles", name="BIJ d'Échirolles")
+    user = get_or_create_user("conseillere@example.fr", "editor", ml)
+    user.set_password("un mot de passe solide")
+    db.session.commit()
+    page.goto(f"{live_server}/coordination/connexion")
+    page.fill("input[name=email]", "conseillere@example.fr")
+    page.fill("input[name=password]", "un mot de passe solide")
+    page.click("button[type=submit]")
+    page.goto(f"{live_server}/coordination/import")
+    assert page.is_hidden("#import-progress")
+    page.set_input_files("#file", str(DATA / "thunderbird.ics"))
+    with page.expect_request(lambda r: r.method == "POST" and r.resource_type == "xhr"):
+        page.click("#import-form button[type=submit]")  # sent by the script, which shows the progress
+    page.wait_for_selector("text=2 à créer")
+    assert page.url.endswith("/coordination/import")  # the same page, replaced by the server's answer
+    assert db.session.scalar(sa.select(sa.func.count(Event.id))) == 0
+    page.click("text=Confirmer l'import")
+    page.wait_for_selector("text=Import terminé")
+    db.session.expire_all()
+    assert db.session.scalar(sa.select(sa.func.count(Event.id))) == 2
