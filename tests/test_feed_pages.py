@@ -27,10 +27,13 @@ def test_the_subscribe_page_gives_https_and_webcal_links_and_says_how_for_each_c
     assert client.get("/agenda?flux=/etc/passwd").status_code == 404
 
 
-def test_a_place_page_links_to_the_subscribe_instructions(client, create_place):
-    create_place("bij-echirolles", name="BIJ d'Échirolles")
+def test_place_and_event_pages_link_to_the_subscribe_instructions(client, create_place, create_partner,
+                                                                   create_event):
+    place = create_place("bij-echirolles", name="BIJ d'Échirolles")
     page = _text(client.get("/lieux/bij-echirolles"))
     assert "/agenda?flux=/feeds/places/bij-echirolles.ics" in page
+    event = create_event(place, [create_partner()], frequency="once", interval=1)
+    assert f"/agenda?flux=/feeds/events/{event.id}.ics" in _text(client.get(f"/evenements/{event.id}"))
 
 
 def test_a_signed_in_partner_creates_renews_and_revokes_a_private_link(client, sign_in, create_partner):
