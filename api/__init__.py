@@ -87,7 +87,7 @@ def _schema_name(schema) -> str:
 
 
 def init_app(app) -> None:
-    from api import events, feeds, imports, occurrences, partners, reminders, territory
+    from api import conflicts, events, feeds, imports, occurrences, partners, reminders, territory
 
     app.config.setdefault("API_TITLE", "Maillage")
     app.config.setdefault("API_VERSION", "v1")
@@ -103,6 +103,7 @@ def init_app(app) -> None:
     # App-wide, so that it also serves the feeds; the pages' blueprint handles its own.
     app.register_error_handler(DomainError, domain_error_response)
     app.register_error_handler(sa.exc.DBAPIError, database_error_response)
-    for module in (partners, territory, events, occurrences, imports, reminders):
+    app.register_error_handler(conflicts.HardConflictsRefused, conflicts.refused_response)
+    for module in (partners, territory, events, occurrences, imports, reminders, conflicts):
         api.register_blueprint(module.blp)
     app.register_blueprint(feeds.bp)  # text/calendar, outside the OpenAPI document

@@ -3,11 +3,12 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 from flask.views import MethodView
-from flask_smorest import Blueprint, Page
+from flask_smorest import Blueprint
 from marshmallow import ValidationError, fields, post_load, validate, validates_schema
 
 from api.auth import api_user, require_api_user
-from api.schemas import BaseSchema, between, length, one_of, reference
+from api.conflicts import ConflictSchema, check_write, people_before
+from api.schemas import BaseSchema, SelectPage, between, length, one_of, reference
 from models import Event, db
 from models.audit import history
 from models.errors import NotFound
@@ -17,21 +18,6 @@ from scheduler import series
 from scheduler.calendar import CalendarFilter, events_query
 
 blp = Blueprint("events", __name__, url_prefix="/api/v1", description="Événements et séries")
-
-
-class SelectPage(Page):
-    """Pages a SQLAlchemy select in the database rather than in memory."""
-
-    @property
-    def items(self):
-        p = self.page_params
-        if p.first_item >= p.item_count:
-            return []  # past the end: no query (an offset of page × size may not even fit an integer)
-        return db.session.scalars(self.collection.limit(p.page_size).offset(p.first_item)).all()
-
-    @property
-    def item_count(self):
-        return db.session.scalar(sa.select(sa.func.count()).select_from(self.collection.subquery()))
 
 
 class AudienceSchema(BaseSchema):
@@ -88,6 +74,8 @@ class EventSchema(BaseSchema):
     sequence = fields.Integer(dump_only=True)
     created_at = fields.DateTime(dump_only=True)
     updated_at = fields.DateTime(dump_only=True)
+    conflicts = fields.List(fields.Nested(ConflictSchema), dump_only=True, metadata={
+        "description": "après une écriture : les chevauchements de l'événement (nouveaux et existants)"})
 
     @validates_schema
     def check_times(self, data, partial=None, **kwargs):
@@ -162,6 +150,7 @@ class OccurrenceExceptionSchema(BaseSchema):
     room = fields.String(allow_none=True)
     people = fields.Function(lambda x: x.person_ids)
     reason = fields.String()
+    conflicts = fields.List(fields.Nested(ConflictSchema), dump_only=True)
 
 
 class HistoryEntrySchema(BaseSchema):
@@ -192,7 +181,9 @@ class Events(MethodView):
     @blp.response(201, EventSchema)
     def post(self, data):
         """Créer un événement ou une série"""
-        event = create_event(require_api_user(), data)
+        user = require_api_user()
+        event = create_event(user, data)
+        event.conflicts = check_write(event, user)
         db.session.commit()
         return event
 
@@ -208,8 +199,10 @@ class EventById(MethodView):
     @blp.response(200, EventSchema)
     def patch(self, data, event_id):
         """Modifier un événement ou toute sa série"""
-        event = event_by_id(event_id)
-        series.update_event(require_api_user(), event, data)
+        user, event = require_api_user(), event_by_id(event_id)
+        before = people_before(event)
+        series.update_event(user, event, data)
+        event.conflicts = check_write(event, user, before)
         db.session.commit()
         return event
 
@@ -235,8 +228,9 @@ class CancelOccurrence(MethodView):
     @blp.response(200, OccurrenceExceptionSchema)
     def post(self, data, event_id):
         """Annuler une occurrence d'une série"""
-        exception = series.cancel_occurrence(require_api_user(), event_by_id(event_id),
-                                             data["recurrence_start"], data["reason"])
+        user, event = require_api_user(), event_by_id(event_id)
+        exception = series.cancel_occurrence(user, event, data["recurrence_start"], data["reason"])
+        exception.conflicts = check_write(event, user)
         db.session.commit()
         return exception
 
@@ -247,10 +241,13 @@ class MoveOccurrence(MethodView):
     @blp.response(200, OccurrenceExceptionSchema)
     def post(self, data, event_id):
         """Déplacer une occurrence (horaire, lieu, salle, personnes)"""
+        user, event = require_api_user(), event_by_id(event_id)
+        before = people_before(event)
         exception = series.move_occurrence(
-            require_api_user(), event_by_id(event_id), data["recurrence_start"],
+            user, event, data["recurrence_start"],
             starts_at=data.get("starts_at"), ends_at=data.get("ends_at"), place=data.get("place"),
             room=data.get("room"), person_ids=data.get("people"), reason=data["reason"])
+        exception.conflicts = check_write(event, user, before)
         db.session.commit()
         return exception
 
@@ -261,5 +258,8 @@ class RestoreOccurrence(MethodView):
     @blp.response(204)
     def post(self, data, event_id):
         """Rétablir une occurrence annulée ou déplacée"""
-        series.restore_occurrence(require_api_user(), event_by_id(event_id), data["recurrence_start"])
+        user, event = require_api_user(), event_by_id(event_id)
+        before = people_before(event)
+        series.restore_occurrence(user, event, data["recurrence_start"])
+        check_write(event, user, before)
         db.session.commit()

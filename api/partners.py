@@ -36,6 +36,8 @@ class PersonSchema(BaseSchema):
     phone = fields.String(allow_none=True, validate=length(40))
     role = fields.String(load_default=None, validate=one_of(PERSON_ROLES))
     travel_margin_minutes = fields.Integer(validate=between(0, 600))
+    max_concurrent = fields.Integer(allow_none=True, validate=between(1, 100), metadata={
+        "description": "séries suivies en même temps au plus (parrainage : 3 par défaut)"})
 
 
 class PersonQueryArgsSchema(BaseSchema):

@@ -4,7 +4,11 @@ from __future__ import annotations
 import re
 
 import marshmallow as ma
+import sqlalchemy as sa
+from flask_smorest import Page
 from marshmallow import ValidationError, fields, validate
+
+from models import db
 
 # People read these messages: marshmallow's defaults are English, so they are set once here.
 fields.Field.default_error_messages.update(
@@ -69,3 +73,18 @@ class BaseSchema(ma.Schema):
             if bad:
                 raise ValidationError(bad)
         return data
+
+
+class SelectPage(Page):
+    """Pages a SQLAlchemy select in the database rather than in memory."""
+
+    @property
+    def items(self):
+        p = self.page_params
+        if p.first_item >= p.item_count:
+            return []  # past the end: no query (an offset of page × size may not even fit an integer)
+        return db.session.scalars(self.collection.limit(p.page_size).offset(p.first_item)).all()
+
+    @property
+    def item_count(self):
+        return db.session.scalar(sa.select(sa.func.count()).select_from(self.collection.subquery()))

@@ -50,10 +50,12 @@ def tokens_create(email, role, partner_slug, quartier_codes):
 
 
 def init_app(app) -> None:
+    from commands import conflicts
     from commands.users import users_cli
 
     app.cli.add_command(demo_cli)
     app.cli.add_command(users_cli)
+    conflicts.init_app(app)
     app.cli.add_command(tokens_cli)
     from commands.reminders import reminders_cli
 

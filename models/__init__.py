@@ -10,6 +10,7 @@ from models.subscriptions import Subscription
 from models.territory import Place, Quartier
 from models.users import ApiToken, User
 from models.versions import CalendarVersion
+from models.conflicts import ConflictNotice, ScheduleConflict  # noqa: E402  (after the models it refers to)
 
 __all__ = [
     "AuditEntry", "Base", "UTCDateTime", "db", "utcnow", "Conflict", "DomainError", "Forbidden",
@@ -17,4 +18,5 @@ __all__ = [
     "Quartier", "ApiToken", "User", "FeedState", "FeedToken", "SyncSource",
     "CalendarVersion", "ClockLock", "Delivery", "PartnerReminderSettings", "ScanMark",
     "Subscription",
+    "ConflictNotice", "ScheduleConflict",
 ]

@@ -79,6 +79,9 @@ class Person(db.Model):
     role: Mapped[str] = mapped_column(sa.String(20), default="adviser")
     # Time needed between two places; below it, two bookings of the same person are a conflict.
     travel_margin_minutes: Mapped[int] = mapped_column(default=30)
+    # How many series this person may run in the same weeks (None: the role's default, which is
+    # 3 for sponsors — "un parrain suit au plus trois jeunes à la fois" — and no limit otherwise).
+    max_concurrent: Mapped[int | None]
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 

@@ -1,0 +1,142 @@
+"""Overlaps between partners: the list, accepting one, and the check every event write goes through."""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from flask import request
+from flask.views import MethodView
+from flask_smorest import Blueprint
+from marshmallow import fields
+
+from api.auth import require_api_user
+from api.schemas import BaseSchema, SelectPage, length, one_of
+from models import db
+from models.conflicts import CONFLICT_KINDS, CONFLICT_STATUSES, accept_conflict, conflict_for, conflicts_query
+from models.errors import Conflict
+from scheduler.conflicts import SERIES, check_event, person_ids_of
+
+blp = Blueprint("conflicts", __name__, url_prefix="/api/v1", description="Chevauchements entre partenaires")
+
+
+def _iso(epoch: int | None) -> str | None:
+    if epoch is None:
+        return None
+    return datetime.fromtimestamp(epoch, timezone.utc).isoformat().replace("+00:00", "Z")
+
+
+def _side(conflict, which: str) -> dict:
+    event = conflict.a_event if which == "a" else conflict.b_event
+    recurrence_id = conflict.a_recurrence_id if which == "a" else conflict.b_recurrence_id
+    seen = (conflict.details or {}).get(which, {})
+    return {
+        "event_id": event.id,
+        "recurrence_id": None if recurrence_id == SERIES else _iso(recurrence_id),
+        "title": event.title,
+        "kind": event.kind,
+        "organisers": [p.slug for p in event.organisers],
+        "place": event.place.slug if event.place else None,
+        "starts_at": _iso(seen.get("starts_at")),
+        "ends_at": _iso(seen.get("ends_at")),
+        "room": seen.get("room"),
+        "people": seen.get("person_ids", []),
+    }
+
+
+class ConflictSchema(BaseSchema):
+    id = fields.Integer()
+    kind = fields.String(metadata={"description": "place, staff, audience, capacity"})
+    severity = fields.String(metadata={"description": "hard (bloquant) ou warning"})
+    status = fields.String(metadata={"description": "open, accepted, resolved, closed"})
+    a = fields.Function(lambda c: _side(c, "a"))
+    b = fields.Function(lambda c: _side(c, "b"))
+    subject = fields.String(metadata={"description": "ce qui est partagé : place:ID, person:ID, quartier:ID"})
+    starts_at = fields.DateTime()
+    ends_at = fields.DateTime()
+    details = fields.Function(lambda c: {k: v for k, v in (c.details or {}).items() if k not in ("a", "b")})
+    reason = fields.String()
+    decided_by = fields.Function(lambda c: c.decided_by.email if c.decided_by else None)
+    decided_at = fields.DateTime(allow_none=True)
+    opened_at = fields.DateTime()
+    closed_at = fields.DateTime(allow_none=True)
+
+
+class ConflictQueryArgsSchema(BaseSchema):
+    status = fields.String(validate=one_of(CONFLICT_STATUSES))
+    kind = fields.String(validate=one_of(CONFLICT_KINDS))
+    quartier = fields.String(metadata={"description": "code du QPV"})
+    partner = fields.String(metadata={"description": "slug d'un partenaire organisateur d'un des côtés"})
+    start = fields.AwareDateTime(metadata={"description": "chevauchements qui finissent après"})
+    end = fields.AwareDateTime(metadata={"description": "chevauchements qui commencent avant"})
+
+
+class AcceptSchema(BaseSchema):
+    reason = fields.String(required=True, validate=length(2000, 3))
+
+
+@blp.route("/conflicts")
+class Conflicts(MethodView):
+    @blp.arguments(ConflictQueryArgsSchema, location="query")
+    @blp.response(200, ConflictSchema(many=True))
+    @blp.paginate(SelectPage)
+    def get(self, args):
+        """Chevauchements visibles (territoire du coordinateur, ou partenaire du contributeur)"""
+        return conflicts_query(require_api_user(), **args)
+
+
+@blp.route("/conflicts/<int:conflict_id>")
+class ConflictById(MethodView):
+    @blp.response(200, ConflictSchema)
+    def get(self, conflict_id):
+        """Un chevauchement"""
+        return conflict_for(require_api_user(), conflict_id)
+
+
+@blp.route("/conflicts/<int:conflict_id>/accept")
+class AcceptConflict(MethodView):
+    @blp.arguments(AcceptSchema)
+    @blp.response(200, ConflictSchema)
+    def post(self, data, conflict_id):
+        """Accepter un chevauchement, avec sa raison"""
+        user = require_api_user()
+        conflict = accept_conflict(user, conflict_for(user, conflict_id), data["reason"])
+        db.session.commit()
+        return conflict
+
+
+# --- the hook of every event write ----------------------------------------------------------
+
+class HardConflictsRefused(Conflict):
+    """A write that would create hard conflicts where they are refused: nothing is written."""
+
+    def __init__(self, conflicts: list[dict]):
+        super().__init__(f"Refusé : cette modification crée {len(conflicts)} chevauchement(s) bloquant(s) "
+                         "(lieu, personne ou capacité). Rien n'a été enregistré.",
+                         {"conflicts": [f"{c['kind']} : {c['a']['title']} / {c['b']['title']}" for c in conflicts]})
+        self.conflicts = conflicts
+
+
+def refused_response(error: HardConflictsRefused):
+    db.session.rollback()
+    return {"code": 409, "status": "Conflict", "message": error.message, "errors": {"json": error.errors},
+            "conflicts": error.conflicts}, 409
+
+
+def strict_requested() -> bool:
+    return request.args.get("strict", "").lower() in ("1", "true", "yes", "oui")
+
+
+def people_before(event) -> set[int]:
+    """Call before a write that may change who an event books (so their capacity is rechecked)."""
+    return person_ids_of(event) if event is not None else set()
+
+
+def check_write(event, actor, previous_person_ids=()) -> list:
+    """After an event write (flushed, not committed): the event's conflicts as they now stand.
+    Hard conflicts the write creates refuse it with 409 under `?strict=true`, or when a place of
+    either side refuses them (`Place.refuses_hard_conflicts`)."""
+    outcome = check_event(event, actor, previous_person_ids=previous_person_ids)
+    hard = [c for c in outcome.created if c.is_hard]
+    if hard and (strict_requested() or any(e.place is not None and e.place.refuses_hard_conflicts
+                                           for c in hard for e in c.events)):
+        raise HardConflictsRefused(ConflictSchema(many=True).dump(hard))
+    return outcome.current

@@ -1,0 +1,250 @@
+"""Overlaps between partners, kept as records: what clashes, since when, what was decided.
+
+A conflict's identity is its kind and its two sides, each an occurrence (event id + the instant
+the rule gives it, `recurrence_id`, as in `scheduler.recurrence.Occurrence`). A capacity conflict
+is about whole series (a sponsor following four young people in the same months): its sides
+have `recurrence_id` 0.
+
+Lifecycle: open → accepted (with a reason, by someone; back to open if either side changes) or
+resolved (someone acted on it from the conflict: cancelled or moved one side) or closed (it
+stopped being true by itself: another write, a holiday, the nightly detection). A conflict that
+becomes true again reopens under the same identity. Every change is in the audit log
+(`models.audit.history("conflicts", id)`), and each change people must hear about leaves a
+`ConflictNotice` for the reminders process to send.
+
+Detection itself (what is true now) lives in `scheduler.conflicts`.
+"""
+from __future__ import annotations
+
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, aliased, mapped_column, relationship
+
+from models.audit import record
+from models.base import UTCDateTime, db, utcnow
+from models.errors import Conflict as ConflictError
+from models.errors import Forbidden, InvalidInput, NotFound
+from models.events import Event, event_organisers
+from models.territory import Place
+
+CONFLICT_KINDS = {
+    "place": "Lieu ou salle occupé deux fois",
+    "staff": "Personne attendue à deux endroits",
+    "audience": "Même public visé au même moment",
+    "capacity": "Capacité dépassée",
+}
+HARD_KINDS = {"place", "staff", "capacity"}
+SEVERITIES = {"hard": "Bloquant", "warning": "Avertissement"}
+CONFLICT_STATUSES = {"open": "Ouvert", "accepted": "Accepté", "resolved": "Résolu", "closed": "Clos"}
+LIVE_STATUSES = ("open", "accepted")
+# A sponsor follows at most three young people at once (parrainage FJT, seed pratique 17).
+DEFAULT_MAX_CONCURRENT = {"sponsor": 3}
+DEFAULT_TRAVEL_MARGIN_MINUTES = 30
+
+
+def severity_of(kind: str) -> str:
+    return "hard" if kind in HARD_KINDS else "warning"
+
+
+class ScheduleConflict(db.Model):
+    """One overlap between two occurrences (or two series, for capacity)."""
+
+    __tablename__ = "conflicts"
+    __table_args__ = (
+        sa.UniqueConstraint("kind", "a_event_id", "a_recurrence_id", "b_event_id", "b_recurrence_id",
+                            name="uq_conflicts_identity"),
+        sa.Index("ix_conflicts_status_starts_at", "status", "starts_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(sa.String(20))
+    severity: Mapped[str] = mapped_column(sa.String(10))
+    status: Mapped[str] = mapped_column(sa.String(10), default="open")
+    a_event_id: Mapped[int] = mapped_column(sa.ForeignKey("events.id", ondelete="CASCADE"), index=True)
+    a_recurrence_id: Mapped[int] = mapped_column(sa.BigInteger)  # UTC epoch seconds; 0 = the series
+    b_event_id: Mapped[int] = mapped_column(sa.ForeignKey("events.id", ondelete="CASCADE"), index=True)
+    b_recurrence_id: Mapped[int] = mapped_column(sa.BigInteger)
+    # What is shared: "place:3", "person:7", "quartier:2" (scopes the incremental check).
+    subject: Mapped[str] = mapped_column(sa.String(40), index=True)
+    starts_at: Mapped[datetime] = mapped_column(UTCDateTime)  # earliest start of the two sides
+    ends_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    details: Mapped[dict] = mapped_column(sa.JSON, default=dict)
+    # State of both sides when last seen, and when accepted: a difference reopens the conflict.
+    signature: Mapped[str] = mapped_column(sa.String(32))
+    accepted_signature: Mapped[str | None] = mapped_column(sa.String(32))
+    reason: Mapped[str] = mapped_column(sa.Text, default="")  # why accepted, or how resolved
+    decided_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"))
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    opened_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    a_event: Mapped[Event] = relationship(foreign_keys=[a_event_id])
+    b_event: Mapped[Event] = relationship(foreign_keys=[b_event_id])
+    decided_by = relationship("User")
+
+    @property
+    def identity(self) -> tuple:
+        return (self.kind, (self.a_event_id, self.a_recurrence_id), (self.b_event_id, self.b_recurrence_id))
+
+    @property
+    def is_hard(self) -> bool:
+        return self.severity == "hard"
+
+    @property
+    def kind_label(self) -> str:
+        return CONFLICT_KINDS.get(self.kind, self.kind)
+
+    @property
+    def status_label(self) -> str:
+        return CONFLICT_STATUSES.get(self.status, self.status)
+
+    @property
+    def events(self) -> list[Event]:
+        return [self.a_event, self.b_event]
+
+    def __repr__(self) -> str:
+        return f"<ScheduleConflict {self.id} {self.kind} {self.status}>"
+
+
+class ConflictNotice(db.Model):
+    """Someone must be told about a change of a conflict; the reminders process sends it and
+    sets `sent_at` (one row per recipient and change, so a crash never sends one twice)."""
+
+    __tablename__ = "conflict_notices"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    conflict_id: Mapped[int] = mapped_column(sa.ForeignKey("conflicts.id", ondelete="CASCADE"), index=True)
+    change: Mapped[str] = mapped_column(sa.String(20))  # opened, reopened, accepted, resolved, closed
+    partner_id: Mapped[int | None] = mapped_column(sa.ForeignKey("partners.id", ondelete="CASCADE"))
+    user_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+
+    conflict: Mapped[ScheduleConflict] = relationship()
+    partner = relationship("Partner")
+    user = relationship("User")
+
+
+# --- who sees and acts on a conflict ---------------------------------------------------------
+
+def _partner_ids(conflict: ScheduleConflict) -> set[int]:
+    return {p.id for e in conflict.events for p in e.organisers}
+
+
+def can_see_conflict(user, conflict: ScheduleConflict) -> bool:
+    """Coordinators: either side in their territory. Editors: their partner organises a side."""
+    if user.is_coordinator:
+        return any(e.place is not None and user.covers_place(e.place) for e in conflict.events)
+    return user.partner_id is not None and user.partner_id in _partner_ids(conflict)
+
+
+def can_act_on_conflict(user, conflict: ScheduleConflict) -> bool:
+    return can_see_conflict(user, conflict)
+
+
+def conflicts_query(user, status: str | None = None, kind: str | None = None, quartier: str | None = None,
+                    partner: str | None = None, start: datetime | None = None,
+                    end: datetime | None = None) -> sa.Select:
+    """The conflicts this user may see, filtered; hard first, then by date."""
+    from models.partners import Partner
+    from models.territory import Quartier
+
+    ea, eb = aliased(Event), aliased(Event)
+    pa, pb = aliased(Place), aliased(Place)
+    q = (sa.select(ScheduleConflict)
+         .join(ea, ScheduleConflict.a_event_id == ea.id).join(eb, ScheduleConflict.b_event_id == eb.id)
+         .join(pa, ea.place_id == pa.id).join(pb, eb.place_id == pb.id))
+    if user.is_coordinator:
+        territory = user.territory_quartier_ids
+        if territory:
+            q = q.where(sa.or_(pa.quartier_id.in_(territory), pa.quartier_id.is_(None),
+                               pb.quartier_id.in_(territory), pb.quartier_id.is_(None)))
+    else:
+        q = q.where(_organised_by(user.partner_id or -1))
+    if status:
+        q = q.where(ScheduleConflict.status == status)
+    if kind:
+        q = q.where(ScheduleConflict.kind == kind)
+    if quartier:
+        ids = sa.select(Quartier.id).where(Quartier.code == quartier).scalar_subquery()
+        q = q.where(sa.or_(pa.quartier_id == ids, pb.quartier_id == ids))
+    if partner:
+        ids = sa.select(Partner.id).where(Partner.slug == partner).scalar_subquery()
+        q = q.where(_organised_by(ids))
+    if start is not None:
+        q = q.where(ScheduleConflict.ends_at > start)
+    if end is not None:
+        q = q.where(ScheduleConflict.starts_at < end)
+    severity_order = sa.case((ScheduleConflict.severity == "hard", 0), else_=1)
+    return q.order_by(severity_order, ScheduleConflict.starts_at, ScheduleConflict.id)
+
+
+def _organised_by(partner_id):
+    organised = sa.select(event_organisers.c.event_id).where(event_organisers.c.partner_id == partner_id)
+    return sa.or_(ScheduleConflict.a_event_id.in_(organised), ScheduleConflict.b_event_id.in_(organised))
+
+
+def conflict_for(user, conflict_id: int) -> ScheduleConflict:
+    conflict = db.session.get(ScheduleConflict, conflict_id)
+    if conflict is None or not can_see_conflict(user, conflict):
+        raise NotFound(f"Chevauchement inconnu : {conflict_id}.")
+    return conflict
+
+
+# --- lifecycle ------------------------------------------------------------------------------
+
+def _coordinators_of(conflict: ScheduleConflict, coordinators=None) -> list:
+    from models.users import User
+
+    if coordinators is None:
+        coordinators = list(db.session.scalars(sa.select(User).where(
+            User.role == "coordinator", User.is_active_account.is_(True))))
+    return [u for u in coordinators if any(e.place is not None and u.covers_place(e.place) for e in conflict.events)]
+
+
+def add_notices(conflict: ScheduleConflict, change: str, coordinators=None) -> None:
+    """Who must be told: the organising partners of both sides and the coordinators of their places."""
+    for partner_id in sorted(_partner_ids(conflict)):
+        db.session.add(ConflictNotice(conflict=conflict, change=change, partner_id=partner_id))
+    for user in _coordinators_of(conflict, coordinators):
+        db.session.add(ConflictNotice(conflict=conflict, change=change, user_id=user.id))
+
+
+def set_status(actor, conflict: ScheduleConflict, status: str, action: str, reason: str = "",
+               coordinators=None) -> None:
+    """Moves a conflict along its lifecycle, with its history and its notices."""
+    before = conflict.status
+    conflict.status = status
+    conflict.updated_at = utcnow()
+    if status in ("open",):
+        conflict.closed_at = None
+        conflict.accepted_signature = None
+    elif status in ("resolved", "closed"):
+        conflict.closed_at = utcnow()
+    if status in ("accepted", "resolved"):
+        conflict.decided_by_id = getattr(actor, "id", None)
+        conflict.decided_at = utcnow()
+        conflict.reason = reason
+    db.session.flush()
+    record(actor, action, conflict, {"status": [before, status], **({"reason": [None, reason]} if reason else {})})
+    if action != "accept":  # the one who accepted it knows; the others read it in the history
+        add_notices(conflict, "opened" if action == "open" else ("reopened" if status == "open" else status),
+                    coordinators)
+
+
+def accept_conflict(actor, conflict: ScheduleConflict, reason: str) -> ScheduleConflict:
+    if not can_act_on_conflict(actor, conflict):
+        raise Forbidden("Ce chevauchement ne concerne pas votre structure ni votre territoire.")
+    reason = (reason or "").strip()
+    if len(reason) < 3:
+        raise InvalidInput("Indiquez pourquoi ce chevauchement est accepté.",
+                           {"reason": ["Indiquez pourquoi ce chevauchement est accepté."]})
+    if len(reason) > 2000:
+        raise InvalidInput("La raison dépasse 2 000 caractères.", {"reason": ["2 000 caractères au plus."]})
+    if conflict.status != "open":
+        raise ConflictError(f"Ce chevauchement n'est pas ouvert (statut : {conflict.status_label.lower()}).")
+    conflict.accepted_signature = conflict.signature
+    set_status(actor, conflict, "accepted", "accept", reason)
+    return conflict
