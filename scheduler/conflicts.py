@@ -4,8 +4,10 @@ expansion (`scheduler.recurrence.expand`), compared on UTC instants, after excep
 - place: two occurrences in one place at once (rooms: only the same room, or a side without one);
 - staff: one person in two occurrences at once, or at two places with less than their travel
   margin between the end of one and the start of the other;
-- audience: two events of one quartier whose audiences intersect (age bands overlap and, where
-  both have tags, a tag in common), at once; kinds that never compete are left out;
+- audience: two events of one quartier whose target audiences intersect (age bands overlap and,
+  where both have tags, a tag in common), at once. An event that targets no one in particular
+  (no age band, no tag) splits no public, and kinds that never compete (coordination meetings,
+  setting CONFLICT_NON_COMPETING_KINDS) are left out;
 - capacity: a person with a limit of series at once (a sponsor follows at most three young
   people: `Person.max_concurrent`, default 3 for the sponsor role) in more series whose spans
   overlap. A span runs from a series' first to its last occurrence in the horizon.
@@ -285,8 +287,16 @@ def non_competing_kinds() -> set[str]:
     return set(_setting("CONFLICT_NON_COMPETING_KINDS", DEFAULT_NON_COMPETING_KINDS))
 
 
-def audience_of(event) -> Audience:
+def audience_of(event) -> Audience | None:
+    """The public an event targets; None for an event open to all, which splits no targeted public."""
+    if event.age_min is None and event.age_max is None and not event.audience_tags:
+        return None
     return Audience(event.age_min, event.age_max, frozenset(t.casefold() for t in event.audience_tags or []))
+
+
+def _audiences(events: Iterable[Event]) -> dict[int, Audience]:
+    skip = non_competing_kinds()
+    return {e.id: a for e in events if e.kind not in skip and (a := audience_of(e)) is not None}
 
 
 def person_limits(people: Iterable) -> tuple[dict[int, int], dict[int, int]]:
@@ -302,7 +312,6 @@ def person_limits(people: Iterable) -> tuple[dict[int, int], dict[int, int]]:
 
 
 def _context(events: Iterable[Event], person_ids: Iterable[int] | None = None) -> DetectionContext:
-    skip = non_competing_kinds()
     q = sa.select(Person.id, Person.travel_margin_minutes, Person.max_concurrent, Person.role)
     if person_ids is not None:
         q = q.where(Person.id.in_(set(person_ids)))
@@ -310,7 +319,7 @@ def _context(events: Iterable[Event], person_ids: Iterable[int] | None = None) -
     return DetectionContext(
         place_quartier={pid: qid for pid, qid in db.session.execute(
             sa.select(Place.id, Place.quartier_id).where(Place.quartier_id.is_not(None)))},
-        audiences={e.id: audience_of(e) for e in events if e.kind not in skip},
+        audiences=_audiences(events),
         travel_margin=margins, max_concurrent=limits)
 
 
@@ -333,7 +342,8 @@ class Outcome:
 
     @property
     def current(self) -> list[ScheduleConflict]:
-        return self.created + self.still
+        """Hard ones first, then by date."""
+        return sorted(self.created + self.still, key=lambda c: (not c.is_hard, c.starts_at, c.id))
 
 
 def reconcile(found: dict[tuple, Found], existing: Iterable[ScheduleConflict], actor=None,
@@ -444,7 +454,7 @@ def check_event(event: Event, actor=None, now: datetime | None = None, previous_
         sharing.append(Event.id.in_(sa.select(OccurrenceException.event_id).where(
             OccurrenceException.person_ids.is_not(None))))
     others = _load_events(sa.and_(Event.id != event.id, sa.or_(*sharing)), start, end) if sharing else []
-    ctx.audiences.update((e.id, audience_of(e)) for e in others if e.kind not in non_competing_kinds())
+    ctx.audiences.update(_audiences(others))
     # Capacity compares whole spans: the series of people with a limit are expanded over the
     # horizon; the others only near the event's own occurrences.
     wide = [e for e in others if limited & person_ids_of(e)]

@@ -1,0 +1,497 @@
+"""Overlaps between partners: each kind, the travel margin, DST, holidays, cancellations, moves,
+the lifecycle of a conflict, strict writes and who may accept what."""
+import random
+from datetime import date, datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
+
+import pytest
+import sqlalchemy as sa
+
+PARIS = ZoneInfo("Europe/Paris")
+
+
+@pytest.fixture
+def territory(create_quartier, create_partner, create_place):
+    """Two partners, a quartier with two places (one with rooms) and a place elsewhere."""
+    quartier = create_quartier("QN03801M")
+    other_quartier = create_quartier("QN03802M", name="Essarts")
+    ml = create_partner("mission-locale")
+    ft = create_partner("france-travail", type="france_travail")
+    cs = create_partner("centre-social", type="centre_social")
+    hall = create_place("centre-social", quartier="QN03801M", rooms=["Grande salle", "Bureau"])
+    bij = create_place("bij", quartier="QN03801M")
+    far = create_place("pimms-essarts", quartier="QN03802M")
+    return dict(quartier=quartier, other_quartier=other_quartier, ml=ml, ft=ft, cs=cs, hall=hall, bij=bij, far=far)
+
+
+@pytest.fixture
+def person(app):
+    from models import db
+    from models.partners import create_person
+    from tests.conftest import SYSTEM
+
+    def build(partner, name="Nadia Haddad", role="interpreter", **values):
+        p = create_person(SYSTEM, {"partner": partner.slug, "name": name, "role": role, **values})
+        db.session.commit()
+        return p
+
+    return build
+
+
+def detect_all(now=datetime(2026, 12, 1, tzinfo=timezone.utc)):
+    from models import db
+    from scheduler.conflicts import run_full_detection
+
+    outcome = run_full_detection(now)
+    db.session.commit()
+    return outcome
+
+
+def live(kind=None):
+    from models import ScheduleConflict, db
+
+    q = sa.select(ScheduleConflict).where(ScheduleConflict.status.in_(["open", "accepted"]))
+    if kind:
+        q = q.where(ScheduleConflict.kind == kind)
+    return list(db.session.scalars(q.order_by(ScheduleConflict.starts_at)))
+
+
+def local(day, hour, minute=0):
+    return datetime(day.year, day.month, day.day, hour, minute, tzinfo=PARIS)
+
+
+# --- each kind -------------------------------------------------------------------------------
+
+def test_two_series_in_the_same_room_at_once_are_a_hard_place_conflict(territory, create_event):
+    t = territory
+    a = create_event(t["hall"], [t["ml"]], room="Grande salle", frequency="weekly", count=4)
+    b = create_event(t["hall"], [t["cs"]], title="Atelier numérique", kind="atelier", room="Grande salle",
+                     start_time="16:00", frequency="weekly", count=2)
+    create_event(t["hall"], [t["ft"]], title="Entretiens", room="Bureau", frequency="weekly", count=4)
+    detect_all()
+    place = live("place")
+    assert [(c.a_event_id, c.b_event_id) for c in place] == [(a.id, b.id), (a.id, b.id)]
+    assert all(c.severity == "hard" and c.details["room"] == "Grande salle" for c in place)
+    assert place[0].starts_at == local(date(2027, 3, 1), 14)
+
+
+def test_a_booking_without_a_room_clashes_with_every_room_of_the_place(territory, create_event):
+    t = territory
+    create_event(t["hall"], [t["ml"]], room="Bureau")
+    create_event(t["hall"], [t["cs"]], title="Fête du quartier", kind="other", start_time="15:00")
+    detect_all()
+    assert len(live("place")) == 1
+
+
+def test_one_interpreter_booked_by_two_agencies_at_once_is_a_staff_conflict(territory, create_event, person):
+    t = territory
+    nadia = person(t["cs"])
+    a = create_event(t["bij"], [t["ml"]], people=[nadia.id], frequency="weekly", count=3)
+    b = create_event(t["far"], [t["ft"]], title="Entretiens France Travail", people=[nadia.id],
+                     start_time="15:30", duration_minutes=60, frequency="weekly", count=3)
+    detect_all()
+    staff = live("staff")
+    assert len(staff) == 3
+    assert {(c.a_event_id, c.b_event_id) for c in staff} == {(a.id, b.id)}
+    assert staff[0].details["person_ids"] == [nadia.id] and staff[0].details["travel"] is False
+
+
+def test_two_places_closer_in_time_than_the_travel_margin_are_a_staff_conflict(territory, create_event, person):
+    t = territory
+    nadia = person(t["cs"])
+    create_event(t["bij"], [t["ml"]], people=[nadia.id], start_time="09:00", duration_minutes=120)  # ends 11:00
+    create_event(t["far"], [t["ft"]], title="Entretiens", people=[nadia.id], start_time="11:15",
+                 duration_minutes=60)
+    detect_all()
+    (conflict,) = live("staff")
+    assert conflict.details["travel"] is True
+
+
+def test_the_travel_margin_is_set_per_person(territory, create_event, person):
+    t = territory
+    quick = person(t["cs"], name="Lucas Fournier", role="educator", travel_margin_minutes=10)
+    create_event(t["bij"], [t["ml"]], people=[quick.id], start_time="09:00", duration_minutes=120)
+    create_event(t["far"], [t["ft"]], title="Entretiens", people=[quick.id], start_time="11:15", duration_minutes=60)
+    detect_all()
+    assert live("staff") == []
+
+
+def test_back_to_back_in_the_same_place_needs_no_travel_margin(territory, create_event, person):
+    t = territory
+    nadia = person(t["cs"])
+    create_event(t["bij"], [t["ml"]], people=[nadia.id], start_time="09:00", duration_minutes=120)
+    create_event(t["bij"], [t["ft"]], title="Entretiens", people=[nadia.id], start_time="11:00", duration_minutes=60)
+    detect_all()
+    assert live() == []
+
+
+def test_two_job_datings_for_the_same_young_people_in_one_quartier_are_an_audience_warning(territory, create_event):
+    t = territory
+    create_event(t["bij"], [t["ml"]], title="Job dating restauration", kind="job_dating", age_min=16, age_max=25)
+    create_event(t["hall"], [t["ft"]], title="Job dating logistique", kind="job_dating", age_min=18, age_max=30,
+                 start_time="15:00", room="Grande salle")
+    create_event(t["far"], [t["cs"]], title="Job dating ailleurs", kind="job_dating", age_min=16, age_max=25)
+    detect_all()
+    (conflict,) = live()
+    assert conflict.kind == "audience" and conflict.severity == "warning"
+    assert conflict.subject == f"quartier:{t['quartier'].id}"
+
+
+@pytest.mark.parametrize("second", [
+    dict(age_min=26, age_max=60),  # another age band
+    dict(age_min=16, age_max=25, audience_tags=["femmes"]),  # tags on both sides, none shared
+    dict(kind="coordination", title="Groupe solidarité emploi"),  # a meeting does not split the public
+])
+def test_audiences_that_do_not_intersect_never_compete(territory, create_event, second):
+    t = territory
+    create_event(t["bij"], [t["ml"]], title="Job dating", kind="job_dating", age_min=16, age_max=25,
+                 audience_tags=["sans diplôme"])
+    create_event(t["hall"], [t["ft"]], **{"title": "Atelier", "kind": "atelier", "room": "Bureau", **second})
+    detect_all()
+    assert live() == []
+
+
+def test_a_sponsor_following_four_young_people_in_the_same_weeks_exceeds_the_capacity(
+        territory, create_event, person):
+    t = territory
+    sponsor = person(t["cs"], name="Jean-Pierre Le Gall", role="sponsor")
+    series = [create_event(t["bij"], [t["cs"]], title=f"Parrainage {n}", kind="other", people=[sponsor.id],
+                           start_date=date(2027, 3, 1) + timedelta(days=n), start_time="18:00",
+                           duration_minutes=60, frequency="weekly", count=10) for n in range(4)]
+    detect_all()
+    (conflict,) = live()
+    assert conflict.kind == "capacity" and conflict.severity == "hard"
+    assert conflict.details["event_ids"] == [e.id for e in series]
+    assert conflict.details["excess_event_id"] == series[3].id and conflict.details["limit"] == 3
+
+
+def test_three_young_people_at_once_or_a_raised_limit_is_within_capacity(territory, create_event, person):
+    from models import db
+
+    t = territory
+    sponsor = person(t["cs"], name="Jean-Pierre Le Gall", role="sponsor")
+    for n in range(3):
+        create_event(t["bij"], [t["cs"]], title=f"Parrainage {n}", kind="other", people=[sponsor.id],
+                     start_date=date(2027, 3, 1) + timedelta(days=n), start_time="18:00", duration_minutes=60,
+                     frequency="weekly", count=10)
+    detect_all()
+    assert live() == []
+    create_event(t["bij"], [t["cs"]], title="Parrainage 4", kind="other", people=[sponsor.id],
+                 start_date=date(2027, 3, 4), start_time="18:00", duration_minutes=60, frequency="weekly", count=10)
+    sponsor.max_concurrent = 4
+    db.session.commit()
+    detect_all()
+    assert live() == []
+
+
+# --- time: DST, holidays ------------------------------------------------------------------------
+
+def test_a_conflict_appears_only_after_the_march_dst_change(territory, create_event):
+    """A partner's calendar imported in UTC (12:00–13:00 UTC) against a Paris wall-clock series
+    (14:00–16:00): 13:00–14:00 in Paris in winter, 14:00–15:00 once summer time starts."""
+    t = territory
+    paris = create_event(t["bij"], [t["ml"]], start_date=date(2027, 3, 15), duration_minutes=120,
+                         frequency="weekly", count=4)
+    utc = create_event(t["bij"], [t["ft"]], title="Entretiens (agenda importé)", start_date=date(2027, 3, 15),
+                       start_time="12:00", duration_minutes=60, timezone="UTC", skip_public_holidays=False,
+                       frequency="weekly", count=4)
+    detect_all()
+    days = [c.starts_at.astimezone(PARIS).date() for c in live("place")]
+    # 2027-03-29 is Easter Monday: the Paris series skips it. Summer time began on 28 March.
+    assert days == [date(2027, 4, 5)]
+    assert [(c.a_event_id, c.b_event_id) for c in live("place")] == [(paris.id, utc.id)]
+
+
+def test_a_public_holiday_removes_the_conflict_of_that_day(territory, create_event):
+    t = territory
+    create_event(t["bij"], [t["ml"]], start_date=date(2027, 3, 22), frequency="weekly", count=3)  # skips 29 March
+    create_event(t["bij"], [t["ft"]], title="Forum", kind="forum", start_date=date(2027, 3, 29),
+                 skip_public_holidays=False)
+    create_event(t["bij"], [t["ft"]], title="Réunion", kind="info_collective", start_date=date(2027, 4, 5),
+                 skip_public_holidays=False)
+    detect_all()
+    assert [c.starts_at.astimezone(PARIS).date() for c in live("place")] == [date(2027, 4, 5)]
+
+
+# --- through the API: writes answer with their conflicts ---------------------------------------
+
+def _payload(place, organisers, **values):
+    return {"kind": "permanence", "title": "Permanence", "place": place.slug, "organisers": [p.slug for p in organisers],
+            "start_date": "2027-03-01", "start_time": "14:00", "end_time": "17:00", **values}
+
+
+def test_a_write_answers_with_the_conflicts_it_creates(client, territory, create_event, token_for):
+    t = territory
+    first = create_event(t["bij"], [t["ml"]], frequency="weekly", count=4)
+    response = client.post("/api/v1/events", headers=token_for(), json=_payload(
+        t["bij"], [t["ft"]], start_time="16:00", end_time="18:00",
+        recurrence={"frequency": "weekly", "weekdays": ["MO"], "count": 2}))
+    assert response.status_code == 201, response.get_json()
+    conflicts = response.get_json()["conflicts"]
+    assert [c["kind"] for c in conflicts] == ["place", "place"]
+    assert conflicts[0]["a"]["event_id"] == first.id and conflicts[0]["a"]["starts_at"] == "2027-03-01T13:00:00Z"
+    assert conflicts[0]["status"] == "open"
+    assert len(live("place")) == 2
+
+
+def test_cancelling_an_occurrence_closes_its_conflict(client, territory, create_event, token_for):
+    from models import db
+    from models.audit import history
+
+    t = territory
+    create_event(t["bij"], [t["ml"]], frequency="weekly", count=2)
+    other = create_event(t["bij"], [t["ft"]], title="Entretiens", frequency="weekly", count=2)
+    detect_all()
+    assert len(live("place")) == 2
+    response = client.post(f"/api/v1/events/{other.id}/occurrences/cancel", headers=token_for(),
+                           json={"recurrence_start": "2027-03-01T13:00:00Z", "reason": "Formation"})
+    assert response.status_code == 200, response.get_json()
+    assert [c["kind"] for c in response.get_json()["conflicts"]] == ["place"]
+    db.session.expire_all()
+    (remaining,) = live("place")
+    assert remaining.starts_at == local(date(2027, 3, 8), 14)
+    from models import ScheduleConflict
+
+    closed = db.session.scalar(sa.select(ScheduleConflict).where(ScheduleConflict.status == "closed",
+                                                                 ScheduleConflict.kind == "place"))
+    assert closed.closed_at is not None
+    assert [e.action for e in history("conflicts", closed.id)] == ["open", "close"]
+
+
+def test_moving_an_occurrence_onto_a_busy_slot_creates_a_conflict(client, territory, create_event, token_for):
+    t = territory
+    create_event(t["bij"], [t["ml"]], start_date=date(2027, 3, 2))  # Tuesday 14:00–17:00
+    weekly = create_event(t["bij"], [t["ft"]], title="Entretiens", frequency="weekly", count=3)
+    detect_all()
+    assert live() == []
+    response = client.post(f"/api/v1/events/{weekly.id}/occurrences/move", headers=token_for(), json={
+        "recurrence_start": "2027-03-01T13:00:00Z", "starts_at": "2027-03-02T15:00:00+01:00",
+        "ends_at": "2027-03-02T16:00:00+01:00"})
+    assert response.status_code == 200, response.get_json()
+    (conflict,) = response.get_json()["conflicts"]
+    assert conflict["kind"] == "place" and conflict["b"]["starts_at"] == "2027-03-02T14:00:00Z"
+    assert conflict["b"]["recurrence_id"] == "2027-03-01T13:00:00Z"
+
+
+def test_an_accepted_conflict_reopens_when_either_side_changes(client, territory, create_event, token_for):
+    from models import db
+    from models.audit import history
+
+    t = territory
+    a = create_event(t["bij"], [t["ml"]])
+    b = create_event(t["bij"], [t["ft"]], title="Entretiens", start_time="15:00", duration_minutes=60)
+    detect_all()
+    (conflict,) = live()
+    headers = token_for()
+    accepted = client.post(f"/api/v1/conflicts/{conflict.id}/accept", headers=headers,
+                           json={"reason": "Deux bureaux distincts ce jour-là."})
+    assert accepted.status_code == 200 and accepted.get_json()["status"] == "accepted"
+    # A change that does not touch the overlap keeps the decision.
+    assert client.patch(f"/api/v1/events/{a.id}", headers=headers, json={"title": "Permanence ML"}).status_code == 200
+    db.session.expire_all()
+    assert live()[0].status == "accepted"
+    # The other side moves within the overlap: it must be looked at again.
+    response = client.post(f"/api/v1/events/{b.id}/occurrences/move", headers=headers, json={
+        "recurrence_start": "2027-03-01T14:00:00Z", "starts_at": "2027-03-01T15:30:00+01:00",
+        "ends_at": "2027-03-01T16:30:00+01:00"})
+    assert response.status_code == 200, response.get_json()
+    assert [(c["id"], c["status"]) for c in response.get_json()["conflicts"]] == [(conflict.id, "open")]
+    db.session.expire_all()
+    assert [(c.id, c.status) for c in live()] == [(conflict.id, "open")]
+    assert [e.action for e in history("conflicts", conflict.id)] == ["open", "accept", "reopen"]
+
+
+def test_editing_the_time_of_a_series_puts_its_accepted_conflicts_back_in_the_open_list(
+        client, territory, create_event, token_for):
+    """The occurrences of the new rule are new occurrences (new RECURRENCE-IDs): the accepted
+    conflict closes and the overlap, if still there, is open again under its new identity."""
+    from models import ScheduleConflict, db
+
+    t = territory
+    create_event(t["bij"], [t["ml"]])
+    b = create_event(t["bij"], [t["ft"]], title="Entretiens", start_time="15:00", duration_minutes=60)
+    detect_all()
+    (conflict,) = live()
+    headers = token_for()
+    client.post(f"/api/v1/conflicts/{conflict.id}/accept", headers=headers, json={"reason": "Vu en GSE."})
+    response = client.patch(f"/api/v1/events/{b.id}", headers=headers, json={"start_time": "15:30", "end_time": "16:30"})
+    assert [c["status"] for c in response.get_json()["conflicts"]] == ["open"]
+    db.session.expire_all()
+    assert db.session.get(ScheduleConflict, conflict.id).status == "closed"
+    assert [c.status for c in live()] == ["open"]
+
+
+def test_a_conflict_that_stops_being_true_closes_itself_and_reopens_if_it_comes_back(
+        client, territory, create_event, token_for):
+    from models import ScheduleConflict, db
+
+    t = territory
+    create_event(t["bij"], [t["ml"]])
+    b = create_event(t["bij"], [t["ft"]], title="Entretiens", start_time="15:00", duration_minutes=60)
+    detect_all()
+    (conflict,) = live()
+    headers = token_for()
+    response = client.patch(f"/api/v1/events/{b.id}", headers=headers, json={"start_time": "09:00", "end_time": "10:00"})
+    assert response.get_json()["conflicts"] == []
+    db.session.expire_all()
+    assert db.session.get(ScheduleConflict, conflict.id).status == "closed"
+    client.patch(f"/api/v1/events/{b.id}", headers=headers, json={"start_time": "15:00", "end_time": "16:00"})
+    db.session.expire_all()
+    assert db.session.get(ScheduleConflict, conflict.id).status == "open"
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(ScheduleConflict)) == 1
+
+
+def test_strict_mode_refuses_a_hard_conflict_with_409_and_writes_nothing(client, territory, create_event, token_for):
+    from models import Event, db
+
+    t = territory
+    create_event(t["bij"], [t["ml"]])
+    headers = token_for()
+    before = db.session.scalar(sa.select(sa.func.count()).select_from(Event))
+    response = client.post("/api/v1/events?strict=true", headers=headers, json=_payload(t["bij"], [t["ft"]]))
+    assert response.status_code == 409
+    body = response.get_json()
+    assert set(body) >= {"code", "status", "message", "errors"} and body["code"] == 409
+    assert [c["kind"] for c in body["conflicts"]] == ["place"]
+    assert "Rien n'a été enregistré" in body["message"]
+    db.session.expire_all()
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(Event)) == before
+    assert live() == []
+    # Without strict, the same write lands and answers with the conflict.
+    assert client.post("/api/v1/events", headers=headers, json=_payload(t["bij"], [t["ft"]])).status_code == 201
+
+
+def test_a_place_that_refuses_hard_conflicts_refuses_them_without_strict(client, territory, create_event, token_for):
+    from models import db
+
+    t = territory
+    t["bij"].refuses_hard_conflicts = True
+    db.session.commit()
+    create_event(t["bij"], [t["ml"]], age_min=16, age_max=25)
+    headers = token_for()
+    assert client.post("/api/v1/events", headers=headers, json=_payload(t["bij"], [t["ft"]])).status_code == 409
+    # A warning (same public elsewhere in the quartier) is never refused.
+    response = client.post("/api/v1/events?strict=true", headers=headers, json=_payload(
+        t["hall"], [t["ft"]], room="Bureau", kind="job_dating", audience={"age_min": 18, "age_max": 25}))
+    assert response.status_code == 201
+    assert [c["kind"] for c in response.get_json()["conflicts"]] == ["audience"]
+
+
+# --- who sees and accepts -------------------------------------------------------------------
+
+def test_an_editor_cannot_accept_another_partners_conflict(client, territory, create_event, token_for):
+    t = territory
+    create_event(t["bij"], [t["ml"]])
+    create_event(t["bij"], [t["ft"]], title="Entretiens", start_time="15:00", duration_minutes=60)
+    detect_all()
+    (conflict,) = live()
+    outsider = token_for("cs@example.fr", "editor", partner=t["cs"])
+    assert client.get("/api/v1/conflicts", headers=outsider).get_json() == []
+    refused = client.post(f"/api/v1/conflicts/{conflict.id}/accept", headers=outsider, json={"reason": "Pas moi."})
+    assert refused.status_code == 404
+    assert live()[0].status == "open"
+    insider = token_for("ml@example.fr", "editor", partner=t["ml"])
+    assert [c["id"] for c in client.get("/api/v1/conflicts", headers=insider).get_json()] == [conflict.id]
+    accepted = client.post(f"/api/v1/conflicts/{conflict.id}/accept", headers=insider, json={"reason": "Vu avec FT."})
+    assert accepted.status_code == 200 and accepted.get_json()["decided_by"] == "ml@example.fr"
+
+
+def test_a_coordinator_sees_only_the_conflicts_of_their_territory(client, territory, create_event, token_for):
+    t = territory
+    create_event(t["bij"], [t["ml"]])
+    create_event(t["bij"], [t["ft"]], title="Entretiens", start_time="15:00", duration_minutes=60)
+    detect_all()
+    elsewhere = token_for("essarts@example.fr", "coordinator", quartiers=[t["other_quartier"]])
+    here = token_for("villeneuve@example.fr", "coordinator", quartiers=[t["quartier"]])
+    assert client.get("/api/v1/conflicts", headers=elsewhere).get_json() == []
+    listed = client.get("/api/v1/conflicts?status=open&kind=place&quartier=QN03801M", headers=here).get_json()
+    assert len(listed) == 1
+    assert client.get("/api/v1/conflicts?kind=audience", headers=here).get_json() == []
+    assert client.get("/api/v1/conflicts?start=2027-06-01T00:00:00Z", headers=here).get_json() == []
+
+
+def test_accepting_needs_a_reason(client, territory, create_event, token_for):
+    t = territory
+    create_event(t["bij"], [t["ml"]])
+    create_event(t["bij"], [t["ft"]], title="Entretiens", start_time="15:00", duration_minutes=60)
+    detect_all()
+    (conflict,) = live()
+    response = client.post(f"/api/v1/conflicts/{conflict.id}/accept", headers=token_for(), json={"reason": ""})
+    assert response.status_code == 422
+    assert live()[0].status == "open"
+
+
+def test_each_new_conflict_leaves_notices_for_both_partners_and_the_coordinator(
+        client, territory, create_event, token_for):
+    from models import ConflictNotice, db
+
+    t = territory
+    token_for("villeneuve@example.fr", "coordinator", quartiers=[t["quartier"]])
+    token_for("essarts@example.fr", "coordinator", quartiers=[t["other_quartier"]])
+    create_event(t["bij"], [t["ml"]])
+    create_event(t["bij"], [t["ft"]], title="Entretiens", start_time="15:00", duration_minutes=60)
+    detect_all()
+    notices = list(db.session.scalars(sa.select(ConflictNotice)))
+    assert {n.change for n in notices} == {"opened"}
+    assert {n.partner_id for n in notices if n.partner_id} == {t["ml"].id, t["ft"].id}
+    assert {n.user.email for n in notices if n.user_id} == {"villeneuve@example.fr"}
+    assert all(n.sent_at is None for n in notices)
+
+
+# --- the engine -------------------------------------------------------------------------------
+
+def test_the_sweep_finds_exactly_what_comparing_every_pair_finds():
+    from scheduler.conflicts import Audience, DetectionContext, detect, detect_pairwise
+    from scheduler.recurrence import Occurrence
+
+    rng = random.Random(7)
+    base = int(datetime(2027, 3, 1, tzinfo=timezone.utc).timestamp())
+    occurrences = []
+    for i in range(600):
+        start = base + rng.randrange(0, 14 * 86400, 900)
+        occurrences.append(Occurrence(
+            event_id=rng.randrange(1, 120), recurrence_id=start, starts_at=start,
+            ends_at=start + rng.choice([3600, 5400, 7200, 10800]), place_id=rng.randrange(1, 15),
+            room=rng.choice([None, "A", "B"]), person_ids=tuple(rng.sample(range(1, 25), rng.choice([0, 0, 1, 2]))),
+            timezone="Europe/Paris", is_cancelled=rng.random() < 0.05))
+    ctx = DetectionContext(
+        place_quartier={p: p % 4 for p in range(1, 15)},
+        audiences={e: Audience(rng.choice([None, 16, 18]), rng.choice([None, 25, 30]),
+                               frozenset(rng.sample(["femmes", "rsa", "sans diplôme"], rng.choice([0, 1]))))
+                   for e in range(1, 120) if e % 5},
+        travel_margin={p: rng.choice([0, 900, 1800, 3600]) for p in range(1, 25)},
+        max_concurrent={3: 3, 4: 2})
+    swept, naive = detect(occurrences, ctx), detect_pairwise(occurrences, ctx)
+    assert len(naive) > 50
+    assert set(swept) == set(naive)
+    assert {k: f.signature for k, f in swept.items()} == {k: f.signature for k, f in naive.items()}
+
+
+def test_the_command_line_detection_is_idempotent_and_agrees_with_the_writes(client, territory, create_event,
+                                                                             token_for, person):
+    from models import ScheduleConflict, db
+
+    t = territory
+    nadia = person(t["cs"])
+    headers = token_for()
+    for payload in (_payload(t["bij"], [t["ml"]], people=[nadia.id], recurrence={"frequency": "weekly", "count": 5}),
+                    _payload(t["bij"], [t["ft"]], start_time="16:00", end_time="18:00", kind="job_dating"),
+                    _payload(t["far"], [t["cs"]], people=[nadia.id], start_date="2027-03-08")):
+        assert client.post("/api/v1/events", headers=headers, json=payload).status_code == 201
+    db.session.expire_all()
+    by_writes = {(c.identity, c.status) for c in db.session.scalars(sa.select(ScheduleConflict))}
+    runner = client.application.test_cli_runner()
+    result = runner.invoke(args=["conflicts", "detect", "--now", "2026-12-01T00:00:00+00:00"])
+    assert result.exit_code == 0, result.output
+    assert "0 nouveau(x) ou rouvert(s)" in result.output and "0 clos" in result.output
+    db.session.expire_all()
+    assert {(c.identity, c.status) for c in db.session.scalars(sa.select(ScheduleConflict))} == by_writes
+    assert {identity[0] for identity, _ in by_writes} == {"place", "staff"}
+    assert runner.invoke(args=["conflicts", "detect", "--now", "demain"]).exit_code != 0
+
+
+def test_the_nightly_detection_is_registered_with_the_clock(app):
+    from scheduler.clock import build_scheduler
+
+    jobs = build_scheduler(app).get_jobs()
+    assert "conflicts-nightly" in [j.id for j in jobs]
