@@ -144,8 +144,11 @@ def audience_clash(x: Occurrence, y: Occurrence, ctx: DetectionContext) -> Found
     if ax is None or ay is None or not (x.starts_at < y.ends_at and y.starts_at < x.ends_at) or not ax.intersects(ay):
         return None
     tags = sorted(ax.tags & ay.tags)
+    if (x.event_id, x.recurrence_id) > (y.event_id, y.recurrence_id):
+        ax, ay = ay, ax
+    canonical = [(a.age_min, a.age_max, sorted(a.tags)) for a in (ax, ay)]
     return _pair("audience", x, y, f"quartier:{quartier}", {"quartier_id": quartier, "tags": tags},
-                 extra=repr((ax, ay)))
+                 extra=repr(canonical))
 
 
 # --- detection --------------------------------------------------------------------------------
