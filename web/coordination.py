@@ -1,20 +1,348 @@
-"""The coordinators' pages under /coordination: overlaps between partners, and how to resolve them."""
+"""The coordinators' pages under /coordination: overlaps between partners, and how to resolve them.
+
+Server-rendered, usable without JavaScript. Coordinators see their territory, editors their own
+partner's conflicts (`models.conflicts.conflicts_query`). Each action is a form with its CSRF
+token, calls one operation, then the incremental check, and commits.
+"""
 from __future__ import annotations
 
-from flask import Blueprint, render_template
+from datetime import date, datetime, time, timedelta, timezone
+from zoneinfo import ZoneInfo
 
+import sqlalchemy as sa
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+
+from models import Event, Person, Place, Quartier, ScheduleConflict, db, utcnow
+from models.audit import history
+from models.conflicts import (CONFLICT_KINDS, CONFLICT_STATUSES, SEVERITIES, accept_conflict, can_act_on_conflict,
+                              conflict_for, conflicts_query)
+from models.errors import DomainError
+from models.events import event_by_id
+from scheduler import series
+from scheduler.calendar import CalendarFilter, occurrences_between
+from scheduler.conflicts import SERIES, check_event, person_ids_of
 from web.auth import current_user, login_required
+from web.public import age_label, day_label, hour_label
 
 bp = Blueprint("coordination", __name__, url_prefix="/coordination")
 
+PAGE_SIZE = 50
+UTC = timezone.utc
+
+
+# --- how a conflict reads ------------------------------------------------------------------------
+
+def _when(starts_at: int, ends_at: int, zone: str, whole_series: bool) -> str:
+    tz = ZoneInfo(zone)
+    start, end = datetime.fromtimestamp(starts_at, tz), datetime.fromtimestamp(ends_at, tz)
+    if whole_series:
+        return f"du {day_label(start.date())} {start.year} au {day_label(end.date())} {end.year}"
+    if start.date() == end.date():
+        return f"{day_label(start.date())} {start.year}, {hour_label(start)} – {hour_label(end)}"
+    return f"{day_label(start.date())} {hour_label(start)} – {day_label(end.date())} {hour_label(end)}"
+
+
+def _audience(event: Event) -> str:
+    parts = [p for p in (age_label(event.age_min, event.age_max), ", ".join(event.audience_tags or [])) if p]
+    return " ; ".join(parts) or "tout public"
+
+
+def side_view(conflict: ScheduleConflict, which: str, people: dict[int, Person], places: dict[int, Place]) -> dict:
+    """One side of a conflict as the page shows it: what, who, where, when, for whom."""
+    event = conflict.a_event if which == "a" else conflict.b_event
+    recurrence_id = conflict.a_recurrence_id if which == "a" else conflict.b_recurrence_id
+    seen = (conflict.details or {}).get(which, {})
+    place = places.get(seen.get("place_id")) or event.place
+    whole_series = recurrence_id == SERIES
+    return {
+        "key": which,
+        "event": event,
+        "recurrence_start": None if whole_series else datetime.fromtimestamp(recurrence_id, UTC),
+        "whole_series": whole_series,
+        "when": _when(seen.get("starts_at", 0), seen.get("ends_at", 0), event.timezone, whole_series),
+        "where": place.name + (f" – {seen['room']}" if seen.get("room") else ""),
+        "organisers": ", ".join(p.name for p in event.organisers),
+        "people": ", ".join(people[i].name for i in seen.get("person_ids", []) if i in people),
+        "audience": _audience(event),
+        "can_edit": current_user.can_edit_event(event),
+        "local_start": datetime.fromtimestamp(seen.get("starts_at", 0), ZoneInfo(event.timezone)),
+        "local_end": datetime.fromtimestamp(seen.get("ends_at", 0), ZoneInfo(event.timezone)),
+    }
+
+
+def what_clashes(conflict: ScheduleConflict, people: dict[int, Person], places: dict[int, Place]) -> str:
+    d = conflict.details or {}
+    if conflict.kind == "place":
+        place = places.get(d.get("place_id"))
+        return f"{place.name if place else 'Le lieu'}{' – ' + d['room'] if d.get('room') else ''} est réservé deux fois."
+    if conflict.kind == "staff":
+        names = ", ".join(people[i].name for i in d.get("person_ids", []) if i in people)
+        if d.get("travel"):
+            return f"{names} n'a pas le temps de se rendre d'un lieu à l'autre."
+        return f"{names} est attendu·e à deux endroits en même temps."
+    if conflict.kind == "audience":
+        tags = ", ".join(d.get("tags") or [])
+        return "Deux événements du même quartier visent le même public au même moment" + (f" ({tags})." if tags else ".")
+    if conflict.kind == "capacity":
+        person = people.get(d.get("person_id"))
+        return (f"{person.name if person else 'Cette personne'} suivrait {len(d.get('event_ids', []))} jeunes à la fois "
+                f"(au plus {d.get('limit')}).")
+    return conflict.kind_label
+
+
+def conflict_views(conflicts: list[ScheduleConflict]) -> list[dict]:
+    person_ids, place_ids = set(), set()
+    for c in conflicts:
+        d = c.details or {}
+        person_ids.update(d.get("person_ids", []))
+        if d.get("person_id"):
+            person_ids.add(d["person_id"])
+        for side in ("a", "b"):
+            person_ids.update(d.get(side, {}).get("person_ids", []))
+            place_ids.add(d.get(side, {}).get("place_id"))
+        place_ids.add(d.get("place_id"))
+    people = {p.id: p for p in db.session.scalars(sa.select(Person).where(Person.id.in_(person_ids)))}
+    places = {p.id: p for p in db.session.scalars(sa.select(Place).where(Place.id.in_(place_ids - {None})))}
+    return [{"conflict": c, "what": what_clashes(c, people, places),
+             "sides": [side_view(c, "a", people, places), side_view(c, "b", people, places)]} for c in conflicts]
+
+
+def _month_start() -> datetime:
+    zone = ZoneInfo(current_app.config["DEFAULT_TIMEZONE"])
+    now = datetime.now(zone)
+    return datetime(now.year, now.month, 1, tzinfo=zone)
+
+
+def territory_counts() -> dict:
+    visible = conflicts_query(current_user).order_by(None).subquery()
+    count = lambda *where: db.session.scalar(sa.select(sa.func.count()).select_from(visible).where(*where))  # noqa: E731
+    return {
+        "open": count(visible.c.status == "open"),
+        "open_hard": count(visible.c.status == "open", visible.c.severity == "hard"),
+        "accepted": count(visible.c.status == "accepted"),
+        "resolved_this_month": count(visible.c.status.in_(["resolved", "closed"]), visible.c.closed_at >= _month_start()),
+    }
+
+
+def _quartiers() -> list[Quartier]:
+    if current_user.is_coordinator and current_user.quartiers:
+        return list(current_user.quartiers)
+    return list(db.session.scalars(sa.select(Quartier).order_by(Quartier.code)))
+
+
+@bp.context_processor
+def _helpers():
+    zone = ZoneInfo(current_app.config["DEFAULT_TIMEZONE"])
+    return {"local_time": lambda instant: instant.astimezone(zone).strftime("%d/%m/%Y à %H:%M")}
+
+
+# --- pages ---------------------------------------------------------------------------------------
 
 @bp.get("/")
 @login_required
 def dashboard():
-    return render_template("coordination/dashboard.html", user=current_user)
+    """The open conflicts of the territory, hard first, then by date."""
+    status = request.args.get("statut", "open")
+    status = status if status in CONFLICT_STATUSES else "open"
+    kind = request.args.get("type") if request.args.get("type") in CONFLICT_KINDS else None
+    quartier = request.args.get("quartier") or None
+    page = max(1, request.args.get("page", 1, type=int))
+    query = conflicts_query(current_user, status=status, kind=kind, quartier=quartier,
+                            start=utcnow() if status in ("open", "accepted") else None)
+    total = db.session.scalar(sa.select(sa.func.count()).select_from(query.order_by(None).subquery()))
+    conflicts = list(db.session.scalars(query.limit(PAGE_SIZE).offset((page - 1) * PAGE_SIZE)))
+    return render_template(
+        "coordination/dashboard.html", items=conflict_views(conflicts), counts=territory_counts(),
+        total=total, page=page, pages=max(1, -(-total // PAGE_SIZE)), status=status, kind=kind,
+        quartier=quartier, quartiers=_quartiers(), kinds=CONFLICT_KINDS, statuses=CONFLICT_STATUSES,
+        severities=SEVERITIES)
+
+
+@bp.get("/chevauchements/<int:conflict_id>")
+@login_required
+def conflict(conflict_id: int):
+    c = _visible(conflict_id)
+    return render_template("coordination/conflict.html", item=conflict_views([c])[0],
+                           can_act=can_act_on_conflict(current_user, c),
+                           history=history("conflicts", c.id), statuses=CONFLICT_STATUSES)
+
+
+def _visible(conflict_id: int) -> ScheduleConflict:
+    try:
+        return conflict_for(current_user, conflict_id)
+    except DomainError:
+        abort(404)
+
+
+def _back(conflict_id: int):
+    return redirect(url_for("coordination.conflict", conflict_id=conflict_id))
+
+
+def _failed(error: DomainError, conflict_id: int):
+    db.session.rollback()
+    flash(error.message, "error")
+    return _back(conflict_id)
+
+
+@bp.post("/chevauchements/<int:conflict_id>/accepter")
+@login_required
+def accept(conflict_id: int):
+    c = _visible(conflict_id)
+    try:
+        accept_conflict(current_user, c, request.form.get("reason", ""))
+    except DomainError as error:
+        return _failed(error, conflict_id)
+    db.session.commit()
+    flash("Chevauchement accepté : il quitte la liste des chevauchements ouverts.", "success")
+    return redirect(url_for("coordination.dashboard"))
+
+
+def _side_of(c: ScheduleConflict, which: str) -> tuple[Event, datetime]:
+    if which not in ("a", "b"):
+        abort(404)
+    recurrence_id = c.a_recurrence_id if which == "a" else c.b_recurrence_id
+    if recurrence_id == SERIES:
+        abort(404)
+    return (c.a_event if which == "a" else c.b_event), datetime.fromtimestamp(recurrence_id, UTC)
+
+
+def _after_action(c: ScheduleConflict, event: Event, before: set[int], action: str):
+    outcome = check_event(event, current_user, previous_person_ids=before, resolved_by_action=action,
+                          resolving_ids={c.id})
+    db.session.commit()
+    if c.status == "resolved":
+        flash(f"Chevauchement résolu : {action}", "success")
+        return redirect(url_for("coordination.dashboard"))
+    still = [x for x in outcome.current if x.id == c.id]
+    flash("C'est enregistré, mais le chevauchement est toujours là." if still else "C'est enregistré.", "info")
+    return _back(c.id)
+
+
+@bp.post("/chevauchements/<int:conflict_id>/annuler")
+@login_required
+def cancel(conflict_id: int):
+    """Cancel one side's occurrence."""
+    c = _visible(conflict_id)
+    event, recurrence_start = _side_of(c, request.form.get("side", ""))
+    reason = request.form.get("reason", "").strip()
+    try:
+        series.cancel_occurrence(current_user, event, recurrence_start, reason)
+    except DomainError as error:
+        return _failed(error, conflict_id)
+    return _after_action(c, event, set(), f"occurrence de « {event.title} » annulée" + (f" ({reason})" if reason else "") + ".")
+
+
+@bp.post("/chevauchements/<int:conflict_id>/deplacer")
+@login_required
+def move(conflict_id: int):
+    """Move one side's occurrence to another day or time (local time of the event)."""
+    c = _visible(conflict_id)
+    event, recurrence_start = _side_of(c, request.form.get("side", ""))
+    try:
+        day = date.fromisoformat(request.form.get("day", ""))
+        start = time.fromisoformat(request.form.get("start", ""))
+        end = time.fromisoformat(request.form.get("end", ""))
+    except ValueError:
+        flash("Indiquez la date (AAAA-MM-JJ) et les heures de début et de fin (HH:MM).", "error")
+        return _back(conflict_id)
+    zone = ZoneInfo(event.timezone)
+    starts_at, ends_at = datetime.combine(day, start, zone), datetime.combine(day, end, zone)
+    before = person_ids_of(event)
+    try:
+        series.move_occurrence(current_user, event, recurrence_start, starts_at=starts_at, ends_at=ends_at,
+                               reason=request.form.get("reason", "").strip())
+    except DomainError as error:
+        return _failed(error, conflict_id)
+    return _after_action(c, event, before, f"occurrence de « {event.title} » déplacée au {day_label(day)} "
+                                           f"à {hour_label(starts_at)}.")
 
 
 @bp.get("/semaine")
 @login_required
 def week():
-    return render_template("coordination/dashboard.html", user=current_user)
+    """A week of a quartier or a place, with the occurrences in conflict marked."""
+    zone = ZoneInfo(current_app.config["DEFAULT_TIMEZONE"])
+    try:
+        first = date.fromisoformat(request.args.get("du", ""))
+    except ValueError:
+        first = datetime.now(zone).date()
+    monday = first - timedelta(days=first.weekday())
+    quartiers = _quartiers()
+    place_slug = request.args.get("lieu") or None
+    code = request.args.get("quartier") or (None if place_slug else (quartiers[0].code if quartiers else None))
+    start = datetime.combine(monday, time(), zone)
+    end = start + timedelta(days=7)
+    f = CalendarFilter(quartier=code, place=place_slug, include_private=True)
+    try:
+        pairs = occurrences_between(f, start, end)
+    except DomainError as error:
+        abort(400, error.message)
+    marked: dict[tuple[int, int], list[ScheduleConflict]] = {}
+    visible = conflicts_query(current_user, start=start, end=end)
+    for c in db.session.scalars(visible.where(ScheduleConflict.status.in_(["open", "accepted"]))):
+        marked.setdefault((c.a_event_id, c.a_recurrence_id), []).append(c)
+        marked.setdefault((c.b_event_id, c.b_recurrence_id), []).append(c)
+    days = []
+    for i in range(7):
+        day = monday + timedelta(days=i)
+        rows = []
+        for o, e in pairs:
+            local_start = o.start
+            if local_start.astimezone(zone).date() != day:
+                continue
+            conflicts = marked.get((o.event_id, o.recurrence_id), []) + marked.get((o.event_id, SERIES), [])
+            rows.append({"o": o, "event": e, "start": local_start, "end": o.end, "conflicts": conflicts})
+        days.append({"day": day, "label": day_label(day), "rows": rows})
+    places = list(db.session.scalars(sa.select(Place).order_by(Place.name)))
+    return render_template("coordination/week.html", days=days, monday=monday, quartiers=quartiers,
+                           places=places, quartier=code, place=place_slug,
+                           previous=monday - timedelta(days=7), next=monday + timedelta(days=7))
+
+
+@bp.get("/evenements/<int:event_id>")
+@login_required
+def event(event_id: int):
+    """A series, to edit its time, room or status (the whole series)."""
+    e = _event_or_404(event_id)
+    end = datetime.combine(date(2000, 1, 1), e.start_time) + timedelta(minutes=e.duration_minutes)
+    return render_template("coordination/event.html", event=e, can_edit=current_user.can_edit_event(e),
+                           end_time=end.strftime("%H:%M"))
+
+
+def _event_or_404(event_id: int) -> Event:
+    try:
+        return event_by_id(event_id)
+    except DomainError:
+        abort(404)
+
+
+@bp.post("/evenements/<int:event_id>")
+@login_required
+def edit_event(event_id: int):
+    e = _event_or_404(event_id)
+    values: dict = {}
+    try:
+        start = time.fromisoformat(request.form.get("start", ""))
+        end = time.fromisoformat(request.form.get("end", ""))
+    except ValueError:
+        flash("Indiquez les heures de début et de fin (HH:MM).", "error")
+        return redirect(url_for("coordination.event", event_id=event_id))
+    if end <= start:
+        flash("La fin est avant le début.", "error")
+        return redirect(url_for("coordination.event", event_id=event_id))
+    values["start_time"] = start
+    values["duration_minutes"] = (end.hour * 60 + end.minute) - (start.hour * 60 + start.minute)
+    values["room"] = request.form.get("room", "").strip() or None
+    if request.form.get("status") in ("confirmed", "tentative", "cancelled"):
+        values["status"] = request.form["status"]
+    before = person_ids_of(e)
+    try:
+        series.update_event(current_user, e, values)
+        outcome = check_event(e, current_user, previous_person_ids=before)
+    except DomainError as error:
+        db.session.rollback()
+        flash(error.message, "error")
+        return redirect(url_for("coordination.event", event_id=event_id))
+    db.session.commit()
+    flash(f"Série enregistrée. Chevauchements de cette série : {len(outcome.current)}.", "success")
+    return redirect(url_for("coordination.event", event_id=event_id))

@@ -1,0 +1,94 @@
+"""The coordination pages in Debian's Chromium: a coordinator signs in, finds a conflict of the demo
+territory, accepts it with a reason and sees it leave the open list; axe finds nothing serious."""
+from __future__ import annotations
+
+import pytest
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture
+def demo(app):
+    from commands.demo import DEMO_COORDINATOR, DEMO_PASSWORD, load_demo
+    from models import db
+    from scheduler.conflicts import run_full_detection
+
+    load_demo()
+    db.session.commit()
+    run_full_detection()
+    db.session.commit()
+    return DEMO_COORDINATOR, DEMO_PASSWORD
+
+
+def _sign_in(page, base, email, password):
+    page.goto(base + "/coordination/")
+    assert "/coordination/connexion" in page.url
+    page.get_by_label("Adresse électronique").fill(email)
+    page.get_by_label("Mot de passe").fill(password)
+    page.get_by_role("button", name="Se connecter").click()
+    page.wait_for_url(base + "/coordination/")
+
+
+def serious_violations(page) -> list[str]:
+    from axe_playwright_python.sync_playwright import Axe
+
+    results = Axe().run(page)
+    return [f"{v['id']} ({v['impact']}): {v['help']} — {[n['target'] for n in v['nodes']][:3]}"
+            for v in results.response["violations"] if v["impact"] in ("serious", "critical")]
+
+
+def test_a_coordinator_accepts_a_demo_conflict_and_it_leaves_the_open_list(live_server, page, demo):
+    _sign_in(page, live_server, *demo)
+    # Every kind of overlap of the demo is in the open list.
+    for kind in ("Lieu ou salle occupé deux fois", "Personne attendue à deux endroits",
+                 "Même public visé au même moment", "Capacité dépassée"):
+        page.goto(f"{live_server}/coordination/?type=" + {
+            "Lieu ou salle occupé deux fois": "place", "Personne attendue à deux endroits": "staff",
+            "Même public visé au même moment": "audience", "Capacité dépassée": "capacity"}[kind])
+        assert page.get_by_role("link", name=kind).count() >= 1, kind
+    # The two job datings of Pissevin split the same young people.
+    page.goto(f"{live_server}/coordination/?type=audience&quartier=QP030007")
+    card = page.locator("article.conflict", has_text="Job dating logistique")
+    assert card.count() == 1
+    assert "Job dating restauration" in card.inner_text()
+    card.get_by_role("link", name="Même public visé au même moment").click()
+    page.get_by_label("Raison de l’acceptation").fill("Publics différents : logistique et restauration, orientation croisée.")
+    page.get_by_role("button", name="Accepter le chevauchement").click()
+    page.wait_for_url(f"{live_server}/coordination/")
+    assert "Chevauchement accepté" in page.locator("[role=status]").inner_text()
+    page.goto(f"{live_server}/coordination/?type=audience&quartier=QP030007")
+    assert page.locator("article.conflict", has_text="Job dating logistique").count() == 0
+    page.goto(f"{live_server}/coordination/?statut=accepted")
+    assert page.locator("article.conflict", has_text="Job dating logistique").count() == 1
+    assert "orientation croisée" in page.content()
+
+
+def test_the_coordination_pages_have_no_serious_accessibility_violation(live_server, page, demo):
+    page.goto(live_server + "/coordination/connexion")
+    assert serious_violations(page) == [], "connexion"
+    _sign_in(page, live_server, *demo)
+    page.locator("article.conflict a").first.click()
+    conflict_url = page.url
+    page.locator("main a[href*='/coordination/evenements/']").first.click()
+    event_url = page.url
+    assert "/coordination/evenements/" in event_url
+    for url in (live_server + "/coordination/", conflict_url, event_url,
+                live_server + "/coordination/semaine?quartier=QP035005",
+                live_server + "/coordination/?statut=accepted"):
+        page.goto(url)
+        assert page.locator("html").get_attribute("lang") == "fr"
+        assert page.title().endswith("— Maillage")
+        assert page.locator("main").count() == 1 and page.locator("h1").count() == 1
+        assert serious_violations(page) == [], url
+    # The skip link is the first stop of the keyboard and leads to the content.
+    page.goto(live_server + "/coordination/")
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.textContent.trim()") == "Aller au contenu"
+
+
+def test_signing_out_in_the_browser_ends_the_session(live_server, page, demo):
+    _sign_in(page, live_server, *demo)
+    page.get_by_role("button", name="Se déconnecter").click()
+    page.wait_for_url(live_server + "/coordination/connexion")
+    page.goto(live_server + "/coordination/")
+    assert "/coordination/connexion" in page.url
