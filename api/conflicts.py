@@ -130,11 +130,13 @@ def people_before(event) -> set[int]:
     return person_ids_of(event) if event is not None else set()
 
 
-def check_write(event, actor, previous_person_ids=()) -> list:
-    """After an event write (flushed, not committed): the event's conflicts as they now stand.
-    Hard conflicts the write creates refuse it with 409 under `?strict=true`, or when a place of
-    either side refuses them (`Place.refuses_hard_conflicts`)."""
-    outcome = check_event(event, actor, previous_person_ids=previous_person_ids)
+def check_write(event, actor, previous_person_ids=(), recurrence_start=None) -> list:
+    """After an event write (flushed, not committed): the event's conflicts as they now stand
+    (those of one occurrence when `recurrence_start` names it). Hard conflicts the write creates
+    refuse it with 409 under `?strict=true`, or when a place of either side refuses them
+    (`Place.refuses_hard_conflicts`)."""
+    outcome = check_event(event, actor, previous_person_ids=previous_person_ids,
+                          recurrence_ids=None if recurrence_start is None else {int(recurrence_start.timestamp())})
     hard = [c for c in outcome.created if c.is_hard]
     if hard and (strict_requested() or any(e.place is not None and e.place.refuses_hard_conflicts
                                            for c in hard for e in c.events)):

@@ -230,7 +230,7 @@ class CancelOccurrence(MethodView):
         """Annuler une occurrence d'une série"""
         user, event = require_api_user(), event_by_id(event_id)
         exception = series.cancel_occurrence(user, event, data["recurrence_start"], data["reason"])
-        exception.conflicts = check_write(event, user)
+        exception.conflicts = check_write(event, user, recurrence_start=data["recurrence_start"])
         db.session.commit()
         return exception
 
@@ -247,7 +247,7 @@ class MoveOccurrence(MethodView):
             user, event, data["recurrence_start"],
             starts_at=data.get("starts_at"), ends_at=data.get("ends_at"), place=data.get("place"),
             room=data.get("room"), person_ids=data.get("people"), reason=data["reason"])
-        exception.conflicts = check_write(event, user, before)
+        exception.conflicts = check_write(event, user, before, data["recurrence_start"])
         db.session.commit()
         return exception
 
@@ -261,5 +261,5 @@ class RestoreOccurrence(MethodView):
         user, event = require_api_user(), event_by_id(event_id)
         before = people_before(event)
         series.restore_occurrence(user, event, data["recurrence_start"])
-        check_write(event, user, before)
+        check_write(event, user, before, data["recurrence_start"])
         db.session.commit()

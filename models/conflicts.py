@@ -86,7 +86,7 @@ class ScheduleConflict(db.Model):
 
     @property
     def identity(self) -> tuple:
-        return (self.kind, (self.a_event_id, self.a_recurrence_id), (self.b_event_id, self.b_recurrence_id))
+        return (self.kind, self.a_event_id, self.a_recurrence_id, self.b_event_id, self.b_recurrence_id)
 
     @property
     def is_hard(self) -> bool:
@@ -227,7 +227,6 @@ def set_status(actor, conflict: ScheduleConflict, status: str, action: str, reas
         conflict.decided_by_id = getattr(actor, "id", None)
         conflict.decided_at = utcnow()
         conflict.reason = reason
-    db.session.flush()
     record(actor, action, conflict, {"status": [before, status], **({"reason": [None, reason]} if reason else {})})
     if action != "accept":  # the one who accepted it knows; the others read it in the history
         add_notices(conflict, "opened" if action == "open" else ("reopened" if status == "open" else status),

@@ -24,12 +24,13 @@ Both reconcile what is true with the stored records (models.conflicts) in the sa
 from __future__ import annotations
 
 import hashlib
+from operator import attrgetter
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Iterable
 
 import sqlalchemy as sa
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import joinedload, selectinload
 
 from models import Event, OccurrenceException, Person, Place, db, utcnow
 from models.conflicts import (DEFAULT_MAX_CONCURRENT, DEFAULT_TRAVEL_MARGIN_MINUTES, LIVE_STATUSES,
@@ -44,6 +45,7 @@ DEFAULT_NON_COMPETING_KINDS = ("coordination",)
 SERIES = 0  # recurrence_id of a side that is a whole series (capacity)
 
 Ref = tuple[int, int]  # (event_id, recurrence_id)
+# A conflict's identity: (kind, a event id, a recurrence id, b event id, b recurrence id), a < b.
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,22 +73,74 @@ class DetectionContext:
     default_margin: int = DEFAULT_TRAVEL_MARGIN_MINUTES * 60
 
 
-@dataclass(slots=True)
 class Found:
-    """A conflict that is true now."""
+    """A conflict that is true now: its kind and two sides (each an Occurrence; for capacity, a
+    whole series as a pseudo-occurrence spanning its first to its last date). What records keep
+    (details, signature) is built only when asked: a national run finds many."""
 
-    kind: str
-    a: Ref
-    b: Ref
-    subject: str
-    starts_at: int
-    ends_at: int
-    details: dict
-    signature: str
+    __slots__ = ("kind", "x", "y", "key", "info")
+
+    def __init__(self, kind: str, x: Occurrence, y: Occurrence, key: int, info=None):
+        # x is the side of the smaller (event id, recurrence id): callers order them.
+        self.kind, self.x, self.y, self.key, self.info = kind, x, y, key, info
+
+
+    @property
+    def a(self) -> Ref:
+        return (self.x.event_id, self.x.recurrence_id)
+
+    @property
+    def b(self) -> Ref:
+        return (self.y.event_id, self.y.recurrence_id)
 
     @property
     def identity(self) -> tuple:
-        return (self.kind, self.a, self.b)
+        return (self.kind, self.x.event_id, self.x.recurrence_id, self.y.event_id, self.y.recurrence_id)
+
+    @property
+    def subject(self) -> str:
+        return f"{SUBJECTS[self.kind]}:{self.key}"
+
+    @property
+    def starts_at(self) -> int:
+        return min(self.x.starts_at, self.y.starts_at)
+
+    @property
+    def ends_at(self) -> int:
+        return max(self.x.ends_at, self.y.ends_at)
+
+    @property
+    def details(self) -> dict:
+        kind, info = self.kind, self.info
+        if kind == "place":
+            details = {"place_id": self.key, "room": info}
+        elif kind == "staff":
+            details = {"person_ids": sorted(info[0]), "travel": info[1]}
+        elif kind == "audience":
+            details = {"quartier_id": self.key,
+                       "tags": sorted(info[self.x.event_id].tags & info[self.y.event_id].tags)}
+        else:
+            details = dict(info)
+        details["a"], details["b"] = _side(self.x), _side(self.y)
+        return details
+
+    @property
+    def signature(self) -> str:
+        """The state of both sides: a change of it reopens an accepted conflict."""
+        extra = ""
+        if self.kind == "audience":
+            extra = repr([(a.age_min, a.age_max, sorted(a.tags))
+                          for a in (self.info[self.x.event_id], self.info[self.y.event_id])])
+        elif self.kind == "capacity":
+            extra = self.info["spans"]
+        return _signature(self.kind, _state(self.x), _state(self.y), extra)
+
+
+def _ordered(x: Occurrence, y: Occurrence) -> tuple[Occurrence, Occurrence]:
+    return (y, x) if (x.event_id, x.recurrence_id) > (y.event_id, y.recurrence_id) else (x, y)
+
+
+SUBJECTS = {"place": "place", "staff": "person", "audience": "quartier", "capacity": "person"}
 
 
 def _state(o: Occurrence) -> str:
@@ -102,38 +156,25 @@ def _side(o: Occurrence) -> dict:
             "person_ids": list(o.person_ids)}
 
 
-def _pair(kind: str, x: Occurrence, y: Occurrence, subject: str, details: dict, extra: str = "") -> Found:
-    if (x.event_id, x.recurrence_id) > (y.event_id, y.recurrence_id):
-        x, y = y, x
-    details["a"], details["b"] = _side(x), _side(y)
-    return Found(kind, (x.event_id, x.recurrence_id), (y.event_id, y.recurrence_id), subject,
-                 min(x.starts_at, y.starts_at), max(x.ends_at, y.ends_at), details,
-                 _signature(kind, _state(x), _state(y), extra))
+# --- the rules, one pair at a time: the naive oracle, and the words of the specification -----
 
+def _overlap(x: Occurrence, y: Occurrence, margin: int = 0) -> bool:
+    return x.starts_at < y.ends_at + margin and y.starts_at < x.ends_at + margin
 
-# --- the rules, one pair at a time (shared by the sweep and the naive oracle) -----------------
 
 def place_clash(x: Occurrence, y: Occurrence) -> Found | None:
-    if (x.place_id is not None and x.place_id == y.place_id and x.starts_at < y.ends_at and y.starts_at < x.ends_at
+    if (x.place_id is not None and x.place_id == y.place_id and _overlap(x, y)
             and (x.room is None or y.room is None or x.room == y.room)):
-        room = x.room or y.room
-        return _pair("place", x, y, f"place:{x.place_id}", {"place_id": x.place_id, "room": room})
+        return Found("place", *_ordered(x, y), x.place_id, x.room or y.room)
     return None
 
 
 def staff_clash(x: Occurrence, y: Occurrence, ctx: DetectionContext) -> Found | None:
-    shared = set(x.person_ids).intersection(y.person_ids)
-    if not shared:
-        return None
-    clashing, travel = [], False
-    for pid in sorted(shared):
-        margin = 0 if x.place_id == y.place_id else ctx.travel_margin.get(pid, ctx.default_margin)
-        if x.starts_at < y.ends_at + margin and y.starts_at < x.ends_at + margin:
-            clashing.append(pid)
-            travel = travel or not (x.starts_at < y.ends_at and y.starts_at < x.ends_at)
+    clashing = [pid for pid in set(x.person_ids).intersection(y.person_ids)
+                if _overlap(x, y, 0 if x.place_id == y.place_id else ctx.travel_margin.get(pid, ctx.default_margin))]
     if not clashing:
         return None
-    return _pair("staff", x, y, f"person:{clashing[0]}", {"person_ids": clashing, "travel": travel})
+    return Found("staff", *_ordered(x, y), min(clashing), (clashing, not _overlap(x, y)))
 
 
 def audience_clash(x: Occurrence, y: Occurrence, ctx: DetectionContext) -> Found | None:
@@ -141,80 +182,137 @@ def audience_clash(x: Occurrence, y: Occurrence, ctx: DetectionContext) -> Found
     if quartier is None or quartier != ctx.place_quartier.get(y.place_id):
         return None
     ax, ay = ctx.audiences.get(x.event_id), ctx.audiences.get(y.event_id)
-    if ax is None or ay is None or not (x.starts_at < y.ends_at and y.starts_at < x.ends_at) or not ax.intersects(ay):
+    if ax is None or ay is None or not _overlap(x, y) or not ax.intersects(ay):
         return None
-    tags = sorted(ax.tags & ay.tags)
-    if (x.event_id, x.recurrence_id) > (y.event_id, y.recurrence_id):
-        ax, ay = ay, ax
-    canonical = [(a.age_min, a.age_max, sorted(a.tags)) for a in (ax, ay)]
-    return _pair("audience", x, y, f"quartier:{quartier}", {"quartier_id": quartier, "tags": tags},
-                 extra=repr(canonical))
+    return Found("audience", *_ordered(x, y), quartier, {x.event_id: ax, y.event_id: ay})
 
 
 # --- detection --------------------------------------------------------------------------------
 
 def detect(occurrences: Iterable[Occurrence], ctx: DetectionContext) -> dict[tuple, Found]:
     """Every conflict among the occurrences, keyed by identity. Cancelled occurrences never clash,
-    nor do two occurrences of one series."""
-    live = [o for o in occurrences if not o.is_cancelled]
-    live.sort(key=lambda o: o.starts_at)
+    nor do two occurrences of one series. The rules are those of the `*_clash` functions above,
+    written inline here: these loops run for every occurrence of the country."""
     found: dict[tuple, Found] = {}
     by_place: dict[int, list] = {}
     by_person: dict[int, list] = {}
     by_quartier: dict[int, list] = {}
-    spans: dict[tuple[int, int], list] = {}  # (person, event) -> [start, end] for capacity
-    place_quartier, audiences, margins = ctx.place_quartier, ctx.audiences, ctx.travel_margin
-    default_margin, limits = ctx.default_margin, ctx.max_concurrent
-
-    def add(f: Found | None) -> None:
-        if f is not None:
-            known = found.get(f.identity)
-            if known is None:
-                found[f.identity] = f
-            elif f.kind == "staff":  # the same pair through two people: one conflict naming both
-                known.details["person_ids"] = sorted(set(known.details["person_ids"]) | set(f.details["person_ids"]))
-
-    for o in live:
-        start = o.starts_at
+    place_quartier, audiences = ctx.place_quartier, ctx.audiences
+    # Grouped by key in the order they come (expansion keeps a series' occurrences together in
+    # memory: walking them in time order instead costs five times more), then each group sorted.
+    for o in occurrences:
+        if o.is_cancelled:
+            continue
         if o.place_id is not None:
-            active = by_place.get(o.place_id)
-            if active is None:
+            group = by_place.get(o.place_id)
+            if group is None:
                 by_place[o.place_id] = [o]
             else:
-                active[:] = [a for a in active if a.ends_at > start]
-                for a in active:
-                    if a.event_id != o.event_id:
-                        add(place_clash(a, o))
-                active.append(o)
+                group.append(o)
         for pid in o.person_ids:
-            margin = margins.get(pid, default_margin)
-            active = by_person.get(pid)
-            if active is None:
+            group = by_person.get(pid)
+            if group is None:
                 by_person[pid] = [o]
             else:
-                active[:] = [a for a in active if a.ends_at + margin > start]
-                for a in active:
-                    if a.event_id != o.event_id:
-                        add(staff_clash(a, o, ctx))
-                active.append(o)
-            if pid in limits:
-                span = spans.get((pid, o.event_id))
-                if span is None:
-                    spans[(pid, o.event_id)] = [start, o.ends_at, o]
-                elif o.ends_at > span[1]:
-                    span[1] = o.ends_at
+                group.append(o)
         if o.event_id in audiences:
             quartier = place_quartier.get(o.place_id)
             if quartier is not None:
-                active = by_quartier.get(quartier)
-                if active is None:
+                group = by_quartier.get(quartier)
+                if group is None:
                     by_quartier[quartier] = [o]
                 else:
-                    active[:] = [a for a in active if a.ends_at > start]
-                    for a in active:
-                        if a.event_id != o.event_id:
-                            add(audience_clash(a, o, ctx))
-                    active.append(o)
+                    group.append(o)
+
+    by_start = attrgetter("starts_at")
+    for groups in (by_place, by_person, by_quartier):
+        for group in groups.values():
+            group.sort(key=by_start)
+
+    # Each occurrence is compared with those that start before it ends (the groups are sorted).
+    for place_id, group in by_place.items():
+        n = len(group)
+        for i in range(n - 1):
+            x = group[i]
+            end, xe, room = x.ends_at, x.event_id, x.room
+            j = i + 1
+            while j < n:
+                y = group[j]
+                if y.starts_at >= end:
+                    break
+                j += 1
+                ye = y.event_id
+                if ye != xe and (room is None or y.room is None or y.room == room):
+                    if xe > ye:
+                        found[("place", ye, y.recurrence_id, xe, x.recurrence_id)] = Found(
+                            "place", y, x, place_id, room or y.room)
+                    else:
+                        found[("place", xe, x.recurrence_id, ye, y.recurrence_id)] = Found(
+                            "place", x, y, place_id, room or y.room)
+
+    margins, default_margin = ctx.travel_margin, ctx.default_margin
+    for pid, group in by_person.items():
+        n = len(group)
+        margin = margins.get(pid, default_margin)
+        for i in range(n - 1):
+            x = group[i]
+            end, xe, place = x.ends_at, x.event_id, x.place_id
+            reach = end + margin
+            j = i + 1
+            while j < n:
+                y = group[j]
+                if y.starts_at >= reach:
+                    break
+                j += 1
+                ye = y.event_id
+                if ye != xe and (y.starts_at < end or y.place_id != place):
+                    key = (("staff", xe, x.recurrence_id, ye, y.recurrence_id) if xe < ye
+                           else ("staff", ye, y.recurrence_id, xe, x.recurrence_id))
+                    known = found.get(key)
+                    if known is None:
+                        found[key] = Found("staff", x, y, pid, ([pid], y.starts_at >= end)) if xe < ye \
+                            else Found("staff", y, x, pid, ([pid], y.starts_at >= end))
+                    else:  # the same pair through a second person: one conflict naming both
+                        known.key = min(known.key, pid)
+                        known.info[0].append(pid)
+
+    competing: dict[tuple[int, int], bool] = {}
+    for quartier, group in by_quartier.items():
+        n = len(group)
+        for i in range(n - 1):
+            x = group[i]
+            end, xe = x.ends_at, x.event_id
+            j = i + 1
+            while j < n:
+                y = group[j]
+                if y.starts_at >= end:
+                    break
+                j += 1
+                ye = y.event_id
+                if ye != xe:
+                    pair = (xe, ye) if xe < ye else (ye, xe)
+                    meets = competing.get(pair)
+                    if meets is None:  # a series meets the same others week after week
+                        meets = competing[pair] = audiences[xe].intersects(audiences[ye])
+                    if meets:
+                        info = {xe: audiences[xe], ye: audiences[ye]}
+                        if xe < ye:
+                            found[("audience", xe, x.recurrence_id, ye, y.recurrence_id)] = Found(
+                                "audience", x, y, quartier, info)
+                        else:
+                            found[("audience", ye, y.recurrence_id, xe, x.recurrence_id)] = Found(
+                                "audience", y, x, quartier, info)
+
+    limits = ctx.max_concurrent
+    spans: dict[tuple[int, int], list] = {}  # (person, event) -> [start, end, first occurrence]
+    for pid, group in by_person.items():
+        if pid in limits:
+            for o in group:
+                span = spans.get((pid, o.event_id))
+                if span is None:
+                    spans[(pid, o.event_id)] = [o.starts_at, o.ends_at, o]
+                elif o.ends_at > span[1]:
+                    span[1] = o.ends_at
     for f in capacity_conflicts(spans, limits):
         found[f.identity] = f
     return found
@@ -224,27 +322,24 @@ def capacity_conflicts(spans: dict[tuple[int, int], list], limits: dict[int, int
     """For each person with a limit: a series that starts while `limit` others are still running
     is one too many; it clashes with the earliest of them."""
     per_person: dict[int, list] = {}
-    for (pid, event_id), (start, end, _) in spans.items():
-        per_person.setdefault(pid, []).append((start, end, event_id))
+    for (pid, event_id), (start, end, first) in spans.items():
+        per_person.setdefault(pid, []).append((start, end, event_id, first.timezone))
     out = []
     for pid, items in per_person.items():
         limit = limits[pid]
         items.sort()
-        active: list[tuple[int, int, int]] = []
-        for start, end, event_id in items:
+        active: list[tuple] = []
+        for item in items:
+            start, end, event_id, zone = item
             active = [a for a in active if a[1] > start]
             if len(active) >= limit:
                 first = active[0]
-                involved = sorted([a[2] for a in active] + [event_id])
-                a, b = sorted([(first[2], SERIES), (event_id, SERIES)])
-                span_of = {first[2]: first, event_id: (start, end, event_id)}
-                sides = {side: {"starts_at": span_of[ref[0]][0], "ends_at": span_of[ref[0]][1], "place_id": None,
-                                "room": None, "person_ids": [pid]} for side, ref in (("a", a), ("b", b))}
-                out.append(Found(
-                    "capacity", a, b, f"person:{pid}", min(first[0], start), max(first[1], end),
-                    {"person_id": pid, "limit": limit, "event_ids": involved, "excess_event_id": event_id, **sides},
-                    _signature("capacity", str(pid), *(f"{x[2]}:{x[0]}-{x[1]}" for x in active + [(start, end, event_id)]))))
-            active.append((start, end, event_id))
+                sides = _ordered(*(Occurrence(s[2], SERIES, s[0], s[1], None, None, (pid,), s[3]) for s in (first, item)))
+                out.append(Found("capacity", sides[0], sides[1], pid, {
+                    "person_id": pid, "limit": limit, "event_ids": sorted([a[2] for a in active] + [event_id]),
+                    "excess_event_id": event_id,
+                    "spans": ";".join(f"{a[2]}:{a[0]}-{a[1]}" for a in active + [item])}))
+            active.append(item)
     return out
 
 
@@ -326,13 +421,19 @@ def _context(events: Iterable[Event], person_ids: Iterable[int] | None = None) -
         travel_margin=margins, max_concurrent=limits)
 
 
-def _load_events(where, start: datetime, end: datetime) -> list[Event]:
+def _load_events(where, start: datetime, end: datetime, for_notices: bool = False) -> list[Event]:
+    """Series that may have occurrences in [start, end), with what expansion needs. The whole
+    calendar (`for_notices`) loads in a few bulk queries; a handful of series (the incremental
+    check) in one joined query: there, each round trip to the database is most of the cost."""
     q = sa.select(Event).where(where, Event.starts_at < end, sa.or_(
         Event.last_date.is_(None), Event.last_date >= (start - timedelta(days=8)).date(),
-        Event.id.in_(sa.select(OccurrenceException.event_id)))).options(
-        selectinload(Event.people), selectinload(Event.exceptions), selectinload(Event.organisers),
-        selectinload(Event.place))
-    return list(db.session.scalars(q))
+        Event.id.in_(sa.select(OccurrenceException.event_id))))
+    if for_notices:  # many conflicts at once: who to tell, loaded in bulk too
+        q = q.options(selectinload(Event.people), selectinload(Event.exceptions),
+                      selectinload(Event.organisers), selectinload(Event.place))
+        return list(db.session.scalars(q))
+    q = q.options(joinedload(Event.people), joinedload(Event.exceptions))
+    return list(db.session.scalars(q).unique())
 
 
 @dataclass
@@ -364,30 +465,34 @@ def reconcile(found: dict[tuple, Found], existing: Iterable[ScheduleConflict], a
                 User.role == "coordinator", User.is_active_account.is_(True)).options(selectinload(User.quartiers))))
         return coordinators
 
+    new = []
     for identity, f in found.items():
         conflict = by_identity.pop(identity, None)
         if conflict is None:
             conflict = ScheduleConflict(
                 kind=f.kind, severity=severity_of(f.kind), status="open", a_event_id=f.a[0],
                 a_recurrence_id=f.a[1], b_event_id=f.b[0], b_recurrence_id=f.b[1])
-            _refresh(conflict, f)
-            db.session.add(conflict)
-            db.session.flush()
-            set_status(actor, conflict, "open", "open", coordinators=coordinator_list())
-            outcome.created.append(conflict)
+            _refresh(conflict, f, f.signature)
+            new.append(conflict)
             continue
-        changed = conflict.signature != f.signature
-        _refresh(conflict, f)
-        if conflict.status == "accepted" and conflict.accepted_signature != f.signature:
+        signature = f.signature
+        if conflict.signature != signature:
+            _refresh(conflict, f, signature)
+            conflict.updated_at = utcnow()
+        if conflict.status == "accepted" and conflict.accepted_signature != signature:
             set_status(actor, conflict, "open", "reopen", coordinators=coordinator_list())
             outcome.created.append(conflict)
         elif conflict.status in ("resolved", "closed"):
             set_status(actor, conflict, "open", "reopen", coordinators=coordinator_list())
             outcome.created.append(conflict)
         else:
-            if changed:
-                conflict.updated_at = utcnow()
             outcome.still.append(conflict)
+    if new:
+        db.session.add_all(new)
+        db.session.flush()  # their ids, for the history
+        for conflict in new:
+            set_status(actor, conflict, "open", "open", coordinators=coordinator_list())
+        outcome.created.extend(new)
     for conflict in by_identity.values():
         if conflict.status not in LIVE_STATUSES:
             continue
@@ -400,12 +505,12 @@ def reconcile(found: dict[tuple, Found], existing: Iterable[ScheduleConflict], a
     return outcome
 
 
-def _refresh(conflict: ScheduleConflict, f: Found) -> None:
+def _refresh(conflict: ScheduleConflict, f: Found, signature: str) -> None:
     conflict.subject = f.subject
     conflict.starts_at = datetime.fromtimestamp(f.starts_at, UTC)
     conflict.ends_at = datetime.fromtimestamp(f.ends_at, UTC)
     conflict.details = f.details
-    conflict.signature = f.signature
+    conflict.signature = signature
 
 
 def _in_horizon(q, start: datetime, end: datetime):
@@ -415,7 +520,7 @@ def _in_horizon(q, start: datetime, end: datetime):
 def run_full_detection(now: datetime | None = None, actor=None) -> Outcome:
     """Detects over the whole calendar and horizon, and reconciles every record in it."""
     start, end = horizon(now)
-    events = _load_events(sa.true(), start, end)
+    events = _load_events(sa.true(), start, end, for_notices=True)
     occurrences = expand([rule_of(e) for e in events], start, end)
     found = detect(occurrences, _context(events))
     existing = db.session.scalars(_in_horizon(sa.select(ScheduleConflict), start, end))
@@ -431,48 +536,101 @@ def person_ids_of(event: Event) -> set[int]:
 
 
 def check_event(event: Event, actor=None, now: datetime | None = None, previous_person_ids: Iterable[int] = (),
-                resolved_by_action: str | None = None, resolving_ids: set[int] = frozenset()) -> Outcome:
-    """After one write to `event` (flushed, not committed): its conflicts, against only the events
-    that share a place, a person or (for the audience) its quartier, near its occurrences."""
-    start, end = horizon(now)
-    own = [o for o in expand([rule_of(event)], start, end)] if event.id is not None else []
-    live = [o for o in own if not o.is_cancelled]
-    place_ids = {o.place_id for o in own} | {event.place_id}
-    person_ids = set().union(*(o.person_ids for o in own)) if own else set()
-    person_ids |= person_ids_of(event)
-    scope_people = person_ids | set(previous_person_ids)
-    ctx = _context([event], scope_people)
-    quartiers = {ctx.place_quartier[p] for p in place_ids if p in ctx.place_quartier}
+                recurrence_ids: Iterable[int] | None = None, resolved_by_action: str | None = None,
+                resolving_ids: set[int] = frozenset()) -> Outcome:
+    """After one write to `event` (flushed, not committed): its conflicts as they now stand.
 
-    limited = {pid for pid in scope_people if pid in ctx.max_concurrent}
-    sharing = []
+    Only what the write touches is looked at: the event's places, people and (if it targets a
+    public) quartier; with `recurrence_ids` (a write to some occurrences: cancel, move, restore)
+    only those occurrences and the days around them, otherwise the days of its occurrences.
+    `previous_person_ids`: who it booked before the write (their capacity is checked again)."""
+    start, end = horizon(now)
+    own = expand([rule_of(event)], start, end)
+    touched = set(recurrence_ids) if recurrence_ids is not None else None
+    own_live = [o for o in own if not o.is_cancelled]
+    live = own_live if touched is None else [o for o in own_live if o.recurrence_id in touched]
+    scope_people = person_ids_of(event) | set(previous_person_ids)
+    margins, limits = person_limits(db.session.scalars(
+        sa.select(Person).where(Person.id.in_(scope_people)))) if scope_people else ({}, {})
+    limited = set(limits)
+
+    # Who shares something with it: ids first (light queries), then only those series are loaded.
+    place_ids = {o.place_id for o in live} | ({event.place_id} if live else set())
+    sharing, wide_ids = set(), set()
     if live:
-        sharing += [Event.place_id.in_(place_ids), Event.id.in_(
-            sa.select(OccurrenceException.event_id).where(OccurrenceException.place_id.in_(place_ids)))]
-        if quartiers and event.kind not in non_competing_kinds():
-            sharing.append(Event.place_id.in_(sa.select(Place.id).where(Place.quartier_id.in_(quartiers))))
+        queries = [sa.select(Event.id).where(Event.place_id.in_(place_ids)),
+                   sa.select(OccurrenceException.event_id).where(OccurrenceException.place_id.in_(place_ids))]
+        if audience_of(event) is not None and event.kind not in non_competing_kinds():
+            quartiers = sa.select(Place.quartier_id).where(Place.id.in_(place_ids), Place.quartier_id.is_not(None))
+            queries.append(sa.select(Event.id).join(Place, Event.place_id == Place.id).where(
+                Place.quartier_id.in_(quartiers)))
+        sharing.update(db.session.scalars(sa.union(*queries)))
     if scope_people:
-        sharing.append(Event.id.in_(sa.select(event_people.c.event_id).where(
-            event_people.c.person_id.in_(scope_people))))
-        sharing.append(Event.id.in_(sa.select(OccurrenceException.event_id).where(
-            OccurrenceException.person_ids.is_not(None))))
-    others = _load_events(sa.and_(Event.id != event.id, sa.or_(*sharing)), start, end) if sharing else []
-    ctx.audiences.update(_audiences(others))
-    # Capacity compares whole spans: the series of people with a limit are expanded over the
-    # horizon; the others only near the event's own occurrences.
-    wide = [e for e in others if limited & person_ids_of(e)]
-    narrow = [e for e in others if not (limited & person_ids_of(e))]
-    occurrences = live + expand([rule_of(e) for e in wide], start, end)
-    if live and narrow:
-        lo = max(start, datetime.fromtimestamp(min(o.starts_at for o in live) - 86400, UTC))
-        hi = min(end, datetime.fromtimestamp(max(o.ends_at for o in live) + 86400, UTC))
-        occurrences += expand([rule_of(e) for e in narrow], lo, hi)
+        for event_id, pid in db.session.execute(sa.select(event_people.c.event_id, event_people.c.person_id).where(
+                event_people.c.person_id.in_(scope_people))):
+            sharing.add(event_id)
+            if pid in limited:
+                wide_ids.add(event_id)
+        for event_id, people in db.session.execute(sa.select(
+                OccurrenceException.event_id, OccurrenceException.person_ids).where(
+                OccurrenceException.person_ids.is_not(None))):
+            if set(people or ()) & scope_people:
+                sharing.add(event_id)
+    sharing.discard(event.id)
+    wide_ids.discard(event.id)
+
+    # Capacity compares whole spans: the series of people with a limit over the horizon (the event
+    # itself included); every other series only in the days around the touched occurrences.
+    occurrences = list(live)
+    loaded = {event.id: event}
+    if limited & person_ids_of(event):
+        occurrences += [o for o in own_live if touched is not None and o.recurrence_id not in touched]
+    if wide_ids:
+        wide = _load_events(Event.id.in_(wide_ids), start, end)
+        loaded.update((e.id, e) for e in wide)
+        occurrences += expand([rule_of(e) for e in wide], start, end)
+    narrow_ids = sharing - wide_ids
+    seen = set()
+    for lo, hi in _windows(live, start, end):
+        near = _load_events(Event.id.in_(narrow_ids), lo, hi) if narrow_ids else []
+        loaded.update((e.id, e) for e in near)
+        for o in expand([rule_of(e) for e in near], lo, hi):
+            if (o.event_id, o.recurrence_id) not in seen:
+                seen.add((o.event_id, o.recurrence_id))
+                occurrences.append(o)
+
+    ctx = DetectionContext(
+        place_quartier=dict(db.session.execute(sa.select(Place.id, Place.quartier_id).where(
+            Place.id.in_({o.place_id for o in occurrences}), Place.quartier_id.is_not(None))).all()),
+        audiences=_audiences(loaded.values()), travel_margin=margins, max_concurrent=limits)
     subjects = {f"person:{p}" for p in limited}
-    found = {k: f for k, f in detect(occurrences, ctx).items()
-             if f.a[0] == event.id or f.b[0] == event.id or (f.kind == "capacity" and f.subject in subjects)}
-    scope = sa.or_(ScheduleConflict.a_event_id == event.id, ScheduleConflict.b_event_id == event.id)
+
+    def concerns(f: Found) -> bool:
+        if f.kind == "capacity":
+            return f.subject in subjects
+        return any(side[0] == event.id and (touched is None or side[1] in touched) for side in (f.a, f.b))
+
+    found = {k: f for k, f in detect(occurrences, ctx).items() if concerns(f)}
+    if touched is None:
+        scope = sa.or_(ScheduleConflict.a_event_id == event.id, ScheduleConflict.b_event_id == event.id)
+    else:
+        scope = sa.or_(sa.and_(ScheduleConflict.a_event_id == event.id, ScheduleConflict.a_recurrence_id.in_(touched)),
+                       sa.and_(ScheduleConflict.b_event_id == event.id, ScheduleConflict.b_recurrence_id.in_(touched)))
     if scope_people:
         scope = sa.or_(scope, sa.and_(ScheduleConflict.kind == "capacity",
                                       ScheduleConflict.subject.in_([f"person:{p}" for p in scope_people])))
     existing = db.session.scalars(_in_horizon(sa.select(ScheduleConflict).where(scope), start, end))
     return reconcile(found, existing, actor, resolved_by_action, resolving_ids)
+
+
+def _windows(occurrences: list[Occurrence], start: datetime, end: datetime) -> list[tuple[datetime, datetime]]:
+    """The days around the occurrences (a day on each side covers any travel margin), merged."""
+    spans = sorted((o.starts_at - 86400, o.ends_at + 86400) for o in occurrences)
+    merged: list[list[int]] = []
+    for lo, hi in spans:
+        if merged and lo <= merged[-1][1] + 7 * 86400:  # a week apart: one window, fewer queries
+            merged[-1][1] = max(merged[-1][1], hi)
+        else:
+            merged.append([lo, hi])
+    return [(max(start, datetime.fromtimestamp(lo, UTC)), min(end, datetime.fromtimestamp(hi, UTC)))
+            for lo, hi in merged]

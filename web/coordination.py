@@ -206,8 +206,9 @@ def _side_of(c: ScheduleConflict, which: str) -> tuple[Event, datetime]:
     return (c.a_event if which == "a" else c.b_event), datetime.fromtimestamp(recurrence_id, UTC)
 
 
-def _after_action(c: ScheduleConflict, event: Event, before: set[int], action: str):
-    outcome = check_event(event, current_user, previous_person_ids=before, resolved_by_action=action,
+def _after_action(c: ScheduleConflict, event: Event, recurrence_start: datetime, before: set[int], action: str):
+    outcome = check_event(event, current_user, previous_person_ids=before,
+                          recurrence_ids={int(recurrence_start.timestamp())}, resolved_by_action=action,
                           resolving_ids={c.id})
     db.session.commit()
     if c.status == "resolved":
@@ -229,7 +230,7 @@ def cancel(conflict_id: int):
         series.cancel_occurrence(current_user, event, recurrence_start, reason)
     except DomainError as error:
         return _failed(error, conflict_id)
-    return _after_action(c, event, set(), f"occurrence de « {event.title} » annulée" + (f" ({reason})" if reason else "") + ".")
+    return _after_action(c, event, recurrence_start, set(), f"occurrence de « {event.title} » annulée" + (f" ({reason})" if reason else "") + ".")
 
 
 @bp.post("/chevauchements/<int:conflict_id>/deplacer")
@@ -253,7 +254,7 @@ def move(conflict_id: int):
                                reason=request.form.get("reason", "").strip())
     except DomainError as error:
         return _failed(error, conflict_id)
-    return _after_action(c, event, before, f"occurrence de « {event.title} » déplacée au {day_label(day)} "
+    return _after_action(c, event, recurrence_start, before, f"occurrence de « {event.title} » déplacée au {day_label(day)} "
                                            f"à {hour_label(starts_at)}.")
 
 

@@ -1,0 +1,210 @@
+"""Benchmark: overlap detection on the national calendar (bench/national.py: 30,000 series,
+about 1.5 million occurrences in twelve months).
+
+Three figures (issue 3), each against what the same run measures:
+1. full detection: expanding every series over twelve months and detecting every conflict
+   (`scheduler.recurrence.expand` + `scheduler.conflicts.detect`) — target ≤ 10 s of CPU;
+2. the sweep against the naive comparison of every pair (`detect_pairwise`) on the same 5,000
+   occurrences (the first 5,000 by start: the densest days, so both find conflicts; both must find
+   the same ones) — target ≥ 100×;
+3. the incremental check of one write (`check_event` after moving one occurrence, flushed, then
+   rolled back) with the whole calendar and its conflicts stored in PostgreSQL — target p95 ≤ 50 ms
+   (wall time: the database is part of it). Needs PostgreSQL at 127.0.0.1:5432 (or
+   --database-url of an EMPTY database); `--skip-db` leaves it out.
+
+CPU seconds of this process are reported for 1 and 2 (the cores are shared). `--check` exits
+non-zero when a target is missed. Last line starts with BENCH.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import statistics
+import sys
+import time as timer
+import uuid
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from types import SimpleNamespace
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from bench.national import SEED, build_national, load_national, national_window  # noqa: E402
+from scheduler.conflicts import (DetectionContext, _audiences, detect, detect_pairwise,  # noqa: E402
+                                 person_limits)
+from scheduler.recurrence import _gc_paused, expand  # noqa: E402
+
+TARGET_FULL_SECONDS = 10.0
+TARGET_RATIO = 100.0
+TARGET_P95_MS = 50.0
+SAMPLE = 5000
+UTC = timezone.utc
+PG_ADMIN_URL = os.environ.get("BENCH_POSTGRES_ADMIN_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+
+
+def context_of(cal) -> DetectionContext:
+    """The detection context from the generator's rows (what `scheduler.conflicts._context` reads
+    from the database)."""
+    margins, limits = person_limits(SimpleNamespace(max_concurrent=None, **p) for p in cal.people)
+    events = [SimpleNamespace(**{"age_min": None, "age_max": None, "audience_tags": [], **e}) for e in cal.events]
+    return DetectionContext(
+        place_quartier={p["id"]: p["quartier_id"] for p in cal.places if p.get("quartier_id") is not None},
+        audiences=_audiences(events), travel_margin=margins, max_concurrent=limits)
+
+
+def cpu() -> float:
+    return timer.process_time()
+
+
+def full_detection(cal, window) -> tuple[float, float, list, dict]:
+    ctx = context_of(cal)
+    t0 = cpu()
+    occurrences = expand(cal.rules, *window)
+    t1 = cpu()
+    with _gc_paused():
+        found = detect(occurrences, ctx)
+    t2 = cpu()
+    return t1 - t0, t2 - t1, occurrences, found
+
+
+def sweep_against_pairwise(occurrences, ctx) -> tuple[float, float, int]:
+    sample = sorted((o for o in occurrences if not o.is_cancelled), key=lambda o: (o.starts_at, o.event_id))[:SAMPLE]
+    best_sweep = float("inf")
+    for _ in range(5):
+        t0 = cpu()
+        swept = detect(sample, ctx)
+        best_sweep = min(best_sweep, cpu() - t0)
+    t0 = cpu()
+    naive = detect_pairwise(sample, ctx)
+    naive_time = cpu() - t0
+    if set(swept) != set(naive):
+        raise SystemExit(f"the sweep and the pairwise comparison disagree: {len(swept)} vs {len(naive)}")
+    return best_sweep, naive_time, len(naive)
+
+
+def incremental_in_postgresql(scale: float, seed: int, start, database_url: str | None, writes: int) -> dict:
+    import sqlalchemy as sa
+    from flask_migrate import upgrade
+
+    from app import create_app
+    from models import Event, ScheduleConflict, db
+    from scheduler import series
+    from scheduler.conflicts import check_event
+    from scheduler.recurrence import rule_of
+
+    owned = database_url is None
+    if owned:
+        name = f"maillage_bench_conflicts_{uuid.uuid4().hex[:8]}"
+        admin = sa.create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+        database_url = PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+    try:
+        app = create_app({"SQLALCHEMY_DATABASE_URI": database_url, "TESTING": True})
+        with app.app_context():
+            upgrade()
+            t0 = timer.perf_counter()
+            cal = load_national(db.engine, scale, seed, start)
+            load_seconds = timer.perf_counter() - t0
+            window = national_window(start)
+            now = window[0]
+            # The conflicts as the nightly detection leaves them (bulk-inserted: setting up is not measured).
+            found = detect(expand(cal.rules, *window), context_of(cal))
+            rows = [{"kind": f.kind, "severity": "warning" if f.kind == "audience" else "hard", "status": "open",
+                     "a_event_id": f.a[0], "a_recurrence_id": f.a[1], "b_event_id": f.b[0],
+                     "b_recurrence_id": f.b[1], "subject": f.subject,
+                     "starts_at": datetime.fromtimestamp(f.starts_at, UTC),
+                     "ends_at": datetime.fromtimestamp(f.ends_at, UTC), "details": f.details,
+                     "signature": f.signature, "reason": "", "opened_at": now, "updated_at": now}
+                    for f in found.values()]
+            with db.engine.begin() as conn:
+                for i in range(0, len(rows), 5000):
+                    conn.execute(ScheduleConflict.__table__.insert(), rows[i:i + 5000])
+                conn.execute(sa.text("ANALYZE"))
+            rng = random.Random(seed)
+            event_ids = rng.sample([e["id"] for e in cal.events], writes)
+            actor = SimpleNamespace(id=None, can_edit_event=lambda e: True, can_edit_place=lambda p: True,
+                                    is_coordinator=True, require=lambda allowed, message="": None)
+            checks, whole = [], []
+            for event_id in event_ids:
+                db.session.rollback()
+                t0 = timer.perf_counter()
+                event = db.session.get(Event, event_id)
+                occurrences = [o for o in expand([rule_of(event)], *window) if not o.is_cancelled and not o.is_moved]
+                if not occurrences:
+                    continue
+                target = rng.choice(occurrences)
+                moved = datetime.fromtimestamp(target.starts_at + 3600, UTC)
+                series.move_occurrence(actor, event, target.recurrence_start, starts_at=moved,
+                                       ends_at=moved + timedelta(seconds=target.ends_at - target.starts_at))
+                t1 = timer.perf_counter()
+                check_event(event, actor, now=now)
+                t2 = timer.perf_counter()
+                checks.append((t2 - t1) * 1000)
+                whole.append((t2 - t0) * 1000)
+                db.session.rollback()
+            db.session.remove()
+            db.engine.dispose()
+        return {"load_s": load_seconds, "stored_conflicts": len(rows), "writes": len(checks),
+                "p50": statistics.median(checks), "p95": _p95(checks), "p95_whole": _p95(whole)}
+    finally:
+        if owned:
+            with admin.connect() as conn:
+                conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            admin.dispose()
+
+
+def _p95(values: list[float]) -> float:
+    return statistics.quantiles(values, n=20)[-1] if len(values) >= 20 else max(values)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--scale", type=float, default=1.0)
+    parser.add_argument("--seed", type=int, default=SEED)
+    parser.add_argument("--writes", type=int, default=200, help="writes timed for the incremental check")
+    parser.add_argument("--database-url", default=None, help="an EMPTY PostgreSQL database (default: a fresh one)")
+    parser.add_argument("--skip-db", action="store_true", help="leave out the incremental check in PostgreSQL")
+    parser.add_argument("--check", action="store_true", help="exit non-zero when a target is missed")
+    args = parser.parse_args()
+
+    cal = build_national(args.scale, args.seed)
+    window = national_window(cal.start)
+    expand_s, detect_s, occurrences, found = full_detection(cal, window)
+    full_s = expand_s + detect_s
+    kinds = {}
+    for f in found.values():
+        kinds[f.kind] = kinds.get(f.kind, 0) + 1
+    print(f"calendar: {cal.summary()}; {len(occurrences):,} occurrences over twelve months")
+    print(f"full detection: {full_s:.2f} s CPU (expand {expand_s:.2f} s + detect {detect_s:.2f} s), "
+          f"{len(found):,} conflicts {dict(sorted(kinds.items()))} — target ≤ {TARGET_FULL_SECONDS:.0f} s")
+    sweep_s, naive_s, sample_found = sweep_against_pairwise(occurrences, context_of(cal))
+    ratio = naive_s / sweep_s
+    print(f"same {SAMPLE:,} occurrences ({sample_found} conflicts): sweep {sweep_s * 1000:.1f} ms, "
+          f"pairwise {naive_s:.2f} s — {ratio:,.0f}x (target ≥ {TARGET_RATIO:.0f}x)")
+    missed = []
+    if full_s > TARGET_FULL_SECONDS:
+        missed.append("full detection")
+    if ratio < TARGET_RATIO:
+        missed.append("ratio")
+    p95 = None
+    if not args.skip_db:
+        inc = incremental_in_postgresql(args.scale, args.seed, cal.start, args.database_url, args.writes)
+        p95 = inc["p95"]
+        print(f"incremental check in PostgreSQL ({inc['stored_conflicts']:,} conflicts stored, loaded in "
+              f"{inc['load_s']:.0f} s): {inc['writes']} writes, p50 {inc['p50']:.1f} ms, p95 {p95:.1f} ms "
+              f"(write + check p95 {inc['p95_whole']:.1f} ms) — target p95 ≤ {TARGET_P95_MS:.0f} ms")
+        if p95 > TARGET_P95_MS:
+            missed.append("incremental p95")
+    print(f"BENCH conflicts full={full_s:.2f}s ratio={ratio:.0f}x "
+          f"incremental_p95={'skipped' if p95 is None else f'{p95:.1f}ms'} "
+          f"{'MISSED: ' + ', '.join(missed) if missed else 'targets met'}")
+    if args.check and missed:
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()
