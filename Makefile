@@ -26,6 +26,7 @@ migrate: install
 
 demo: migrate
 	$(BIN)/flask demo load
+	$(BIN)/flask conflicts detect
 
 run: demo
 	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/honcho -f Procfile.dev start

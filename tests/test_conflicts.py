@@ -469,7 +469,7 @@ def test_the_sweep_finds_exactly_what_comparing_every_pair_finds():
 
 def test_the_command_line_detection_is_idempotent_and_agrees_with_the_writes(client, territory, create_event,
                                                                              token_for, person):
-    from models import ScheduleConflict, db
+    from models import Event, ScheduleConflict, db
 
     t = territory
     nadia = person(t["cs"])
@@ -478,6 +478,14 @@ def test_the_command_line_detection_is_idempotent_and_agrees_with_the_writes(cli
                     _payload(t["bij"], [t["ft"]], start_time="16:00", end_time="18:00", kind="job_dating"),
                     _payload(t["far"], [t["cs"]], people=[nadia.id], start_date="2027-03-08")):
         assert client.post("/api/v1/events", headers=headers, json=payload).status_code == 201
+    first_id = db.session.scalar(sa.select(sa.func.min(Event.id)))
+    # A move onto Nadia's other booking, a cancellation: each checked on its own occurrence only.
+    moved = client.post(f"/api/v1/events/{first_id}/occurrences/move", headers=headers, json={
+        "recurrence_start": "2027-03-15T13:00:00Z", "starts_at": "2027-03-08T15:30:00+01:00",
+        "ends_at": "2027-03-08T16:30:00+01:00"})
+    assert [c["kind"] for c in moved.get_json()["conflicts"]] == ["staff"]
+    assert client.post(f"/api/v1/events/{first_id}/occurrences/cancel", headers=headers, json={
+        "recurrence_start": "2027-03-01T13:00:00Z"}).status_code == 200
     db.session.expire_all()
     by_writes = {(c.identity, c.status) for c in db.session.scalars(sa.select(ScheduleConflict))}
     runner = client.application.test_cli_runner()
