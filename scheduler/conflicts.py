@@ -571,9 +571,11 @@ def check_event(event: Event, actor=None, now: datetime | None = None, previous_
             sharing.add(event_id)
             if pid in limited:
                 wide_ids.add(event_id)
+        # Occurrences booking other people than their series. An unset list is stored as JSON
+        # null, which IS NOT NULL does not skip: compare its text form (SQLite and PostgreSQL).
         for event_id, people in db.session.execute(sa.select(
                 OccurrenceException.event_id, OccurrenceException.person_ids).where(
-                OccurrenceException.person_ids.is_not(None))):
+                sa.func.coalesce(sa.cast(OccurrenceException.person_ids, sa.Text), "null") != "null")):
             if set(people or ()) & scope_people:
                 sharing.add(event_id)
     sharing.discard(event.id)
@@ -599,10 +601,13 @@ def check_event(event: Event, actor=None, now: datetime | None = None, previous_
                 seen.add((o.event_id, o.recurrence_id))
                 occurrences.append(o)
 
-    ctx = DetectionContext(
-        place_quartier=dict(db.session.execute(sa.select(Place.id, Place.quartier_id).where(
-            Place.id.in_({o.place_id for o in occurrences}), Place.quartier_id.is_not(None))).all()),
-        audiences=_audiences(loaded.values()), travel_margin=margins, max_concurrent=limits)
+    audiences = _audiences(loaded.values())
+    # Quartiers matter only for the audience rule, and only if the event itself targets a public.
+    place_quartier = dict(db.session.execute(sa.select(Place.id, Place.quartier_id).where(
+        Place.id.in_({o.place_id for o in occurrences}), Place.quartier_id.is_not(None))).all()) \
+        if event.id in audiences else {}
+    ctx = DetectionContext(place_quartier=place_quartier, audiences=audiences, travel_margin=margins,
+                           max_concurrent=limits)
     subjects = {f"person:{p}" for p in limited}
 
     def concerns(f: Found) -> bool:

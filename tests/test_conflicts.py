@@ -503,3 +503,17 @@ def test_the_nightly_detection_is_registered_with_the_clock(app):
 
     jobs = build_scheduler(app).get_jobs()
     assert "conflicts-nightly" in [j.id for j in jobs]
+
+
+def test_a_person_booked_on_one_moved_occurrence_is_found_by_the_next_write(client, territory, create_event,
+                                                                            token_for, person):
+    t = territory
+    nadia = person(t["cs"])
+    weekly = create_event(t["bij"], [t["ml"]], frequency="weekly", count=3)
+    headers = token_for()
+    client.post(f"/api/v1/events/{weekly.id}/occurrences/move", headers=headers, json={
+        "recurrence_start": "2027-03-08T13:00:00Z", "people": [nadia.id]})
+    response = client.post("/api/v1/events", headers=headers, json=_payload(
+        t["far"], [t["ft"]], people=[nadia.id], start_date="2027-03-08"))
+    assert [(c["kind"], c["a"]["event_id"], c["a"]["recurrence_id"]) for c in response.get_json()["conflicts"]] == [
+        ("staff", weekly.id, "2027-03-08T13:00:00Z")]
