@@ -1,7 +1,7 @@
 """conflicts: records, notices, people max_concurrent
 
 Revision ID: 2cd218b71354
-Revises: b7c1a9e0f6d2
+Revises: 427bd92d951b
 Create Date: 2026-11-25 18:42:45.601303
 
 """
@@ -13,7 +13,7 @@ import models.base  # noqa: F401  (column types of ours that migrations name)
 
 # revision identifiers, used by Alembic.
 revision = '2cd218b71354'
-down_revision = 'b7c1a9e0f6d2'
+down_revision = '427bd92d951b'
 branch_labels = None
 depends_on = None
 
