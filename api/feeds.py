@@ -42,10 +42,10 @@ def _exists(model, column, value, label: str) -> None:
         abort(404, message=f"{label} inconnu : « {value} ».")
 
 
-def _serve(spec: FeedSpec, owner_name: str = "") -> Response:
+def _serve(spec: FeedSpec, owner_name: str = "", exists=None) -> Response:
     version, changed = current_feed(spec, base_url=current_app.config["BASE_URL"],
                                     default_timezone=current_app.config["DEFAULT_TIMEZONE"],
-                                    owner_name=owner_name)
+                                    owner_name=owner_name, exists=exists)
     if changed:
         try:
             db.session.commit()
@@ -83,22 +83,22 @@ def all_events():
 @bp.get("/partners/<slug>.ics")
 def partner_feed(slug: str):
     """Les événements publics qu'un partenaire organise ou co-organise."""
-    _exists(Partner, Partner.slug, slug, "Partenaire")
-    return _serve(FeedSpec("partner", slug, **_filters()))
+    return _serve(FeedSpec("partner", slug, **_filters()),
+                  exists=lambda: _exists(Partner, Partner.slug, slug, "Partenaire"))
 
 
 @bp.get("/places/<slug>.ics")
 def place_feed(slug: str):
     """Les événements publics d'un lieu."""
-    _exists(Place, Place.slug, slug, "Lieu")
-    return _serve(FeedSpec("place", slug, **_filters()))
+    return _serve(FeedSpec("place", slug, **_filters()),
+                  exists=lambda: _exists(Place, Place.slug, slug, "Lieu"))
 
 
 @bp.get("/quartiers/<code>.ics")
 def quartier_feed(code: str):
     """Les événements publics d'un quartier."""
-    _exists(Quartier, Quartier.code, code, "Quartier")
-    return _serve(FeedSpec("quartier", code, **_filters()))
+    return _serve(FeedSpec("quartier", code, **_filters()),
+                  exists=lambda: _exists(Quartier, Quartier.code, code, "Quartier"))
 
 
 @bp.get("/events/<int:event_id>.ics")

@@ -165,13 +165,20 @@ def feed_tokens_of(user) -> list[FeedToken]:
 
 
 def change_marker() -> str:
-    """The latest write to the data: every write records an AuditEntry (deletions too), so its
-    highest id moves whenever anything a feed shows may have changed. Its time goes with it, so
-    that a database restored or emptied (ids counted again from 1) never matches an old marker."""
+    """The latest write to the data, in one round trip (every feed poll asks it): the highest
+    AuditEntry (every write records one, deletions included) and the calendar version (raised in
+    the writing transaction by every ORM write to what feeds show, and by bulk loads). The audit
+    entry's time goes with its id, so that a database restored or emptied (ids counted again from
+    1) never matches an old marker."""
     from models.audit import AuditEntry
+    from models.versions import CalendarVersion
 
-    row = db.session.execute(sa.select(AuditEntry.id, AuditEntry.at).order_by(AuditEntry.id.desc()).limit(1)).first()
-    return f"{row.id}@{row.at.timestamp():.6f}" if row else "0"
+    latest = sa.select(AuditEntry.id).order_by(AuditEntry.id.desc()).limit(1).scalar_subquery()
+    row = db.session.execute(sa.select(
+        latest, sa.select(AuditEntry.at).where(AuditEntry.id == latest).scalar_subquery(),
+        sa.select(CalendarVersion.version).where(CalendarVersion.id == 1).scalar_subquery())).one()
+    audit = f"{row[0]}@{row[1].timestamp():.6f}" if row[0] is not None else "0"
+    return f"{audit}|{row[2] or 0}"
 
 
 def create_sync_source(actor, partner, place, url: str, kind: str = "permanence",

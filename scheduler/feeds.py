@@ -24,7 +24,6 @@ from sqlalchemy.orm import selectinload
 from models import Event, OccurrenceException, Partner, Person, Place, Quartier, db, utcnow
 from models.events import EVENT_KINDS, event_organisers, event_people
 from models.feeds import FeedState, change_marker
-from models.versions import calendar_version
 from scheduler.calendar import CalendarFilter, events_query
 from scheduler.ical import CalendarHead, RenderContext, default_horizon, render_calendar
 from scheduler.recurrence import _gc_paused
@@ -263,20 +262,24 @@ def forget_feeds() -> None:
 
 
 def current_feed(spec: FeedSpec, *, base_url: str, default_timezone: str, owner_name: str = "",
-                 now: datetime | None = None) -> tuple[FeedVersion, bool]:
+                 now: datetime | None = None, exists=None) -> tuple[FeedVersion, bool]:
     """The feed as it is now, and whether the FeedState row changed (the caller commits it).
+    `exists()` (raising when the feed's partner, place… is unknown) is only called when this
+    process does not hold the feed under the current marker: a poll answered from memory costs
+    one query (the marker), a deletion moves the marker.
 
     The marker is read before the events: a write committed between the two makes the next
     request rebuild again, never serves old bytes under a new marker."""
     now = now or utcnow()
     today = now.astimezone(ZoneInfo(default_timezone)).date()
-    # Two markers, both raised by every write: the audit's, and the calendar version the public
-    # pages use (it also catches ORM writes that record no audit entry, and bulk loads).
-    marker = f"{change_marker()}|{calendar_version()}:{today.isoformat()}"
+    marker = f"{change_marker()}:{today.isoformat()}"
     key = spec.key
     known = _memory.get(key)
     if known is not None and known.marker == marker:
+        # Built under this very marker: what it names existed then, and nothing changed since.
         return known, False
+    if exists is not None:
+        exists()
     state = db.session.get(FeedState, key)
     if state is not None and state.marker == marker and known is not None and known.etag == state.etag:
         version = FeedVersion(marker, state.etag, state.last_modified, known.body)
