@@ -45,7 +45,7 @@ def _exists(model, column, value, label: str) -> None:
 def _serve(spec: FeedSpec, owner_name: str = "", exists=None) -> Response:
     version, changed = current_feed(spec, base_url=current_app.config["BASE_URL"],
                                     default_timezone=current_app.config["DEFAULT_TIMEZONE"],
-                                    owner_name=owner_name, exists=exists)
+                                    owner_name=owner_name, exists=exists, held=_not_modified)
     if changed:
         try:
             db.session.commit()

@@ -262,11 +262,13 @@ def forget_feeds() -> None:
 
 
 def current_feed(spec: FeedSpec, *, base_url: str, default_timezone: str, owner_name: str = "",
-                 now: datetime | None = None, exists=None) -> tuple[FeedVersion, bool]:
+                 now: datetime | None = None, exists=None, held=None) -> tuple[FeedVersion, bool]:
     """The feed as it is now, and whether the FeedState row changed (the caller commits it).
     `exists()` (raising when the feed's partner, place… is unknown) is only called when this
     process does not hold the feed under the current marker: a poll answered from memory costs
-    one query (the marker), a deletion moves the marker.
+    one query (the marker), a deletion moves the marker. `held(version)` says whether the client
+    already holds that version (its If-None-Match): then a version without bytes is enough (304),
+    and a feed this process no longer keeps in memory is not rebuilt for it.
 
     The marker is read before the events: a write committed between the two makes the next
     request rebuild again, never serves old bytes under a new marker."""
@@ -285,6 +287,10 @@ def current_feed(spec: FeedSpec, *, base_url: str, default_timezone: str, owner_
         version = FeedVersion(marker, state.etag, state.last_modified, known.body)
         _remember(key, version)
         return version, False
+    if state is not None and state.marker == marker and held is not None:
+        current = FeedVersion(marker, state.etag, state.last_modified)  # no bytes: not remembered
+        if held(current):
+            return current, False
     body = build_feed(spec, today, base_url, default_timezone, owner_name)
     etag = hashlib.sha256(body).hexdigest()[:32]
     second = now.replace(microsecond=0)
