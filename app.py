@@ -5,7 +5,10 @@ import os
 from pathlib import Path
 
 from flask import Flask
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
 from flask_migrate import Migrate
+from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import IntegerConverter, UnicodeConverter
 
 from models import db
@@ -46,7 +49,30 @@ def _settings(instance_path: str) -> dict:
         "BASE_URL": os.environ.get("BASE_URL", "http://127.0.0.1:5000").rstrip("/"),
         "DEFAULT_TIMEZONE": os.environ.get("DEFAULT_TIMEZONE", "Europe/Paris"),
         "MAX_CONTENT_LENGTH": 1024 * 1024,
+        # Proxies in front of gunicorn whose X-Forwarded-For/-Proto we believe (0: none).
+        "TRUSTED_PROXIES": int(os.environ.get("TRUSTED_PROXIES", "1")),
+        # Rate-limit counters: in memory for one process; shared (redis://127.0.0.1:6379) for several.
+        "RATELIMIT_STORAGE_URI": os.environ.get("RATELIMIT_STORAGE_URI", "memory://"),
+        "RATELIMIT_HEADERS_ENABLED": True,
+        # What attackers hammer, per client address: endpoint or blueprint -> limit.
+        "RATELIMITS": {
+            "auth.login": os.environ.get("RATELIMIT_LOGIN", "10 per minute"),
+            "feeds": os.environ.get("RATELIMIT_FEEDS", "300 per minute"),
+        },
     }
+
+
+def _limit_rates(app: Flask) -> None:
+    """Applies RATELIMITS after every blueprint is registered; only POSTs count on page endpoints
+    (showing the sign-in form is free, trying a password is not)."""
+    limiter = Limiter(get_remote_address, app=app)
+    app.extensions["maillage_limiter"] = limiter
+    for name, rate in app.config["RATELIMITS"].items():
+        if name in app.blueprints:
+            limiter.limit(rate)(app.blueprints[name])
+        elif name in app.view_functions:
+            methods = ["POST"] if "POST" in next(app.url_map.iter_rules(name)).methods else None
+            app.view_functions[name] = limiter.limit(rate, methods=methods)(app.view_functions[name])
 
 
 def create_app(overrides: dict | None = None) -> Flask:
@@ -60,6 +86,9 @@ def create_app(overrides: dict | None = None) -> Flask:
     else:
         # A pooled connection may have died with a database restart: test it before use.
         app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {"pool_pre_ping": True})
+    if app.config["TRUSTED_PROXIES"]:
+        n = app.config["TRUSTED_PROXIES"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n, x_port=n)
 
     app.json.ensure_ascii = False  # French text stays readable in the JSON
     app.json.sort_keys = False  # keys in the order the schemas declare them
@@ -81,6 +110,7 @@ def create_app(overrides: dict | None = None) -> Flask:
 
     app.extensions.setdefault("maillage_clock_jobs", []).append(sync.register)  # calendars synced from elsewhere
     app.extensions.setdefault("maillage_clock_jobs", []).append(reminders.register)  # reminders, notices, digests
+    _limit_rates(app)
     return app
 
 

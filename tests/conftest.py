@@ -53,7 +53,9 @@ def migrated_app(database_url):
     from app import create_app
 
     app = create_app({"SQLALCHEMY_DATABASE_URI": database_url, "TESTING": True,
-                      "SECRET_KEY": "test", "BASE_URL": "http://maillage.test", "WTF_CSRF_ENABLED": True})
+                      "SECRET_KEY": "test", "BASE_URL": "http://maillage.test", "WTF_CSRF_ENABLED": True,
+                      # One app serves the whole run: rate limits are tested on apps of their own.
+                      "RATELIMITS": {}})
     with app.app_context():
         upgrade()
     yield app

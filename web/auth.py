@@ -144,6 +144,14 @@ def forbidden_page(error):
                            message="Vous n'avez pas le droit de voir cette page."), 403
 
 
+@bp.errorhandler(429)
+def too_many_attempts(error):
+    """Sign-in attempts are rate-limited per address (RATELIMITS in app.py)."""
+    return render_template("coordination/error.html", title="Trop de tentatives",
+                           message="Trop de tentatives de connexion depuis votre adresse. "
+                                   "Patientez une minute avant de réessayer."), 429
+
+
 def init_app(app) -> None:
     # Flask's defaults (31 days, no SameSite) are replaced unless the settings chose otherwise.
     if app.config["PERMANENT_SESSION_LIFETIME"] == timedelta(days=31):

@@ -31,6 +31,8 @@ def set_security_headers(response):
         response.headers.setdefault("X-Frame-Options", "DENY")  # browsers without CSP level 2
     response.headers.setdefault("X-Content-Type-Options", "nosniff")
     response.headers.setdefault("Referrer-Policy", "strict-origin-when-cross-origin")
+    if request.is_secure:  # also behind the proxy: ProxyFix (app.py) reads X-Forwarded-Proto
+        response.headers.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
     return response
 
 

@@ -1,0 +1,127 @@
+"""The limits of the API and pages (body, page size, window, request rate) and the security
+headers every response carries."""
+from __future__ import annotations
+
+import re
+import uuid
+
+import pytest
+
+from app import create_app
+
+
+def assert_json_error(response, code):
+    body = response.get_json()
+    assert response.status_code == code, (response.status_code, response.get_data(as_text=True)[:300])
+    assert set(body) == {"code", "status", "message", "errors"} and body["code"] == code
+    return body
+
+
+@pytest.fixture
+def limited(app, database_url):
+    """build(**RATELIMITS) -> a second app on the test database with those rate limits."""
+    made = []
+
+    def build(storage="memory://", **limits):
+        other = create_app({"SQLALCHEMY_DATABASE_URI": database_url, "SECRET_KEY": "test",
+                            "RATELIMITS": limits, "RATELIMIT_STORAGE_URI": storage,
+                            # Parallel runs sharing one Redis never count each other's requests.
+                            "RATELIMIT_KEY_PREFIX": f"maillage-test-{uuid.uuid4().hex}"})
+        made.append(other)
+        return other
+
+    yield build
+    for other in made:
+        with other.app_context():
+            from models import db
+
+            db.engine.dispose()
+
+
+def test_a_body_over_one_megabyte_is_refused_in_the_json_shape(client, token_for):
+    body = '{"name": "' + "x" * (1024 * 1024) + '"}'
+    response = client.post("/api/v1/partners", data=body, content_type="application/json", headers=token_for())
+    assert "1 Mo" in assert_json_error(response, 413)["message"]
+
+
+def test_a_page_larger_than_one_hundred_items_is_refused(client):
+    assert "page_size" in str(assert_json_error(client.get("/api/v1/events?page_size=101"), 422)["errors"])
+    assert client.get("/api/v1/events?page_size=100").status_code == 200
+
+
+def test_a_window_longer_than_four_hundred_days_is_refused(client):
+    body = assert_json_error(client.get("/api/v1/occurrences?start=2027-01-01&end=2028-02-06"), 422)
+    assert "400 jours" in body["message"]
+    assert client.get("/api/v1/occurrences?start=2027-01-01&end=2028-02-04").status_code == 200
+
+
+def _sign_in_attempt(client, headers=None):
+    page = client.get("/coordination/connexion", headers=headers).get_data(as_text=True)
+    token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page).group(1)
+    return client.post("/coordination/connexion", headers=headers, data={
+        "email": "coordo@example.fr", "password": "pas le bon mot de passe", "csrf_token": token})
+
+
+def test_sign_in_attempts_are_limited_per_address_with_a_french_page(limited):
+    client = limited(**{"auth.login": "3 per minute"}).test_client()
+    assert [_sign_in_attempt(client).status_code for _ in range(3)] == [401, 401, 401]  # wrong password
+    refused = _sign_in_attempt(client)
+    assert refused.status_code == 429
+    assert "Trop de tentatives" in refused.get_data(as_text=True)
+    assert int(refused.headers["Retry-After"]) > 0
+    # Showing the form stays free; another address (as the trusted proxy tells it) is not held back.
+    assert client.get("/coordination/connexion").status_code == 200
+    assert _sign_in_attempt(client, headers={"X-Forwarded-For": "192.0.2.7"}).status_code == 401
+
+
+def test_feed_polling_is_limited_per_address_in_the_json_shape(limited):
+    client = limited(feeds="2 per minute").test_client()
+    assert [client.get("/feeds/all.ics").status_code for _ in range(2)] == [200, 200]
+    refused = client.get("/feeds/all.ics")
+    assert "réessayez" in assert_json_error(refused, 429)["message"]
+    assert int(refused.headers["Retry-After"]) > 0
+
+
+def test_several_processes_share_their_counters_through_redis(limited):
+    """Two apps (as two gunicorn workers would be) on one Redis: the limit is for both together."""
+    redis_url = "redis://127.0.0.1:6379"
+    try:
+        import redis
+
+        redis.Redis.from_url(redis_url).ping()
+    except Exception as error:  # noqa: BLE001 - any failure to reach it is the same here
+        pytest.fail(f"Redis is expected at {redis_url} (see README): {error}")
+    first = limited(storage=redis_url, feeds="3 per minute")
+    second = create_app({**first.config, "RATELIMITS": {"feeds": "3 per minute"}})
+    a, b = first.test_client(), second.test_client()
+    assert [c.get("/feeds/all.ics").status_code for c in (a, b, a)] == [200, 200, 200]
+    assert b.get("/feeds/all.ics").status_code == 429
+    with second.app_context():
+        from models import db
+
+        db.engine.dispose()
+
+
+@pytest.mark.parametrize("path", ["/api/v1/partners", "/feeds/all.ics", "/coordination/connexion", "/"])
+def test_every_response_carries_the_security_headers(client, path):
+    response = client.get(path)
+    assert response.status_code == 200
+    assert "frame-ancestors 'none'" in response.headers["Content-Security-Policy"]
+    assert response.headers["X-Frame-Options"] == "DENY"
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+    assert "Strict-Transport-Security" not in response.headers  # plain http: HSTS would be ignored
+
+
+def test_hsts_is_sent_when_the_proxy_says_the_request_came_over_https(client):
+    response = client.get("/api/v1/partners", headers={"X-Forwarded-Proto": "https"})
+    assert response.headers["Strict-Transport-Security"].startswith("max-age=31536000")
+
+
+def test_without_a_trusted_proxy_forwarded_headers_are_ignored(limited, database_url):
+    other = create_app({"SQLALCHEMY_DATABASE_URI": database_url, "SECRET_KEY": "test", "TRUSTED_PROXIES": 0})
+    response = other.test_client().get("/api/v1/partners", headers={"X-Forwarded-Proto": "https"})
+    assert "Strict-Transport-Security" not in response.headers
+    with other.app_context():
+        from models import db
+
+        db.engine.dispose()
