@@ -51,6 +51,7 @@ def tokens_create(email, role, partner_slug, quartier_codes):
 
 def init_app(app) -> None:
     from commands import conflicts
+    from commands.backup import export_command, import_command
     from commands.users import users_cli
 
     app.cli.add_command(demo_cli)
@@ -60,3 +61,5 @@ def init_app(app) -> None:
     from commands.reminders import reminders_cli
 
     app.cli.add_command(reminders_cli)
+    app.cli.add_command(export_command)
+    app.cli.add_command(import_command)
