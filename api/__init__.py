@@ -87,7 +87,7 @@ def _schema_name(schema) -> str:
 
 
 def init_app(app) -> None:
-    from api import conflicts, events, feeds, imports, occurrences, partners, reminders, territory
+    from api import conflicts, events, feeds, health, imports, occurrences, partners, reminders, territory
 
     app.config.setdefault("API_TITLE", "Maillage")
     app.config.setdefault("API_VERSION", "v1")
@@ -107,3 +107,4 @@ def init_app(app) -> None:
     for module in (partners, territory, events, occurrences, imports, reminders, conflicts):
         api.register_blueprint(module.blp)
     app.register_blueprint(feeds.bp)  # text/calendar, outside the OpenAPI document
+    health.init_app(app)  # /healthz, /metrics and the counting of every request
