@@ -6,6 +6,7 @@ does any skipped test: a skip in CI is a failure hidden.
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import threading
@@ -43,6 +44,24 @@ def database_url(request, tmp_path_factory):
     with admin.connect() as conn:
         conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
     admin.dispose()
+
+
+@contextlib.contextmanager
+def fresh_database(kind: str, tmp_path):
+    """The URL of a new, empty database of that kind ("sqlite" or "postgresql"), dropped after."""
+    if kind == "sqlite":
+        yield f"sqlite:///{tmp_path / f'fresh-{uuid.uuid4().hex}.sqlite3'}"
+        return
+    name = f"maillage_fresh_{os.getpid()}_{uuid.uuid4().hex[:8]}"
+    admin = sa.create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield f"{_pg_base(PG_ADMIN_URL)}/{name}"
+    finally:
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
 
 
 @pytest.fixture(scope="session")

@@ -2,13 +2,12 @@
 from __future__ import annotations
 
 import json
-import uuid
 from contextlib import contextmanager
 from datetime import date
 
 import pytest
 import sqlalchemy as sa
-from conftest import PG_ADMIN_URL, _pg_base
+from conftest import fresh_database
 
 from app import create_app
 from models import Event, Partner, db
@@ -21,27 +20,16 @@ def new_database(backend, tmp_path):
     """A new, migrated, empty database of the same kind as the test's, and an app on it."""
     from flask_migrate import upgrade
 
-    if backend == "sqlite":
-        url, admin, name = f"sqlite:///{tmp_path / f'restore-{uuid.uuid4().hex}.sqlite3'}", None, None
-    else:
-        name = f"maillage_restore_{uuid.uuid4().hex[:10]}"
-        admin = sa.create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-        url = f"{_pg_base(PG_ADMIN_URL)}/{name}"
-    other = create_app({"SQLALCHEMY_DATABASE_URI": url, "TESTING": True, "SECRET_KEY": "test",
-                        "BASE_URL": "http://maillage.test", "RATELIMITS": {}})
-    with other.app_context():
-        upgrade()
-    try:
-        yield other
-    finally:
+    with fresh_database(backend, tmp_path) as url:
+        other = create_app({"SQLALCHEMY_DATABASE_URI": url, "TESTING": True, "SECRET_KEY": "test",
+                            "BASE_URL": "http://maillage.test", "RATELIMITS": {}})
         with other.app_context():
-            db.engine.dispose()
-        if admin is not None:
-            with admin.connect() as conn:
-                conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-            admin.dispose()
+            upgrade()
+        try:
+            yield other
+        finally:
+            with other.app_context():
+                db.engine.dispose()
 
 
 def run(app, *args):
