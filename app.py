@@ -58,6 +58,7 @@ def _settings(instance_path: str) -> dict:
         "RATELIMITS": {
             "auth.login": os.environ.get("RATELIMIT_LOGIN", "10 per minute"),
             "feeds": os.environ.get("RATELIMIT_FEEDS", "300 per minute"),
+            "feeds_pages.private_links": os.environ.get("RATELIMIT_TOKENS", "30 per hour"),  # feed tokens
         },
     }
 

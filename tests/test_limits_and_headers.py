@@ -74,6 +74,28 @@ def test_sign_in_attempts_are_limited_per_address_with_a_french_page(limited):
     assert _sign_in_attempt(client, headers={"X-Forwarded-For": "192.0.2.7"}).status_code == 401
 
 
+def test_creating_private_feed_links_is_limited_per_address(limited, sign_in):
+    client = limited(**{"feeds_pages.private_links": "2 per minute"}).test_client()
+    sign_in(client, "coordo@example.fr")
+
+    def create():
+        page = client.get("/coordination/liens-prives").get_data(as_text=True)
+        token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page).group(1)
+        return client.post("/coordination/liens-prives", data={"csrf_token": token, "action": "create",
+                                                               "owner": "me", "label": "Agenda"})
+
+    assert [create().status_code for _ in range(2)] == [200, 200]
+    refused = create()
+    assert refused.status_code == 429 and "Trop de tentatives" in refused.get_data(as_text=True)
+
+
+def test_every_rate_limit_names_an_endpoint_or_blueprint_that_exists():
+    """A renamed view would otherwise silently lose its limit."""
+    app = create_app({"SQLALCHEMY_DATABASE_URI": "sqlite://"})
+    for name in app.config["RATELIMITS"]:
+        assert name in app.blueprints or name in app.view_functions, name
+
+
 def test_feed_polling_is_limited_per_address_in_the_json_shape(limited):
     client = limited(feeds="2 per minute").test_client()
     assert [client.get("/feeds/all.ics").status_code for _ in range(2)] == [200, 200]

@@ -146,10 +146,11 @@ def forbidden_page(error):
 
 @bp.errorhandler(429)
 def too_many_attempts(error):
-    """Sign-in attempts are rate-limited per address (RATELIMITS in app.py)."""
+    """Sign-in attempts and the creation of private links are rate-limited per address
+    (RATELIMITS in app.py); page blueprints register this for themselves."""
     return render_template("coordination/error.html", title="Trop de tentatives",
-                           message="Trop de tentatives de connexion depuis votre adresse. "
-                                   "Patientez une minute avant de réessayer."), 429
+                           message="Trop de tentatives depuis votre adresse. "
+                                   "Patientez un moment avant de réessayer."), 429
 
 
 def init_app(app) -> None:

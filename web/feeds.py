@@ -23,9 +23,10 @@ from models.partners import partner_by_slug
 from models.territory import place_by_slug
 from scheduler.ical_import import ImportOptions, ImportRefused, apply_plan, csv_template, parse_file, preview
 from scheduler.sync import run_source
-from web.auth import current_user, login_required
+from web.auth import current_user, login_required, too_many_attempts
 
 bp = Blueprint("feeds_pages", __name__)
+bp.register_error_handler(429, too_many_attempts)  # creating private links is rate-limited (app.py)
 
 
 def feed_addresses(path: str) -> dict:
