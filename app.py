@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 
 from flask import Flask
@@ -53,7 +54,9 @@ def _settings(instance_path: str) -> dict:
         "TRUSTED_PROXIES": int(os.environ.get("TRUSTED_PROXIES", "1")),
         # Rate-limit counters: in memory for one process; shared (redis://127.0.0.1:6379) for several.
         "RATELIMIT_STORAGE_URI": os.environ.get("RATELIMIT_STORAGE_URI", "memory://"),
-        "RATELIMIT_HEADERS_ENABLED": True,
+        # No X-RateLimit/Retry-After on every answer (a 503's own Retry-After would be overwritten);
+        # a 429 gets its Retry-After below.
+        "RATELIMIT_HEADERS_ENABLED": False,
         # What attackers hammer, per client address: endpoint or blueprint -> limit.
         "RATELIMITS": {
             "auth.login": os.environ.get("RATELIMIT_LOGIN", "10 per minute"),
@@ -68,6 +71,15 @@ def _limit_rates(app: Flask) -> None:
     (showing the sign-in form is free, trying a password is not)."""
     limiter = Limiter(get_remote_address, app=app)
     app.extensions["maillage_limiter"] = limiter
+
+    @app.after_request
+    def retry_after(response):
+        if response.status_code == 429 and "Retry-After" not in response.headers:
+            limit = limiter.current_limit
+            wait = int(limit.reset_at - time.time()) if limit else 60
+            response.headers["Retry-After"] = str(max(1, wait))
+        return response
+
     for name, rate in app.config["RATELIMITS"].items():
         if name in app.blueprints:
             limiter.limit(rate)(app.blueprints[name])
