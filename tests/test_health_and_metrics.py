@@ -63,3 +63,52 @@ def test_metrics_give_the_share_of_feed_polls_answered_304(client):
     assert after[full] - before.get(full, 0) == 1
     ratio = after[("maillage_feed_not_modified_ratio", ())]
     assert ratio == after[not_modified] / (after[not_modified] + after[full])
+
+
+def test_healthz_tells_whether_the_clock_holds_its_lock(app, client, backend):
+    """PostgreSQL: the clock's advisory lock held by a live session; SQLite: its heartbeat row."""
+    from datetime import timedelta
+
+    import sqlalchemy as sa
+
+    from models import ClockLock, db, utcnow
+    from scheduler.clock import ADVISORY_LOCK_KEY
+
+    assert client.get("/healthz").get_json()["clock"]["status"] == "down"  # no clock running
+    if backend == "postgresql":
+        with db.engine.connect() as clock:  # what a live clock process holds
+            assert clock.execute(sa.text("SELECT pg_try_advisory_lock(:k)"), {"k": ADVISORY_LOCK_KEY}).scalar()
+            body = client.get("/healthz").get_json()
+            clock.execute(sa.text("SELECT pg_advisory_unlock(:k)"), {"k": ADVISORY_LOCK_KEY})
+            clock.commit()
+        assert body["clock"]["status"] == "ok" and body["status"] == "ok"
+    else:
+        db.session.add(ClockLock(name="clock", holder="test:1", heartbeat_at=utcnow()))
+        db.session.commit()
+        assert client.get("/healthz").get_json()["clock"]["status"] == "ok"
+        db.session.execute(sa.update(ClockLock).values(heartbeat_at=utcnow() - timedelta(minutes=5)))
+        db.session.commit()
+        body = client.get("/healthz").get_json()
+        assert body["clock"]["status"] == "late" and body["status"] == "degraded"
+    assert client.get("/healthz").status_code == 200  # a stopped clock delays reminders, not pages
+    assert scrape(client)[("maillage_clock_up", ())] == 0  # released on PostgreSQL, late on SQLite
+
+
+def test_metrics_read_reminders_sent_and_failed_and_open_conflicts_from_the_database(
+        app, client, create_partner, create_place, create_event):
+    from models import Delivery, db, utcnow
+
+    for i, state in enumerate(["sent", "sent", "failed", "pending"]):
+        db.session.add(Delivery(key=f"test-{i}", kind="reminder", recipient="a@example.fr", due_at=utcnow(),
+                                state=state))
+    db.session.commit()
+    ml, fjt = create_partner("mission-locale-sud"), create_partner("fjt-echirolles", type="fjt")
+    place = create_place("bij-echirolles")
+    create_event(place, [ml], title="Permanence mission locale")
+    create_event(place, [fjt], title="Atelier CV")  # same place, same Monday afternoon
+    result = app.test_cli_runner().invoke(args=["conflicts", "detect"])
+    assert result.exit_code == 0, result.output
+    figures = scrape(client)
+    assert figures[("maillage_deliveries", (("state", "sent"),))] == 2
+    assert figures[("maillage_deliveries", (("state", "failed"),))] == 1
+    assert figures[("maillage_conflicts", (("status", "open"),))] >= 1
