@@ -34,7 +34,7 @@ import sqlalchemy as sa
 from flask import current_app, render_template
 from sqlalchemy.orm import selectinload
 
-from models import Delivery, Event, Partner, Person, Place, ScanMark, Subscription, db, utcnow
+from models import Delivery, Event, Person, Place, ScanMark, Subscription, db, utcnow
 from models.deliveries import (DEFAULT_OFFSETS, SUBSCRIBER_OFFSETS, PartnerReminderSettings,
                                ReminderOffset, add_deliveries_if_new, add_delivery_if_new)
 from models.events import WEEKDAYS
@@ -272,7 +272,8 @@ def scan(now: datetime) -> dict[str, int]:
     counts = {"pending": 0, "skipped": 0}
     if hi > lo:
         recipients = Recipients.load()
-        planned = [*plan_reminders(lo, hi, recipients), *plan_weekly_programmes(lo, hi)]
+        planned = [*plan_reminders(lo, hi, recipients), *plan_weekly_programmes(lo, hi),
+                   *plan_daily_digests(lo, hi)]
         for values in planned:
             if values["due_at"] <= late_limit:
                 values["state"] = "skipped"
@@ -281,6 +282,8 @@ def scan(now: datetime) -> dict[str, int]:
             counts[state] += 1
             if state == "skipped":
                 log.warning("non envoyé (échéance %s manquée) : %s", due_at.isoformat(), key)
+    # Notices the conflicts engine recorded are due as soon as they exist, whatever the interval.
+    counts["pending"] += len(add_deliveries_if_new(list(plan_conflict_notices(Recipients.load(), now))))
     if mark is None:
         db.session.add(ScanMark(name=SCAN_MARK, scanned_until=now))
     elif now > mark.scanned_until:
@@ -543,6 +546,112 @@ def email_of(delivery: Delivery, message: Message):
                          text=render_template("mail/message.txt", **context),
                          html=render_template("mail/message.html", **context),
                          headers=headers, attachments=attachments)
+
+
+# --- conflicts: the notices the engine records, and the coordinators' morning digest ------------
+
+CONFLICT_NOTICE_KINDS = {"opened": "conflict_opened", "reopened": "conflict_opened",
+                         "accepted": "conflict_resolved", "resolved": "conflict_resolved",
+                         "closed": "conflict_resolved"}
+CHANGE_WORDS = {"opened": "signalé", "reopened": "rouvert", "accepted": "accepté", "resolved": "résolu",
+                "closed": "clos (il n'est plus vrai)"}
+
+
+def plan_conflict_notices(recipients: Recipients, now: datetime) -> Iterator[dict]:
+    """One delivery per notice the conflicts engine recorded (`models.conflicts.ConflictNotice`);
+    the notice is marked taken in the same transaction, so it becomes deliveries exactly once."""
+    from models.conflicts import ConflictNotice
+
+    for notice in db.session.scalars(sa.select(ConflictNotice).where(ConflictNotice.sent_at.is_(None))
+                                     .order_by(ConflictNotice.id)):
+        notice.sent_at = utcnow()
+        kind = CONFLICT_NOTICE_KINDS.get(notice.change, "conflict_opened")
+        targets = []
+        if notice.user is not None and notice.user.email:
+            targets.append({"channel": "email", "recipient": notice.user.email.lower()})
+        if notice.partner is not None:
+            if notice.partner.contact_email:
+                targets.append({"channel": "email", "recipient": notice.partner.contact_email.lower(),
+                                "partner_id": notice.partner_id})
+            settings = recipients.settings.get(notice.partner_id)
+            if settings is not None and settings.webhook_url:
+                targets.append({"channel": "webhook", "recipient": settings.webhook_url,
+                                "partner_id": notice.partner_id})
+        for to in targets:
+            yield {**to, "kind": kind, "due_at": now,
+                   "payload": {"conflict_id": notice.conflict_id, "change": notice.change},
+                   "key": delivery_key(kind, to["channel"], to["recipient"], "notice", notice.id)}
+
+
+def plan_daily_digests(lo: int, hi: int) -> Iterator[dict]:
+    from models.users import User
+
+    zone = current_app.config["DEFAULT_TIMEZONE"]
+    instants = wall_instants(zone, DAILY_DIGEST_AT, lo, hi)
+    if not instants:
+        return
+    coordinators = list(db.session.scalars(sa.select(User).where(
+        User.role == "coordinator", User.is_active_account.is_(True))))
+    for day, due in instants:
+        for user in coordinators:
+            day_iso = date.fromordinal(day).isoformat()
+            yield {"kind": "daily_digest", "channel": "email", "recipient": user.email.lower(),
+                   "due_at": datetime.fromtimestamp(due, UTC), "payload": {"user_id": user.id, "day": day_iso},
+                   "key": delivery_key("daily_digest", "email", user.email.lower(), day_iso)}
+
+
+def describe_conflict(conflict) -> str:
+    a, b = conflict.a_event, conflict.b_event
+    start = conflict.starts_at.astimezone(ZoneInfo(a.timezone if a else current_app.config["DEFAULT_TIMEZONE"]))
+    severity = "bloquant" if conflict.is_hard else "avertissement"
+    sides = f"« {a.title} »" + (f" et « {b.title} »" if b is not None and b.id != a.id else "")
+    return f"{conflict.kind_label} ({severity}) : {sides}, {french_datetime(start)}"
+
+
+def render_conflict_change(delivery: Delivery, now: datetime) -> Message:
+    from models.conflicts import ScheduleConflict
+
+    conflict = db.session.get(ScheduleConflict, delivery.payload["conflict_id"])
+    if conflict is None:
+        raise Skip("Chevauchement supprimé avec son événement.")
+    change = delivery.payload.get("change", "opened")
+    paragraphs = [f"Un chevauchement vous concernant est {CHANGE_WORDS.get(change, change)} :",
+                  describe_conflict(conflict)]
+    if conflict.reason and change in ("accepted", "resolved"):
+        paragraphs.append(f"Motif : {conflict.reason}")
+    return Message(
+        subject=f"Chevauchement {CHANGE_WORDS.get(change, change).split(' ')[0]} : {conflict.kind_label}",
+        paragraphs=paragraphs, links=[("Voir les chevauchements", f"{_base_url()}/coordination/")],
+        data={"conflict": {"id": conflict.id, "kind": conflict.kind, "status": conflict.status, "change": change,
+                           "events": [conflict.a_event_id, conflict.b_event_id],
+                           "starts_at": conflict.starts_at.isoformat()}})
+
+
+def render_daily_digest(delivery: Delivery, now: datetime) -> Message:
+    from models.conflicts import conflicts_query
+    from models.users import User
+
+    user = db.session.get(User, delivery.payload["user_id"])
+    if user is None or not user.is_active:
+        raise Skip("Compte désactivé.")
+    open_ones = list(db.session.scalars(conflicts_query(user, status="open", start=now)))
+    if not open_ones:
+        raise Skip("Aucun chevauchement ouvert : rien à signaler.")
+    since = delivery.due_at - timedelta(days=1)
+    new = [c for c in open_ones if c.opened_at >= since]
+    items = [("Nouveau — " if c.opened_at >= since else "") + describe_conflict(c) for c in open_ones[:50]]
+    if len(open_ones) > 50:
+        items.append(f"… et {len(open_ones) - 50} autre(s), dans la vue de coordination.")
+    return Message(
+        subject=f"Chevauchements : {len(new)} nouveau(x), {len(open_ones)} ouvert(s)",
+        paragraphs=[f"Dans votre territoire, {len(open_ones)} chevauchement(s) restent ouverts, "
+                    f"dont {len(new)} apparu(s) depuis hier."],
+        items=items, links=[("Les traiter dans la vue de coordination", f"{_base_url()}/coordination/")],
+        data={"open": len(open_ones), "new": len(new)})
+
+
+RENDERERS.update({"conflict_opened": render_conflict_change, "conflict_resolved": render_conflict_change,
+                  "daily_digest": render_daily_digest})
 
 
 # --- sending --------------------------------------------------------------------------------

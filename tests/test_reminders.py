@@ -504,3 +504,37 @@ def test_a_partner_sets_its_offsets_and_webhook_through_the_api(app, client, ter
     assert saved["webhook_url"] == "https://si.ml.example.fr/maillage" and len(saved["webhook_secret"]) == 64
     other = token_for("autre@cs.example.fr", role="editor", partner=create_partner("centre-social"))
     assert client.put(url, headers=other, json={"offsets": []}).status_code == 403
+
+
+# --- conflicts: notices and the coordinators' morning digest -----------------------------------
+
+def test_a_conflict_opened_is_told_to_both_partners_and_the_coordinator_and_the_morning_digest_lists_it(
+        app, mailbox, territory, create_event, create_partner):
+    from models import db
+    from models.users import get_or_create_user
+    from scheduler.conflicts import run_full_detection
+
+    get_or_create_user("coordo@example.fr", "coordinator")
+    db.session.commit()
+    other = create_partner("centre-social", contact_email="accueil@cs.example.fr")
+    create_event(territory["place"], [territory["partner"]], title="Permanence mission locale",
+                 start_date=date(2027, 1, 14))
+    create_event(territory["place"], [other], title="Atelier du centre social", start_date=date(2027, 1, 14))
+    run_full_detection()  # the same place at the same time: a hard conflict, and its notices
+    db.session.commit()
+    run(datetime.now(UTC))
+    opened = [m for m in mailbox.messages if m["Subject"].startswith("Chevauchement signalé")]
+    assert sorted(m["To"] for m in opened) == ["accueil@cs.example.fr", "accueil@ml.example.fr", "coordo@example.fr"]
+    text = text_of(opened[0])
+    assert "Permanence mission locale" in text and "Atelier du centre social" in text
+    assert "jeudi 14 janvier 2027 à 14 h 00" in text
+    mailbox.messages.clear()
+    run(datetime.now(UTC) + timedelta(minutes=1))
+    assert len(mailbox) == 0  # each notice once
+
+    run("2027-01-12T06:59:00Z")
+    assert not [m for m in mailbox.messages if m["To"] == "coordo@example.fr"]
+    run("2027-01-12T07:00:00Z")  # 8:00 in Paris
+    [digest] = [m for m in mailbox.messages if m["To"] == "coordo@example.fr"]
+    assert digest["Subject"] == "Chevauchements : 0 nouveau(x), 1 ouvert(s)"
+    assert "Lieu ou salle occupé deux fois (bloquant)" in text_of(digest)
