@@ -61,5 +61,6 @@ def end_session(exception: BaseException | None = None) -> None:
     try:
         db.session.remove()
     except sa.exc.DBAPIError:
-        db.session.invalidate()
+        # The scoped_session proxy has no invalidate(): ask the request's own Session.
+        db.session.registry().invalidate()
         db.session.remove()

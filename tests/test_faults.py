@@ -236,6 +236,33 @@ def test_a_database_error_that_is_a_bug_stays_a_500_and_is_not_passed_off_as_an_
     assert app.test_client().get("/api/v1/partners").status_code == 500
 
 
+def test_a_connection_killed_after_the_answer_was_made_leaves_the_answer_standing():
+    """The race of the restart test below, made certain: PostgreSQL ends the request's connection
+    after its view has answered, so the closing rollback fails; the answer stands (not a 500) and
+    the next request gets a live connection."""
+    from app import create_app
+    from models import db
+
+    with own_postgresql_database() as (url, name, admin):
+        prepared_app(url)
+        app = create_app({"SQLALCHEMY_DATABASE_URI": url, "SECRET_KEY": "test"})
+
+        @app.get("/test-killed-after-answer")
+        def killed_after_answer():
+            pid = db.session.scalar(sa.text("SELECT pg_backend_pid()"))
+            with admin.connect() as conn:
+                conn.execute(sa.text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+            return "réponse faite"
+
+        client = app.test_client()
+        answer = client.get("/test-killed-after-answer")
+        assert answer.status_code == 200 and answer.get_data(as_text=True) == "réponse faite"
+        again = client.get("/api/v1/partners")
+        assert again.status_code == 200 and again.get_json()[0]["slug"] == PARTNER["slug"]
+        with app.app_context():
+            db.engine.dispose()
+
+
 # --- PostgreSQL restarted under load -------------------------------------------------------------
 
 def postgresql_cluster() -> tuple[str, str]:
