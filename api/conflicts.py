@@ -11,7 +11,8 @@ from marshmallow import fields
 from api.auth import require_api_user
 from api.schemas import BaseSchema, SelectPage, length, one_of
 from models import db
-from models.conflicts import CONFLICT_KINDS, CONFLICT_STATUSES, accept_conflict, conflict_for, conflicts_query
+from models.conflicts import (CONFLICT_KINDS, CONFLICT_STATUSES, accept_conflict, conflict_for, conflicts_query,
+                              with_sides_loaded)
 from models.errors import Conflict
 from scheduler.conflicts import SERIES, check_event, person_ids_of
 
@@ -142,3 +143,9 @@ def check_write(event, actor, previous_person_ids=(), recurrence_start=None) -> 
                                            for c in hard for e in c.events)):
         raise HardConflictsRefused(ConflictSchema(many=True).dump(hard))
     return outcome.current
+
+
+def commit_answering(conflicts: list) -> list:
+    """Commits the write, and gives its conflicts back ready for the answer."""
+    db.session.commit()
+    return with_sides_loaded(conflicts)

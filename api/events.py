@@ -7,7 +7,7 @@ from flask_smorest import Blueprint
 from marshmallow import ValidationError, fields, post_load, validate, validates_schema
 
 from api.auth import api_user, require_api_user
-from api.conflicts import ConflictSchema, check_write, people_before
+from api.conflicts import ConflictSchema, check_write, commit_answering, people_before
 from api.schemas import BaseSchema, SelectPage, between, length, one_of, reference
 from models import Event, db
 from models.audit import history
@@ -183,8 +183,7 @@ class Events(MethodView):
         """Créer un événement ou une série"""
         user = require_api_user()
         event = create_event(user, data)
-        event.conflicts = check_write(event, user)
-        db.session.commit()
+        event.conflicts = commit_answering(check_write(event, user))
         return event
 
 
@@ -202,8 +201,7 @@ class EventById(MethodView):
         user, event = require_api_user(), event_by_id(event_id)
         before = people_before(event)
         series.update_event(user, event, data)
-        event.conflicts = check_write(event, user, before)
-        db.session.commit()
+        event.conflicts = commit_answering(check_write(event, user, before))
         return event
 
     @blp.response(204)
@@ -230,8 +228,7 @@ class CancelOccurrence(MethodView):
         """Annuler une occurrence d'une série"""
         user, event = require_api_user(), event_by_id(event_id)
         exception = series.cancel_occurrence(user, event, data["recurrence_start"], data["reason"])
-        exception.conflicts = check_write(event, user, recurrence_start=data["recurrence_start"])
-        db.session.commit()
+        exception.conflicts = commit_answering(check_write(event, user, recurrence_start=data["recurrence_start"]))
         return exception
 
 
@@ -247,8 +244,7 @@ class MoveOccurrence(MethodView):
             user, event, data["recurrence_start"],
             starts_at=data.get("starts_at"), ends_at=data.get("ends_at"), place=data.get("place"),
             room=data.get("room"), person_ids=data.get("people"), reason=data["reason"])
-        exception.conflicts = check_write(event, user, before, data["recurrence_start"])
-        db.session.commit()
+        exception.conflicts = commit_answering(check_write(event, user, before, data["recurrence_start"]))
         return exception
 
 

@@ -327,6 +327,7 @@ def load_national(engine, scale: float = 1.0, seed: int = SEED, start: date | No
 
     from models import Event, OccurrenceException, Partner, Person, Place, Quartier, db
     from models.events import event_organisers, event_people
+    from models.versions import raise_versions
 
     cal = build_national(scale, seed, start)
     if create_tables:
@@ -344,6 +345,7 @@ def load_national(engine, scale: float = 1.0, seed: int = SEED, start: date | No
                 if "id" in table.c and rows:
                     conn.execute(sa.text(f"SELECT setval(pg_get_serial_sequence('{table.name}', 'id'), "
                                          f"(SELECT max(id) FROM {table.name}))"))
+        raise_versions(session=conn)  # the ORM's hooks did not see these rows: what was cached goes
     return cal
 
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 from datetime import datetime
 
 import sqlalchemy as sa
-from sqlalchemy.orm import Mapped, aliased, mapped_column, relationship
+from sqlalchemy.orm import Mapped, aliased, mapped_column, relationship, selectinload
 
 from models.audit import record
 from models.base import UTCDateTime, db, utcnow
@@ -184,6 +184,22 @@ def conflicts_query(user, status: str | None = None, kind: str | None = None, qu
 def _organised_by(partner_id):
     organised = sa.select(event_organisers.c.event_id).where(event_organisers.c.partner_id == partner_id)
     return sa.or_(ScheduleConflict.a_event_id.in_(organised), ScheduleConflict.b_event_id.in_(organised))
+
+
+def with_sides_loaded(conflicts: list[ScheduleConflict]) -> list[ScheduleConflict]:
+    """The conflicts with both sides' events, organisers and places loaded in a few queries: a
+    write answers with all the conflicts it touched, and its commit has expired every one of
+    them (one query each, then each event's, otherwise)."""
+    if not conflicts:
+        return conflicts
+    ids = [sa.inspect(c).identity[0] for c in conflicts]  # read without loading the expired row
+    sides = [selectinload(side).options(selectinload(Event.organisers),
+                                               selectinload(Event.place))
+             for side in (ScheduleConflict.a_event, ScheduleConflict.b_event)]
+    db.session.scalars(sa.select(ScheduleConflict).where(ScheduleConflict.id.in_(ids))
+                       .options(*sides, selectinload(ScheduleConflict.decided_by))
+                       .execution_options(populate_existing=True)).all()
+    return conflicts
 
 
 def conflict_for(user, conflict_id: int) -> ScheduleConflict:

@@ -37,10 +37,11 @@ class FeedToken(db.Model):
 
 class FeedState(db.Model):
     """What was last served for one feed (its address and filters): the ETag of its bytes, the
-    Last-Modified, and the change marker of the database it was built at.
+    Last-Modified, the marker (versions of its scopes and day) it was built at, and the bytes.
 
     Kept in the database, not in a process, so that every gunicorn worker answers the same
-    ETag and a Last-Modified that never moves backwards. It is a cache, not data: not audited.
+    ETag and a Last-Modified that never moves backwards, and a feed built by one process is
+    served by the others without building it again. It is a cache, not data: not audited.
     """
 
     __tablename__ = "feed_states"
@@ -49,6 +50,8 @@ class FeedState(db.Model):
     marker: Mapped[str] = mapped_column(sa.String(80))
     etag: Mapped[str] = mapped_column(sa.String(64))
     last_modified: Mapped[datetime] = mapped_column(UTCDateTime)
+    # Read only when a client does not hold the current version already (a 304 needs no bytes).
+    body: Mapped[bytes | None] = mapped_column(sa.LargeBinary, deferred=True)
 
 
 class SyncSource(db.Model):
@@ -162,23 +165,6 @@ def feed_tokens_of(user) -> list[FeedToken]:
         condition = sa.or_(condition, FeedToken.partner_id == user.partner_id)
     return list(db.session.scalars(sa.select(FeedToken).where(condition).order_by(FeedToken.created_at.desc(),
                                                                                   FeedToken.id.desc())))
-
-
-def change_marker() -> str:
-    """The latest write to the data, in one round trip (every feed poll asks it): the highest
-    AuditEntry (every write records one, deletions included) and the calendar version (raised in
-    the writing transaction by every ORM write to what feeds show, and by bulk loads). The audit
-    entry's time goes with its id, so that a database restored or emptied (ids counted again from
-    1) never matches an old marker."""
-    from models.audit import AuditEntry
-    from models.versions import CalendarVersion
-
-    latest = sa.select(AuditEntry.id).order_by(AuditEntry.id.desc()).limit(1).scalar_subquery()
-    row = db.session.execute(sa.select(
-        latest, sa.select(AuditEntry.at).where(AuditEntry.id == latest).scalar_subquery(),
-        sa.select(CalendarVersion.version).where(CalendarVersion.id == 1).scalar_subquery())).one()
-    audit = f"{row[0]}@{row[1].timestamp():.6f}" if row[0] is not None else "0"
-    return f"{audit}|{row[2] or 0}"
 
 
 def create_sync_source(actor, partner, place, url: str, kind: str = "permanence",

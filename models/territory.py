@@ -80,15 +80,27 @@ class Place(db.Model):
 
 
 # --- operations ------------------------------------------------------------------------------
+import functools  # noqa: E402
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones  # noqa: E402
 
 from models.audit import apply_changes, record  # noqa: E402
 from models.errors import InvalidInput, NotFound  # noqa: E402
 
 
+@functools.cache
+def _known_timezones() -> frozenset[str]:
+    # Reading the zone database from disk costs milliseconds; it does not change while we run.
+    return frozenset(available_timezones())
+
+
+def is_known_timezone(name: str) -> bool:
+    """An IANA zone name that ZoneInfo knows (not a file path that happens to exist)."""
+    return name in _known_timezones()
+
+
 def check_timezone(name: str, field: str = "timezone") -> str:
     try:
-        if name not in available_timezones():
+        if not is_known_timezone(name):
             raise ZoneInfoNotFoundError(name)
         ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):

@@ -1,65 +1,184 @@
-"""The calendar's version: a counter raised in the same transaction as every write that can
-change what the public pages show (events, their exceptions, places, partners, quartiers).
+"""Versions of the calendar by scope: counters raised in the same transaction as every write that
+can change what a feed or a public page shows, so that what is cached under them is never stale
+and a write throws away only what shows it.
 
-Pages cache what they render under this version, so a cached page is never older than the data:
-the counter is one row updated at commit time, so concurrent writers are serialised on it and
-versions follow commit order; readers read it before the data (a page built from newer data
-under an older version is only a wasted cache entry, never a stale one).
+Scopes (strings, by slug or code so that a reader needs no lookup to name its own):
+- `*`: everything; raised by writes to places, partners, people and quartiers (names, addresses,
+  quartiers of places: they show everywhere) and by bulk loads;
+- `events`: any event or occurrence written (the whole calendar: home page, /feeds/all.ics,
+  private links of users);
+- `event:<id>`, `place:<slug>`, `quartier:<code>`, `partner:<slug>`: an event write raises those
+  of the event, of its place and the places its moved occurrences go to, of their quartiers, and
+  of its organisers, before and after the write.
+
+A reader reads `*` and its own scopes in one query, before the data: a page built from newer data
+under an older version is only a wasted cache entry, never a stale one. Rows are updated at
+commit time (sorted, `*` and `events` first, so that concurrent writers queue on the same rows in
+the same order) and follow commit order.
 """
 from __future__ import annotations
 
 import secrets
+from collections.abc import Iterable
+from itertools import chain
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from models.base import db
 
-
-class CalendarVersion(db.Model):
-    __tablename__ = "calendar_version"
-    # Its row comes with the migrations: an import replaces it (models/backup.py).
-    __table_args__ = {"info": {"seeded_by_migrations": True}}
-
-    id: Mapped[int] = mapped_column(primary_key=True)  # always 1
-    version: Mapped[int] = mapped_column(sa.BigInteger, default=0)
+EVERYTHING = "*"
+ALL_EVENTS = "events"
 
 
-_WATCHED_TABLES = {"events", "occurrence_exceptions", "places", "partners", "quartiers", "people"}
-_FLAG = "maillage_calendar_changed"
+class ScopeVersion(db.Model):
+    __tablename__ = "scope_versions"
+
+    scope: Mapped[str] = mapped_column(sa.String(200), primary_key=True)
+    version: Mapped[int] = mapped_column(sa.BigInteger)
 
 
-def _touches_calendar(session: Session) -> bool:
-    return any(getattr(obj, "__tablename__", None) in _WATCHED_TABLES
-               for obj in (*session.new, *session.dirty, *session.deleted))
+def event_scope(event_id: int) -> str:
+    return f"event:{event_id}"
 
 
-# The flag is never cleared on rollback: a rolled-back savepoint may leave earlier flushed changes
-# in the transaction, and one needless raise of the version costs a page rebuild, nothing more.
+def place_scope(slug: str) -> str:
+    return f"place:{slug}"
+
+
+def quartier_scope(code: str) -> str:
+    return f"quartier:{code}"
+
+
+def partner_scope(slug: str) -> str:
+    return f"partner:{slug}"
+
+
+_SHOWN_EVERYWHERE = {"places", "partners", "quartiers", "people"}
+_PENDING = "maillage_scopes_changed"  # session.info: scopes to raise at commit
+
+
+def _history_values(obj, attribute: str) -> list:
+    """The attribute's value now and before the flush (a move changes a place: both are shown)."""
+    history = sa.inspect(obj).attrs[attribute].history
+    return [v for v in chain(history.added, history.unchanged, history.deleted) if v is not None]
+
+
+class _Pending:
+    """What the flushes of a transaction wrote, gathered without queries; turned into scopes once,
+    at commit."""
+
+    def __init__(self):
+        self.scopes: set[str] = set()
+        self.event_ids: set[int] = set()
+        self.place_ids: set[int] = set()
+        self.partner_ids: set[int] = set()
+
+    def note(self, objects: Iterable) -> None:
+        for obj in objects:
+            table = getattr(obj, "__tablename__", None)
+            if table in _SHOWN_EVERYWHERE:
+                self.scopes.add(EVERYTHING)
+            elif table == "events":
+                if obj.id is not None:
+                    self.event_ids.add(obj.id)
+                self.place_ids.update(_history_values(obj, "place_id"))
+                # Unloaded collections give no history: their organisers are read at commit.
+                self.partner_ids.update(p.id for p in _history_values(obj, "organisers") if p.id is not None)
+            elif table == "occurrence_exceptions":
+                if obj.event_id is not None:
+                    self.event_ids.add(obj.event_id)
+                self.place_ids.update(_history_values(obj, "place_id"))
+
+    def resolve(self, connection) -> set[str]:
+        """The scopes: those noted, and those of the events, their places (and quartiers) and
+        organisers as the database has them now."""
+        from models.events import Event, event_organisers
+        from models.partners import Partner
+        from models.territory import Place, Quartier
+
+        scopes = set(self.scopes)
+        if not (self.event_ids or self.place_ids or self.partner_ids):
+            return scopes
+        scopes.add(ALL_EVENTS)
+        scopes.update(event_scope(i) for i in self.event_ids)
+        place_ids, partner_ids = set(self.place_ids), set(self.partner_ids)
+        if self.event_ids:
+            place_ids.update(connection.scalars(sa.select(Event.place_id).where(Event.id.in_(self.event_ids))))
+            partner_ids.update(connection.scalars(sa.select(event_organisers.c.partner_id)
+                                                  .where(event_organisers.c.event_id.in_(self.event_ids))))
+        if place_ids:
+            for slug, code in connection.execute(sa.select(Place.slug, Quartier.code).outerjoin(
+                    Quartier, Place.quartier_id == Quartier.id).where(Place.id.in_(place_ids))):
+                scopes.add(place_scope(slug))
+                if code is not None:
+                    scopes.add(quartier_scope(code))
+        if partner_ids:
+            scopes.update(partner_scope(s) for s in connection.scalars(
+                sa.select(Partner.slug).where(Partner.id.in_(partner_ids))))
+        return scopes
+
+
+def _pending(session: Session) -> _Pending:
+    return session.info.setdefault(_PENDING, _Pending())
+
+
+_WATCHED = _SHOWN_EVERYWHERE | {"events", "occurrence_exceptions"}
+
+
 @sa.event.listens_for(Session, "before_flush")
-def _note_calendar_change(session, flush_context, instances) -> None:
-    if _touches_calendar(session):
-        session.info[_FLAG] = True
+def _note_deleted_events(session, flush_context, instances) -> None:
+    # A deleted event's place and organisers are read now, while its rows still exist.
+    deleted = [obj for obj in session.deleted if getattr(obj, "__tablename__", None) in _WATCHED]
+    if deleted:
+        gone = _Pending()
+        gone.note(deleted)
+        _pending(session).scopes.update(gone.resolve(session.connection()))
 
 
+@sa.event.listens_for(Session, "after_flush")
+def _note_written(session, flush_context) -> None:
+    # After the flush, new rows have their ids and attribute history still holds the old values.
+    written = [obj for obj in chain(session.new, session.dirty) if getattr(obj, "__tablename__", None) in _WATCHED]
+    if written:
+        _pending(session).note(written)
+
+
+# What is pending is never cleared on rollback: a rolled-back savepoint may leave earlier flushed
+# changes in the transaction, and one needless raise costs a rebuild, nothing more.
 @sa.event.listens_for(Session, "before_commit")
-def _raise_calendar_version(session) -> None:
-    # Flush first: commit would flush after this hook, and the flush decides whether we bump.
-    session.flush()
-    if session.info.pop(_FLAG, False):
-        bump_calendar_version(session)
+def _raise_written_scopes(session) -> None:
+    session.flush()  # commit would flush after this hook, and the flush says what to raise
+    pending = session.info.pop(_PENDING, None)
+    if pending is not None:
+        scopes = pending.resolve(session.connection())
+        if scopes:
+            raise_versions(scopes, session)
 
 
-def bump_calendar_version(session: Session | None = None) -> None:
-    """Raises the version; for writes that bypass the ORM (bulk loads) to call themselves."""
-    session = session or db.session
-    updated = session.execute(sa.update(CalendarVersion).where(CalendarVersion.id == 1)
-                              .values(version=CalendarVersion.version + 1)).rowcount
-    if not updated:
-        # The row is gone (a wiped database): start somewhere random, so that no cache keyed by
-        # an old number can be mistaken for the new data.
-        session.execute(sa.insert(CalendarVersion).values(id=1, version=secrets.randbits(48)))
+def raise_versions(scopes: Iterable[str] = (EVERYTHING,), session: Session | sa.Connection | None = None) -> None:
+    """Raises the versions of these scopes (by default everything: for writes that bypass the ORM,
+    such as bulk loads, which pass their connection). A scope never raised before starts at a
+    random number, so that no cache keyed by the number of a wiped database can be mistaken for
+    the new data."""
+    session = session if session is not None else db.session
+    scopes = set(scopes)
+    first = [s for s in (EVERYTHING, ALL_EVENTS) if s in scopes]
+    ordered = first + sorted(scopes - set(first))
+    dialect = session.dialect if isinstance(session, sa.Connection) else session.get_bind().dialect
+    if dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    table = ScopeVersion.__table__
+    statement = insert(table).on_conflict_do_update(index_elements=["scope"],
+                                                    set_={"version": table.c.version + 1})
+    session.execute(statement, [{"scope": s, "version": secrets.randbits(48)} for s in ordered])
 
 
-def calendar_version() -> int:
-    return db.session.scalar(sa.select(CalendarVersion.version).where(CalendarVersion.id == 1)) or 0
+def versions_of(scopes: Iterable[str]) -> str:
+    """The versions of `*` and these scopes, in one query, as a text to key caches with."""
+    wanted = sorted({EVERYTHING, *scopes})
+    found = dict(db.session.execute(sa.select(ScopeVersion.scope, ScopeVersion.version)
+                                    .where(ScopeVersion.scope.in_(wanted))).all())
+    return ",".join(f"{s}={found.get(s, 0)}" for s in wanted)

@@ -1,17 +1,19 @@
 """The feeds: which events each one holds, and serving it without rebuilding what did not change.
 
-A feed is rebuilt when the database's change marker (the latest AuditEntry: every write records
-one, deletions included) or the day has moved since it was last built; its ETag is a hash of its
-bytes, so a rebuild that gives the same bytes keeps the same ETag and Last-Modified. The marker,
-ETag and Last-Modified of each feed live in the database (FeedState), so that every web process
-answers alike and no subscriber sees a stale feed once a change is committed; the bytes are kept
-in each process's memory.
+A feed is rebuilt when its marker has moved since it was last built: the versions of the scopes it
+shows (models/versions.py: a write raises those of the event, its place, quartier and organisers,
+so a write rebuilds only the feeds that show it), the day, and what else its bytes depend on. Its
+ETag is a hash of its bytes, so a rebuild that gives the same bytes keeps the same ETag and
+Last-Modified. Marker, ETag, Last-Modified and bytes live in the database (FeedState), so that
+every web process answers alike, a feed is built once for all of them, and no subscriber sees a
+stale feed once a change is committed; each process also keeps recent feeds in memory.
 """
 from __future__ import annotations
 
 import hashlib
 import json
 import threading
+from pathlib import Path
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -23,14 +25,20 @@ from sqlalchemy.orm import selectinload
 
 from models import Event, OccurrenceException, Partner, Person, Place, Quartier, db, utcnow
 from models.events import EVENT_KINDS, event_organisers, event_people
-from models.feeds import FeedState, change_marker
+from models.feeds import FeedState
+from models.versions import ALL_EVENTS, event_scope, partner_scope, place_scope, quartier_scope, versions_of
 from scheduler.calendar import CalendarFilter, events_query
 from scheduler.ical import CalendarHead, RenderContext, default_horizon, render_calendar
 from scheduler.recurrence import _gc_paused
 
 # Past events stay in a feed for a month, so that last week is still in people's calendars.
 KEEP_PAST_DAYS = 31
-MEMORY_SIZE = 256
+# Bytes of feeds each process keeps (most feeds are a few kilobytes, the whole territory's megabytes).
+MEMORY_BYTES = 64 * 1024 * 1024
+# What the bytes depend on besides the data: the code that writes them. A new release that writes
+# feeds differently rebuilds them instead of answering 304 with what it no longer writes.
+_RENDERING = hashlib.sha256(b"".join(Path(f).read_bytes() for f in (__file__, Path(__file__).with_name("ical.py"))
+                                     )).hexdigest()[:12]
 
 
 @dataclass(frozen=True)
@@ -44,6 +52,21 @@ class FeedSpec:
     age: int | None = None
     private: bool = False  # partners-only events and people's names
     partner: str | None = None  # a partner's private link: that partner's events
+
+    @property
+    def scopes(self) -> tuple[str, ...]:
+        """The scopes whose writes can change this feed (models/versions.py)."""
+        if self.scope == "partner":
+            return (partner_scope(self.value),)
+        if self.scope == "place":
+            return (place_scope(self.value),)
+        if self.scope == "quartier":
+            return (quartier_scope(self.value),)
+        if self.scope == "event":
+            return (event_scope(int(self.value)),)
+        if self.scope == "private" and self.partner:
+            return (partner_scope(self.partner),)
+        return (ALL_EVENTS,)
 
     @property
     def key(self) -> str:
@@ -244,21 +267,38 @@ def _build_feed(spec: FeedSpec, today: date, base_url: str, default_timezone: st
 
 
 _memory: OrderedDict[str, FeedVersion] = OrderedDict()
+_memory_bytes = 0
 _memory_lock = threading.Lock()
 
 
 def _remember(key: str, version: FeedVersion) -> None:
+    global _memory_bytes
     with _memory_lock:
+        old = _memory.pop(key, None)
+        if old is not None:
+            _memory_bytes -= len(old.body)
+        if len(version.body) > MEMORY_BYTES:
+            return
         _memory[key] = version
-        _memory.move_to_end(key)
-        while len(_memory) > MEMORY_SIZE:
-            _memory.popitem(last=False)
+        _memory_bytes += len(version.body)
+        while _memory_bytes > MEMORY_BYTES:
+            _, evicted = _memory.popitem(last=False)
+            _memory_bytes -= len(evicted.body)
 
 
 def forget_feeds() -> None:
     """Empties this process's memory of feed bytes (tests, benchmarks' cold runs)."""
+    global _memory_bytes
     with _memory_lock:
         _memory.clear()
+        _memory_bytes = 0
+
+
+def feed_marker(spec: FeedSpec, today: date, *parts: str) -> str:
+    """What a feed's bytes are built from, in a few characters: the versions of its scopes (one
+    query), the day, the rendering code and the caller's `parts` (settings, the owner's name)."""
+    text = "|".join((versions_of(spec.scopes), today.isoformat(), _RENDERING, *parts))
+    return hashlib.sha256(text.encode()).hexdigest()[:40]
 
 
 def current_feed(spec: FeedSpec, *, base_url: str, default_timezone: str, owner_name: str = "",
@@ -266,15 +306,15 @@ def current_feed(spec: FeedSpec, *, base_url: str, default_timezone: str, owner_
     """The feed as it is now, and whether the FeedState row changed (the caller commits it).
     `exists()` (raising when the feed's partner, place… is unknown) is only called when this
     process does not hold the feed under the current marker: a poll answered from memory costs
-    one query (the marker), a deletion moves the marker. `held(version)` says whether the client
-    already holds that version (its If-None-Match): then a version without bytes is enough (304),
-    and a feed this process no longer keeps in memory is not rebuilt for it.
+    one query (the marker), and a deletion moves the marker. `held(version)` says whether the
+    client already holds that version (its If-None-Match): then a version without bytes is
+    enough (304), read from the stored state without the bytes.
 
     The marker is read before the events: a write committed between the two makes the next
     request rebuild again, never serves old bytes under a new marker."""
     now = now or utcnow()
     today = now.astimezone(ZoneInfo(default_timezone)).date()
-    marker = f"{change_marker()}:{today.isoformat()}"
+    marker = feed_marker(spec, today, base_url, default_timezone, owner_name)
     key = spec.key
     known = _memory.get(key)
     if known is not None and known.marker == marker:
@@ -283,30 +323,34 @@ def current_feed(spec: FeedSpec, *, base_url: str, default_timezone: str, owner_
     if exists is not None:
         exists()
     state = db.session.get(FeedState, key)
-    if state is not None and state.marker == marker and known is not None and known.etag == state.etag:
-        version = FeedVersion(marker, state.etag, state.last_modified, known.body)
-        _remember(key, version)
-        return version, False
-    if state is not None and state.marker == marker and held is not None:
+    if state is not None and state.marker == marker:
+        if known is not None and known.etag == state.etag:
+            version = FeedVersion(marker, state.etag, state.last_modified, known.body)
+            _remember(key, version)
+            return version, False
         current = FeedVersion(marker, state.etag, state.last_modified)  # no bytes: not remembered
-        if held(current):
+        if held is not None and held(current):
             return current, False
+        body = state.body  # another process built it: read, not built again (written with its ETag)
+        if body is not None:
+            version = FeedVersion(marker, state.etag, state.last_modified, bytes(body))
+            _remember(key, version)
+            return version, False
     body = build_feed(spec, today, base_url, default_timezone, owner_name)
     etag = hashlib.sha256(body).hexdigest()[:32]
     second = now.replace(microsecond=0)
     if state is None:
-        state = FeedState(key=key, marker=marker, etag=etag, last_modified=second)
+        state = FeedState(key=key, marker=marker, etag=etag, last_modified=second, body=body)
         db.session.add(state)
     elif state.etag != etag:
         # HTTP dates count whole seconds: a change within the second of the last one still moves it.
         state.last_modified = max(second, state.last_modified + timedelta(seconds=1))
-        state.etag, state.marker = etag, marker
-    elif state.marker != marker:
-        state.marker = marker
+        state.etag, state.marker, state.body = etag, marker, body
     else:
-        version = FeedVersion(marker, etag, state.last_modified, body)
-        _remember(key, version)
-        return version, False
+        # Same bytes under a new marker (a write elsewhere in its scopes): same ETag, same date.
+        state.marker = marker
+        if db.session.scalar(sa.select(FeedState.key).where(FeedState.key == key, FeedState.body.is_(None))):
+            state.body = body  # a state from before bytes were kept
     db.session.flush()
     version = FeedVersion(marker, etag, state.last_modified, body)
     _remember(key, version)

@@ -19,7 +19,7 @@ import io
 import re
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import icalendar
 import sqlalchemy as sa
@@ -27,6 +27,7 @@ import sqlalchemy as sa
 from models import Event, Place, db
 from models.errors import InvalidInput
 from models.events import EVENT_KINDS, MAX_COUNT, MAX_DURATION_MINUTES, WEEKDAYS, local_to_utc
+from models.territory import is_known_timezone
 from scheduler.recurrence import SeriesRule, gives_occurrence, holiday_region_of, rule_dates, skipped_holidays
 
 UTC = timezone.utc
@@ -178,14 +179,14 @@ def _zone_name(value: datetime, tzid: str | None, fallback: str) -> str:
     """An IANA zone for a DTSTART: its own when icalendar knows it (Outlook's Windows names
     included), otherwise the place's (the instant is kept; the wall clock follows the place)."""
     key = getattr(value.tzinfo, "key", None)
-    if key and key != "UTC" and key in available_timezones():
+    if key and key != "UTC" and is_known_timezone(key):
         return key
     if tzid:
         try:
             from icalendar.timezone.windows_to_olson import WINDOWS_TO_OLSON
 
             name = WINDOWS_TO_OLSON.get(tzid, tzid)
-            if name in available_timezones():
+            if is_known_timezone(name):
                 ZoneInfo(name)
                 return name
         except (ZoneInfoNotFoundError, ValueError):

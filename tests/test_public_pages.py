@@ -347,22 +347,89 @@ def test_the_first_occurrences_of_a_window_are_those_the_full_read_gives(app, te
         assert [(replace(o, person_ids=()), e.id) for o, e in first] == full[:5], f
 
 
-def test_the_calendar_version_rises_with_each_committed_write_and_only_then(app, territory):
+def _versions(*scopes) -> dict[str, str]:
+    from models.versions import versions_of
+
+    return dict(part.split("=") for part in versions_of(scopes).split(","))
+
+
+def test_a_write_raises_the_versions_of_what_it_shows_once_at_commit_and_nothing_else(app, territory):
     from conftest import SYSTEM
     from models import db
     from models.events import update_event
-    from models.versions import calendar_version
+    from models.versions import ALL_EVENTS, event_scope, partner_scope, place_scope, quartier_scope
 
     t = territory
-    before = calendar_version()
+    shown_by_it = (ALL_EVENTS, event_scope(t.job_dating.id), place_scope(t.centre.slug),
+                   quartier_scope(t.quartier.code), partner_scope("mission-locale-sud-isere"))
+    elsewhere = (place_scope(t.bij.slug), partner_scope("centre-social-surieux"), event_scope(t.permanence.id))
+    before = _versions(*shown_by_it, *elsewhere)
     db.session.commit()  # nothing written
-    assert calendar_version() == before
+    assert _versions(*shown_by_it, *elsewhere) == before
     update_event(SYSTEM, t.job_dating, {"title": "Job dating du transport"})
+    db.session.flush()
+    assert _versions(*shown_by_it) == {s: before[s] for s in ("*", *shown_by_it)}  # at commit, not before
     db.session.commit()
-    assert calendar_version() == before + 1
+    after = _versions(*shown_by_it, *elsewhere)
+    for scope in shown_by_it:  # the territory's own writes gave each of them a first number
+        assert before[scope] != "0" and int(after[scope]) == int(before[scope]) + 1, scope
+    assert {s: after[s] for s in ("*", *elsewhere)} == {s: before[s] for s in ("*", *elsewhere)}
     update_event(SYSTEM, t.job_dating, {"title": "Job dating annulé ?"})
     db.session.rollback()
-    assert calendar_version() == before + 1
+    assert _versions(*shown_by_it, *elsewhere) == after
+
+
+def test_moving_an_occurrence_to_another_place_raises_both_places(app, territory):
+    from conftest import SYSTEM
+    from models import db
+    from models.versions import place_scope
+    from scheduler.series import move_occurrence
+    from public_territory import PARIS
+    from datetime import datetime, time
+
+    t = territory
+    before = _versions(place_scope(t.bij.slug), place_scope(t.centre.slug))
+    start = datetime.combine(t.monday + timedelta(days=7), time(14), PARIS)  # the permanence, at the BIJ
+    move_occurrence(SYSTEM, t.permanence, start, place=t.centre.slug)
+    db.session.commit()
+    after = _versions(place_scope(t.bij.slug), place_scope(t.centre.slug))
+    assert after[place_scope(t.bij.slug)] != before[place_scope(t.bij.slug)]
+    assert after[place_scope(t.centre.slug)] != before[place_scope(t.centre.slug)]
+
+
+def test_writes_to_places_partners_or_people_raise_everything_and_a_deleted_event_its_own_scopes(
+        app, territory, create_place):
+    from models import Event, db
+    from models.versions import ALL_EVENTS, partner_scope, place_scope
+
+    t = territory
+    before = _versions(ALL_EVENTS)
+    create_place("pij-surieux", "PIJ Surieux", quartier=t.quartier.code)
+    after = _versions(ALL_EVENTS)
+    assert after["*"] != before["*"] and after[ALL_EVENTS] == before[ALL_EVENTS]
+
+    scopes = (ALL_EVENTS, place_scope(t.centre.slug), partner_scope("mission-locale-sud-isere"))
+    before = _versions(*scopes)
+    db.session.delete(db.session.get(Event, t.job_dating.id))
+    db.session.commit()
+    after = _versions(*scopes)
+    assert all(after[s] != before[s] for s in scopes) and after["*"] == before["*"]
+
+
+def test_a_write_keeps_the_cached_pages_of_other_places_and_rebuilds_its_own(client, territory, token_for):
+    from web.public import page_cache
+
+    t = territory
+    bij, centre = f"/lieux/{t.bij.slug}?du={t.monday}", f"/lieux/{t.centre.slug}?du={t.monday}"
+    client.get(bij), client.get(centre)
+    cached = set(page_cache().pages)
+    response = client.patch(f"/api/v1/events/{t.job_dating.id}", headers=token_for(),  # at the centre
+                            json={"title": "Job dating du transport"})
+    assert response.status_code == 200, response.get_json()
+    assert "Job dating du transport" in client.get(centre).get_data(as_text=True)
+    client.get(bij)
+    new_entries = [k for k in page_cache().pages if k not in cached]
+    assert [k[3] for k in new_entries] == [t.centre.slug], new_entries  # the BIJ's page was not built again
 
 
 @pytest.mark.parametrize("first_tuesday, offsets", [

@@ -1,9 +1,10 @@
 """The public pages, where young people are: home, quartier, place, event, the hall screen, the
 widget other sites embed, and the weekly poster.
 
-Public events only (CalendarFilter's default). Pages are cached under the calendar's version
-(`models.versions`): a write raises it in its own transaction, so a page is never older than
-the data it shows, and at national scale the home page costs one primary-key read.
+Public events only (CalendarFilter's default). Pages are cached under the versions of the scopes
+they show (`models.versions`: everything, or a place, a quartier, a partner, an event): a write
+raises those it touches in its own transaction, so a page is never older than the data it shows,
+a write rebuilds only the pages that show it, and a cached page costs one small read.
 """
 from __future__ import annotations
 
@@ -21,7 +22,7 @@ from flask import (Blueprint, Response, abort, current_app, redirect, render_tem
 from models import Partner, Place, Quartier, db
 from models.errors import DomainError, NotFound
 from models.events import EVENT_KINDS
-from models.versions import calendar_version
+from models.versions import ALL_EVENTS, event_scope, partner_scope, place_scope, quartier_scope, versions_of
 from scheduler.calendar import (CalendarFilter, first_occurrences_between, next_occurrences,
                                 occurrences_between, public_event)
 from web.security import framable
@@ -156,21 +157,17 @@ def by_day(rows: list[dict]) -> list[tuple[date, str, list[dict]]]:
 # --- a cache that is never stale --------------------------------------------------------------
 
 class PageCache:
-    """Rendered pages keyed by what they show and the calendar's version (read first)."""
+    """Rendered pages keyed by what they show and the versions of their scopes (read first).
+    Entries of older versions are never asked for again and leave as the least recently used."""
 
-    def __init__(self, size: int = 512):
+    def __init__(self, size: int = 1024):
         self.size = size
         self.pages: OrderedDict[tuple, object] = OrderedDict()
         self.lock = threading.Lock()
-        self.version = None
 
-    def get_or_build(self, key: tuple, build):
-        version = calendar_version()
-        key = (version, _today(), *key)
+    def get_or_build(self, scopes: tuple[str, ...], key: tuple, build):
+        key = (versions_of(scopes), _today(), *key)
         with self.lock:
-            if version != self.version:  # pages of an older version will never be asked for again
-                self.pages.clear()
-                self.version = version
             if key in self.pages:
                 self.pages.move_to_end(key)
                 return self.pages[key]
@@ -186,8 +183,8 @@ def page_cache() -> PageCache:
     return current_app.extensions.setdefault("maillage_page_cache", PageCache())
 
 
-def cached_html(key: tuple, build) -> Response:
-    html = page_cache().get_or_build((request.endpoint, *key), build)
+def cached_html(scopes: tuple[str, ...], key: tuple, build) -> Response:
+    html = page_cache().get_or_build(scopes, (request.endpoint, *key), build)
     return Response(html, mimetype="text/html")
 
 
@@ -281,7 +278,7 @@ def home():
             quartiers=quartiers, filters=filters, first_day=first_day, first_day_label=day_label(first_day),
             next_week=(first_day + timedelta(days=7)).isoformat())
 
-    return cached_html((first_day, filters.key()), build)
+    return cached_html((ALL_EVENTS,), (first_day, filters.key()), build)
 
 
 @bp.get("/quartiers/<code>")
@@ -300,7 +297,7 @@ def quartier(code: str):
             feeds=feed_links(f"/feeds/quartiers/{q.code}.ics"),
             subscribe=subscription_link(quartier=q.code))
 
-    return cached_html((code, first_day, filters.key()), build)
+    return cached_html((quartier_scope(code),), (code, first_day, filters.key()), build)
 
 
 @bp.get("/lieux/<slug>")
@@ -318,7 +315,7 @@ def place(slug: str):
             next_week=(first_day + timedelta(days=7)).isoformat(),
             feeds=feed_links(f"/feeds/places/{p.slug}.ics"), subscribe=subscription_link(lieu=p.slug))
 
-    return cached_html((slug, first_day, filters.key()), build)
+    return cached_html((place_scope(slug),), (slug, first_day, filters.key()), build)
 
 
 @bp.get("/evenements/<int:event_id>")
@@ -334,7 +331,7 @@ def event(event_id: int):
             registration_url=safe_url(e.registration_url),
             feeds=feed_links(f"/feeds/events/{e.id}.ics"), subscribe=subscription_link(evenement=e.id))
 
-    return cached_html((event_id,), build)
+    return cached_html((event_scope(event_id),), (event_id,), build)
 
 
 # --- hall screen ---------------------------------------------------------------------------------
@@ -348,6 +345,10 @@ def _scope(key: str) -> tuple[str, object]:
     if q is not None:
         return "quartier", q
     raise NotFound(f"Ni lieu ni quartier ne porte l'identifiant « {key} ».")
+
+
+def _scope_of(kind: str, obj) -> str:
+    return place_scope(obj.slug) if kind == "place" else quartier_scope(obj.code)
 
 
 def _scope_filter(kind: str, obj) -> CalendarFilter:
@@ -367,7 +368,7 @@ def screen(key: str):
         return render_template("public/screen.html", scope=obj, scope_kind=kind, days=by_day(rows),
                                today=first_day, refresh_seconds=current_app.config.get("SCREEN_REFRESH_SECONDS", 300))
 
-    response = cached_html((key, first_day), build)
+    response = cached_html((_scope_of(kind, obj),), (key, first_day), build)
     # The screen asks for fresh data; the service worker keeps the last one for when the network drops.
     response.headers["Cache-Control"] = "no-cache"
     return response
@@ -387,7 +388,7 @@ WIDGET_DAYS = 14
 WIDGET_LIMIT = 12
 
 
-def _widget(scope_label: str, f: CalendarFilter, page_url: str, key: tuple):
+def _widget(scope_label: str, f: CalendarFilter, page_url: str, scope: str, key: tuple):
     first_day = _today()
 
     def build():
@@ -396,7 +397,7 @@ def _widget(scope_label: str, f: CalendarFilter, page_url: str, key: tuple):
         return render_template("public/widget.html", scope_label=scope_label, days=by_day(rows[:WIDGET_LIMIT]),
                                more=max(0, len(rows) - WIDGET_LIMIT), page_url=page_url)
 
-    return cached_html(key, build)
+    return cached_html((scope,), key, build)
 
 
 @bp.get("/widget/lieux/<slug>")
@@ -405,7 +406,7 @@ def widget_place(slug: str):
     filters = Filters(request.args)
     p = _place(slug)
     return _widget(p.name, filters.calendar_filter(place=p.slug), absolute_url("public.place", slug=p.slug),
-                   (slug, filters.key()))
+                   place_scope(p.slug), (slug, filters.key()))
 
 
 @bp.get("/widget/quartiers/<code>")
@@ -414,7 +415,7 @@ def widget_quartier(code: str):
     filters = Filters(request.args)
     q = _quartier(code)
     return _widget(q.name, filters.calendar_filter(quartier=q.code),
-                   absolute_url("public.quartier", code=q.code), (code, filters.key()))
+                   absolute_url("public.quartier", code=q.code), quartier_scope(q.code), (code, filters.key()))
 
 
 @bp.get("/widget/partenaires/<slug>")
@@ -423,7 +424,7 @@ def widget_partner(slug: str):
     filters = Filters(request.args)
     p = _partner(slug)
     return _widget(p.name, filters.calendar_filter(partner=p.slug), absolute_url("public.home"),
-                   (slug, filters.key()))
+                   partner_scope(p.slug), (slug, filters.key()))
 
 
 @bp.get("/widget/")
@@ -462,7 +463,7 @@ def _poster(kind: str, obj, page_url: str):
         rows = occurrence_rows(occurrences_between(_scope_filter(kind, obj), start, end))
         return render_poster(obj.name, page_url, monday, by_day(rows))
 
-    pdf = page_cache().get_or_build((request.endpoint, kind, obj.id, monday), build)
+    pdf = page_cache().get_or_build((_scope_of(kind, obj),), (request.endpoint, kind, obj.id, monday), build)
     filename = f"affiche-{obj.slug if kind == 'place' else obj.code}-{monday.isoformat()}.pdf"
     return Response(pdf, mimetype="application/pdf",
                     headers={"Content-Disposition": f'inline; filename="{filename}"'})
