@@ -15,11 +15,13 @@ from werkzeug.http import http_date, parse_date
 
 from api.schemas import BaseSchema, between, one_of
 from models import Event, Partner, Place, Quartier, db
+from models.base import read_without_transaction
 from models.events import EVENT_KINDS
 from models.feeds import active_feed_token
 from scheduler.feeds import FeedSpec, current_feed
 
 bp = Blueprint("feeds", __name__, url_prefix="/feeds")
+bp.before_request(read_without_transaction)
 
 
 class FeedQueryArgsSchema(BaseSchema):
@@ -28,9 +30,12 @@ class FeedQueryArgsSchema(BaseSchema):
     age = fields.Integer(validate=between(0, 120), metadata={"description": "âge compris dans la tranche"})
 
 
+_FEED_QUERY_ARGS = FeedQueryArgsSchema()  # a schema is costly to build and safe to share
+
+
 def _filters() -> dict:
     try:
-        args = FeedQueryArgsSchema().load(request.args.to_dict())
+        args = _FEED_QUERY_ARGS.load(request.args.to_dict())
     except ValidationError as error:
         abort(422, message="Paramètres du flux invalides : le détail est dans « errors ».",
               errors={"query": error.messages})

@@ -159,18 +159,38 @@ def start_web(port: int, workers: int, env: dict, log: Path) -> subprocess.Popen
             time.sleep(0.3)
 
 
+def cpu_seconds(pgid: int | None = None, name: str | None = None) -> float:
+    """CPU seconds used so far by the live processes of a process group, or whose command line
+    contains `name` (where the load test's CPU goes: gunicorn, PostgreSQL, locust)."""
+    total = 0
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            fields = (proc / "stat").read_text().rsplit(")", 1)[1].split()
+            command = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        if (pgid is not None and int(fields[2]) == pgid) or (name is not None and name in command):
+            total += int(fields[11]) + int(fields[12])  # utime + stime
+    return total / os.sysconf("SC_CLK_TCK")
+
+
 def run_locust(host: str, users: int, seconds: int, classes: list[str], env: dict, prefix: Path) -> dict:
     command = [str(BIN / "locust"), "-f", str(ROOT / "bench" / "locustfile.py"), "--headless", "--only-summary",
                "--users", str(users), "--spawn-rate", str(max(1, users // 5)), "--run-time", f"{seconds}s",
                "--host", host, "--csv", str(prefix), "--stop-timeout", "10", "--loglevel", "WARNING", *classes]
+    children = os.times()
     done = subprocess.run(command, env=env, timeout=seconds + 120, capture_output=True, text=True)
+    after = os.times()
+    locust_cpu = after.children_user + after.children_system - children.children_user - children.children_system
     try:
         rows = {row["Name"]: row for row in csv.DictReader(open(f"{prefix}_stats.csv", encoding="utf-8"))}
     except FileNotFoundError:
         raise SystemExit(f"locust wrote no figures:\n{done.stderr[-3000:]}") from None
     failures = Path(f"{prefix}_failures.csv").read_text(encoding="utf-8").splitlines()[1:]
     total = rows.pop("Aggregated")
-    return {"rps": float(total["Requests/s"]), "p50": float(total["50%"]), "p99": float(total["99%"]),
+    return {"locust_cpu": locust_cpu, "rps": float(total["Requests/s"]), "p50": float(total["50%"]), "p99": float(total["99%"]),
             "max": float(total["Max Response Time"]), "requests": int(total["Request Count"]),
             "failures": int(total["Failure Count"]), "failure_lines": failures[:10],
             "by_name": {name: (int(r["Request Count"]), float(r["Requests/s"]), float(r["50%"]), float(r["99%"]),
@@ -239,7 +259,10 @@ def main() -> None:
         load_env = {**os.environ, "LOAD_TARGETS": str(folder / "targets.json")}
         baseline = run_locust(host, args.users, args.baseline_seconds, ["StaticFile"], load_env, folder / "baseline")
         classes = ["Subscriber", "Visitor"] + (["Editor"] if targets["editors"] else [])
+        before = cpu_seconds(pgid=server.pid), cpu_seconds(name="postgres: ")
         mix = run_locust(host, args.users, args.seconds, classes, load_env, folder / "mix")
+        used = {"gunicorn": cpu_seconds(pgid=server.pid) - before[0],
+                "PostgreSQL": cpu_seconds(name="postgres: ") - before[1], "locust": mix["locust_cpu"]}
         acknowledged, missing = lost_writes(url, Path(targets["acknowledged"]))
     finally:
         if server is not None and server.poll() is None:
@@ -258,6 +281,8 @@ def main() -> None:
         print(f"  {label}: {count} requests, {rps:.1f} req/s, p50 {p50:.0f} ms, p99 {p99:.0f} ms, {failures} errors")
     for line in mix["failure_lines"]:
         print(f"  failure: {line}")
+    print("CPU during the mix (2 cores = " + f"{2 * args.seconds} s): "
+          + ", ".join(f"{k} {v:.1f} s ({v / max(mix['requests'], 1) * 1000:.2f} ms a request)" for k, v in used.items()))
     print(f"acknowledged editor writes checked in the database: {acknowledged}, missing: {missing}")
     ok = (mix["rps"] >= TARGET_RPS and mix["p99"] <= TARGET_P99_MS and mix["failures"] == 0
           and missing == 0 and (acknowledged > 0 or not targets["editors"]))

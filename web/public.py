@@ -20,6 +20,7 @@ from flask import (Blueprint, Response, abort, current_app, redirect, render_tem
                    url_for)
 
 from models import Partner, Place, Quartier, db
+from models.base import read_without_transaction
 from models.errors import DomainError, NotFound
 from models.events import EVENT_KINDS
 from models.versions import ALL_EVENTS, event_scope, partner_scope, place_scope, quartier_scope, versions_of
@@ -28,6 +29,12 @@ from scheduler.calendar import (CalendarFilter, first_occurrences_between, next_
 from web.security import framable
 
 bp = Blueprint("public", __name__)
+
+
+@bp.before_request
+def _only_reading():
+    if request.method in ("GET", "HEAD"):
+        read_without_transaction()
 
 DAYS = ["lundi", "mardi", "mercredi", "jeudi", "vendredi", "samedi", "dimanche"]
 MONTHS = ["janvier", "février", "mars", "avril", "mai", "juin", "juillet", "août", "septembre",
