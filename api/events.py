@@ -14,6 +14,7 @@ from models.audit import history
 from models.errors import NotFound
 from models.events import (EVENT_KINDS, FREQUENCIES, STATUSES, VISIBILITIES, WEEKDAY_CODES, create_event,
                            delete_event, event_by_id)
+from models.territory import SCHOOL_ZONE_CHOICES
 from scheduler import series
 from scheduler.calendar import CalendarFilter, events_query
 
@@ -70,6 +71,12 @@ class EventSchema(BaseSchema):
     duration_minutes = fields.Integer(validate=between(1, 7 * 24 * 60))
     recurrence = fields.Nested(RecurrenceSchema, load_default=lambda: {"frequency": "once"})
     skip_public_holidays = fields.Boolean(load_default=True)
+    pause_school_holidays = fields.Boolean(load_default=False, metadata={
+        "description": "la série s'interrompt pendant les vacances scolaires de sa zone (une série seulement)"})
+    school_zone = fields.String(allow_none=True, validate=one_of(SCHOOL_ZONE_CHOICES), metadata={
+        "description": "zone des vacances scolaires (A, B ou C) ; vide : celle du département du lieu"})
+    school_holidays_zone = fields.String(dump_only=True, allow_none=True, metadata={
+        "description": "la zone dont les vacances scolaires s'appliquent (school_zone, sinon celle du lieu)"})
     starts_at = fields.DateTime(dump_only=True, metadata={"description": "premier instant (UTC)"})
     sequence = fields.Integer(dump_only=True)
     created_at = fields.DateTime(dump_only=True)

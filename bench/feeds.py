@@ -124,7 +124,7 @@ def baseline_feed(spec, today: date, base_url: str, default_timezone: str) -> by
             if rule.until_ord:
                 recur["until"] = datetime.combine(date.fromordinal(rule.until_ord), datetime.max.time(), zone)
             vevent.add("rrule", recur)
-            if rule.holiday_region is not None:
+            if rule.holiday_region is not None or rule.school_zone is not None:
                 last = min(rule.until_ord or ctx.horizon.toordinal(), ctx.horizon.toordinal())
                 days = skipped_holidays(rule, first, last)
                 if days:

@@ -5,9 +5,10 @@ active series giving about 1.5 million occurrences in the twelve months from `st
 seed's scheduling patterns in a realistic mix (weekly permanences on one or two days, every two
 weeks, monthly on the nth or last weekday, every six weeks, a few daily, single forums and job
 datings, short series with an end date or a count), about 4 % of places overseas in their own
-time zones, Alsace-Moselle departments, a few percent of series with cancelled or moved
-occurrences, and people shared across several events. Everything is drawn from one seeded
-random generator: the same (scale, seed, start) always gives the same calendar.
+time zones, Alsace-Moselle departments, about 7 % of the series (youth structures') pausing
+during the school holidays of their zone, a few percent of series with cancelled or moved
+occurrences, and people shared across several events. Everything is drawn from the seed's
+random generators: the same (scale, seed, start) always gives the same calendar.
 
 API (run benchmarks from the repository root, `python bench/NAME.py`; they import this as
 `from bench.national import ...` after putting the root on sys.path, see `ROOT` below):
@@ -48,6 +49,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from models.events import last_possible_date, local_to_utc  # noqa: E402
+from models.territory import school_zone_of  # noqa: E402
 from scheduler.recurrence import (  # noqa: E402
     ExceptionSpec, SeriesRule, expand, holiday_region_of,
 )
@@ -93,6 +95,10 @@ AUDIENCES = [(16, 25, ["jeunes"]), (None, 30, []), (18, 25, ["sans diplôme"]), 
 EMPLOYERS = ["Carrefour", "SNCF", "La Poste", "Keolis", "Adecco", "Onet", "Derichebourg", "Sodexo",
              "Mairie", "Hôpital", "Vinci", "Decathlon", "Leroy Merlin", "Transdev"]
 EXCEPTION_SHARE = 0.05  # of recurring series, with one or two cancelled or moved occurrences
+# Youth structures often pause during school holidays: this share of the recurring series that a
+# centre social or a PIJ/BIJ organises (about 7 % of all series) does, in metropolitan France.
+YOUTH_TYPES = {"centre_social", "pij_bij"}
+SCHOOL_PAUSE_SHARE = 0.5
 
 
 @dataclass
@@ -135,6 +141,8 @@ def build_national(scale: float = 1.0, seed: int = SEED, start: date | None = No
     """The calendar in memory: table rows and the SeriesRule of every event (see module doc)."""
     start = start or default_start()
     rng = random.Random(seed)
+    # Its own stream, so that the draws of the rest of the calendar stay where they were.
+    pause_rng = random.Random(seed + 1)
     cal = NationalCalendar(start=start, seed=seed, scale=scale)
     stamp = datetime.combine(start - timedelta(days=30), time(), UTC)
     n_quartiers = max(1, round(N_QUARTIERS * scale))
@@ -219,6 +227,9 @@ def build_national(scale: float = 1.0, seed: int = SEED, start: date | None = No
         age_min, age_max, tags = rng.choice(AUDIENCES)
         holiday_dept = q["department"]
         skip_holidays = rng.random() > 0.03
+        school_zone = school_zone_of(holiday_dept)
+        pauses = (school_zone is not None and pattern != "once" and cal.partners[organisers[0] - 1]["type"] in YOUTH_TYPES
+                  and pause_rng.random() < SCHOOL_PAUSE_SHARE)
         st = timing["start_time"]
         row = {
             "id": event_id, "uid": f"national-{seed}-{event_id}@maillage", "kind": kind,
@@ -232,6 +243,7 @@ def build_national(scale: float = 1.0, seed: int = SEED, start: date | None = No
             "walk_in": kind in ("permanence", "aller_vers") and rng.random() < 0.6,
             "age_min": age_min, "age_max": age_max, "audience_tags": tags,
             "timezone": place["timezone"], "skip_public_holidays": skip_holidays, "holiday_region": holiday_dept,
+            "pause_school_holidays": pauses, "school_zone": None,
             "sequence": 0, "created_at": stamp, "updated_at": stamp, "source": "bench",
             **timing,
         }
@@ -246,6 +258,7 @@ def build_national(scale: float = 1.0, seed: int = SEED, start: date | None = No
             frequency=row["frequency"], interval=row["interval"], weekdays=tuple(row["weekdays"]),
             month_week=row["month_week"], until_ord=row["until"].toordinal() if row["until"] else None,
             count=row["count"], holiday_region=holiday_region_of(holiday_dept) if skip_holidays else None,
+            school_zone=school_zone if pauses else None,
             place_id=place["id"], room=row["room"], person_ids=tuple(people),
             is_cancelled=row["status"] == "cancelled",
         )

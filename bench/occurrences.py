@@ -3,8 +3,9 @@ occurrences), holidays and exceptions included, against a baseline measured in t
 
 The baseline is the obvious implementation: each series expanded on its own with
 `dateutil.rrule` (walking from its DTSTART, as rrule does), each occurrence converted to UTC with
-zoneinfo, public holidays skipped as EXDATEs (COUNT still counts them), exceptions applied; no
-batching or caching beyond one `holidays` calendar per region. It is also the reference the tests
+zoneinfo, public holidays and the school holidays a series pauses for skipped as EXDATEs (COUNT
+still counts them), exceptions applied; no batching or caching beyond one `holidays` calendar per
+region and one set of school holiday dates per zone. It is also the reference the tests
 check `scheduler.recurrence.expand` against (tests/test_recurrence.py imports `rrule_occurrences`),
 and here both expansions must give the same occurrences.
 
@@ -49,6 +50,26 @@ def holiday_calendar(region: str) -> holidays.HolidayBase:
     return _holiday_calendars[region]
 
 
+_school_holidays: dict[str, set[date]] = {}
+
+
+def school_holidays(zone: str) -> set[date]:
+    """Every school holiday date of a zone that vacances-scolaires-france knows."""
+    if zone not in _school_holidays:
+        from vacances_scolaires_france import SchoolHolidayDates
+
+        known = SchoolHolidayDates()
+        _school_holidays[zone] = {d for y in range(known.min_year, known.max_year + 1)
+                                  for d in known.holidays_for_year_and_zone(y, zone)}
+    return _school_holidays[zone]
+
+
+def _excluded(r: SeriesRule, day: date) -> bool:
+    """EXDATE: a public holiday the series skips, or a school holiday it pauses for."""
+    return ((r.holiday_region is not None and day in holiday_calendar(r.holiday_region))
+            or (r.school_zone is not None and day in school_holidays(r.school_zone)))
+
+
 def _rrule(r: SeriesRule, dtstart: datetime):
     if r.frequency == "once":
         return [dtstart]
@@ -73,12 +94,13 @@ def rrule_occurrences(r: SeriesRule, lo: datetime, hi: datetime) -> list[Occurre
     if until is not None and until < before:
         before = until
     public_holidays = holiday_calendar(r.holiday_region) if r.holiday_region else ()
+    paused = school_holidays(r.school_zone) if r.school_zone else ()
     out: list[Occurrence] = []
     given: set[int] = set()
     for start in _rrule(r, dtstart):
         if start > before:
             break
-        if start < after or start.date() in public_holidays:  # holidays: EXDATE, COUNT counts them
+        if start < after or (day := start.date()) in public_holidays or day in paused:  # EXDATE, COUNT counts them
             continue
         begins = int(start.replace(tzinfo=zone).timestamp())
         given.add(begins)
@@ -101,7 +123,7 @@ def _gives(r: SeriesRule, rec: int, zone: ZoneInfo, dtstart: datetime) -> bool:
         if start > local + timedelta(hours=3) or (r.until_ord and start.date().toordinal() > r.until_ord):
             return False
         if int(start.replace(tzinfo=zone).timestamp()) == rec:
-            return not (r.holiday_region and start.date() in holiday_calendar(r.holiday_region))
+            return not _excluded(r, start.date())
     return False
 
 

@@ -129,6 +129,11 @@ def events_of_the_demo(monday: date) -> list[dict]:
              place="bij-echirolles", organisers=["mission-locale-sud-isere"], people=["karima"],
              start_date=day(0), start=time(14), minutes=180, walk_in=True, **youth,
              **weekly(0, until=day(0, 16)), description="Sans rendez-vous : CV, recherche d'emploi, formation."),
+        # A youth structure's own workshop, which pauses during the school holidays (zone A: Grenoble).
+        dict(key="atelier-bij-jeunes", kind="atelier", title="Atelier jobs d'été et orientation du BIJ",
+             place="bij-echirolles", organisers=["bij-echirolles"], start_date=day(2), start=time(9, 30),
+             minutes=150, walk_in=True, pause_school_holidays=True, **weekly(2), **youth,
+             description="CV, jobs d'été, BAFA, orientation ; pas d'atelier pendant les vacances scolaires."),
         # Échirolles Villeneuve, action 2: one Thursday afternoon a month, three stages.
         dict(key="villeneuve-tour-de-table", kind="coordination", title="Tour de table des partenaires",
              place="centre-social-village-2", room="Salle polyvalente", visibility="partners",

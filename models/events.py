@@ -87,8 +87,13 @@ class Event(db.Model):
     until: Mapped[date | None]
     count: Mapped[int | None]
     skip_public_holidays: Mapped[bool] = mapped_column(default=True)
-    # Department whose public holidays apply ('57', '974'...); None = metropole.
+    # Department whose public holidays apply ('57', '974'...); None = metropole. It also gives
+    # the school holiday zone (models.territory.SCHOOL_ZONES).
     holiday_region: Mapped[str | None] = mapped_column(sa.String(3))
+    # Youth structures often pause during school holidays: those of `school_zone` when given,
+    # else of the zone of `holiday_region`'s department.
+    pause_school_holidays: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
+    school_zone: Mapped[str | None] = mapped_column(sa.String(1))
 
     # First instant and the last day of the series, kept for cheap window queries.
     starts_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
@@ -118,6 +123,11 @@ class Event(db.Model):
     @property
     def kind_label(self) -> str:
         return EVENT_KINDS.get(self.kind, self.kind)
+
+    @property
+    def school_holidays_zone(self) -> str | None:
+        """The zone whose school holidays would pause the series (whether it pauses or not)."""
+        return school_holidays_zone_of(self)
 
     def __repr__(self) -> str:
         return f"<Event {self.id} {self.title!r}>"
@@ -158,15 +168,17 @@ from zoneinfo import ZoneInfo  # noqa: E402
 from models.audit import apply_changes, record  # noqa: E402
 from models.errors import InvalidInput, NotFound  # noqa: E402
 from models.partners import partners_by_slugs, people_by_ids  # noqa: E402
-from models.territory import check_timezone, place_by_slug  # noqa: E402
+from models.territory import (SCHOOL_ZONE_CHOICES, check_timezone, is_overseas, place_by_slug,  # noqa: E402
+                              school_zone_of)
 
 TIMING_FIELDS = ("timezone", "start_date", "start_time", "duration_minutes", "frequency", "interval",
-                 "weekdays", "month_week", "until", "count", "skip_public_holidays", "holiday_region")
+                 "weekdays", "month_week", "until", "count", "skip_public_holidays", "holiday_region",
+                 "pause_school_holidays", "school_zone")
 MAX_DURATION_MINUTES = 7 * 24 * 60
 # Column defaults only apply at INSERT; the rule checks need them before.
 EVENT_DEFAULTS = {"description": "", "visibility": "public", "status": "confirmed", "employers": [],
                   "walk_in": False, "audience_tags": [], "frequency": "once", "interval": 1, "weekdays": [],
-                  "skip_public_holidays": True, "sequence": 0}
+                  "skip_public_holidays": True, "pause_school_holidays": False, "sequence": 0}
 MAX_COUNT = 1000
 
 
@@ -174,6 +186,11 @@ def local_to_utc(day: date, at: time, tz_name: str) -> datetime:
     """The instant a wall-clock time names in a zone (a time skipped by DST takes the offset
     before the change, as RFC 5545 says)."""
     return datetime.combine(day, at, tzinfo=ZoneInfo(tz_name)).astimezone(dt_timezone.utc)
+
+
+def school_holidays_zone_of(event) -> str | None:
+    """The zone given to the series, else its place's (an Event, or a row of its columns)."""
+    return event.school_zone or school_zone_of(event.holiday_region)
 
 
 def event_by_id(event_id: int) -> Event:
@@ -212,10 +229,27 @@ def check_timing(e: Event) -> None:
         raise _invalid("until", "La date de fin est avant la date de début.")
     if e.count is not None and not 1 <= e.count <= MAX_COUNT:
         raise _invalid("count", f"Le nombre d'occurrences doit être compris entre 1 et {MAX_COUNT}.")
+    check_school_holidays(e)
     if e.frequency == "once":
-        e.interval, e.weekdays, e.until, e.count = 1, [], None, None
+        # A single date is set on purpose: no school holiday pauses it.
+        e.interval, e.weekdays, e.until, e.count, e.pause_school_holidays = 1, [], None, None, False
     e.starts_at = local_to_utc(e.start_date, e.start_time, e.timezone)
     e.last_date = last_possible_date(e)
+
+
+def check_school_holidays(e: Event) -> None:
+    """A series that pauses during school holidays needs a zone: its place's, or one given."""
+    if e.school_zone is not None and e.school_zone not in SCHOOL_ZONE_CHOICES:
+        raise _invalid("school_zone", f"Zone de vacances scolaires inconnue : « {e.school_zone} » (A, B ou C).")
+    if e.school_zone is not None and is_overseas(e.holiday_region):
+        raise _invalid("school_zone", "Les zones A, B et C sont celles de la métropole : un lieu d'outre-mer suit "
+                       "le calendrier scolaire de son académie, que Maillage ne connaît pas.")
+    if e.pause_school_holidays and e.frequency != "once" and e.school_holidays_zone is None:
+        if is_overseas(e.holiday_region):
+            raise _invalid("pause_school_holidays", "Maillage ne connaît pas les vacances scolaires des académies "
+                           "d'outre-mer : cette série ne peut pas s'interrompre pendant les vacances scolaires.")
+        raise _invalid("school_zone", "Le département du lieu ne donne pas de zone de vacances scolaires (Corse, "
+                       "département inconnu) : indiquez la zone, A, B ou C.")
 
 
 def last_possible_date(e: Event) -> date | None:
@@ -275,8 +309,10 @@ def update_event(actor, event: Event, values: dict) -> dict:
     """Applies the changes and returns them ({} when nothing changed)."""
     actor.require(actor.can_edit_event(event))
     values = _resolve_event_values(dict(values))
-    if "place" in values and "timezone" not in values and values["place"] is not event.place:
-        values["timezone"] = values["place"].timezone
+    if "place" in values and values["place"] is not event.place:
+        # The new place's clock and holidays, unless the change says otherwise.
+        values.setdefault("timezone", values["place"].timezone)
+        values.setdefault("holiday_region", values["place"].department)
     changes = apply_changes(event, values)
     if not changes:
         return {}

@@ -121,6 +121,29 @@ def people_by_ids(ids: list[int], field: str = "people") -> list[Person]:
     return [found[i] for i in dict.fromkeys(ids)]
 
 
+def partner_quartier_ids(partner: Partner) -> set[int | None]:
+    """The quartiers a partner works in: those of the places it hosts and of the places of the
+    events it organises (None for a place in no quartier); empty when it does neither yet."""
+    from models.events import Event, event_organisers  # events import partners
+    from models.territory import Place
+
+    hosted = sa.select(Place.quartier_id).where(Place.host_partner_id == partner.id)
+    organised = (sa.select(Place.quartier_id).join(Event, Event.place_id == Place.id)
+                 .join(event_organisers, event_organisers.c.event_id == Event.id)
+                 .where(event_organisers.c.partner_id == partner.id))
+    return set(db.session.scalars(sa.union(hosted, organised)))
+
+
+def person_quartier_ids(person: Person) -> set[int | None]:
+    """The quartiers of the places of the events a person is booked on."""
+    from models.events import Event, event_people
+    from models.territory import Place
+
+    return set(db.session.scalars(
+        sa.select(Place.quartier_id).distinct().join(Event, Event.place_id == Place.id)
+        .join(event_people, event_people.c.event_id == Event.id).where(event_people.c.person_id == person.id)))
+
+
 def _check_partner_values(values: dict) -> None:
     if "type" in values and values["type"] not in PARTNER_TYPES:
         raise InvalidInput(f"Type de partenaire inconnu : {values['type']}.", {"type": ["Type inconnu."]})
@@ -156,6 +179,13 @@ def update_partner(actor, partner: Partner, values: dict) -> Partner:
 
 def delete_partner(actor, partner: Partner) -> None:
     actor.require(actor.is_coordinator, "Seul·e un·e coordinateur·rice peut supprimer un partenaire.")
+    actor.require(actor.can_edit_partner(partner), "Ce partenaire n'intervient pas dans votre territoire.")
+    # Its people go with it, and with them their bookings: those count as where it works too.
+    quartiers = partner_quartier_ids(partner).union(*(person_quartier_ids(p) for p in partner.people))
+    actor.require(actor.works_only_here(quartiers),
+                  "Ce partenaire intervient aussi hors de votre territoire (lieux qu'il accueille, événements "
+                  "qu'il organise ou auxquels ses intervenant·es participent, dans d'autres quartiers) : sa "
+                  "suppression revient à un·e coordinateur·rice de tous ces quartiers, ou national·e.")
     record(actor, "delete", partner, {"slug": [partner.slug, None]})
     db.session.delete(partner)
     db.session.flush()
@@ -190,6 +220,11 @@ def update_person(actor, person: Person, values: dict) -> Person:
 
 def delete_person(actor, person: Person) -> None:
     actor.require(actor.can_edit_partner(person.partner))
+    if actor.is_coordinator:
+        actor.require(actor.works_only_here(person_quartier_ids(person)),
+                      "Cette personne intervient aussi hors de votre territoire (événements dans d'autres "
+                      "quartiers) : sa suppression revient à un·e coordinateur·rice de tous ces quartiers, ou "
+                      "national·e.")
     record(actor, "delete", person, {"name": [person.name, None]})
     db.session.delete(person)
     db.session.flush()

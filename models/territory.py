@@ -18,6 +18,34 @@ DEPARTMENT_TIMEZONES = {
 }
 
 
+# School holiday zones of metropolitan France by department, as the national calendar groups the
+# académies since 2016 (zone A: Besançon, Bordeaux, Clermont-Ferrand, Dijon, Grenoble, Limoges,
+# Lyon, Poitiers; zone B: Aix-Marseille, Amiens, Lille, Nancy-Metz, Nantes, Nice, Normandie,
+# Orléans-Tours, Reims, Rennes, Strasbourg; zone C: Créteil, Montpellier, Paris, Toulouse,
+# Versailles). Corsica and the overseas académies set calendars of their own: no zone.
+SCHOOL_ZONES = {
+    **dict.fromkeys(["25", "39", "70", "90", "24", "33", "40", "47", "64", "03", "15", "43", "63", "21", "58",
+                     "71", "89", "07", "26", "38", "73", "74", "19", "23", "87", "01", "42", "69", "16", "17",
+                     "79", "86"], "A"),
+    **dict.fromkeys(["04", "05", "13", "84", "02", "60", "80", "59", "62", "54", "55", "57", "88", "44", "49",
+                     "53", "72", "85", "06", "83", "14", "27", "50", "61", "76", "18", "28", "36", "37", "41",
+                     "45", "08", "10", "51", "52", "22", "29", "35", "56", "67", "68"], "B"),
+    **dict.fromkeys(["77", "93", "94", "11", "30", "34", "48", "66", "75", "09", "12", "31", "32", "46", "65",
+                     "81", "82", "78", "91", "92", "95"], "C"),
+}
+SCHOOL_ZONE_CHOICES = ("A", "B", "C")
+
+
+def school_zone_of(department: str | None) -> str | None:
+    """The school holiday zone of a department ('38' -> 'A'); None where there is none (Corsica,
+    overseas) or the department is unknown."""
+    return SCHOOL_ZONES.get(department or "")
+
+
+def is_overseas(department: str | None) -> bool:
+    return (department or "").startswith("97")
+
+
 def department_of_postcode(postcode: str | None) -> str | None:
     """'97490' -> '974', '91100' -> '91', '20000' -> '2A' is not guessed (Corsica has no QPV rule here)."""
     if not postcode or len(postcode) != 5 or not postcode.isdigit():

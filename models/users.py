@@ -13,6 +13,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from models.base import UTCDateTime, db, utcnow
 from models.errors import Forbidden, InvalidInput
+from models.partners import partner_quartier_ids
 
 ROLES = {"coordinator": "Coordinateur·rice", "editor": "Contributeur·rice"}
 
@@ -90,7 +91,22 @@ class User(UserMixin, db.Model):
         return self.partner_id is not None and any(p.id == self.partner_id for p in event.organisers)
 
     def can_edit_partner(self, partner) -> bool:
-        return self.is_coordinator or partner.id == self.partner_id
+        """Editors: their own partner. Coordinators: every partner when national; else those that
+        host a place or organise an event at a place of their territory, or neither anywhere yet.
+        A partner's people follow it."""
+        if not self.is_coordinator:
+            return self.partner_id is not None and partner.id == self.partner_id
+        territory = self.territory_quartier_ids
+        if not territory:
+            return True
+        quartiers = partner_quartier_ids(partner)
+        return not quartiers or bool(quartiers & territory)
+
+    def works_only_here(self, quartier_ids: set[int | None]) -> bool:
+        """Are all these quartiers (None: a place in no quartier) in this user's territory? Always
+        for a national coordinator."""
+        territory = self.territory_quartier_ids
+        return not territory or quartier_ids <= territory
 
     def can_edit_quartier(self, quartier) -> bool:
         territory = self.territory_quartier_ids

@@ -131,7 +131,8 @@ def occurrences_between(f: CalendarFilter, start: datetime, end: datetime) -> li
 
 _RULE_COLUMNS = (Event.id, Event.timezone, Event.start_date, Event.start_time, Event.duration_minutes,
                  Event.frequency, Event.interval, Event.weekdays, Event.month_week, Event.until, Event.count,
-                 Event.skip_public_holidays, Event.holiday_region, Event.place_id, Event.room, Event.status)
+                 Event.skip_public_holidays, Event.holiday_region, Event.pause_school_holidays, Event.school_zone,
+                 Event.place_id, Event.room, Event.status)
 
 
 def first_occurrences_between(f: CalendarFilter, start: datetime, end: datetime,

@@ -132,7 +132,8 @@ class _Row:
 _EVENT_COLUMNS = ("id", "uid", "kind", "title", "description", "place_id", "room", "visibility", "status",
                   "registration_url", "walk_in", "age_min", "age_max", "audience_tags", "timezone", "start_date",
                   "start_time", "duration_minutes", "frequency", "interval", "weekdays", "month_week", "until",
-                  "count", "skip_public_holidays", "holiday_region", "sequence", "created_at", "updated_at")
+                  "count", "skip_public_holidays", "holiday_region", "pause_school_holidays", "school_zone",
+                  "sequence", "created_at", "updated_at")
 
 
 def feed_rows(spec: FeedSpec, today: date) -> list:

@@ -2,8 +2,9 @@
 
 The feeds serve it and the reminders attach it (`render_occurrence`). The rules of DESIGN.md
 ("Feeds that real calendars accept") are kept here, and only here:
-- a series stays one VEVENT with RRULE; public holidays it skips are EXDATEs; a moved or cancelled
-  occurrence is an override with RECURRENCE-ID in the TZID of DTSTART;
+- a series stays one VEVENT with RRULE; public holidays it skips and school holidays it pauses
+  for are EXDATEs (up to the render's horizon); a moved or cancelled occurrence is an override
+  with RECURRENCE-ID in the TZID of DTSTART;
 - UID, SEQUENCE, DTSTAMP and LAST-MODIFIED come from the data, never from the clock, so that two
   renders of unchanged data are byte-identical (the feeds' ETag is a hash of the bytes);
 - every TZID used gets a VTIMEZONE written with yearly RRULEs (Outlook mishandles RDATE lists);
@@ -277,7 +278,7 @@ def event_lines(event, ctx: RenderContext) -> list[str]:
     if rule.frequency != "once":
         lines.append(_rrule(event, rule, first_ord))
         exdates = []
-        if rule.holiday_region is not None:
+        if rule.holiday_region is not None or rule.school_zone is not None:
             last = rule.until_ord if rule.until_ord is not None else ctx.horizon.toordinal()
             exdates = skipped_holidays(rule, first_ord, min(last, ctx.horizon.toordinal()))
         away = []

@@ -27,7 +27,8 @@ import sqlalchemy as sa
 from models import Event, Place, db
 from models.errors import InvalidInput
 from models.events import EVENT_KINDS, MAX_COUNT, MAX_DURATION_MINUTES, WEEKDAYS, local_to_utc
-from models.territory import is_known_timezone
+from models.territory import is_known_timezone, school_zone_of
+from scheduler.ical import default_horizon
 from scheduler.recurrence import SeriesRule, gives_occurrence, holiday_region_of, rule_dates, skipped_holidays
 
 UTC = timezone.utc
@@ -373,6 +374,7 @@ def _plan_vevent(component, uid: str, default_tz: str, options: ImportOptions, p
         "duration_minutes": minutes,
         "frequency": "once", "interval": 1, "weekdays": [], "month_week": None, "until": None, "count": None,
         "skip_public_holidays": False,
+        "pause_school_holidays": False,
         "holiday_region": place.department,
     }
     if not uid:
@@ -469,14 +471,21 @@ def _until_date(until, start_time: time, zone: ZoneInfo) -> date:
     return local.date() if local.time().replace(tzinfo=None) >= start_time else local.date() - timedelta(days=1)
 
 
-def _series_rule(values: dict, holiday_region: str | None = None) -> SeriesRule:
+def _series_rule(values: dict, holiday_region: str | None = None, school_zone: str | None = None) -> SeriesRule:
     t = values["start_time"]
     return SeriesRule(
         event_id=0, timezone=values["timezone"], start_ord=values["start_date"].toordinal(),
         start_seconds=t.hour * 3600 + t.minute * 60 + t.second, duration=values["duration_minutes"] * 60,
         frequency=values["frequency"], interval=values["interval"], weekdays=tuple(values["weekdays"]),
         month_week=values["month_week"], until_ord=values["until"].toordinal() if values["until"] else None,
-        count=values["count"], holiday_region=holiday_region)
+        count=values["count"], holiday_region=holiday_region, school_zone=school_zone)
+
+
+def _planned_rule(values: dict) -> SeriesRule:
+    """The rule of planned values, with the holidays they skip and the school holidays they pause for."""
+    region = holiday_region_of(values["holiday_region"]) if values["skip_public_holidays"] else None
+    zone = school_zone_of(values["holiday_region"]) if values.get("pause_school_holidays") else None
+    return _series_rule(values, region, zone)
 
 
 def _exdate_instants(component, zone: ZoneInfo, at: time) -> set[datetime]:
@@ -494,23 +503,32 @@ def _exdate_instants(component, zone: ZoneInfo, at: time) -> set[datetime]:
 
 
 def _plan_exdates(planned: PlannedEvent, component) -> None:
-    """EXDATEs become cancelled occurrences; when they cover exactly the public holidays the
-    rule meets, the series skips holidays instead (what Maillage's own feeds mean by them)."""
+    """EXDATEs become cancelled occurrences; when they cover exactly the days that holidays take
+    out of the rule (the public holidays it meets, the school holidays of its place's zone), the
+    series skips them or pauses for them instead (what Maillage's own feeds mean by them)."""
     values = planned.values
     zone = ZoneInfo(values["timezone"])
     excluded = _exdate_instants(component, zone, values["start_time"])
-    rule = _series_rule(values)
-    given = {e for e in excluded if gives_occurrence(rule, int(e.timestamp()))}
-    region = holiday_region_of(values["holiday_region"])
-    holiday_rule = _series_rule(values, region)
-    horizon = date(date.today().year + 2, 12, 31).toordinal()
-    last = min(holiday_rule.until_ord or horizon, horizon)
-    holidays = {local_to_utc(date.fromordinal(d), values["start_time"], values["timezone"])
-                for d in skipped_holidays(holiday_rule, holiday_rule.start_ord, last)}
+    given = {e for e in excluded if gives_occurrence(_series_rule(values), int(e.timestamp()))}
+    # The span our feeds write holidays over (scheduler.ical.default_horizon).
+    horizon = default_horizon(date.today()).toordinal()
+
+    def taken_out(rule: SeriesRule) -> set[datetime]:
+        last = min(rule.until_ord or horizon, horizon)
+        return {local_to_utc(date.fromordinal(d), values["start_time"], values["timezone"])
+                for d in skipped_holidays(rule, rule.start_ord, last)}
+
+    holidays = taken_out(_series_rule(values, holiday_region=holiday_region_of(values["holiday_region"])))
+    school_zone = school_zone_of(values["holiday_region"])
+    school = taken_out(_series_rule(values, school_zone=school_zone)) if school_zone else set()
+    skipped = set()
     if holidays and holidays <= given:
         values["skip_public_holidays"] = True
-        given -= holidays
-    planned.exceptions = [PlannedException(instant, True) for instant in sorted(given)]
+        skipped |= holidays
+    if school and school <= given:
+        values["pause_school_holidays"] = True
+        skipped |= school
+    planned.exceptions = [PlannedException(instant, True) for instant in sorted(given - skipped)]
 
 
 def _plan_override(master: PlannedEvent, component) -> None:
@@ -522,8 +540,7 @@ def _plan_override(master: PlannedEvent, component) -> None:
     if not isinstance(rid, (date, datetime)):
         raise _VeventError("RECURRENCE-ID invalide", "RECURRENCE-ID")
     recurrence = _instant(rid, zone, values["start_time"])
-    holiday_region = holiday_region_of(values["holiday_region"]) if values["skip_public_holidays"] else None
-    if not gives_occurrence(_series_rule(values, holiday_region), int(recurrence.timestamp())):
+    if not gives_occurrence(_planned_rule(values), int(recurrence.timestamp())):
         raise _VeventError(f"RECURRENCE-ID {recurrence.astimezone(zone):%d/%m/%Y %H:%M} n'est pas une date de la "
                            "série", "RECURRENCE-ID")
     master.exceptions = [x for x in master.exceptions if x.recurrence_start != recurrence]
@@ -710,7 +727,7 @@ def parse_file(filename: str, data: bytes, options: ImportOptions) -> list[Plann
 
 COMPARED = ("title", "description", "kind", "place", "visibility", "status", "timezone", "start_date", "start_time",
             "duration_minutes", "frequency", "interval", "weekdays", "month_week", "until", "count",
-            "skip_public_holidays", "holiday_region", "age_min", "age_max", "audience_tags")
+            "skip_public_holidays", "pause_school_holidays", "holiday_region", "age_min", "age_max", "audience_tags")
 
 
 def _exception_key(x, default_minutes: int) -> tuple:

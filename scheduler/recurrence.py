@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import calendar
 import gc
+import logging
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
@@ -22,6 +23,9 @@ from zoneinfo import ZoneInfo
 
 import holidays as holidays_lib
 
+from models.events import school_holidays_zone_of
+
+log = logging.getLogger(__name__)
 EPOCH_ORD = date(1970, 1, 1).toordinal()
 DAY = 86400
 UTC = timezone.utc
@@ -85,6 +89,7 @@ class SeriesRule:
     until_ord: int | None = None
     count: int | None = None
     holiday_region: str | None = "metropole"  # None: public holidays are not skipped
+    school_zone: str | None = None  # "A", "B" or "C": paused during its school holidays; None: not paused
     place_id: int | None = None
     room: str | None = None
     person_ids: tuple[int, ...] = ()
@@ -145,10 +150,45 @@ def holiday_names(region: str, year: int) -> dict[date, str]:
     return dict(holidays_lib.France(years=year, subdiv=subdiv, language="fr"))
 
 
+@lru_cache(maxsize=None)
+def _school_calendar():
+    # The `holidays` package knows no French school holidays (its France has the public
+    # category only); vacances-scolaires-france ships the national calendar's open data.
+    # Read once a process, on first use: about 0.1 s.
+    from vacances_scolaires_france import SchoolHolidayDates
+
+    return SchoolHolidayDates()
+
+
+@lru_cache(maxsize=None)
+def school_holiday_ordinals(zone: str, year: int) -> frozenset[int]:
+    """The days of `year` (Saturday to Sunday, as the calendar gives them) on which the schools of
+    zone A, B or C are on holiday."""
+    known = _school_calendar()
+    if not known.min_year <= year <= known.max_year:
+        log.warning("no school holidays known for %s (zone %s): update vacances-scolaires-france", year, zone)
+        return frozenset()
+    return frozenset(d.toordinal() for d in known.holidays_for_year_and_zone(year, zone))
+
+
+@lru_cache(maxsize=None)
+def _days_off(region: str | None, zone: str | None, year: int) -> frozenset[int]:
+    """The days of `year` a series with this holiday region and school zone takes out."""
+    days = holiday_ordinals(region, year) if region is not None else frozenset()
+    return (days | school_holiday_ordinals(zone, year)) if zone is not None else days
+
+
 def is_public_holiday(region: str | None, ordinal: int) -> bool:
     if region is None:
         return False
     return ordinal in holiday_ordinals(region, date.fromordinal(ordinal).year)
+
+
+def is_day_off(rule: SeriesRule, ordinal: int) -> bool:
+    """Does the rule leave this day out: a public holiday it skips, a school holiday it pauses for?"""
+    if rule.holiday_region is None and rule.school_zone is None:
+        return False
+    return ordinal in _days_off(rule.holiday_region, rule.school_zone, date.fromordinal(ordinal).year)
 
 
 # --- the rule ------------------------------------------------------------------------------
@@ -243,10 +283,11 @@ def _monthly(rule: SeriesRule, lo_ord: int, hi_ord: int) -> list[int]:
 
 
 @lru_cache(maxsize=256)
-def holiday_days(region: str, lo_ord: int, hi_ord: int) -> frozenset[int]:
-    """Public holidays of a region in every year that [lo_ord, hi_ord] touches."""
+def days_off(region: str | None, zone: str | None, lo_ord: int, hi_ord: int) -> frozenset[int]:
+    """Public holidays of a region and school holidays of a zone (either may be None) in every
+    year that [lo_ord, hi_ord] touches."""
     years = range(date.fromordinal(lo_ord).year, date.fromordinal(hi_ord).year + 1)
-    return frozenset().union(*(holiday_ordinals(region, y) for y in years))
+    return frozenset().union(*(_days_off(region, zone, y) for y in years))
 
 
 # --- expansion -----------------------------------------------------------------------------
@@ -293,8 +334,8 @@ def _expand_one(rule: SeriesRule, lo: int, hi: int, out: list[Occurrence]) -> No
     lo_ord = (lo - duration - DAY) // DAY + EPOCH_ORD
     hi_ord = (hi + DAY) // DAY + EPOCH_ORD
     days = rule_days(rule, lo_ord, hi_ord)
-    if rule.holiday_region is not None and days:
-        skip = holiday_days(rule.holiday_region, lo_ord, hi_ord)
+    if days and (rule.holiday_region is not None or rule.school_zone is not None):
+        skip = days_off(rule.holiday_region, rule.school_zone, lo_ord, hi_ord)
         days = [d for d in days if d not in skip]
     starts = zone_offsets(rule.timezone).utc_starts(days, rule.start_seconds)
     if rule.exceptions:
@@ -347,30 +388,36 @@ def _apply_exception(rule: SeriesRule, rec: int, spec: ExceptionSpec) -> Occurre
 
 
 def gives_occurrence(rule: SeriesRule, recurrence_id: int) -> bool:
-    """Does the rule give an occurrence at this instant (a holiday it skips does not count)?"""
+    """Does the rule give an occurrence at this instant (a holiday it skips or a school holiday it
+    pauses for does not count)?"""
     zone = zone_offsets(rule.timezone)
     local_day = datetime.fromtimestamp(recurrence_id, zone.zone).date().toordinal()
     for d in rule_dates(rule, local_day - 1, local_day + 1):
         local = (d - EPOCH_ORD) * DAY + rule.start_seconds
         if local - zone.offset(local) == recurrence_id:
-            return not is_public_holiday(rule.holiday_region, d)
+            return not is_day_off(rule, d)
     return False
 
 
 def skipped_holidays(rule: SeriesRule, lo_ord: int, hi_ord: int) -> list[int]:
-    """The rule's dates that fall on a public holiday (the feeds write them as EXDATE)."""
-    if rule.holiday_region is None:
+    """The rule's dates in [lo_ord, hi_ord] that holidays take out: the public holidays it skips
+    and the school holidays it pauses for (the feeds write them as EXDATE)."""
+    if rule.holiday_region is None and rule.school_zone is None:
         return []
-    # A dozen holidays a year: ask the rule about each of them rather than walk all its dates
-    # (the feeds call this for every series they write).
+    # A dozen public holidays and a few months of school holidays a year: ask the rule about each
+    # of them rather than walk all its dates (the feeds call this for every series they write).
     lo_year, hi_year = date.fromordinal(max(lo_ord, 1)).year, date.fromordinal(hi_ord).year
     weekdays = set(rule.weekdays) if rule.frequency in ("weekly", "monthly") and rule.weekdays else None
-    days = sorted(d for year in range(lo_year, hi_year + 1) for d in holiday_ordinals(rule.holiday_region, year)
+    days = sorted(d for year in range(lo_year, hi_year + 1)
+                  for d in _days_off(rule.holiday_region, rule.school_zone, year)
                   if lo_ord <= d <= hi_ord and (weekdays is None or (d - 1) % 7 in weekdays))
     if rule.frequency == "weekly" and rule.weekdays and rule.interval == 1 and rule.count is None:
         # Every such weekday from the start to the end is a date of the rule: nothing to ask.
         until = rule.until_ord if rule.until_ord is not None else hi_ord
         return [d for d in days if rule.start_ord <= d <= until]
+    if len(days) > 24:  # school holidays: one walk of the rule costs less than a question a day
+        given = set(rule_days(rule, lo_ord, hi_ord))
+        return [d for d in days if d in given]
     return [d for d in days if next(rule_dates(rule, d, d), None) is not None]
 
 
@@ -402,12 +449,19 @@ def rule_of(event) -> SeriesRule:
         until_ord=event.until.toordinal() if event.until else None,
         count=event.count,
         holiday_region=holiday_region_of(event.holiday_region) if event.skip_public_holidays else None,
+        school_zone=school_zone_of_series(event),
         place_id=event.place_id,
         room=event.room,
         person_ids=tuple(p.id for p in event.people),
         is_cancelled=event.status == "cancelled",
         exceptions=exceptions,
     )
+
+
+def school_zone_of_series(event) -> str | None:
+    """The zone whose school holidays pause the series, None when it does not pause (an Event, or a
+    row with its columns)."""
+    return school_holidays_zone_of(event) if event.pause_school_holidays else None
 
 
 def expand_events(events: Iterable, start: datetime, end: datetime) -> list[Occurrence]:

@@ -62,6 +62,19 @@ def test_the_demo_shows_each_scheduling_pattern_of_the_seed(app, client):
     assert chaudron and all(o["starts_at"].endswith("+04:00") for o in chaudron)
 
 
+def test_the_demo_has_a_youth_structures_workshop_that_pauses_during_the_school_holidays(app, client):
+    from commands.demo import load_demo
+
+    load_demo(date(2027, 3, 1))
+    db.session.commit()
+    workshop = db.session.scalar(sa.select(Event).where(Event.uid == "demo-atelier-bij-jeunes@maillage"))
+    assert workshop.pause_school_holidays and workshop.school_holidays_zone == "A"
+    assert [p.type for p in workshop.organisers] == ["pij_bij"]
+    april = client.get("/api/v1/occurrences?start=2027-04-01&end=2027-05-01&place=bij-echirolles").get_json()
+    # Zone A's spring holidays: 10 to 25 April 2027.
+    assert [o["starts_at"][:10] for o in april if o["event_id"] == workshop.id] == ["2027-04-07", "2027-04-28"]
+
+
 def test_the_migrations_build_exactly_the_models(app):
     """Autogenerate against the migrated database finds nothing to add: no model change without
     its migration."""

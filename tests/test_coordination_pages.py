@@ -131,3 +131,36 @@ def test_editing_the_series_time_from_its_page_closes_the_conflict(client, sign_
                                       "status": "confirmed"}, follow_redirects=True)
     assert "Chevauchements de cette série : 0" in response.get_data(as_text=True)
     assert _status(clash["conflict"].id) == "closed"
+
+
+def test_a_series_is_set_to_pause_during_the_school_holidays_from_its_page(client, sign_in, clash, create_place,
+                                                                          create_event):
+    from models import Event, db
+
+    sign_in(client)
+    url = f"/coordination/evenements/{clash['b'].id}"
+    page = client.get(url).get_data(as_text=True)
+    assert "Interrompre la série pendant les vacances scolaires" in page and "celle du lieu (zone A)" in page
+    form = {"csrf_token": csrf_token_in(page), "start": "15:00", "end": "16:00", "room": "", "status": "confirmed"}
+
+    def saved(**values):
+        body = client.post(url, data={**form, **values}, follow_redirects=True).get_data(as_text=True)
+        db.session.expire_all()
+        event = db.session.get(Event, clash["b"].id)
+        return body, (event.pause_school_holidays, event.school_zone)
+
+    body, state = saved(pause_school_holidays="1", school_zone="")
+    assert "Série enregistrée" in body and state == (True, None)
+    assert saved(pause_school_holidays="1", school_zone="C")[1] == (True, "C")
+    assert saved(school_zone="")[1] == (False, None)
+    # A place in no zone (Corsica) needs one; an overseas place has no such setting.
+    ajaccio = create_place("bij-ajaccio", name="BIJ d'Ajaccio", postcode="20000")
+    corsica = create_event(ajaccio, [clash["ml"]], frequency="weekly", count=4)
+    corsica_url = f"/coordination/evenements/{corsica.id}"
+    body = client.post(corsica_url, data={**form, "pause_school_holidays": "1", "school_zone": ""},
+                       follow_redirects=True).get_data(as_text=True)
+    assert "indiquez la zone" in body and not db.session.get(Event, corsica.id).pause_school_holidays
+    case = create_place("case-chaudron", name="Case du Chaudron", postcode="97490")
+    reunion = create_event(case, [clash["ml"]], frequency="weekly", count=4)
+    page = client.get(f"/coordination/evenements/{reunion.id}").get_data(as_text=True)
+    assert "académies d'outre-mer" in page and 'name="pause_school_holidays"' not in page

@@ -3,7 +3,7 @@ HTTP side (ETag, Last-Modified, 304, private links) holds."""
 from __future__ import annotations
 
 import re
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import icalendar
@@ -311,10 +311,11 @@ def test_one_occurrence_renders_as_a_calendar_a_reminder_can_attach(app, territo
 
 
 def test_the_holidays_written_as_exdates_are_exactly_the_rule_dates_on_holidays():
-    """skipped_holidays asks the rule about each holiday; checked against walking every date."""
+    """skipped_holidays asks the rule about each holiday (public, and school holidays it pauses
+    for); checked against walking every date."""
     import random
 
-    from scheduler.recurrence import SeriesRule, is_public_holiday, rule_dates, skipped_holidays
+    from scheduler.recurrence import SeriesRule, is_day_off, rule_dates, skipped_holidays
 
     rng = random.Random(4)
     for _ in range(300):
@@ -326,7 +327,120 @@ def test_the_holidays_written_as_exdates_are_exactly_the_rule_dates_on_holidays(
                           month_week=rng.choice([1, 2, 4, -1]) if frequency == "monthly" else None,
                           until_ord=start + rng.randrange(30, 900) if rng.random() < 0.5 else None,
                           count=rng.randrange(1, 80) if rng.random() < 0.3 else None,
-                          holiday_region=rng.choice(["metropole", "57", "974"]))
+                          holiday_region=rng.choice(["metropole", "57", "974", None]),
+                          school_zone=rng.choice([None, "A", "B", "C"]))
         lo, hi = start + rng.randrange(0, 60), start + 1000
-        walked = [d for d in rule_dates(rule, lo, hi) if is_public_holiday(rule.holiday_region, d)]
+        walked = [d for d in rule_dates(rule, lo, hi) if is_day_off(rule, d)]
         assert skipped_holidays(rule, lo, hi) == walked, rule
+
+
+# --- series that pause during school holidays --------------------------------------------------
+
+def _next_monday() -> date:
+    today = date.today()
+    return today + timedelta(days=7 - today.weekday())
+
+
+@pytest.fixture
+def youth_territory(client, create_partner, create_quartier, create_place, create_event):
+    """Workshops of youth structures in Échirolles (zone A) and Saint-Denis (zone C), every weekday
+    for twelve months from next Monday; one of them opts out of public holidays, one does not pause."""
+    pij = create_partner("pij-echirolles", name="PIJ d'Échirolles", type="pij_bij")
+    centre = create_partner("centre-social-cosmonautes", name="Centre social des Cosmonautes", type="centre_social")
+    create_quartier()
+    create_quartier("QN09301M", "Lamaze – Cosmonautes", ["Saint-Denis"], "93")
+    echirolles = create_place("pij-echirolles", name="PIJ d'Échirolles", quartier="QN03801M")
+    saint_denis = create_place("centre-social-cosmonautes", name="Centre social des Cosmonautes",
+                               quartier="QN09301M", postcode="93200")
+    first = _next_monday()
+    year = {"start_date": first, "until": first + timedelta(days=364), "frequency": "weekly", "interval": 1}
+    weekdays = [0, 1, 2, 3, 4]
+    return {
+        "first": first, "last": first + timedelta(days=364),
+        "zone_a": create_event(echirolles, [pij], title="Atelier jeunes (zone A)", kind="atelier",
+                               weekdays=weekdays, pause_school_holidays=True, **year),
+        "zone_c": create_event(saint_denis, [centre], title="Atelier jeunes (zone C)", kind="atelier",
+                               weekdays=weekdays, pause_school_holidays=True, **year),
+        "no_public_holidays": create_event(echirolles, [pij], title="Accueil jeunes, jours fériés compris",
+                                           start_time="10:00", weekdays=weekdays, pause_school_holidays=True,
+                                           skip_public_holidays=False, **year),
+        "not_paused": create_event(echirolles, [pij], title="Permanence toute l'année", start_time="17:30",
+                                   duration_minutes=60, weekdays=weekdays, **year),
+    }
+
+
+def _days(client, first: date, last: date, title: str) -> set[date]:
+    """The local days of a series' occurrences, as the API gives them."""
+    response = client.get("/api/v1/occurrences", query_string={"start": first.isoformat(),
+                                                                "end": (last + timedelta(days=1)).isoformat()})
+    assert response.status_code == 200, response.get_json()
+    return {datetime.fromisoformat(o["starts_at"]).date() for o in response.get_json() if o["title"] == title}
+
+
+def _weekdays_without(first: date, last: date, *excluded: set[date]) -> set[date]:
+    """Every weekday from first to last, but those excluded (the test's own oracle)."""
+    days = {first + timedelta(days=n) for n in range((last - first).days + 1)}
+    return {d for d in days if d.weekday() < 5 and not any(d in x for x in excluded)}
+
+
+def test_weekly_series_pause_during_the_school_holidays_of_their_own_zone_and_skip_public_holidays(
+        client, youth_territory):
+    import holidays
+
+    from bench.occurrences import school_holidays
+
+    first, last = youth_territory["first"], youth_territory["last"]
+    public = holidays.France(years=range(first.year, last.year + 1))
+    zone_a, zone_c = school_holidays("A"), school_holidays("C")
+    got_a = _days(client, first, last, "Atelier jeunes (zone A)")
+    got_c = _days(client, first, last, "Atelier jeunes (zone C)")
+    assert got_a == _weekdays_without(first, last, public, zone_a)
+    assert got_c == _weekdays_without(first, last, public, zone_c)
+    # The next Christmas holidays pause both; the winter holidays of A and C are not the same weeks.
+    christmas = {d for d in _weekdays_without(first, last) if (d.month, d.day) in ((12, 28), (12, 29), (12, 30))}
+    assert christmas and not christmas & (got_a | got_c)
+    assert got_a - got_c and got_c - got_a
+    winter = {d for d in _weekdays_without(first, last) if d.month == 2}
+    assert winter & got_a != winter & got_c
+    # A public holiday outside the school holidays is still skipped (there is one on a weekday each year).
+    outside = {d for d in _weekdays_without(first, last) if d in public and d not in zone_a}
+    assert outside and not outside & got_a
+    # Opting out: of public holidays only, or of the pause.
+    assert _days(client, first, last, "Accueil jeunes, jours fériés compris") == _weekdays_without(
+        first, last, zone_a)
+    assert _days(client, first, last, "Permanence toute l'année") == _weekdays_without(first, last, public)
+
+
+YOUTH_FEEDS = [("/feeds/places/pij-echirolles.ics", {"place": "pij-echirolles"}),
+               ("/feeds/places/centre-social-cosmonautes.ics", {"place": "centre-social-cosmonautes"}),
+               ("/feeds/all.ics", {})]
+
+
+@pytest.mark.parametrize("path,filters", YOUTH_FEEDS, ids=[p for p, _ in YOUTH_FEEDS])
+def test_both_parsers_read_the_school_holiday_pauses_of_a_feed_as_the_api_gives_them(
+        client, youth_territory, path, filters):
+    first, last = youth_territory["first"], youth_territory["last"] + timedelta(days=1)
+    body = client.get(path).data
+    lo, hi = window(first, last, PARIS)
+    expected = api_occurrences(client, first, last, **filters)
+    assert len(expected) > 150  # a year of weekdays, less the holidays
+    assert with_icalendar(body, lo, hi) == expected
+    assert with_vobject(body, lo, hi) == expected
+
+
+def test_the_paused_dates_are_exdates_of_the_series_within_the_feeds_horizon(client, youth_territory):
+    from scheduler.ical import default_horizon
+
+    body = client.get("/feeds/places/pij-echirolles.ics").data
+    calendar = icalendar.Calendar.from_ical(body)
+    master = next(c for c in calendar.walk("VEVENT") if str(c["UID"]) == youth_territory["zone_a"].uid)
+    exdates = {v.dt for x in (master["EXDATE"] if isinstance(master["EXDATE"], list) else [master["EXDATE"]])
+               for v in x.dts}
+    first, last = youth_territory["first"], youth_territory["last"]
+    paused = _weekdays_without(first, last) - _days(client, first, last, "Atelier jeunes (zone A)")
+    assert {d.date() for d in exdates} == paused
+    assert all(d.time().hour == 14 and d.tzinfo is not None for d in exdates)
+    assert max(exdates).date() <= min(last, default_horizon(date.today()))
+    # The series that does not pause carries only its public holidays.
+    plain = next(c for c in calendar.walk("VEVENT") if str(c["UID"]) == youth_territory["not_paused"].uid)
+    assert len(plain["EXDATE"].dts if not isinstance(plain["EXDATE"], list) else plain["EXDATE"]) < 15

@@ -259,3 +259,37 @@ def _check_first_instants(path: Path, plan) -> None:
         # Timestamps: an aware datetime in a DST fold never equals one of another zone (PEP 495).
         instant = local_to_utc(v["start_date"], v["start_time"], v["timezone"])
         assert instant.timestamp() == start.timestamp(), (path.name, planned.uid)
+
+
+def test_our_own_feed_of_series_that_pause_during_school_holidays_imports_as_such(client, setting, create_event):
+    """Its EXDATEs are the public holidays and the school holidays of the place's zone: read back
+    as the series' settings, not as hundreds of cancelled occurrences."""
+    from datetime import timedelta
+
+    from models import Event, db
+    from models.territory import place_by_slug
+
+    headers = setting["headers"]
+    today = date.today()
+    first = today + timedelta(days=7 - today.weekday())  # next Monday
+    year = {"start_date": first, "until": first + timedelta(days=364), "frequency": "weekly", "interval": 1}
+    place = place_by_slug("bij-echirolles")
+    create_event(place, [setting["ml"]], title="Atelier jeunes", weekdays=[2], pause_school_holidays=True, **year)
+    create_event(place, [setting["ml"]], title="Accueil jeunes", start_time="10:00", weekdays=[0, 4],
+                 pause_school_holidays=True, skip_public_holidays=False, **year)
+    create_event(place, [setting["ml"]], title="Permanence", start_time="17:00", duration_minutes=60,
+                 weekdays=[0], **year)
+    first_feed = client.get("/feeds/all.ics").data
+    for event in db.session.scalars(sa.select(Event)):
+        assert client.delete(f"/api/v1/events/{event.id}", headers=headers).status_code == 204
+    response = _upload(client, headers, first_feed, filename="maillage.ics")
+    assert response.status_code == 200, response.get_json()
+    assert all(planned["exceptions"] == 0 for planned in response.get_json()["created"])
+    settings = {e.title: (e.pause_school_holidays, e.skip_public_holidays, e.exceptions)
+                for e in db.session.scalars(sa.select(Event))}
+    assert settings == {"Atelier jeunes": (True, True, []), "Accueil jeunes": (True, False, []),
+                        "Permanence": (False, True, [])}
+    second_feed = client.get("/feeds/all.ics").data
+    lo, hi = window(first, first + timedelta(days=365), PARIS)
+    assert with_icalendar(first_feed, lo, hi) == with_icalendar(second_feed, lo, hi)
+    assert with_vobject(first_feed, lo, hi) == with_vobject(second_feed, lo, hi)

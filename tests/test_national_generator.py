@@ -23,6 +23,7 @@ def test_the_national_calendar_mixes_the_scheduling_patterns_overseas_places_and
     assert any(len(e["weekdays"]) == 2 for e in cal.events)
     assert any(e["until"] for e in cal.events) and any(e["count"] for e in cal.events)
     assert {p["timezone"] for p in cal.places} > {"Europe/Paris"}
+    assert {r.school_zone for r in cal.rules} == {None, "A", "B", "C"}  # youth structures pause
     bookings: dict[int, int] = {}
     for row in cal.event_people:
         bookings[row["person_id"]] = bookings.get(row["person_id"], 0) + 1

@@ -57,6 +57,7 @@ def shape(occurrences) -> list[tuple]:
 ZONES = ["Europe/Paris", "Europe/Paris", "Europe/Paris", "Indian/Reunion", "America/Martinique",
          "America/Cayenne", "Indian/Mayotte", "America/Guadeloupe"]
 REGIONS = ["metropole", "metropole", "57", "6AE", "971", "972", "973", "974", "976", None]
+SCHOOL_ZONES = [None, None, None, "A", "B", "C"]  # most series do not pause during school holidays
 # Wall-clock times include 02:30, which does not exist on the March DST day and happens twice in October.
 TIMES = ["00:00", "02:30", "09:00", "14:00", "18:30", "23:45"]
 
@@ -81,7 +82,7 @@ def random_rule(rng: random.Random, event_id: int) -> SeriesRule:
         if 0.2 < roll < 0.5:
             kw["until"] = start + timedelta(days=rng.randrange(0, 700))
     return rule(start, at=rng.choice(TIMES), minutes=rng.choice([30, 90, 180, 600]), tz=rng.choice(ZONES),
-                region=rng.choice(REGIONS), event_id=event_id, **kw)
+                region=rng.choice(REGIONS), school_zone=rng.choice(SCHOOL_ZONES), event_id=event_id, **kw)
 
 
 def random_exceptions(rng: random.Random, r: SeriesRule) -> None:
@@ -251,6 +252,60 @@ def test_a_holiday_is_looked_up_in_the_year_of_each_date_across_new_year():
     daily = rule(date(2026, 12, 30), frequency="daily", count=5)
     assert [s[:10] for s in local_starts(expand([daily], *window(date(2026, 12, 1), date(2027, 1, 31))))] == [
         "2026-12-30", "2026-12-31", "2027-01-02", "2027-01-03"]
+
+
+# --- school holidays -------------------------------------------------------------------------
+# The dates are the point here: the national school calendar of 2026-2027, written out from the
+# ministry's arrêté (zone A: Grenoble, Lyon, Bordeaux…; zone C: Paris, Créteil, Montpellier…).
+
+def wednesdays(school_zone: str | None, **kw) -> set[str]:
+    r = rule(date(2026, 12, 2), frequency="weekly", weekdays=(WE,), until=date(2027, 3, 31),
+             school_zone=school_zone, **kw)
+    return {s[:10] for s in local_starts(expand([r], *window(date(2026, 12, 1), date(2027, 3, 31))))}
+
+
+def test_a_weekly_series_pauses_during_the_christmas_and_winter_holidays_of_its_zone():
+    every, zone_a, zone_c = wednesdays(None), wednesdays("A"), wednesdays("C")
+    christmas = {"2026-12-23", "2026-12-30"}  # 19 December to 3 January, every zone
+    assert christmas <= every
+    assert every - zone_a == christmas | {"2027-02-17", "2027-02-24"}  # zone A: 13 to 28 February
+    assert every - zone_c == christmas | {"2027-02-10", "2027-02-17"}  # zone C: 6 to 21 February
+
+
+def test_a_series_that_does_not_pause_runs_through_the_school_holidays():
+    assert {"2026-12-23", "2026-12-30", "2027-02-17"} <= wednesdays(None)
+    assert len(wednesdays(None)) == 18
+
+
+def test_a_paused_series_still_skips_public_holidays_and_counts_both_as_its_dates():
+    # Zone B's spring holidays: 17 April to 2 May 2027; Easter Monday: 29 March.
+    lundis = rule(date(2027, 3, 22), frequency="weekly", weekdays=(MO,), count=8, school_zone="B")
+    lo, hi = window(date(2027, 3, 1), date(2027, 6, 30))
+    assert [s[:10] for s in local_starts(expand([lundis], lo, hi))] == [
+        "2027-03-22", "2027-04-05", "2027-04-12", "2027-05-03", "2027-05-10"]
+    assert shape(expand([lundis], lo, hi)) == oracle(lundis, lo, hi)
+    without_holidays = rule(date(2027, 3, 22), frequency="weekly", weekdays=(MO,), count=8, school_zone="B", region=None)
+    assert "2027-03-29" in {s[:10] for s in local_starts(expand([without_holidays], lo, hi))}
+
+
+def test_gives_occurrence_and_skipped_holidays_know_the_school_holidays_a_series_pauses_for():
+    r = rule(date(2026, 12, 2), frequency="weekly", weekdays=(WE,), until=date(2027, 3, 31), school_zone="A")
+    assert not gives_occurrence(r, utc("2026-12-23T14:00:00+01:00"))
+    assert gives_occurrence(r, utc("2027-02-10T14:00:00+01:00"))
+    skipped = skipped_holidays(r, date(2026, 12, 1).toordinal(), date(2027, 3, 31).toordinal())
+    assert [date.fromordinal(d).isoformat() for d in skipped] == ["2026-12-23", "2026-12-30", "2027-02-17",
+                                                                 "2027-02-24"]
+
+
+def test_the_school_holiday_zone_of_a_place_comes_from_its_department():
+    from models.territory import school_zone_of
+
+    assert [school_zone_of(d) for d in ("38", "33", "69", "35", "13", "57", "93", "30", "91", "75")] == [
+        "A", "A", "A", "B", "B", "B", "C", "C", "C", "C"]
+    # Corsica and the overseas académies keep calendars of their own.
+    assert [school_zone_of(d) for d in ("2A", "2B", "20", "974", "971", None)] == [None] * 6
+    metropole = [f"{n:02d}" for n in range(1, 96) if n != 20]
+    assert all(school_zone_of(d) in ("A", "B", "C") for d in metropole)
 
 
 # --- the wall clock across DST --------------------------------------------------------------
@@ -514,3 +569,84 @@ def test_an_occurrence_moved_before_the_first_date_of_its_series_is_found_in_tha
     body = client.get("/api/v1/occurrences?start=2027-02-22&end=2027-02-28", headers=headers).get_json()
     assert [(o["starts_at"], o["recurrence_id"], o["is_moved"]) for o in body] == [
         ("2027-02-24T10:00:00+01:00", "2027-03-01T13:00:00Z", True)]
+
+
+# --- school holidays through the models and the API ------------------------------------------
+
+def _next_monday() -> date:
+    today = date.today()
+    return today + timedelta(days=7 - today.weekday())
+
+
+@pytest.fixture
+def youth_places(create_partner, create_quartier, create_place, token_for):
+    """A PIJ in Échirolles (zone A), a BIJ in Ajaccio (Corsica: no zone) and a case in La Réunion."""
+    create_partner("pij-echirolles", type="pij_bij")
+    create_quartier()
+    create_place("pij-echirolles", quartier="QN03801M")
+    create_place("bij-ajaccio", postcode="20000")
+    create_place("case-chaudron", postcode="97490")
+    headers = token_for()
+
+    def post(client, place, **values):
+        return client.post("/api/v1/events", headers=headers, json={
+            "kind": "atelier", "title": "Atelier jeunes", "place": place, "organisers": ["pij-echirolles"],
+            "start_date": _next_monday().isoformat(), "start_time": "14:00", "end_time": "16:00",
+            "recurrence": {"frequency": "weekly", "weekdays": ["WE"]}, **values})
+
+    return headers, post
+
+
+def test_a_series_pauses_during_the_school_holidays_of_its_places_zone_only_when_asked(client, youth_places):
+    _, post = youth_places
+    created = post(client, "pij-echirolles", pause_school_holidays=True)
+    assert created.status_code == 201, created.get_json()
+    body = created.get_json()
+    assert (body["pause_school_holidays"], body["school_zone"], body["school_holidays_zone"]) == (True, None, "A")
+    assert post(client, "pij-echirolles").get_json()["pause_school_holidays"] is False  # off by default
+    # A single date is set on purpose: it never pauses.
+    single = post(client, "pij-echirolles", pause_school_holidays=True, recurrence={"frequency": "once"})
+    assert single.status_code == 201 and single.get_json()["pause_school_holidays"] is False
+
+
+def test_a_place_without_a_zone_needs_one_given_and_overseas_academies_are_refused(client, youth_places):
+    from models import Event, db
+
+    _, post = youth_places
+    refused = post(client, "bij-ajaccio", pause_school_holidays=True)
+    assert refused.status_code == 422 and "school_zone" in refused.get_json()["errors"]["json"]
+    assert "indiquez la zone" in refused.get_json()["message"]
+    given = post(client, "bij-ajaccio", pause_school_holidays=True, school_zone="B")
+    assert given.status_code == 201 and given.get_json()["school_holidays_zone"] == "B"
+    overseas = post(client, "case-chaudron", pause_school_holidays=True)
+    assert overseas.status_code == 422 and "outre-mer" in overseas.get_json()["message"]
+    assert post(client, "case-chaudron", pause_school_holidays=True, school_zone="A").status_code == 422
+    unknown = post(client, "pij-echirolles", school_zone="D")
+    assert unknown.status_code == 422 and "school_zone" in unknown.get_json()["errors"]["json"]
+    assert db.session.query(Event).count() == 1  # only the one given its zone
+
+
+def test_pausing_a_series_drops_the_exceptions_of_the_dates_it_takes_out_which_cannot_be_cancelled(
+        client, youth_places):
+    from bench.occurrences import school_holidays
+
+    headers, post = youth_places
+    event = post(client, "pij-echirolles").get_json()
+    first = date.fromisoformat(event["start_date"])
+    holiday = min(d for d in school_holidays("A") if d >= first and d.weekday() == WE)
+    instant = datetime.combine(holiday, time(14), PARIS).isoformat()
+    url = f"/api/v1/events/{event['id']}"
+    assert client.post(f"{url}/occurrences/cancel", headers=headers, json={"recurrence_start": instant}).status_code == 200
+
+    def dates():
+        window = {"start": holiday.isoformat(), "end": (holiday + timedelta(days=1)).isoformat()}
+        return [(o["starts_at"][:10], o["is_cancelled"])
+                for o in client.get("/api/v1/occurrences", query_string=window).get_json()]
+
+    assert dates() == [(holiday.isoformat(), True)]
+    assert client.patch(url, headers=headers, json={"pause_school_holidays": True}).status_code == 200
+    assert dates() == []
+    response = client.post(f"{url}/occurrences/cancel", headers=headers, json={"recurrence_start": instant})
+    assert response.status_code == 404
+    assert client.patch(url, headers=headers, json={"pause_school_holidays": False}).status_code == 200
+    assert dates() == [(holiday.isoformat(), False)]  # back, as the rule gives it

@@ -18,6 +18,7 @@ from models.conflicts import (CONFLICT_KINDS, CONFLICT_STATUSES, SEVERITIES, acc
                               conflict_for, conflicts_query)
 from models.errors import DomainError
 from models.events import event_by_id
+from models.territory import SCHOOL_ZONE_CHOICES, is_overseas, school_zone_of
 from scheduler import series
 from scheduler.calendar import CalendarFilter, occurrences_between
 from scheduler.conflicts import SERIES, check_event, person_ids_of
@@ -307,7 +308,8 @@ def event(event_id: int):
     e = _event_or_404(event_id)
     end = datetime.combine(date(2000, 1, 1), e.start_time) + timedelta(minutes=e.duration_minutes)
     return render_template("coordination/event.html", event=e, can_edit=current_user.can_edit_event(e),
-                           end_time=end.strftime("%H:%M"))
+                           end_time=end.strftime("%H:%M"), place_zone=school_zone_of(e.holiday_region),
+                           overseas=is_overseas(e.holiday_region), zones=SCHOOL_ZONE_CHOICES)
 
 
 def _event_or_404(event_id: int) -> Event:
@@ -336,6 +338,9 @@ def edit_event(event_id: int):
     values["room"] = request.form.get("room", "").strip() or None
     if request.form.get("status") in ("confirmed", "tentative", "cancelled"):
         values["status"] = request.form["status"]
+    if "school_zone" in request.form:  # the form shows it for recurring series outside overseas places
+        values["pause_school_holidays"] = request.form.get("pause_school_holidays") == "1"
+        values["school_zone"] = request.form["school_zone"] or None
     before = person_ids_of(e)
     try:
         series.update_event(current_user, e, values)
