@@ -54,13 +54,14 @@ _school_holidays: dict[str, set[date]] = {}
 
 
 def school_holidays(zone: str) -> set[date]:
-    """Every school holiday date of a zone that vacances-scolaires-france knows."""
+    """The school holiday dates of a zone, from this year to five years ahead, as the `holidays`
+    package gives them (asked directly: this baseline shares nothing with Maillage's expansion)."""
     if zone not in _school_holidays:
-        from vacances_scolaires_france import SchoolHolidayDates
+        import holidays
 
-        known = SchoolHolidayDates()
-        _school_holidays[zone] = {d for y in range(known.min_year, known.max_year + 1)
-                                  for d in known.holidays_for_year_and_zone(y, zone)}
+        this_year = date.today().year
+        _school_holidays[zone] = set(holidays.France(years=range(this_year - 2, this_year + 6), subdiv=f"Zone {zone}",
+                                                      categories=(holidays.SCHOOL,)))
     return _school_holidays[zone]
 
 

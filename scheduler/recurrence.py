@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import calendar
 import gc
-import logging
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
@@ -25,7 +24,6 @@ import holidays as holidays_lib
 
 from models.events import school_holidays_zone_of
 
-log = logging.getLogger(__name__)
 EPOCH_ORD = date(1970, 1, 1).toordinal()
 DAY = 86400
 UTC = timezone.utc
@@ -151,24 +149,11 @@ def holiday_names(region: str, year: int) -> dict[date, str]:
 
 
 @lru_cache(maxsize=None)
-def _school_calendar():
-    # The `holidays` package knows no French school holidays (its France has the public
-    # category only); vacances-scolaires-france ships the national calendar's open data.
-    # Read once a process, on first use: about 0.1 s.
-    from vacances_scolaires_france import SchoolHolidayDates
-
-    return SchoolHolidayDates()
-
-
-@lru_cache(maxsize=None)
 def school_holiday_ordinals(zone: str, year: int) -> frozenset[int]:
-    """The days of `year` (Saturday to Sunday, as the calendar gives them) on which the schools of
-    zone A, B or C are on holiday."""
-    known = _school_calendar()
-    if not known.min_year <= year <= known.max_year:
-        log.warning("no school holidays known for %s (zone %s): update vacances-scolaires-france", year, zone)
-        return frozenset()
-    return frozenset(d.toordinal() for d in known.holidays_for_year_and_zone(year, zone))
+    """The days of `year` on which the schools of zone A, B or C are on holiday (the `holidays`
+    package's school category: the national calendar's rules, every year)."""
+    days = holidays_lib.France(years=year, subdiv=f"Zone {zone}", categories=(holidays_lib.SCHOOL,))
+    return frozenset(d.toordinal() for d in days)
 
 
 @lru_cache(maxsize=None)
