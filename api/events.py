@@ -13,7 +13,7 @@ from models import Event, db
 from models.audit import history
 from models.errors import NotFound
 from models.events import (EVENT_KINDS, FREQUENCIES, STATUSES, VISIBILITIES, WEEKDAY_CODES, create_event,
-                           delete_event, event_by_id)
+                           event_by_id)
 from models.territory import SCHOOL_ZONE_CHOICES
 from scheduler import series
 from scheduler.calendar import CalendarFilter, events_query
@@ -214,7 +214,7 @@ class EventById(MethodView):
     @blp.response(204)
     def delete(self, event_id):
         """Supprimer un événement (pour le garder annoncé comme annulé, passez son statut à cancelled)"""
-        delete_event(require_api_user(), event_by_id(event_id))
+        series.delete_event(require_api_user(), event_by_id(event_id))
         db.session.commit()
 
 

@@ -249,6 +249,24 @@ def set_status(actor, conflict: ScheduleConflict, status: str, action: str, reas
                     coordinators)
 
 
+def conflicts_of_event(event_id: int) -> sa.Select:
+    return sa.select(ScheduleConflict.id).where(sa.or_(ScheduleConflict.a_event_id == event_id,
+                                                       ScheduleConflict.b_event_id == event_id))
+
+
+def delete_conflicts_of(event_id: int) -> None:
+    """Deletes the records of an event's conflicts and their notices, as the event is deleted: the
+    foreign keys would cascade where they are enforced, and must not leave rows pointing at nothing
+    where they are not. Their history stays in the audit log."""
+    ids = list(db.session.scalars(conflicts_of_event(event_id)))
+    if not ids:
+        return
+    db.session.execute(sa.delete(ConflictNotice).where(ConflictNotice.conflict_id.in_(ids))
+                       .execution_options(synchronize_session="fetch"))
+    db.session.execute(sa.delete(ScheduleConflict).where(ScheduleConflict.id.in_(ids))
+                       .execution_options(synchronize_session="fetch"))
+
+
 def accept_conflict(actor, conflict: ScheduleConflict, reason: str) -> ScheduleConflict:
     if not can_act_on_conflict(actor, conflict):
         raise Forbidden("Ce chevauchement ne concerne pas votre structure ni votre territoire.")

@@ -305,8 +305,13 @@ def create_event(actor, values: dict) -> Event:
     return event
 
 
-def update_event(actor, event: Event, values: dict) -> dict:
-    """Applies the changes and returns them ({} when nothing changed)."""
+def update_event(actor, event: Event, values: dict, exceptions_after=None) -> dict:
+    """Applies the changes and returns them ({} when nothing changed).
+
+    When the timing changes, `exceptions_after(event)` (given by the time model: models cannot
+    expand a rule) says where each cancelled or moved occurrence goes under the new rule: the
+    instant of its occurrence there, or None when the new rule has none that date. They are
+    re-keyed or removed here, and the audit record of the write says which."""
     actor.require(actor.can_edit_event(event))
     values = _resolve_event_values(dict(values))
     if "place" in values and values["place"] is not event.place:
@@ -321,10 +326,55 @@ def update_event(actor, event: Event, values: dict) -> dict:
     if event.room and event.place.rooms and event.room not in event.place.rooms:
         raise _invalid("room", f"Salle inconnue dans ce lieu : « {event.room} ».")
     check_timing(event)
+    if exceptions_after is not None and event.exceptions and changes.keys() & set(TIMING_FIELDS):
+        changes.update(rekey_exceptions(event, exceptions_after(event), changes))
     bump(event)
     db.session.flush()
     record(actor, "update", event, changes)
     return changes
+
+
+def _exception_summary(x: OccurrenceException) -> dict:
+    return {"recurrence_start": x.recurrence_start.isoformat(), "is_cancelled": x.is_cancelled,
+            "starts_at": x.starts_at.isoformat() if x.starts_at else None, "duration_minutes": x.duration_minutes,
+            "place": x.place.slug if x.place else None, "room": x.room, "person_ids": x.person_ids,
+            "reason": x.reason}
+
+
+def rekey_exceptions(event: Event, new_keys: dict, changes: dict) -> dict:
+    """Gives each exception the recurrence instant of its occurrence under the event's new rule
+    (`new_keys`: exception -> instant, or None to remove it); returns the audit changes:
+    `exceptions_rekeyed` [[old instants], [new instants]] and `exceptions_removed` [[what each
+    was], None]. What was moved stays moved: a moved start keeps its end too when the series'
+    duration changes; what was not (a start left at the rule's instant) follows the new rule."""
+    removed = [x for x, key in new_keys.items() if key is None]
+    moved = [(x, key) for x, key in new_keys.items() if key is not None and key != x.recurrence_start]
+    out: dict = {}
+    if removed:
+        out["exceptions_removed"] = [[_exception_summary(x) for x in removed], None]
+        for x in removed:
+            event.exceptions.remove(x)
+        if moved:
+            db.session.flush()  # deleted first: a moved one may take the key a removed one had
+    for x in event.exceptions:
+        if x.starts_at == x.recurrence_start:
+            x.starts_at = None  # its time was never moved (an import writes it): it follows the series'
+        if "duration_minutes" in changes and x.starts_at is not None and x.duration_minutes is None:
+            x.duration_minutes = changes["duration_minutes"][0]
+    if moved:
+        out["exceptions_rekeyed"] = [[x.recurrence_start.isoformat() for x, _ in moved],
+                                     [key.isoformat() for _, key in moved]]
+        if {key for _, key in moved} & {x.recurrence_start for x in event.exceptions}:
+            # (event, recurrence_start) is unique row by row: when keys shift into one another (a
+            # change of time zone near midnight), every moved one steps aside first.
+            for i, (x, _) in enumerate(moved):
+                x.recurrence_start = datetime(1, 1, 1, tzinfo=dt_timezone.utc) + timedelta(seconds=i)
+            db.session.flush()
+        for x, key in moved:
+            x.recurrence_start = key
+            x.sequence = (x.sequence or 0) + 1
+            x.updated_at = utcnow()
+    return out
 
 
 def bump(event: Event) -> None:

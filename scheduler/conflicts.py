@@ -537,15 +537,17 @@ def person_ids_of(event: Event) -> set[int]:
 
 def check_event(event: Event, actor=None, now: datetime | None = None, previous_person_ids: Iterable[int] = (),
                 recurrence_ids: Iterable[int] | None = None, resolved_by_action: str | None = None,
-                resolving_ids: set[int] = frozenset()) -> Outcome:
+                resolving_ids: set[int] = frozenset(), deleting: bool = False) -> Outcome:
     """After one write to `event` (flushed, not committed): its conflicts as they now stand.
 
     Only what the write touches is looked at: the event's places, people and (if it targets a
     public) quartier; with `recurrence_ids` (a write to some occurrences: cancel, move, restore)
     only those occurrences and the days around them, otherwise the days of its occurrences.
-    `previous_person_ids`: who it booked before the write (their capacity is checked again)."""
+    `previous_person_ids`: who it booked before the write (their capacity is checked again).
+    `deleting`: the event is about to be deleted; as it has no occurrence left, its conflicts
+    close (and those of its people's capacity are checked again)."""
     start, end = horizon(now)
-    own = expand([rule_of(event)], start, end)
+    own = [] if deleting else expand([rule_of(event)], start, end)
     touched = set(recurrence_ids) if recurrence_ids is not None else None
     own_live = [o for o in own if not o.is_cancelled]
     live = own_live if touched is None else [o for o in own_live if o.recurrence_id in touched]

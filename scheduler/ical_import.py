@@ -854,6 +854,7 @@ def apply_plan(actor, plan: list[PlannedEvent], options: ImportOptions, progress
     (when there is one) records the overlaps of what changed, as after any other write."""
     from models.events import create_event, set_occurrence_exception
     from scheduler import series
+    from scheduler.reminders import EventBefore, notify_event_change
 
     existing = _existing(plan)
     _check_rights(actor, plan, existing)
@@ -862,6 +863,7 @@ def apply_plan(actor, plan: list[PlannedEvent], options: ImportOptions, progress
         event = existing.get(planned.uid)
         values = dict(planned.values)
         values["place"] = values["place"].slug
+        before = None
         try:
             if event is None:
                 event = create_event(actor, {**values, "uid": planned.uid, "source": options.source,
@@ -870,10 +872,13 @@ def apply_plan(actor, plan: list[PlannedEvent], options: ImportOptions, progress
                 changes = differences(planned, event)
                 if not changes:
                     continue
+                before = EventBefore.of(event)  # told once, its exceptions' changes included
                 fields = {k: values[k] for k in changes if k != "exceptions"}
                 if fields:
-                    series.update_event(actor, event, fields)
+                    series.update_event(actor, event, fields, before)
             _apply_exceptions(actor, event, planned, set_occurrence_exception)
+            if before is not None:
+                notify_event_change(before, event)
         except InvalidInput as error:
             raise ImportRefused([LocatedError(error.message, planned.line, planned.component)]) from None
         touched.append(event)
@@ -907,10 +912,10 @@ def _apply_exceptions(actor, event: Event, planned: PlannedEvent, set_exception)
 
 def remove_missing(actor, source: str, kept_uids: set[str]) -> list[str]:
     """A synced calendar is the truth for what it brought: events it no longer has are deleted."""
-    from models.events import delete_event
+    from scheduler.series import delete_event
 
     removed = []
-    for event in db.session.scalars(sa.select(Event).where(Event.source == source)):
+    for event in list(db.session.scalars(sa.select(Event).where(Event.source == source))):
         if event.uid not in kept_uids:
             removed.append(event.title)
             delete_event(actor, event)

@@ -375,13 +375,42 @@ def _apply_exception(rule: SeriesRule, rec: int, spec: ExceptionSpec) -> Occurre
 def gives_occurrence(rule: SeriesRule, recurrence_id: int) -> bool:
     """Does the rule give an occurrence at this instant (a holiday it skips or a school holiday it
     pauses for does not count)?"""
-    zone = zone_offsets(rule.timezone)
-    local_day = datetime.fromtimestamp(recurrence_id, zone.zone).date().toordinal()
-    for d in rule_dates(rule, local_day - 1, local_day + 1):
-        local = (d - EPOCH_ORD) * DAY + rule.start_seconds
-        if local - zone.offset(local) == recurrence_id:
-            return not is_day_off(rule, d)
-    return False
+    return occurrence_on(rule, local_day(rule, recurrence_id)) == recurrence_id
+
+
+def local_day(rule: SeriesRule, instant: int) -> int:
+    """The day ordinal of an instant on the rule's wall clock."""
+    return datetime.fromtimestamp(instant, zone_offsets(rule.timezone).zone).toordinal()
+
+
+def occurrence_on(rule: SeriesRule, day_ord: int) -> int | None:
+    """The instant (its recurrence id) of the occurrence the rule gives on a local day; None when
+    it gives none that day (not one of its dates, or a holiday it skips or pauses for)."""
+    if next(rule_dates(rule, day_ord, day_ord), None) is None or is_day_off(rule, day_ord):
+        return None
+    local = (day_ord - EPOCH_ORD) * DAY + rule.start_seconds
+    return local - zone_offsets(rule.timezone).offset(local)
+
+
+def carried_over(old: SeriesRule, new: SeriesRule, recurrence_ids: Iterable[int]) -> dict[int, int | None]:
+    """Where the exceptions of a series go when its rule changes: each to the occurrence the new
+    rule gives on the same local date (an occurrence is a date of the series to the people who
+    plan around it: "the Monday of the vote"), re-keyed to the instant the new rule gives it, its
+    wall-clock time kept across DST; None when the new rule has no occurrence that date.
+
+    Two exceptions never land on one occurrence: one the old rule really gave wins over a stray
+    one (a key no longer of its rule) of the same date, which is dropped."""
+    ordered = sorted(recurrence_ids, key=lambda rec: (not gives_occurrence(old, rec), rec))
+    taken: set[int] = set()
+    found: dict[int, int | None] = {}
+    for rec in ordered:
+        target = occurrence_on(new, local_day(old, rec))
+        if target in taken:
+            target = None
+        if target is not None:
+            taken.add(target)
+        found[rec] = target
+    return found
 
 
 def skipped_holidays(rule: SeriesRule, lo_ord: int, hi_ord: int) -> list[int]:

@@ -40,7 +40,7 @@ from models.deliveries import (DEFAULT_OFFSETS, SUBSCRIBER_OFFSETS, PartnerRemin
 from models.events import WEEKDAYS
 from scheduler.calendar import CalendarFilter, occurrences_between, rules_in_window
 from scheduler.mail import SmtpSender, SmtpSettings, SmtpUnavailable, build_message
-from scheduler.recurrence import DAY, EPOCH_ORD, Occurrence, SeriesRule, expand, rule_of, zone_offsets
+from scheduler.recurrence import DAY, EPOCH_ORD, Occurrence, SeriesRule, expand, local_day, rule_of, zone_offsets
 
 log = logging.getLogger("maillage.reminders")
 UTC = timezone.utc
@@ -283,7 +283,7 @@ def scan(now: datetime) -> dict[str, int]:
             if state == "skipped":
                 log.warning("non envoyé (échéance %s manquée) : %s", due_at.isoformat(), key)
     # Notices the conflicts engine recorded are due as soon as they exist, whatever the interval.
-    counts["pending"] += len(add_deliveries_if_new(list(plan_conflict_notices(Recipients.load(), now))))
+    counts["pending"] += record_conflict_notices(now)
     if mark is None:
         db.session.add(ScanMark(name=SCAN_MARK, scanned_until=now))
     elif now > mark.scanned_until:
@@ -334,6 +334,148 @@ def notify_occurrence_change(event: Event, recurrence_start: datetime, now: date
     return created
 
 
+# Occurrences to come that a change to a whole event is told about: the weeks people plan in
+# (the public pages show four, a partner's programme a term); past that, the feeds tell.
+NOTICE_HORIZON_DAYS = 90
+MAX_LISTED_DATES = 30
+
+
+@dataclass
+class EventBefore:
+    """An event as people knew it before a write to the whole of it: its rule and what decides
+    who hears about it (the write may change both, or delete the event). Duck-types the Event
+    that `Recipients.of_occurrence` reads."""
+
+    id: int
+    uid: str
+    title: str
+    kind_label: str
+    sequence: int
+    rule: SeriesRule
+    status: str
+    visibility: str
+    organisers: list
+    place_id: int
+    place: Place
+    removed: list[dict] = field(default_factory=list)  # exceptions the write dropped (audit form)
+
+    @classmethod
+    def of(cls, event: Event) -> EventBefore:
+        return cls(event.id, event.uid, event.title, event.kind_label, event.sequence or 0, rule_of(event),
+                   event.status, event.visibility, list(event.organisers), event.place_id, event.place)
+
+
+def event_ref(event_id: int, uid: str) -> str:
+    """An event in a delivery key: SQLite gives a deleted event's id to the next one, its UID is
+    never reused."""
+    return f"{event_id}-{hashlib.sha256(uid.encode()).hexdigest()[:12]}"
+
+
+def _upcoming(rule: SeriesRule, now: datetime, days: int) -> dict[int, Occurrence]:
+    """The occurrences of a rule not over yet within `days`, by the local date of their identity."""
+    return {local_day(rule, o.recurrence_id): o for o in expand([rule], now, now + timedelta(days=days))}
+
+
+def _as_seen(o: Occurrence | None):
+    """What people see of an occurrence: a cancelled one is only cancelled."""
+    if o is None or o.is_cancelled:
+        return None if o is None else "cancelled"
+    return (o.starts_at, o.ends_at, o.place_id, o.room)
+
+
+def changed_dates(before: dict[int, Occurrence], after: dict[int, Occurrence], single: bool
+                  ) -> list[tuple[Occurrence | None, Occurrence | None]]:
+    """(before, after) of each date whose occurrence people would see differently, paired by
+    local date (the exceptions followed the same pairing); a single event is one date whatever
+    its day."""
+    if single and len(before) == 1 and len(after) == 1:
+        pairs = [(next(iter(before.values())), next(iter(after.values())))]
+    else:
+        pairs = [(before.get(day), after.get(day)) for day in sorted(before.keys() | after.keys())]
+    found = [(b, a) for b, a in pairs if _worth_telling(b, a)]
+    return sorted(found, key=lambda pair: (pair[0] or pair[1]).starts_at)
+
+
+def _worth_telling(b: Occurrence | None, a: Occurrence | None) -> bool:
+    seen_before, seen_after = _as_seen(b), _as_seen(a)
+    if seen_before == seen_after:
+        return False
+    # Nothing planned on either side (none, or cancelled): nobody would go, nobody would miss it.
+    return seen_before not in (None, "cancelled") or seen_after not in (None, "cancelled")
+
+
+def _side(o: Occurrence | None, places: dict[int, Place]) -> dict | None:
+    if o is None:
+        return None
+    place = places.get(o.place_id)
+    return {"starts_at": o.start.isoformat(), "ends_at": o.end.isoformat(), "place": place.name if place else "",
+            "room": o.room, "is_cancelled": o.is_cancelled}
+
+
+def notify_event_change(before: EventBefore, event: Event | None, now: datetime | None = None) -> int:
+    """Records one notice to each person concerned by a write to a whole event (status
+    cancelled, new timing, place or room, or `event` None: deleted), about its occurrences to
+    come in the next NOTICE_HORIZON_DAYS that the write changed; said once per recipient, however
+    many dates changed. Everything the message says is in the delivery (the event may be gone
+    when it is sent). Nothing when nothing people would see has changed. Adds and flushes."""
+    now = now or utcnow()
+    days = current_app.config.get("NOTICE_HORIZON_DAYS", NOTICE_HORIZON_DAYS)
+    old = _upcoming(before.rule, now, days)
+    new = _upcoming(rule_of(event), now, days) if event is not None else {}
+    pairs = changed_dates(old, new, before.rule.frequency == "once" and (event is None or event.frequency == "once"))
+    removed = []  # (what the exception was, its occurrence as it was) for those still to come
+    for x in before.removed:
+        day = local_day(before.rule, _epoch(datetime.fromisoformat(x["recurrence_start"])))
+        if day in old:
+            removed.append((x, old[day]))
+    if not pairs and not removed:
+        return 0
+    if event is None:
+        kind = "event_deleted"
+    elif event.status == "cancelled" and before.status != "cancelled":
+        kind = "event_cancelled"
+    else:
+        kind = "event_changed"
+
+    shown = [o for pair in pairs for o in pair if o is not None] + [o for _, o in removed]
+    places = {p.id: p for p in db.session.scalars(sa.select(Place).where(Place.id.in_({o.place_id for o in shown})))}
+    recipients = Recipients.load()
+    recipients.load_people(p for o in shown for p in o.person_ids)
+    targets: dict[tuple[str, str], dict] = {}
+    for told, occurrence in [*((before, b) for b, _ in pairs), *((event, a) for _, a in pairs),
+                             *((before, o) for _, o in removed)]:
+        if told is None or occurrence is None:
+            continue
+        found = list(recipients.of_occurrence(told, occurrence))
+        place = places.get(occurrence.place_id)
+        if place is not None and place.contact_email:
+            found.append({"channel": "email", "recipient": place.contact_email.lower(),
+                          "partner_id": place.host_partner_id})
+        for to in found:
+            to.pop("offsets", None)
+            targets.setdefault((to["channel"], to["recipient"]), to)
+    if not targets:
+        return 0
+
+    current = event if event is not None else before
+    payload = {
+        "uid": before.uid, "title": current.title, "kind_label": current.kind_label,
+        "timezone": before.rule.timezone if event is None else event.timezone, "place": current.place.slug,
+        "organisers": [p.name for p in current.organisers],
+        "dates": [{"before": _side(b, places), "after": _side(a, places)} for b, a in pairs[:MAX_LISTED_DATES]],
+        "more": max(0, len(pairs) - MAX_LISTED_DATES),
+        "removed": [{"date": o.start.date().isoformat(), "was": "cancelled" if x["is_cancelled"] else "moved"}
+                    for x, o in removed],
+    }
+    # What is said is part of the key: two writes racing on one event can read the same SEQUENCE.
+    said = hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:12]
+    version = f"{'deleted' if event is None else f'v{event.sequence}'}-{said}"
+    rows = [{**to, "kind": kind, "event_id": before.id, "payload": payload, "due_at": now,
+             "key": delivery_key(kind, to["channel"], to["recipient"], event_ref(before.id, before.uid), version)}
+            for to in targets.values()]
+    return len(add_deliveries_if_new(rows))
+
+
 def request_confirmation(subscription: Subscription, now: datetime | None = None) -> None:
     """Records the double opt-in message of a new subscription (sent by the next tick)."""
     add_delivery_if_new({
@@ -353,6 +495,7 @@ class Message:
     links: list[tuple[str, str]] = field(default_factory=list)
     unsubscribe_url: str | None = None
     ics: bytes | None = None
+    ics_note: str = "L'occurrence est jointe à ce message (evenement.ics) : ouvrez-la pour l'ajouter à votre agenda."
     data: dict = field(default_factory=dict)  # the webhook's JSON
 
 
@@ -450,6 +593,78 @@ def render_change(delivery: Delivery, now: datetime) -> Message:
                    data=_occurrence_data(event, occurrence))
 
 
+def _when_where(side: dict) -> tuple[str, str, str]:
+    start, end = datetime.fromisoformat(side["starts_at"]), datetime.fromisoformat(side["ends_at"])
+    where = side["place"] + (f" (salle {side['room']})" if side["room"] else "")
+    return french_date(start.date()), f"{french_time(start)}–{french_time(end)}", where
+
+
+def date_line(before: dict | None, after: dict | None) -> str:
+    """One date of a change to a whole event, in French: what holds now, and what it replaces."""
+    if after is None or after["is_cancelled"]:
+        return ", ".join(_when_where(before)) + (" : annulé" if after is not None else " : n'a plus lieu")
+    now_parts = _when_where(after)
+    if before is None or before["is_cancelled"]:
+        return ", ".join(now_parts) + (" : nouvelle date" if before is None else " : de nouveau prévu")
+    was = _when_where(before)
+    if was[0] != now_parts[0]:
+        replaced = [was[0], was[1]] + ([was[2]] if was[2] != now_parts[2] else [])
+    else:
+        replaced = [part for part, new in zip(was[1:], now_parts[1:]) if part != new]
+    return f"{', '.join(now_parts)} (au lieu de {', '.join(replaced)})"
+
+
+EVENT_CHANGE_WORDS = {  # kind: (subject word, what happened)
+    "event_cancelled": ("Annulé", "est annulé"),
+    "event_deleted": ("Supprimé", "a été retiré du calendrier"),
+    "event_changed": ("Changement", "change"),
+}
+
+
+def render_event_change(delivery: Delivery, now: datetime) -> Message:
+    """A change to a whole event, from what the write recorded (the event may be gone since)."""
+    p = delivery.payload
+    word, happened = EVENT_CHANGE_WORDS[delivery.kind]
+    dates, removed = p["dates"], p["removed"]
+    items = [date_line(d["before"], d["after"]) for d in dates]
+    if p["more"]:
+        items.append(f"… et {p['more']} autre(s) date(s), dans le calendrier.")
+    if len(dates) == 1 and not p["more"]:
+        first = datetime.fromisoformat((dates[0]["before"] or dates[0]["after"])["starts_at"])
+        when = french_datetime(first)
+    else:
+        first_day = (datetime.fromisoformat((dates[0]["before"] or dates[0]["after"])["starts_at"]).date() if dates
+                     else date.fromisoformat(removed[0]["date"]))
+        when = f"à partir du {french_date(first_day)}"
+    concerned = "" if not dates else (" Voici la date concernée :" if len(items) == 1
+                                      else " Voici les dates à venir concernées :")
+    paragraphs = [f"« {p['title']} » ({p['kind_label'].lower()}) {happened}.{concerned}"]
+    if removed:
+        dropped = " ; ".join(("l'annulation du " if x["was"] == "cancelled" else "le déplacement de la date du ")
+                             + french_date(date.fromisoformat(x["date"])) for x in removed)
+        paragraphs.append(f"Ne valent plus, la série n'ayant plus de date ces jours-là : {dropped}.")
+    facts = [("Organisé par", ", ".join(p["organisers"]))] if p["organisers"] else []
+    if p["timezone"] != current_app.config["DEFAULT_TIMEZONE"]:
+        facts.append(("Heure locale", p["timezone"]))
+    event = db.session.get(Event, delivery.event_id) if delivery.kind != "event_deleted" else None
+    if event is not None and event.uid != p["uid"]:
+        event = None  # that id now names another event
+    ics = None
+    if event is not None:
+        from scheduler.feeds import FeedSpec, build_feed
+
+        ics = build_feed(FeedSpec("event", str(event.id), private=delivery.subscription_id is None),
+                         now.date(), _base_url(), current_app.config["DEFAULT_TIMEZONE"])
+    links = ([("Voir l'événement", f"{_base_url()}/evenements/{delivery.event_id}")] if event is not None
+             else [("Le calendrier du lieu", f"{_base_url()}/lieux/{p['place']}")])
+    return Message(
+        subject=f"{word} : {p['title']}, {when}", paragraphs=paragraphs, facts=facts, items=items, links=links,
+        ics=ics, ics_note="L'événement, tel qu'il est désormais, est joint à ce message (evenement.ics) : "
+                          "ouvrez-le pour mettre votre agenda à jour.",
+        data={"event": {"id": delivery.event_id, "uid": p["uid"], "title": p["title"]},
+              "change": delivery.kind.removeprefix("event_"), "dates": dates, "more": p["more"], "removed": removed})
+
+
 def render_weekly_programme(delivery: Delivery, now: datetime) -> Message:
     place = db.session.get(Place, delivery.payload["place_id"])
     if place is None:
@@ -508,6 +723,9 @@ RENDERERS = {
     "occurrence_moved": render_change,
     "weekly_programme": render_weekly_programme,
     "subscription_confirm": render_confirmation,
+    "event_cancelled": render_event_change,
+    "event_changed": render_event_change,
+    "event_deleted": render_event_change,
 }
 
 
@@ -557,15 +775,25 @@ CHANGE_WORDS = {"opened": "signalé", "reopened": "rouvert", "accepted": "accept
                 "closed": "clos (il n'est plus vrai)"}
 
 
-def plan_conflict_notices(recipients: Recipients, now: datetime) -> Iterator[dict]:
+def plan_conflict_notices(recipients: Recipients, now: datetime, conflict_ids: Iterable[int] | None = None,
+                          note: str | None = None) -> Iterator[dict]:
     """One delivery per notice the conflicts engine recorded (`models.conflicts.ConflictNotice`);
-    the notice is marked taken in the same transaction, so it becomes deliveries exactly once."""
+    the notice is marked taken in the same transaction, so it becomes deliveries exactly once.
+
+    With `conflict_ids`, only the notices of those conflicts, and each delivery carries what its
+    message says (`facts`, and `note`): they are about to be deleted with their event, and the
+    message is sent after."""
     from models.conflicts import ConflictNotice
 
-    for notice in db.session.scalars(sa.select(ConflictNotice).where(ConflictNotice.sent_at.is_(None))
-                                     .order_by(ConflictNotice.id)):
+    q = sa.select(ConflictNotice).where(ConflictNotice.sent_at.is_(None)).order_by(ConflictNotice.id)
+    if conflict_ids is not None:
+        q = q.where(ConflictNotice.conflict_id.in_(list(conflict_ids)))
+    for notice in db.session.scalars(q):
         notice.sent_at = utcnow()
         kind = CONFLICT_NOTICE_KINDS.get(notice.change, "conflict_opened")
+        payload = {"conflict_id": notice.conflict_id, "change": notice.change}
+        if conflict_ids is not None:
+            payload.update(facts=conflict_facts(notice.conflict), note=note)
         targets = []
         if notice.user is not None and notice.user.email:
             targets.append({"channel": "email", "recipient": notice.user.email.lower()})
@@ -578,9 +806,13 @@ def plan_conflict_notices(recipients: Recipients, now: datetime) -> Iterator[dic
                 targets.append({"channel": "webhook", "recipient": settings.webhook_url,
                                 "partner_id": notice.partner_id})
         for to in targets:
-            yield {**to, "kind": kind, "due_at": now,
-                   "payload": {"conflict_id": notice.conflict_id, "change": notice.change},
+            yield {**to, "kind": kind, "due_at": now, "payload": payload,
                    "key": delivery_key(kind, to["channel"], to["recipient"], "notice", notice.id)}
+
+
+def record_conflict_notices(now: datetime, conflict_ids: Iterable[int] | None = None, note: str | None = None) -> int:
+    """Turns the pending notices (of these conflicts) into deliveries due now (see plan_conflict_notices)."""
+    return len(add_deliveries_if_new(list(plan_conflict_notices(Recipients.load(), now, conflict_ids, note))))
 
 
 def plan_daily_digests(lo: int, hi: int) -> Iterator[dict]:
@@ -608,23 +840,35 @@ def describe_conflict(conflict) -> str:
     return f"{conflict.kind_label} ({severity}) : {sides}, {french_datetime(start)}"
 
 
+def conflict_facts(conflict) -> dict | None:
+    """What a conflict's notice says about it (None when a side is gone)."""
+    if conflict.a_event is None or conflict.b_event is None:
+        return None
+    return {"description": describe_conflict(conflict), "kind_label": conflict.kind_label, "reason": conflict.reason,
+            "data": {"id": conflict.id, "kind": conflict.kind, "status": conflict.status,
+                     "events": [conflict.a_event_id, conflict.b_event_id],
+                     "starts_at": conflict.starts_at.isoformat()}}
+
+
 def render_conflict_change(delivery: Delivery, now: datetime) -> Message:
     from models.conflicts import ScheduleConflict
 
-    conflict = db.session.get(ScheduleConflict, delivery.payload["conflict_id"])
-    if conflict is None:
+    facts = delivery.payload.get("facts")  # written when the conflict went with its event
+    if facts is None:
+        conflict = db.session.get(ScheduleConflict, delivery.payload["conflict_id"])
+        facts = conflict_facts(conflict) if conflict is not None else None
+    if facts is None:
         raise Skip("Chevauchement supprimé avec son événement.")
     change = delivery.payload.get("change", "opened")
-    paragraphs = [f"Un chevauchement vous concernant est {CHANGE_WORDS.get(change, change)} :",
-                  describe_conflict(conflict)]
-    if conflict.reason and change in ("accepted", "resolved"):
-        paragraphs.append(f"Motif : {conflict.reason}")
+    paragraphs = [f"Un chevauchement vous concernant est {CHANGE_WORDS.get(change, change)} :", facts["description"]]
+    if delivery.payload.get("note"):
+        paragraphs.append(delivery.payload["note"])
+    if facts["reason"] and change in ("accepted", "resolved"):
+        paragraphs.append(f"Motif : {facts['reason']}")
     return Message(
-        subject=f"Chevauchement {CHANGE_WORDS.get(change, change).split(' ')[0]} : {conflict.kind_label}",
+        subject=f"Chevauchement {CHANGE_WORDS.get(change, change).split(' ')[0]} : {facts['kind_label']}",
         paragraphs=paragraphs, links=[("Voir les chevauchements", f"{_base_url()}/coordination/")],
-        data={"conflict": {"id": conflict.id, "kind": conflict.kind, "status": conflict.status, "change": change,
-                           "events": [conflict.a_event_id, conflict.b_event_id],
-                           "starts_at": conflict.starts_at.isoformat()}})
+        data={"conflict": {**facts["data"], "change": change}})
 
 
 def render_daily_digest(delivery: Delivery, now: datetime) -> Message:

@@ -1,16 +1,20 @@
-"""Writes that need the time model: they check against the rule before the models change.
+"""Writes that need the time model: they check against the rule before the models change, keep
+the exceptions of a series with their dates when its rule changes, and record the notices the
+people concerned get (the clock sends them within a minute).
 
-The API and the pages call these for events; plain data writes go to `models` directly.
+The API, the pages, imports and syncs call these for events; plain data writes go to `models`.
 """
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 
-from models import db
+from models import db, utcnow
 from models import events as event_ops
+from models.conflicts import conflicts_of_event, delete_conflicts_of
 from models.errors import InvalidInput, NotFound
-from scheduler.recurrence import _epoch, gives_occurrence, rule_of
-from scheduler.reminders import notify_occurrence_change
+from scheduler.conflicts import check_event
+from scheduler.recurrence import _epoch, carried_over, gives_occurrence, rule_of
+from scheduler.reminders import EventBefore, notify_event_change, notify_occurrence_change, record_conflict_notices
 
 
 def _require_occurrence(event, recurrence_start: datetime) -> None:
@@ -60,14 +64,40 @@ def restore_occurrence(actor, event, recurrence_start: datetime) -> None:
     event_ops.restore_occurrence(actor, event, recurrence_start)
 
 
-def update_event(actor, event, values: dict) -> dict:
-    """Edits the series; exceptions to dates the new rule no longer gives are dropped (and kept
-    in the history)."""
-    changes = event_ops.update_event(actor, event, values)
-    if changes.keys() & set(event_ops.TIMING_FIELDS):
-        rule = rule_of(event)
-        for exception in list(event.exceptions):
-            if not gives_occurrence(rule, _epoch(exception.recurrence_start)):
-                event.exceptions.remove(exception)
-        db.session.flush()
+def update_event(actor, event, values: dict, before: EventBefore | None = None) -> dict:
+    """Edits the whole series. When its rule changes, each cancelled or moved occurrence follows
+    its date to the new rule (`scheduler.recurrence.carried_over`); one whose date the new rule
+    no longer gives is removed, which the audit record of the write says. Whoever is concerned
+    by what changes in the coming weeks gets one notice, unless the caller took `before` itself
+    (an import changes exceptions too, then tells once)."""
+    told_by_caller = before is not None
+    before = before or EventBefore.of(event)
+    old_rule = rule_of(event)
+
+    def exceptions_after(changed) -> dict:
+        keys = carried_over(old_rule, rule_of(changed), [_epoch(x.recurrence_start) for x in changed.exceptions])
+        return {x: None if (key := keys[_epoch(x.recurrence_start)]) is None
+                else datetime.fromtimestamp(key, timezone.utc) for x in changed.exceptions}
+
+    changes = event_ops.update_event(actor, event, values, exceptions_after)
+    if "exceptions_removed" in changes:
+        before.removed += changes["exceptions_removed"][0]
+    if changes and not told_by_caller:
+        notify_event_change(before, event)
     return changes
+
+
+def delete_event(actor, event, now: datetime | None = None) -> None:
+    """Deletes an event. First what must outlive its rows: its conflicts close through their
+    lifecycle (history, notices to the partners and coordinators, turned into deliveries now
+    that carry what they say), and whoever expected its coming occurrences is told; then its
+    conflict records go with it."""
+    actor.require(actor.can_edit_event(event))
+    now = now or utcnow()
+    before = EventBefore.of(event)
+    check_event(event, actor, now=now, deleting=True)
+    record_conflict_notices(now, list(db.session.scalars(conflicts_of_event(event.id))),
+                            note=f"« {event.title} » a été retiré du calendrier.")
+    notify_event_change(before, None, now)
+    delete_conflicts_of(event.id)
+    event_ops.delete_event(actor, event)

@@ -517,3 +517,63 @@ def test_a_person_booked_on_one_moved_occurrence_is_found_by_the_next_write(clie
         t["far"], [t["ft"]], people=[nadia.id], start_date="2027-03-08"))
     assert [(c["kind"], c["a"]["event_id"], c["a"]["recurrence_id"]) for c in response.get_json()["conflicts"]] == [
         ("staff", weekly.id, "2027-03-08T13:00:00Z")]
+
+
+# --- deleting an event ---------------------------------------------------------------------------
+
+def _a_monday_from_now() -> date:
+    today = date.today()
+    return today + timedelta(days=14 - today.weekday())
+
+
+def test_deleting_an_event_closes_its_conflicts_through_their_lifecycle_and_leaves_no_row_behind(
+        client, territory, create_event, token_for):
+    from models import ConflictNotice, Delivery, ScheduleConflict, db
+    from models.audit import history
+
+    t = territory
+    start = _a_monday_from_now()
+    create_event(t["bij"], [t["ml"]], start_date=start, frequency="weekly", count=2, skip_public_holidays=False)
+    entretiens = create_event(t["bij"], [t["ft"]], title="Entretiens", start_date=start, frequency="weekly", count=2,
+                              skip_public_holidays=False)
+    token_for("villeneuve@example.fr", "coordinator", quartiers=[t["quartier"]])
+    token_for("essarts@example.fr", "coordinator", quartiers=[t["other_quartier"]])
+    detect_all(datetime.now(timezone.utc))
+    ids = sorted(c.id for c in live("place"))
+    assert len(ids) == 2
+
+    assert client.delete(f"/api/v1/events/{entretiens.id}", headers=token_for()).status_code == 204
+    db.session.expire_all()
+    for model in (ScheduleConflict, ConflictNotice):  # what the foreign keys would cascade, enforced or not
+        assert db.session.scalar(sa.select(sa.func.count()).select_from(model)) == 0
+    for conflict_id in ids:
+        entries = history("conflicts", conflict_id)
+        assert [e.action for e in entries] == ["open", "close"]
+        assert entries[-1].changes["status"] == ["open", "closed"]
+    # The notices became deliveries before their rows went, with what their message says.
+    closing = list(db.session.scalars(sa.select(Delivery).where(Delivery.kind == "conflict_resolved")))
+    assert sorted((d.payload["conflict_id"], d.recipient) for d in closing) == sorted(
+        (conflict_id, to) for conflict_id in ids for to in ("coordo@example.fr", "villeneuve@example.fr"))
+    assert all("« Entretiens »" in d.payload["facts"]["description"] and d.payload["change"] == "closed"
+               for d in closing)
+
+
+def test_deleting_one_of_a_sponsors_series_ends_the_capacity_conflict_it_was_part_of(
+        client, territory, create_event, person, token_for):
+    from models import ScheduleConflict, db
+    from models.audit import history
+
+    t = territory
+    sponsor = person(t["cs"], name="Jean-Pierre Le Gall", role="sponsor")
+    start = _a_monday_from_now()
+    series = [create_event(t["bij"], [t["cs"]], title=f"Parrainage {n}", kind="other", people=[sponsor.id],
+                           start_date=start + timedelta(days=n), start_time="18:00", duration_minutes=60,
+                           frequency="weekly", count=10) for n in range(4)]
+    detect_all(datetime.now(timezone.utc))
+    (conflict,) = live()
+    assert (conflict.a_event_id, conflict.b_event_id) == (series[0].id, series[3].id)
+    # The second series is no side of it, but one of the three running at once.
+    assert client.delete(f"/api/v1/events/{series[1].id}", headers=token_for()).status_code == 204
+    db.session.expire_all()
+    assert db.session.get(ScheduleConflict, conflict.id).status == "closed"
+    assert [e.action for e in history("conflicts", conflict.id)] == ["open", "close"]

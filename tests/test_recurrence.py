@@ -650,3 +650,206 @@ def test_pausing_a_series_drops_the_exceptions_of_the_dates_it_takes_out_which_c
     assert response.status_code == 404
     assert client.patch(url, headers=headers, json={"pause_school_holidays": False}).status_code == 200
     assert dates() == [(holiday.isoformat(), False)]  # back, as the rule gives it
+
+
+# --- a new rule for the whole series: its exceptions follow their dates ------------------------
+
+def march_change(year: int) -> date:
+    """The Sunday Europe/Paris moves to summer time (the last Sunday of March)."""
+    last = date(year, 3, 31)
+    return last - timedelta(days=(last.weekday() - SU) % 7)
+
+
+def paris(day: date, hour: int, minute: int = 0) -> datetime:
+    return datetime.combine(day, time(hour, minute), PARIS)
+
+
+def test_a_new_time_carries_each_exception_to_its_date_at_the_new_wall_clock_time_across_the_dst_change():
+    from scheduler.recurrence import carried_over, holiday_names
+
+    change = march_change(date.today().year + 1)
+    monday_before, thursday_after = change - timedelta(days=6), change + timedelta(days=4)
+    first = monday_before - timedelta(days=7)
+    old = rule(first, "14:00", frequency="weekly", weekdays=(MO, TH))
+    at_three = rule(first, "15:00", frequency="weekly", weekdays=(MO, TH))
+    cancelled, moved = int(paris(monday_before, 14).timestamp()), int(paris(thursday_after, 14).timestamp())
+
+    carried = carried_over(old, at_three, [cancelled, moved])
+    assert carried == {cancelled: int(paris(monday_before, 15).timestamp()),
+                       moved: int(paris(thursday_after, 15).timestamp())}
+    # 15:00 on both sides: 14:00 UTC in winter, 13:00 UTC in summer.
+    assert [datetime.fromtimestamp(v, UTC).hour for v in carried.values()] == [14, 13]
+    # Thursdays only: the Monday is no longer a date of the series.
+    thursdays = rule(first, "15:00", frequency="weekly", weekdays=(TH,))
+    assert carried_over(old, thursdays, [cancelled, moved]) == {cancelled: None, moved: carried[moved]}
+    # A date the new rule skips as a public holiday (Easter Monday) gives no occurrence either.
+    easter_monday = next(d for d, name in holiday_names("metropole", change.year).items() if name == "Lundi de Pâques")
+    lundis = rule(easter_monday - timedelta(days=7), "14:00", frequency="weekly", weekdays=(MO,), region=None)
+    on_easter = int(paris(easter_monday, 14).timestamp())
+    assert carried_over(lundis, rule(easter_monday - timedelta(days=7), "15:00", frequency="weekly", weekdays=(MO,)),
+                        [on_easter]) == {on_easter: None}
+
+
+def test_a_stray_exception_never_takes_the_date_of_one_its_rule_gave():
+    from scheduler.recurrence import carried_over
+
+    monday = date.today() + timedelta(days=7 - date.today().weekday())
+    old = rule(monday, "14:00", frequency="weekly", weekdays=(MO,))
+    given, stray = int(paris(monday, 14).timestamp()), int(paris(monday, 9).timestamp())
+    new = rule(monday, "16:00", frequency="weekly", weekdays=(MO,))
+    assert carried_over(old, new, [stray, given]) == {given: int(paris(monday, 16).timestamp()), stray: None}
+
+
+@pytest.fixture
+def twice_weekly(create_partner, create_quartier, create_place, create_event):
+    """Mondays and Thursdays at 14:00 around next year's March change, a cancelled Monday (winter)
+    and a Thursday moved to Friday morning at another place (summer)."""
+    quartier = create_quartier()
+    partner = create_partner("mission-locale-sud")
+    bij = create_place("bij-echirolles", quartier=quartier.code)
+    create_place("pimms-echirolles", quartier=quartier.code)
+    change = march_change(date.today().year + 1)
+    monday, thursday = change - timedelta(days=6), change + timedelta(days=4)
+    event = create_event(bij, [partner], start_date=monday - timedelta(days=7), frequency="weekly",
+                         weekdays=[MO, TH], until=thursday + timedelta(days=7), skip_public_holidays=False)
+    return event, monday, thursday
+
+
+def _series_occurrences(client, headers, first: date, last: date) -> list[tuple]:
+    body = client.get("/api/v1/occurrences", headers=headers,
+                      query_string={"start": first.isoformat(), "end": last.isoformat()}).get_json()
+    return [(o["starts_at"], o["ends_at"], o["recurrence_id"], o["is_cancelled"], o["is_moved"], o["place"]["slug"])
+            for o in body]
+
+
+def _z(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def _feeds_agree_with_the_api(client, first: date, last: date) -> set:
+    from feed_readers import api_occurrences, with_icalendar, with_vobject
+    from feed_readers import window as feed_window
+
+    body = client.get("/feeds/all.ics").data
+    expected = api_occurrences(client, first, last)
+    lo, hi = feed_window(first, last, PARIS)
+    assert with_icalendar(body, lo, hi) == expected
+    assert with_vobject(body, lo, hi) == expected
+    return expected
+
+
+def test_retiming_a_series_keeps_its_cancelled_and_moved_occurrences_in_the_api_and_the_feeds(
+        client, twice_weekly, token_for):
+    event, monday, thursday = twice_weekly
+    headers = token_for()
+    url = f"/api/v1/events/{event.id}"
+    assert client.post(f"{url}/occurrences/cancel", headers=headers, json={
+        "recurrence_start": paris(monday, 14).isoformat(), "reason": "Bureau de vote"}).status_code == 200
+    friday = thursday + timedelta(days=1)
+    assert client.post(f"{url}/occurrences/move", headers=headers, json={
+        "recurrence_start": paris(thursday, 14).isoformat(), "starts_at": paris(friday, 10).isoformat(),
+        "ends_at": paris(friday, 12).isoformat(), "place": "pimms-echirolles"}).status_code == 200
+
+    response = client.patch(url, headers=headers, json={"start_time": "15:00", "end_time": "18:00"})
+    assert response.status_code == 200, response.get_json()
+    first, last = monday - timedelta(days=1), friday + timedelta(days=1)
+    assert _series_occurrences(client, headers, first, last) == [
+        (paris(monday, 15).isoformat(), paris(monday, 18).isoformat(), _z(paris(monday, 15)), True, False,
+         "bij-echirolles"),
+        (paris(monday + timedelta(days=3), 15).isoformat(), paris(monday + timedelta(days=3), 18).isoformat(),
+         _z(paris(monday + timedelta(days=3), 15)), False, False, "bij-echirolles"),
+        (paris(monday + timedelta(days=7), 15).isoformat(), paris(monday + timedelta(days=7), 18).isoformat(),
+         _z(paris(monday + timedelta(days=7), 15)), False, False, "bij-echirolles"),
+        # Moved: its own time and place, under the identity the new rule gives its Thursday.
+        (paris(friday, 10).isoformat(), paris(friday, 12).isoformat(), _z(paris(thursday, 15)), False, True,
+         "pimms-echirolles"),
+    ]
+    seen = _feeds_agree_with_the_api(client, first, last)
+    assert (int(paris(monday, 15).timestamp()), int(paris(monday, 18).timestamp()), True) in seen
+    assert (int(paris(friday, 10).timestamp()), int(paris(friday, 12).timestamp()), False) in seen
+    [update] = [h for h in client.get(f"{url}/history", headers=headers).get_json() if h["action"] == "update"]
+    assert update["changes"]["exceptions_rekeyed"] == [
+        [paris(monday, 14).astimezone(UTC).isoformat(), paris(thursday, 14).astimezone(UTC).isoformat()],
+        [paris(monday, 15).astimezone(UTC).isoformat(), paris(thursday, 15).astimezone(UTC).isoformat()]]
+    assert "exceptions_removed" not in update["changes"]
+
+
+def test_new_weekdays_remove_the_exception_whose_date_went_and_the_history_says_so(client, twice_weekly, token_for):
+    event, monday, thursday = twice_weekly
+    headers = token_for()
+    url = f"/api/v1/events/{event.id}"
+    client.post(f"{url}/occurrences/cancel", headers=headers, json={
+        "recurrence_start": paris(monday, 14).isoformat(), "reason": "Bureau de vote"})
+    friday = thursday + timedelta(days=1)
+    client.post(f"{url}/occurrences/move", headers=headers, json={
+        "recurrence_start": paris(thursday, 14).isoformat(), "starts_at": paris(friday, 10).isoformat()})
+
+    response = client.patch(url, headers=headers, json={"recurrence": {
+        "frequency": "weekly", "weekdays": ["TH"], "until": (thursday + timedelta(days=7)).isoformat()}})
+    assert response.status_code == 200, response.get_json()
+    first, last = monday - timedelta(days=7), friday + timedelta(days=8)
+    occurrences = _series_occurrences(client, headers, first, last)
+    assert not [o for o in occurrences if o[3]], "the Monday's cancellation went with the Mondays"
+    assert [o[0] for o in occurrences if o[4]] == [paris(friday, 10).isoformat()]
+    assert len(occurrences) == 4  # the four Thursdays, the third one moved to Friday
+    _feeds_agree_with_the_api(client, first, last)
+    update = client.get(f"{url}/history", headers=headers).get_json()[-1]
+    assert update["action"] == "update"
+    [removed] = update["changes"]["exceptions_removed"][0]
+    assert removed["recurrence_start"] == paris(monday, 14).astimezone(UTC).isoformat()
+    assert (removed["is_cancelled"], removed["reason"]) == (True, "Bureau de vote")
+    assert update["changes"]["exceptions_removed"][1] is None
+
+
+def test_a_move_to_another_time_zone_near_midnight_rekeys_exceptions_that_shift_into_one_another(
+        client, create_partner, create_place, create_event, token_for):
+    """23:00 in Paris is 22:00 UTC in winter; 02:00 the next night in La Réunion is 22:00 UTC too:
+    the exception of a day takes the key the one of the day before had."""
+    partner = create_partner("mission-locale")
+    paris_place = create_place("foyer-grenoble", postcode="38000")
+    create_place("foyer-saint-denis", postcode="97400")
+    start = date.today() + timedelta(days=14)
+    event = create_event(paris_place, [partner], start_date=start, start_time="23:00", duration_minutes=60,
+                         frequency="daily", count=5, skip_public_holidays=False)
+    headers = token_for()
+    url = f"/api/v1/events/{event.id}/occurrences/cancel"
+    day2, day1 = start + timedelta(days=2), start + timedelta(days=1)
+    for day in (day2, day1):  # the later day first: the lower row id is the one that must move out of the way
+        assert client.post(url, headers=headers, json={"recurrence_start": paris(day, 23).isoformat()}).status_code == 200
+
+    reunion = ZoneInfo("Indian/Reunion")
+    # The Réunion time of 23:00 in Paris (UTC+4, no DST): 02:00 in winter, 01:00 in summer.
+    at = paris(start, 23).astimezone(reunion).time()
+    response = client.patch(f"/api/v1/events/{event.id}", headers=headers, json={
+        "place": "foyer-saint-denis", "start_time": f"{at:%H:%M}", "end_time": f"{at.hour + 1:02d}:00"})
+    assert response.status_code == 200, response.get_json()
+    body = client.get("/api/v1/occurrences", headers=headers, query_string={
+        "start": start.isoformat(), "end": (start + timedelta(days=6)).isoformat()}).get_json()
+    new_starts = [datetime.combine(day, at, reunion) for day in (day1, day2)]
+    assert [o["starts_at"] for o in body if o["is_cancelled"]] == [d.isoformat() for d in new_starts]
+    assert [o["recurrence_id"] for o in body if o["is_cancelled"]] == [_z(d) for d in new_starts]
+    assert _z(new_starts[1]) == _z(paris(day1, 23))  # the key the other exception had
+
+
+def test_what_was_moved_stays_moved_and_what_was_not_follows_the_new_time(client, twice_weekly, token_for):
+    event, monday, thursday = twice_weekly
+    headers = token_for()
+    url = f"/api/v1/events/{event.id}"
+    friday = thursday + timedelta(days=1)
+    # Moved to Friday morning, the end left to the series (three hours then).
+    client.post(f"{url}/occurrences/move", headers=headers, json={
+        "recurrence_start": paris(thursday, 14).isoformat(), "starts_at": paris(friday, 10).isoformat()})
+    # Moved to another place only, its start written as the rule's own instant (as an import writes it).
+    client.post(f"{url}/occurrences/move", headers=headers, json={
+        "recurrence_start": paris(monday, 14).isoformat(), "starts_at": paris(monday, 14).isoformat(),
+        "place": "pimms-echirolles"})
+
+    response = client.patch(url, headers=headers, json={"start_time": "15:00", "end_time": "16:00"})
+    assert response.status_code == 200, response.get_json()
+    moved = [o for o in _series_occurrences(client, headers, monday, friday + timedelta(days=1)) if o[4]]
+    assert moved == [
+        (paris(monday, 15).isoformat(), paris(monday, 16).isoformat(), _z(paris(monday, 15)), False, True,
+         "pimms-echirolles"),
+        (paris(friday, 10).isoformat(), paris(friday, 13).isoformat(), _z(paris(thursday, 15)), False, True,
+         "bij-echirolles"),
+    ]

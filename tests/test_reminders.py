@@ -7,13 +7,15 @@ from __future__ import annotations
 
 import re
 import socket
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, time, timedelta, timezone
+from zoneinfo import ZoneInfo
 
 import pytest
 import vobject
 from conftest import SYSTEM
 
 UTC = timezone.utc
+PARIS = ZoneInfo("Europe/Paris")
 
 
 def at(text: str) -> datetime:
@@ -413,23 +415,21 @@ def test_a_subscriber_to_a_quartier_is_told_when_an_occurrence_is_cancelled(app,
 
 # --- webhooks ---------------------------------------------------------------------------------
 
-def test_a_partner_webhook_gets_signed_json_and_is_retried_until_it_answers(app, mailbox, territory, create_event):
-    import hashlib
-    import hmac
-    import json
+@pytest.fixture
+def webhook():
+    """A partner's own system on a local port: it keeps each POST (headers, body) and answers
+    with the next status of `answers`, 204 once they run out."""
     import threading
     from http.server import BaseHTTPRequestHandler, HTTPServer
+    from types import SimpleNamespace
 
-    from models import db
-    from models.deliveries import set_reminder_settings
-
-    received, answers = [], [500, 204]
+    hook = SimpleNamespace(received=[], answers=[])
 
     class Receiver(BaseHTTPRequestHandler):
         def do_POST(self):
             body = self.rfile.read(int(self.headers["Content-Length"]))
-            received.append((dict(self.headers), body))
-            self.send_response(answers.pop(0) if answers else 204)
+            hook.received.append((dict(self.headers), body))
+            self.send_response(hook.answers.pop(0) if hook.answers else 204)
             self.end_headers()
 
         def log_message(self, *args):
@@ -437,31 +437,43 @@ def test_a_partner_webhook_gets_signed_json_and_is_retried_until_it_answers(app,
 
     server = HTTPServer(("127.0.0.1", 0), Receiver)
     threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        settings = set_reminder_settings(SYSTEM, territory["partner"], {
-            "webhook_url": f"http://127.0.0.1:{server.server_port}/maillage"})
-        db.session.commit()
-        secret = settings.webhook_secret
-        create_event(territory["place"], [territory["partner"]], start_date=date(2027, 1, 14),
-                     people=[territory["adviser"].id])
-        run("2027-01-12T08:00:00Z")
-        assert len(received) == 1
-        [hook] = deliveries(channel="webhook")
-        assert (hook.state, hook.attempts) == ("failed", 1)
-        run("2027-01-12T08:01:00Z")
-        assert len(received) == 2 and deliveries(channel="webhook")[0].state == "sent"
-        headers, body = received[-1]
-        expected = hmac.new(secret.encode(), headers["X-Maillage-Timestamp"].encode() + b"." + body,
-                            hashlib.sha256).hexdigest()
-        assert headers["X-Maillage-Signature"] == f"sha256={expected}"
-        assert headers["X-Maillage-Delivery"] == received[0][0]["X-Maillage-Delivery"]  # the same delivery
-        data = json.loads(body)
-        assert data["type"] == "reminder"
-        assert data["occurrence"]["starts_at"] == "2027-01-14T14:00:00+01:00"
-        run("2027-01-12T08:05:00Z")
-        assert len(received) == 2
-    finally:
-        server.shutdown()
+    hook.url = f"http://127.0.0.1:{server.server_port}/maillage"
+    yield hook
+    server.shutdown()
+
+
+def test_a_partner_webhook_gets_signed_json_and_is_retried_until_it_answers(app, mailbox, territory, create_event,
+                                                                            webhook):
+    import hashlib
+    import hmac
+    import json
+
+    from models import db
+    from models.deliveries import set_reminder_settings
+
+    received = webhook.received
+    webhook.answers += [500, 204]
+    settings = set_reminder_settings(SYSTEM, territory["partner"], {"webhook_url": webhook.url})
+    db.session.commit()
+    secret = settings.webhook_secret
+    create_event(territory["place"], [territory["partner"]], start_date=date(2027, 1, 14),
+                 people=[territory["adviser"].id])
+    run("2027-01-12T08:00:00Z")
+    assert len(received) == 1
+    [hook] = deliveries(channel="webhook")
+    assert (hook.state, hook.attempts) == ("failed", 1)
+    run("2027-01-12T08:01:00Z")
+    assert len(received) == 2 and deliveries(channel="webhook")[0].state == "sent"
+    headers, body = received[-1]
+    expected = hmac.new(secret.encode(), headers["X-Maillage-Timestamp"].encode() + b"." + body,
+                        hashlib.sha256).hexdigest()
+    assert headers["X-Maillage-Signature"] == f"sha256={expected}"
+    assert headers["X-Maillage-Delivery"] == received[0][0]["X-Maillage-Delivery"]  # the same delivery
+    data = json.loads(body)
+    assert data["type"] == "reminder"
+    assert data["occurrence"]["starts_at"] == "2027-01-14T14:00:00+01:00"
+    run("2027-01-12T08:05:00Z")
+    assert len(received) == 2
 
 
 # --- the coordination page ------------------------------------------------------------------------
@@ -538,3 +550,264 @@ def test_a_conflict_opened_is_told_to_both_partners_and_the_coordinator_and_the_
     [digest] = [m for m in mailbox.messages if m["To"] == "coordo@example.fr"]
     assert digest["Subject"] == "Chevauchements : 0 nouveau(x), 1 ouvert(s)"
     assert "Lieu ou salle occupé deux fois (bloquant)" in text_of(digest)
+
+
+# --- changes to a whole event: cancelled, retimed, deleted, by hand or by a sync -----------------
+
+def first_monday() -> date:
+    """A Monday a week away at least (none of its series' reminders falls in the first scan's
+    look-back) that is no public holiday (series skip those by default)."""
+    import holidays
+
+    today = date.today()
+    monday = today + timedelta(days=14 - today.weekday())
+    while monday in holidays.France(years=monday.year):
+        monday += timedelta(weeks=1)
+    return monday
+
+
+def paris(day: date, hour: int, minute: int = 0) -> datetime:
+    return datetime.combine(day, time(hour, minute), PARIS)
+
+
+def test_cancelling_a_whole_series_tells_each_person_once_and_none_of_its_reminders_is_sent(
+        app, client, mailbox, territory, create_event, token_for, webhook):
+    import json
+
+    from models import db
+    from models.deliveries import set_reminder_settings
+    from models.subscriptions import confirm, subscribe
+    from scheduler.reminders import french_date
+
+    first = first_monday()
+    event = create_event(territory["place"], [territory["partner"]], start_date=first, frequency="weekly", count=3,
+                         people=[territory["adviser"].id], skip_public_holidays=False)
+    confirm(subscribe("lina@example.fr", "quartier", territory["quartier"].id))
+    set_reminder_settings(SYSTEM, territory["partner"], {"webhook_url": webhook.url})
+    db.session.commit()
+
+    response = client.patch(f"/api/v1/events/{event.id}", headers=token_for(), json={"status": "cancelled"})
+    assert response.status_code == 200, response.get_json()
+    run(datetime.now(UTC))
+    assert sorted(m["To"] for m in mailbox.messages) == ["accueil@bij.example.fr", "awa@ml.example.fr",
+                                                         "lina@example.fr"]
+    dates = [first + timedelta(weeks=n) for n in range(3)]
+    for message in mailbox.messages:
+        assert message["Subject"] == f"Annulé : Permanence mission locale, à partir du {french_date(first)}"
+        text = text_of(message)
+        assert "« Permanence mission locale » (permanence) est annulé. Voici les dates à venir concernées :" in text
+        for day in dates:
+            assert f"- {french_date(day)}, 14 h 00–17 h 00, BIJ d'Échirolles : annulé" in text
+        assert "L'événement, tel qu'il est désormais, est joint à ce message" in text
+        assert ics_of(message).vevent.status.value == "CANCELLED"
+    to_lina = next(m for m in mailbox.messages if m["To"] == "lina@example.fr")
+    assert to_lina["List-Unsubscribe"] and "Ne plus recevoir ces messages" in text_of(to_lina)
+    assert "List-Unsubscribe" not in next(m for m in mailbox.messages if m["To"] == "awa@ml.example.fr")
+    [(headers, body)] = webhook.received
+    data = json.loads(body)
+    assert (data["type"], data["change"], data["event"]["id"]) == ("event_cancelled", "cancelled", event.id)
+    assert [(d["before"]["starts_at"], d["after"]["is_cancelled"]) for d in data["dates"]] == [
+        (paris(day, 14).isoformat(), True) for day in dates]
+
+    mailbox.messages.clear()
+    run(datetime.now(UTC) + timedelta(minutes=1))
+    for day in dates:  # every reminder time of every date: the adviser's and the subscriber's
+        for due in (paris(day - timedelta(days=2), 9), paris(day - timedelta(days=1), 9), paris(day, 8)):
+            run(due - timedelta(minutes=1))
+            run(due)
+    assert len(mailbox) == 0 and deliveries(kind="reminder") == []
+    assert len(webhook.received) == 1
+
+
+def test_a_reminder_recorded_before_the_whole_event_is_cancelled_is_not_sent(app, mailbox, territory, create_event):
+    from models import db
+    from scheduler.reminders import french_datetime, scan, send_due
+    from scheduler.series import update_event
+
+    day = first_monday()
+    event = create_event(territory["place"], [territory["partner"]], start_date=day, people=[territory["adviser"].id])
+    due = paris(day - timedelta(days=2), 9)
+    scan(due)
+    db.session.commit()
+    update_event(SYSTEM, event, {"status": "cancelled"})
+    db.session.commit()
+    send_due(due)
+    [reminder] = deliveries(kind="reminder")
+    assert reminder.state == "skipped" and "annulée" in reminder.last_error
+    assert sorted((m["To"], m["Subject"]) for m in mailbox.messages) == [
+        (to, f"Annulé : Permanence mission locale, {french_datetime(paris(day, 14))}")
+        for to in ("accueil@bij.example.fr", "awa@ml.example.fr")]
+    assert "Voici la date concernée :" in text_of(mailbox.messages[0])
+
+
+def test_a_new_time_for_the_series_is_one_notice_per_person_and_a_patch_that_moves_no_date_sends_none(
+        app, client, mailbox, territory, create_event, token_for):
+    from scheduler.reminders import french_date
+
+    first = first_monday()
+    event = create_event(territory["place"], [territory["partner"]], start_date=first, frequency="weekly", count=4,
+                         people=[territory["adviser"].id], skip_public_holidays=False)
+    headers, url = token_for(), f"/api/v1/events/{event.id}"
+    second = first + timedelta(weeks=1)
+    assert client.post(f"{url}/occurrences/cancel", headers=headers, json={
+        "recurrence_start": paris(second, 14).isoformat(), "reason": "Bureau de vote"}).status_code == 200
+    run(datetime.now(UTC))
+    assert [m["Subject"].split(" :")[0] for m in mailbox.messages] == ["Annulé", "Annulé"]
+    mailbox.messages.clear()
+
+    for unchanged_dates in ({"title": "Permanence de la mission locale"}, {"start_time": "14:00", "end_time": "17:00"},
+                            {"description": "Sans rendez-vous, CV et candidatures."}):
+        assert client.patch(url, headers=headers, json=unchanged_dates).status_code == 200
+    run(datetime.now(UTC))
+    assert len(mailbox) == 0 and deliveries(kind="event_changed") == []
+
+    assert client.patch(url, headers=headers, json={"start_time": "15:00", "end_time": "18:00"}).status_code == 200
+    run(datetime.now(UTC))
+    assert sorted(m["To"] for m in mailbox.messages) == ["accueil@bij.example.fr", "awa@ml.example.fr"]
+    message = mailbox.messages[0]
+    assert message["Subject"] == f"Changement : Permanence de la mission locale, à partir du {french_date(first)}"
+    text = text_of(message)
+    assert "« Permanence de la mission locale » (permanence) change. Voici les dates à venir concernées :" in text
+    for day in (first, first + timedelta(weeks=2), first + timedelta(weeks=3)):
+        assert f"- {french_date(day)}, 15 h 00–18 h 00, BIJ d'Échirolles (au lieu de 14 h 00–17 h 00)" in text
+    assert french_date(second) not in text  # still cancelled: nothing changes for anyone that day
+    [cancelled] = [v for v in ics_of(message).vevent_list if hasattr(v, "recurrence_id")]
+    assert cancelled.status.value == "CANCELLED" and cancelled.recurrence_id.value == paris(second, 15)
+    mailbox.messages.clear()
+    run(datetime.now(UTC) + timedelta(minutes=1))
+    assert len(mailbox) == 0
+
+
+def test_new_weekdays_say_which_dates_go_which_come_and_that_a_cancellation_no_longer_holds(
+        app, client, mailbox, territory, create_event, token_for):
+    from scheduler.reminders import french_date
+
+    first = first_monday()
+    event = create_event(territory["place"], [territory["partner"]], start_date=first, frequency="weekly",
+                         until=first + timedelta(weeks=2), people=[territory["adviser"].id],
+                         skip_public_holidays=False)
+    headers, url = token_for(), f"/api/v1/events/{event.id}"
+    second = first + timedelta(weeks=1)
+    client.post(f"{url}/occurrences/cancel", headers=headers, json={"recurrence_start": paris(second, 14).isoformat()})
+    run(datetime.now(UTC))
+    mailbox.messages.clear()
+
+    response = client.patch(url, headers=headers, json={"recurrence": {
+        "frequency": "weekly", "weekdays": ["TU"], "until": (first + timedelta(weeks=2, days=1)).isoformat()}})
+    assert response.status_code == 200, response.get_json()
+    run(datetime.now(UTC))
+    assert sorted(m["To"] for m in mailbox.messages) == ["accueil@bij.example.fr", "awa@ml.example.fr"]
+    text = text_of(mailbox.messages[0])
+    assert mailbox.messages[0]["Subject"] == f"Changement : Permanence mission locale, à partir du {french_date(first)}"
+    for monday in (first, first + timedelta(weeks=2)):
+        assert f"- {french_date(monday)}, 14 h 00–17 h 00, BIJ d'Échirolles : n'a plus lieu" in text
+    for week in range(3):
+        tuesday = first + timedelta(weeks=week, days=1)
+        assert f"- {french_date(tuesday)}, 14 h 00–17 h 00, BIJ d'Échirolles : nouvelle date" in text
+    assert ("Ne valent plus, la série n'ayant plus de date ces jours-là : "
+            f"l'annulation du {french_date(second)}.") in text
+    assert f"- {french_date(second)}" not in text
+
+
+def test_deleting_an_event_tells_its_people_and_its_conflicts_close_with_notices_that_still_arrive(
+        app, client, mailbox, territory, create_event, create_partner, token_for):
+    import sqlalchemy as sa
+
+    from models import ConflictNotice, ScheduleConflict, db
+    from models.audit import history
+    from scheduler.reminders import french_date, french_datetime
+
+    headers = token_for("coordo@example.fr")
+    create_partner("centre-social", contact_email="accueil@cs.example.fr")
+    day = first_monday()
+    create_event(territory["place"], [territory["partner"]], start_date=day, people=[territory["adviser"].id])
+    response = client.post("/api/v1/events", headers=headers, json={
+        "kind": "atelier", "title": "Atelier du centre social", "place": "bij-echirolles",
+        "organisers": ["centre-social"], "start_date": day.isoformat(), "start_time": "14:00", "end_time": "16:00"})
+    assert response.status_code == 201, response.get_json()
+    atelier, [conflict] = response.get_json()["id"], response.get_json()["conflicts"]
+    run(datetime.now(UTC))
+    assert len([m for m in mailbox.messages if m["Subject"].startswith("Chevauchement signalé")]) == 3
+    mailbox.messages.clear()
+
+    assert client.delete(f"/api/v1/events/{atelier}", headers=headers).status_code == 204
+    db.session.expire_all()
+    # The records went with the event (nothing left pointing at it), their history stays.
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(ScheduleConflict)) == 0
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(ConflictNotice)) == 0
+    assert [e.action for e in history("conflicts", conflict["id"])] == ["open", "close"]
+
+    run(datetime.now(UTC))
+    closed = [m for m in mailbox.messages if m["Subject"] == "Chevauchement clos : Lieu ou salle occupé deux fois"]
+    assert sorted(m["To"] for m in closed) == ["accueil@cs.example.fr", "accueil@ml.example.fr", "coordo@example.fr"]
+    text = text_of(closed[0])
+    assert "Un chevauchement vous concernant est clos (il n'est plus vrai) :" in text
+    assert "« Permanence mission locale » et « Atelier du centre social »" in text
+    assert "« Atelier du centre social » a été retiré du calendrier." in text
+    deleted = [m for m in mailbox.messages if m["Subject"].startswith("Supprimé")]
+    assert sorted(m["To"] for m in deleted) == ["accueil@bij.example.fr", "accueil@cs.example.fr"]
+    assert deleted[0]["Subject"] == f"Supprimé : Atelier du centre social, {french_datetime(paris(day, 14))}"
+    text = text_of(deleted[0])
+    assert "« Atelier du centre social » (atelier) a été retiré du calendrier. Voici la date concernée :" in text
+    assert f"- {french_date(day)}, 14 h 00–16 h 00, BIJ d'Échirolles : n'a plus lieu" in text
+    assert "Le calendrier du lieu : http://maillage.test/lieux/bij-echirolles" in text
+    assert not list(deleted[0].iter_attachments())
+    assert len(mailbox) == 5
+    run(datetime.now(UTC) + timedelta(minutes=1))
+    assert len(mailbox) == 5
+
+
+def _calendar(*vevents: str) -> bytes:
+    lines = ["BEGIN:VCALENDAR", "VERSION:2.0", "PRODID:-//Agenda de la mission locale//FR", *vevents, "END:VCALENDAR"]
+    return ("\r\n".join(lines) + "\r\n").encode()
+
+
+def _vevent(uid: str, title: str, start: datetime, hours: int, *extra: str) -> str:
+    return "\r\n".join(["BEGIN:VEVENT", f"UID:{uid}", "DTSTAMP:20261201T080000Z",
+                        f"DTSTART;TZID=Europe/Paris:{start:%Y%m%dT%H%M%S}",
+                        f"DTEND;TZID=Europe/Paris:{start + timedelta(hours=hours):%Y%m%dT%H%M%S}",
+                        f"SUMMARY:{title}", *extra, "END:VEVENT"])
+
+
+def test_a_sync_that_retimes_cancels_or_drops_events_tells_their_people_once(
+        app, mailbox, create_partner, create_place):
+    from models import db
+    from models.feeds import create_sync_source
+    from models.users import get_or_create_user
+    from scheduler.ical_import import ImportOptions, parse_ics, preview
+    from scheduler.reminders import french_date, french_datetime
+    from scheduler.sync import Fetched, SyncActor, sync_source
+
+    ml = create_partner("mission-locale-sud", contact_email="contact@mls.example.fr")
+    bij = create_place("bij-echirolles", name="BIJ d'Échirolles", contact_email="accueil@bij.example.fr")
+    source = create_sync_source(get_or_create_user("conseillere@example.fr", "editor", ml), ml, bij,
+                                "https://agenda.example.fr/mission-locale.ics")
+    db.session.commit()
+    first = first_monday()
+    weekly = "RRULE:FREQ=WEEKLY;BYDAY=MO;COUNT=3"
+    atelier, forum = paris(first + timedelta(days=2), 10), paris(first + timedelta(days=3), 9)
+    sync_source(source, Fetched(200, _calendar(
+        _vevent("permanence@ml", "Permanence", paris(first, 14), 3, weekly),
+        _vevent("atelier@ml", "Atelier CV", atelier, 2), _vevent("forum@ml", "Forum emploi", forum, 4))))
+    db.session.commit()
+    run(datetime.now(UTC))
+    assert len(mailbox) == 0  # new events: nothing to tell yet
+
+    changed = _calendar(_vevent("permanence@ml", "Permanence", paris(first, 15), 3, weekly),
+                        _vevent("atelier@ml", "Atelier CV", atelier, 2, "STATUS:CANCELLED"))
+    options = ImportOptions(partner=ml, place=bij, source=f"sync:{source.id}")
+    assert preview(SyncActor(ml), parse_ics(changed, options), options).summary()["changed"] == 2
+    assert deliveries() == []  # a preview is a dry run: nothing recorded
+    sync_source(db.session.merge(source), Fetched(200, changed))
+    db.session.commit()
+    run(datetime.now(UTC))
+    told = sorted((m["Subject"], m["To"]) for m in mailbox.messages)
+    expected = [f"Annulé : Atelier CV, {french_datetime(atelier)}",
+                f"Changement : Permanence, à partir du {french_date(first)}",
+                f"Supprimé : Forum emploi, {french_datetime(forum)}"]
+    assert told == [(subject, to) for subject in expected for to in ("accueil@bij.example.fr", "contact@mls.example.fr")]
+    mailbox.messages.clear()
+    sync_source(db.session.merge(source), Fetched(200, changed))  # the same calendar again: nothing new
+    db.session.commit()
+    run(datetime.now(UTC) + timedelta(minutes=1))
+    assert len(mailbox) == 0
