@@ -5,7 +5,7 @@ import os
 import time
 from pathlib import Path
 
-from flask import Flask
+from flask import Flask, Request, current_app
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_migrate import Migrate
@@ -36,6 +36,22 @@ class Text(UnicodeConverter):
         self.regex = self.regex.replace("[^/]", "[^/\x00]")
 
 
+class MaillageRequest(Request):
+    """Bodies are limited to MAX_CONTENT_LENGTH (1 MB), except on the endpoints that take a whole
+    calendar (UPLOAD_ENDPOINTS: IMPORT_MAX_CONTENT_LENGTH, 20 MB). The limit is read when the
+    body is, so it holds for whoever reads it first (the CSRF check reads the form)."""
+
+    @property
+    def max_content_length(self) -> int | None:
+        if self.endpoint in current_app.config["UPLOAD_ENDPOINTS"]:
+            return current_app.config["IMPORT_MAX_CONTENT_LENGTH"]
+        return super().max_content_length
+
+    @max_content_length.setter
+    def max_content_length(self, value: int | None) -> None:
+        Request.max_content_length.fset(self, value)
+
+
 def _settings(instance_path: str) -> dict:
     default_db = f"sqlite:///{Path(instance_path) / 'maillage.sqlite3'}"
     url = os.environ.get("DATABASE_URL", default_db)
@@ -50,6 +66,12 @@ def _settings(instance_path: str) -> dict:
         "BASE_URL": os.environ.get("BASE_URL", "http://127.0.0.1:5000").rstrip("/"),
         "DEFAULT_TIMEZONE": os.environ.get("DEFAULT_TIMEZONE", "Europe/Paris"),
         "MAX_CONTENT_LENGTH": 1024 * 1024,
+        # Calendars to import: a Maillage feed of 5,000 events is 3 MB.
+        "IMPORT_MAX_CONTENT_LENGTH": int(os.environ.get("IMPORT_MAX_MB", "20")) * 1024 * 1024,
+        "UPLOAD_ENDPOINTS": ("imports.ImportPreview", "imports.Imports", "feeds_pages.import_calendar"),
+        # Files of up to this many events are previewed and imported in the request; bigger ones by
+        # the clock process, the page showing the progress (scheduler/import_jobs.py).
+        "IMPORT_INLINE_MAX_EVENTS": int(os.environ.get("IMPORT_INLINE_MAX_EVENTS", "200")),
         # Proxies in front of gunicorn whose X-Forwarded-For/-Proto we believe (0: none).
         "TRUSTED_PROXIES": int(os.environ.get("TRUSTED_PROXIES", "1")),
         # Rate-limit counters: in memory for one process; shared (redis://127.0.0.1:6379) for several.
@@ -90,6 +112,7 @@ def _limit_rates(app: Flask) -> None:
 
 def create_app(overrides: dict | None = None) -> Flask:
     app = Flask(__name__, instance_relative_config=True)
+    app.request_class = MaillageRequest
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
     app.config.update(_settings(app.instance_path))
     app.config.update(overrides or {})
@@ -119,9 +142,10 @@ def create_app(overrides: dict | None = None) -> Flask:
     api.init_app(app)
     web.init_app(app)
     commands.init_app(app)
-    from scheduler import reminders, sync
+    from scheduler import import_jobs, reminders, sync
 
     app.extensions.setdefault("maillage_clock_jobs", []).append(sync.register)  # calendars synced from elsewhere
+    app.extensions.setdefault("maillage_clock_jobs", []).append(import_jobs.register)  # big imports
     app.extensions.setdefault("maillage_clock_jobs", []).append(reminders.register)  # reminders, notices, digests
     _limit_rates(app)
     return app

@@ -19,7 +19,6 @@ _DEFAULT_MESSAGES = {
     404: "Introuvable.",
     405: "Méthode non autorisée sur cette adresse.",
     409: "Conflit avec l'état actuel.",
-    413: "La requête est trop volumineuse (1 Mo au plus).",
     415: "Type de contenu non pris en charge : envoyez du JSON.",
     422: "Données invalides : le détail est dans « errors ».",
     429: "Trop de requêtes : réessayez dans un instant.",
@@ -35,6 +34,8 @@ class MaillageApi(Api):
         if not request.path.startswith(JSON_PREFIXES):
             return error
         payload, code, headers = super().handle_http_exception(error)
+        if code == 413:  # the import endpoints take more than the others (app.py, UPLOAD_ENDPOINTS)
+            payload.setdefault("message", too_large_message())
         payload.setdefault("message", _DEFAULT_MESSAGES.get(code, error.description))
         payload.setdefault("errors", {})
         return payload, code, headers
@@ -48,6 +49,11 @@ class MaillageApi(Api):
             "description": "Pagination metadata",
             "content": {"application/json": {"schema": PaginationMetadataSchema}},
         }, lazy=True)
+
+
+def too_large_message() -> str:
+    limit = request.max_content_length or 0
+    return f"La requête est trop volumineuse ({limit / 1024 / 1024:.0f} Mo au plus)."
 
 
 def domain_error_response(error: DomainError):

@@ -3,9 +3,9 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from flask import request
 from flask.views import MethodView
 from flask_smorest import Blueprint
+from flask_smorest.error_handler import ErrorSchema
 from marshmallow import fields
 
 from api.auth import require_api_user
@@ -13,8 +13,8 @@ from api.schemas import BaseSchema, SelectPage, length, one_of
 from models import db
 from models.conflicts import (CONFLICT_KINDS, CONFLICT_STATUSES, accept_conflict, conflict_for, conflicts_query,
                               with_sides_loaded)
-from models.errors import Conflict
-from scheduler.conflicts import SERIES, check_event, person_ids_of
+from scheduler.conflicts import SERIES, HardConflictsRefused, person_ids_of
+from scheduler.conflicts import check_write as shared_check_write
 
 blp = Blueprint("conflicts", __name__, url_prefix="/api/v1", description="Chevauchements entre partenaires")
 
@@ -105,25 +105,30 @@ class AcceptConflict(MethodView):
 
 
 # --- the hook of every event write ----------------------------------------------------------
+# The rule (strict mode, places that refuse hard conflicts) is scheduler.conflicts.check_write's,
+# shared with the pages, imports and sync; the API adds the query parameter and the 409 body.
 
-class HardConflictsRefused(Conflict):
-    """A write that would create hard conflicts where they are refused: nothing is written."""
+class StrictArgsSchema(BaseSchema):
+    strict = fields.Boolean(load_default=False, metadata={
+        "description": "true : un chevauchement bloquant (lieu, personne, capacité) que l'écriture créerait la "
+                       "refuse (409, rien n'est enregistré). Les lieux qui refusent les chevauchements bloquants "
+                       "(refuses_hard_conflicts) le font sans ce paramètre."})
 
-    def __init__(self, conflicts: list[dict]):
-        super().__init__(f"Refusé : cette modification crée {len(conflicts)} chevauchement(s) bloquant(s) "
-                         "(lieu, personne ou capacité). Rien n'a été enregistré.",
-                         {"conflicts": [f"{c['kind']} : {c['a']['title']} / {c['b']['title']}" for c in conflicts]})
-        self.conflicts = conflicts
+
+class RefusedWriteSchema(ErrorSchema):
+    conflicts = fields.List(fields.Nested(ConflictSchema), metadata={
+        "description": "les chevauchements bloquants qui refusent l'écriture"})
+
+
+REFUSED = {"schema": RefusedWriteSchema, "description": "Refusé : l'écriture créerait un chevauchement bloquant "
+                                                          "(mode strict, ou lieu qui les refuse) ; rien n'est enregistré"}
 
 
 def refused_response(error: HardConflictsRefused):
+    conflicts = ConflictSchema(many=True).dump(error.conflicts)  # before the rollback expires them
     db.session.rollback()
     return {"code": 409, "status": "Conflict", "message": error.message, "errors": {"json": error.errors},
-            "conflicts": error.conflicts}, 409
-
-
-def strict_requested() -> bool:
-    return request.args.get("strict", "").lower() in ("1", "true", "yes", "oui")
+            "conflicts": conflicts}, 409
 
 
 def people_before(event) -> set[int]:
@@ -131,17 +136,12 @@ def people_before(event) -> set[int]:
     return person_ids_of(event) if event is not None else set()
 
 
-def check_write(event, actor, previous_person_ids=(), recurrence_start=None) -> list:
+def check_write(event, actor, strict: bool = False, previous_person_ids=(), recurrence_start=None) -> list:
     """After an event write (flushed, not committed): the event's conflicts as they now stand
-    (those of one occurrence when `recurrence_start` names it). Hard conflicts the write creates
-    refuse it with 409 under `?strict=true`, or when a place of either side refuses them
-    (`Place.refuses_hard_conflicts`)."""
-    outcome = check_event(event, actor, previous_person_ids=previous_person_ids,
-                          recurrence_ids=None if recurrence_start is None else {int(recurrence_start.timestamp())})
-    hard = [c for c in outcome.created if c.is_hard]
-    if hard and (strict_requested() or any(e.place is not None and e.place.refuses_hard_conflicts
-                                           for c in hard for e in c.events)):
-        raise HardConflictsRefused(ConflictSchema(many=True).dump(hard))
+    (those of one occurrence when `recurrence_start` names it), or HardConflictsRefused (409)."""
+    outcome = shared_check_write(event, actor, strict=strict, previous_person_ids=previous_person_ids,
+                                 recurrence_ids=None if recurrence_start is None
+                                 else {int(recurrence_start.timestamp())})
     return outcome.current
 
 

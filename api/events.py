@@ -7,7 +7,7 @@ from flask_smorest import Blueprint
 from marshmallow import ValidationError, fields, post_load, validate, validates_schema
 
 from api.auth import api_user, require_api_user
-from api.conflicts import ConflictSchema, check_write, commit_answering, people_before
+from api.conflicts import REFUSED, ConflictSchema, StrictArgsSchema, check_write, commit_answering, people_before
 from api.schemas import BaseSchema, SelectPage, between, length, one_of, reference
 from models import Event, db
 from models.audit import history
@@ -185,12 +185,14 @@ class Events(MethodView):
         return events_query(f).order_by(Event.starts_at, Event.id)
 
     @blp.arguments(EventSchema)
+    @blp.arguments(StrictArgsSchema, location="query", as_kwargs=True)
     @blp.response(201, EventSchema)
-    def post(self, data):
+    @blp.alt_response(409, **REFUSED)
+    def post(self, data, strict):
         """Créer un événement ou une série"""
         user = require_api_user()
         event = create_event(user, data)
-        event.conflicts = commit_answering(check_write(event, user))
+        event.conflicts = commit_answering(check_write(event, user, strict))
         return event
 
 
@@ -202,13 +204,15 @@ class EventById(MethodView):
         return visible_event(event_id)
 
     @blp.arguments(EventSchema(partial=True))
+    @blp.arguments(StrictArgsSchema, location="query", as_kwargs=True)
     @blp.response(200, EventSchema)
-    def patch(self, data, event_id):
+    @blp.alt_response(409, **REFUSED)
+    def patch(self, data, event_id, strict):
         """Modifier un événement ou toute sa série"""
         user, event = require_api_user(), event_by_id(event_id)
         before = people_before(event)
         series.update_event(user, event, data)
-        event.conflicts = commit_answering(check_write(event, user, before))
+        event.conflicts = commit_answering(check_write(event, user, strict, before))
         return event
 
     @blp.response(204)
@@ -230,20 +234,25 @@ class EventHistory(MethodView):
 @blp.route("/events/<int:event_id>/occurrences/cancel")
 class CancelOccurrence(MethodView):
     @blp.arguments(OccurrenceRefSchema)
+    @blp.arguments(StrictArgsSchema, location="query", as_kwargs=True)
     @blp.response(200, OccurrenceExceptionSchema)
-    def post(self, data, event_id):
+    @blp.alt_response(409, **REFUSED)
+    def post(self, data, event_id, strict):
         """Annuler une occurrence d'une série"""
         user, event = require_api_user(), event_by_id(event_id)
         exception = series.cancel_occurrence(user, event, data["recurrence_start"], data["reason"])
-        exception.conflicts = commit_answering(check_write(event, user, recurrence_start=data["recurrence_start"]))
+        exception.conflicts = commit_answering(check_write(event, user, strict,
+                                                           recurrence_start=data["recurrence_start"]))
         return exception
 
 
 @blp.route("/events/<int:event_id>/occurrences/move")
 class MoveOccurrence(MethodView):
     @blp.arguments(OccurrenceMoveSchema)
+    @blp.arguments(StrictArgsSchema, location="query", as_kwargs=True)
     @blp.response(200, OccurrenceExceptionSchema)
-    def post(self, data, event_id):
+    @blp.alt_response(409, **REFUSED)
+    def post(self, data, event_id, strict):
         """Déplacer une occurrence (horaire, lieu, salle, personnes)"""
         user, event = require_api_user(), event_by_id(event_id)
         before = people_before(event)
@@ -251,18 +260,20 @@ class MoveOccurrence(MethodView):
             user, event, data["recurrence_start"],
             starts_at=data.get("starts_at"), ends_at=data.get("ends_at"), place=data.get("place"),
             room=data.get("room"), person_ids=data.get("people"), reason=data["reason"])
-        exception.conflicts = commit_answering(check_write(event, user, before, data["recurrence_start"]))
+        exception.conflicts = commit_answering(check_write(event, user, strict, before, data["recurrence_start"]))
         return exception
 
 
 @blp.route("/events/<int:event_id>/occurrences/restore")
 class RestoreOccurrence(MethodView):
     @blp.arguments(OccurrenceRefSchema)
+    @blp.arguments(StrictArgsSchema, location="query", as_kwargs=True)
     @blp.response(204)
-    def post(self, data, event_id):
+    @blp.alt_response(409, **REFUSED)
+    def post(self, data, event_id, strict):
         """Rétablir une occurrence annulée ou déplacée"""
         user, event = require_api_user(), event_by_id(event_id)
         before = people_before(event)
         series.restore_occurrence(user, event, data["recurrence_start"])
-        check_write(event, user, before, data["recurrence_start"])
+        check_write(event, user, strict, before, data["recurrence_start"])
         db.session.commit()

@@ -47,6 +47,8 @@ class ImportResultSchema(BaseSchema):
     unchanged = fields.List(fields.Nested(PlannedEventSchema))
     overlaps = fields.List(fields.Dict(), metadata={"description": "chevauchements que l'import créerait"})
     overlaps_checked = fields.Boolean()
+    refused = fields.List(fields.String(), metadata={
+        "description": "chevauchements bloquants dans des lieux qui les refusent : l'import serait refusé en entier"})
     summary = fields.Dict()
 
 
@@ -66,7 +68,8 @@ def _payload(result) -> dict:
         "created": [item(p) for p in result.created],
         "changed": [item(p, c) for p, _, c in result.changed],
         "unchanged": [item(p) for p, _ in result.unchanged],
-        "overlaps": result.overlaps, "overlaps_checked": result.overlaps_checked, "summary": result.summary(),
+        "overlaps": result.overlaps, "overlaps_checked": result.overlaps_checked,
+        "refused": [str(e) for e in result.refused], "summary": result.summary(),
     }
 
 

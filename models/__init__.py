@@ -5,6 +5,7 @@ from models.base import Base, UTCDateTime, db, utcnow
 from models.errors import Conflict, DomainError, Forbidden, InvalidInput, NotFound
 from models.events import Event, OccurrenceException
 from models.feeds import FeedState, FeedToken, SyncSource
+from models.imports import ImportJob
 from models.partners import Partner, Person
 from models.subscriptions import Subscription
 from models.territory import Place, Quartier
@@ -15,7 +16,7 @@ from models.conflicts import ConflictNotice, ScheduleConflict  # noqa: E402  (af
 __all__ = [
     "AuditEntry", "Base", "UTCDateTime", "db", "utcnow", "Conflict", "DomainError", "Forbidden",
     "InvalidInput", "NotFound", "Event", "OccurrenceException", "Partner", "Person", "Place",
-    "Quartier", "ApiToken", "User", "FeedState", "FeedToken", "SyncSource",
+    "Quartier", "ApiToken", "User", "FeedState", "FeedToken", "SyncSource", "ImportJob",
     "ScopeVersion", "ClockLock", "Delivery", "PartnerReminderSettings", "ScanMark",
     "Subscription",
     "ConflictNotice", "ScheduleConflict",

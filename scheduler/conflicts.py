@@ -35,6 +35,7 @@ from sqlalchemy.orm import joinedload, selectinload
 from models import Event, OccurrenceException, Person, Place, db, utcnow
 from models.conflicts import (DEFAULT_MAX_CONCURRENT, DEFAULT_TRAVEL_MARGIN_MINUTES, LIVE_STATUSES,
                               ScheduleConflict, set_status, severity_of)
+from models.errors import Conflict as ConflictError
 from models.events import event_people
 from scheduler.recurrence import Occurrence, expand, rule_of
 
@@ -641,3 +642,71 @@ def _windows(occurrences: list[Occurrence], start: datetime, end: datetime) -> l
             merged.append([lo, hi])
     return [(max(start, datetime.fromtimestamp(lo, UTC)), min(end, datetime.fromtimestamp(hi, UTC)))
             for lo, hi in merged]
+
+
+# --- the rule every writer obeys: refused hard conflicts ------------------------------------
+# One rule for the API, the coordination pages, imports and sync: a write that creates a hard
+# conflict (place, staff, capacity) is refused under strict mode, or when a place where either
+# side happens refuses them (`Place.refuses_hard_conflicts`, a host that wants no double booking).
+
+class HardConflictsRefused(ConflictError):
+    """The write would create hard conflicts where they are refused: the caller rolls back."""
+
+    def __init__(self, conflicts: list[ScheduleConflict], refusing_places: list[Place], strict: bool):
+        self.conflicts = conflicts
+        self.descriptions = [describe_conflict(c) for c in conflicts]
+        if strict:
+            why = "le mode strict les refuse"
+        else:
+            names = ", ".join(f"« {p.name} »" for p in refusing_places)
+            why = f"{'le lieu' if len(refusing_places) == 1 else 'les lieux'} {names} les refuse{'nt' if len(refusing_places) > 1 else ''}"
+        first = self.descriptions[0] if self.descriptions else ""
+        more = f" (et {len(conflicts) - 1} autre(s))" if len(conflicts) > 1 else ""
+        super().__init__(f"Refusé : cette modification crée {len(conflicts)} chevauchement(s) bloquant(s) "
+                         f"(lieu, personne ou capacité) et {why} : {first}{more}. Rien n'a été enregistré.",
+                         {"conflicts": self.descriptions})
+
+
+def describe_conflict(conflict: ScheduleConflict) -> str:
+    """One line in French: what clashes, which two events, when (wall clock of the first side)."""
+    from zoneinfo import ZoneInfo
+
+    from models.conflicts import CONFLICT_KINDS
+
+    a, b = conflict.a_event, conflict.b_event
+    when = conflict.starts_at.astimezone(ZoneInfo(a.timezone)).strftime("%d/%m/%Y à %H:%M")
+    if conflict.a_recurrence_id == SERIES and conflict.b_recurrence_id == SERIES:
+        when = "à partir du " + when.split(" à ")[0]
+    else:
+        when = "le " + when
+    return f"{CONFLICT_KINDS.get(conflict.kind, conflict.kind)} : « {a.title} » et « {b.title} », {when}"
+
+
+def places_of(conflict: ScheduleConflict) -> set[int]:
+    """Where the two sides happen (a moved occurrence: its new place), and the shared place."""
+    details = conflict.details or {}
+    ids = {details.get("place_id"), details.get("a", {}).get("place_id"), details.get("b", {}).get("place_id")}
+    return ids - {None}
+
+
+def refused_conflicts(conflicts: Iterable[ScheduleConflict], strict: bool = False
+                      ) -> tuple[list[ScheduleConflict], list[Place]]:
+    """The hard ones among `conflicts` (those a write created) that refuse it, and the places that
+    refuse them (none under strict mode, which refuses every hard conflict)."""
+    hard = [c for c in conflicts if c.is_hard]
+    if strict or not hard:
+        return hard, []
+    refusing = {p.id: p for p in db.session.scalars(sa.select(Place).where(
+        Place.id.in_(set().union(*(places_of(c) for c in hard))), Place.refuses_hard_conflicts.is_(True)))}
+    return [c for c in hard if places_of(c) & refusing.keys()], sorted(refusing.values(), key=attrgetter("name"))
+
+
+def check_write(event: Event, actor=None, strict: bool = False, **check) -> Outcome:
+    """`check_event` after a write (flushed, not committed), then the rule above: raises
+    HardConflictsRefused when the write creates a hard conflict that is refused. The caller
+    rolls back (nothing is written) and says so."""
+    outcome = check_event(event, actor, **check)
+    refused, places = refused_conflicts(outcome.created, strict)
+    if refused:
+        raise HardConflictsRefused(refused, places, strict)
+    return outcome

@@ -8,6 +8,8 @@ The feeds serve it and the reminders attach it (`render_occurrence`). The rules 
 - UID, SEQUENCE, DTSTAMP and LAST-MODIFIED come from the data, never from the clock, so that two
   renders of unchanged data are byte-identical (the feeds' ETag is a hash of the bytes);
 - every TZID used gets a VTIMEZONE written with yearly RRULEs (Outlook mishandles RDATE lists);
+  an event whose zone is UTC under any of its names (UTC, Etc/UTC, GMT, Etc/GMT…) has UTC values
+  ending in Z instead, never `TZID=UTC` (`zone_form`);
 - CRLF, folding at 75 octets without cutting a UTF-8 character, TEXT escaping.
 
 Why text and not icalendar objects: a national feed holds thousands of series, and building
@@ -70,6 +72,24 @@ def _local_of_ordinal(day_ord: int, seconds: int) -> str:
 
 def _local_of_epoch(epoch: int, zone: ZoneInfo) -> str:
     return datetime.fromtimestamp(epoch, zone).strftime("%Y%m%dT%H%M%S")
+
+
+@lru_cache(maxsize=None)
+def is_utc(tzid: str) -> bool:
+    """A zone whose clock has always been UTC's (UTC, Etc/UTC, GMT, Etc/GMT, Zulu…): its wall
+    clock is the UTC value. Tested on the zone's behaviour rather than on a list of its names, so
+    that every alias counts; Africa/Abidjan and Europe/London, with their past or summer offsets, do not."""
+    zone = ZoneInfo(tzid)
+    return all(not datetime(year, month, 1, tzinfo=UTC).astimezone(zone).utcoffset()
+               for year in range(1800, 2201) for month in (1, 4, 7, 10))
+
+
+@lru_cache(maxsize=None)
+def zone_form(tzid: str) -> tuple[str, str]:
+    """How a DATE-TIME of this zone is written: `NAME` + first + wall clock + second.
+    (";TZID=Europe/Paris:", "") for a zone with a VTIMEZONE; (":", "Z") for UTC (DESIGN.md:
+    UTC values end in Z, never TZID=UTC; many clients know no zone called UTC or GMT)."""
+    return (":", "Z") if is_utc(tzid) else (f";TZID={tzid}:", "")
 
 
 def _offset(seconds: int) -> str:
@@ -223,7 +243,7 @@ def _rrule(event, rule, first_ord: int) -> str:
         # Our COUNT starts at the series' start; DTSTART is its first date, so they agree.
         parts.append(f"COUNT={rule.count}")
     if rule.until_ord is not None:
-        # UNTIL in UTC when DTSTART has a TZID (RFC 5545): the last second of the local day.
+        # UNTIL in UTC (RFC 5545: DTSTART has a TZID or is UTC itself): the last second of the local day.
         end_local = (rule.until_ord - EPOCH_ORD + 1) * DAY - 1
         zone = ZoneInfo(rule.timezone)
         naive = datetime(1970, 1, 1) + timedelta(seconds=end_local)
@@ -259,7 +279,8 @@ def event_lines(event, ctx: RenderContext) -> list[str]:
     first_ord = next(rule_dates(rule, rule.start_ord, rule.start_ord + 800), None)
     if first_ord is None:  # a rule that gives nothing (an until before the first weekday)
         return []
-    ctx.zones.add(tz)
+    _use_zone(ctx, tz)
+    at, z = zone_form(tz)
     stamp, created = utc_stamp(event.updated_at), utc_stamp(event.created_at)
     status = STATUS_CODES.get(event.status, "CONFIRMED")
     sequence = event.sequence or 0
@@ -273,8 +294,8 @@ def event_lines(event, ctx: RenderContext) -> list[str]:
         # A single event moved or cancelled: the event itself carries the change (no RRULE to override).
         return _single_with_exception(event, ctx, rule, zone, stamp, created, status, sequence, people_ids)
     lines = ["BEGIN:VEVENT", *_common(event, stamp, created, sequence),
-             f"DTSTART;TZID={tz}:{_local_of_ordinal(first_ord, rule.start_seconds)}",
-             f"DTEND;TZID={tz}:{_local_of_epoch(_first_instant(rule, first_ord) + rule.duration, zone)}"]
+             f"DTSTART{at}{_local_of_ordinal(first_ord, rule.start_seconds)}{z}",
+             f"DTEND{at}{_local_of_epoch(_first_instant(rule, first_ord) + rule.duration, zone)}{z}"]
     if rule.frequency != "once":
         lines.append(_rrule(event, rule, first_ord))
         exdates = []
@@ -288,7 +309,7 @@ def event_lines(event, ctx: RenderContext) -> list[str]:
         values = [_local_of_ordinal(d, rule.start_seconds) for d in exdates]
         values += [_local_of_epoch(rec, zone) for rec in away]
         if values:
-            lines.append(f"EXDATE;TZID={tz}:" + ",".join(sorted(values)))
+            lines.append(f"EXDATE{at}" + ",".join(v + z for v in sorted(values)))
     lines += _body(event, ctx, event.place, event.room, people_ids, status)
     lines.append("END:VEVENT")
 
@@ -308,9 +329,9 @@ def event_lines(event, ctx: RenderContext) -> list[str]:
         x_stamp = utc_stamp(max(exception.updated_at, event.updated_at))
         lines += ["BEGIN:VEVENT", f"UID:{event.uid}", f"DTSTAMP:{x_stamp}", f"CREATED:{created}",
                   f"LAST-MODIFIED:{x_stamp}", f"SEQUENCE:{sequence}",
-                  f"RECURRENCE-ID;TZID={tz}:{_local_of_epoch(rec, zone)}",
-                  f"DTSTART;TZID={tz}:{_local_of_epoch(starts, zone)}",
-                  f"DTEND;TZID={tz}:{_local_of_epoch(starts + duration, zone)}",
+                  f"RECURRENCE-ID{at}{_local_of_epoch(rec, zone)}{z}",
+                  f"DTSTART{at}{_local_of_epoch(starts, zone)}{z}",
+                  f"DTEND{at}{_local_of_epoch(starts + duration, zone)}{z}",
                   *_body(event, ctx, place, room, people, x_status)]
         if spec.is_cancelled and exception.reason:
             lines.append(f"COMMENT:{escape_text('Annulé : ' + exception.reason)}")
@@ -323,7 +344,8 @@ def _single_lines(event, ctx: RenderContext) -> list[str]:
     from scheduler.recurrence import zone_offsets
 
     tz = event.timezone
-    ctx.zones.add(tz)
+    _use_zone(ctx, tz)
+    at, z = zone_form(tz)
     t = event.start_time
     day, seconds = event.start_date.toordinal(), t.hour * 3600 + t.minute * 60 + t.second
     local = (day - EPOCH_ORD) * DAY + seconds
@@ -338,7 +360,7 @@ def _single_lines(event, ctx: RenderContext) -> list[str]:
     status = STATUS_CODES.get(event.status, "CONFIRMED")
     return ["BEGIN:VEVENT", *_common(event, utc_stamp(event.updated_at), utc_stamp(event.created_at),
                                      event.sequence or 0),
-            f"DTSTART;TZID={tz}:{_local_of_ordinal(day, seconds)}", f"DTEND;TZID={tz}:{end}",
+            f"DTSTART{at}{_local_of_ordinal(day, seconds)}{z}", f"DTEND{at}{end}{z}",
             *_body(event, ctx, event.place, event.room, tuple(p.id for p in event.people), status), "END:VEVENT"]
 
 
@@ -349,13 +371,19 @@ def _single_with_exception(event, ctx, rule, zone, stamp, created, status, seque
     starts = spec.starts_at if spec.starts_at is not None else rec
     duration = spec.duration if spec.duration is not None else rule.duration
     place = ctx.places.get(spec.place_id, event.place) if spec.place_id is not None else event.place
+    at, z = zone_form(event.timezone)
     return ["BEGIN:VEVENT", *_common(event, stamp, created, sequence),
-            f"DTSTART;TZID={event.timezone}:{_local_of_epoch(starts, zone)}",
-            f"DTEND;TZID={event.timezone}:{_local_of_epoch(starts + duration, zone)}",
+            f"DTSTART{at}{_local_of_epoch(starts, zone)}{z}",
+            f"DTEND{at}{_local_of_epoch(starts + duration, zone)}{z}",
             *_body(event, ctx, place, spec.room if spec.room is not None else event.room,
                    spec.person_ids if spec.person_ids is not None else people_ids,
                    "CANCELLED" if spec.is_cancelled else status),
             "END:VEVENT"]
+
+
+def _use_zone(ctx: RenderContext, tzid: str) -> None:
+    if not is_utc(tzid):  # UTC values need no VTIMEZONE
+        ctx.zones.add(tzid)
 
 
 def _first_instant(rule, day_ord: int) -> int:
@@ -367,6 +395,7 @@ def _first_instant(rule, day_ord: int) -> int:
 
 def _moved_here(event, ctx, rule, zone, stamp, created, status, sequence) -> list[str]:
     lines = []
+    at, z = zone_form(event.timezone)
     for exception in event.exceptions:
         rec = int(exception.recurrence_start.timestamp())
         spec = rule.exceptions[rec]
@@ -378,8 +407,8 @@ def _moved_here(event, ctx, rule, zone, stamp, created, status, sequence) -> lis
         # Its own UID: without the series, a RECURRENCE-ID alone is not understood by clients.
         lines += ["BEGIN:VEVENT", f"UID:{event.uid}-{utc_stamp(exception.recurrence_start)}",
                   f"DTSTAMP:{stamp}", f"CREATED:{created}", f"LAST-MODIFIED:{stamp}", f"SEQUENCE:{sequence}",
-                  f"DTSTART;TZID={event.timezone}:{_local_of_epoch(starts, zone)}",
-                  f"DTEND;TZID={event.timezone}:{_local_of_epoch(starts + duration, zone)}",
+                  f"DTSTART{at}{_local_of_epoch(starts, zone)}{z}",
+                  f"DTEND{at}{_local_of_epoch(starts + duration, zone)}{z}",
                   *_body(event, ctx, ctx.places.get(ctx.place_id, event.place),
                          spec.room if spec.room is not None else event.room, people, status),
                   "END:VEVENT"]
@@ -412,7 +441,7 @@ def render_calendar(events, head: CalendarHead, ctx: RenderContext, year: int | 
     lines += [f"REFRESH-INTERVAL;VALUE=DURATION:{ttl}", f"X-PUBLISHED-TTL:{ttl}"]
     # The zones' rules of the horizon's first year: the year the feed is mostly read for.
     zone_year = year or ctx.horizon.year - 2
-    zones = "".join(vtimezone(tz, zone_year) for tz in sorted(ctx.zones | {head.timezone}))
+    zones = "".join(vtimezone(tz, zone_year) for tz in sorted(ctx.zones | {head.timezone}) if not is_utc(tz))
     text = "".join(fold(line) for line in lines) + zones + "\r\n".join(body) + "\r\nEND:VCALENDAR\r\n"
     # Folding the thousands of lines of a big feed one by one costs more than writing them: the
     # few lines longer than 75 octets are found in the bytes at once, and only they are folded.
@@ -442,13 +471,15 @@ def render_occurrence(event, occurrence, base_url: str, include_people: bool = T
         place = ctx.places.get(occurrence.place_id) or db.session.get(Place, occurrence.place_id) or event.place
     status = "CANCELLED" if occurrence.is_cancelled else STATUS_CODES.get(event.status, "CONFIRMED")
     lines = ["BEGIN:VEVENT", *_common(event, stamp, created, event.sequence or 0)]
+    at, z = zone_form(event.timezone)
     if event.frequency != "once":
-        lines.append(f"RECURRENCE-ID;TZID={event.timezone}:{_local_of_epoch(occurrence.recurrence_id, zone)}")
-    lines += [f"DTSTART;TZID={event.timezone}:{_local_of_epoch(occurrence.starts_at, zone)}",
-              f"DTEND;TZID={event.timezone}:{_local_of_epoch(occurrence.ends_at, zone)}",
+        lines.append(f"RECURRENCE-ID{at}{_local_of_epoch(occurrence.recurrence_id, zone)}{z}")
+    lines += [f"DTSTART{at}{_local_of_epoch(occurrence.starts_at, zone)}{z}",
+              f"DTEND{at}{_local_of_epoch(occurrence.ends_at, zone)}{z}",
               *_body(event, ctx, place, occurrence.room, occurrence.person_ids, status), "END:VEVENT"]
     head = ["BEGIN:VCALENDAR", "VERSION:2.0", f"PRODID:{PRODID}", "CALSCALE:GREGORIAN", "METHOD:PUBLISH"]
     year = datetime.fromtimestamp(occurrence.starts_at, UTC).year
-    text = ("".join(fold(line) for line in head) + vtimezone(event.timezone, year)
+    zones = "" if is_utc(event.timezone) else vtimezone(event.timezone, year)
+    text = ("".join(fold(line) for line in head) + zones
             + "".join(fold(line) for line in lines) + "END:VCALENDAR\r\n")
     return text.encode()

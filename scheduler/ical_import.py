@@ -8,6 +8,9 @@ Three steps, one pipeline:
 3. `apply_plan`: all of it in the caller's transaction (the view or job commits once, or rolls
    everything back). Idempotent by UID: importing the same file again changes nothing.
 
+Each step takes an optional `progress(phase, done, total)`, called as it goes ("parse", "write",
+"overlaps"): a big file is worked by the clock (`scheduler.import_jobs`), whose page shows it.
+
 What Maillage cannot hold (yearly rules, "the 15th of each month", RDATE lists, events longer
 than a week) is refused with a located error rather than imported approximately.
 """
@@ -222,7 +225,7 @@ def _prop(component, name: str):
         raise _VeventError(f"valeur invalide : {error}", name) from None
 
 
-def parse_ics(data: bytes, options: ImportOptions) -> list[PlannedEvent]:
+def parse_ics(data: bytes, options: ImportOptions, progress=None) -> list[PlannedEvent]:
     """The events of an .ics file, or ImportRefused with every error located."""
     text = _decode(data)
     layout, errors = _layout(text)
@@ -241,11 +244,14 @@ def parse_ics(data: bytes, options: ImportOptions) -> list[PlannedEvent]:
         default_tz = _zone_name(datetime(2000, 1, 1, tzinfo=UTC), wr_tz, default_tz)
     places = _places_by_name()
     vevents = [c for c in calendar.subcomponents if c.name == "VEVENT"]
-    if len(vevents) > MAX_EVENTS:
+    # Overrides (RECURRENCE-ID) belong to their series: only the events themselves count.
+    if sum("RECURRENCE-ID" not in c for c in vevents) > MAX_EVENTS:
         raise ImportRefused([LocatedError(f"plus de {MAX_EVENTS} événements : découpez le fichier")])
     masters: dict[str, PlannedEvent] = {}
     overrides: list[tuple[int, object, str]] = []
     for index, component in enumerate(vevents):
+        if progress is not None:
+            progress("parse", index, len(vevents))
         line = layout.vevents[index] if index < len(layout.vevents) else None
         props = layout.properties[index] if index < len(layout.properties) else {}
         uid = str(component.get("UID", "")).strip()
@@ -607,7 +613,7 @@ def _french_time(text: str) -> time:
     return time(int(match.group(1)), int(match.group(2) or 0))
 
 
-def parse_csv(data: bytes, options: ImportOptions) -> list[PlannedEvent]:
+def parse_csv(data: bytes, options: ImportOptions, progress=None) -> list[PlannedEvent]:
     """Permanences from the CSV template; errors name the line and the column."""
     text = _decode(data)
     dialect = ";" if text.split("\n", 1)[0].count(";") >= text.split("\n", 1)[0].count(",") else ","
@@ -625,6 +631,8 @@ def parse_csv(data: bytes, options: ImportOptions) -> list[PlannedEvent]:
     kinds = {label.casefold(): kind for kind, label in EVENT_KINDS.items()} | {k: k for k in EVENT_KINDS}
     planned, errors, seen = [], [], {}
     for number, row in enumerate(rows[1:], start=2):
+        if progress is not None:
+            progress("parse", number - 2, len(rows) - 1)
         if not any(cell.strip() for cell in row):
             continue
         cells = {name: (row[i].strip() if i < len(row) else "") for i, name in enumerate(header)}
@@ -715,12 +723,16 @@ def parse_csv(data: bytes, options: ImportOptions) -> list[PlannedEvent]:
     return planned
 
 
-def parse_file(filename: str, data: bytes, options: ImportOptions) -> list[PlannedEvent]:
+def is_csv(filename: str, data: bytes) -> bool:
     name = (filename or "").lower()
     head = data[:200].lstrip(b"\xef\xbb\xbf \r\n\t").upper()
-    if name.endswith(".csv") or (not name.endswith((".ics", ".ical", ".ifb")) and not head.startswith(b"BEGIN:")):
-        return parse_csv(data, options)
-    return parse_ics(data, options)
+    return name.endswith(".csv") or (not name.endswith((".ics", ".ical", ".ifb")) and not head.startswith(b"BEGIN:"))
+
+
+def parse_file(filename: str, data: bytes, options: ImportOptions, progress=None) -> list[PlannedEvent]:
+    if is_csv(filename, data):
+        return parse_csv(data, options, progress)
+    return parse_ics(data, options, progress)
 
 
 # --- what an import changes ---------------------------------------------------------------------
@@ -769,10 +781,25 @@ class Preview:
     unchanged: list[tuple[PlannedEvent, Event]] = field(default_factory=list)
     overlaps: list[dict] = field(default_factory=list)
     overlaps_checked: bool = False  # False: no overlap engine to ask (see `overlaps_after`)
+    # Hard conflicts at places that refuse them: the import would be refused whole.
+    refused: list[LocatedError] = field(default_factory=list)
 
     def summary(self) -> dict:
         return {"created": len(self.created), "changed": len(self.changed), "unchanged": len(self.unchanged),
                 "overlaps": len(self.overlaps)}
+
+    def as_dict(self) -> dict:
+        """The preview as plain data, kept with an import job until its confirmation."""
+        def item(planned: PlannedEvent, changes=()) -> dict:
+            v = planned.values
+            return {"uid": planned.uid, "title": planned.title, "place": v["place"].name,
+                    "starts": f"{v['start_date']:%d/%m/%Y} {v['start_time']:%H:%M}",
+                    "is_series": v["frequency"] != "once", "changes": list(changes)}
+
+        return {"created": [item(p) for p in self.created], "changed": [item(p, c) for p, _, c in self.changed],
+                "unchanged": [item(p) for p, _ in self.unchanged], "overlaps": self.overlaps,
+                "overlaps_checked": self.overlaps_checked, "refused": [str(e) for e in self.refused],
+                "summary": self.summary()}
 
 
 def _existing(plan: list[PlannedEvent]) -> dict[str, Event]:
@@ -797,7 +824,7 @@ def _check_rights(actor, plan, existing) -> None:
         raise ImportRefused(errors)
 
 
-def preview(actor, plan: list[PlannedEvent], options: ImportOptions) -> Preview:
+def preview(actor, plan: list[PlannedEvent], options: ImportOptions, progress=None) -> Preview:
     """What `apply_plan` would do, and the overlaps it would create, without changing anything:
     the plan is applied, asked about, and the whole transaction rolled back (so call it with
     nothing else pending)."""
@@ -817,18 +844,21 @@ def preview(actor, plan: list[PlannedEvent], options: ImportOptions) -> Preview:
     if result.created or result.changed:
         # A dry run: it also finds what only the writes check (rules, rooms, rights).
         try:
-            touched = apply_plan(actor, plan, options, record_overlaps=False)
-            found = overlaps_after(actor, touched)
+            touched = apply_plan(actor, plan, options, progress=progress, record_overlaps=False)
+            found = overlaps_after(actor, touched, progress)
             result.overlaps_checked = found is not None
             result.overlaps = found or []
+            result.refused = _refusals(plan, result.overlaps)
         finally:
             db.session.rollback()
     return result
 
 
-def overlaps_after(actor, events: list[Event]) -> list[dict] | None:
+def overlaps_after(actor, events: list[Event], progress=None) -> list[dict] | None:
     """HOOK for the overlap engine (scheduler.conflicts, another engineer's): the overlaps the
-    given events now have, as {kind, subject, starts_at, title}. None when no engine is there."""
+    given events now have, as {kind, subject, starts_at, title, uid, description, refused}, where
+    `refused` says that the rule every write obeys (`scheduler.conflicts.refused_conflicts`: a hard
+    conflict at a place that refuses them) refuses it. None when no engine is there."""
     try:
         from scheduler import conflicts
     except ImportError:
@@ -837,14 +867,30 @@ def overlaps_after(actor, events: list[Event]) -> list[dict] | None:
     if check is None:
         return None
     found = []
-    for event in events:
+    for index, event in enumerate(events):
+        if progress is not None:
+            progress("overlaps", index, len(events))
         outcome = check(event, actor)
+        refused = {c.id for c in conflicts.refused_conflicts(outcome.created)[0]}
         for conflict in getattr(outcome, "created", []) or []:
             starts_at = getattr(conflict, "starts_at", None)
             found.append({"kind": getattr(conflict, "kind", ""), "subject": getattr(conflict, "subject", ""),
                           "starts_at": starts_at.isoformat() if starts_at is not None else None,
-                          "title": event.title})
+                          "title": event.title, "uid": event.uid,
+                          "description": conflicts.describe_conflict(conflict), "refused": conflict.id in refused})
     return found
+
+
+def _refusals(plan: list[PlannedEvent], overlaps: list[dict] | None) -> list[LocatedError]:
+    """The refused overlaps, each located at the VEVENT or line of the file that makes it."""
+    by_uid = {p.uid: p for p in plan}
+    errors = []
+    for overlap in overlaps or []:
+        if overlap["refused"]:
+            planned = by_uid.get(overlap["uid"])
+            errors.append(LocatedError(f"chevauchement bloquant dans un lieu qui les refuse : {overlap['description']}",
+                                       planned.line if planned else None, planned.component if planned else ""))
+    return errors
 
 
 def apply_plan(actor, plan: list[PlannedEvent], options: ImportOptions, progress=None,
@@ -860,6 +906,8 @@ def apply_plan(actor, plan: list[PlannedEvent], options: ImportOptions, progress
     _check_rights(actor, plan, existing)
     touched = []
     for index, planned in enumerate(plan):
+        if progress is not None:
+            progress("write", index, len(plan))
         event = existing.get(planned.uid)
         values = dict(planned.values)
         values["place"] = values["place"].slug
@@ -882,10 +930,10 @@ def apply_plan(actor, plan: list[PlannedEvent], options: ImportOptions, progress
         except InvalidInput as error:
             raise ImportRefused([LocatedError(error.message, planned.line, planned.component)]) from None
         touched.append(event)
-        if progress is not None:
-            progress(index + 1, len(plan))
     if record_overlaps and touched:
-        overlaps_after(actor, touched)
+        refused = _refusals(plan, overlaps_after(actor, touched, progress))
+        if refused:  # the rule of every write: refused whole, the caller rolls back
+            raise ImportRefused(refused)
     return touched
 
 

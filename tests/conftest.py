@@ -263,6 +263,32 @@ def page(browser):
     context.close()
 
 
+@pytest.fixture
+def clock_process(app, database_url, tmp_path):
+    """start() -> a real clock (`python -m scheduler`, the Procfile's `clock:`) on the test's
+    database, logging to tmp_path/clock.log; stopped after the test, before its tables are emptied."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    started = []
+
+    def start():
+        env = {**os.environ, "DATABASE_URL": database_url, "SMTP_URL": "smtp://127.0.0.1:9",
+               "BASE_URL": "http://maillage.test", "CLOCK_HEARTBEAT_SECONDS": "0.3"}
+        log = (tmp_path / "clock.log").open("a")
+        process = subprocess.Popen([sys.executable, "-m", "scheduler"], cwd=Path(__file__).resolve().parent.parent,
+                                   env=env, stdout=subprocess.DEVNULL, stderr=log)
+        started.append(process)
+        return process
+
+    yield start
+    for process in started:
+        if process.poll() is None:
+            process.terminate()
+            process.wait(20)
+
+
 def pytest_sessionfinish(session, exitstatus):
     reporter = session.config.pluginmanager.get_plugin("terminalreporter")
     if IN_CI and reporter is not None and reporter.stats.get("skipped") and exitstatus == 0:

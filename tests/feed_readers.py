@@ -26,7 +26,11 @@ def _epoch(value) -> int:
 def with_icalendar(body: bytes, start: datetime, end: datetime) -> set[tuple[int, int, bool]]:
     calendar = icalendar.Calendar.from_ical(body)
     found = set()
-    for component in recurring_ical_events.of(calendar).between(start, end):
+    # Read as RFC 5545 says. `recurring_ical_events.of()` would first apply the x-wr-timezone
+    # package, which moves every UTC value into X-WR-TIMEZONE and so repeats a series written
+    # at 08:00Z on the Paris wall clock (07:00Z in summer). X-WR-TIMEZONE is for floating times,
+    # which our feeds never have (`_epoch` refuses them): without it, nothing else changes.
+    for component in recurring_ical_events.CalendarQuery(calendar).between(start, end):
         status = str(component.get("STATUS", "CONFIRMED")).upper()
         found.add((_epoch(component["DTSTART"].dt), _epoch(component["DTEND"].dt), status == "CANCELLED"))
     return found

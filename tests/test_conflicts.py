@@ -377,6 +377,41 @@ def test_a_place_that_refuses_hard_conflicts_refuses_them_without_strict(client,
     assert [c["kind"] for c in response.get_json()["conflicts"]] == ["audience"]
 
 
+def test_the_openapi_document_gives_strict_and_the_409_body_with_its_conflicts_on_every_event_write(client):
+    spec = client.get("/api/v1/openapi.json").get_json()
+    writes = [("/api/v1/events", "post"), ("/api/v1/events/{event_id}", "patch"),
+              ("/api/v1/events/{event_id}/occurrences/cancel", "post"),
+              ("/api/v1/events/{event_id}/occurrences/move", "post"),
+              ("/api/v1/events/{event_id}/occurrences/restore", "post")]
+    for path, method in writes:
+        operation = spec["paths"][path][method]
+        (strict,) = [p for p in operation["parameters"] if p["name"] == "strict"]
+        assert strict["in"] == "query" and strict["schema"]["type"] == "boolean", path
+        refused = operation["responses"]["409"]["content"]["application/json"]["schema"]
+        assert refused == {"$ref": "#/components/schemas/RefusedWrite"}, path
+    body = spec["components"]["schemas"]["RefusedWrite"]["properties"]
+    assert set(body) == {"code", "status", "message", "errors", "conflicts"}
+    assert body["conflicts"]["items"] == {"$ref": "#/components/schemas/Conflict"}
+
+
+def test_strict_is_a_boolean_and_a_patch_under_strict_that_double_books_is_refused(client, territory,
+                                                                                   create_event, token_for):
+    from models import Event, db
+
+    t = territory
+    create_event(t["bij"], [t["ml"]])
+    moved = create_event(t["bij"], [t["ft"]], title="Entretiens", start_time="09:00", duration_minutes=60)
+    headers = token_for()
+    bad = client.patch(f"/api/v1/events/{moved.id}?strict=peut-etre", headers=headers, json={"title": "Entretiens FT"})
+    assert bad.status_code == 422 and "strict" in bad.get_json()["errors"]["query"]
+    refused = client.patch(f"/api/v1/events/{moved.id}?strict=true", headers=headers,
+                           json={"start_time": "15:00", "end_time": "16:00"})
+    assert refused.status_code == 409 and [c["kind"] for c in refused.get_json()["conflicts"]] == ["place"]
+    assert "le mode strict les refuse" in refused.get_json()["message"]
+    db.session.expire_all()
+    assert db.session.get(Event, moved.id).start_time.hour == 9
+
+
 # --- who sees and accepts -------------------------------------------------------------------
 
 def test_an_editor_cannot_accept_another_partners_conflict(client, territory, create_event, token_for):

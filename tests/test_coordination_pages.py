@@ -1,6 +1,6 @@
 """The coordinators' pages: the open list, a conflict side by side, accepting, cancelling or moving
 one side, the week view, editing a series; editors only see their own partner's conflicts."""
-from datetime import date, datetime, timezone
+from datetime import date, datetime, timedelta, timezone
 
 import pytest
 import sqlalchemy as sa
@@ -164,3 +164,72 @@ def test_a_series_is_set_to_pause_during_the_school_holidays_from_its_page(clien
     reunion = create_event(case, [clash["ml"]], frequency="weekly", count=4)
     page = client.get(f"/coordination/evenements/{reunion.id}").get_data(as_text=True)
     assert "académies d'outre-mer" in page and 'name="pause_school_holidays"' not in page
+
+
+# --- a place that refuses hard conflicts (the rule of every write: scheduler.conflicts.check_write) --
+
+@pytest.fixture
+def refusing_bij(app, create_quartier, create_partner, create_place, create_event):
+    """The BIJ refuses double bookings. Its Monday permanence and an interview slot already clash
+    (entered before it refused them); on Tuesdays a workshop from 10:00 to 12:00 and a slot at 8:00."""
+    from models import ScheduleConflict, db
+    from scheduler.conflicts import run_full_detection
+
+    today = datetime.now(timezone.utc).date()
+    monday = today + timedelta(days=7 - today.weekday())
+    create_quartier("QN03801M")
+    ml, ft = create_partner("mission-locale"), create_partner("france-travail", type="france_travail")
+    bij = create_place("bij", name="BIJ d'Échirolles", quartier="QN03801M")
+    create_event(bij, [ml], title="Permanence mission locale", start_date=monday, frequency="weekly", count=2)
+    interviews = create_event(bij, [ft], title="Entretiens France Travail", start_date=monday, start_time="15:00",
+                              duration_minutes=60, frequency="weekly", count=1)
+    create_event(bij, [ml], title="Atelier CV", kind="atelier", start_date=monday + timedelta(days=1),
+                 start_time="10:00", duration_minutes=120, frequency="weekly", count=2)
+    early = create_event(bij, [ft], title="Accueil France Travail", start_date=monday + timedelta(days=1),
+                         start_time="08:00", duration_minutes=60, frequency="weekly", count=2)
+    run_full_detection()
+    bij.refuses_hard_conflicts = True
+    db.session.commit()
+    (conflict,) = db.session.scalars(sa.select(ScheduleConflict))
+    return dict(monday=monday, interviews=interviews, early=early, conflict=conflict)
+
+
+def test_a_series_edit_that_double_books_a_place_that_refuses_it_is_refused_in_french(client, sign_in,
+                                                                                         refusing_bij):
+    from models import Event, ScheduleConflict, db
+
+    sign_in(client)
+    url = f"/coordination/evenements/{refusing_bij['early'].id}"
+    token = csrf_token_in(client.get(url).get_data(as_text=True))
+    response = client.post(url, data={"csrf_token": token, "start": "09:30", "end": "10:30", "room": "",
+                                      "status": "confirmed"}, follow_redirects=True)
+    page = response.get_data(as_text=True)
+    assert "Refusé : cette modification crée 2 chevauchement(s) bloquant(s)" in page
+    assert "le lieu « BIJ d&#39;Échirolles » les refuse" in page and "Rien n&#39;a été enregistré." in page
+    assert "« Atelier CV »" in page
+    db.session.expire_all()
+    assert db.session.get(Event, refusing_bij["early"].id).start_time.hour == 8
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(ScheduleConflict)) == 1
+
+
+def test_moving_a_side_from_the_conflict_page_into_a_refused_double_booking_is_refused(client, sign_in,
+                                                                                        refusing_bij):
+    from models import OccurrenceException, db
+
+    sign_in(client)
+    cid = refusing_bij["conflict"].id
+    token = csrf_token_in(client.get(f"/coordination/chevauchements/{cid}").get_data(as_text=True))
+    side = "b" if refusing_bij["conflict"].b_event_id == refusing_bij["interviews"].id else "a"
+    tuesday = (refusing_bij["monday"] + timedelta(days=1)).isoformat()
+    response = client.post(f"/coordination/chevauchements/{cid}/deplacer", follow_redirects=True, data={
+        "csrf_token": token, "side": side, "day": tuesday, "start": "11:00",
+        "end": "12:00", "reason": ""})
+    page = response.get_data(as_text=True)
+    assert "Refusé : cette modification crée 1 chevauchement(s) bloquant(s)" in page and "« Atelier CV »" in page
+    assert _status(cid) == "open"
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(OccurrenceException)) == 0
+    # Moving it to a free time still resolves the conflict.
+    response = client.post(f"/coordination/chevauchements/{cid}/deplacer", data={
+        "csrf_token": token, "side": side, "day": tuesday, "start": "13:00",
+        "end": "14:00", "reason": ""})
+    assert _status(cid) == "resolved"

@@ -5,6 +5,7 @@ import io
 import re
 from pathlib import Path
 
+import pytest
 import sqlalchemy as sa
 
 from test_sync import published  # noqa: F401  (the local HTTP server fixture)
@@ -76,10 +77,9 @@ def test_the_import_page_shows_a_preview_then_imports_on_confirmation(client, si
     text = _text(preview)
     assert preview.status_code == 200 and "3 à créer" in text and "Permanence mission locale au BIJ" in text
     assert db.session.scalar(sa.select(sa.func.count(Event.id))) == 0
-    stored = re.search(r'name="stored" value="([0-9a-f]+)"', text).group(1)
-    done = client.post("/coordination/import", data={**form, "csrf_token": csrf_token_in(text), "stored": stored,
-                                                      "filename": "outlook.ics"}, follow_redirects=True)
-    assert "Import terminé" in _text(done)
+    confirm = re.search(r'action="(/coordination/import/\d+/confirmer)"', text).group(1)
+    done = client.post(confirm, data={"csrf_token": csrf_token_in(text)}, follow_redirects=True)
+    assert "Import terminé : 3 créé(s), 0 modifié(s), 0 inchangé(s)" in _text(done)
     assert db.session.scalar(sa.select(sa.func.count(Event.id))) == 3
 
 
@@ -94,6 +94,29 @@ def test_the_import_page_lists_every_located_error_of_a_refused_file(client, sig
         "file": (io.BytesIO((DATA / "malformed" / "yearly.ics").read_bytes()), "yearly.ics")})
     assert response.status_code == 422
     assert "rien n'a été importé" in _text(response) and "ligne 15" in _text(response)
+
+
+def test_the_import_preview_says_a_double_booking_at_a_place_that_refuses_it_stops_the_import(
+        client, sign_in, create_partner, create_place, create_event):
+    from datetime import datetime, timedelta
+    from zoneinfo import ZoneInfo
+
+    from models import Event, Place, db
+    from test_imports import two_sessions_from_next_monday
+
+    form = _signed_in_editor(client, sign_in, create_partner, create_place)
+    bij = db.session.scalar(sa.select(Place).where(Place.slug == "bij-echirolles"))
+    bij.refuses_hard_conflicts = True
+    today = datetime.now(ZoneInfo("Europe/Paris")).date()
+    create_event(bij, [create_partner("france-travail", type="france_travail")], title="Entretiens France Travail",
+                 start_date=today + timedelta(days=7 - today.weekday()), start_time="15:00", duration_minutes=60,
+                 frequency="once", interval=1)
+    preview = client.post("/coordination/import", content_type="multipart/form-data",
+                          data={**form, "file": (io.BytesIO(two_sessions_from_next_monday()), "seances.ics")})
+    page = _text(preview)
+    assert preview.status_code == 200 and "Import impossible : rien ne sera importé" in page
+    assert "chevauchement bloquant dans un lieu qui les refuse" in page and "Confirmer l'import" not in page
+    assert db.session.scalar(sa.select(sa.func.count(Event.id))) == 1
 
 
 def test_the_sync_page_adds_a_calendar_runs_it_and_shows_the_last_result(client, sign_in, create_partner,
@@ -144,3 +167,125 @@ def test_in_a_browser_the_import_shows_its_progress_then_the_preview_and_imports
     page.wait_for_selector("text=Import terminé")
     db.session.expire_all()
     assert db.session.scalar(sa.select(sa.func.count(Event.id))) == 2
+
+
+# --- big files: the job's page, its progress, without and with JavaScript ---------------------
+
+def _signed_in_editor(client, sign_in, create_partner, create_place):
+    ml = create_partner("mission-locale-sud", name="Mission locale Sud")
+    create_place("bij-echirolles", name="BIJ d'Échirolles")
+    create_place("pimms-villeneuve", name="PIMMS Villeneuve")
+    sign_in(client, "conseillere@example.fr", role="editor", partner=ml)
+    page = _text(client.get("/coordination/import"))
+    return {"csrf_token": csrf_token_in(page), "partner": "mission-locale-sud", "place": "bij-echirolles",
+            "kind": "permanence", "visibility": "public"}
+
+
+def test_a_big_file_goes_to_its_jobs_page_which_reloads_itself_without_javascript_until_the_outcome(
+        client, sign_in, create_partner, create_place, app):
+    from models import Event, db
+    from scheduler.import_jobs import run_queued_jobs
+    from test_imports import big_calendar
+
+    form = _signed_in_editor(client, sign_in, create_partner, create_place)
+    answer = client.post("/coordination/import", content_type="multipart/form-data",
+                         data={**form, "file": (io.BytesIO(big_calendar(300)), "grand.ics")})
+    assert answer.status_code == 303
+    job_url = answer.headers["Location"]
+    assert re.fullmatch(r"/coordination/import/\d+", job_url)
+    page = _text(client.get(job_url))
+    assert "Aperçu de « grand.ics » en cours" in page and "300 événement(s) dans le fichier" in page
+    assert '<noscript><meta http-equiv="refresh" content="3"></noscript>' in page
+    assert '<progress id="import-job-bar" max="100" value="0">' in page and "En attente de traitement" in page
+    assert client.get(job_url + "/etat").get_json() == {
+        "id": int(job_url.rsplit("/", 1)[1]), "state": "queued", "step": "preview", "finished": False,
+        "label": "En attente de traitement", "done": 0, "total": 0, "percent": 0}
+    assert run_queued_jobs() == 1  # the clock's turn
+    page = _text(client.get(job_url))
+    assert "300 à créer" in page and "http-equiv" not in page
+    confirm = re.search(r'action="(/coordination/import/\d+/confirmer)"', page).group(1)
+    answer = client.post(confirm, data={"csrf_token": csrf_token_in(page)})
+    assert answer.status_code == 303 and answer.headers["Location"] == job_url
+    assert "Import de « grand.ics » en cours" in _text(client.get(job_url))
+    assert db.session.scalar(sa.select(sa.func.count(Event.id))) == 0
+    assert run_queued_jobs() == 1
+    page = _text(client.get(job_url))
+    assert "Import de « grand.ics » terminé" in page and "300 créé(s), 0 modifié(s), 0 inchangé(s)" in page
+    assert db.session.scalar(sa.select(sa.func.count(Event.id))) == 300
+    # Someone else's job is not found, and a confirmed one cannot be confirmed again.
+    again = client.post(confirm, data={"csrf_token": csrf_token_in(page)}, follow_redirects=True)
+    assert "déjà été confirmé" in _text(again)
+    client.post("/coordination/deconnexion", data={"csrf_token": csrf_token_in(page)})
+    sign_in(client, "autre@example.fr", role="coordinator")
+    assert client.get(job_url).status_code == 404 and client.get(job_url + "/etat").status_code == 404
+
+
+def test_a_file_over_the_import_limit_is_refused_on_the_page_in_french(client, sign_in, create_partner,
+                                                                        create_place):
+    form = _signed_in_editor(client, sign_in, create_partner, create_place)
+    huge = b"BEGIN:VCALENDAR\r\n" + b"X-PADDING:" + b"x" * 21 * 1024 * 1024
+    answer = client.post("/coordination/import", content_type="multipart/form-data",
+                         data={**form, "file": (io.BytesIO(huge), "enorme.ics")})
+    assert answer.status_code == 413
+    page = _text(answer)
+    assert "Le fichier dépasse 20 Mo : rien n&#39;a été importé." in page and "Envoyer un fichier" in page
+    assert "(.ics ou .csv, 20 Mo au plus)" in page
+
+
+def test_in_a_browser_a_big_import_shows_the_servers_progress_while_a_real_clock_works(
+        live_server, page, app, create_partner, create_place, clock_process):
+    """Chromium, the app served over HTTP, and `python -m scheduler` as the clock: the upload leads
+    to the job's page, whose bar moves with the clock's work (reading, writing, overlaps), then the
+    preview; the confirmation, then the import's progress and its outcome."""
+    import time as timer
+
+    from models import Event, db
+    from models.users import get_or_create_user
+    from test_imports import big_calendar
+
+    ml = create_partner("mission-locale-sud", name="Mission locale Sud")
+    create_place("bij-echirolles", name="BIJ d'Échirolles")
+    create_place("pimms-villeneuve", name="PIMMS Villeneuve")
+    user = get_or_create_user("conseillere@example.fr", "editor", ml)
+    user.set_password("un mot de passe solide")
+    db.session.commit()
+    clock_process()
+    page.goto(f"{live_server}/coordination/connexion")
+    page.fill("input[name=email]", "conseillere@example.fr")
+    page.fill("input[name=password]", "un mot de passe solide")
+    page.click("button[type=submit]")
+    page.goto(f"{live_server}/coordination/import")
+    page.set_input_files("#file", {"name": "grand.ics", "mimeType": "text/calendar", "buffer": big_calendar(800)})
+    page.click("#import-form button[type=submit]")
+    page.wait_for_url(re.compile(r".*/coordination/import/\d+$"))
+    job_url = page.url
+
+    def watch_until(text: str) -> list[tuple[str, int]]:
+        """What the page shows, read every 100 ms, until `text` is on it."""
+        shown, deadline = [], timer.monotonic() + 180
+        while timer.monotonic() < deadline:
+            if page.locator(f"text={text}").count():
+                return shown
+            bar = page.locator("#import-job-bar")
+            if bar.count():
+                try:
+                    shown.append((page.locator("#import-job-phase").inner_text(timeout=1000),
+                                  int(bar.get_attribute("value", timeout=1000) or 0)))
+                except Exception:  # the page reloading between two reads
+                    pass
+            timer.sleep(0.1)
+        pytest.fail(f"« {text} » never showed; the page showed {shown[-5:]}")
+
+    shown = watch_until("800 à créer")
+    assert page.url == job_url  # the script reloaded the job's page once the preview was ready
+    values = [v for _, v in shown]
+    assert len({v for v in values if 0 < v < 100}) >= 3, shown
+    phases = {phase for phase, _ in shown}
+    assert "Recherche des chevauchements" in phases and any(p.startswith("Essai d'enregistrement") for p in phases), shown
+    assert db.session.scalar(sa.select(sa.func.count(Event.id))) == 0
+    page.click("text=Confirmer l'import")
+    shown = watch_until("Import de « grand.ics » terminé")
+    assert "Enregistrement des événements" in {phase for phase, _ in shown}, shown
+    assert "800 créé(s)" in page.content()
+    db.session.expire_all()
+    assert db.session.scalar(sa.select(sa.func.count(Event.id))) == 800

@@ -294,6 +294,90 @@ def test_unknown_feeds_and_bad_filters_get_the_json_error_shape(client, territor
     assert bad.status_code == 422 and set(bad.get_json()["errors"]["query"]) == {"kind", "age"}
 
 
+UTC_NAMES = ("UTC", "Etc/UTC", "GMT", "Etc/GMT")
+
+
+@pytest.fixture
+def utc_series(client, create_partner, create_quartier, create_place, create_event, token_for):
+    """A weekly series in each name of UTC the API accepts, from next Monday for a year (public
+    holidays skipped, one occurrence cancelled and one moved), and a single event in UTC."""
+    from datetime import timedelta
+
+    today = datetime.now(PARIS).date()
+    monday = today + timedelta(days=7 - today.weekday())
+    partner = create_partner("france-travail", type="france_travail")
+    create_quartier()
+    place = create_place("bij-echirolles", name="BIJ d'Échirolles", quartier="QN03801M")
+    headers = token_for()
+    series = []
+    for hour, name in enumerate(UTC_NAMES, start=8):
+        event = create_event(place, [partner], title=f"Entretiens ({name})", start_date=monday,
+                             start_time=f"{hour:02d}:00", duration_minutes=45, timezone=name, frequency="weekly",
+                             interval=1, until=monday + timedelta(days=357))
+        series.append(event)
+        week = timedelta(weeks=3 + hour)
+        cancelled = datetime.combine(monday + week, event.start_time, ZoneInfo("UTC"))
+        moved = cancelled + timedelta(weeks=1)
+        for path, payload in (("cancel", {"recurrence_start": cancelled.isoformat(), "reason": "Formation"}),
+                              ("move", {"recurrence_start": moved.isoformat(),
+                                        "starts_at": (moved + timedelta(days=1, hours=2)).isoformat()})):
+            response = client.post(f"/api/v1/events/{event.id}/occurrences/{path}", headers=headers, json=payload)
+            assert response.status_code == 200, response.get_json()
+    single = create_event(place, [partner], title="Forum (UTC)", kind="forum", start_date=monday + timedelta(days=60),
+                          start_time="09:00", timezone="UTC", frequency="once", interval=1)
+    return {"start": monday, "end": monday + timedelta(days=365), "series": series, "single": single}
+
+
+def test_events_in_utc_are_written_as_utc_values_without_a_vtimezone_and_read_back_as_the_api(client, utc_series):
+    body = client.get("/feeds/all.ics").data
+    lines = _unfolded(body)
+    assert not [line for line in lines if re.search(r"TZID=(Etc/)?(UTC|GMT)", line)]
+    assert {line[5:] for line in lines if line.startswith("TZID:")} == {"Europe/Paris"}  # X-WR-TIMEZONE's only
+    calendar = icalendar.Calendar.from_ical(body)
+    for vevent in calendar.walk("VEVENT"):
+        for name in ("DTSTART", "DTEND", "RECURRENCE-ID", "EXDATE"):
+            if name in vevent:
+                assert "TZID" not in vevent[name].params
+        assert vevent["DTSTART"].dt.utcoffset().total_seconds() == 0
+    events = lines[lines.index("BEGIN:VEVENT"):]  # after the VTIMEZONE of X-WR-TIMEZONE
+    written = [line for line in events if line.startswith(("DTSTART", "DTEND", "RECURRENCE-ID", "EXDATE"))]
+    assert written and all(value.endswith("Z") for line in written for value in line.split(":", 1)[1].split(","))
+    assert sum(line.startswith("EXDATE:") for line in lines) == len(UTC_NAMES), "each series skips holidays"
+    assert sum(line.startswith("RECURRENCE-ID:") for line in lines) == 2 * len(UTC_NAMES)
+    lo, hi = window(utc_series["start"], utc_series["end"], PARIS)
+    expected = api_occurrences(client, utc_series["start"], utc_series["end"])
+    assert len(expected) > 4 * 45
+    assert with_icalendar(body, lo, hi) == expected
+    assert with_vobject(body, lo, hi) == expected
+
+
+def test_an_occurrence_in_utc_renders_for_a_reminder_without_a_vtimezone(app, utc_series):
+    from datetime import timedelta
+
+    from scheduler.calendar import CalendarFilter, occurrences_between
+    from scheduler.ical import render_occurrence
+
+    event = utc_series["series"][1]  # Etc/UTC
+    lo = datetime.combine(utc_series["start"], datetime.min.time(), PARIS)
+    occurrence, _ = next((o, e) for o, e in occurrences_between(CalendarFilter(), lo, lo + timedelta(days=8))
+                         if e.id == event.id)
+    body = render_occurrence(event, occurrence, "http://maillage.test")
+    assert b"VTIMEZONE" not in body and b"TZID" not in body
+    (vevent,) = icalendar.Calendar.from_ical(body).walk("VEVENT")
+    assert vevent["RECURRENCE-ID"].dt == datetime.fromtimestamp(occurrence.recurrence_id, ZoneInfo("UTC"))
+    assert vobject.readOne(body.decode()).vevent.dtstart.value.timestamp() == occurrence.starts_at
+
+
+def test_only_zones_that_have_always_been_utc_are_written_as_utc():
+    from scheduler.ical import is_utc, zone_form
+
+    assert all(is_utc(name) for name in (*UTC_NAMES, "Etc/UCT", "Zulu", "Etc/Greenwich", "GMT0"))
+    # Always UTC+0 today, but not in the past (Abidjan) or not in summer (London, Lisbon).
+    assert not any(is_utc(name) for name in ("Africa/Abidjan", "Europe/London", "Atlantic/Reykjavik",
+                                            "Europe/Lisbon", "Europe/Paris", "Etc/GMT-1"))
+    assert zone_form("Etc/GMT") == (":", "Z") and zone_form("Indian/Reunion") == (";TZID=Indian/Reunion:", "")
+
+
 def test_one_occurrence_renders_as_a_calendar_a_reminder_can_attach(app, territory):
     from datetime import timedelta
 

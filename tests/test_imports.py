@@ -136,6 +136,244 @@ def test_a_preview_lists_what_would_be_created_and_saves_nothing(client, setting
     assert db.session.scalar(sa.select(sa.func.count(Event.id))) == 0
 
 
+def two_sessions_from_next_monday(uid_suffix: str = "") -> bytes:
+    """A small .ics (Thunderbird's shape): a permanence at the BIJ next Monday at 14:00 and a
+    workshop at the PIMMS the day after; what the tests below import."""
+    from datetime import timedelta
+
+    today = datetime.now(PARIS).date()
+    monday = today + timedelta(days=7 - today.weekday())
+    lines = ["BEGIN:VCALENDAR", "PRODID:-//Mozilla.org/NONSGML Mozilla Calendar V1.1//EN", "VERSION:2.0"]
+    for n, (title, place, day, hours) in enumerate((("Permanence emploi", "BIJ d'Échirolles", monday, ("14", "16")),
+                                                    ("Atelier CV", "PIMMS Villeneuve", monday + timedelta(days=1),
+                                                     ("09", "11"))), start=1):
+        lines += ["BEGIN:VEVENT", f"UID:seance-{n}{uid_suffix}@thunderbird", "DTSTAMP:20261110T100000Z",
+                  f"SUMMARY:{title}", f"LOCATION:{place}",
+                  f"DTSTART;TZID=Europe/Paris:{day:%Y%m%d}T{hours[0]}0000",
+                  f"DTEND;TZID=Europe/Paris:{day:%Y%m%d}T{hours[1]}0000", "END:VEVENT"]
+    return ("\r\n".join(lines + ["END:VCALENDAR"]) + "\r\n").encode()
+
+
+@pytest.fixture
+def refusing_bij(setting, create_partner, create_event):
+    """The BIJ refuses double bookings, and France Travail holds it next Monday from 15:00."""
+    from datetime import timedelta
+
+    from models import Place, db
+
+    bij = db.session.scalar(sa.select(Place).where(Place.slug == "bij-echirolles"))
+    bij.refuses_hard_conflicts = True
+    db.session.commit()
+    today = datetime.now(PARIS).date()
+    create_event(bij, [create_partner("france-travail", type="france_travail")], title="Entretiens France Travail",
+                 start_date=today + timedelta(days=7 - today.weekday()), start_time="15:00", duration_minutes=60,
+                 frequency="once", interval=1)
+    return bij
+
+
+def test_an_import_that_double_books_a_place_that_refuses_it_is_listed_in_the_preview_and_refused_whole(
+        client, setting, refusing_bij):
+    from models import Event, ScheduleConflict, db
+
+    headers = setting["headers"]
+    preview = _upload(client, headers, two_sessions_from_next_monday(), endpoint="/api/v1/imports/preview")
+    assert preview.status_code == 200
+    body = preview.get_json()
+    assert body["summary"]["created"] == 2
+    (refusal,) = body["refused"]
+    assert refusal.startswith("ligne 4, VEVENT n° 1 (UID seance-1@thunderbird) : chevauchement bloquant")
+    assert "« Permanence emploi » et « Entretiens France Travail »" in refusal or \
+        "« Entretiens France Travail » et « Permanence emploi »" in refusal
+    refused = _upload(client, headers, two_sessions_from_next_monday())
+    assert refused.status_code == 422
+    assert refused.get_json()["message"].startswith("Fichier refusé, rien n'a été importé. ligne 4")
+    assert db.session.scalar(sa.select(sa.func.count(Event.id))) == 1, "not even the workshop at the PIMMS"
+    assert db.session.scalar(sa.select(sa.func.count(ScheduleConflict.id))) == 0
+    # Where double bookings are accepted, the same file imports, and its overlap is recorded.
+    refusing_bij.refuses_hard_conflicts = False
+    db.session.commit()
+    assert _upload(client, headers, two_sessions_from_next_monday()).status_code == 200
+    assert db.session.scalar(sa.select(sa.func.count(ScheduleConflict.id))) == 1
+
+
+def big_calendar(count: int, broken_at: int | None = None) -> bytes:
+    """A calendar of `count` events in the shape of our own feeds, from next Monday: one in ten a
+    weekly series of eight dates, the others single events spread over the year, at the BIJ and
+    the PIMMS. `broken_at`: that VEVENT ends before it starts (the file must be refused whole)."""
+    from datetime import timedelta
+
+    today = datetime.now(PARIS).date()
+    monday = today + timedelta(days=7 - today.weekday())
+    lines = ["BEGIN:VCALENDAR", "VERSION:2.0", "PRODID:-//Maillage//Calendrier partagé des partenaires de l'emploi//FR",
+             "METHOD:PUBLISH", "X-WR-TIMEZONE:Europe/Paris"]
+    for n in range(count):
+        day = monday + timedelta(days=n % 300)
+        hour = 8 + n % 9
+        end = hour - 1 if n == broken_at else hour + 1
+        lines += ["BEGIN:VEVENT", f"UID:grand-{n}@maillage.test", "DTSTAMP:20261201T090000Z",
+                  f"DTSTART;TZID=Europe/Paris:{day:%Y%m%d}T{hour:02d}0000",
+                  f"DTEND;TZID=Europe/Paris:{day:%Y%m%d}T{end:02d}0000",
+                  *(["RRULE:FREQ=WEEKLY;COUNT=8;WKST=MO"] if n % 10 == 0 else []),
+                  f"SUMMARY:Permanence n° {n}", f"LOCATION:{'BIJ d' + chr(39) + 'Échirolles' if n % 2 else 'PIMMS Villeneuve'}",
+                  "END:VEVENT"]
+    return ("\r\n".join(lines + ["END:VCALENDAR"]) + "\r\n").encode()
+
+
+# --- big files: worked by the clock as jobs, their progress seen from elsewhere ------------------
+
+@pytest.fixture
+def editor(setting):
+    from models import db
+    from models.users import get_or_create_user
+
+    user = get_or_create_user("conseillere@example.fr", "editor", setting["ml"])
+    db.session.commit()
+    return user
+
+
+def submitted(user, data: bytes, filename: str = "grand.ics"):
+    """A job for the file's preview, as the import page leaves it for the clock."""
+    from models import Place, db
+    from scheduler.import_jobs import submit
+
+    bij = db.session.scalar(sa.select(Place).where(Place.slug == "bij-echirolles"))
+    job = submit(user, user.partner, bij, "permanence", "public", filename, data)
+    db.session.commit()
+    return job
+
+
+def clock_tick_watched(app, job_id: int) -> list[dict]:
+    """The clock's job in a thread of its own (its own session, as in `python -m scheduler`), and
+    the job's progress read meanwhile the way the page reads it, each read a transaction of its own."""
+    import threading
+    import time as timer
+
+    from models import ImportJob, db
+    from scheduler.import_jobs import progress_view, run_queued_jobs
+
+    def tick():
+        with app.app_context():
+            try:
+                run_queued_jobs()
+            finally:
+                db.session.remove()
+
+    worker = threading.Thread(target=tick)
+    worker.start()
+    seen = []
+    while worker.is_alive():
+        seen.append(progress_view(db.session.get(ImportJob, job_id)))
+        db.session.rollback()  # end the read: a reader holding SQLite's lock would stop the commit
+        timer.sleep(0.05)
+    worker.join()
+    return seen
+
+
+def test_a_big_file_is_previewed_then_imported_by_the_clock_and_its_progress_is_seen_meanwhile(app, setting, editor):
+    from models import Event, ImportJob, db
+    from models.imports import confirm_import_job
+    from scheduler.import_jobs import DRY_RUN_WRITE, runs_inline
+
+    job = submitted(editor, big_calendar(600))
+    assert job.event_count == 600 and not runs_inline(job)
+    seen = [s for s in clock_tick_watched(app, job.id) if s["state"] == "running"]
+    labels = {s["label"] for s in seen}
+    assert {"Lecture du fichier", DRY_RUN_WRITE, "Recherche des chevauchements"} <= labels, labels
+    percents = [s["percent"] for s in seen]
+    assert percents == sorted(percents) and len({p for p in percents if 0 < p < 100}) >= 5, percents
+    assert any(s["label"] == DRY_RUN_WRITE and 0 < s["done"] < s["total"] == 600 for s in seen)
+    db.session.expire_all()
+    job = db.session.get(ImportJob, job.id)
+    assert job.state == "ready" and job.result["summary"]["created"] == 600
+    assert db.session.scalar(sa.select(sa.func.count(Event.id))) == 0, "a preview writes nothing"
+
+    confirm_import_job(editor, job)
+    db.session.commit()
+    seen = [s for s in clock_tick_watched(app, job.id) if s["state"] == "running"]
+    assert {"Enregistrement des événements", "Recherche des chevauchements"} <= {s["label"] for s in seen}
+    db.session.expire_all()
+    job = db.session.get(ImportJob, job.id)
+    assert job.state == "done" and job.result == {"created": 600, "changed": 0, "unchanged": 0}
+    assert job.data is None, "the file is not kept once imported"
+    assert db.session.scalar(sa.select(sa.func.count(Event.id))) == 600
+
+
+def test_a_big_file_refused_by_the_clock_names_its_line_and_writes_nothing(app, setting, editor):
+    from models import Event, ImportJob, db
+    from scheduler.import_jobs import run_queued_jobs
+
+    job = submitted(editor, big_calendar(400, broken_at=350))
+    assert run_queued_jobs() == 1
+    db.session.expire_all()
+    job = db.session.get(ImportJob, job.id)
+    assert job.state == "refused"
+    assert any(e.startswith("ligne ") and "VEVENT n° 351" in e and "avant le début" in e for e in job.errors)
+    assert db.session.scalar(sa.select(sa.func.count(Event.id))) == 0
+
+
+def test_a_clock_killed_in_the_middle_of_an_import_leaves_nothing_and_the_job_is_taken_again(
+        app, setting, editor, clock_process):
+    import signal
+    import time as timer
+
+    from models import Event, ImportJob, db
+    from models.imports import confirm_import_job
+    from scheduler.import_jobs import STALE_AFTER, process, progress_view, run_queued_jobs, start_inline
+
+    job = submitted(editor, big_calendar(600))
+    start_inline(job)
+    db.session.commit()
+    job = process(job.id)  # the preview, here
+    confirm_import_job(editor, job)
+    db.session.commit()
+    clock = clock_process()
+    deadline = timer.monotonic() + 120
+    while timer.monotonic() < deadline:
+        view = progress_view(db.session.get(ImportJob, job.id))
+        db.session.rollback()
+        if view["label"] == "Enregistrement des événements" and view["done"] > 100:
+            break
+        assert clock.poll() is None, "the clock died"
+        timer.sleep(0.05)
+    else:
+        pytest.fail(f"the clock never got to write: {view}")
+    clock.send_signal(signal.SIGKILL)
+    clock.wait()
+    db.session.expire_all()
+    job = db.session.get(ImportJob, job.id)
+    assert job.state == "running"
+    assert db.session.scalar(sa.select(sa.func.count(Event.id))) == 0, "nothing of a killed import"
+    assert run_queued_jobs() == 0, "a running job is left to its runner until it goes silent"
+    job.heartbeat_at -= STALE_AFTER  # ten minutes later
+    db.session.commit()
+    assert run_queued_jobs() == 1
+    db.session.expire_all()
+    assert db.session.get(ImportJob, job.id).state == "done"
+    assert db.session.scalar(sa.select(sa.func.count(Event.id))) == 600
+
+
+def test_the_clock_registers_the_import_job(app):
+    from scheduler.clock import build_scheduler
+
+    assert "imports" in {job.id for job in build_scheduler(app).get_jobs()}
+
+
+def test_an_import_file_may_be_larger_than_other_bodies_up_to_its_own_limit(client, setting):
+    padding = b"X-PADDING:" + b"x" * 70 + b"\r\n"
+    big = big_calendar(40).replace(b"METHOD:PUBLISH\r\n", b"METHOD:PUBLISH\r\n" + padding * 20_000)  # 1.6 MB
+    assert len(big) > 1.5 * 1024 * 1024
+    response = _upload(client, setting["headers"], big, endpoint="/api/v1/imports/preview")
+    assert response.status_code == 200 and response.get_json()["summary"]["created"] == 40
+    huge = b"BEGIN:VCALENDAR\r\n" + padding * 280_000  # 21 MB
+    refused = _upload(client, setting["headers"], huge, endpoint="/api/v1/imports")
+    assert refused.status_code == 413
+    body = refused.get_json()
+    assert set(body) == {"code", "status", "message", "errors"} and "20 Mo" in body["message"]
+    events = client.post("/api/v1/events", headers=setting["headers"], content_type="application/json",
+                         data=b'{"title": "' + b"x" * (1024 * 1024) + b'"}')
+    assert events.status_code == 413 and "1 Mo" in events.get_json()["message"]
+
+
 MALFORMED = {
     "missing_end.ics": (10, "BEGIN:VEVENT jamais fermé"),
     "bad_date.ics": (13, "DTSTART"),

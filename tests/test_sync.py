@@ -133,6 +133,30 @@ def test_a_broken_calendar_or_server_leaves_everything_and_shows_the_error(app, 
     assert len(_titles()) == 2
 
 
+def test_a_calendar_that_double_books_a_place_that_refuses_it_is_not_applied_and_the_error_is_shown(
+        app, published, source, create_partner, create_event):
+    from datetime import datetime, timedelta
+    from zoneinfo import ZoneInfo
+
+    from models import ScheduleConflict, db
+    from scheduler.sync import run_source
+    from test_imports import two_sessions_from_next_monday
+
+    source.place.refuses_hard_conflicts = True  # the BIJ
+    today = datetime.now(ZoneInfo("Europe/Paris")).date()
+    create_event(source.place, [create_partner("france-travail", type="france_travail")],
+                 title="Entretiens France Travail", start_date=today + timedelta(days=7 - today.weekday()),
+                 start_time="15:00", duration_minutes=60, frequency="once", interval=1)
+    published.body = two_sessions_from_next_monday()
+    run_source(source.id)
+    db.session.expire_all()
+    assert source.last_status == "error"
+    assert "chevauchement bloquant dans un lieu qui les refuse" in source.last_message
+    assert "« Permanence emploi »" in source.last_message
+    assert _titles() == ["Entretiens France Travail"], "nothing of the calendar, not even the workshop"
+    assert db.session.scalar(sa.select(sa.func.count(ScheduleConflict.id))) == 0
+
+
 def test_the_clock_registers_the_sync_job(app):
     from scheduler.clock import build_scheduler
 

@@ -21,7 +21,7 @@ from models.events import event_by_id
 from models.territory import SCHOOL_ZONE_CHOICES, is_overseas, school_zone_of
 from scheduler import series
 from scheduler.calendar import CalendarFilter, occurrences_between
-from scheduler.conflicts import SERIES, check_event, person_ids_of
+from scheduler.conflicts import SERIES, check_write, person_ids_of
 from web.auth import current_user, login_required
 from web.public import age_label, day_label, hour_label
 
@@ -208,9 +208,13 @@ def _side_of(c: ScheduleConflict, which: str) -> tuple[Event, datetime]:
 
 
 def _after_action(c: ScheduleConflict, event: Event, recurrence_start: datetime, before: set[int], action: str):
-    outcome = check_event(event, current_user, previous_person_ids=before,
-                          recurrence_ids={int(recurrence_start.timestamp())}, resolved_by_action=action,
-                          resolving_ids={c.id})
+    conflict_id = c.id
+    try:  # a place that refuses hard conflicts refuses a move that creates one
+        outcome = check_write(event, current_user, previous_person_ids=before,
+                              recurrence_ids={int(recurrence_start.timestamp())}, resolved_by_action=action,
+                              resolving_ids={conflict_id})
+    except DomainError as error:
+        return _failed(error, conflict_id)
     db.session.commit()
     if c.status == "resolved":
         flash(f"Chevauchement résolu : {action}", "success")
@@ -344,7 +348,7 @@ def edit_event(event_id: int):
     before = person_ids_of(e)
     try:
         series.update_event(current_user, e, values)
-        outcome = check_event(e, current_user, previous_person_ids=before)
+        outcome = check_write(e, current_user, previous_person_ids=before)
     except DomainError as error:
         db.session.rollback()
         flash(error.message, "error")

@@ -2,13 +2,11 @@
 
 - /agenda?flux=/feeds/…ics: how to subscribe in Outlook, Google, Apple and Thunderbird (public);
 - /coordination/liens-prives: one's private feed links, created, renewed, revoked;
-- /coordination/import: upload an .ics or CSV, read the preview, confirm;
+- /coordination/import: upload an .ics or CSV, read the preview, confirm (a big file: its job's
+  page, /coordination/import/<id>, shows the progress of the clock's work);
 - /coordination/synchronisation: calendars synced from elsewhere, with their last result.
 """
 from __future__ import annotations
-
-import secrets
-from pathlib import Path
 
 import sqlalchemy as sa
 from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, request, url_for
@@ -19,9 +17,11 @@ from models.events import EVENT_KINDS, VISIBILITIES
 from models.feeds import (SYNC_STATUSES, SyncSource, can_manage_feed_token, create_feed_token, create_sync_source,
                           delete_sync_source, feed_token_by_id, feed_tokens_of, renew_feed_token, revoke_feed_token,
                           sync_sources_of)
+from models.imports import confirm_import_job, import_job_for
 from models.partners import partner_by_slug
 from models.territory import place_by_slug
-from scheduler.ical_import import ImportOptions, ImportRefused, apply_plan, csv_template, parse_file, preview
+from scheduler.ical_import import ImportOptions, csv_template
+from scheduler.import_jobs import process, progress_view, runs_inline, start_inline, submit
 from scheduler.sync import run_source
 from web.auth import current_user, login_required, too_many_attempts
 
@@ -91,12 +91,9 @@ def private_links():
 
 
 # --- import --------------------------------------------------------------------------------------
-
-def _upload_dir() -> Path:
-    path = Path(current_app.instance_path) / "imports"
-    path.mkdir(parents=True, exist_ok=True)
-    return path
-
+# Every upload becomes an ImportJob (models/imports.py): its preview, then on confirmation its
+# import. A small file is worked in the request and the page answers with the outcome; a big one
+# is worked by the clock process, and the job's page shows its progress (scheduler/import_jobs.py).
 
 def _partners_for(user) -> list[Partner]:
     if user.is_coordinator:
@@ -118,49 +115,105 @@ def _options(user, values: dict) -> ImportOptions:
                          visibility=values["visibility"])
 
 
+def _import_page(status: int = 200, job=None, values=None):
+    user = current_user
+    context = {"partners": _partners_for(user), "kinds": EVENT_KINDS, "visibilities": VISIBILITIES,
+               "places": list(db.session.scalars(sa.select(Place).order_by(Place.name))), "values": values or {},
+               "job": job, "progress": progress_view(job) if job is not None else None,
+               "max_mb": current_app.config["IMPORT_MAX_CONTENT_LENGTH"] // (1024 * 1024)}
+    if job is not None and job.step == "import" and values is None:
+        context["values"] = {"partner": job.partner.slug, "place": job.place.slug, "kind": job.kind,
+                             "visibility": job.visibility}
+    return render_template("feeds/import.html", **context), status
+
+
+def _outcome(job):
+    """After a job's step: its page (a big one: where its progress shows), or, for an import
+    done at once, back to the form with the news."""
+    if not job.is_finished:
+        return redirect(url_for("feeds_pages.import_job", job_id=job.id), 303)
+    if job.state == "done":
+        r = job.result
+        flash(f"Import terminé : {r.get('created', 0)} créé(s), {r.get('changed', 0)} modifié(s), "
+              f"{r.get('unchanged', 0)} inchangé(s) ; rien d'autre n'a changé.", "success")
+        return redirect(url_for("feeds_pages.import_calendar"), 303)
+    return _import_page(422 if job.state in ("refused", "failed") else 200, job)
+
+
+def _work(job):
+    """Works the job in this request when it is small, else leaves it to the clock; commits."""
+    if runs_inline(job):
+        start_inline(job)
+        db.session.commit()
+        return process(job.id)  # commits its outcome
+    db.session.commit()
+    return job
+
+
 @bp.route("/coordination/import", methods=["GET", "POST"])
 @login_required
 def import_calendar():
-    user = current_user
-    context = {"partners": _partners_for(user), "kinds": EVENT_KINDS, "visibilities": VISIBILITIES,
-               "places": list(db.session.scalars(sa.select(Place).order_by(Place.name))), "values": {}}
     if request.method == "GET":
-        return render_template("feeds/import.html", **context)
-    values = context["values"] = _import_form_values()
-    stored = request.form.get("stored", "")
+        return _import_page()
+    values = _import_form_values()
     try:
-        options = _options(user, values)
-        if stored:  # the confirmation: the file kept at the preview
-            if not stored.isalnum():
-                abort(400)
-            path = _upload_dir() / stored
-            if not path.exists():
-                raise DomainError("Le fichier de l'aperçu a expiré : envoyez-le à nouveau.")
-            filename, data = request.form.get("filename", "calendrier.ics"), path.read_bytes()
-            plan = parse_file(filename, data, options)
-            touched = apply_plan(user, plan, options)
-            db.session.commit()
-            path.unlink(missing_ok=True)
-            flash(f"Import terminé : {len(touched)} événement(s) créé(s) ou modifié(s), rien d'autre n'a changé.",
-                  "success")
-            return redirect(url_for("feeds_pages.import_calendar"))
+        options = _options(current_user, values)
         upload = request.files.get("file")
         if upload is None or not upload.filename:
             raise DomainError("Choisissez un fichier .ics ou .csv.")
-        data = upload.read()
-        plan = parse_file(upload.filename, data, options)
-        result = preview(user, plan, options)
-        stored = secrets.token_hex(16)
-        (_upload_dir() / stored).write_bytes(data)
-        return render_template("feeds/import.html", result=result, stored=stored, filename=upload.filename,
-                               **context)
-    except ImportRefused as refused:
-        db.session.rollback()
-        return render_template("feeds/import.html", refused=refused, **context), 422
+        job = submit(current_user, options.partner, options.place, options.kind, options.visibility,
+                     upload.filename, upload.read())
+        return _outcome(_work(job))
     except DomainError as error:
         db.session.rollback()
         flash(error.message, "error")
-        return render_template("feeds/import.html", **context), error.status
+        return _import_page(error.status, values=values)
+
+
+@bp.errorhandler(413)
+def file_too_large(error):
+    """A file over IMPORT_MAX_CONTENT_LENGTH: said in French on the import page."""
+    if request.endpoint != "feeds_pages.import_calendar":
+        return error
+    flash(f"Le fichier dépasse {current_app.config['IMPORT_MAX_CONTENT_LENGTH'] // (1024 * 1024)} Mo : rien n'a "
+          "été importé. Découpez-le en plusieurs fichiers (par période, par exemple) et importez-les l'un après "
+          "l'autre.", "error")
+    return _import_page(413)
+
+
+def _job_or_404(job_id: int):
+    try:
+        return import_job_for(current_user, job_id)
+    except DomainError:
+        abort(404)
+
+
+@bp.get("/coordination/import/<int:job_id>")
+@login_required
+def import_job(job_id: int):
+    """Where a job stands: its progress, its preview (to confirm), or its outcome."""
+    job = _job_or_404(job_id)
+    return _import_page(200, job)
+
+
+@bp.get("/coordination/import/<int:job_id>/etat")
+@login_required
+def import_job_status(job_id: int):
+    """The progress of a job, polled by the page's script."""
+    return progress_view(_job_or_404(job_id))
+
+
+@bp.post("/coordination/import/<int:job_id>/confirmer")
+@login_required
+def confirm_import(job_id: int):
+    job = _job_or_404(job_id)
+    try:
+        confirm_import_job(current_user, job)
+    except DomainError as error:
+        db.session.rollback()
+        flash(error.message, "error")
+        return redirect(url_for("feeds_pages.import_job", job_id=job_id), 303)
+    return _outcome(_work(job))
 
 
 @bp.get("/coordination/import/modele.csv")
