@@ -74,7 +74,10 @@ def test_the_coordination_pages_have_no_serious_accessibility_violation(live_ser
     assert "/coordination/evenements/" in event_url
     for url in (live_server + "/coordination/", conflict_url, event_url,
                 live_server + "/coordination/semaine?quartier=QP035005",
-                live_server + "/coordination/?statut=accepted"):
+                live_server + "/coordination/?statut=accepted",
+                # The other pages of the signed-in partners: what was sent, private links, import, sync.
+                live_server + "/coordination/envois/", live_server + "/coordination/liens-prives",
+                live_server + "/coordination/import", live_server + "/coordination/synchronisation"):
         page.goto(url)
         assert page.locator("html").get_attribute("lang") == "fr"
         assert page.title().endswith("— Maillage")

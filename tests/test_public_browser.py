@@ -31,6 +31,9 @@ def pages_of(t) -> dict[str, str]:
         "screen": f"/ecran/{t.centre.slug}",
         "widget": f"/widget/quartiers/{t.quartier.code}",
         "snippet": f"/widget/?portee=lieu:{t.bij.slug}",
+        # How to subscribe to a feed in one's calendar, and to email reminders.
+        "subscribe": f"/agenda?flux=/feeds/places/{t.bij.slug}.ics",
+        "email": f"/abonnement?lieu={t.bij.slug}",
     }
 
 
