@@ -50,6 +50,9 @@ def _settings(instance_path: str) -> dict:
         "BASE_URL": os.environ.get("BASE_URL", "http://127.0.0.1:5000").rstrip("/"),
         "DEFAULT_TIMEZONE": os.environ.get("DEFAULT_TIMEZONE", "Europe/Paris"),
         "MAX_CONTENT_LENGTH": 1024 * 1024,
+        # Synced calendars and webhooks may name 127.0.0.1 or a private network (models/urls.py):
+        # for tests and development machines only.
+        "ALLOW_PRIVATE_URLS": os.environ.get("ALLOW_PRIVATE_URLS") == "1",
         # Proxies in front of gunicorn whose X-Forwarded-For/-Proto we believe (0: none).
         "TRUSTED_PROXIES": int(os.environ.get("TRUSTED_PROXIES", "1")),
         # Rate-limit counters: in memory for one process; shared (redis://127.0.0.1:6379) for several.

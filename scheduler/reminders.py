@@ -40,6 +40,7 @@ from models.deliveries import (DEFAULT_OFFSETS, SUBSCRIBER_OFFSETS, PartnerRemin
 from models.events import WEEKDAYS
 from scheduler.calendar import CalendarFilter, occurrences_between, rules_in_window
 from scheduler.mail import SmtpSender, SmtpSettings, SmtpUnavailable, build_message
+from scheduler.outbound import failure_reason, open_url
 from scheduler.recurrence import DAY, EPOCH_ORD, Occurrence, SeriesRule, expand, rule_of, zone_offsets
 
 log = logging.getLogger("maillage.reminders")
@@ -710,11 +711,11 @@ def post_webhook(delivery: Delivery, message: Message) -> None:
         "X-Maillage-Delivery": hashlib.sha256(delivery.key.encode()).hexdigest(),
         "X-Maillage-Timestamp": timestamp, "X-Maillage-Signature": sign_webhook(secret or "", timestamp, body)})
     try:
-        with urllib.request.urlopen(request, timeout=10) as response:
+        with open_url(request, 10, current_app.config["ALLOW_PRIVATE_URLS"]) as response:
             if not 200 <= response.status < 300:
                 raise SmtpUnavailable(f"webhook : réponse {response.status}")
     except (urllib.error.URLError, OSError) as error:
-        raise SmtpUnavailable(f"webhook injoignable : {error}") from error
+        raise SmtpUnavailable(f"webhook injoignable : {failure_reason(error)}") from error
 
 
 def send_due(now: datetime, limit: int | None = None) -> dict[str, int]:

@@ -413,55 +413,39 @@ def test_a_subscriber_to_a_quartier_is_told_when_an_occurrence_is_cancelled(app,
 
 # --- webhooks ---------------------------------------------------------------------------------
 
-def test_a_partner_webhook_gets_signed_json_and_is_retried_until_it_answers(app, mailbox, territory, create_event):
+def test_a_partner_webhook_gets_signed_json_and_is_retried_until_it_answers(app, mailbox, territory, create_event,
+                                                                           webhook_receiver, private_urls_allowed):
     import hashlib
     import hmac
     import json
-    import threading
-    from http.server import BaseHTTPRequestHandler, HTTPServer
 
     from models import db
     from models.deliveries import set_reminder_settings
 
-    received, answers = [], [500, 204]
-
-    class Receiver(BaseHTTPRequestHandler):
-        def do_POST(self):
-            body = self.rfile.read(int(self.headers["Content-Length"]))
-            received.append((dict(self.headers), body))
-            self.send_response(answers.pop(0) if answers else 204)
-            self.end_headers()
-
-        def log_message(self, *args):
-            pass
-
-    server = HTTPServer(("127.0.0.1", 0), Receiver)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        settings = set_reminder_settings(SYSTEM, territory["partner"], {
-            "webhook_url": f"http://127.0.0.1:{server.server_port}/maillage"})
-        db.session.commit()
-        secret = settings.webhook_secret
-        create_event(territory["place"], [territory["partner"]], start_date=date(2027, 1, 14),
-                     people=[territory["adviser"].id])
-        run("2027-01-12T08:00:00Z")
-        assert len(received) == 1
-        [hook] = deliveries(channel="webhook")
-        assert (hook.state, hook.attempts) == ("failed", 1)
-        run("2027-01-12T08:01:00Z")
-        assert len(received) == 2 and deliveries(channel="webhook")[0].state == "sent"
-        headers, body = received[-1]
-        expected = hmac.new(secret.encode(), headers["X-Maillage-Timestamp"].encode() + b"." + body,
-                            hashlib.sha256).hexdigest()
-        assert headers["X-Maillage-Signature"] == f"sha256={expected}"
-        assert headers["X-Maillage-Delivery"] == received[0][0]["X-Maillage-Delivery"]  # the same delivery
-        data = json.loads(body)
-        assert data["type"] == "reminder"
-        assert data["occurrence"]["starts_at"] == "2027-01-14T14:00:00+01:00"
-        run("2027-01-12T08:05:00Z")
-        assert len(received) == 2
-    finally:
-        server.shutdown()
+    received = webhook_receiver.received
+    webhook_receiver.answers[:] = [500, 204]
+    settings = set_reminder_settings(SYSTEM, territory["partner"], {"webhook_url": webhook_receiver.url},
+                                     allow_private=True)
+    db.session.commit()
+    secret = settings.webhook_secret
+    create_event(territory["place"], [territory["partner"]], start_date=date(2027, 1, 14),
+                 people=[territory["adviser"].id])
+    run("2027-01-12T08:00:00Z")
+    assert len(received) == 1
+    [hook] = deliveries(channel="webhook")
+    assert (hook.state, hook.attempts) == ("failed", 1)
+    run("2027-01-12T08:01:00Z")
+    assert len(received) == 2 and deliveries(channel="webhook")[0].state == "sent"
+    headers, body = received[-1]
+    expected = hmac.new(secret.encode(), headers["X-Maillage-Timestamp"].encode() + b"." + body,
+                        hashlib.sha256).hexdigest()
+    assert headers["X-Maillage-Signature"] == f"sha256={expected}"
+    assert headers["X-Maillage-Delivery"] == received[0][0]["X-Maillage-Delivery"]  # the same delivery
+    data = json.loads(body)
+    assert data["type"] == "reminder"
+    assert data["occurrence"]["starts_at"] == "2027-01-14T14:00:00+01:00"
+    run("2027-01-12T08:05:00Z")
+    assert len(received) == 2
 
 
 # --- the coordination page ------------------------------------------------------------------------
