@@ -65,6 +65,8 @@ def _settings(instance_path: str) -> dict:
             "auth.login": os.environ.get("RATELIMIT_LOGIN", "10 per minute"),
             "feeds": os.environ.get("RATELIMIT_FEEDS", "300 per minute"),
             "feeds_pages.private_links": os.environ.get("RATELIMIT_TOKENS", "30 per hour"),  # feed tokens
+            # Each request makes Maillage write to the address given: per client address, POSTs only.
+            "subscriptions.subscribe_page": os.environ.get("RATELIMIT_SUBSCRIPTIONS", "20 per hour"),
         },
     }
 

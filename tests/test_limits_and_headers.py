@@ -89,6 +89,26 @@ def test_creating_private_feed_links_is_limited_per_address(limited, sign_in):
     assert refused.status_code == 429 and "Trop de tentatives" in refused.get_data(as_text=True)
 
 
+def test_subscription_requests_are_limited_per_address_with_a_french_page(limited, create_quartier):
+    """Each request makes Maillage write to the address given: not an open relay for anyone."""
+    assert "subscriptions.subscribe_page" in create_app({"SQLALCHEMY_DATABASE_URI": "sqlite://"}).config["RATELIMITS"]
+    create_quartier("QN03801M")
+    client = limited(**{"subscriptions.subscribe_page": "2 per minute"}).test_client()
+
+    def request(email, headers=None):
+        page = client.get("/abonnement?quartier=QN03801M", headers=headers).get_data(as_text=True)
+        token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page).group(1)
+        return client.post("/abonnement?quartier=QN03801M", headers=headers, data={"csrf_token": token,
+                                                                                    "email": email})
+
+    assert [request(f"victime{i}@example.fr").status_code for i in range(2)] == [200, 200]
+    refused = request("victime3@example.fr")
+    assert refused.status_code == 429 and int(refused.headers["Retry-After"]) > 0
+    assert "Trop de demandes" in refused.get_data(as_text=True)
+    assert client.get("/abonnement?quartier=QN03801M").status_code == 200  # the form itself stays free
+    assert request("voisine@example.fr", headers={"X-Forwarded-For": "192.0.2.7"}).status_code == 200
+
+
 def test_every_rate_limit_names_an_endpoint_or_blueprint_that_exists():
     """A renamed view would otherwise silently lose its limit."""
     app = create_app({"SQLALCHEMY_DATABASE_URI": "sqlite://"})

@@ -10,6 +10,7 @@ import socket
 from datetime import date, datetime, timedelta, timezone
 
 import pytest
+import sqlalchemy as sa
 import vobject
 from conftest import SYSTEM
 
@@ -391,6 +392,92 @@ def test_a_young_person_subscribes_confirms_gets_reminders_and_unsubscribes_in_o
     assert client.post(unsubscribe).status_code == 200  # the mail client's one-click POST works too
     assert client.get("/abonnement/confirmer/inconnu").status_code == 404
     del event
+
+
+def test_a_subscription_link_is_signed_and_nothing_in_the_database_gives_it(app, client, mailbox, territory):
+    """The link's token is nowhere in the database (an export or a leaked backup makes no link);
+    one changed character, or another SECRET_KEY, and it is refused; an old key listed in
+    SECRET_KEY_FALLBACKS keeps the links it signed working."""
+    import json
+
+    from models import db
+    from models.backup import export_calendar
+
+    page = client.get("/abonnement?quartier=QN03801M")
+    client.post("/abonnement?quartier=QN03801M", data={"csrf_token": _csrf(page.text), "email": "lina@example.fr"})
+    run(datetime.now(UTC))
+    link = re.search(r"http://maillage.test(/abonnement/confirmer/(\S+))", text_of(mailbox.messages[0]))
+    path, token = link.group(1), link.group(2)
+    assert token not in json.dumps(export_calendar(), default=str)
+    assert token.split(".")[1] not in json.dumps(export_calendar(), default=str)
+
+    forged = token[:-1] + ("A" if token[-1] != "A" else "B")
+    assert client.get(f"/abonnement/confirmer/{forged}").status_code == 404
+    assert client.get(f"/abonnement/desabonner/{token.split('.')[0]}.{'A' * 43}").status_code == 404
+    previous = app.config["SECRET_KEY"]
+    try:
+        app.config["SECRET_KEY"] = "a new key"
+        assert client.get(path).status_code == 404
+        app.config["SECRET_KEY_FALLBACKS"] = [previous]
+        response = client.get(path)
+        assert response.status_code == 200 and "Abonnement confirmé" in response.text
+    finally:
+        app.config["SECRET_KEY"], app.config["SECRET_KEY_FALLBACKS"] = previous, []
+    db.session.expire_all()
+
+
+def test_asking_again_within_a_day_sends_no_second_confirmation(app, client, mailbox, territory):
+    from models import Subscription, db
+    from scheduler.reminders import request_confirmation
+
+    page = client.get("/abonnement?lieu=bij-echirolles")
+    for _ in range(3):
+        done = client.post("/abonnement?lieu=bij-echirolles", data={"csrf_token": _csrf(page.text),
+                                                                    "email": "yanis@example.fr"})
+        assert done.status_code == 200
+    assert "déjà été envoyé à yanis@example.fr" in done.text and "moins de 24" in done.text
+    # Another scope is another request.
+    client.post("/abonnement?quartier=QN03801M", data={"csrf_token": _csrf(page.text), "email": "yanis@example.fr"})
+    run(datetime.now(UTC))
+    assert [m["To"] for m in mailbox.messages] == ["yanis@example.fr", "yanis@example.fr"]
+
+    subscription = db.session.scalar(sa.select(Subscription).where(Subscription.target_type == "place"))
+    assert not request_confirmation(subscription, datetime.now(UTC) + timedelta(hours=23))
+    assert request_confirmation(subscription, datetime.now(UTC) + timedelta(hours=25))
+    db.session.commit()
+
+
+def test_links_mailed_before_links_were_signed_still_work_after_the_upgrade(backend, tmp_path):
+    from flask_migrate import downgrade, upgrade
+    from conftest import fresh_database
+
+    from app import create_app
+
+    with fresh_database(backend, tmp_path) as url:
+        old = create_app({"SQLALCHEMY_DATABASE_URI": url, "TESTING": True, "SECRET_KEY": "test", "RATELIMITS": {}})
+        with old.app_context():
+            from models import db
+
+            upgrade()
+            downgrade(revision="5e0c2a7d9b41")
+            now = datetime.now(UTC).replace(tzinfo=None)
+            db.session.execute(sa.text(
+                "INSERT INTO subscriptions (email, target_type, target_id, token, created_at, confirmed_at) "
+                "VALUES ('lina@example.fr', 'quartier', 1, 'ancien-jeton-en-clair', :now, :now)"), {"now": now})
+            db.session.execute(sa.text(
+                "INSERT INTO deliveries (key, kind, channel, recipient, payload, due_at, state, attempts, last_error, "
+                "created_at, updated_at) VALUES ('subscription_confirm:ancien-jeton-en-clair:email:lina@example.fr', "
+                "'subscription_confirm', 'email', 'lina@example.fr', '{}', :now, 'sent', 1, '', :now, :now)"),
+                {"now": now})
+            db.session.commit()
+            upgrade()
+            columns = {c["name"] for c in sa.inspect(db.engine).get_columns("subscriptions")}
+            assert "token" not in columns
+            assert "ancien-jeton-en-clair" not in db.session.scalar(sa.text("SELECT key FROM deliveries"))
+            response = old.test_client().get("/abonnement/desabonner/ancien-jeton-en-clair")
+            assert response.status_code == 200 and "Désabonnement effectué" in response.text
+            db.session.remove()
+            db.engine.dispose()
 
 
 def test_a_subscriber_to_a_quartier_is_told_when_an_occurrence_is_cancelled(app, mailbox, territory, create_event):

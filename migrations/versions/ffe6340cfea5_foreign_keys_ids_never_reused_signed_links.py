@@ -1,5 +1,6 @@
 """SQLite: foreign keys enforced and ids never reused (AUTOINCREMENT); rows that already refer
-to nothing are dealt with as their ON DELETE says
+to nothing are dealt with as their ON DELETE says. Subscription links signed, their tokens no
+longer stored
 
 Revision ID: ffe6340cfea5
 Revises: 5e0c2a7d9b41
@@ -10,9 +11,17 @@ conflicts, and deleting a partner its organiser rows and editors' links, pointin
 next row would take again. From now on every connection enforces them (models/base.py); this
 revision repairs what the old behaviour left and makes SQLite's ids behave like PostgreSQL's
 sequences. On PostgreSQL there is nothing to do: it always enforced both.
-"""
-import logging
 
+Subscriptions (both backends): the clear `token` goes. Links are now signed from a random seed
+per row (models/subscriptions.py); each existing row gets a seed, and keeps the SHA-256 of its
+old token so that the links already mailed keep working. The keys of the confirmation
+deliveries held the token too: the hash replaces it there.
+"""
+import hashlib
+import logging
+import secrets
+
+import sqlalchemy as sa
 from alembic import op
 
 # revision identifiers, used by Alembic.
@@ -78,8 +87,36 @@ def _start_sequences_past_every_id_ever_used(bind) -> None:
             bind.exec_driver_sql("INSERT INTO sqlite_sequence (name, seq) VALUES (?, ?)", (table, highest))
 
 
+def _digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def _sign_subscription_links(bind) -> None:
+    with op.batch_alter_table('subscriptions') as batch:
+        batch.add_column(sa.Column('link_seed', sa.String(length=64), nullable=True))
+        batch.add_column(sa.Column('legacy_token_hash', sa.String(length=64), nullable=True))
+    subscriptions = sa.table('subscriptions', sa.column('id', sa.Integer), sa.column('token', sa.String),
+                             sa.column('link_seed', sa.String), sa.column('legacy_token_hash', sa.String))
+    for row_id, token in bind.execute(sa.select(subscriptions.c.id, subscriptions.c.token)).all():
+        bind.execute(subscriptions.update().where(subscriptions.c.id == row_id).values(
+            link_seed=secrets.token_urlsafe(32), legacy_token_hash=_digest(token)))
+    deliveries = sa.table('deliveries', sa.column('id', sa.Integer), sa.column('key', sa.String),
+                          sa.column('kind', sa.String))
+    for row_id, key in bind.execute(sa.select(deliveries.c.id, deliveries.c.key)
+                                    .where(deliveries.c.kind == 'subscription_confirm')).all():
+        kind, token, rest = key.split(':', 2)  # subscription_confirm:<token>:email:<address>
+        bind.execute(deliveries.update().where(deliveries.c.id == row_id).values(
+            key=f'{kind}:{_digest(token)}:{rest}'))
+    with op.batch_alter_table('subscriptions') as batch:
+        batch.alter_column('link_seed', existing_type=sa.String(length=64), nullable=False)
+        batch.drop_constraint('uq_subscriptions_token', type_='unique')
+        batch.drop_column('token')
+        batch.create_unique_constraint(batch.f('uq_subscriptions_legacy_token_hash'), ['legacy_token_hash'])
+
+
 def upgrade():
     bind = op.get_bind()
+    _sign_subscription_links(bind)
     if bind.dialect.name != 'sqlite':
         return
     _repair_dangling_rows(bind)
@@ -92,8 +129,21 @@ def upgrade():
 
 
 def downgrade():
-    if op.get_bind().dialect.name != 'sqlite':
-        return
-    for table in ID_TABLES:
-        with op.batch_alter_table(table, recreate='always'):
-            pass
+    bind = op.get_bind()
+    if bind.dialect.name == 'sqlite':
+        for table in ID_TABLES:
+            with op.batch_alter_table(table, recreate='always'):
+                pass
+    # Tokens in clear again; they cannot be the old ones, so the links already mailed stop working.
+    with op.batch_alter_table('subscriptions') as batch:
+        batch.add_column(sa.Column('token', sa.String(length=64), nullable=True))
+    subscriptions = sa.table('subscriptions', sa.column('id', sa.Integer), sa.column('token', sa.String))
+    for (row_id,) in bind.execute(sa.select(subscriptions.c.id)).all():
+        bind.execute(subscriptions.update().where(subscriptions.c.id == row_id).values(
+            token=secrets.token_urlsafe(32)))
+    with op.batch_alter_table('subscriptions') as batch:
+        batch.alter_column('token', existing_type=sa.String(length=64), nullable=False)
+        batch.drop_constraint('uq_subscriptions_legacy_token_hash', type_='unique')
+        batch.drop_column('legacy_token_hash')
+        batch.drop_column('link_seed')
+        batch.create_unique_constraint(batch.f('uq_subscriptions_token'), ['token'])
