@@ -131,3 +131,19 @@ def test_editing_the_series_time_from_its_page_closes_the_conflict(client, sign_
                                       "status": "confirmed"}, follow_redirects=True)
     assert "Chevauchements de cette série : 0" in response.get_data(as_text=True)
     assert _status(clash["conflict"].id) == "closed"
+
+
+@pytest.mark.parametrize("url, status, text", [
+    ("/coordination/semaine?du=9999-12-30", 400, "Les dates vont de 1970 à 2199."),
+    ("/coordination/semaine?du=0001-01-01", 400, "Les dates vont de 1970 à 2199."),
+    ("/coordination/?page=99999999999999999999", 404, "Cette page n&#39;existe pas : la liste compte 1 page(s)."),
+    ("/coordination/?page=2", 404, "la liste compte 1 page(s)"),
+    ("/coordination/chevauchements/999999", 404, "Cette page n&#39;existe pas."),
+])
+def test_an_address_out_of_range_gets_a_french_page_not_a_server_error(client, sign_in, clash, url, status, text):
+    sign_in(client)
+    response = client.get(url)
+    assert response.status_code == status
+    page = response.get_data(as_text=True)
+    assert text in page and '<html lang="fr">' in page
+    assert client.get("/coordination/?page=1").status_code == 200
