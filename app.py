@@ -72,6 +72,9 @@ def _settings(instance_path: str) -> dict:
         # Files of up to this many events are previewed and imported in the request; bigger ones by
         # the clock process, the page showing the progress (scheduler/import_jobs.py).
         "IMPORT_INLINE_MAX_EVENTS": int(os.environ.get("IMPORT_INLINE_MAX_EVENTS", "200")),
+        # Synced calendars and webhooks may name 127.0.0.1 or a private network (models/urls.py):
+        # for tests and development machines only.
+        "ALLOW_PRIVATE_URLS": os.environ.get("ALLOW_PRIVATE_URLS") == "1",
         # Proxies in front of gunicorn whose X-Forwarded-For/-Proto we believe (0: none).
         "TRUSTED_PROXIES": int(os.environ.get("TRUSTED_PROXIES", "1")),
         # Rate-limit counters: in memory for one process; shared (redis://127.0.0.1:6379) for several.
@@ -83,7 +86,11 @@ def _settings(instance_path: str) -> dict:
         "RATELIMITS": {
             "auth.login": os.environ.get("RATELIMIT_LOGIN", "10 per minute"),
             "feeds": os.environ.get("RATELIMIT_FEEDS", "300 per minute"),
+            # Anonymous occurrence queries (each may expand up to 10,000 occurrences); with a token: free.
+            "occurrences": os.environ.get("RATELIMIT_OCCURRENCES", "30 per minute"),
             "feeds_pages.private_links": os.environ.get("RATELIMIT_TOKENS", "30 per hour"),  # feed tokens
+            # Each request makes Maillage write to the address given: per client address, POSTs only.
+            "subscriptions.subscribe_page": os.environ.get("RATELIMIT_SUBSCRIPTIONS", "20 per hour"),
         },
     }
 
@@ -102,12 +109,15 @@ def _limit_rates(app: Flask) -> None:
             response.headers["Retry-After"] = str(max(1, wait))
         return response
 
+    # Who a limit does not hold back, by name (registered by the blueprints: api/__init__.py).
+    exempt = app.extensions.get("maillage_rate_exempt", {})
     for name, rate in app.config["RATELIMITS"].items():
         if name in app.blueprints:
-            limiter.limit(rate)(app.blueprints[name])
+            limiter.limit(rate, exempt_when=exempt.get(name))(app.blueprints[name])
         elif name in app.view_functions:
             methods = ["POST"] if "POST" in next(app.url_map.iter_rules(name)).methods else None
-            app.view_functions[name] = limiter.limit(rate, methods=methods)(app.view_functions[name])
+            app.view_functions[name] = limiter.limit(rate, methods=methods, exempt_when=exempt.get(name))(
+                app.view_functions[name])
 
 
 def create_app(overrides: dict | None = None) -> Flask:

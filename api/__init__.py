@@ -8,6 +8,7 @@ from flask_smorest import Api
 from werkzeug.exceptions import HTTPException
 from werkzeug.http import HTTP_STATUS_CODES
 
+from api.auth import api_user
 from models import db
 from models.errors import DomainError, database_trouble
 
@@ -112,5 +113,8 @@ def init_app(app) -> None:
     app.register_error_handler(conflicts.HardConflictsRefused, conflicts.refused_response)
     for module in (partners, territory, events, occurrences, imports, reminders, conflicts):
         api.register_blueprint(module.blp)
+    # The occurrences' rate limit (RATELIMITS in app.py) is for anonymous callers; a wrong token is
+    # refused (401) before any work, as it would be by the view.
+    app.extensions.setdefault("maillage_rate_exempt", {})["occurrences"] = lambda: api_user() is not None
     app.register_blueprint(feeds.bp)  # text/calendar, outside the OpenAPI document
     health.init_app(app)  # /healthz, /metrics and the counting of every request

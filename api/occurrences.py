@@ -4,21 +4,24 @@ from __future__ import annotations
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-import sqlalchemy as sa
 from flask import current_app
 from flask.views import MethodView
 from flask_smorest import Blueprint
+from flask_smorest.error_handler import ErrorSchema
 from marshmallow import ValidationError, fields, validates_schema
 
 from api.auth import api_user
 from api.schemas import BaseSchema, between, one_of
-from models import Place, db
 from models.events import EVENT_KINDS
-from scheduler.calendar import CalendarFilter, occurrences_between
+from scheduler.calendar import MAX_WINDOW_DAYS, OUT_OF_CALENDAR, CalendarFilter, in_calendar, occurrences_at_most
 
 blp = Blueprint("occurrences", __name__, url_prefix="/api/v1", description="Occurrences (calendrier déplié)")
 
 DEFAULT_WINDOW_DAYS = 28
+# What one answer holds at most: a quartier, place or partner gives far fewer in a year; the
+# whole country gives 30,000 a week. Above, a 422 asks for a narrower query (no silent cut: a
+# client that reads one answer has every occurrence of what it asked for).
+MAX_OCCURRENCES = 10_000
 
 
 class InstantOrDate(fields.Field):
@@ -32,13 +35,16 @@ class InstantOrDate(fields.Field):
             raise self.make_error("invalid")
         try:
             if len(value) == 10:
-                day = date.fromisoformat(value)
-                return datetime.combine(day, time(), ZoneInfo(current_app.config["DEFAULT_TIMEZONE"]))
-            instant = datetime.fromisoformat(value.replace(" ", "+") if value.count(" ") == 1 else value)
+                instant = datetime.combine(date.fromisoformat(value), time(),
+                                           ZoneInfo(current_app.config["DEFAULT_TIMEZONE"]))
+            else:
+                instant = datetime.fromisoformat(value.replace(" ", "+") if value.count(" ") == 1 else value)
         except ValueError:
             raise self.make_error("invalid") from None
         if instant.tzinfo is None:
             raise ValidationError("Indiquez le décalage horaire (par exemple +01:00 ou Z).")
+        if not in_calendar(instant):
+            raise ValidationError(OUT_OF_CALENDAR)
         return instant
 
 
@@ -85,19 +91,16 @@ def _iso(epoch: int, zone: ZoneInfo) -> str:
     return datetime.fromtimestamp(epoch, zone).isoformat()
 
 
-def occurrence_payloads(pairs, include_people: bool) -> list[dict]:
-    places = {}
-    moved_place_ids = {o.place_id for o, e in pairs if o.place_id != e.place_id}
-    if moved_place_ids:
-        places = {p.id: p for p in db.session.scalars(sa.select(Place).where(Place.id.in_(moved_place_ids)))}
+def occurrence_payloads(rows, include_people: bool) -> list[dict]:
+    """rows: (Occurrence, EventFacts, PlaceFacts) as scheduler.calendar.occurrences_at_most gives them."""
     zones: dict[str, ZoneInfo] = {}
+    utc = ZoneInfo("UTC")
     out = []
-    for o, e in pairs:
+    for o, e, place in rows:
         zone = zones.get(o.timezone) or zones.setdefault(o.timezone, ZoneInfo(o.timezone))
-        place = e.place if o.place_id == e.place_id else places[o.place_id]
         item = {
             "event_id": e.id,
-            "recurrence_id": datetime.fromtimestamp(o.recurrence_id, ZoneInfo("UTC")).isoformat().replace("+00:00", "Z"),
+            "recurrence_id": datetime.fromtimestamp(o.recurrence_id, utc).isoformat().replace("+00:00", "Z"),
             "starts_at": _iso(o.starts_at, zone),
             "ends_at": _iso(o.ends_at, zone),
             "timezone": o.timezone,
@@ -109,24 +112,28 @@ def occurrence_payloads(pairs, include_people: bool) -> list[dict]:
             "is_moved": o.is_moved,
             "place": {"slug": place.slug, "name": place.name},
             "room": o.room,
-            "quartier": place.quartier.code if place.quartier else None,
-            "organisers": [p.slug for p in e.organisers],
+            "quartier": place.quartier,
+            "organisers": e.organisers,
             "audience": e.audience,
             "walk_in": e.walk_in,
             "registration_url": e.registration_url,
         }
         if include_people:
-            people = {p.id: p for p in e.people}
-            item["people"] = [{"id": pid, "name": people[pid].name if pid in people else None}
-                              for pid in o.person_ids]
+            item["people"] = [{"id": pid, "name": e.people.get(pid)} for pid in o.person_ids]
         out.append(item)
     return out
 
 
 @blp.route("/occurrences")
 class Occurrences(MethodView):
+    @blp.doc(description=(
+        f"Toutes les occurrences demandées en une réponse, par date de début : au plus {MAX_OCCURRENCES} "
+        f"occurrences et {MAX_WINDOW_DAYS} jours de période. Au-delà, 422 (rien n'est tronqué) : "
+        "raccourcissez la période ou filtrez (quartier, lieu, partenaire, type). Sans jeton, le nombre de "
+        "requêtes par adresse est limité : 429 avec Retry-After."))
     @blp.arguments(OccurrenceQueryArgsSchema, location="query")
     @blp.response(200, OccurrenceSchema(many=True))
+    @blp.alt_response(429, schema=ErrorSchema, description="Trop de requêtes depuis cette adresse (sans jeton)")
     def get(self, args):
         """Occurrences d'une période, séries dépliées, annulations et déplacements compris"""
         zone = ZoneInfo(current_app.config["DEFAULT_TIMEZONE"])
@@ -136,4 +143,5 @@ class Occurrences(MethodView):
         f = CalendarFilter(partner=args.get("partner"), place=args.get("place"), quartier=args.get("quartier"),
                            kind=args.get("kind"), tag=args.get("audience"), age=args.get("age"),
                            include_private=user is not None)
-        return occurrence_payloads(occurrences_between(f, start, end), include_people=user is not None)
+        return occurrence_payloads(occurrences_at_most(f, start, end, MAX_OCCURRENCES, people=user is not None),
+                                   include_people=user is not None)

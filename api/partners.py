@@ -7,7 +7,7 @@ from flask_smorest import Blueprint
 from marshmallow import fields
 
 from api.auth import require_api_user
-from api.schemas import SLUG, BaseSchema, between, length, one_of, reference
+from api.schemas import SLUG, BaseSchema, SelectPage, between, length, one_of, reference
 from models import Partner, Person, db
 from models import partners as ops
 from models.errors import NotFound
@@ -58,9 +58,10 @@ def _person(person_id: int) -> Person:
 @blp.route("/partners")
 class Partners(MethodView):
     @blp.response(200, PartnerSchema(many=True))
+    @blp.paginate(SelectPage)
     def get(self):
         """Liste des partenaires"""
-        return db.session.scalars(sa.select(Partner).order_by(Partner.name)).all()
+        return sa.select(Partner).order_by(Partner.name, Partner.id)
 
     @blp.arguments(PartnerSchema)
     @blp.response(201, PartnerSchema)
@@ -97,13 +98,14 @@ class PartnerById(MethodView):
 class People(MethodView):
     @blp.arguments(PersonQueryArgsSchema, location="query")
     @blp.response(200, PersonSchema(many=True))
+    @blp.paginate(SelectPage)
     def get(self, args):
         """Liste des personnes (conseillers, éducateurs, interprètes…)"""
         require_api_user()  # names of staff are not public
-        q = sa.select(Person).order_by(Person.name)
+        q = sa.select(Person).order_by(Person.name, Person.id)
         if args.get("partner"):
             q = q.where(Person.partner_id == _partner(args["partner"]).id)
-        return db.session.scalars(q).all()
+        return q
 
     @blp.arguments(PersonSchema)
     @blp.response(201, PersonSchema)

@@ -1,6 +1,7 @@
 """A partner's reminder settings: when its people are reminded, and its own system's webhook."""
 from __future__ import annotations
 
+from flask import current_app
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import fields, validate
@@ -49,6 +50,6 @@ class ReminderSettings(MethodView):
     def put(self, data, slug):
         """Modifier les rappels et le webhook d'un partenaire"""
         partner = partner_by_slug(slug)
-        set_reminder_settings(require_api_user(), partner, data)
+        set_reminder_settings(require_api_user(), partner, data, current_app.config["ALLOW_PRIVATE_URLS"])
         db.session.commit()
         return _visible(partner)

@@ -8,7 +8,7 @@ from flask_smorest import Blueprint
 from marshmallow import fields, validate
 
 from api.auth import require_api_user
-from api.schemas import SLUG, BaseSchema, length, reference
+from api.schemas import SLUG, BaseSchema, SelectPage, length, reference
 from models import Place, Quartier, db
 from models import territory as ops
 
@@ -50,9 +50,10 @@ class PlaceSchema(BaseSchema):
 @blp.route("/quartiers")
 class Quartiers(MethodView):
     @blp.response(200, QuartierSchema(many=True))
+    @blp.paginate(SelectPage)
     def get(self):
         """Liste des quartiers"""
-        return db.session.scalars(sa.select(Quartier).order_by(Quartier.code)).all()
+        return sa.select(Quartier).order_by(Quartier.code)
 
     @blp.arguments(QuartierSchema)
     @blp.response(201, QuartierSchema)
@@ -88,9 +89,10 @@ class QuartierByCode(MethodView):
 @blp.route("/places")
 class Places(MethodView):
     @blp.response(200, PlaceSchema(many=True))
+    @blp.paginate(SelectPage)
     def get(self):
         """Liste des lieux"""
-        return db.session.scalars(sa.select(Place).order_by(Place.name)).all()
+        return sa.select(Place).order_by(Place.name, Place.id)
 
     @blp.arguments(PlaceSchema)
     @blp.response(201, PlaceSchema)

@@ -98,6 +98,14 @@ def run_migrations_online():
     connectable = get_engine()
 
     with connectable.connect() as connection:
+        on_sqlite = connection.dialect.name == "sqlite"
+        if on_sqlite:
+            # A batch migration copies a table, drops the old one and renames the copy: with
+            # foreign keys on (every connection of the app has them, models/base.py), dropping
+            # it would delete (CASCADE) or cut loose every row that refers to it. The pragma is
+            # ignored inside a transaction, hence the commit first.
+            connection.commit()
+            connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
         context.configure(
             connection=connection,
             target_metadata=get_metadata(),
@@ -106,6 +114,14 @@ def run_migrations_online():
 
         with context.begin_transaction():
             context.run_migrations()
+
+        if on_sqlite:
+            connection.commit()
+            broken = connection.exec_driver_sql("PRAGMA foreign_key_check").all()
+            connection.exec_driver_sql("PRAGMA foreign_keys=ON")  # the connection goes back to the pool
+            if broken:
+                raise RuntimeError("the migrations left rows that refer to nothing: "
+                                   + ", ".join(sorted({f"{row[0]} -> {row[2]}" for row in broken})))
 
 
 if context.is_offline_mode():

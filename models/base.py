@@ -1,6 +1,7 @@
 """The database handle and the column types every aggregate shares."""
 from __future__ import annotations
 
+import sqlite3
 from datetime import datetime, timezone
 
 import sqlalchemy as sa
@@ -22,6 +23,28 @@ class Base(DeclarativeBase):
 
 
 db = SQLAlchemy(model_class=Base)
+
+
+@sa.event.listens_for(sa.Table, "after_parent_attach")
+def _ids_never_come_back(table: sa.Table, metadata) -> None:
+    """Every table of ours with an integer id gets SQLite's AUTOINCREMENT: without it SQLite
+    hands the largest id out again once its row is deleted, and ids are written where no foreign
+    key follows them (the audit history, deliveries, subscriptions, `sync:<id>` sources, the
+    session cookie, URLs), so a new partner, event or user would inherit what pointed to the
+    old one. PostgreSQL's sequences never go back; this makes SQLite behave the same."""
+    if metadata is Base.metadata:
+        table.dialect_kwargs["sqlite_autoincrement"] = True
+
+
+@sa.event.listens_for(sa.engine.Engine, "connect")
+def _sqlite_enforces_foreign_keys(dbapi_connection, connection_record) -> None:
+    """SQLite ignores foreign keys, and so every ON DELETE CASCADE / SET NULL, unless each
+    connection asks for them: deleting an event would leave its conflicts pointing at nothing.
+    (Migrations turn them off while they copy tables: migrations/env.py.)"""
+    if isinstance(dbapi_connection, sqlite3.Connection):
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.close()
 
 
 class UTCDateTime(sa.types.TypeDecorator):

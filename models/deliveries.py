@@ -143,14 +143,16 @@ import secrets  # noqa: E402
 
 from models.audit import apply_changes, record  # noqa: E402
 from models.errors import InvalidInput  # noqa: E402
+from models.urls import refuse_private_address  # noqa: E402
 
 
 def settings_for(partner_id: int) -> PartnerReminderSettings | None:
     return db.session.get(PartnerReminderSettings, partner_id)
 
 
-def set_reminder_settings(actor, partner, values: dict) -> PartnerReminderSettings:
-    """Sets a partner's offsets ([{"days_before", "at"}]) and webhook URL; a webhook gets a secret."""
+def set_reminder_settings(actor, partner, values: dict, allow_private: bool = False) -> PartnerReminderSettings:
+    """Sets a partner's offsets ([{"days_before", "at"}]) and webhook URL; a webhook gets a secret.
+    `allow_private`: the ALLOW_PRIVATE_URLS setting (models.urls)."""
     actor.require(actor.can_edit_partner(partner))
     values = dict(values)
     if "offsets" in values:
@@ -170,6 +172,8 @@ def set_reminder_settings(actor, partner, values: dict) -> PartnerReminderSettin
     if url and not re.match(r"^https?://[^\s/]+", url):
         raise InvalidInput("L'adresse du webhook doit commencer par https:// (ou http://).",
                            {"webhook_url": ["Adresse invalide."]})
+    if url:
+        refuse_private_address(url, "webhook_url", allow_private)
     settings = settings_for(partner.id)
     if settings is None:
         settings = PartnerReminderSettings(partner_id=partner.id, offsets=[])

@@ -95,6 +95,7 @@ SYNC_STATUSES = {"ok": "Importé", "unchanged": "Inchangé", "error": "Erreur"}
 # --- operations ------------------------------------------------------------------------------
 from models.audit import record  # noqa: E402
 from models.errors import InvalidInput, NotFound  # noqa: E402
+from models.urls import refuse_private_address  # noqa: E402
 
 
 def _digest(token: str) -> str:
@@ -168,7 +169,9 @@ def feed_tokens_of(user) -> list[FeedToken]:
 
 
 def create_sync_source(actor, partner, place, url: str, kind: str = "permanence",
-                       visibility: str = "public", interval_minutes: int = 60) -> SyncSource:
+                       visibility: str = "public", interval_minutes: int = 60,
+                       allow_private: bool = False) -> SyncSource:
+    """`allow_private`: the ALLOW_PRIVATE_URLS setting (models.urls)."""
     actor.require(actor.can_edit_partner(partner))
     url = (url or "").strip()
     if not url.lower().startswith(("http://", "https://", "webcal://")):
@@ -176,6 +179,7 @@ def create_sync_source(actor, partner, place, url: str, kind: str = "permanence"
                            {"url": ["Adresse http(s) ou webcal attendue."]})
     if url.lower().startswith("webcal://"):
         url = "https://" + url[len("webcal://"):]
+    refuse_private_address(url, "url", allow_private)
     if not 15 <= interval_minutes <= 24 * 60:
         raise InvalidInput("La fréquence de synchronisation va de 15 minutes à 24 heures.",
                            {"interval_minutes": ["Entre 15 et 1440 minutes."]})

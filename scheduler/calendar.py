@@ -3,7 +3,7 @@ window, with the filters a partner or a young person uses."""
 from __future__ import annotations
 
 import heapq
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import SimpleNamespace
 from datetime import datetime, timedelta
 
@@ -16,6 +16,15 @@ from models.events import event_organisers
 from scheduler.recurrence import Occurrence, expand, expand_events, rule_of
 
 MAX_WINDOW_DAYS = 400
+# The years a window may touch: far beyond any calendar, and far enough from Python's year 1 and
+# year 9999 that the margins taken around a window (a day, a week, a time zone) stay dates.
+FIRST_YEAR, LAST_YEAR = 1970, 2199
+OUT_OF_CALENDAR = f"Les dates vont de {FIRST_YEAR} à {LAST_YEAR}."
+
+
+def in_calendar(day) -> bool:
+    """Whether a date (or datetime) is within the years a window may touch."""
+    return FIRST_YEAR <= day.year <= LAST_YEAR
 
 
 @dataclass
@@ -38,6 +47,8 @@ def check_window(start: datetime, end: datetime) -> None:
     if start.tzinfo is None or end.tzinfo is None:
         raise InvalidInput("Les dates de début et de fin doivent porter leur décalage horaire "
                            "(ISO 8601, par exemple 2026-03-30T00:00:00+02:00).")
+    if not in_calendar(start) or not in_calendar(end):
+        raise InvalidInput(OUT_OF_CALENDAR, {"start" if not in_calendar(start) else "end": [OUT_OF_CALENDAR]})
     if end <= start:
         raise InvalidInput("La fin de la période est avant son début.", {"end": ["Avant le début."]})
     if end - start > timedelta(days=MAX_WINDOW_DAYS):
@@ -142,6 +153,98 @@ def first_occurrences_between(f: CalendarFilter, start: datetime, end: datetime,
     the series' timing as plain rows, expands them, and loads only the events it will show.
     People are left out (no public page names them)."""
     check_window(start, end)
+    occurrences = _keep_in_place(f, expand(rules_in_window(f, start, end, people=False), start, end))
+    # The same order as expand_events, without sorting what is not shown.
+    shown = heapq.nsmallest(limit, occurrences, key=lambda o: (o.starts_at, o.event_id))
+    return _with_events(shown), len(occurrences)
+
+
+@dataclass(slots=True)
+class EventFacts:
+    """What a long list of occurrences says of their event, read as plain rows: loading
+    thousands of Event objects would cost a second where these cost a few hundredths."""
+
+    id: int
+    title: str
+    kind: str
+    status: str
+    visibility: str
+    audience: dict
+    walk_in: bool
+    registration_url: str | None
+    organisers: list[str] = field(default_factory=list)  # slugs, in the order of Event.organisers
+    people: dict[int, str] = field(default_factory=dict)  # id -> name, when asked for
+
+
+@dataclass(slots=True)
+class PlaceFacts:
+    slug: str
+    name: str
+    quartier: str | None  # its QPV code
+
+
+def occurrences_at_most(f: CalendarFilter, start: datetime, end: datetime, limit: int,
+                        people: bool = False) -> list[tuple[Occurrence, EventFacts, PlaceFacts]]:
+    """`occurrences_between` for a query anyone may send, each occurrence with the facts of its
+    event and of the place where it happens. Above `limit` occurrences it refuses (InvalidInput)
+    having expanded no more than that many, so that a year of the whole country costs a read of
+    the series' timing, not millions of occurrences; below, it reads only what it returns."""
+    check_window(start, end)
+    # A place's filter drops what was moved elsewhere after expanding: count after it (a place
+    # has few series, so expanding them all costs little).
+    occurrences = _keep_in_place(f, expand(rules_in_window(f, start, end, people=people), start, end,
+                                           limit=None if f.place else limit))
+    if len(occurrences) > limit:
+        raise InvalidInput(f"La demande donne plus de {limit:,} occurrences".replace(",", "\u202f")
+                           + " : raccourcissez la période ou filtrez par quartier, lieu, partenaire ou type.")
+    occurrences.sort(key=lambda o: (o.starts_at, o.event_id))
+    events = _event_facts({o.event_id for o in occurrences}, people)
+    places = {row.id: PlaceFacts(row.slug, row.name, row.code) for row in db.session.execute(
+        sa.select(Place.id, Place.slug, Place.name, Quartier.code).outerjoin(Quartier, Quartier.id == Place.quartier_id)
+        .where(Place.id.in_({o.place_id for o in occurrences})))} if occurrences else {}
+    return [(o, events[o.event_id], places[o.place_id]) for o in occurrences]
+
+
+def _event_facts(ids: set[int], people: bool) -> dict[int, EventFacts]:
+    from models import Person
+    from models.events import event_people
+
+    if not ids:
+        return {}
+    events = {r.id: EventFacts(r.id, r.title, r.kind, r.status, r.visibility,
+                               {"age_min": r.age_min, "age_max": r.age_max, "tags": list(r.audience_tags or [])},
+                               r.walk_in, r.registration_url)
+              for r in db.session.execute(sa.select(
+                  Event.id, Event.title, Event.kind, Event.status, Event.visibility, Event.age_min, Event.age_max,
+                  Event.audience_tags, Event.walk_in, Event.registration_url).where(Event.id.in_(ids)))}
+    for event_id, slug in db.session.execute(
+            sa.select(event_organisers.c.event_id, Partner.slug).join(Partner, Partner.id == event_organisers.c.partner_id)
+            .where(event_organisers.c.event_id.in_(ids)).order_by(Partner.name, Partner.id)):
+        events[event_id].organisers.append(slug)
+    if people:
+        for event_id, person_id, name in db.session.execute(
+                sa.select(event_people.c.event_id, Person.id, Person.name).join(Person, Person.id == event_people.c.person_id)
+                .where(event_people.c.event_id.in_(ids))):
+            events[event_id].people[person_id] = name
+    return events
+
+
+def _with_events(occurrences: list[Occurrence]) -> list[tuple[Occurrence, Event]]:
+    """Each occurrence with its Event, loading only those events (place, quartier, organisers)."""
+    wanted = {o.event_id for o in occurrences}
+    events = {e.id: e for e in db.session.scalars(sa.select(Event).where(Event.id.in_(wanted)).options(
+        selectinload(Event.place).selectinload(Place.quartier), selectinload(Event.organisers)))} if wanted else {}
+    return [(o, events[o.event_id]) for o in occurrences]
+
+
+def rules_in_window(f: CalendarFilter, start: datetime, end: datetime, people: bool = True) -> list:
+    """The rules (`SeriesRule`, exceptions included, people unless told not to) of the series
+    that may have an occurrence in the window, read as plain rows: for queries over the whole
+    national calendar (the reminders' due scan, the home page), where loading every Event object
+    would cost seconds."""
+    from models import Person
+    from models.events import event_people
+
     selected = _in_window(events_query(f), start, end)
     if f.tag:  # tags are JSON: decoded only when asked for
         tag = f.tag.casefold()
@@ -149,40 +252,20 @@ def first_occurrences_between(f: CalendarFilter, start: datetime, end: datetime,
                 if _has_tag(r.audience_tags, tag)]
     else:
         rows = db.session.execute(selected.with_only_columns(*_RULE_COLUMNS)).all()
-    exceptions: dict[int, list] = {}
     ids = selected.with_only_columns(Event.id).scalar_subquery()
-    for x in db.session.execute(sa.select(OccurrenceException).where(OccurrenceException.event_id.in_(ids))).scalars():
-        exceptions.setdefault(x.event_id, []).append(x)
-    series = [SimpleNamespace(**r._asdict(), people=(), exceptions=exceptions.get(r.id, ())) for r in rows]
-    occurrences = _keep_in_place(f, expand([rule_of(s) for s in series], start, end))
-    # The same order as expand_events, without sorting what is not shown.
-    shown = heapq.nsmallest(limit, occurrences, key=lambda o: (o.starts_at, o.event_id))
-    wanted = {o.event_id for o in shown}
-    events = {e.id: e for e in db.session.scalars(sa.select(Event).where(Event.id.in_(wanted)).options(
-        selectinload(Event.place).selectinload(Place.quartier), selectinload(Event.organisers)))} if wanted else {}
-    return [(o, events[o.event_id]) for o in shown], len(occurrences)
-
-
-def rules_in_window(f: CalendarFilter, start: datetime, end: datetime) -> list:
-    """The rules (`SeriesRule`, people and exceptions included) of the series that may have an
-    occurrence in the window, read as plain rows: for scans over the whole national calendar
-    (the reminders' due scan), where loading every Event object would cost seconds."""
-    from models import Person
-    from models.events import event_people
-
-    selected = _in_window(events_query(f), start, end)
-    rows = db.session.execute(selected.with_only_columns(*_RULE_COLUMNS)).all()
-    ids = selected.with_only_columns(Event.id).scalar_subquery()
-    people: dict[int, list] = {}
-    for event_id, person_id in db.session.execute(
-            sa.select(event_people.c.event_id, event_people.c.person_id)
-            .join(Person, Person.id == event_people.c.person_id).where(event_people.c.event_id.in_(ids))
-            .order_by(event_people.c.event_id, Person.name)):  # the order of Event.people
-        people.setdefault(event_id, []).append(SimpleNamespace(id=person_id))
+    people_of: dict[int, list] = {}
+    if people:
+        for event_id, person_id in db.session.execute(
+                sa.select(event_people.c.event_id, event_people.c.person_id)
+                .join(Person, Person.id == event_people.c.person_id).where(event_people.c.event_id.in_(ids))
+                .order_by(event_people.c.event_id, Person.name)):  # the order of Event.people
+            people_of.setdefault(event_id, []).append(SimpleNamespace(id=person_id))
     exceptions: dict[int, list] = {}
     for x in db.session.execute(sa.select(OccurrenceException).where(OccurrenceException.event_id.in_(ids))).scalars():
         exceptions.setdefault(x.event_id, []).append(x)
-    return [rule_of(SimpleNamespace(**r._asdict(), people=people.get(r.id, ()), exceptions=exceptions.get(r.id, ())))
+    columns = [c.key for c in _RULE_COLUMNS]
+    return [rule_of(SimpleNamespace(**{c: getattr(r, c) for c in columns}, people=people_of.get(r.id, ()),
+                                    exceptions=exceptions.get(r.id, ())))
             for r in rows]
 
 

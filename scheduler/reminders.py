@@ -38,8 +38,10 @@ from models import Delivery, Event, Person, Place, ScanMark, Subscription, db, u
 from models.deliveries import (DEFAULT_OFFSETS, SUBSCRIBER_OFFSETS, PartnerReminderSettings,
                                ReminderOffset, add_deliveries_if_new, add_delivery_if_new)
 from models.events import WEEKDAYS
+from models.subscriptions import link_token
 from scheduler.calendar import CalendarFilter, occurrences_between, rules_in_window
 from scheduler.mail import SmtpSender, SmtpSettings, SmtpUnavailable, build_message
+from scheduler.outbound import failure_reason, open_url
 from scheduler.recurrence import DAY, EPOCH_ORD, Occurrence, SeriesRule, expand, local_day, rule_of, zone_offsets
 
 log = logging.getLogger("maillage.reminders")
@@ -47,6 +49,7 @@ UTC = timezone.utc
 SCAN_MARK = "due-scan"
 MAX_LOOKBACK = timedelta(days=2)  # a longer downtime is logged as such, not replayed
 MAX_ATTEMPTS = 12  # with the backoff below: about nine hours of trying
+CONFIRMATION_RESEND_AFTER = timedelta(hours=24)  # one confirmation message per address and scope
 WEEKLY_PROGRAMME_AT = (4, time(10, 0))  # Friday 10:00 local: the programme of the week after
 DAILY_DIGEST_AT = time(8, 0)
 MONTHS = ["janvier", "février", "mars", "avril", "mai", "juin", "juillet", "août", "septembre",
@@ -476,12 +479,26 @@ def notify_event_change(before: EventBefore, event: Event | None, now: datetime 
     return len(add_deliveries_if_new(rows))
 
 
-def request_confirmation(subscription: Subscription, now: datetime | None = None) -> None:
-    """Records the double opt-in message of a new subscription (sent by the next tick)."""
-    add_delivery_if_new({
+def request_confirmation(subscription: Subscription, now: datetime | None = None) -> bool:
+    """Records the double opt-in message of a subscription request (sent by the next tick), unless
+    one went to the same address for the same scope less than CONFIRMATION_RESEND_AFTER ago:
+    the public form must not let anyone make Maillage write to an address again and again.
+    Returns whether a message was recorded."""
+    now = now or utcnow()
+    # The seed changes when someone subscribes again after unsubscribing: a new request then.
+    generation = hashlib.sha256(subscription.link_seed.encode()).hexdigest()[:16]
+    recent = db.session.scalars(sa.select(Delivery.payload).where(
+        Delivery.kind == "subscription_confirm", Delivery.subscription_id == subscription.id,
+        Delivery.due_at > now - CONFIRMATION_RESEND_AFTER))
+    if any(payload.get("generation") == generation for payload in recent):
+        return False
+    # One key per period: two requests sent at once record one message.
+    period = int(now.timestamp() // CONFIRMATION_RESEND_AFTER.total_seconds())
+    return add_delivery_if_new({
         "kind": "subscription_confirm", "channel": "email", "recipient": subscription.email,
-        "subscription_id": subscription.id, "due_at": now or utcnow(),
-        "key": delivery_key("subscription_confirm", "email", subscription.email, subscription.token)})
+        "subscription_id": subscription.id, "due_at": now, "payload": {"generation": generation},
+        "key": delivery_key("subscription_confirm", "email", subscription.email, subscription.id, generation,
+                            f"p{period}")})
 
 
 # --- what a message says --------------------------------------------------------------------
@@ -505,6 +522,11 @@ class Skip(Exception):
 
 def _base_url() -> str:
     return current_app.config["BASE_URL"]
+
+
+def subscription_link(action: str, subscription: Subscription) -> str:
+    """The address of a subscriber's confirmation ("confirmer") or unsubscribe ("desabonner") link."""
+    return f"{_base_url()}/abonnement/{action}/{link_token(subscription, current_app.config['SECRET_KEY'])}"
 
 
 def _occurrence_facts(event: Event, occurrence: Occurrence) -> list[tuple[str, str]]:
@@ -703,7 +725,7 @@ def render_confirmation(delivery: Delivery, now: datetime) -> Message:
         paragraphs=[f"Vous avez demandé à recevoir les rappels et les changements de {target_label(subscription)}.",
                     "Pour confirmer, cliquez sur le lien ci-dessous. Sans confirmation, vous ne recevrez rien.",
                     "Si vous n'êtes pas à l'origine de cette demande, ignorez ce message."],
-        links=[("Confirmer mon abonnement", f"{_base_url()}/abonnement/confirmer/{subscription.token}")])
+        links=[("Confirmer mon abonnement", subscription_link("confirmer", subscription))])
 
 
 def target_label(subscription: Subscription) -> str:
@@ -748,7 +770,7 @@ def render(delivery: Delivery, now: datetime, cache: dict | None = None) -> Mess
         raise cache[key]
     message = replace(cache[key])
     if subscription is not None:
-        message.unsubscribe_url = f"{_base_url()}/abonnement/desabonner/{subscription.token}"
+        message.unsubscribe_url = subscription_link("desabonner", subscription)
     return message
 
 
@@ -954,11 +976,11 @@ def post_webhook(delivery: Delivery, message: Message) -> None:
         "X-Maillage-Delivery": hashlib.sha256(delivery.key.encode()).hexdigest(),
         "X-Maillage-Timestamp": timestamp, "X-Maillage-Signature": sign_webhook(secret or "", timestamp, body)})
     try:
-        with urllib.request.urlopen(request, timeout=10) as response:
+        with open_url(request, 10, current_app.config["ALLOW_PRIVATE_URLS"]) as response:
             if not 200 <= response.status < 300:
                 raise SmtpUnavailable(f"webhook : réponse {response.status}")
     except (urllib.error.URLError, OSError) as error:
-        raise SmtpUnavailable(f"webhook injoignable : {error}") from error
+        raise SmtpUnavailable(f"webhook injoignable : {failure_reason(error)}") from error
 
 
 def send_due(now: datetime, limit: int | None = None) -> dict[str, int]:

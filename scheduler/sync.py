@@ -14,11 +14,13 @@ import urllib.request
 from dataclasses import dataclass
 
 import sqlalchemy as sa
+from flask import current_app
 
 from models import db, utcnow
 from models.errors import DomainError
 from models.feeds import SyncSource
 from scheduler.ical_import import ImportOptions, ImportRefused, apply_plan, differences, parse_ics, remove_missing
+from scheduler.outbound import RefusedAddress, failure_reason, open_url
 
 log = logging.getLogger("maillage.sync")
 MAX_BYTES = 5 * 1024 * 1024
@@ -69,7 +71,7 @@ def fetch(source: SyncSource) -> Fetched:
     if source.last_modified_header:
         request.add_header("If-Modified-Since", source.last_modified_header)
     try:
-        with urllib.request.urlopen(request, timeout=TIMEOUT_SECONDS) as response:  # noqa: S310 (http(s) only)
+        with open_url(request, TIMEOUT_SECONDS, current_app.config["ALLOW_PRIVATE_URLS"]) as response:
             body = response.read(MAX_BYTES + 1)
             if len(body) > MAX_BYTES:
                 raise ValueError("le calendrier dépasse 5 Mo")
@@ -79,7 +81,9 @@ def fetch(source: SyncSource) -> Fetched:
             return Fetched(304, etag=source.etag, last_modified=source.last_modified_header)
         raise ValueError(f"le serveur a répondu {error.code} {error.reason}") from None
     except urllib.error.URLError as error:
-        raise ValueError(f"adresse injoignable ({error.reason})") from None
+        if isinstance(error.reason, RefusedAddress):
+            raise ValueError(failure_reason(error)) from None
+        raise ValueError(f"adresse injoignable ({failure_reason(error)})") from None
 
 
 def sync_source(source: SyncSource, fetched: Fetched | None = None) -> dict:

@@ -102,6 +102,16 @@ def client(app):
 
 
 @pytest.fixture
+def private_urls_allowed(app):
+    """ALLOW_PRIVATE_URLS for a test whose calendar or webhook server listens on 127.0.0.1
+    (Maillage refuses such addresses otherwise: models/urls.py)."""
+    previous = app.config["ALLOW_PRIVATE_URLS"]
+    app.config["ALLOW_PRIVATE_URLS"] = True
+    yield True
+    app.config["ALLOW_PRIVATE_URLS"] = previous
+
+
+@pytest.fixture
 def backend(database_url) -> str:
     return "postgresql" if database_url.startswith("postgresql") else "sqlite"
 
@@ -233,6 +243,35 @@ def live_server(app):
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     yield f"http://127.0.0.1:{port}"
+    server.shutdown()
+    thread.join(5)
+
+
+@pytest.fixture
+def webhook_receiver():
+    """A partner's own system: an HTTP server on 127.0.0.1 that records each POST as (headers,
+    body) in `.received` and answers the statuses of `.answers` in turn (204 once used up)."""
+    from http.server import BaseHTTPRequestHandler, HTTPServer
+    from types import SimpleNamespace
+
+    state = SimpleNamespace(received=[], answers=[])
+
+    class Receiver(BaseHTTPRequestHandler):
+        def do_POST(self):  # noqa: N802 (http.server's name)
+            body = self.rfile.read(int(self.headers["Content-Length"]))
+            state.received.append((dict(self.headers), body))
+            self.send_response(state.answers.pop(0) if state.answers else 204)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = HTTPServer(("127.0.0.1", 0), Receiver)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    state.port = server.server_port
+    state.url = f"http://127.0.0.1:{server.server_port}/maillage"
+    yield state
     server.shutdown()
     thread.join(5)
 

@@ -233,3 +233,19 @@ def test_moving_a_side_from_the_conflict_page_into_a_refused_double_booking_is_r
         "csrf_token": token, "side": side, "day": tuesday, "start": "13:00",
         "end": "14:00", "reason": ""})
     assert _status(cid) == "resolved"
+
+
+@pytest.mark.parametrize("url, status, text", [
+    ("/coordination/semaine?du=9999-12-30", 400, "Les dates vont de 1970 à 2199."),
+    ("/coordination/semaine?du=0001-01-01", 400, "Les dates vont de 1970 à 2199."),
+    ("/coordination/?page=99999999999999999999", 404, "Cette page n&#39;existe pas : la liste compte 1 page(s)."),
+    ("/coordination/?page=2", 404, "la liste compte 1 page(s)"),
+    ("/coordination/chevauchements/999999", 404, "Cette page n&#39;existe pas."),
+])
+def test_an_address_out_of_range_gets_a_french_page_not_a_server_error(client, sign_in, clash, url, status, text):
+    sign_in(client)
+    response = client.get(url)
+    assert response.status_code == status
+    page = response.get_data(as_text=True)
+    assert text in page and '<html lang="fr">' in page
+    assert client.get("/coordination/?page=1").status_code == 200

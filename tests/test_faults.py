@@ -311,7 +311,8 @@ def test_postgresql_restarted_under_load_maillage_answers_again_within_5_seconds
     with own_postgresql_database() as (url, name, admin):
         app, headers = prepared_app(url)
         port = free_port()
-        env = {**os.environ, "DATABASE_URL": url, "SECRET_KEY": "test-faults", "RATELIMIT_FEEDS": "100000 per minute"}
+        env = {**os.environ, "DATABASE_URL": url, "SECRET_KEY": "test-faults", "RATELIMIT_FEEDS": "100000 per minute",
+               "RATELIMIT_OCCURRENCES": "100000 per minute"}  # one anonymous reader polls every 20 ms
         server = start_web(port, 2, env, tmp_path / "gunicorn.log")
         base = f"http://127.0.0.1:{port}"
         log: list[tuple[float, str, int | None, object]] = []  # (time, what, status, body)

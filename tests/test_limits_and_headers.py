@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import re
 import uuid
+from datetime import date, timedelta
 
 import pytest
+from conftest import SYSTEM
 
 from app import create_app
 
@@ -55,6 +57,82 @@ def test_a_window_longer_than_four_hundred_days_is_refused(client):
     assert client.get("/api/v1/occurrences?start=2027-01-01&end=2028-02-04").status_code == 200
 
 
+def _next_monday() -> date:
+    today = date.today()
+    return today + timedelta(days=7 - today.weekday())
+
+
+def test_an_occurrence_query_of_more_than_ten_thousand_occurrences_is_refused_whole(
+        client, create_partner, create_quartier, create_place, create_event):
+    """No silent cut: an answer holds every occurrence asked for, or the query is refused (422)
+    and told how to narrow it."""
+    create_quartier("QN03801M")
+    create_quartier("QN03802M", name="Essarts")
+    here = create_place("bij-echirolles", quartier="QN03801M")
+    there = create_place("pimms-essarts", quartier="QN03802M")
+    ml, ft = create_partner("mission-locale"), create_partner("france-travail", type="france_travail")
+    monday = _next_monday()
+    for i in range(25):
+        create_event(here if i else there, [ft if i else ml], title=f"Permanence {i}", start_date=monday,
+                     start_time=f"{8 + i % 10:02d}:00", duration_minutes=30, frequency="daily",
+                     skip_public_holidays=False)
+    # 25 daily series over 400 days: 10,000 occurrences, as many as one answer holds; one more is too many.
+    create_event(there, [ml], title="Permanence 25", start_date=monday, frequency="once")
+    start, end = monday.isoformat(), (monday + timedelta(days=400)).isoformat()
+
+    body = assert_json_error(client.get(f"/api/v1/occurrences?start={start}&end={end}"), 422)
+    assert "plus de 10\u202f000 occurrences" in body["message"] and "raccourcissez la période" in body["message"]
+    every = client.get(f"/api/v1/occurrences?start={start}&end={(monday + timedelta(days=399)).isoformat()}")
+    assert every.status_code == 200 and len(every.get_json()) == 25 * 399 + 1
+    assert len(client.get(f"/api/v1/occurrences?start={start}&end={end}&quartier=QN03802M").get_json()) == 401
+    assert len(client.get(f"/api/v1/occurrences?start={start}&end={end}&partner=mission-locale").get_json()) == 401
+    assert len(client.get(f"/api/v1/occurrences?start={start}&end={end}&place=pimms-essarts").get_json()) == 401
+
+
+def test_anonymous_occurrence_queries_are_limited_per_address_and_a_token_is_not(limited, token_for):
+    client = limited(occurrences="2 per minute").test_client()
+    assert [client.get("/api/v1/occurrences").status_code for _ in range(2)] == [200, 200]
+    refused = client.get("/api/v1/occurrences")
+    assert "réessayez" in assert_json_error(refused, 429)["message"] and int(refused.headers["Retry-After"]) > 0
+    headers = token_for()
+    assert [client.get("/api/v1/occurrences", headers=headers).status_code for _ in range(3)] == [200, 200, 200]
+    assert client.get("/api/v1/occurrences", headers={"Authorization": "Bearer faux"}).status_code == 401
+    assert client.get("/api/v1/occurrences", headers={"X-Forwarded-For": "192.0.2.7"}).status_code == 200
+
+
+def test_the_openapi_document_states_the_bound_of_an_occurrence_query(client):
+    operation = client.get("/api/v1/openapi.json").get_json()["paths"]["/api/v1/occurrences"]["get"]
+    assert "au plus 10000 occurrences" in operation["description"] and "422" in operation["description"]
+    assert {"200", "422", "429"} <= set(operation["responses"])
+
+
+@pytest.mark.parametrize("path", ["/api/v1/partners", "/api/v1/people", "/api/v1/places", "/api/v1/quartiers"])
+def test_the_lists_of_the_territory_come_in_pages(client, create_partner, create_quartier, create_place, token_for,
+                                                  path):
+    import json
+
+    from models import db
+    from models.partners import create_person
+
+    partners = [create_partner(slug) for slug in ("mission-locale", "pimms", "centre-social")]
+    for code in ("QN03801M", "QN03802M", "QN03803M"):
+        create_quartier(code, name=code)
+    for slug in ("bij", "pij", "fjt"):
+        create_place(slug)
+    for name in ("Awa Diallo", "Karim Benali", "Nadia Haddad"):
+        create_person(SYSTEM, {"partner": partners[0].slug, "name": name})
+    db.session.commit()
+    headers = token_for()
+    first = client.get(f"{path}?page_size=2", headers=headers)
+    assert first.status_code == 200 and len(first.get_json()) == 2
+    assert json.loads(first.headers["X-Pagination"])["total"] == 3
+    second = client.get(f"{path}?page_size=2&page=2", headers=headers).get_json()
+    assert len(second) == 1 and second[0] not in first.get_json()
+    assert "page_size" in str(assert_json_error(client.get(f"{path}?page_size=101", headers=headers), 422)["errors"])
+    spec = client.get("/api/v1/openapi.json").get_json()
+    assert "X-Pagination" in spec["paths"][path]["get"]["responses"]["200"]["headers"]
+
+
 def _sign_in_attempt(client, headers=None):
     page = client.get("/coordination/connexion", headers=headers).get_data(as_text=True)
     token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page).group(1)
@@ -87,6 +165,26 @@ def test_creating_private_feed_links_is_limited_per_address(limited, sign_in):
     assert [create().status_code for _ in range(2)] == [200, 200]
     refused = create()
     assert refused.status_code == 429 and "Trop de tentatives" in refused.get_data(as_text=True)
+
+
+def test_subscription_requests_are_limited_per_address_with_a_french_page(limited, create_quartier):
+    """Each request makes Maillage write to the address given: not an open relay for anyone."""
+    assert "subscriptions.subscribe_page" in create_app({"SQLALCHEMY_DATABASE_URI": "sqlite://"}).config["RATELIMITS"]
+    create_quartier("QN03801M")
+    client = limited(**{"subscriptions.subscribe_page": "2 per minute"}).test_client()
+
+    def request(email, headers=None):
+        page = client.get("/abonnement?quartier=QN03801M", headers=headers).get_data(as_text=True)
+        token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page).group(1)
+        return client.post("/abonnement?quartier=QN03801M", headers=headers, data={"csrf_token": token,
+                                                                                    "email": email})
+
+    assert [request(f"victime{i}@example.fr").status_code for i in range(2)] == [200, 200]
+    refused = request("victime3@example.fr")
+    assert refused.status_code == 429 and int(refused.headers["Retry-After"]) > 0
+    assert "Trop de demandes" in refused.get_data(as_text=True)
+    assert client.get("/abonnement?quartier=QN03801M").status_code == 200  # the form itself stays free
+    assert request("voisine@example.fr", headers={"X-Forwarded-For": "192.0.2.7"}).status_code == 200
 
 
 def test_every_rate_limit_names_an_endpoint_or_blueprint_that_exists():

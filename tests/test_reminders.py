@@ -11,6 +11,7 @@ from datetime import date, datetime, time, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 import pytest
+import sqlalchemy as sa
 import vobject
 from conftest import SYSTEM
 
@@ -395,6 +396,92 @@ def test_a_young_person_subscribes_confirms_gets_reminders_and_unsubscribes_in_o
     del event
 
 
+def test_a_subscription_link_is_signed_and_nothing_in_the_database_gives_it(app, client, mailbox, territory):
+    """The link's token is nowhere in the database (an export or a leaked backup makes no link);
+    one changed character, or another SECRET_KEY, and it is refused; an old key listed in
+    SECRET_KEY_FALLBACKS keeps the links it signed working."""
+    import json
+
+    from models import db
+    from models.backup import export_calendar
+
+    page = client.get("/abonnement?quartier=QN03801M")
+    client.post("/abonnement?quartier=QN03801M", data={"csrf_token": _csrf(page.text), "email": "lina@example.fr"})
+    run(datetime.now(UTC))
+    link = re.search(r"http://maillage.test(/abonnement/confirmer/(\S+))", text_of(mailbox.messages[0]))
+    path, token = link.group(1), link.group(2)
+    assert token not in json.dumps(export_calendar(), default=str)
+    assert token.split(".")[1] not in json.dumps(export_calendar(), default=str)
+
+    forged = token[:-1] + ("A" if token[-1] != "A" else "B")
+    assert client.get(f"/abonnement/confirmer/{forged}").status_code == 404
+    assert client.get(f"/abonnement/desabonner/{token.split('.')[0]}.{'A' * 43}").status_code == 404
+    previous = app.config["SECRET_KEY"]
+    try:
+        app.config["SECRET_KEY"] = "a new key"
+        assert client.get(path).status_code == 404
+        app.config["SECRET_KEY_FALLBACKS"] = [previous]
+        response = client.get(path)
+        assert response.status_code == 200 and "Abonnement confirmé" in response.text
+    finally:
+        app.config["SECRET_KEY"], app.config["SECRET_KEY_FALLBACKS"] = previous, []
+    db.session.expire_all()
+
+
+def test_asking_again_within_a_day_sends_no_second_confirmation(app, client, mailbox, territory):
+    from models import Subscription, db
+    from scheduler.reminders import request_confirmation
+
+    page = client.get("/abonnement?lieu=bij-echirolles")
+    for _ in range(3):
+        done = client.post("/abonnement?lieu=bij-echirolles", data={"csrf_token": _csrf(page.text),
+                                                                    "email": "yanis@example.fr"})
+        assert done.status_code == 200
+    assert "déjà été envoyé à yanis@example.fr" in done.text and "moins de 24" in done.text
+    # Another scope is another request.
+    client.post("/abonnement?quartier=QN03801M", data={"csrf_token": _csrf(page.text), "email": "yanis@example.fr"})
+    run(datetime.now(UTC))
+    assert [m["To"] for m in mailbox.messages] == ["yanis@example.fr", "yanis@example.fr"]
+
+    subscription = db.session.scalar(sa.select(Subscription).where(Subscription.target_type == "place"))
+    assert not request_confirmation(subscription, datetime.now(UTC) + timedelta(hours=23))
+    assert request_confirmation(subscription, datetime.now(UTC) + timedelta(hours=25))
+    db.session.commit()
+
+
+def test_links_mailed_before_links_were_signed_still_work_after_the_upgrade(backend, tmp_path):
+    from flask_migrate import downgrade, upgrade
+    from conftest import fresh_database
+
+    from app import create_app
+
+    with fresh_database(backend, tmp_path) as url:
+        old = create_app({"SQLALCHEMY_DATABASE_URI": url, "TESTING": True, "SECRET_KEY": "test", "RATELIMITS": {}})
+        with old.app_context():
+            from models import db
+
+            upgrade()
+            downgrade(revision="5e0c2a7d9b41")
+            now = datetime.now(UTC).replace(tzinfo=None)
+            db.session.execute(sa.text(
+                "INSERT INTO subscriptions (email, target_type, target_id, token, created_at, confirmed_at) "
+                "VALUES ('lina@example.fr', 'quartier', 1, 'ancien-jeton-en-clair', :now, :now)"), {"now": now})
+            db.session.execute(sa.text(
+                "INSERT INTO deliveries (key, kind, channel, recipient, payload, due_at, state, attempts, last_error, "
+                "created_at, updated_at) VALUES ('subscription_confirm:ancien-jeton-en-clair:email:lina@example.fr', "
+                "'subscription_confirm', 'email', 'lina@example.fr', '{}', :now, 'sent', 1, '', :now, :now)"),
+                {"now": now})
+            db.session.commit()
+            upgrade()
+            columns = {c["name"] for c in sa.inspect(db.engine).get_columns("subscriptions")}
+            assert "token" not in columns
+            assert "ancien-jeton-en-clair" not in db.session.scalar(sa.text("SELECT key FROM deliveries"))
+            response = old.test_client().get("/abonnement/desabonner/ancien-jeton-en-clair")
+            assert response.status_code == 200 and "Désabonnement effectué" in response.text
+            db.session.remove()
+            db.engine.dispose()
+
+
 def test_a_subscriber_to_a_quartier_is_told_when_an_occurrence_is_cancelled(app, mailbox, territory, create_event):
     from models import db
     from models.subscriptions import confirm, subscribe
@@ -415,35 +502,8 @@ def test_a_subscriber_to_a_quartier_is_told_when_an_occurrence_is_cancelled(app,
 
 # --- webhooks ---------------------------------------------------------------------------------
 
-@pytest.fixture
-def webhook():
-    """A partner's own system on a local port: it keeps each POST (headers, body) and answers
-    with the next status of `answers`, 204 once they run out."""
-    import threading
-    from http.server import BaseHTTPRequestHandler, HTTPServer
-    from types import SimpleNamespace
-
-    hook = SimpleNamespace(received=[], answers=[])
-
-    class Receiver(BaseHTTPRequestHandler):
-        def do_POST(self):
-            body = self.rfile.read(int(self.headers["Content-Length"]))
-            hook.received.append((dict(self.headers), body))
-            self.send_response(hook.answers.pop(0) if hook.answers else 204)
-            self.end_headers()
-
-        def log_message(self, *args):
-            pass
-
-    server = HTTPServer(("127.0.0.1", 0), Receiver)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    hook.url = f"http://127.0.0.1:{server.server_port}/maillage"
-    yield hook
-    server.shutdown()
-
-
 def test_a_partner_webhook_gets_signed_json_and_is_retried_until_it_answers(app, mailbox, territory, create_event,
-                                                                            webhook):
+                                                                           webhook_receiver, private_urls_allowed):
     import hashlib
     import hmac
     import json
@@ -451,9 +511,10 @@ def test_a_partner_webhook_gets_signed_json_and_is_retried_until_it_answers(app,
     from models import db
     from models.deliveries import set_reminder_settings
 
-    received = webhook.received
-    webhook.answers += [500, 204]
-    settings = set_reminder_settings(SYSTEM, territory["partner"], {"webhook_url": webhook.url})
+    received = webhook_receiver.received
+    webhook_receiver.answers[:] = [500, 204]
+    settings = set_reminder_settings(SYSTEM, territory["partner"], {"webhook_url": webhook_receiver.url},
+                                     allow_private=True)
     db.session.commit()
     secret = settings.webhook_secret
     create_event(territory["place"], [territory["partner"]], start_date=date(2027, 1, 14),
@@ -571,7 +632,7 @@ def paris(day: date, hour: int, minute: int = 0) -> datetime:
 
 
 def test_cancelling_a_whole_series_tells_each_person_once_and_none_of_its_reminders_is_sent(
-        app, client, mailbox, territory, create_event, token_for, webhook):
+        app, client, mailbox, territory, create_event, token_for, webhook_receiver, private_urls_allowed):
     import json
 
     from models import db
@@ -583,7 +644,7 @@ def test_cancelling_a_whole_series_tells_each_person_once_and_none_of_its_remind
     event = create_event(territory["place"], [territory["partner"]], start_date=first, frequency="weekly", count=3,
                          people=[territory["adviser"].id], skip_public_holidays=False)
     confirm(subscribe("lina@example.fr", "quartier", territory["quartier"].id))
-    set_reminder_settings(SYSTEM, territory["partner"], {"webhook_url": webhook.url})
+    set_reminder_settings(SYSTEM, territory["partner"], {"webhook_url": webhook_receiver.url}, allow_private=True)
     db.session.commit()
 
     response = client.patch(f"/api/v1/events/{event.id}", headers=token_for(), json={"status": "cancelled"})
@@ -603,7 +664,7 @@ def test_cancelling_a_whole_series_tells_each_person_once_and_none_of_its_remind
     to_lina = next(m for m in mailbox.messages if m["To"] == "lina@example.fr")
     assert to_lina["List-Unsubscribe"] and "Ne plus recevoir ces messages" in text_of(to_lina)
     assert "List-Unsubscribe" not in next(m for m in mailbox.messages if m["To"] == "awa@ml.example.fr")
-    [(headers, body)] = webhook.received
+    [(headers, body)] = webhook_receiver.received
     data = json.loads(body)
     assert (data["type"], data["change"], data["event"]["id"]) == ("event_cancelled", "cancelled", event.id)
     assert [(d["before"]["starts_at"], d["after"]["is_cancelled"]) for d in data["dates"]] == [
@@ -616,7 +677,7 @@ def test_cancelling_a_whole_series_tells_each_person_once_and_none_of_its_remind
             run(due - timedelta(minutes=1))
             run(due)
     assert len(mailbox) == 0 and deliveries(kind="reminder") == []
-    assert len(webhook.received) == 1
+    assert len(webhook_receiver.received) == 1
 
 
 def test_a_reminder_recorded_before_the_whole_event_is_cancelled_is_not_sent(app, mailbox, territory, create_event):

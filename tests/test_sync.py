@@ -21,7 +21,8 @@ class Published:
 
 
 @pytest.fixture
-def published():
+def published(private_urls_allowed):
+    """The other server, on 127.0.0.1: the test allows private addresses (ALLOW_PRIVATE_URLS)."""
     state = Published((DATA / "thunderbird.ics").read_bytes())
 
     class Handler(BaseHTTPRequestHandler):
@@ -67,7 +68,7 @@ def source(app, published, create_partner, create_place):
     create_place("pimms-villeneuve", name="PIMMS Villeneuve")
     bij = create_place("bij-echirolles", name="BIJ d'Échirolles")
     user = get_or_create_user("conseillere@example.fr", "editor", ml)
-    row = create_sync_source(user, ml, bij, published.url)
+    row = create_sync_source(user, ml, bij, published.url, allow_private=True)
     db.session.commit()
     return row
 

@@ -20,7 +20,7 @@ from models.errors import DomainError
 from models.events import event_by_id
 from models.territory import SCHOOL_ZONE_CHOICES, is_overseas, school_zone_of
 from scheduler import series
-from scheduler.calendar import CalendarFilter, occurrences_between
+from scheduler.calendar import OUT_OF_CALENDAR, CalendarFilter, in_calendar, occurrences_between
 from scheduler.conflicts import SERIES, check_write, person_ids_of
 from web.auth import current_user, login_required
 from web.public import age_label, day_label, hour_label
@@ -29,6 +29,17 @@ bp = Blueprint("coordination", __name__, url_prefix="/coordination")
 
 PAGE_SIZE = 50
 UTC = timezone.utc
+ERROR_TITLES = {400: "Demande impossible", 404: "Page introuvable"}
+
+
+@bp.errorhandler(400)
+@bp.errorhandler(404)
+def error_page(error):
+    """abort() in these pages: a French page; the message is the one given, or a French default
+    (Werkzeug's own descriptions are English)."""
+    message = error.description if error.description != type(error).description else (
+        "Cette page n'existe pas." if error.code == 404 else "Cette demande ne peut pas être traitée.")
+    return render_template("coordination/error.html", title=ERROR_TITLES[error.code], message=message), error.code
 
 
 # --- how a conflict reads ------------------------------------------------------------------------
@@ -151,10 +162,13 @@ def dashboard():
     query = conflicts_query(current_user, status=status, kind=kind, quartier=quartier,
                             start=utcnow() if status in ("open", "accepted") else None)
     total = db.session.scalar(sa.select(sa.func.count()).select_from(query.order_by(None).subquery()))
+    pages = max(1, -(-total // PAGE_SIZE))
+    if page > pages:  # also keeps the offset a number the database takes
+        abort(404, f"Cette page n'existe pas : la liste compte {pages} page(s).")
     conflicts = list(db.session.scalars(query.limit(PAGE_SIZE).offset((page - 1) * PAGE_SIZE)))
     return render_template(
         "coordination/dashboard.html", items=conflict_views(conflicts), counts=territory_counts(),
-        total=total, page=page, pages=max(1, -(-total // PAGE_SIZE)), status=status, kind=kind,
+        total=total, page=page, pages=pages, status=status, kind=kind,
         quartier=quartier, quartiers=_quartiers(), kinds=CONFLICT_KINDS, statuses=CONFLICT_STATUSES,
         severities=SEVERITIES)
 
@@ -272,6 +286,8 @@ def week():
         first = date.fromisoformat(request.args.get("du", ""))
     except ValueError:
         first = datetime.now(zone).date()
+    if not in_calendar(first):
+        abort(400, OUT_OF_CALENDAR)
     monday = first - timedelta(days=first.weekday())
     quartiers = _quartiers()
     place_slug = request.args.get("lieu") or None

@@ -236,7 +236,8 @@ def sync_settings():
                 partner = partner_by_slug(request.form.get("partner", ""))
                 create_sync_source(user, partner, place_by_slug(request.form.get("place", "")),
                                    request.form.get("url", ""), kind=request.form.get("kind", "permanence"),
-                                   interval_minutes=int(request.form.get("interval_minutes", "60") or 60))
+                                   interval_minutes=int(request.form.get("interval_minutes", "60") or 60),
+                                   allow_private=current_app.config["ALLOW_PRIVATE_URLS"])
                 db.session.commit()
                 flash("Calendrier ajouté : il sera synchronisé par l'horloge.", "success")
             else:

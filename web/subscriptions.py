@@ -6,15 +6,15 @@ or `?evenement=ID`. The link in each message carries the subscription's token, i
 from __future__ import annotations
 
 import sqlalchemy as sa
-from flask import Blueprint, abort, render_template, request
+from flask import Blueprint, abort, current_app, render_template, request
 from flask_wtf import FlaskForm
 from wtforms import EmailField
 from wtforms.validators import DataRequired, Length
 
 from models import Event, Place, Quartier, db
 from models.errors import DomainError
-from models.subscriptions import confirm, subscribe, subscription_by_token, unsubscribe
-from scheduler.reminders import request_confirmation, target_label
+from models.subscriptions import confirm, link_token, subscribe, subscription_by_token, unsubscribe
+from scheduler.reminders import CONFIRMATION_RESEND_AFTER, request_confirmation, target_label
 
 bp = Blueprint("subscriptions", __name__, url_prefix="/abonnement")
 
@@ -42,6 +42,19 @@ def _target() -> tuple[str, int, str]:
     abort(404)
 
 
+def _secret_keys() -> list[str]:
+    """The keys a link may be signed with: the current one, then the ones it replaced."""
+    return [current_app.config["SECRET_KEY"], *(current_app.config.get("SECRET_KEY_FALLBACKS") or [])]
+
+
+@bp.errorhandler(429)
+def too_many_requests(error):
+    """Requests are rate-limited per client address (RATELIMITS in app.py)."""
+    return render_template("subscriptions/done.html", title="Trop de demandes",
+                           message="Trop de demandes d'abonnement depuis votre adresse. "
+                                   "Patientez un moment avant de réessayer."), 429
+
+
 @bp.route("", methods=["GET", "POST"])
 def subscribe_page():
     target_type, target_id, label = _target()
@@ -53,25 +66,25 @@ def subscribe_page():
             db.session.rollback()
             form.email.errors = [*form.email.errors, error.message]
         else:
-            if subscription.confirmed_at is None:
-                request_confirmation(subscription)
+            sent = subscription.confirmed_at is None and request_confirmation(subscription)
             db.session.commit()
             return render_template("subscriptions/requested.html", label=label, email=subscription.email,
-                                   already=subscription.confirmed_at is not None)
+                                   already=subscription.confirmed_at is not None, sent=sent,
+                                   resend_hours=int(CONFIRMATION_RESEND_AFTER.total_seconds() // 3600))
     return render_template("subscriptions/subscribe.html", form=form, label=label), (422 if form.errors else 200)
 
 
 @bp.get("/confirmer/<token>")
 def confirm_page(token):
     try:
-        subscription = confirm(subscription_by_token(token))
+        subscription = confirm(subscription_by_token(token, _secret_keys()))
     except DomainError as error:
         db.session.rollback()
         return render_template("subscriptions/done.html", title="Lien inactif", message=error.message), 404
     db.session.commit()
     return render_template("subscriptions/done.html", title="Abonnement confirmé",
                            message=f"Vous recevrez les rappels et les changements de {target_label(subscription)}.",
-                           unsubscribe_token=subscription.token)
+                           unsubscribe_token=link_token(subscription, current_app.config["SECRET_KEY"]))
 
 
 @bp.route("/desabonner/<token>", methods=["GET", "POST"])
@@ -79,7 +92,7 @@ def unsubscribe_page(token):
     """One click: following the link unsubscribes (GET), and so does a mail client's
     List-Unsubscribe-Post (POST, RFC 8058). The token is the only credential either needs."""
     try:
-        subscription = unsubscribe(subscription_by_token(token))
+        subscription = unsubscribe(subscription_by_token(token, _secret_keys()))
     except DomainError as error:
         db.session.rollback()
         return render_template("subscriptions/done.html", title="Lien inactif", message=error.message), 404
