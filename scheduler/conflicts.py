@@ -576,8 +576,11 @@ def check_event(event: Event, actor=None, now: datetime | None = None, previous_
         for event_id, people in db.session.execute(sa.select(
                 OccurrenceException.event_id, OccurrenceException.person_ids).where(
                 sa.func.coalesce(sa.cast(OccurrenceException.person_ids, sa.Text), "null") != "null")):
-            if set(people or ()) & scope_people:
+            booked = set(people or ()) & scope_people
+            if booked:
                 sharing.add(event_id)
+                if booked & limited:  # its one occurrence is a span of its own, wherever it falls
+                    wide_ids.add(event_id)
     sharing.discard(event.id)
     wide_ids.discard(event.id)
 

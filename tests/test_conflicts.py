@@ -184,6 +184,28 @@ def test_three_young_people_at_once_or_a_raised_limit_is_within_capacity(territo
     assert live() == []
 
 
+
+def test_a_sponsor_booked_on_one_moved_occurrence_still_counts_when_another_of_their_series_is_edited(
+        client, territory, create_event, token_for, person):
+    t = territory
+    sponsor = person(t["cs"], name="Jean-Pierre Le Gall", role="sponsor")
+    monthly = create_event(t["bij"], [t["cs"]], title="Parrainage 0", kind="other", people=[sponsor.id],
+                           start_date=date(2027, 3, 1), start_time="18:00", duration_minutes=60,
+                           frequency="monthly", month_week=1, count=3)
+    for n in (1, 2):
+        create_event(t["bij"], [t["cs"]], title=f"Parrainage {n}", kind="other", people=[sponsor.id],
+                     start_date=date(2027, 3, 1) + timedelta(days=n), start_time="18:00", duration_minutes=60,
+                     frequency="weekly", count=10)
+    thursday = create_event(t["far"], [t["ml"]], start_date=date(2027, 3, 4), frequency="weekly", count=10)
+    headers = token_for()
+    moved = client.post(f"/api/v1/events/{thursday.id}/occurrences/move", headers=headers, json={
+        "recurrence_start": "2027-04-15T12:00:00Z", "people": [sponsor.id]})
+    assert [c["kind"] for c in moved.get_json()["conflicts"]] == ["capacity"]
+    # The monthly series meets nowhere near that Thursday: its sponsor's fourth series counts all the same.
+    edited = client.patch(f"/api/v1/events/{monthly.id}", headers=headers, json={"title": "Parrainage mensuel"})
+    assert [c["kind"] for c in edited.get_json()["conflicts"]] == ["capacity"]
+    assert [c.kind for c in live()] == ["capacity"]
+
 # --- time: DST, holidays ------------------------------------------------------------------------
 
 def test_a_conflict_appears_only_after_the_march_dst_change(territory, create_event):
