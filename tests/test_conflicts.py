@@ -295,6 +295,18 @@ def test_moving_an_occurrence_onto_a_busy_slot_creates_a_conflict(client, territ
     assert conflict["b"]["recurrence_id"] == "2027-03-01T13:00:00Z"
 
 
+def test_an_occurrence_moved_before_the_first_date_of_its_series_clashes_with_what_is_there(
+        client, territory, create_event, token_for):
+    t = territory
+    weekly = create_event(t["bij"], [t["ml"]], start_date=date(2027, 3, 8), frequency="weekly", count=3)
+    headers = token_for()
+    client.post(f"/api/v1/events/{weekly.id}/occurrences/move", headers=headers, json={
+        "recurrence_start": "2027-03-08T13:00:00Z", "starts_at": "2027-03-04T14:00:00+01:00",
+        "ends_at": "2027-03-04T17:00:00+01:00"})
+    response = client.post("/api/v1/events", headers=headers, json=_payload(t["bij"], [t["ft"]], start_date="2027-03-04"))
+    assert [(c["kind"], c["a"]["event_id"], c["a"]["starts_at"]) for c in response.get_json()["conflicts"]] == [
+        ("place", weekly.id, "2027-03-04T13:00:00Z")]
+
 def test_an_accepted_conflict_reopens_when_either_side_changes(client, territory, create_event, token_for):
     from models import db
     from models.audit import history
