@@ -501,6 +501,56 @@ def test_the_sweep_finds_exactly_what_comparing_every_pair_finds():
     assert {k: f.signature for k, f in swept.items()} == {k: f.signature for k, f in naive.items()}
 
 
+def test_the_check_of_each_series_finds_what_the_full_detection_finds_for_it(territory, create_event, person):
+    """A random calendar of weekly, fortnightly, monthly and single events sharing places, rooms,
+    people and publics, some occurrences moved: checking a series right after the full detection
+    agrees with it on every conflict of that series, and changes nothing."""
+    from models import db
+    from scheduler import series
+    from scheduler.conflicts import check_event, person_ids_of
+    from scheduler.recurrence import expand, rule_of
+    from tests.conftest import SYSTEM
+
+    t = territory
+    rng = random.Random(11)
+    people = [person(t["cs"], name=f"Personne {n}", role=role)
+              for n, role in enumerate(["adviser", "adviser", "interpreter", "sponsor", "sponsor"])]
+    timing = [dict(frequency="weekly"), dict(frequency="weekly", interval=2), dict(frequency="once"),
+              dict(frequency="monthly", month_week=2), dict(frequency="monthly", month_week=-1)]
+    events = []
+    for n in range(40):
+        place = rng.choice([t["hall"], t["bij"], t["bij"], t["far"]])
+        age_min, age_max, tags = rng.choice([(None, None, []), (16, 25, []), (18, 30, ["femmes"]), (26, 60, [])])
+        events.append(create_event(
+            place, [rng.choice([t["ml"], t["ft"], t["cs"]])], title=f"Série {n}",
+            kind=rng.choice(["permanence", "atelier", "job_dating", "coordination"]),
+            start_date=date(2027, 3, 1) + timedelta(days=rng.randrange(21)),
+            start_time=rng.choice(["09:00", "10:00", "14:00"]), duration_minutes=rng.choice([60, 120, 180]),
+            room=rng.choice([None, "Grande salle", "Bureau"]) if place is t["hall"] else None,
+            people=[p.id for p in rng.sample(people, rng.choice([0, 1, 1, 2]))],
+            age_min=age_min, age_max=age_max, audience_tags=tags, count=rng.randrange(2, 9), **rng.choice(timing)))
+    now = datetime(2026, 12, 1, tzinfo=timezone.utc)
+    window = (now, now + timedelta(days=365))
+    for event in rng.sample(events, 12):  # moved in time, to another place, or to other people
+        occurrence = rng.choice(expand([rule_of(event)], *window))
+        change = rng.choice([dict(starts_at=occurrence.start + timedelta(days=rng.choice([-3, 1, 9]), hours=1)),
+                             dict(place=rng.choice([t["bij"], t["far"]]).slug),
+                             dict(person_ids=[rng.choice(people).id])])
+        series.move_occurrence(SYSTEM, event, occurrence.recurrence_start, **change)
+    db.session.commit()
+    detect_all(now)
+    stored = live()
+    assert len(stored) > 50 and {c.kind for c in stored} == {"place", "staff", "audience", "capacity"}
+    for event in events:
+        limited = {f"person:{p.id}" for p in people if p.role == "sponsor" and p.id in person_ids_of(event)}
+        outcome = check_event(event, now=now)
+        assert outcome.created == [] and outcome.ended == []
+        assert {c.identity for c in outcome.current} == {
+            c.identity for c in stored if event.id in (c.a_event_id, c.b_event_id)
+            or (c.kind == "capacity" and c.subject in limited)}, event.title
+        db.session.rollback()
+
+
 def test_the_command_line_detection_is_idempotent_and_agrees_with_the_writes(client, territory, create_event,
                                                                              token_for, person):
     from models import Event, ScheduleConflict, db
