@@ -149,7 +149,8 @@ class OccurrenceException(db.Model):
     is_cancelled: Mapped[bool] = mapped_column(default=False)
     starts_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     duration_minutes: Mapped[int | None]
-    place_id: Mapped[int | None] = mapped_column(sa.ForeignKey("places.id"))
+    # Indexed: every write looks up the occurrences moved into its places.
+    place_id: Mapped[int | None] = mapped_column(sa.ForeignKey("places.id"), index=True)
     room: Mapped[str | None] = mapped_column(sa.String(120))
     person_ids: Mapped[list[int] | None] = mapped_column(sa.JSON)  # None = the series' people
     reason: Mapped[str] = mapped_column(sa.Text, default="")

@@ -24,6 +24,7 @@ Both reconcile what is true with the stored records (models.conflicts) in the sa
 from __future__ import annotations
 
 import hashlib
+from bisect import bisect_left
 from operator import attrgetter
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
@@ -37,7 +38,7 @@ from models.conflicts import (DEFAULT_MAX_CONCURRENT, DEFAULT_TRAVEL_MARGIN_MINU
                               ScheduleConflict, set_status, severity_of)
 from models.errors import Conflict as ConflictError
 from models.events import event_people
-from scheduler.recurrence import Occurrence, expand, rule_of
+from scheduler.recurrence import Occurrence, _epoch, expand, rule_of
 
 UTC = timezone.utc
 HORIZON_DAYS = 365
@@ -426,8 +427,10 @@ def _load_events(where, start: datetime, end: datetime, for_notices: bool = Fals
     """Series that may have occurrences in [start, end), with what expansion needs. The whole
     calendar (`for_notices`) loads in a few bulk queries; a handful of series (the incremental
     check) in one joined query: there, each round trip to the database is most of the cost."""
-    q = sa.select(Event).where(where, Event.starts_at < end, sa.or_(
-        Event.last_date.is_(None), Event.last_date >= (start - timedelta(days=8)).date(),
+    # A series with exceptions may have an occurrence moved anywhere, before its first date too.
+    q = sa.select(Event).where(where, sa.or_(
+        sa.and_(Event.starts_at < end, sa.or_(
+            Event.last_date.is_(None), Event.last_date >= (start - timedelta(days=8)).date())),
         Event.id.in_(sa.select(OccurrenceException.event_id))))
     if for_notices:  # many conflicts at once: who to tell, loaded in bulk too
         q = q.options(selectinload(Event.people), selectinload(Event.exceptions),
@@ -579,8 +582,11 @@ def check_event(event: Event, actor=None, now: datetime | None = None, previous_
         for event_id, people in db.session.execute(sa.select(
                 OccurrenceException.event_id, OccurrenceException.person_ids).where(
                 sa.func.coalesce(sa.cast(OccurrenceException.person_ids, sa.Text), "null") != "null")):
-            if set(people or ()) & scope_people:
+            booked = set(people or ()) & scope_people
+            if booked:
                 sharing.add(event_id)
+                if booked & limited:  # its one occurrence is a span of its own, wherever it falls
+                    wide_ids.add(event_id)
     sharing.discard(event.id)
     wide_ids.discard(event.id)
 
@@ -595,14 +601,14 @@ def check_event(event: Event, actor=None, now: datetime | None = None, previous_
         loaded.update((e.id, e) for e in wide)
         occurrences += expand([rule_of(e) for e in wide], start, end)
     narrow_ids = sharing - wide_ids
-    seen = set()
-    for lo, hi in _windows(live, start, end):
-        near = _load_events(Event.id.in_(narrow_ids), lo, hi) if narrow_ids else []
+    windows = _windows(live, start, end)
+    if narrow_ids and windows:
+        # One load and one expansion over the span of all windows, not one per window: a monthly
+        # series has a dozen windows, each a round trip that brought back the same series.
+        lo, hi = windows[0][0], windows[-1][1]
+        near = _load_events(Event.id.in_(narrow_ids), lo, hi)
         loaded.update((e.id, e) for e in near)
-        for o in expand([rule_of(e) for e in near], lo, hi):
-            if (o.event_id, o.recurrence_id) not in seen:
-                seen.add((o.event_id, o.recurrence_id))
-                occurrences.append(o)
+        occurrences += _within(expand([rule_of(e) for e in near], lo, hi), windows)
 
     audiences = _audiences(loaded.values())
     # Quartiers matter only for the audience rule, and only if the event itself targets a public.
@@ -632,16 +638,30 @@ def check_event(event: Event, actor=None, now: datetime | None = None, previous_
 
 
 def _windows(occurrences: list[Occurrence], start: datetime, end: datetime) -> list[tuple[datetime, datetime]]:
-    """The days around the occurrences (a day on each side covers any travel margin), merged."""
+    """The days around the occurrences (a day on each side covers any travel margin), merged,
+    in order."""
     spans = sorted((o.starts_at - 86400, o.ends_at + 86400) for o in occurrences)
     merged: list[list[int]] = []
     for lo, hi in spans:
-        if merged and lo <= merged[-1][1] + 7 * 86400:  # a week apart: one window, fewer queries
+        if merged and lo <= merged[-1][1]:
             merged[-1][1] = max(merged[-1][1], hi)
         else:
             merged.append([lo, hi])
     return [(max(start, datetime.fromtimestamp(lo, UTC)), min(end, datetime.fromtimestamp(hi, UTC)))
             for lo, hi in merged]
+
+
+def _within(occurrences: list[Occurrence], windows: list[tuple[datetime, datetime]]) -> list[Occurrence]:
+    """The occurrences that overlap one of the windows (merged and in order, as `_windows` gives)."""
+    bounds = [(_epoch(lo), _epoch(hi)) for lo, hi in windows]
+    starts = [lo for lo, _ in bounds]
+    kept = []
+    for o in occurrences:
+        # The last window starting before the occurrence ends is the only one it can overlap.
+        i = bisect_left(starts, o.ends_at) - 1
+        if i >= 0 and o.starts_at < bounds[i][1]:
+            kept.append(o)
+    return kept
 
 
 # --- the rule every writer obeys: refused hard conflicts ------------------------------------

@@ -184,6 +184,28 @@ def test_three_young_people_at_once_or_a_raised_limit_is_within_capacity(territo
     assert live() == []
 
 
+
+def test_a_sponsor_booked_on_one_moved_occurrence_still_counts_when_another_of_their_series_is_edited(
+        client, territory, create_event, token_for, person):
+    t = territory
+    sponsor = person(t["cs"], name="Jean-Pierre Le Gall", role="sponsor")
+    monthly = create_event(t["bij"], [t["cs"]], title="Parrainage 0", kind="other", people=[sponsor.id],
+                           start_date=date(2027, 3, 1), start_time="18:00", duration_minutes=60,
+                           frequency="monthly", month_week=1, count=3)
+    for n in (1, 2):
+        create_event(t["bij"], [t["cs"]], title=f"Parrainage {n}", kind="other", people=[sponsor.id],
+                     start_date=date(2027, 3, 1) + timedelta(days=n), start_time="18:00", duration_minutes=60,
+                     frequency="weekly", count=10)
+    thursday = create_event(t["far"], [t["ml"]], start_date=date(2027, 3, 4), frequency="weekly", count=10)
+    headers = token_for()
+    moved = client.post(f"/api/v1/events/{thursday.id}/occurrences/move", headers=headers, json={
+        "recurrence_start": "2027-04-15T12:00:00Z", "people": [sponsor.id]})
+    assert [c["kind"] for c in moved.get_json()["conflicts"]] == ["capacity"]
+    # The monthly series meets nowhere near that Thursday: its sponsor's fourth series counts all the same.
+    edited = client.patch(f"/api/v1/events/{monthly.id}", headers=headers, json={"title": "Parrainage mensuel"})
+    assert [c["kind"] for c in edited.get_json()["conflicts"]] == ["capacity"]
+    assert [c.kind for c in live()] == ["capacity"]
+
 # --- time: DST, holidays ------------------------------------------------------------------------
 
 def test_a_conflict_appears_only_after_the_march_dst_change(territory, create_event):
@@ -272,6 +294,18 @@ def test_moving_an_occurrence_onto_a_busy_slot_creates_a_conflict(client, territ
     assert conflict["kind"] == "place" and conflict["b"]["starts_at"] == "2027-03-02T14:00:00Z"
     assert conflict["b"]["recurrence_id"] == "2027-03-01T13:00:00Z"
 
+
+def test_an_occurrence_moved_before_the_first_date_of_its_series_clashes_with_what_is_there(
+        client, territory, create_event, token_for):
+    t = territory
+    weekly = create_event(t["bij"], [t["ml"]], start_date=date(2027, 3, 8), frequency="weekly", count=3)
+    headers = token_for()
+    client.post(f"/api/v1/events/{weekly.id}/occurrences/move", headers=headers, json={
+        "recurrence_start": "2027-03-08T13:00:00Z", "starts_at": "2027-03-04T14:00:00+01:00",
+        "ends_at": "2027-03-04T17:00:00+01:00"})
+    response = client.post("/api/v1/events", headers=headers, json=_payload(t["bij"], [t["ft"]], start_date="2027-03-04"))
+    assert [(c["kind"], c["a"]["event_id"], c["a"]["starts_at"]) for c in response.get_json()["conflicts"]] == [
+        ("place", weekly.id, "2027-03-04T13:00:00Z")]
 
 def test_an_accepted_conflict_reopens_when_either_side_changes(client, territory, create_event, token_for):
     from models import db
@@ -500,6 +534,56 @@ def test_the_sweep_finds_exactly_what_comparing_every_pair_finds():
     assert len(naive) > 50
     assert set(swept) == set(naive)
     assert {k: f.signature for k, f in swept.items()} == {k: f.signature for k, f in naive.items()}
+
+
+def test_the_check_of_each_series_finds_what_the_full_detection_finds_for_it(territory, create_event, person):
+    """A random calendar of weekly, fortnightly, monthly and single events sharing places, rooms,
+    people and publics, some occurrences moved: checking a series right after the full detection
+    agrees with it on every conflict of that series, and changes nothing."""
+    from models import db
+    from scheduler import series
+    from scheduler.conflicts import check_event, person_ids_of
+    from scheduler.recurrence import expand, rule_of
+    from tests.conftest import SYSTEM
+
+    t = territory
+    rng = random.Random(11)
+    people = [person(t["cs"], name=f"Personne {n}", role=role)
+              for n, role in enumerate(["adviser", "adviser", "interpreter", "sponsor", "sponsor"])]
+    timing = [dict(frequency="weekly"), dict(frequency="weekly", interval=2), dict(frequency="once"),
+              dict(frequency="monthly", month_week=2), dict(frequency="monthly", month_week=-1)]
+    events = []
+    for n in range(40):
+        place = rng.choice([t["hall"], t["bij"], t["bij"], t["far"]])
+        age_min, age_max, tags = rng.choice([(None, None, []), (16, 25, []), (18, 30, ["femmes"]), (26, 60, [])])
+        events.append(create_event(
+            place, [rng.choice([t["ml"], t["ft"], t["cs"]])], title=f"Série {n}",
+            kind=rng.choice(["permanence", "atelier", "job_dating", "coordination"]),
+            start_date=date(2027, 3, 1) + timedelta(days=rng.randrange(21)),
+            start_time=rng.choice(["09:00", "10:00", "14:00"]), duration_minutes=rng.choice([60, 120, 180]),
+            room=rng.choice([None, "Grande salle", "Bureau"]) if place is t["hall"] else None,
+            people=[p.id for p in rng.sample(people, rng.choice([0, 1, 1, 2]))],
+            age_min=age_min, age_max=age_max, audience_tags=tags, count=rng.randrange(2, 9), **rng.choice(timing)))
+    now = datetime(2026, 12, 1, tzinfo=timezone.utc)
+    window = (now, now + timedelta(days=365))
+    for event in rng.sample(events, 12):  # moved in time, to another place, or to other people
+        occurrence = rng.choice(expand([rule_of(event)], *window))
+        change = rng.choice([dict(starts_at=occurrence.start + timedelta(days=rng.choice([-3, 1, 9]), hours=1)),
+                             dict(place=rng.choice([t["bij"], t["far"]]).slug),
+                             dict(person_ids=[rng.choice(people).id])])
+        series.move_occurrence(SYSTEM, event, occurrence.recurrence_start, **change)
+    db.session.commit()
+    detect_all(now)
+    stored = live()
+    assert len(stored) > 50 and {c.kind for c in stored} == {"place", "staff", "audience", "capacity"}
+    for event in events:
+        limited = {f"person:{p.id}" for p in people if p.role == "sponsor" and p.id in person_ids_of(event)}
+        outcome = check_event(event, now=now)
+        assert outcome.created == [] and outcome.ended == []
+        assert {c.identity for c in outcome.current} == {
+            c.identity for c in stored if event.id in (c.a_event_id, c.b_event_id)
+            or (c.kind == "capacity" and c.subject in limited)}, event.title
+        db.session.rollback()
 
 
 def test_the_command_line_detection_is_idempotent_and_agrees_with_the_writes(client, territory, create_event,
