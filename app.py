@@ -1,6 +1,7 @@
 """Maillage: the application factory. `app` is what gunicorn and the flask CLI load."""
 from __future__ import annotations
 
+import gc
 import os
 import time
 from pathlib import Path
@@ -162,3 +163,19 @@ def create_app(overrides: dict | None = None) -> Flask:
 
 
 app = create_app()
+
+
+def _freeze_what_lives_forever() -> None:
+    """A full garbage collection walks every object the process tracks, and the ~150,000 that
+    startup makes (modules, routes, mappers, schemas) never die: in a gunicorn worker, that walk
+    was a 80-100 ms pause of every request waiting on it (the load test's p99). Frozen, they are
+    left out of every collection; what requests make is still collected as before. The modules
+    that requests import on first use (the feed writer, the iCal reader) are loaded first."""
+    import scheduler.feeds  # noqa: F401
+    import scheduler.ical_import  # noqa: F401
+
+    gc.collect()
+    gc.freeze()
+
+
+_freeze_what_lives_forever()

@@ -263,9 +263,7 @@ def rules_in_window(f: CalendarFilter, start: datetime, end: datetime, people: b
     exceptions: dict[int, list] = {}
     for x in db.session.execute(sa.select(OccurrenceException).where(OccurrenceException.event_id.in_(ids))).scalars():
         exceptions.setdefault(x.event_id, []).append(x)
-    columns = [c.key for c in _RULE_COLUMNS]
-    return [rule_of(SimpleNamespace(**{c: getattr(r, c) for c in columns}, people=people_of.get(r.id, ()),
-                                    exceptions=exceptions.get(r.id, ())))
+    return [rule_of(SimpleNamespace(**r._asdict(), people=people_of.get(r.id, ()), exceptions=exceptions.get(r.id, ())))
             for r in rows]
 
 
