@@ -12,6 +12,7 @@ from models import Partner, Person, db
 from models import partners as ops
 from models.errors import NotFound
 from models.partners import PARTNER_TYPES, PERSON_ROLES
+from scheduler.conflicts import PERSON_FIELDS_IN_DETECTION, check_events_sharing, detection_facts
 
 blp = Blueprint("partners", __name__, url_prefix="/api/v1", description="Partenaires et personnes")
 
@@ -130,7 +131,10 @@ class PersonById(MethodView):
     def patch(self, data, person_id):
         """Modifier une personne"""
         data = {k: v for k, v in data.items() if v is not None or k != "role"}
-        person = ops.update_person(require_api_user(), _person(person_id), data)
+        person, user = _person(person_id), require_api_user()
+        before = detection_facts(person, PERSON_FIELDS_IN_DETECTION)
+        person = ops.update_person(user, person, data)
+        check_events_sharing(person, before, user)  # a new margin or capacity: their overlaps now
         db.session.commit()
         return person
 

@@ -11,6 +11,7 @@ from api.auth import require_api_user
 from api.schemas import SLUG, BaseSchema, SelectPage, length, reference
 from models import Place, Quartier, db
 from models import territory as ops
+from scheduler.conflicts import PLACE_FIELDS_IN_DETECTION, check_events_sharing, detection_facts
 
 blp = Blueprint("territory", __name__, url_prefix="/api/v1", description="Quartiers et lieux")
 
@@ -114,7 +115,10 @@ class PlaceBySlug(MethodView):
     @blp.response(200, PlaceSchema)
     def patch(self, data, slug):
         """Modifier un lieu"""
-        place = ops.update_place(require_api_user(), ops.place_by_slug(slug), data)
+        place, user = ops.place_by_slug(slug), require_api_user()
+        before = detection_facts(place, PLACE_FIELDS_IN_DETECTION)
+        place = ops.update_place(user, place, data)
+        check_events_sharing(place, before, user)  # another quartier: other publics to share
         db.session.commit()
         return place
 

@@ -669,6 +669,40 @@ def _within(occurrences: list[Occurrence], windows: list[tuple[datetime, datetim
 # conflict (place, staff, capacity) is refused under strict mode, or when a place where either
 # side happens refuses them (`Place.refuses_hard_conflicts`, a host that wants no double booking).
 
+# What a write to a person or a place changes in its events' overlaps: a person's travel margin
+# and how many they may follow at once (staff, capacity), the quartier of a place (audience).
+PERSON_FIELDS_IN_DETECTION = ("travel_margin_minutes", "max_concurrent")
+PLACE_FIELDS_IN_DETECTION = ("quartier_id",)
+
+
+def detection_facts(obj, fields: tuple[str, ...]) -> dict:
+    """The values of `fields` before a write, for `check_events_sharing`."""
+    return {name: getattr(obj, name) for name in fields}
+
+
+def check_events_sharing(obj, before: dict, actor=None) -> Outcome:
+    """After a write to a person or a place (flushed, not committed) that changed one of the
+    facts read by `detection_facts`: each of its events checked as after a write to it. The
+    write is kept whatever it creates (it moves no date); the conflicts and notices follow."""
+    from models import Person
+    from models.events import event_people
+
+    total = Outcome()
+    if all(getattr(obj, name) == value for name, value in before.items()):
+        return total
+    if isinstance(obj, Person):
+        events = db.session.scalars(sa.select(Event).join(event_people, event_people.c.event_id == Event.id)
+                                    .where(event_people.c.person_id == obj.id).order_by(Event.id))
+    else:
+        events = db.session.scalars(sa.select(Event).where(Event.place_id == obj.id).order_by(Event.id))
+    for event in list(events):
+        outcome = check_event(event, actor)
+        total.created += outcome.created
+        total.still += outcome.still
+        total.ended += outcome.ended
+    return total
+
+
 class HardConflictsRefused(ConflictError):
     """The write would create hard conflicts where they are refused: the caller rolls back."""
 

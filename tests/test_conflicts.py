@@ -116,6 +116,36 @@ def test_the_travel_margin_is_set_per_person(territory, create_event, person):
     assert live("staff") == []
 
 
+def test_a_new_travel_margin_written_through_the_api_checks_that_persons_events(
+        client, territory, create_event, person, token_for):
+    t = territory
+    quick = person(t["cs"], name="Lucas Fournier", role="educator", travel_margin_minutes=10)
+    create_event(t["bij"], [t["ml"]], people=[quick.id], start_time="09:00", duration_minutes=120)
+    create_event(t["far"], [t["ft"]], title="Entretiens", people=[quick.id], start_time="11:15", duration_minutes=60)
+    detect_all()
+    assert live("staff") == []
+    headers = token_for()
+    assert client.patch(f"/api/v1/people/{quick.id}", headers=headers,
+                        json={"travel_margin_minutes": 30}).status_code == 200
+    staff = live("staff")  # the pair, every week
+    assert staff and all(c.details["travel"] is True for c in staff)
+    assert client.patch(f"/api/v1/people/{quick.id}", headers=headers,
+                        json={"travel_margin_minutes": 10}).status_code == 200
+    assert live("staff") == []
+
+
+def test_a_place_moved_to_another_quartier_through_the_api_checks_its_events(
+        client, territory, create_event, token_for):
+    t = territory
+    create_event(t["bij"], [t["ml"]], title="Job dating restauration", kind="job_dating", age_min=16, age_max=25)
+    create_event(t["far"], [t["cs"]], title="Job dating ailleurs", kind="job_dating", age_min=16, age_max=25)
+    detect_all()
+    assert live("audience") == []
+    response = client.patch("/api/v1/places/pimms-essarts", headers=token_for(), json={"quartier": "QN03801M"})
+    assert response.status_code == 200, response.get_json()
+    assert live("audience") and all(c.severity == "warning" for c in live("audience"))
+
+
 def test_back_to_back_in_the_same_place_needs_no_travel_margin(territory, create_event, person):
     t = territory
     nadia = person(t["cs"])
