@@ -249,3 +249,40 @@ def test_an_address_out_of_range_gets_a_french_page_not_a_server_error(client, s
     page = response.get_data(as_text=True)
     assert text in page and '<html lang="fr">' in page
     assert client.get("/coordination/?page=1").status_code == 200
+
+
+def test_editing_a_series_from_the_conflict_page_resolves_it_and_every_week_of_that_pair(client, sign_in, clash):
+    from models import ScheduleConflict, db
+    from models.audit import history
+
+    sign_in(client)
+    cid = clash["conflict"].id
+    pair = set(db.session.scalars(sa.select(ScheduleConflict.id)))
+    conflict_page = client.get(f"/coordination/chevauchements/{cid}").get_data(as_text=True)
+    url = f"/coordination/evenements/{clash['b'].id}?chevauchement={cid}"
+    assert url in conflict_page  # the conflict page links to its series with itself named
+    series_page = client.get(url).get_data(as_text=True)
+    assert f'name="chevauchement" value="{cid}"' in series_page
+    response = client.post(url, data={"csrf_token": csrf_token_in(series_page), "chevauchement": str(cid),
+                                      "start": "09:00", "end": "10:00", "room": "", "status": "confirmed"})
+    assert response.status_code == 302 and response.headers["Location"].endswith("/coordination/")
+    db.session.expire_all()
+    assert {db.session.get(ScheduleConflict, i).status for i in pair} == {"resolved"}
+    (entry,) = [e for e in history("conflicts", cid) if e.action == "resolve"]
+    assert "série « Entretiens France Travail » modifiée" in entry.changes["reason"][1]
+    assert entry.user.email == "coordo@example.fr"
+
+
+def test_a_conflict_named_on_a_series_page_that_is_not_its_own_resolves_nothing(client, sign_in, clash,
+                                                                                 create_event):
+    from models import Place, db
+
+    sign_in(client)
+    bij = db.session.scalar(sa.select(Place).where(Place.slug == "bij"))
+    elsewhere = create_event(bij, [clash["ml"]], title="Atelier CV", start_time="18:00", duration_minutes=60)
+    url = f"/coordination/evenements/{elsewhere.id}?chevauchement={clash['conflict'].id}"
+    page = client.get(url).get_data(as_text=True)
+    assert 'name="chevauchement"' not in page
+    client.post(url, data={"csrf_token": csrf_token_in(page), "chevauchement": str(clash["conflict"].id),
+                           "start": "19:00", "end": "20:00", "room": "", "status": "confirmed"})
+    assert _status(clash["conflict"].id) == "open"

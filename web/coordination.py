@@ -327,9 +327,28 @@ def event(event_id: int):
     """A series, to edit its time, room or status (the whole series)."""
     e = _event_or_404(event_id)
     end = datetime.combine(date(2000, 1, 1), e.start_time) + timedelta(minutes=e.duration_minutes)
+    origin = _conflict_of_event(request.args.get("chevauchement"), e)
     return render_template("coordination/event.html", event=e, can_edit=current_user.can_edit_event(e),
+                           origin=origin,
                            end_time=end.strftime("%H:%M"), place_zone=school_zone_of(e.holiday_region),
                            overseas=is_overseas(e.holiday_region), zones=SCHOOL_ZONE_CHOICES)
+
+
+def _conflict_of_event(conflict_id: str | None, e: Event) -> ScheduleConflict | None:
+    """The conflict whose page led to this series (`?chevauchement=`), if it is one of its own."""
+    if not conflict_id or not conflict_id.isdigit():
+        return None
+    c = _visible(int(conflict_id))
+    return c if e.id in (c.a_event_id, c.b_event_id) else None
+
+
+def _same_pair(c: ScheduleConflict) -> set[int]:
+    """The live conflicts between the two series of `c`, of its kind: a series edit made from
+    the page of one of them (every week of the pair) resolves all those it ends."""
+    pair = sa.or_(sa.and_(ScheduleConflict.a_event_id == c.a_event_id, ScheduleConflict.b_event_id == c.b_event_id),
+                  sa.and_(ScheduleConflict.a_event_id == c.b_event_id, ScheduleConflict.b_event_id == c.a_event_id))
+    return set(db.session.scalars(sa.select(ScheduleConflict.id).where(
+        pair, ScheduleConflict.kind == c.kind, ScheduleConflict.status.in_(["open", "accepted"]))))
 
 
 def _event_or_404(event_id: int) -> Event:
@@ -362,13 +381,22 @@ def edit_event(event_id: int):
         values["pause_school_holidays"] = request.form.get("pause_school_holidays") == "1"
         values["school_zone"] = request.form["school_zone"] or None
     before = person_ids_of(e)
+    origin = _conflict_of_event(request.form.get("chevauchement"), e)
+    resolving = _same_pair(origin) if origin else set()
+    page = url_for("coordination.event", event_id=event_id, chevauchement=origin.id if origin else None)
     try:
         series.update_event(current_user, e, values)
-        outcome = check_write(e, current_user, previous_person_ids=before)
+        outcome = check_write(e, current_user, previous_person_ids=before,
+                              resolved_by_action=f"série « {e.title} » modifiée." if origin else None,
+                              resolving_ids=resolving)
     except DomainError as error:
         db.session.rollback()
         flash(error.message, "error")
-        return redirect(url_for("coordination.event", event_id=event_id))
+        return redirect(page)
     db.session.commit()
+    if origin is not None and origin.status == "resolved":
+        flash(f"Chevauchement résolu : série « {e.title} » modifiée. Chevauchements de cette série : "
+              f"{len(outcome.current)}.", "success")
+        return redirect(url_for("coordination.dashboard"))
     flash(f"Série enregistrée. Chevauchements de cette série : {len(outcome.current)}.", "success")
-    return redirect(url_for("coordination.event", event_id=event_id))
+    return redirect(page)
