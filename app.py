@@ -53,6 +53,24 @@ class MaillageRequest(Request):
         Request.max_content_length.fset(self, value)
 
 
+def _whole_number(name: str, default: str) -> int:
+    value = os.environ.get(name, default)
+    if not value.isdigit() or int(value) < 1:
+        raise SystemExit(f"{name}={value!r}: a whole number of days (at least 1) is expected.")
+    return int(value)
+
+
+def _event_kinds(name: str, default: str) -> tuple[str, ...]:
+    """A comma-separated list of event kinds (models/events.py EVENT_KINDS); empty means none."""
+    from models.events import EVENT_KINDS
+
+    kinds = tuple(k.strip() for k in os.environ.get(name, default).split(",") if k.strip())
+    unknown = [k for k in kinds if k not in EVENT_KINDS]
+    if unknown:
+        raise SystemExit(f"{name}: unknown event kind(s) {', '.join(unknown)}; known: {', '.join(EVENT_KINDS)}.")
+    return kinds
+
+
 def _settings(instance_path: str) -> dict:
     default_db = f"sqlite:///{Path(instance_path) / 'maillage.sqlite3'}"
     url = os.environ.get("DATABASE_URL", default_db)
@@ -73,6 +91,11 @@ def _settings(instance_path: str) -> dict:
         # Files of up to this many events are previewed and imported in the request; bigger ones by
         # the clock process, the page showing the progress (scheduler/import_jobs.py).
         "IMPORT_INLINE_MAX_EVENTS": int(os.environ.get("IMPORT_INLINE_MAX_EVENTS", "200")),
+        # Overlaps: how far ahead they are looked for, which kinds never split a public.
+        "CONFLICT_HORIZON_DAYS": _whole_number("CONFLICT_HORIZON_DAYS", "365"),
+        "CONFLICT_NON_COMPETING_KINDS": _event_kinds("CONFLICT_NON_COMPETING_KINDS", "coordination"),
+        # How far ahead a change to a whole event is told to the people concerned.
+        "NOTICE_HORIZON_DAYS": _whole_number("NOTICE_HORIZON_DAYS", "90"),
         # Synced calendars and webhooks may name 127.0.0.1 or a private network (models/urls.py):
         # for tests and development machines only.
         "ALLOW_PRIVATE_URLS": os.environ.get("ALLOW_PRIVATE_URLS") == "1",
