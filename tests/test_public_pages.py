@@ -470,3 +470,27 @@ def test_an_overseas_hall_screen_shows_its_own_today_in_local_time(client, creat
     starts = [s for eid, s, _ in shown(html) if eid == event.id]
     assert starts[0] == f"{today}T08:00:00+04:00" and len(starts) == 3
     assert "8 h – 11 h" in html and "(heure locale)" in html
+
+
+def test_an_overseas_quartier_screen_and_poster_turn_their_day_at_its_own_midnight(
+        client, create_quartier, create_place, create_partner, create_event):
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    from web.public import _zone_of
+
+    reunion = ZoneInfo("Indian/Reunion")
+    quartier = create_quartier("QN97401M", name="Ariste", communes=("Le Port",), department="974")
+    metropole = create_quartier("QN03801M")
+    assert _zone_of("quartier", quartier) == reunion
+    assert _zone_of("quartier", metropole) == ZoneInfo("Europe/Paris")
+    today = datetime.now(reunion).date()
+    place = create_place("pij-ariste", "PIJ d'Ariste", quartier="QN97401M", postcode="97420", department="974")
+    assert place.timezone == "Indian/Reunion"
+    event = create_event(place, [create_partner()], title="Permanence au Port", start_date=today,
+                         start_time="00:30", duration_minutes=60, frequency="daily", interval=1, count=2,
+                         skip_public_holidays=False)
+    html = client.get(f"/ecran/{quartier.code}").get_data(as_text=True)
+    # 00:30 in Réunion is the evening before in Paris: a Paris "today" would start a day late or early.
+    starts = [s for eid, s, _ in shown(html) if eid == event.id]
+    assert starts == [f"{today}T00:30:00+04:00", f"{today + timedelta(days=1)}T00:30:00+04:00"]

@@ -23,6 +23,7 @@ from models import Partner, Place, Quartier, db
 from models.base import read_without_transaction
 from models.errors import DomainError, NotFound
 from models.events import EVENT_KINDS
+from models.territory import DEPARTMENT_TIMEZONES
 from models.versions import ALL_EVENTS, event_scope, partner_scope, place_scope, quartier_scope, versions_of
 from scheduler.calendar import (CalendarFilter, first_occurrences_between, next_occurrences,
                                 occurrences_between, public_event)
@@ -83,11 +84,11 @@ def _today(zone: ZoneInfo | None = None) -> date:
     return datetime.now(zone or _default_zone()).date()
 
 
-def _start_day() -> date:
-    """`?du=AAAA-MM-JJ` shows another week; today otherwise."""
+def _start_day(zone: ZoneInfo | None = None) -> date:
+    """`?du=AAAA-MM-JJ` shows another week; today (in `zone`, by default Maillage's) otherwise."""
     value = request.args.get("du")
     if not value:
-        return _today()
+        return _today(zone)
     try:
         day = date.fromisoformat(value)
     except ValueError:
@@ -362,11 +363,18 @@ def _scope_filter(kind: str, obj) -> CalendarFilter:
     return CalendarFilter(place=obj.slug) if kind == "place" else CalendarFilter(quartier=obj.code)
 
 
+def _zone_of(kind: str, obj) -> ZoneInfo:
+    """The wall clock of a place, or of a quartier's department (an overseas quartier's places
+    share its zone): a hall's "today" and a poster's week turn at their own midnight."""
+    if kind == "place":
+        return ZoneInfo(obj.timezone)
+    return ZoneInfo(DEPARTMENT_TIMEZONES.get(obj.department, current_app.config["DEFAULT_TIMEZONE"]))
+
+
 @bp.get("/ecran/<key>")
 def screen(key: str):
     kind, obj = _scope(key)
-    # A hall's "today" is its own: an overseas place's day turns at its midnight, not Paris's.
-    zone = ZoneInfo(obj.timezone) if kind == "place" else _default_zone()
+    zone = _zone_of(kind, obj)
     first_day = _today(zone)
 
     def build():
@@ -462,11 +470,11 @@ def widget_snippet():
 def _poster(kind: str, obj, page_url: str):
     from web.poster import render_poster
 
-    first_day = _start_day()
+    first_day = _start_day(_zone_of(kind, obj))
     monday = first_day - timedelta(days=first_day.weekday())
 
     def build():
-        start, end = _window(monday, 7)
+        start, end = _window(monday, 7, _zone_of(kind, obj))
         rows = occurrence_rows(occurrences_between(_scope_filter(kind, obj), start, end))
         return render_poster(obj.name, page_url, monday, by_day(rows))
 
