@@ -266,5 +266,5 @@ def register(scheduler, app) -> None:
         finally:
             _working.release()
 
-    scheduler.add_job(job, "interval", seconds=POLL_SECONDS, id="imports", max_instances=2, coalesce=True,
-                      replace_existing=True)
+    scheduler.add_job(job, "interval", seconds=POLL_SECONDS, id="imports", name="imports", max_instances=2,
+                      coalesce=True, replace_existing=True)

@@ -1046,4 +1046,4 @@ def register(scheduler, app) -> None:
     from scheduler.clock import job
 
     scheduler.add_job(job(app, lambda: run_due(utcnow())), "cron", second=0, id="reminders.run_due",
-                      max_instances=1, coalesce=True, misfire_grace_time=50)
+                      name="reminders.run_due", max_instances=1, coalesce=True, misfire_grace_time=50)

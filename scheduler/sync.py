@@ -155,5 +155,5 @@ def register(scheduler, app) -> None:
             finally:
                 db.session.remove()
 
-    scheduler.add_job(job, "interval", minutes=JOB_MINUTES, id="feeds-sync", max_instances=1, coalesce=True,
-                      replace_existing=True)
+    scheduler.add_job(job, "interval", minutes=JOB_MINUTES, id="feeds-sync", name="feeds-sync", max_instances=1,
+                      coalesce=True, replace_existing=True)
