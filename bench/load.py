@@ -176,11 +176,8 @@ def cpu_seconds(pgid: int | None = None, name: str | None = None) -> float:
     return total / os.sysconf("SC_CLK_TCK")
 
 
-def run_locust(host: str, users: int, seconds: int, classes: list[str], env: dict, prefix: Path,
-               nice: int = 0) -> dict:
-    # `nice` < 0 (root only) lets the load generator run first when it shares the cores with the
-    # server: a locust that waits for a core counts its own wait in every response time.
-    command = [*(["nice", "-n", str(nice)] if nice else []), str(BIN / "locust"), "-f", str(ROOT / "bench" / "locustfile.py"), "--headless", "--only-summary",
+def run_locust(host: str, users: int, seconds: int, classes: list[str], env: dict, prefix: Path) -> dict:
+    command = [str(BIN / "locust"), "-f", str(ROOT / "bench" / "locustfile.py"), "--headless", "--only-summary",
                "--users", str(users), "--spawn-rate", str(max(1, users // 5)), "--run-time", f"{seconds}s",
                "--host", host, "--csv", str(prefix), "--stop-timeout", "10", "--loglevel", "WARNING", *classes]
     children = os.times()
@@ -231,8 +228,6 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=int(os.environ.get("WEB_CONCURRENCY", "2")),
                         help="WEB_CONCURRENCY given to the Procfile's web line")
     parser.add_argument("--editors", type=int, default=3, help="of the users, editors writing (0: reads only)")
-    parser.add_argument("--locust-nice", type=int, default=0,
-                        help="niceness of locust (e.g. -10, root only: the load generator first on shared cores)")
     parser.add_argument("--check", action="store_true", help="exit 1 when a target is missed")
     args = parser.parse_args()
 
@@ -262,11 +257,10 @@ def main() -> None:
         print(f"warm-up: {len(targets['feeds'])} feeds and {len(targets['pages'])} pages, "
               f"{args.workers} times, {time.perf_counter() - t0:.1f} s")
         load_env = {**os.environ, "LOAD_TARGETS": str(folder / "targets.json")}
-        baseline = run_locust(host, args.users, args.baseline_seconds, ["StaticFile"], load_env, folder / "baseline",
-                              args.locust_nice)
+        baseline = run_locust(host, args.users, args.baseline_seconds, ["StaticFile"], load_env, folder / "baseline")
         classes = ["Subscriber", "Visitor"] + (["Editor"] if targets["editors"] else [])
         before = cpu_seconds(pgid=server.pid), cpu_seconds(name="postgres: ")
-        mix = run_locust(host, args.users, args.seconds, classes, load_env, folder / "mix", args.locust_nice)
+        mix = run_locust(host, args.users, args.seconds, classes, load_env, folder / "mix")
         used = {"gunicorn": cpu_seconds(pgid=server.pid) - before[0],
                 "PostgreSQL": cpu_seconds(name="postgres: ") - before[1], "locust": mix["locust_cpu"]}
         acknowledged, missing = lost_writes(url, Path(targets["acknowledged"]))
@@ -280,8 +274,7 @@ def main() -> None:
 
     load = os.getloadavg()
     print(f"gunicorn: `{procfile_web_line()}` with WEB_CONCURRENCY={args.workers}; {args.users} users "
-          f"({len(targets['editors'])} editors) for {args.seconds} s; locust niceness {args.locust_nice}; "
-          f"load average at the end {load[0]:.1f}")
+          f"({len(targets['editors'])} editors) for {args.seconds} s; load average at the end {load[0]:.1f}")
     print(f"baseline (static file, same gunicorn): {baseline['rps']:.0f} req/s, p50 {baseline['p50']:.0f} ms, "
           f"p99 {baseline['p99']:.0f} ms, {baseline['failures']} errors")
     for label, (count, rps, p50, p99, failures) in sorted(mix["by_name"].items()):
