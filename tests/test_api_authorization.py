@@ -5,10 +5,11 @@ from __future__ import annotations
 import io
 import re
 from dataclasses import dataclass
-from datetime import date, datetime, timezone
+from datetime import date, datetime, timedelta
 from typing import Callable
 
 import pytest
+from conftest import paris_at, quiet_monday
 
 from models import AuditEntry, Event, db
 
@@ -20,8 +21,11 @@ ACTORS = ["anonymous", "editor_own", "editor_other", "coordinator_here", "coordi
 COORDINATORS = {"coordinator_here", "coordinator_elsewhere", "coordinator_national"}
 OWN_EVENT = {"editor_own", "coordinator_here", "coordinator_national"}
 HERE = {"coordinator_here", "coordinator_national"}
-MONDAY = "2027-03-08T14:00:00+01:00"
-CANCELLED_MONDAY = "2027-03-15T14:00:00+01:00"
+# The world's Monday series start on quiet_monday() (create_event's default): its second, third and
+# fourth Mondays.
+MONDAY = paris_at(quiet_monday() + timedelta(weeks=1), 14).isoformat()
+CANCELLED_MONDAY = paris_at(quiet_monday() + timedelta(weeks=2), 14).isoformat()
+FOURTH_MONDAY = paris_at(quiet_monday() + timedelta(weeks=3), 14).isoformat()
 ICS = """BEGIN:VCALENDAR\r
 VERSION:2.0\r
 PRODID:-//Maillage tests//FR\r
@@ -104,7 +108,8 @@ MATRIX = {
     "cancel occurrence": Row("POST", "/api/v1/events/{event_id}/occurrences/cancel", OWN_EVENT, _json(
         EVENT + "/occurrences/cancel", {"recurrence_start": MONDAY})),
     "move occurrence": Row("POST", "/api/v1/events/{event_id}/occurrences/move", OWN_EVENT, _json(
-        EVENT + "/occurrences/move", {"recurrence_start": MONDAY, "starts_at": "2027-03-09T14:00:00+01:00"})),
+        EVENT + "/occurrences/move", {"recurrence_start": MONDAY, "starts_at": paris_at(
+            quiet_monday() + timedelta(weeks=1, days=1), 14).isoformat()})),
     "restore occurrence": Row("POST", "/api/v1/events/{event_id}/occurrences/restore", OWN_EVENT, _json(
         EVENT + "/occurrences/restore", {"recurrence_start": CANCELLED_MONDAY})),
     "preview an import": Row("POST", "/api/v1/imports/preview", OWN_EVENT, _upload("/api/v1/imports/preview"),
@@ -149,7 +154,7 @@ def world(create_partner, create_quartier, create_place, create_event, token_for
     create_event(bij, [ft], title="Permanence France Travail", frequency="weekly", weekdays=[0], people=[hugo.id])
     create_event(maurepas, [ft], title="Permanence à Maurepas", frequency="weekly", weekdays=[2], people=[hugo.id])
     series.cancel_occurrence(SYSTEM, event, datetime.fromisoformat(CANCELLED_MONDAY), "Formation")
-    run_full_detection(datetime(2027, 3, 1, tzinfo=timezone.utc))
+    run_full_detection()
     db.session.commit()
     from models import ScheduleConflict
 
@@ -279,7 +284,7 @@ def test_the_history_of_a_series_says_who_changed_what(client, world):
     headers = world["headers"]("editor_own")
     client.patch(f"/api/v1/events/{world['event_id']}", headers=headers, json={"title": "Permanence du lundi"})
     client.post(f"/api/v1/events/{world['event_id']}/occurrences/cancel", headers=headers,
-                json={"recurrence_start": "2027-03-22T14:00:00+01:00", "reason": "Formation"})
+                json={"recurrence_start": FOURTH_MONDAY, "reason": "Formation"})
     history = client.get(f"/api/v1/events/{world['event_id']}/history", headers=headers).get_json()
     assert [h["action"] for h in history] == ["create", "cancel_occurrence", "update", "cancel_occurrence"]
     assert history[2]["user"] == "editor_own@example.fr"

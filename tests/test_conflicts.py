@@ -7,7 +7,13 @@ from zoneinfo import ZoneInfo
 import pytest
 import sqlalchemy as sa
 
+from tests.conftest import french_holidays, next_march_dst_sunday, paris_today, quiet_monday, utc_z
+
 PARIS = ZoneInfo("Europe/Paris")
+# The series start on this Monday unless told otherwise (create_event's default too): four weeks
+# ahead with no public holiday and one UTC offset. Writes are checked over the twelve months from
+# today, so their dates are taken from today.
+MONDAY = quiet_monday()
 
 
 @pytest.fixture
@@ -38,7 +44,7 @@ def person(app):
     return build
 
 
-def detect_all(now=datetime(2026, 12, 1, tzinfo=timezone.utc)):
+def detect_all(now=None):
     from models import db
     from scheduler.conflicts import run_full_detection
 
@@ -72,7 +78,7 @@ def test_two_series_in_the_same_room_at_once_are_a_hard_place_conflict(territory
     place = live("place")
     assert [(c.a_event_id, c.b_event_id) for c in place] == [(a.id, b.id), (a.id, b.id)]
     assert all(c.severity == "hard" and c.details["room"] == "Grande salle" for c in place)
-    assert place[0].starts_at == local(date(2027, 3, 1), 14)
+    assert place[0].starts_at == local(MONDAY, 14)
 
 
 def test_a_booking_without_a_room_clashes_with_every_room_of_the_place(territory, create_event):
@@ -186,7 +192,7 @@ def test_a_sponsor_following_four_young_people_in_the_same_weeks_exceeds_the_cap
     t = territory
     sponsor = person(t["cs"], name="Jean-Pierre Le Gall", role="sponsor")
     series = [create_event(t["bij"], [t["cs"]], title=f"Parrainage {n}", kind="other", people=[sponsor.id],
-                           start_date=date(2027, 3, 1) + timedelta(days=n), start_time="18:00",
+                           start_date=MONDAY + timedelta(days=n), start_time="18:00",
                            duration_minutes=60, frequency="weekly", count=10) for n in range(4)]
     detect_all()
     (conflict,) = live()
@@ -202,12 +208,13 @@ def test_three_young_people_at_once_or_a_raised_limit_is_within_capacity(territo
     sponsor = person(t["cs"], name="Jean-Pierre Le Gall", role="sponsor")
     for n in range(3):
         create_event(t["bij"], [t["cs"]], title=f"Parrainage {n}", kind="other", people=[sponsor.id],
-                     start_date=date(2027, 3, 1) + timedelta(days=n), start_time="18:00", duration_minutes=60,
+                     start_date=MONDAY + timedelta(days=n), start_time="18:00", duration_minutes=60,
                      frequency="weekly", count=10)
     detect_all()
     assert live() == []
     create_event(t["bij"], [t["cs"]], title="Parrainage 4", kind="other", people=[sponsor.id],
-                 start_date=date(2027, 3, 4), start_time="18:00", duration_minutes=60, frequency="weekly", count=10)
+                 start_date=MONDAY + timedelta(days=3), start_time="18:00", duration_minutes=60, frequency="weekly",
+                 count=10)
     sponsor.max_concurrent = 4
     db.session.commit()
     detect_all()
@@ -220,16 +227,17 @@ def test_a_sponsor_booked_on_one_moved_occurrence_still_counts_when_another_of_t
     t = territory
     sponsor = person(t["cs"], name="Jean-Pierre Le Gall", role="sponsor")
     monthly = create_event(t["bij"], [t["cs"]], title="Parrainage 0", kind="other", people=[sponsor.id],
-                           start_date=date(2027, 3, 1), start_time="18:00", duration_minutes=60,
+                           start_date=MONDAY, start_time="18:00", duration_minutes=60,
                            frequency="monthly", month_week=1, count=3)
     for n in (1, 2):
         create_event(t["bij"], [t["cs"]], title=f"Parrainage {n}", kind="other", people=[sponsor.id],
-                     start_date=date(2027, 3, 1) + timedelta(days=n), start_time="18:00", duration_minutes=60,
+                     start_date=MONDAY + timedelta(days=n), start_time="18:00", duration_minutes=60,
                      frequency="weekly", count=10)
-    thursday = create_event(t["far"], [t["ml"]], start_date=date(2027, 3, 4), frequency="weekly", count=10)
+    thursday = create_event(t["far"], [t["ml"]], start_date=MONDAY + timedelta(days=3), frequency="weekly",
+                            count=10, skip_public_holidays=False)
     headers = token_for()
     moved = client.post(f"/api/v1/events/{thursday.id}/occurrences/move", headers=headers, json={
-        "recurrence_start": "2027-04-15T12:00:00Z", "people": [sponsor.id]})
+        "recurrence_start": utc_z(local(MONDAY + timedelta(weeks=6, days=3), 14)), "people": [sponsor.id]})
     assert [c["kind"] for c in moved.get_json()["conflicts"]] == ["capacity"]
     # The monthly series meets nowhere near that Thursday: its sponsor's fourth series counts all the same.
     edited = client.patch(f"/api/v1/events/{monthly.id}", headers=headers, json={"title": "Parrainage mensuel"})
@@ -242,34 +250,65 @@ def test_a_conflict_appears_only_after_the_march_dst_change(territory, create_ev
     """A partner's calendar imported in UTC (12:00–13:00 UTC) against a Paris wall-clock series
     (14:00–16:00): 13:00–14:00 in Paris in winter, 14:00–15:00 once summer time starts."""
     t = territory
-    paris = create_event(t["bij"], [t["ml"]], start_date=date(2027, 3, 15), duration_minutes=120,
-                         frequency="weekly", count=4)
-    utc = create_event(t["bij"], [t["ft"]], title="Entretiens (agenda importé)", start_date=date(2027, 3, 15),
+    change = next_march_dst_sunday()
+    first = change - timedelta(days=13)  # two Mondays before the change, two after
+    paris = create_event(t["bij"], [t["ml"]], start_date=first, duration_minutes=120, frequency="weekly", count=4)
+    utc = create_event(t["bij"], [t["ft"]], title="Entretiens (agenda importé)", start_date=first,
                        start_time="12:00", duration_minutes=60, timezone="UTC", skip_public_holidays=False,
                        frequency="weekly", count=4)
-    detect_all()
+    # The change may be further than the twelve months of the horizon: it starts the week before.
+    detect_all(datetime.combine(first, datetime.min.time(), timezone.utc) - timedelta(days=7))
     days = [c.starts_at.astimezone(PARIS).date() for c in live("place")]
-    # 2027-03-29 is Easter Monday: the Paris series skips it. Summer time began on 28 March.
-    assert days == [date(2027, 4, 5)]
-    assert [(c.a_event_id, c.b_event_id) for c in live("place")] == [(paris.id, utc.id)]
+    # The two Mondays after the change, less Easter Monday if it is one of them (the Paris series
+    # skips it; in 2027 it is the day after the change).
+    after = [change + timedelta(days=1), change + timedelta(days=8)]
+    assert days == [d for d in after if d not in french_holidays(d.year)] and days
+    assert [(c.a_event_id, c.b_event_id) for c in live("place")] == [(paris.id, utc.id)] * len(days)
 
 
 def test_a_public_holiday_removes_the_conflict_of_that_day(territory, create_event):
     t = territory
-    create_event(t["bij"], [t["ml"]], start_date=date(2027, 3, 22), frequency="weekly", count=3)  # skips 29 March
-    create_event(t["bij"], [t["ft"]], title="Forum", kind="forum", start_date=date(2027, 3, 29),
-                 skip_public_holidays=False)
-    create_event(t["bij"], [t["ft"]], title="Réunion", kind="info_collective", start_date=date(2027, 4, 5),
+    holiday = next_monday_holiday()
+    create_event(t["bij"], [t["ml"]], start_date=holiday - timedelta(weeks=1), frequency="weekly", count=3)  # skips it
+    create_event(t["bij"], [t["ft"]], title="Forum", kind="forum", start_date=holiday, skip_public_holidays=False)
+    after = holiday + timedelta(weeks=1)
+    create_event(t["bij"], [t["ft"]], title="Réunion", kind="info_collective", start_date=after,
                  skip_public_holidays=False)
     detect_all()
-    assert [c.starts_at.astimezone(PARIS).date() for c in live("place")] == [date(2027, 4, 5)]
+    assert [c.starts_at.astimezone(PARIS).date() for c in live("place")] == [after]
 
 
 # --- through the API: writes answer with their conflicts ---------------------------------------
 
+def next_monday_holiday() -> date:
+    """The next public holiday on a Monday (there are Easter and Whit Monday each year) with no
+    holiday on the Mondays before and after it."""
+    day = paris_today() + timedelta(days=7)
+    days_off = french_holidays(day.year, day.year + 1)
+    while not (day.weekday() == 0 and day in days_off
+               and day - timedelta(weeks=1) not in days_off and day + timedelta(weeks=1) not in days_off):
+        day += timedelta(days=1)
+    return day
+
+
+def day_at(days: int) -> str:
+    """MONDAY + days, as the API takes a date."""
+    return (MONDAY + timedelta(days=days)).isoformat()
+
+
+def at(days: int, hour: int, minute: int = 0) -> str:
+    """MONDAY + days at that hour in Paris, in UTC as the API writes it."""
+    return utc_z(local(MONDAY + timedelta(days=days), hour, minute))
+
+
+def paris_iso(days: int, hour: int, minute: int = 0) -> str:
+    """MONDAY + days at that hour in Paris, with its UTC offset."""
+    return local(MONDAY + timedelta(days=days), hour, minute).isoformat()
+
+
 def _payload(place, organisers, **values):
     return {"kind": "permanence", "title": "Permanence", "place": place.slug, "organisers": [p.slug for p in organisers],
-            "start_date": "2027-03-01", "start_time": "14:00", "end_time": "17:00", **values}
+            "start_date": day_at(0), "start_time": "14:00", "end_time": "17:00", **values}
 
 
 def test_a_write_answers_with_the_conflicts_it_creates(client, territory, create_event, token_for):
@@ -281,7 +320,7 @@ def test_a_write_answers_with_the_conflicts_it_creates(client, territory, create
     assert response.status_code == 201, response.get_json()
     conflicts = response.get_json()["conflicts"]
     assert [c["kind"] for c in conflicts] == ["place", "place"]
-    assert conflicts[0]["a"]["event_id"] == first.id and conflicts[0]["a"]["starts_at"] == "2027-03-01T13:00:00Z"
+    assert conflicts[0]["a"]["event_id"] == first.id and conflicts[0]["a"]["starts_at"] == at(0, 14)
     assert conflicts[0]["status"] == "open"
     assert len(live("place")) == 2
 
@@ -296,12 +335,12 @@ def test_cancelling_an_occurrence_closes_its_conflict(client, territory, create_
     detect_all()
     assert len(live("place")) == 2
     response = client.post(f"/api/v1/events/{other.id}/occurrences/cancel", headers=token_for(),
-                           json={"recurrence_start": "2027-03-01T13:00:00Z", "reason": "Formation"})
+                           json={"recurrence_start": at(0, 14), "reason": "Formation"})
     assert response.status_code == 200, response.get_json()
     assert response.get_json()["conflicts"] == []  # those of the cancelled occurrence: none left
     db.session.expire_all()
     (remaining,) = live("place")
-    assert remaining.starts_at == local(date(2027, 3, 8), 14)
+    assert remaining.starts_at == local(MONDAY + timedelta(weeks=1), 14)
     from models import ScheduleConflict
 
     closed = db.session.scalar(sa.select(ScheduleConflict).where(ScheduleConflict.status == "closed",
@@ -312,30 +351,28 @@ def test_cancelling_an_occurrence_closes_its_conflict(client, territory, create_
 
 def test_moving_an_occurrence_onto_a_busy_slot_creates_a_conflict(client, territory, create_event, token_for):
     t = territory
-    create_event(t["bij"], [t["ml"]], start_date=date(2027, 3, 2))  # Tuesday 14:00–17:00
+    create_event(t["bij"], [t["ml"]], start_date=MONDAY + timedelta(days=1))  # Tuesday 14:00–17:00
     weekly = create_event(t["bij"], [t["ft"]], title="Entretiens", frequency="weekly", count=3)
     detect_all()
     assert live() == []
     response = client.post(f"/api/v1/events/{weekly.id}/occurrences/move", headers=token_for(), json={
-        "recurrence_start": "2027-03-01T13:00:00Z", "starts_at": "2027-03-02T15:00:00+01:00",
-        "ends_at": "2027-03-02T16:00:00+01:00"})
+        "recurrence_start": at(0, 14), "starts_at": paris_iso(1, 15), "ends_at": paris_iso(1, 16)})
     assert response.status_code == 200, response.get_json()
     (conflict,) = response.get_json()["conflicts"]
-    assert conflict["kind"] == "place" and conflict["b"]["starts_at"] == "2027-03-02T14:00:00Z"
-    assert conflict["b"]["recurrence_id"] == "2027-03-01T13:00:00Z"
+    assert conflict["kind"] == "place" and conflict["b"]["starts_at"] == at(1, 15)
+    assert conflict["b"]["recurrence_id"] == at(0, 14)
 
 
 def test_an_occurrence_moved_before_the_first_date_of_its_series_clashes_with_what_is_there(
         client, territory, create_event, token_for):
     t = territory
-    weekly = create_event(t["bij"], [t["ml"]], start_date=date(2027, 3, 8), frequency="weekly", count=3)
+    weekly = create_event(t["bij"], [t["ml"]], start_date=MONDAY + timedelta(weeks=1), frequency="weekly", count=3)
     headers = token_for()
     client.post(f"/api/v1/events/{weekly.id}/occurrences/move", headers=headers, json={
-        "recurrence_start": "2027-03-08T13:00:00Z", "starts_at": "2027-03-04T14:00:00+01:00",
-        "ends_at": "2027-03-04T17:00:00+01:00"})
-    response = client.post("/api/v1/events", headers=headers, json=_payload(t["bij"], [t["ft"]], start_date="2027-03-04"))
+        "recurrence_start": at(7, 14), "starts_at": paris_iso(3, 14), "ends_at": paris_iso(3, 17)})
+    response = client.post("/api/v1/events", headers=headers, json=_payload(t["bij"], [t["ft"]], start_date=day_at(3)))
     assert [(c["kind"], c["a"]["event_id"], c["a"]["starts_at"]) for c in response.get_json()["conflicts"]] == [
-        ("place", weekly.id, "2027-03-04T13:00:00Z")]
+        ("place", weekly.id, at(3, 14))]
 
 def test_an_accepted_conflict_reopens_when_either_side_changes(client, territory, create_event, token_for):
     from models import db
@@ -356,8 +393,7 @@ def test_an_accepted_conflict_reopens_when_either_side_changes(client, territory
     assert live()[0].status == "accepted"
     # The other side moves within the overlap: it must be looked at again.
     response = client.post(f"/api/v1/events/{b.id}/occurrences/move", headers=headers, json={
-        "recurrence_start": "2027-03-01T14:00:00Z", "starts_at": "2027-03-01T15:30:00+01:00",
-        "ends_at": "2027-03-01T16:30:00+01:00"})
+        "recurrence_start": at(0, 15), "starts_at": paris_iso(0, 15, 30), "ends_at": paris_iso(0, 16, 30)})
     assert response.status_code == 200, response.get_json()
     assert [(c["id"], c["status"]) for c in response.get_json()["conflicts"]] == [(conflict.id, "open")]
     db.session.expire_all()
@@ -506,7 +542,8 @@ def test_a_coordinator_sees_only_the_conflicts_of_their_territory(client, territ
     listed = client.get("/api/v1/conflicts?status=open&kind=place&quartier=QN03801M", headers=here).get_json()
     assert len(listed) == 1
     assert client.get("/api/v1/conflicts?kind=audience", headers=here).get_json() == []
-    assert client.get("/api/v1/conflicts?start=2027-06-01T00:00:00Z", headers=here).get_json() == []
+    after = utc_z(local(MONDAY + timedelta(days=1), 0))  # the conflict is on MONDAY
+    assert client.get(f"/api/v1/conflicts?start={after}", headers=here).get_json() == []
 
 
 def test_accepting_needs_a_reason(client, territory, create_event, token_for):
@@ -589,12 +626,12 @@ def test_the_check_of_each_series_finds_what_the_full_detection_finds_for_it(ter
         events.append(create_event(
             place, [rng.choice([t["ml"], t["ft"], t["cs"]])], title=f"Série {n}",
             kind=rng.choice(["permanence", "atelier", "job_dating", "coordination"]),
-            start_date=date(2027, 3, 1) + timedelta(days=rng.randrange(21)),
+            start_date=MONDAY + timedelta(days=rng.randrange(21)),
             start_time=rng.choice(["09:00", "10:00", "14:00"]), duration_minutes=rng.choice([60, 120, 180]),
             room=rng.choice([None, "Grande salle", "Bureau"]) if place is t["hall"] else None,
             people=[p.id for p in rng.sample(people, rng.choice([0, 1, 1, 2]))],
             age_min=age_min, age_max=age_max, audience_tags=tags, count=rng.randrange(2, 9), **rng.choice(timing)))
-    now = datetime(2026, 12, 1, tzinfo=timezone.utc)
+    now = datetime.now(timezone.utc)
     window = (now, now + timedelta(days=365))
     for event in rng.sample(events, 12):  # moved in time, to another place, or to other people
         occurrence = rng.choice(expand([rule_of(event)], *window))
@@ -625,20 +662,19 @@ def test_the_command_line_detection_is_idempotent_and_agrees_with_the_writes(cli
     headers = token_for()
     for payload in (_payload(t["bij"], [t["ml"]], people=[nadia.id], recurrence={"frequency": "weekly", "count": 5}),
                     _payload(t["bij"], [t["ft"]], start_time="16:00", end_time="18:00", kind="job_dating"),
-                    _payload(t["far"], [t["cs"]], people=[nadia.id], start_date="2027-03-08")):
+                    _payload(t["far"], [t["cs"]], people=[nadia.id], start_date=day_at(7))):
         assert client.post("/api/v1/events", headers=headers, json=payload).status_code == 201
     first_id = db.session.scalar(sa.select(sa.func.min(Event.id)))
     # A move onto Nadia's other booking, a cancellation: each checked on its own occurrence only.
     moved = client.post(f"/api/v1/events/{first_id}/occurrences/move", headers=headers, json={
-        "recurrence_start": "2027-03-15T13:00:00Z", "starts_at": "2027-03-08T15:30:00+01:00",
-        "ends_at": "2027-03-08T16:30:00+01:00"})
+        "recurrence_start": at(14, 14), "starts_at": paris_iso(7, 15, 30), "ends_at": paris_iso(7, 16, 30)})
     assert [c["kind"] for c in moved.get_json()["conflicts"]] == ["staff"]
     assert client.post(f"/api/v1/events/{first_id}/occurrences/cancel", headers=headers, json={
-        "recurrence_start": "2027-03-01T13:00:00Z"}).status_code == 200
+        "recurrence_start": at(0, 14)}).status_code == 200
     db.session.expire_all()
     by_writes = {(c.identity, c.status) for c in db.session.scalars(sa.select(ScheduleConflict))}
     runner = client.application.test_cli_runner()
-    result = runner.invoke(args=["conflicts", "detect", "--now", "2026-12-01T00:00:00+00:00"])
+    result = runner.invoke(args=["conflicts", "detect", "--now", datetime.now(timezone.utc).isoformat()])
     assert result.exit_code == 0, result.output
     assert "0 nouveau(x) ou rouvert(s)" in result.output and "0 clos" in result.output
     db.session.expire_all()
@@ -661,11 +697,11 @@ def test_a_person_booked_on_one_moved_occurrence_is_found_by_the_next_write(clie
     weekly = create_event(t["bij"], [t["ml"]], frequency="weekly", count=3)
     headers = token_for()
     client.post(f"/api/v1/events/{weekly.id}/occurrences/move", headers=headers, json={
-        "recurrence_start": "2027-03-08T13:00:00Z", "people": [nadia.id]})
+        "recurrence_start": at(7, 14), "people": [nadia.id]})
     response = client.post("/api/v1/events", headers=headers, json=_payload(
-        t["far"], [t["ft"]], people=[nadia.id], start_date="2027-03-08"))
+        t["far"], [t["ft"]], people=[nadia.id], start_date=day_at(7)))
     assert [(c["kind"], c["a"]["event_id"], c["a"]["recurrence_id"]) for c in response.get_json()["conflicts"]] == [
-        ("staff", weekly.id, "2027-03-08T13:00:00Z")]
+        ("staff", weekly.id, at(7, 14))]
 
 
 # --- deleting an event ---------------------------------------------------------------------------

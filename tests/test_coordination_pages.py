@@ -5,12 +5,12 @@ from datetime import date, datetime, timedelta, timezone
 import pytest
 import sqlalchemy as sa
 
-from tests.conftest import csrf_token_in
+from tests.conftest import csrf_token_in, french_day, quiet_monday
 
 
 @pytest.fixture
 def clash(app, create_quartier, create_partner, create_place, create_event):
-    """A room booked twice on Monday 1 March 2027, detected."""
+    """A room booked twice on a Monday ahead (quiet_monday(), create_event's default), detected."""
     from models import db
     from scheduler.conflicts import run_full_detection
 
@@ -21,7 +21,7 @@ def clash(app, create_quartier, create_partner, create_place, create_event):
     a = create_event(bij, [ml], title="Permanence mission locale")
     b = create_event(bij, [ft], title="Entretiens France Travail", start_time="15:00", duration_minutes=60,
                      frequency="weekly", count=2)
-    run_full_detection(datetime(2026, 12, 1, tzinfo=timezone.utc))
+    run_full_detection()
     db.session.commit()
     from models import ScheduleConflict
 
@@ -41,7 +41,7 @@ def test_the_open_list_shows_both_sides_with_what_who_where_when_and_for_whom(cl
     page = client.get("/coordination/").get_data(as_text=True)
     assert "1 ouverts, dont 1 bloquants" in page.replace("<strong>", "").replace("</strong>", "")
     for text in ("Permanence mission locale", "Entretiens France Travail", "BIJ d&#39;Échirolles",
-                 "lundi 1er mars 2027, 15 h – 16 h", "Mission Locale", "tout public", "est réservé deux fois"):
+                 f"{french_day(quiet_monday())}, 15 h – 16 h", "Mission Locale", "tout public", "est réservé deux fois"):
         assert text in page, text
 
 
@@ -84,7 +84,7 @@ def test_moving_one_side_away_resolves_it_and_a_date_that_is_not_one_is_refused(
     token = csrf_token_in(client.get(f"/coordination/chevauchements/{cid}").get_data(as_text=True))
     side = "b" if clash["conflict"].b_event_id == clash["b"].id else "a"
     response = client.post(f"/coordination/chevauchements/{cid}/deplacer", data={
-        "csrf_token": token, "side": side, "day": "2027-03-01", "start": "17:00", "end": "18:00", "reason": ""})
+        "csrf_token": token, "side": side, "day": quiet_monday().isoformat(), "start": "17:00", "end": "18:00", "reason": ""})
     assert response.status_code == 302
     assert _status(cid) == "resolved"
     bad = client.post(f"/coordination/chevauchements/{cid}/deplacer", data={
@@ -116,10 +116,12 @@ def test_an_editor_of_a_partner_involved_accepts_it(client, sign_in, clash):
 
 def test_the_week_view_marks_the_occurrences_in_conflict(client, sign_in, clash):
     sign_in(client)
-    page = client.get("/coordination/semaine?quartier=QN03801M&du=2027-03-01").get_data(as_text=True)
+    monday = quiet_monday()
+    page = client.get(f"/coordination/semaine?quartier=QN03801M&du={monday}").get_data(as_text=True)
     assert page.count('class="in-conflict"') == 2
     assert f'/coordination/chevauchements/{clash["conflict"].id}' in page
-    later = client.get("/coordination/semaine?quartier=QN03801M&du=2027-03-08").get_data(as_text=True)
+    later = client.get(f"/coordination/semaine?quartier=QN03801M&du={monday + timedelta(weeks=1)}").get_data(
+        as_text=True)
     assert "Entretiens France Travail" in later and 'class="in-conflict"' not in later
 
 

@@ -20,12 +20,13 @@ import time
 import urllib.error
 import urllib.request
 import uuid
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 
-from conftest import IN_CI, PG_ADMIN_URL, csrf_token_in
+from conftest import IN_CI, PG_ADMIN_URL, csrf_token_in, quiet_monday
 
 RESTART_ALLOWED = IN_CI or os.environ.get("MAILLAGE_RESTART_POSTGRESQL") == "1"
 PG_BASE = PG_ADMIN_URL.rsplit("/", 1)[0]
@@ -33,9 +34,18 @@ PARTNER = {"slug": "mission-locale-sud-isere", "name": "Mission locale Sud Isèr
 PLACE = {"slug": "bij-echirolles", "name": "BIJ d'Échirolles", "postcode": "38130"}
 
 
+# Four weeks ahead with no public holiday: the pages show a year around today.
+FIRST = quiet_monday()
+
+
+def _day(offset: int) -> str:
+    return (FIRST + timedelta(days=offset)).isoformat()
+
+
 def event_body(title: str, day: int = 1) -> dict:
+    """Four Mondays from the `day`-th day from FIRST on (FIRST is the first)."""
     return {"kind": "permanence", "title": title, "place": PLACE["slug"], "organisers": [PARTNER["slug"]],
-            "start_date": f"2027-03-{day:02d}", "start_time": "14:00", "end_time": "17:00",
+            "start_date": _day(day - 1), "start_time": "14:00", "end_time": "17:00",
             "recurrence": {"frequency": "weekly", "weekdays": ["MO"], "count": 4}}
 
 
@@ -132,9 +142,9 @@ def test_a_read_only_postgresql_database_refuses_writes_with_a_clear_503_reads_g
             assert_unavailable(client.patch("/api/v1/places/bij-echirolles", json={"name": "BIJ"}, headers=headers),
                                "lecture seule")
             # Reading still works: the API, the pages.
-            occurrences = client.get("/api/v1/occurrences?start=2027-03-01&end=2027-04-01")
+            occurrences = client.get(f"/api/v1/occurrences?start={_day(0)}&end={_day(31)}")
             assert occurrences.status_code == 200 and len(occurrences.get_json()) == 4
-            page = client.get("/lieux/bij-echirolles?du=2027-03-01")
+            page = client.get(f"/lieux/bij-echirolles?du={_day(0)}")
             assert page.status_code == 200 and "Avant" in page.get_data(as_text=True)
         finally:
             with admin.connect() as conn:
@@ -332,7 +342,7 @@ def test_postgresql_restarted_under_load_maillage_answers_again_within_5_seconds
 
         def reader():
             while not stop.is_set():
-                status, body = call("GET", f"{base}/api/v1/occurrences?start=2027-03-01&end=2027-03-08")
+                status, body = call("GET", f"{base}/api/v1/occurrences?start={_day(0)}&end={_day(7)}")
                 log.append((time.monotonic(), "read", status, body))
                 time.sleep(0.02)
 

@@ -10,10 +10,41 @@ import icalendar
 import pytest
 import vobject
 
+from conftest import french_holidays, next_march_dst_sunday, next_october_dst_sunday, paris_today
 from feed_readers import api_occurrences, window, with_icalendar, with_vobject
 
 PARIS = ZoneInfo("Europe/Paris")
-START, END = date(2026, 12, 1), date(2027, 12, 1)  # twelve months, both DST weeks of 2027
+# The territory's dates hang on the next two changes of time (feeds keep a month of the past only).
+MARCH, OCTOBER = next_march_dst_sunday(), next_october_dst_sunday()
+# From today, twelve months and past both changes (at most 393 days: the API gives 399).
+START = paris_today()
+END = max(START + timedelta(days=365), MARCH + timedelta(days=14), OCTOBER + timedelta(days=14))
+
+
+def _monday_no_holiday(day: date, step: int) -> date:
+    """`day` (a Monday), or the nearest Monday from it in the direction of `step` weeks that is no
+    public holiday (a Monday series has no occurrence on those)."""
+    while day in french_holidays(day.year):
+        day += timedelta(weeks=step)
+    return day
+
+
+def _months_before(day: date, months: int) -> tuple[int, int]:
+    year, month = divmod(day.year * 12 + day.month - 1 - months, 12)
+    return year, month + 1
+
+
+def _last_thursday(year: int, month: int) -> date:
+    last = date(year + month // 12, month % 12 + 1, 1) - timedelta(days=1)
+    return last - timedelta(days=(last.weekday() - 3) % 7)
+
+
+# The Monday before the March change, the first Monday after it that is no holiday, the Monday
+# before the October change; the last Thursday of a month before the March change.
+CANCELLED_MONDAY = _monday_no_holiday(MARCH - timedelta(days=6), -1)
+OTHER_PLACE_MONDAY = _monday_no_holiday(MARCH + timedelta(days=1), 1)
+MOVED_MONDAY = OCTOBER - timedelta(days=6)
+MOVED_THURSDAY = next(t for t in (_last_thursday(MARCH.year, 3), _last_thursday(MARCH.year, 2)) if t < MARCH)
 
 
 @pytest.fixture
@@ -42,40 +73,46 @@ def territory(client, create_partner, create_quartier, create_place, create_even
     db.session.add(adviser)
     db.session.commit()
 
-    # Every Monday afternoon across both DST changes: Easter Monday, Whit Monday, 1 November skipped.
+    # Every Monday afternoon across both DST changes, public holidays skipped (Easter and Whit Monday).
     mondays = create_event(bij, [ml], title="Permanence mission locale ; CV, lettres\net entretiens",
-                           start_date=date(2026, 11, 30), frequency="weekly", until=date(2027, 11, 29),
-                           people=[adviser.id], audience_tags=["sans diplôme"], age_min=16, age_max=25)
+                           start_date=START - timedelta(days=START.weekday()), frequency="weekly",
+                           until=END - timedelta(days=2), people=[adviser.id], audience_tags=["sans diplôme"],
+                           age_min=16, age_max=25)
     # Last Thursday of the month, co-run by two partners.
     monthly = create_event(pimms, [ml, ft], title="Rencontre partenariale — après-midi « tous partenaires » "
                            "avec un titre assez long pour être plié en plusieurs lignes",
-                           kind="coordination", start_time="13:30", duration_minutes=90, start_date=date(2027, 1, 28),
+                           kind="coordination", start_time="13:30", duration_minutes=90,
+                           start_date=_last_thursday(*_months_before(MOVED_THURSDAY, 2)),
                            frequency="monthly", weekdays=[3], month_week=-1, count=10, interval=1)
     # Every other day, a fixed number of times, at 09:00 across the March change.
-    create_event(pimms, [ft], title="Atelier CV", kind="atelier", start_date=date(2027, 3, 20),
+    create_event(pimms, [ft], title="Atelier CV", kind="atelier", start_date=MARCH - timedelta(days=8),
                  start_time="09:00", duration_minutes=120, frequency="daily", interval=2, count=8, age_min=18)
-    create_event(bij, [ft], title="Forum emploi", kind="forum", start_date=date(2027, 10, 30), start_time="10:00")
+    create_event(bij, [ft], title="Forum emploi", kind="forum", start_date=OCTOBER - timedelta(days=1),
+                 start_time="10:00")
     create_event(bij, [ml], title="Réunion interne", kind="coordination", visibility="partners",
-                 start_date=date(2027, 2, 2), frequency="weekly", count=5, interval=1, people=[adviser.id])
-    create_event(pimms, [ft], title="Job dating annulé", kind="job_dating", start_date=date(2027, 4, 7),
+                 start_date=START + timedelta(days=63), frequency="weekly", count=5, interval=1, people=[adviser.id])
+    create_event(pimms, [ft], title="Job dating annulé", kind="job_dating", start_date=START + timedelta(days=127),
                  frequency="weekly", count=3, interval=1, status="cancelled")
-    # La Réunion: its own zone (no DST) and its own holiday (20 December).
-    create_event(case, [reunion_ml], title="Permanence à la case", start_date=date(2026, 12, 6),
-                 start_time="08:30", frequency="weekly", weekdays=[0, 3], until=date(2027, 6, 30))
+    # La Réunion: its own zone (no DST) and its own holidays.
+    create_event(case, [reunion_ml], title="Permanence à la case", start_date=START + timedelta(days=5),
+                 start_time="08:30", frequency="weekly", weekdays=[0, 3], until=START + timedelta(days=211))
 
     def post(path, payload):
         response = client.post(path, headers=headers, json=payload)
         assert response.status_code == 200, response.get_json()
 
+    def at(day: date, hour: int, minute: int = 0) -> str:
+        return datetime.combine(day, datetime.min.time().replace(hour=hour, minute=minute), PARIS).isoformat()
+
     post(f"/api/v1/events/{mondays.id}/occurrences/cancel",
-         {"recurrence_start": "2027-03-22T14:00:00+01:00", "reason": "Formation de l'équipe"})
+         {"recurrence_start": at(CANCELLED_MONDAY, 14), "reason": "Formation de l'équipe"})
     post(f"/api/v1/events/{mondays.id}/occurrences/move",
-         {"recurrence_start": "2027-10-25T14:00:00+02:00", "starts_at": "2027-10-27T09:00:00+02:00",
-          "ends_at": "2027-10-27T12:00:00+02:00"})
+         {"recurrence_start": at(MOVED_MONDAY, 14), "starts_at": at(MOVED_MONDAY + timedelta(days=2), 9),
+          "ends_at": at(MOVED_MONDAY + timedelta(days=2), 12)})
     post(f"/api/v1/events/{mondays.id}/occurrences/move",
-         {"recurrence_start": "2027-04-05T14:00:00+02:00", "place": "pimms-villeneuve"})
-    post(f"/api/v1/events/{monthly.id}/occurrences/move",
-         {"recurrence_start": "2027-03-25T13:30:00+01:00", "starts_at": "2027-03-30T13:30:00+02:00"})
+         {"recurrence_start": at(OTHER_PLACE_MONDAY, 14), "place": "pimms-villeneuve"})
+    post(f"/api/v1/events/{monthly.id}/occurrences/move",  # to the Tuesday after the change
+         {"recurrence_start": at(MOVED_THURSDAY, 13, 30), "starts_at": at(MARCH + timedelta(days=2), 13, 30)})
     return {"headers": headers, "mondays": mondays, "ml": ml, "adviser": adviser}
 
 
@@ -154,13 +191,17 @@ def test_a_series_stays_one_vevent_with_holidays_as_exdates_and_overrides_in_its
     assert master["RRULE"]["FREQ"] == ["WEEKLY"] and master["DTSTART"].params["TZID"] == "Europe/Paris"
     exdates = {d.date() for x in (master["EXDATE"] if isinstance(master["EXDATE"], list) else [master["EXDATE"]])
                for d in (v.dt for v in x.dts)}
-    # Easter Monday, Whit Monday, 1 November (holidays), 5 April moved to another place.
-    assert {date(2027, 3, 29), date(2027, 5, 17), date(2027, 11, 1), date(2027, 4, 5)} <= exdates
+    # The Mondays that are public holidays (Easter and Whit Monday at least), and the one moved to
+    # another place.
+    first, last = territory["mondays"].start_date, territory["mondays"].until
+    holidays = {d for d in french_holidays(first.year, last.year) if first <= d <= last and d.weekday() == 0}
+    assert len(holidays) >= 2 and holidays | {OTHER_PLACE_MONDAY} <= exdates
     overrides = {c["RECURRENCE-ID"].dt: c for c in parts if "RECURRENCE-ID" in c}
-    cancelled = overrides[datetime(2027, 3, 22, 14, tzinfo=PARIS)]
+    cancelled = overrides[datetime.combine(CANCELLED_MONDAY, datetime.min.time().replace(hour=14), PARIS)]
     assert cancelled["STATUS"] == "CANCELLED" and cancelled["RECURRENCE-ID"].params["TZID"] == "Europe/Paris"
-    moved = overrides[datetime(2027, 10, 25, 14, tzinfo=PARIS)]
-    assert moved["DTSTART"].dt == datetime(2027, 10, 27, 9, tzinfo=PARIS)
+    moved = overrides[datetime.combine(MOVED_MONDAY, datetime.min.time().replace(hour=14), PARIS)]
+    assert moved["DTSTART"].dt == datetime.combine(MOVED_MONDAY + timedelta(days=2),
+                                                   datetime.min.time().replace(hour=9), PARIS)
     assert moved["DTSTART"].params["TZID"] == "Europe/Paris"
 
 
@@ -316,6 +357,9 @@ def utc_series(client, create_partner, create_quartier, create_place, create_eve
                              interval=1, until=monday + timedelta(days=357))
         series.append(event)
         week = timedelta(weeks=3 + hour)
+        # Neither on a public holiday: the series has no occurrence there.
+        while any(d in french_holidays(d.year) for d in (monday + week, monday + week + timedelta(weeks=1))):
+            week += timedelta(weeks=1)
         cancelled = datetime.combine(monday + week, event.start_time, ZoneInfo("UTC"))
         moved = cancelled + timedelta(weeks=1)
         for path, payload in (("cancel", {"recurrence_start": cancelled.isoformat(), "reason": "Formation"}),
@@ -384,14 +428,14 @@ def test_one_occurrence_renders_as_a_calendar_a_reminder_can_attach(app, territo
     from scheduler.calendar import CalendarFilter, occurrences_between
     from scheduler.ical import render_occurrence
 
-    pairs = occurrences_between(CalendarFilter(include_private=True), datetime(2027, 3, 29, tzinfo=PARIS),
-                                datetime(2027, 3, 29, tzinfo=PARIS) + timedelta(days=8))
+    monday = datetime.combine(OTHER_PLACE_MONDAY, datetime.min.time(), PARIS)  # moved to the PIMMS
+    pairs = occurrences_between(CalendarFilter(include_private=True), monday, monday + timedelta(days=8))
     occurrence, event = next((o, e) for o, e in pairs if e.id == territory["mondays"].id)
     body = render_occurrence(event, occurrence, "http://maillage.test")
     (vevent,) = icalendar.Calendar.from_ical(body).walk("VEVENT")
-    assert vevent["UID"] == event.uid and vevent["RECURRENCE-ID"].dt == datetime(2027, 4, 5, 14, tzinfo=PARIS)
+    assert vevent["UID"] == event.uid and vevent["RECURRENCE-ID"].dt == monday.replace(hour=14)
     assert "Awa Diallo" in vevent["DESCRIPTION"] and "PIMMS" in vevent["LOCATION"]
-    assert vobject.readOne(body.decode()).vevent.dtstart.value == datetime(2027, 4, 5, 14, tzinfo=PARIS)
+    assert vobject.readOne(body.decode()).vevent.dtstart.value == monday.replace(hour=14)
 
 
 def test_the_holidays_written_as_exdates_are_exactly_the_rule_dates_on_holidays():

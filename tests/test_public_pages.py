@@ -432,20 +432,22 @@ def test_a_write_keeps_the_cached_pages_of_other_places_and_rebuilds_its_own(cli
     assert [k[3] for k in new_entries] == [t.centre.slug], new_entries  # the BIJ's page was not built again
 
 
-@pytest.mark.parametrize("first_tuesday, offsets", [
-    ("2027-03-23", ("+01:00", "+02:00")),  # summer time from Sunday 28 March 2027
-    ("2026-10-20", ("+02:00", "+01:00")),  # winter time from Sunday 25 October 2026
+@pytest.mark.parametrize("month, offsets", [
+    (3, ("+01:00", "+02:00")),  # summer time from the last Sunday of March
+    (10, ("+02:00", "+01:00")),  # winter time from the last Sunday of October
 ], ids=["march", "october"])
 def test_a_weekly_permanence_keeps_its_wall_clock_time_across_the_dst_change_on_every_page(
-        client, create_quartier, create_place, create_partner, create_event, tmp_path, first_tuesday, offsets):
-    from datetime import date
+        client, create_quartier, create_place, create_partner, create_event, tmp_path, month, offsets):
+    from conftest import next_dst_sunday
 
     create_quartier()
     place = create_place("pij-dst", "PIJ des Saisons", quartier="QN03801M")
     ml = create_partner()
-    event = create_event(place, [ml], title="Permanence du mardi", start_date=date.fromisoformat(first_tuesday),
+    # The Tuesday before that month's change nearest today, past or to come: the pages show a year
+    # either side of today, no more.
+    first = next_dst_sunday(month, after_days=-190) - timedelta(days=5)
+    event = create_event(place, [ml], title="Permanence du mardi", start_date=first,
                          frequency="weekly", interval=1, weekdays=[1], count=4, skip_public_holidays=False)
-    first = date.fromisoformat(first_tuesday)
     html = client.get(f"/lieux/{place.slug}?du={first}").get_data(as_text=True)
     starts = [s for eid, s, _ in shown(html) if eid == event.id][:2]
     assert starts == [f"{first}T14:00:00{offsets[0]}", f"{first + timedelta(days=7)}T14:00:00{offsets[1]}"]

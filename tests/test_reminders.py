@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 import pytest
 import sqlalchemy as sa
 import vobject
-from conftest import SYSTEM
+from conftest import SYSTEM, a_weekday_after, french_day
 
 UTC = timezone.utc
 PARIS = ZoneInfo("Europe/Paris")
@@ -178,27 +178,30 @@ def test_a_cancelled_occurrence_gets_a_notice_and_no_reminder(app, mailbox, terr
     from models import db
     from scheduler.series import cancel_occurrence
 
+    # Two Tuesdays ahead (the notice is for what is to come; no reminder falls due now).
+    first = a_weekday_after(9, 1, weeks=2)
+    second = first + timedelta(weeks=1)
     event = create_event(territory["place"], [territory["partner"]], title="Permanence mission locale",
-                         start_date=date(2027, 1, 12), start_time="14:00", frequency="weekly", count=2,
+                         start_date=first, start_time="14:00", frequency="weekly", count=2,
                          people=[territory["adviser"].id])
-    cancel_occurrence(SYSTEM, event, at("2027-01-19T13:00:00Z"), reason="Conseillère en formation")
+    cancel_occurrence(SYSTEM, event, paris(second, 14), reason="Conseillère en formation")
     db.session.commit()
     run(datetime.now(UTC))
     assert sorted(m["To"] for m in mailbox.messages) == ["accueil@bij.example.fr", "awa@ml.example.fr"]
     notice = mailbox.messages[0]
-    assert notice["Subject"] == "Annulé : Permanence mission locale, mardi 19 janvier 2027 à 14 h 00"
+    assert notice["Subject"] == f"Annulé : Permanence mission locale, {french_day(second)} à 14 h 00"
     assert "Motif : Conseillère en formation" in text_of(notice)
     assert ics_of(notice).vevent.status.value == "CANCELLED"
     mailbox.messages.clear()
 
-    run("2027-01-10T08:00:00Z")  # the first occurrence's reminder
+    run(paris(first - timedelta(days=2), 9))  # the first occurrence's reminder
     assert [m["Subject"] for m in mailbox.messages] == [
-        "Rappel : Permanence mission locale, le mardi 12 janvier 2027 à 14 h 00"]
-    run("2027-01-17T07:59:00Z")
-    run("2027-01-17T08:00:00Z")  # the cancelled one's would be now
-    run("2027-01-19T07:00:00Z")
+        f"Rappel : Permanence mission locale, le {french_day(first)} à 14 h 00"]
+    run(paris(second - timedelta(days=2), 8, 59))
+    run(paris(second - timedelta(days=2), 9))  # the cancelled one's would be now
+    run(paris(second, 8))
     assert len(mailbox) == 1
-    assert not [d for d in deliveries(kind="reminder") if d.recurrence_start == at("2027-01-19T13:00:00Z")]
+    assert not [d for d in deliveries(kind="reminder") if d.recurrence_start == paris(second, 14)]
 
 
 def test_a_reminder_recorded_before_the_cancellation_is_not_sent(app, mailbox, territory, create_event):
@@ -206,13 +209,15 @@ def test_a_reminder_recorded_before_the_cancellation_is_not_sent(app, mailbox, t
     from scheduler.reminders import scan, send_due
     from scheduler.series import cancel_occurrence
 
-    event = create_event(territory["place"], [territory["partner"]], start_date=date(2027, 1, 14),
+    day = a_weekday_after(9, 3)  # a Thursday ahead: the cancellation's notices are due before its reminder
+    event = create_event(territory["place"], [territory["partner"]], start_date=day,
                          people=[territory["adviser"].id])
-    scan(at("2027-01-12T08:00:00Z"))
+    due = paris(day - timedelta(days=2), 9)
+    scan(due)
     db.session.commit()
-    cancel_occurrence(SYSTEM, event, at("2027-01-14T13:00:00Z"))
+    cancel_occurrence(SYSTEM, event, paris(day, 14))
     db.session.commit()
-    send_due(at("2027-01-12T08:00:00Z"))
+    send_due(due)
     [reminder] = deliveries(kind="reminder")
     assert reminder.state == "skipped" and "annulée" in reminder.last_error
     assert [m["Subject"].split(" :")[0] for m in mailbox.messages] == ["Annulé", "Annulé"]
@@ -223,22 +228,23 @@ def test_a_moved_occurrence_gets_a_notice_and_its_reminder_follows_the_new_date(
     from models import db
     from scheduler.series import move_occurrence
 
+    first = a_weekday_after(9, 1, weeks=2)  # a Tuesday
+    second, wednesday = first + timedelta(weeks=1), first + timedelta(weeks=1, days=1)
     event = create_event(territory["place"], [territory["partner"]], title="Atelier CV", kind="atelier",
-                         start_date=date(2027, 1, 12), start_time="14:00", frequency="weekly", count=2,
+                         start_date=first, start_time="14:00", frequency="weekly", count=2,
                          people=[territory["adviser"].id])
-    move_occurrence(SYSTEM, event, at("2027-01-19T13:00:00Z"), starts_at=at("2027-01-20T09:00:00Z"),
-                    reason="Salle prise mardi")
+    move_occurrence(SYSTEM, event, paris(second, 14), starts_at=paris(wednesday, 10), reason="Salle prise mardi")
     db.session.commit()
     run(datetime.now(UTC))
     notice = next(m for m in mailbox.messages if m["To"] == "awa@ml.example.fr")
-    assert notice["Subject"] == "Changement : Atelier CV, mardi 19 janvier 2027 à 14 h 00"
-    assert "Quand : mercredi 20 janvier 2027, de 10 h 00 à 13 h 00" in text_of(notice)
+    assert notice["Subject"] == f"Changement : Atelier CV, {french_day(second)} à 14 h 00"
+    assert f"Quand : {french_day(wednesday)}, de 10 h 00 à 13 h 00" in text_of(notice)
     mailbox.messages.clear()
-    run("2027-01-17T08:00:00Z")  # Sunday: two days before the old date, nothing
+    run(paris(second - timedelta(days=2), 9))  # Sunday: two days before the old date, nothing
     assert len(mailbox) == 0
-    run("2027-01-18T07:59:00Z")
-    run("2027-01-18T08:00:00Z")  # Monday 9:00: two days before the new one
-    assert [m["Subject"] for m in mailbox.messages] == ["Rappel : Atelier CV, le mercredi 20 janvier 2027 à 10 h 00"]
+    run(paris(wednesday - timedelta(days=2), 8, 59))
+    run(paris(wednesday - timedelta(days=2), 9))  # Monday 9:00: two days before the new one
+    assert [m["Subject"] for m in mailbox.messages] == [f"Rappel : Atelier CV, le {french_day(wednesday)} à 10 h 00"]
 
 
 def test_a_place_contact_gets_the_programme_of_next_week_on_friday_morning(app, mailbox, territory, create_event):
@@ -360,8 +366,10 @@ def _csrf(html: str) -> str:
 
 def test_a_young_person_subscribes_confirms_gets_reminders_and_unsubscribes_in_one_click(
         app, client, mailbox, territory, create_event):
+    first = a_weekday_after(9, 1, weeks=3)  # three Tuesdays ahead
+    second, third = first + timedelta(weeks=1), first + timedelta(weeks=2)
     event = create_event(territory["place"], [territory["partner"]], title="Job dating", kind="job_dating",
-                         start_date=date(2027, 1, 12), start_time="14:00", frequency="weekly", count=3)
+                         start_date=first, start_time="14:00", frequency="weekly", count=3)
     page = client.get("/abonnement?lieu=bij-echirolles")
     assert page.status_code == 200 and "le lieu BIJ d&#39;Échirolles" in page.text
     refused = client.post("/abonnement?lieu=bij-echirolles", data={"csrf_token": _csrf(page.text), "email": "pas-une-adresse"})
@@ -369,15 +377,15 @@ def test_a_young_person_subscribes_confirms_gets_reminders_and_unsubscribes_in_o
     done = client.post("/abonnement?lieu=bij-echirolles", data={"csrf_token": _csrf(page.text), "email": "Yanis@Example.fr"})
     assert done.status_code == 200 and "Vérifiez votre boîte" in done.text
 
-    run("2027-01-11T08:00:00Z")  # not confirmed yet: no reminder, but the confirmation
+    run(paris(first - timedelta(days=1), 9))  # not confirmed yet: no reminder, but the confirmation
     assert [m["To"] for m in mailbox.messages] == ["yanis@example.fr"]
     assert mailbox.messages[0]["Subject"] == "Confirmez votre abonnement aux rappels Maillage"
     link = re.search(r"http://maillage.test(/abonnement/confirmer/\S+)", text_of(mailbox.messages[0])).group(1)
     assert "Abonnement confirmé" in client.get(link).text
     mailbox.messages.clear()
 
-    run("2027-01-18T07:59:00Z")
-    run("2027-01-18T08:00:00Z")  # the day before at 9:00
+    run(paris(second - timedelta(days=1), 8, 59))
+    run(paris(second - timedelta(days=1), 9))  # the day before at 9:00
     [reminder] = [m for m in mailbox.messages if m["To"] == "yanis@example.fr"]
     assert reminder["Subject"] == "Rappel : Job dating, demain à 14 h 00"
     unsubscribe = re.search(r"Ne plus recevoir ces messages : http://maillage.test(\S+)", text_of(reminder)).group(1)
@@ -387,9 +395,9 @@ def test_a_young_person_subscribes_confirms_gets_reminders_and_unsubscribes_in_o
 
     response = client.get(unsubscribe)
     assert response.status_code == 200 and "Désabonnement effectué" in response.text
-    run("2027-01-25T08:00:00Z")
+    run(paris(third - timedelta(days=1), 9))
     assert not [m for m in mailbox.messages if m["Subject"].startswith("Rappel") and m["To"] == "yanis@example.fr"
-                and "26 janvier" in m["Subject"]]
+                and french_day(third).rsplit(" ", 1)[0] in m["Subject"]]
     assert [m["To"] for m in mailbox.messages].count("yanis@example.fr") == 1
     assert client.post(unsubscribe).status_code == 200  # the mail client's one-click POST works too
     assert client.get("/abonnement/confirmer/inconnu").status_code == 404
@@ -487,11 +495,12 @@ def test_a_subscriber_to_a_quartier_is_told_when_an_occurrence_is_cancelled(app,
     from models.subscriptions import confirm, subscribe
     from scheduler.series import cancel_occurrence
 
-    event = create_event(territory["place"], [territory["partner"]], start_date=date(2027, 1, 12), frequency="weekly")
+    first = a_weekday_after(9, 1, weeks=2)  # a Tuesday
+    event = create_event(territory["place"], [territory["partner"]], start_date=first, frequency="weekly")
     confirm(subscribe("lina@example.fr", "quartier", territory["quartier"].id))
     subscribe("pas-confirme@example.fr", "quartier", territory["quartier"].id)
     db.session.commit()
-    cancel_occurrence(SYSTEM, event, at("2027-01-19T13:00:00Z"))
+    cancel_occurrence(SYSTEM, event, paris(first + timedelta(weeks=1), 14))
     db.session.commit()
     run(datetime.now(UTC))
     to_lina = [m for m in mailbox.messages if m["To"] == "lina@example.fr"]
@@ -590,9 +599,9 @@ def test_a_conflict_opened_is_told_to_both_partners_and_the_coordinator_and_the_
     get_or_create_user("coordo@example.fr", "coordinator")
     db.session.commit()
     other = create_partner("centre-social", contact_email="accueil@cs.example.fr")
-    create_event(territory["place"], [territory["partner"]], title="Permanence mission locale",
-                 start_date=date(2027, 1, 14))
-    create_event(territory["place"], [other], title="Atelier du centre social", start_date=date(2027, 1, 14))
+    day = a_weekday_after(9, 3)  # a Thursday within the conflicts' horizon
+    create_event(territory["place"], [territory["partner"]], title="Permanence mission locale", start_date=day)
+    create_event(territory["place"], [other], title="Atelier du centre social", start_date=day)
     run_full_detection()  # the same place at the same time: a hard conflict, and its notices
     db.session.commit()
     run(datetime.now(UTC))
@@ -600,14 +609,14 @@ def test_a_conflict_opened_is_told_to_both_partners_and_the_coordinator_and_the_
     assert sorted(m["To"] for m in opened) == ["accueil@cs.example.fr", "accueil@ml.example.fr", "coordo@example.fr"]
     text = text_of(opened[0])
     assert "Permanence mission locale" in text and "Atelier du centre social" in text
-    assert "jeudi 14 janvier 2027 à 14 h 00" in text
+    assert f"{french_day(day)} à 14 h 00" in text
     mailbox.messages.clear()
     run(datetime.now(UTC) + timedelta(minutes=1))
     assert len(mailbox) == 0  # each notice once
 
-    run("2027-01-12T06:59:00Z")
+    run(paris(day - timedelta(days=2), 7, 59))
     assert not [m for m in mailbox.messages if m["To"] == "coordo@example.fr"]
-    run("2027-01-12T07:00:00Z")  # 8:00 in Paris
+    run(paris(day - timedelta(days=2), 8))  # 8:00 in Paris
     [digest] = [m for m in mailbox.messages if m["To"] == "coordo@example.fr"]
     assert digest["Subject"] == "Chevauchements : 0 nouveau(x), 1 ouvert(s)"
     assert "Lieu ou salle occupé deux fois (bloquant)" in text_of(digest)
