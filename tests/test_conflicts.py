@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 import pytest
 import sqlalchemy as sa
 
-from tests.conftest import french_holidays, next_march_dst_sunday, paris_today, quiet_monday, utc_z
+from conftest import french_holidays, next_march_dst_sunday, paris_today, quiet_monday, utc_z
 
 PARIS = ZoneInfo("Europe/Paris")
 # The series start on this Monday unless told otherwise (create_event's default too): four weeks
