@@ -22,6 +22,7 @@ import argparse
 import gc
 import sys
 import time as timer
+from collections.abc import Iterable
 from datetime import date, datetime, time, timedelta, timezone
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -51,24 +52,28 @@ def holiday_calendar(region: str) -> holidays.HolidayBase:
 
 
 _school_holidays: dict[str, set[date]] = {}
+_school_years: dict[str, set[int]] = {}
 
 
-def school_holidays(zone: str) -> set[date]:
-    """The school holiday dates of a zone, from this year to five years ahead, as the `holidays`
-    package gives them (asked directly: this baseline shares nothing with Maillage's expansion)."""
-    if zone not in _school_holidays:
-        import holidays
-
-        this_year = date.today().year
-        _school_holidays[zone] = set(holidays.France(years=range(this_year - 2, this_year + 6), subdiv=f"Zone {zone}",
-                                                      categories=(holidays.SCHOOL,)))
+def school_holidays(zone: str, years: Iterable[int] = ()) -> set[date]:
+    """The school holiday dates of a zone, from two years ago to five years ahead and in `years`,
+    as the `holidays` package gives them (asked directly: this baseline shares nothing with
+    Maillage's expansion). The years asked for matter: the tests' rules have fixed dates, which
+    leave "two years ago" as the years go by."""
+    this_year = date.today().year
+    wanted = set(range(this_year - 2, this_year + 6)) | set(years)
+    missing = wanted - _school_years.setdefault(zone, set())
+    if missing:
+        _school_holidays.setdefault(zone, set()).update(holidays.France(
+            years=sorted(missing), subdiv=f"Zone {zone}", categories=(holidays.SCHOOL,)))
+        _school_years[zone] |= missing
     return _school_holidays[zone]
 
 
 def _excluded(r: SeriesRule, day: date) -> bool:
     """EXDATE: a public holiday the series skips, or a school holiday it pauses for."""
     return ((r.holiday_region is not None and day in holiday_calendar(r.holiday_region))
-            or (r.school_zone is not None and day in school_holidays(r.school_zone)))
+            or (r.school_zone is not None and day in school_holidays(r.school_zone, (day.year,))))
 
 
 def _rrule(r: SeriesRule, dtstart: datetime):
@@ -95,7 +100,7 @@ def rrule_occurrences(r: SeriesRule, lo: datetime, hi: datetime) -> list[Occurre
     if until is not None and until < before:
         before = until
     public_holidays = holiday_calendar(r.holiday_region) if r.holiday_region else ()
-    paused = school_holidays(r.school_zone) if r.school_zone else ()
+    paused = school_holidays(r.school_zone, range(after.year, before.year + 1)) if r.school_zone else ()
     out: list[Occurrence] = []
     given: set[int] = set()
     for start in _rrule(r, dtstart):

@@ -123,7 +123,8 @@ def backend(database_url) -> str:
 # The application reads the real clock: the conflicts' horizon (today to twelve months), the
 # notices' (90 days), the feeds' window, the pages' "this week", the sessions' lifetime. A test's
 # dates are therefore found from today, never written out, so that the suite passes on any date.
-# Cached: every test of a run gets the same dates, even one that runs past midnight.
+# Cached: every test of a run gets the same dates, even one that runs past midnight (import them
+# `from conftest`, the module pytest loads: `tests.conftest` would be a second copy, with its own).
 
 PARIS = ZoneInfo("Europe/Paris")
 
@@ -176,17 +177,6 @@ def next_march_dst_sunday(after_days: int = 14) -> date:
 
 def next_october_dst_sunday(after_days: int = 14) -> date:
     return next_dst_sunday(10, after_days)
-
-
-@functools.cache
-def next_holiday(name: str, after_days: int = 14) -> date:
-    """The next public holiday of the metropole with that name in the `holidays` package (English:
-    "Labor Day", "National Day", "Ascension Day", "Armistice Day"...) more than `after_days` ahead."""
-    first = paris_today() + timedelta(days=after_days + 1)
-    found = sorted(day for day, label in french_holidays(first.year, first.year + 1).items()
-                   if label == name and day >= first)
-    assert found, f"no public holiday called {name!r}"
-    return found[0]
 
 
 def a_weekday_after(days: int, weekday: int, weeks: int = 1) -> date:

@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 import pytest
 import sqlalchemy as sa
 
-from tests.conftest import french_holidays, next_march_dst_sunday, paris_today, quiet_monday, utc_z
+from conftest import french_holidays, next_march_dst_sunday, paris_today, quiet_monday, utc_z
 
 PARIS = ZoneInfo("Europe/Paris")
 # The series start on this Monday unless told otherwise (create_event's default too): four weeks
@@ -266,6 +266,17 @@ def test_a_conflict_appears_only_after_the_march_dst_change(territory, create_ev
     assert [(c.a_event_id, c.b_event_id) for c in live("place")] == [(paris.id, utc.id)] * len(days)
 
 
+def next_monday_holiday() -> date:
+    """The next public holiday on a Monday (there are Easter and Whit Monday each year) with no
+    holiday on the Mondays before and after it."""
+    day = paris_today() + timedelta(days=7)
+    days_off = french_holidays(day.year, day.year + 1)
+    while not (day.weekday() == 0 and day in days_off
+               and day - timedelta(weeks=1) not in days_off and day + timedelta(weeks=1) not in days_off):
+        day += timedelta(days=1)
+    return day
+
+
 def test_a_public_holiday_removes_the_conflict_of_that_day(territory, create_event):
     t = territory
     holiday = next_monday_holiday()
@@ -279,17 +290,6 @@ def test_a_public_holiday_removes_the_conflict_of_that_day(territory, create_eve
 
 
 # --- through the API: writes answer with their conflicts ---------------------------------------
-
-def next_monday_holiday() -> date:
-    """The next public holiday on a Monday (there are Easter and Whit Monday each year) with no
-    holiday on the Mondays before and after it."""
-    day = paris_today() + timedelta(days=7)
-    days_off = french_holidays(day.year, day.year + 1)
-    while not (day.weekday() == 0 and day in days_off
-               and day - timedelta(weeks=1) not in days_off and day + timedelta(weeks=1) not in days_off):
-        day += timedelta(days=1)
-    return day
-
 
 def day_at(days: int) -> str:
     """MONDAY + days, as the API takes a date."""

@@ -5,7 +5,8 @@ from datetime import date, datetime, timedelta, timezone
 import pytest
 import sqlalchemy as sa
 
-from tests.conftest import csrf_token_in, french_day, quiet_monday
+from conftest import french_day, quiet_monday
+from tests.conftest import csrf_token_in
 
 
 @pytest.fixture
