@@ -189,6 +189,16 @@ def a_weekday_after(days: int, weekday: int, weeks: int = 1) -> date:
     return day
 
 
+def next_working_monday() -> date:
+    """Next Monday, or the first Monday after it that is no public holiday and neither is its
+    Tuesday: an event there is not taken out as a holiday (a series skips them by default, one
+    that happens once as well)."""
+    monday = paris_today() + timedelta(days=7 - paris_today().weekday())
+    while monday in french_holidays(monday.year) or monday + timedelta(days=1) in french_holidays(monday.year):
+        monday += timedelta(weeks=1)
+    return monday
+
+
 FRENCH_DAYS = ["lundi", "mardi", "mercredi", "jeudi", "vendredi", "samedi", "dimanche"]
 FRENCH_MONTHS = ["janvier", "février", "mars", "avril", "mai", "juin", "juillet", "août", "septembre", "octobre",
                  "novembre", "décembre"]

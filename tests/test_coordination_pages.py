@@ -1,6 +1,6 @@
 """The coordinators' pages: the open list, a conflict side by side, accepting, cancelling or moving
 one side, the week view, editing a series; editors only see their own partner's conflicts."""
-from datetime import date, datetime, timedelta, timezone
+from datetime import timedelta
 
 import pytest
 import sqlalchemy as sa
@@ -178,8 +178,7 @@ def refusing_bij(app, create_quartier, create_partner, create_place, create_even
     from models import ScheduleConflict, db
     from scheduler.conflicts import run_full_detection
 
-    today = datetime.now(timezone.utc).date()
-    monday = today + timedelta(days=7 - today.weekday())
+    monday = quiet_monday()  # two weeks of Mondays and Tuesdays with no holiday
     create_quartier("QN03801M")
     ml, ft = create_partner("mission-locale"), create_partner("france-travail", type="france_travail")
     bij = create_place("bij", name="BIJ d'Échirolles", quartier="QN03801M")

@@ -12,8 +12,10 @@ from app import create_app
 
 
 def _next_monday() -> date:
-    today = date.today()
-    return date.fromordinal(today.toordinal() + 7 - today.weekday())
+    """Next Monday or later: three Mondays in a row with no holiday (the series count them)."""
+    from conftest import a_weekday_after
+
+    return a_weekday_after(1, 0, weeks=3)
 
 
 def test_deleting_an_event_removes_its_conflicts_and_the_nightly_detection_still_runs(

@@ -98,18 +98,15 @@ def test_the_import_page_lists_every_located_error_of_a_refused_file(client, sig
 
 def test_the_import_preview_says_a_double_booking_at_a_place_that_refuses_it_stops_the_import(
         client, sign_in, create_partner, create_place, create_event):
-    from datetime import datetime, timedelta
-    from zoneinfo import ZoneInfo
-
+    from conftest import next_working_monday
     from models import Event, Place, db
     from test_imports import two_sessions_from_next_monday
 
     form = _signed_in_editor(client, sign_in, create_partner, create_place)
     bij = db.session.scalar(sa.select(Place).where(Place.slug == "bij-echirolles"))
     bij.refuses_hard_conflicts = True
-    today = datetime.now(ZoneInfo("Europe/Paris")).date()
     create_event(bij, [create_partner("france-travail", type="france_travail")], title="Entretiens France Travail",
-                 start_date=today + timedelta(days=7 - today.weekday()), start_time="15:00", duration_minutes=60,
+                 start_date=next_working_monday(), start_time="15:00", duration_minutes=60,
                  frequency="once", interval=1)
     preview = client.post("/coordination/import", content_type="multipart/form-data",
                           data={**form, "file": (io.BytesIO(two_sessions_from_next_monday()), "seances.ics")})

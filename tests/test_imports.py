@@ -13,7 +13,7 @@ import pytest
 import recurring_ical_events
 import sqlalchemy as sa
 
-from conftest import french_holidays
+from conftest import french_holidays, next_working_monday
 from feed_readers import api_occurrences, window, with_icalendar, with_vobject
 
 DATA = Path(__file__).parent / "data"
@@ -142,8 +142,7 @@ def two_sessions_from_next_monday(uid_suffix: str = "") -> bytes:
     workshop at the PIMMS the day after; what the tests below import."""
     from datetime import timedelta
 
-    today = datetime.now(PARIS).date()
-    monday = today + timedelta(days=7 - today.weekday())
+    monday = next_working_monday()
     lines = ["BEGIN:VCALENDAR", "PRODID:-//Mozilla.org/NONSGML Mozilla Calendar V1.1//EN", "VERSION:2.0"]
     for n, (title, place, day, hours) in enumerate((("Permanence emploi", "BIJ d'Échirolles", monday, ("14", "16")),
                                                     ("Atelier CV", "PIMMS Villeneuve", monday + timedelta(days=1),
@@ -158,16 +157,13 @@ def two_sessions_from_next_monday(uid_suffix: str = "") -> bytes:
 @pytest.fixture
 def refusing_bij(setting, create_partner, create_event):
     """The BIJ refuses double bookings, and France Travail holds it next Monday from 15:00."""
-    from datetime import timedelta
-
     from models import Place, db
 
     bij = db.session.scalar(sa.select(Place).where(Place.slug == "bij-echirolles"))
     bij.refuses_hard_conflicts = True
     db.session.commit()
-    today = datetime.now(PARIS).date()
     create_event(bij, [create_partner("france-travail", type="france_travail")], title="Entretiens France Travail",
-                 start_date=today + timedelta(days=7 - today.weekday()), start_time="15:00", duration_minutes=60,
+                 start_date=next_working_monday(), start_time="15:00", duration_minutes=60,
                  frequency="once", interval=1)
     return bij
 

@@ -136,17 +136,14 @@ def test_a_broken_calendar_or_server_leaves_everything_and_shows_the_error(app, 
 
 def test_a_calendar_that_double_books_a_place_that_refuses_it_is_not_applied_and_the_error_is_shown(
         app, published, source, create_partner, create_event):
-    from datetime import datetime, timedelta
-    from zoneinfo import ZoneInfo
-
+    from conftest import next_working_monday
     from models import ScheduleConflict, db
     from scheduler.sync import run_source
     from test_imports import two_sessions_from_next_monday
 
     source.place.refuses_hard_conflicts = True  # the BIJ
-    today = datetime.now(ZoneInfo("Europe/Paris")).date()
     create_event(source.place, [create_partner("france-travail", type="france_travail")],
-                 title="Entretiens France Travail", start_date=today + timedelta(days=7 - today.weekday()),
+                 title="Entretiens France Travail", start_date=next_working_monday(),
                  start_time="15:00", duration_minutes=60, frequency="once", interval=1)
     published.body = two_sessions_from_next_monday()
     run_source(source.id)
