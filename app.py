@@ -53,7 +53,7 @@ class MaillageRequest(Request):
         Request.max_content_length.fset(self, value)
 
 
-def _whole_number(name: str, default: str) -> int:
+def _days(name: str, default: str) -> int:
     value = os.environ.get(name, default)
     if not value.isdigit() or int(value) < 1:
         raise SystemExit(f"{name}={value!r}: a whole number of days (at least 1) is expected.")
@@ -92,10 +92,10 @@ def _settings(instance_path: str) -> dict:
         # the clock process, the page showing the progress (scheduler/import_jobs.py).
         "IMPORT_INLINE_MAX_EVENTS": int(os.environ.get("IMPORT_INLINE_MAX_EVENTS", "200")),
         # Overlaps: how far ahead they are looked for, which kinds never split a public.
-        "CONFLICT_HORIZON_DAYS": _whole_number("CONFLICT_HORIZON_DAYS", "365"),
+        "CONFLICT_HORIZON_DAYS": _days("CONFLICT_HORIZON_DAYS", "365"),
         "CONFLICT_NON_COMPETING_KINDS": _event_kinds("CONFLICT_NON_COMPETING_KINDS", "coordination"),
         # How far ahead a change to a whole event is told to the people concerned.
-        "NOTICE_HORIZON_DAYS": _whole_number("NOTICE_HORIZON_DAYS", "90"),
+        "NOTICE_HORIZON_DAYS": _days("NOTICE_HORIZON_DAYS", "90"),
         # Synced calendars and webhooks may name 127.0.0.1 or a private network (models/urls.py):
         # for tests and development machines only.
         "ALLOW_PRIVATE_URLS": os.environ.get("ALLOW_PRIVATE_URLS") == "1",

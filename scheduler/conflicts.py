@@ -680,27 +680,22 @@ def detection_facts(obj, fields: tuple[str, ...]) -> dict:
     return {name: getattr(obj, name) for name in fields}
 
 
-def check_events_sharing(obj, before: dict, actor=None) -> Outcome:
+def check_events_sharing(obj, before: dict, actor=None) -> None:
     """After a write to a person or a place (flushed, not committed) that changed one of the
     facts read by `detection_facts`: each of its events checked as after a write to it. The
     write is kept whatever it creates (it moves no date); the conflicts and notices follow."""
     from models import Person
     from models.events import event_people
 
-    total = Outcome()
     if all(getattr(obj, name) == value for name, value in before.items()):
-        return total
+        return
     if isinstance(obj, Person):
         events = db.session.scalars(sa.select(Event).join(event_people, event_people.c.event_id == Event.id)
                                     .where(event_people.c.person_id == obj.id).order_by(Event.id))
     else:
         events = db.session.scalars(sa.select(Event).where(Event.place_id == obj.id).order_by(Event.id))
     for event in list(events):
-        outcome = check_event(event, actor)
-        total.created += outcome.created
-        total.still += outcome.still
-        total.ended += outcome.ended
-    return total
+        check_event(event, actor)
 
 
 class HardConflictsRefused(ConflictError):

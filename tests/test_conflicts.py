@@ -113,16 +113,7 @@ def test_two_places_closer_in_time_than_the_travel_margin_are_a_staff_conflict(t
     assert conflict.details["travel"] is True
 
 
-def test_the_travel_margin_is_set_per_person(territory, create_event, person):
-    t = territory
-    quick = person(t["cs"], name="Lucas Fournier", role="educator", travel_margin_minutes=10)
-    create_event(t["bij"], [t["ml"]], people=[quick.id], start_time="09:00", duration_minutes=120)
-    create_event(t["far"], [t["ft"]], title="Entretiens", people=[quick.id], start_time="11:15", duration_minutes=60)
-    detect_all()
-    assert live("staff") == []
-
-
-def test_a_new_travel_margin_written_through_the_api_checks_that_persons_events(
+def test_the_travel_margin_is_set_per_person_and_a_new_one_through_the_api_checks_their_events(
         client, territory, create_event, person, token_for):
     t = territory
     quick = person(t["cs"], name="Lucas Fournier", role="educator", travel_margin_minutes=10)

@@ -288,3 +288,5 @@ def test_a_conflict_named_on_a_series_page_that_is_not_its_own_resolves_nothing(
     client.post(url, data={"csrf_token": csrf_token_in(page), "chevauchement": str(clash["conflict"].id),
                            "start": "19:00", "end": "20:00", "room": "", "status": "confirmed"})
     assert _status(clash["conflict"].id) == "open"
+    unknown = client.get(f"/coordination/evenements/{elsewhere.id}?chevauchement=999999")
+    assert unknown.status_code == 200 and 'name="chevauchement"' not in unknown.get_data(as_text=True)

@@ -338,7 +338,10 @@ def _conflict_of_event(conflict_id: str | None, e: Event) -> ScheduleConflict | 
     """The conflict whose page led to this series (`?chevauchement=`), if it is one of its own."""
     if not conflict_id or not conflict_id.isdigit():
         return None
-    c = _visible(int(conflict_id))
+    try:
+        c = conflict_for(current_user, int(conflict_id))
+    except DomainError:  # gone, or not this user's: the series page still opens
+        return None
     return c if e.id in (c.a_event_id, c.b_event_id) else None
 
 

@@ -470,11 +470,12 @@ def widget_snippet():
 def _poster(kind: str, obj, page_url: str):
     from web.poster import render_poster
 
-    first_day = _start_day(_zone_of(kind, obj))
+    zone = _zone_of(kind, obj)
+    first_day = _start_day(zone)
     monday = first_day - timedelta(days=first_day.weekday())
 
     def build():
-        start, end = _window(monday, 7, _zone_of(kind, obj))
+        start, end = _window(monday, 7, zone)
         rows = occurrence_rows(occurrences_between(_scope_filter(kind, obj), start, end))
         return render_poster(obj.name, page_url, monday, by_day(rows))
 
