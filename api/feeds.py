@@ -10,7 +10,6 @@ import sqlalchemy as sa
 from flask import Blueprint, Response, current_app, request
 from flask_smorest import abort
 from marshmallow import ValidationError, fields
-from sqlalchemy.exc import IntegrityError
 from werkzeug.http import http_date, parse_date
 
 from api.schemas import BaseSchema, between, one_of
@@ -54,7 +53,9 @@ def _serve(spec: FeedSpec, owner_name: str = "", exists=None) -> Response:
     if changed:
         try:
             db.session.commit()
-        except IntegrityError:  # another process recorded the same feed at the same moment
+        except sa.exc.DBAPIError:
+            # Another process recorded the same feed at the same moment, or the database refuses
+            # writes (read-only, full disk): what was built is served all the same.
             db.session.rollback()
     headers = {
         "ETag": f'"{version.etag}"',

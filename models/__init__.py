@@ -10,14 +10,14 @@ from models.partners import Partner, Person
 from models.subscriptions import Subscription
 from models.territory import Place, Quartier
 from models.users import ApiToken, User
-from models.versions import ScopeVersion
+from models.versions import PageState, ScopeVersion
 from models.conflicts import ConflictNotice, ScheduleConflict  # noqa: E402  (after the models it refers to)
 
 __all__ = [
     "AuditEntry", "Base", "UTCDateTime", "db", "utcnow", "Conflict", "DomainError", "Forbidden",
     "InvalidInput", "NotFound", "Event", "OccurrenceException", "Partner", "Person", "Place",
     "Quartier", "ApiToken", "User", "FeedState", "FeedToken", "SyncSource", "ImportJob",
-    "ScopeVersion", "ClockLock", "Delivery", "PartnerReminderSettings", "ScanMark",
+    "ScopeVersion", "PageState", "ClockLock", "Delivery", "PartnerReminderSettings", "ScanMark",
     "Subscription",
     "ConflictNotice", "ScheduleConflict",
 ]

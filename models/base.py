@@ -77,6 +77,17 @@ def utcnow() -> datetime:
     return datetime.now(timezone.utc)
 
 
+def dialect_insert(session: sa.orm.Session | sa.Connection):
+    """The `insert` of the database behind this session or connection: PostgreSQL's and SQLite's
+    both have ON CONFLICT (upserts, inserts that skip what is there), the generic one has not."""
+    dialect = session.dialect if isinstance(session, sa.Connection) else session.get_bind().dialect
+    if dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    return insert
+
+
 def read_without_transaction() -> None:
     """For requests that only read (feeds, public pages; a feed's state is one row, written by
     itself): on PostgreSQL their statements run in autocommit, which saves the BEGIN and ROLLBACK

@@ -14,7 +14,7 @@ from datetime import datetime, time
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
-from models.base import UTCDateTime, db, utcnow
+from models.base import UTCDateTime, db, dialect_insert, utcnow
 
 STATES = {"pending": "En attente", "sent": "Envoyé", "failed": "En échec", "skipped": "Non envoyé"}
 KINDS = {
@@ -198,11 +198,7 @@ def add_deliveries_if_new(rows: list[dict]) -> list[tuple[str, str, datetime]]:
     database's unique index decides)."""
     if not rows:
         return []
-    dialect = db.session.get_bind().dialect.name
-    if dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
+    insert = dialect_insert(db.session)
     now = utcnow()
     prepared = []
     for values in rows:

@@ -20,12 +20,13 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Iterable
+from datetime import datetime, timedelta
 from itertools import chain
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from models.base import db
+from models.base import UTCDateTime, db, dialect_insert, utcnow
 
 EVERYTHING = "*"
 ALL_EVENTS = "events"
@@ -165,13 +166,8 @@ def raise_versions(scopes: Iterable[str] = (EVERYTHING,), session: Session | sa.
     scopes = set(scopes)
     first = [s for s in (EVERYTHING, ALL_EVENTS) if s in scopes]
     ordered = first + sorted(scopes - set(first))
-    dialect = session.dialect if isinstance(session, sa.Connection) else session.get_bind().dialect
-    if dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
     table = ScopeVersion.__table__
-    statement = insert(table).on_conflict_do_update(index_elements=["scope"],
+    statement = dialect_insert(session)(table).on_conflict_do_update(index_elements=["scope"],
                                                     set_={"version": table.c.version + 1})
     session.execute(statement, [{"scope": s, "version": secrets.randbits(48)} for s in ordered])
 
@@ -187,3 +183,47 @@ def versions_of(scopes: Iterable[str]) -> str:
     wanted = sorted({EVERYTHING, *scopes})
     found = dict(db.session.connection().execute(_VERSIONS, {"scopes": wanted}).all())
     return ",".join(f"{s}={found.get(s, 0)}" for s in wanted)
+
+
+class PageState(db.Model):
+    """A public page or poster as last built, shared by every web process: after a write, the
+    first process asked builds it and the others read it (one query) instead of each building it
+    again. A cache, not data: `marker` says what it was built from (the versions of its scopes,
+    the day, the code, the settings), and a page is served from here only under the marker the
+    reader computes itself, so it is never older than the data it shows."""
+
+    __tablename__ = "page_states"
+
+    key: Mapped[str] = mapped_column(sa.String(64), primary_key=True)  # what it shows: page, filters, day
+    marker: Mapped[str] = mapped_column(sa.String(64))
+    body: Mapped[bytes] = mapped_column(sa.LargeBinary)
+    built_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+
+
+# Each key holds a day in it (the page's first day): yesterday's rows are never asked for again.
+PAGE_STATES_KEPT = timedelta(days=2)
+
+
+def shared_page(key: str, marker: str) -> bytes | None:
+    """The page stored under this key if it was built under this very marker."""
+    body = db.session.connection().execute(sa.select(PageState.body).where(
+        PageState.key == key, PageState.marker == marker)).scalar()
+    return bytes(body) if body is not None else None
+
+
+def share_page(key: str, marker: str, body: bytes) -> bool:
+    """Stores a page just built for the other processes, and drops those of past days. Commits
+    (the request only reads otherwise). A database that refuses the write (read-only, full disk)
+    costs the other processes a build of their own, not the page: False, nothing written."""
+    now = utcnow()
+    table = PageState.__table__
+    values = {"marker": marker, "body": body, "built_at": now}
+    try:
+        db.session.execute(dialect_insert(db.session)(table).values(key=key, **values)
+                           .on_conflict_do_update(index_elements=["key"], set_=values))
+        db.session.execute(sa.delete(table).where(table.c.built_at < now - PAGE_STATES_KEPT))
+        db.session.commit()
+        return True
+    except sa.exc.DBAPIError:
+        db.session.rollback()
+        return False

@@ -352,7 +352,14 @@ def current_feed(spec: FeedSpec, *, base_url: str, default_timezone: str, owner_
         state.marker = marker
         if db.session.scalar(sa.select(FeedState.key).where(FeedState.key == key, FeedState.body.is_(None))):
             state.body = body  # a state from before bytes were kept
-    db.session.flush()
     version = FeedVersion(marker, etag, state.last_modified, body)
+    try:
+        db.session.flush()
+    except sa.exc.DBAPIError:
+        # The database refuses writes (read-only, full disk): the feed is served all the same,
+        # from this process's memory until the state can be written again.
+        db.session.rollback()
+        _remember(key, version)
+        return version, False
     _remember(key, version)
     return version, True

@@ -146,6 +146,11 @@ def test_a_read_only_postgresql_database_refuses_writes_with_a_clear_503_reads_g
             assert occurrences.status_code == 200 and len(occurrences.get_json()) == 4
             page = client.get(f"/lieux/bij-echirolles?du={_day(0)}")
             assert page.status_code == 200 and "Avant" in page.get_data(as_text=True)
+            # Today's page and a feed are stored for the other processes as they are built: the
+            # database refuses that, they are served all the same.
+            assert client.get("/lieux/bij-echirolles").status_code == 200
+            feed = client.get("/feeds/places/bij-echirolles.ics")
+            assert feed.status_code == 200 and b"SUMMARY:Avant" in feed.data, feed.data[:300]
         finally:
             with admin.connect() as conn:
                 conn.execute(sa.text(f'ALTER DATABASE "{name}" SET default_transaction_read_only = off'))

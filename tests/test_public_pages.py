@@ -432,6 +432,47 @@ def test_a_write_keeps_the_cached_pages_of_other_places_and_rebuilds_its_own(cli
     assert [k[3] for k in new_entries] == [t.centre.slug], new_entries  # the BIJ's page was not built again
 
 
+def test_a_page_built_by_one_process_is_served_by_another_without_building_it_again_and_never_once_stale(
+        app, client, territory, token_for, database_url):
+    """Two apps on one database stand for two web processes (each has its own memory)."""
+    from datetime import datetime, timezone
+
+    import sqlalchemy as sa
+
+    from app import create_app
+    from models import PageState, db
+    from models.versions import PAGE_STATES_KEPT
+
+    t = territory
+    other = create_app({"SQLALCHEMY_DATABASE_URI": database_url, "SECRET_KEY": "test", "RATELIMITS": {},
+                        "BASE_URL": "http://maillage.test"})
+    try:
+        forgotten = datetime.now(timezone.utc) - PAGE_STATES_KEPT - timedelta(hours=1)
+        db.session.add(PageState(key="a page of three days ago", marker="m", body=b"old", built_at=forgotten))
+        db.session.commit()
+        path = f"/lieux/{t.centre.slug}"
+        assert "Accueil emploi du matin" in client.get(path).get_data(as_text=True)
+        keys = set(db.session.scalars(sa.select(PageState.key)))
+        assert len(keys) == 1 and "a page of three days ago" not in keys  # built, shared; past days dropped
+        # What the other process serves is what is stored, not a page of its own: mark the stored one.
+        stored = db.session.get(PageState, keys.pop())
+        stored.body = stored.body.replace(b"</main>", b"<p>copie commune</p></main>")
+        db.session.commit()
+        assert "copie commune" in other.test_client().get(path).get_data(as_text=True)
+
+        response = client.patch(f"/api/v1/events/{t.daily.id}", headers=token_for(),
+                                json={"title": "Accueil emploi renouvelé"})
+        assert response.status_code == 200, response.get_json()
+        fresh = other.test_client().get(path).get_data(as_text=True)
+        assert "Accueil emploi renouvelé" in fresh and "copie commune" not in fresh
+        # Another day (?du=, one of 733) stays in the process that built it.
+        assert client.get(f"{path}?du={t.monday}").status_code == 200
+        assert len(db.session.scalars(sa.select(PageState.key)).all()) == 1
+    finally:
+        with other.app_context():
+            db.engine.dispose()
+
+
 @pytest.mark.parametrize("month, offsets", [
     (3, ("+01:00", "+02:00")),  # summer time from the last Sunday of March
     (10, ("+02:00", "+01:00")),  # winter time from the last Sunday of October

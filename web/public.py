@@ -8,9 +8,11 @@ a write rebuilds only the pages that show it, and a cached page costs one small 
 """
 from __future__ import annotations
 
+import hashlib
 import threading
 from collections import OrderedDict
 from datetime import date, datetime, time, timedelta
+from pathlib import Path
 from urllib.parse import quote, urlencode
 from zoneinfo import ZoneInfo
 
@@ -24,7 +26,8 @@ from models.base import read_without_transaction
 from models.errors import DomainError, NotFound
 from models.events import EVENT_KINDS
 from models.territory import DEPARTMENT_TIMEZONES
-from models.versions import ALL_EVENTS, event_scope, partner_scope, place_scope, quartier_scope, versions_of
+from models.versions import (ALL_EVENTS, event_scope, partner_scope, place_scope, quartier_scope, share_page,
+                             shared_page, versions_of)
 from scheduler.calendar import (CalendarFilter, first_occurrences_between, next_occurrences,
                                 occurrences_between, public_event)
 from web.security import framable
@@ -164,24 +167,50 @@ def by_day(rows: list[dict]) -> list[tuple[date, str, list[dict]]]:
 
 # --- a cache that is never stale --------------------------------------------------------------
 
+# What a page's bytes depend on besides the data and the settings: the code and templates that
+# write them. A release that writes pages differently does not serve, from the pages the
+# processes share, what the old code wrote.
+_PAGE_CODE = hashlib.sha256(b"".join(
+    path.read_bytes() for folder in ("templates", "static", "web", "scheduler", "models")
+    for path in sorted((Path(__file__).resolve().parent.parent / folder).rglob("*"))
+    if path.is_file() and path.suffix != ".pyc")).hexdigest()[:12]
+
+
 class PageCache:
-    """Rendered pages keyed by what they show and the versions of their scopes (read first).
-    Entries of older versions are never asked for again and leave as the least recently used."""
+    """Rendered pages (bytes) keyed by what they show and the versions of their scopes (read
+    first). Two levels: this process's memory, then, for the pages everyone asks for, the pages
+    the processes share (`page_states`): a write makes one process build each page it changes,
+    not every process. Entries of older versions are never asked for again and leave memory as
+    the least recently used."""
 
     def __init__(self, size: int = 1024):
         self.size = size
-        self.pages: OrderedDict[tuple, object] = OrderedDict()
+        self.pages: OrderedDict[tuple, bytes] = OrderedDict()
         self.lock = threading.Lock()
 
-    def get_or_build(self, scopes: tuple[str, ...], key: tuple, build):
-        key = (versions_of(scopes), _today(), *key)
+    def get_or_build(self, scopes: tuple[str, ...], key: tuple, build, shared: bool = False) -> bytes:
+        versions, today = versions_of(scopes), _today()
+        local = (versions, today, *key)
         with self.lock:
-            if key in self.pages:
-                self.pages.move_to_end(key)
-                return self.pages[key]
-        value = build()
+            if local in self.pages:
+                self.pages.move_to_end(local)
+                return self.pages[local]
+        value = None
+        if shared:
+            config = current_app.config
+            shared_key = hashlib.sha256(repr(key).encode()).hexdigest()
+            marker = hashlib.sha256("|".join((
+                versions, today.isoformat(), _PAGE_CODE, config["BASE_URL"], config["DEFAULT_TIMEZONE"],
+                str(config.get("SCREEN_REFRESH_SECONDS")), request.script_root)).encode()).hexdigest()
+            value = shared_page(shared_key, marker)
+        if value is None:
+            value = build()
+            if isinstance(value, str):
+                value = value.encode()
+            if shared:
+                share_page(shared_key, marker, value)
         with self.lock:
-            self.pages[key] = value
+            self.pages[local] = value
             while len(self.pages) > self.size:
                 self.pages.popitem(last=False)
         return value
@@ -191,8 +220,15 @@ def page_cache() -> PageCache:
     return current_app.extensions.setdefault("maillage_page_cache", PageCache())
 
 
+def _shared() -> bool:
+    """Whether this page goes to the pages the processes share: those of today, which everyone
+    asks for; another day (`?du=`, any of 733) stays in this process, so that a crawler walking
+    the days fills no table."""
+    return "du" not in request.args
+
+
 def cached_html(scopes: tuple[str, ...], key: tuple, build) -> Response:
-    html = page_cache().get_or_build(scopes, (request.endpoint, *key), build)
+    html = page_cache().get_or_build(scopes, (request.endpoint, *key), build, shared=_shared())
     return Response(html, mimetype="text/html")
 
 
@@ -479,7 +515,8 @@ def _poster(kind: str, obj, page_url: str):
         rows = occurrence_rows(occurrences_between(_scope_filter(kind, obj), start, end))
         return render_poster(obj.name, page_url, monday, by_day(rows))
 
-    pdf = page_cache().get_or_build((_scope_of(kind, obj),), (request.endpoint, kind, obj.id, monday), build)
+    pdf = page_cache().get_or_build((_scope_of(kind, obj),), (request.endpoint, kind, obj.id, monday), build,
+                                   shared=_shared())
     filename = f"affiche-{obj.slug if kind == 'place' else obj.code}-{monday.isoformat()}.pdf"
     return Response(pdf, mimetype="application/pdf",
                     headers={"Content-Disposition": f'inline; filename="{filename}"'})
