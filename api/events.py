@@ -70,7 +70,9 @@ class EventSchema(BaseSchema):
     end_time = fields.Time(load_only=True, format="%H:%M")
     duration_minutes = fields.Integer(validate=between(1, 7 * 24 * 60))
     recurrence = fields.Nested(RecurrenceSchema, load_default=lambda: {"frequency": "once"})
-    skip_public_holidays = fields.Boolean(load_default=True)
+    skip_public_holidays = fields.Boolean(load_default=True, metadata={
+        "description": "la série saute les jours fériés de son lieu (une série seulement : un événement "
+                       "daté a lieu le jour dit)"})
     pause_school_holidays = fields.Boolean(load_default=False, metadata={
         "description": "la série s'interrompt pendant les vacances scolaires de sa zone (une série seulement)"})
     school_zone = fields.String(allow_none=True, validate=one_of(SCHOOL_ZONE_CHOICES), metadata={

@@ -226,7 +226,7 @@ def build_national(scale: float = 1.0, seed: int = SEED, start: date | None = No
         timing = _timing(rng, pattern, kind, start)
         age_min, age_max, tags = rng.choice(AUDIENCES)
         holiday_dept = q["department"]
-        skip_holidays = rng.random() > 0.03
+        skip_holidays = rng.random() > 0.03 and pattern != "once"  # a dated event is on its date (models/events.py)
         school_zone = school_zone_of(holiday_dept)
         pauses = (school_zone is not None and pattern != "once" and cal.partners[organisers[0] - 1]["type"] in YOUTH_TYPES
                   and pause_rng.random() < SCHOOL_PAUSE_SHARE)

@@ -232,8 +232,10 @@ def check_timing(e: Event) -> None:
         raise _invalid("count", f"Le nombre d'occurrences doit être compris entre 1 et {MAX_COUNT}.")
     check_school_holidays(e)
     if e.frequency == "once":
-        # A single date is set on purpose: no school holiday pauses it.
-        e.interval, e.weekdays, e.until, e.count, e.pause_school_holidays = 1, [], None, None, False
+        # A single date is set on purpose: neither a public holiday nor a school holiday takes it
+        # away (a forum on 8 May is on 8 May); only series skip them.
+        e.interval, e.weekdays, e.until, e.count = 1, [], None, None
+        e.skip_public_holidays, e.pause_school_holidays = False, False
     e.starts_at = local_to_utc(e.start_date, e.start_time, e.timezone)
     e.last_date = last_possible_date(e)
 

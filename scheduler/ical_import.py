@@ -703,7 +703,7 @@ def parse_csv(data: bytes, options: ImportOptions, progress=None) -> list[Planne
             "frequency": frequency, "interval": int(interval or 1),
             "weekdays": sorted(set(weekdays or ([start_date.weekday()] if frequency in ("weekly", "monthly") else []))),
             "month_week": month_week, "until": until if frequency != "once" else None, "count": None,
-            "skip_public_holidays": True, "holiday_region": place.department,
+            "skip_public_holidays": frequency != "once", "holiday_region": place.department,
             "age_min": age_min, "age_max": age_max,
             "audience_tags": [t.strip() for t in re.split(r"[,;]", cells.get("Public", "")) if t.strip()],
         }

@@ -609,6 +609,34 @@ def test_a_series_pauses_during_the_school_holidays_of_its_places_zone_only_when
     assert single.status_code == 201 and single.get_json()["pause_school_holidays"] is False
 
 
+def test_an_event_dated_on_a_public_holiday_takes_place_while_a_series_skips_that_day(client, youth_places):
+    from icalendar import Calendar
+
+    from conftest import french_holidays
+
+    _, post = youth_places
+    today = date.today()
+    holiday = min(d for d in french_holidays(today.year, today.year + 1)
+                  if d > today + timedelta(days=7) and d.weekday() < 5)
+    forum = post(client, "pij-echirolles", kind="forum", title="Forum de l'alternance", start_date=holiday.isoformat(),
+                 recurrence={"frequency": "once"})  # skip_public_holidays left to its default
+    assert forum.status_code == 201, forum.get_json()
+    assert forum.get_json()["skip_public_holidays"] is False
+    series = post(client, "pij-echirolles", start_date=(holiday - timedelta(weeks=1)).isoformat(),
+                  recurrence={"frequency": "weekly", "weekdays": [["MO", "TU", "WE", "TH", "FR"][holiday.weekday()]],
+                              "count": 3})
+    assert series.status_code == 201 and series.get_json()["skip_public_holidays"] is True
+    found = client.get("/api/v1/occurrences", query_string={
+        "start": f"{holiday - timedelta(weeks=1)}T00:00:00+00:00", "end": f"{holiday + timedelta(weeks=3)}T00:00:00+00:00"})
+    days = {(o["event_id"], o["starts_at"][:10]) for o in found.get_json()}
+    assert (forum.get_json()["id"], holiday.isoformat()) in days
+    assert (series.get_json()["id"], holiday.isoformat()) not in days
+    assert (series.get_json()["id"], (holiday - timedelta(weeks=1)).isoformat()) in days
+    feed = Calendar.from_ical(client.get("/feeds/places/pij-echirolles.ics").data)
+    dated = [c for c in feed.walk("VEVENT") if str(c["SUMMARY"]) == "Forum de l'alternance"]
+    assert [c.decoded("DTSTART").date() for c in dated] == [holiday]
+
+
 def test_a_place_without_a_zone_needs_one_given_and_overseas_academies_are_refused(client, youth_places):
     from models import Event, db
 
