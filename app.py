@@ -87,10 +87,14 @@ def _settings(instance_path: str) -> dict:
         "MAX_CONTENT_LENGTH": 1024 * 1024,
         # Calendars to import: a Maillage feed of 5,000 events is 3 MB.
         "IMPORT_MAX_CONTENT_LENGTH": int(os.environ.get("IMPORT_MAX_MB", "20")) * 1024 * 1024,
-        "UPLOAD_ENDPOINTS": ("imports.ImportPreview", "imports.Imports", "feeds_pages.import_calendar"),
+        "UPLOAD_ENDPOINTS": ("imports.ImportPreview", "imports.Imports", "imports.ImportJobs",
+                             "feeds_pages.import_calendar"),
         # Files of up to this many events are previewed and imported in the request; bigger ones by
         # the clock process, the page showing the progress (scheduler/import_jobs.py).
         "IMPORT_INLINE_MAX_EVENTS": int(os.environ.get("IMPORT_INLINE_MAX_EVENTS", "200")),
+        # The API's imports in the request (preview and import, about 20 ms an event on
+        # PostgreSQL) stop well before gunicorn's 30 s; bigger files go to /api/v1/import-jobs.
+        "IMPORT_API_INLINE_MAX_EVENTS": int(os.environ.get("IMPORT_API_INLINE_MAX_EVENTS", "500")),
         # Overlaps: how far ahead they are looked for, which kinds never split a public.
         "CONFLICT_HORIZON_DAYS": _days("CONFLICT_HORIZON_DAYS", "365"),
         "CONFLICT_NON_COMPETING_KINDS": _event_kinds("CONFLICT_NON_COMPETING_KINDS", "coordination"),

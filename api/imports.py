@@ -1,7 +1,12 @@
-"""Import of a partner's calendar (.ics or CSV): a preview first, then the import, all or nothing."""
+"""Import of a partner's calendar (.ics or CSV): a preview first, then the import, all or nothing.
+
+Files of up to IMPORT_API_INLINE_MAX_EVENTS events are worked in the request (`/imports/preview`,
+`/imports`); any file, however big, can be handed to the clock process as a job
+(`/import-jobs`): 202 at once, then its state, progress and preview at its address, and a
+confirmation that queues the import itself."""
 from __future__ import annotations
 
-from flask import Response
+from flask import Response, current_app
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from flask_smorest.fields import Upload
@@ -10,10 +15,13 @@ from marshmallow import fields
 from api.auth import require_api_user
 from api.schemas import BaseSchema, one_of
 from models import db
+from models.errors import TooLarge
 from models.events import EVENT_KINDS, VISIBILITIES
+from models.imports import IMPORT_STATES, confirm_import_job, import_job_for
 from models.partners import partner_by_slug
 from models.territory import place_by_slug
 from scheduler.ical_import import ImportOptions, apply_plan, csv_template, parse_file, preview
+from scheduler.import_jobs import estimated_events, progress_view, submit
 
 blp = Blueprint("imports", __name__, url_prefix="/api/v1", description="Import de calendriers (.ics, CSV)")
 
@@ -76,7 +84,12 @@ def _payload(result) -> dict:
 def run_import(user, form, upload, commit: bool) -> dict:
     """Preview, then (when asked) the import itself; one commit, or nothing."""
     options = _options(user, form)
-    plan = parse_file(upload.filename, upload.read(), options)
+    data = upload.read()
+    count, most = estimated_events(upload.filename or "", data), current_app.config["IMPORT_API_INLINE_MAX_EVENTS"]
+    if count > most:
+        raise TooLarge(f"Ce fichier compte {count} événements : au-delà de {most}, déposez-le sur "
+                       "/api/v1/import-jobs, qui le traite en arrière-plan et en donne l'avancement.")
+    plan = parse_file(upload.filename, data, options)
     result = preview(user, plan, options)
     payload = _payload(result)
     if commit:
@@ -112,3 +125,62 @@ class ImportTemplate(MethodView):
         """Modèle CSV des permanences (en-têtes en français, dates JJ/MM/AAAA)"""
         return Response(csv_template(), content_type="text/csv; charset=utf-8",
                         headers={"Content-Disposition": 'attachment; filename="modele-permanences.csv"'})
+
+
+class ImportJobSchema(BaseSchema):
+    id = fields.Integer()
+    state = fields.String(metadata={"description": "queued, running, ready (aperçu prêt), done (importé), "
+                                                   "refused (rien n'est enregistré), failed"})
+    state_label = fields.String(metadata={"description": "l'état en français"})
+    step = fields.String(metadata={"description": "preview (aperçu), puis import après confirmation"})
+    filename = fields.String()
+    event_count = fields.Integer(metadata={"description": "événements comptés au dépôt"})
+    progress = fields.Dict(metadata={"description": "label (la phase en français), done, total, percent"})
+    result = fields.Dict(metadata={"description": "l'aperçu (state ready), ou ce que l'import a fait (done)"})
+    errors = fields.List(fields.String(), metadata={"description": "pourquoi le fichier est refusé, ligne par ligne"})
+    created_at = fields.DateTime()
+    finished_at = fields.DateTime(allow_none=True)
+
+
+def _job_payload(job) -> dict:
+    view = progress_view(job)
+    return {"id": job.id, "state": job.state, "state_label": IMPORT_STATES.get(job.state, job.state),
+            "step": job.step, "filename": job.filename, "event_count": job.event_count,
+            "progress": {k: view[k] for k in ("label", "done", "total", "percent")},
+            "result": job.result or {}, "errors": job.errors or [], "created_at": job.created_at,
+            "finished_at": job.finished_at}
+
+
+@blp.route("/import-jobs")
+class ImportJobs(MethodView):
+    @blp.arguments(ImportFormSchema, location="form")
+    @blp.arguments(ImportFileSchema, location="files")
+    @blp.response(202, ImportJobSchema)
+    def post(self, form, files):
+        """Déposer un calendrier de toute taille : l'aperçu est préparé en arrière-plan ; suivre l'adresse du dépôt"""
+        user = require_api_user()
+        options = _options(user, form)
+        upload = files["file"]
+        job = submit(user, options.partner, options.place, options.kind, options.visibility,
+                     upload.filename or "", upload.read())
+        db.session.commit()
+        return _job_payload(job)
+
+
+@blp.route("/import-jobs/<int:job_id>")
+class ImportJobById(MethodView):
+    @blp.response(200, ImportJobSchema)
+    def get(self, job_id):
+        """Un dépôt : état, avancement, aperçu ou erreurs (les dépôts sont effacés après un jour)"""
+        return _job_payload(import_job_for(require_api_user(), job_id))
+
+
+@blp.route("/import-jobs/<int:job_id>/confirm")
+class ImportJobConfirm(MethodView):
+    @blp.response(202, ImportJobSchema)
+    def post(self, job_id):
+        """Confirmer l'import d'un aperçu prêt : l'import est fait en arrière-plan, tout ou rien"""
+        user = require_api_user()
+        job = confirm_import_job(user, import_job_for(user, job_id))
+        db.session.commit()
+        return _job_payload(job)

@@ -27,6 +27,10 @@ class Conflict(DomainError):
     status = 409
 
 
+class TooLarge(DomainError):
+    status = 413
+
+
 # --- the database's own troubles ---------------------------------------------------------------
 # Not domain errors: nothing the request did wrong. Down or restarting, read-only, disk full: the
 # API and the pages answer 503 with these words (the transaction rolled back: nothing half-written).

@@ -295,6 +295,52 @@ def test_a_big_file_is_previewed_then_imported_by_the_clock_and_its_progress_is_
     assert db.session.scalar(sa.select(sa.func.count(Event.id))) == 600
 
 
+def test_the_api_hands_a_file_too_big_for_a_request_to_the_clock_and_the_import_goes_through_its_job(
+        app, client, setting, token_for):
+    from models import Event, ImportJob, Partner, db
+    from scheduler.import_jobs import run_queued_jobs
+
+    headers = token_for("conseillere@example.fr", role="editor", partner=setting["ml"])
+    calendar = big_calendar(12)
+    app.config["IMPORT_API_INLINE_MAX_EVENTS"] = 10
+    try:
+        for endpoint in ("/api/v1/imports/preview", "/api/v1/imports"):
+            refused = _upload(client, headers, calendar, endpoint=endpoint)
+            body = refused.get_json()
+            assert refused.status_code == 413 and list(body) == ["code", "status", "message", "errors"], body
+            assert "12 événements" in body["message"] and "/api/v1/import-jobs" in body["message"], body
+        assert db.session.scalar(sa.select(sa.func.count(ImportJob.id))) == 0
+        queued = _upload(client, headers, calendar, endpoint="/api/v1/import-jobs")
+    finally:
+        app.config["IMPORT_API_INLINE_MAX_EVENTS"] = 500
+    job = queued.get_json()
+    assert queued.status_code == 202, job
+    assert (job["state"], job["step"], job["event_count"], job["state_label"]) == ("queued", "preview", 12, "En attente")
+    address = f"/api/v1/import-jobs/{job['id']}"
+    assert client.get(address, headers=headers).get_json()["progress"]["label"] == "En attente de traitement"
+    # Another partner's staff cannot see it, nor confirm it: not found, its existence not revealed.
+    est = db.session.scalar(sa.select(Partner).where(Partner.slug == "mission-locale-est"))
+    stranger = token_for("autre@example.fr", role="editor", partner=est)
+    assert client.get(address, headers=stranger).status_code == 404
+    assert client.post(f"{address}/confirm", headers=stranger).status_code == 404
+    assert client.post(f"{address}/confirm", headers=headers).status_code == 422  # no preview yet
+
+    assert run_queued_jobs() == 1  # what the clock does every 2 s
+    db.session.expire_all()
+    ready = client.get(address, headers=headers).get_json()
+    assert ready["state"] == "ready" and ready["result"]["summary"]["created"] == 12, ready
+    assert db.session.scalar(sa.select(sa.func.count(Event.id))) == 0, "a preview writes nothing"
+    confirmed = client.post(f"{address}/confirm", headers=headers)
+    assert confirmed.status_code == 202 and confirmed.get_json()["step"] == "import", confirmed.get_json()
+    assert client.post(f"{address}/confirm", headers=headers).status_code == 422  # once only
+    assert run_queued_jobs() == 1
+    db.session.expire_all()
+    done = client.get(address, headers=headers).get_json()
+    assert (done["state"], done["result"]) == ("done", {"created": 12, "changed": 0, "unchanged": 0}), done
+    assert done["finished_at"] is not None
+    assert db.session.scalar(sa.select(sa.func.count(Event.id))) == 12
+
+
 def test_a_big_file_refused_by_the_clock_names_its_line_and_writes_nothing(app, setting, editor):
     from models import Event, ImportJob, db
     from scheduler.import_jobs import run_queued_jobs
