@@ -15,8 +15,7 @@ import logging
 import os
 import signal
 import socket
-import sys
-import time
+import threading
 import uuid
 from datetime import timedelta
 
@@ -181,13 +180,17 @@ def main() -> None:
     ttl = timedelta(seconds=float(os.environ.get("CLOCK_LOCK_TTL_SECONDS", LOCK_TTL.total_seconds())))
     clock = Clock(app, SingleClockLock(ttl=ttl))
     # honcho and systemd stop with SIGTERM: release the lock so that a restart is active at once.
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    # The signal only asks; the loop stops between two beats. Raising from the handler could land
+    # in the middle of the scheduler's start (started, its thread not made yet), which then
+    # cannot be shut down.
+    stopping = threading.Event()
+    for number in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(number, lambda *_: stopping.set())
     log.info("horloge démarrée, %d tâche(s)", len(clock.scheduler.get_jobs()))
     try:
-        while True:
+        while not stopping.is_set():
             clock.beat()
-            time.sleep(heartbeat)
-    except (KeyboardInterrupt, SystemExit):
+            stopping.wait(heartbeat)
         log.info("horloge arrêtée")
     finally:
         clock.stop()
