@@ -2,7 +2,7 @@
 pages and a few editors writing through the API, on PostgreSQL and gunicorn as the Procfile
 runs them (issue 7, item 2).
 
-    python bench/load.py [--users 400] [--seconds 60] [--scale 0.05] [--workers 2] [--check]
+    python bench/load.py [--users 400] [--seconds 60] [--scale 0.05] [--workers N] [--check]
 
 What it does, all on 127.0.0.1:
 1. creates a fresh PostgreSQL database (server at 127.0.0.1:5432, user postgres; dropped at the
@@ -25,6 +25,7 @@ import csv
 import json
 import os
 import random
+import re
 import signal
 import socket
 import subprocess
@@ -58,6 +59,12 @@ def procfile_web_line() -> str:
         if line.startswith("web:"):
             return line.removeprefix("web:").strip()
     raise SystemExit("Procfile has no web: line")
+
+
+def procfile_workers() -> int:
+    """The workers the Procfile's web line starts when WEB_CONCURRENCY is not set."""
+    found = re.search(r"\$\{WEB_CONCURRENCY:-(\d+)\}", procfile_web_line())
+    return int(found.group(1)) if found else 1
 
 
 def flask(env: dict, *args: str) -> str:
@@ -225,8 +232,8 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=60, help="length of the mixed run")
     parser.add_argument("--baseline-seconds", type=int, default=15)
     parser.add_argument("--scale", type=float, default=0.05, help="of bench/national.py's calendar")
-    parser.add_argument("--workers", type=int, default=int(os.environ.get("WEB_CONCURRENCY", "2")),
-                        help="WEB_CONCURRENCY given to the Procfile's web line")
+    parser.add_argument("--workers", type=int, default=int(os.environ.get("WEB_CONCURRENCY", procfile_workers())),
+                        help="WEB_CONCURRENCY given to the Procfile's web line (default: the Procfile's)")
     parser.add_argument("--editors", type=int, default=3, help="of the users, editors writing (0: reads only)")
     parser.add_argument("--check", action="store_true", help="exit 1 when a target is missed")
     args = parser.parse_args()

@@ -4,6 +4,7 @@ no process keeps anything that the database does not confirm on every request.""
 from __future__ import annotations
 
 import os
+import re
 import shlex
 import signal
 import socket
@@ -31,7 +32,7 @@ def procfile_web_command(port: int) -> list[str]:
     line = next(l for l in (ROOT / "Procfile").read_text().splitlines() if l.startswith("web:"))
     line = line.removeprefix("web:").strip()
     line = line.replace("${BIND:-127.0.0.1}", "127.0.0.1").replace("${PORT:-5000}", str(port))
-    line = line.replace("${WEB_CONCURRENCY:-2}", "1")
+    line = re.sub(r"\$\{WEB_CONCURRENCY:-\d+\}", "1", line)
     command = shlex.split(line)
     assert command[0] == "gunicorn"
     return [str(GUNICORN), *command[1:]]
