@@ -17,7 +17,7 @@ from api.schemas import BaseSchema, one_of
 from models import db
 from models.errors import TooLarge
 from models.events import EVENT_KINDS, VISIBILITIES
-from models.imports import IMPORT_STATES, confirm_import_job, import_job_for
+from models.imports import confirm_import_job, import_job_for
 from models.partners import partner_by_slug
 from models.territory import place_by_slug
 from scheduler.ical_import import ImportOptions, apply_plan, csv_template, parse_file, preview
@@ -144,7 +144,7 @@ class ImportJobSchema(BaseSchema):
 
 def _job_payload(job) -> dict:
     view = progress_view(job)
-    return {"id": job.id, "state": job.state, "state_label": IMPORT_STATES.get(job.state, job.state),
+    return {"id": job.id, "state": job.state, "state_label": job.state_label,
             "step": job.step, "filename": job.filename, "event_count": job.event_count,
             "progress": {k: view[k] for k in ("label", "done", "total", "percent")},
             "result": job.result or {}, "errors": job.errors or [], "created_at": job.created_at,
