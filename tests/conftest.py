@@ -191,8 +191,8 @@ def a_weekday_after(days: int, weekday: int, weeks: int = 1) -> date:
 
 def next_working_monday() -> date:
     """Next Monday, or the first Monday after it that is no public holiday and neither is its
-    Tuesday: an event there is not taken out as a holiday (a series skips them by default, one
-    that happens once as well)."""
+    Tuesday: a weekly series from there is not taken out on its first date (series skip holidays
+    by default; a single dated event never does)."""
     monday = paris_today() + timedelta(days=7 - paris_today().weekday())
     while monday in french_holidays(monday.year) or monday + timedelta(days=1) in french_holidays(monday.year):
         monday += timedelta(weeks=1)

@@ -302,7 +302,7 @@ def test_the_api_hands_a_file_too_big_for_a_request_to_the_clock_and_the_import_
 
     headers = token_for("conseillere@example.fr", role="editor", partner=setting["ml"])
     calendar = big_calendar(12)
-    app.config["IMPORT_API_INLINE_MAX_EVENTS"] = 10
+    limit, app.config["IMPORT_API_INLINE_MAX_EVENTS"] = app.config["IMPORT_API_INLINE_MAX_EVENTS"], 10
     try:
         for endpoint in ("/api/v1/imports/preview", "/api/v1/imports"):
             refused = _upload(client, headers, calendar, endpoint=endpoint)
@@ -312,7 +312,7 @@ def test_the_api_hands_a_file_too_big_for_a_request_to_the_clock_and_the_import_
         assert db.session.scalar(sa.select(sa.func.count(ImportJob.id))) == 0
         queued = _upload(client, headers, calendar, endpoint="/api/v1/import-jobs")
     finally:
-        app.config["IMPORT_API_INLINE_MAX_EVENTS"] = 500
+        app.config["IMPORT_API_INLINE_MAX_EVENTS"] = limit
     job = queued.get_json()
     assert queued.status_code == 202, job
     assert (job["state"], job["step"], job["event_count"], job["state_label"]) == ("queued", "preview", 12, "En attente")
