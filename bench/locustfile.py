@@ -11,6 +11,10 @@ What to request comes from the JSON file named by LOAD_TARGETS (written by bench
 {"feeds": [...], "pages": [...], "editors": [{"token": ..., "occurrences": [[event id,
 recurrence_start], ...]}, ...], "acknowledged": path}. Each editor has events of its own partner,
 so that two editors never write to the same event at once.
+
+Every request of the run, ramp-up included, is also kept here and summed up at the end in the
+file named by LOAD_RUN_LOG: locust's own figures (run with --reset-stats) start once every user
+is spawned, and bench/load.py reports both.
 """
 from __future__ import annotations
 
@@ -18,9 +22,10 @@ import itertools
 import json
 import os
 import random
+import time
 import uuid
 
-from locust import FastHttpUser, between, constant, task
+from locust import FastHttpUser, between, constant, events, task
 
 TARGETS = json.load(open(os.environ["LOAD_TARGETS"], encoding="utf-8")) if os.environ.get("LOAD_TARGETS") else {}
 FEEDS, PAGES = TARGETS.get("feeds", ["/feeds/all.ics"]), TARGETS.get("pages", ["/"])
@@ -112,3 +117,36 @@ class StaticFile(FastHttpUser):
     @task
     def css(self):
         self.client.get("/static/maillage.css", name="static file (baseline)")
+
+
+# Every request from the first one: (seconds since the start, milliseconds, failed).
+_requests: list[tuple[float, float, bool]] = []
+_started = time.monotonic()
+_spawned_at: list[float] = []
+
+
+@events.request.add_listener
+def _record(request_type, name, response_time, response_length, exception=None, **kw):
+    _requests.append((time.monotonic() - _started, response_time, exception is not None))
+
+
+@events.spawning_complete.add_listener
+def _spawning_complete(user_count, **kw):
+    _spawned_at.append(time.monotonic() - _started)
+
+
+def _summary(rows: list) -> dict:
+    times = sorted(ms for _, ms, _ in rows)
+    p99 = times[min(len(times) - 1, int(len(times) * 0.99))] if times else 0.0
+    return {"requests": len(rows), "failures": sum(1 for *_, failed in rows if failed), "p99": p99}
+
+
+@events.quitting.add_listener
+def _write_run_log(environment, **kw):
+    if not os.environ.get("LOAD_RUN_LOG"):
+        return
+    spawned = _spawned_at[0] if _spawned_at else float("inf")
+    summary = {"spawn_seconds": spawned if _spawned_at else None, "whole": _summary(_requests),
+               "ramp_up": _summary([r for r in _requests if r[0] < spawned])}
+    with open(os.environ["LOAD_RUN_LOG"], "w", encoding="utf-8") as f:
+        json.dump(summary, f)
