@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import sqlite3
+from contextlib import contextmanager
 from datetime import datetime, timezone
 
 import sqlalchemy as sa
@@ -86,6 +87,31 @@ def dialect_insert(session: sa.orm.Session | sa.Connection):
     else:
         from sqlalchemy.dialects.sqlite import insert
     return insert
+
+
+# SQLite has one writer at a time, and a big import holds that lock for its whole transaction:
+# what a reader stores for the others (a feed's state, a page) is not worth waiting for it, when
+# real writes wait the engine's 30 s (app.py).
+SQLITE_CACHE_WRITE_WAIT_MS = 200
+
+
+@contextmanager
+def brief_sqlite_lock_wait():
+    """Inside it, the session's SQLite connection waits SQLITE_CACHE_WRITE_WAIT_MS for the write
+    lock instead of the engine's wait (then the write fails: the caller serves what it built
+    without storing it). Set on the driver's connection, which a commit hands back to the pool,
+    and set back there. No effect on PostgreSQL, whose readers and writers do not block each other."""
+    connection = db.session.connection()
+    sqlite = connection.connection.dbapi_connection if connection.dialect.name == "sqlite" else None
+    if sqlite is None:
+        yield
+        return
+    waits = sqlite.execute("PRAGMA busy_timeout").fetchone()[0]
+    sqlite.execute(f"PRAGMA busy_timeout = {SQLITE_CACHE_WRITE_WAIT_MS}")
+    try:
+        yield
+    finally:
+        sqlite.execute(f"PRAGMA busy_timeout = {int(waits)}")
 
 
 def read_without_transaction() -> None:

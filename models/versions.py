@@ -26,7 +26,7 @@ from itertools import chain
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from models.base import UTCDateTime, db, dialect_insert, utcnow
+from models.base import UTCDateTime, brief_sqlite_lock_wait, db, dialect_insert, utcnow
 
 EVERYTHING = "*"
 ALL_EVENTS = "events"
@@ -202,7 +202,6 @@ class PageState(db.Model):
 
 # Each key holds a day in it (the page's first day): yesterday's rows are never asked for again.
 PAGE_STATES_KEPT = timedelta(days=2)
-SQLITE_PAGE_WAIT_MS = 200
 
 
 def shared_page(key: str, marker: str) -> bytes | None:
@@ -219,23 +218,13 @@ def share_page(key: str, marker: str, body: bytes) -> bool:
     now = utcnow()
     table = PageState.__table__
     values = {"marker": marker, "body": body, "built_at": now}
-    connection = db.session.connection()
-    # SQLite has one writer at a time, and a big import holds that lock for its whole transaction:
-    # a page is not worth waiting for it (the engine waits 30 s for real writes). Set on the
-    # driver's connection itself, which the commit hands back to the pool, and set back there.
-    sqlite = connection.connection.dbapi_connection if connection.dialect.name == "sqlite" else None
-    if sqlite is not None:
-        waits = sqlite.execute("PRAGMA busy_timeout").fetchone()[0]
-        sqlite.execute(f"PRAGMA busy_timeout = {SQLITE_PAGE_WAIT_MS}")
     try:
-        db.session.execute(dialect_insert(db.session)(table).values(key=key, **values)
-                           .on_conflict_do_update(index_elements=["key"], set_=values))
-        db.session.execute(sa.delete(table).where(table.c.built_at < now - PAGE_STATES_KEPT))
-        db.session.commit()
+        with brief_sqlite_lock_wait():  # SQLite: a page waits for no big import's write lock
+            db.session.execute(dialect_insert(db.session)(table).values(key=key, **values)
+                               .on_conflict_do_update(index_elements=["key"], set_=values))
+            db.session.execute(sa.delete(table).where(table.c.built_at < now - PAGE_STATES_KEPT))
+            db.session.commit()
         return True
     except sa.exc.DBAPIError:
         db.session.rollback()
         return False
-    finally:
-        if sqlite is not None:
-            sqlite.execute(f"PRAGMA busy_timeout = {int(waits)}")

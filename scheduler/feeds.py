@@ -25,6 +25,7 @@ from sqlalchemy.orm import selectinload
 
 from models import Event, OccurrenceException, Partner, Person, Place, Quartier, db, utcnow
 from models.events import EVENT_KINDS, event_organisers, event_people
+from models.base import brief_sqlite_lock_wait
 from models.feeds import FeedState
 from models.versions import ALL_EVENTS, event_scope, partner_scope, place_scope, quartier_scope, versions_of
 from scheduler.calendar import CalendarFilter, events_query
@@ -354,10 +355,12 @@ def current_feed(spec: FeedSpec, *, base_url: str, default_timezone: str, owner_
             state.body = body  # a state from before bytes were kept
     version = FeedVersion(marker, etag, state.last_modified, body)
     try:
-        db.session.flush()
+        with brief_sqlite_lock_wait():  # SQLite: a poll waits for no big import's write lock
+            db.session.flush()
     except sa.exc.DBAPIError:
-        # The database refuses writes (read-only, full disk): the feed is served all the same,
-        # from this process's memory until the state can be written again.
+        # The database refuses writes (read-only, full disk, SQLite's write lock held by an
+        # import): the feed is served all the same, from this process's memory until the state
+        # can be written again.
         db.session.rollback()
         _remember(key, version)
         return version, False

@@ -572,3 +572,51 @@ def test_the_paused_dates_are_exdates_of_the_series_within_the_feeds_horizon(cli
     # The series that does not pause carries only its public holidays.
     plain = next(c for c in calendar.walk("VEVENT") if str(c["UID"]) == youth_territory["not_paused"].uid)
     assert len(plain["EXDATE"].dts if not isinstance(plain["EXDATE"], list) else plain["EXDATE"]) < 15
+
+
+def test_on_sqlite_a_feed_is_served_at_once_while_an_import_holds_the_write_lock(tmp_path):
+    """SQLite has one writer: a feed built while a big import holds the write lock is served from
+    memory, not after the engine's 30 s (gunicorn would have killed the worker first). Its own
+    app on a file: this is about SQLite's locks, which PostgreSQL does not have."""
+    import sqlite3
+    import time as timer
+
+    import sqlalchemy as sa
+    from flask_migrate import upgrade
+
+    from app import create_app
+    from models import db
+    from models.feeds import FeedState
+    from scheduler import feeds
+
+    path = tmp_path / "maillage.sqlite3"
+    app = create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{path}", "SECRET_KEY": "test", "RATELIMITS": {},
+                      "BASE_URL": "http://maillage.test"})
+    with app.app_context():
+        upgrade()
+        feeds.forget_feeds()
+        client = app.test_client()
+        writer = sqlite3.connect(path)
+        writer.execute("BEGIN IMMEDIATE")  # what a big import's transaction holds until its commit
+        try:
+            started = timer.monotonic()
+            feed = client.get("/feeds/all.ics")
+            waited = timer.monotonic() - started
+            again = client.get("/feeds/all.ics", headers={"If-None-Match": feed.headers["ETag"]})
+        finally:
+            writer.rollback()
+            writer.close()
+        assert feed.status_code == 200 and feed.data.startswith(b"BEGIN:VCALENDAR")
+        assert waited < 10, f"{waited:.1f} s: the feed waited for the lock (the engine's wait is 30 s)"
+        assert again.status_code == 304  # kept in this process's memory meanwhile
+        assert db.session.scalar(sa.select(sa.func.count()).select_from(FeedState)) == 0  # not stored, served
+        feeds.forget_feeds()
+        stored = client.get("/feeds/all.ics")  # the lock gone: stored, same bytes, same ETag
+        assert stored.headers["ETag"] == feed.headers["ETag"]
+        assert db.session.scalar(sa.select(sa.func.count()).select_from(FeedState)) == 1
+        # Real writes on these connections still wait as long as the engine says.
+        assert db.session.connection().connection.dbapi_connection.execute(
+            "PRAGMA busy_timeout").fetchone()[0] == 30000
+        db.session.remove()
+        db.engine.dispose()
+        feeds.forget_feeds()
