@@ -147,6 +147,8 @@ def _write_run_log(environment, **kw):
         return
     spawned = _spawned_at[0] if _spawned_at else float("inf")
     summary = {"spawn_seconds": spawned if _spawned_at else None, "whole": _summary(_requests),
-               "ramp_up": _summary([r for r in _requests if r[0] < spawned])}
+               "ramp_up": _summary([r for r in _requests if r[0] < spawned]),
+               # The same requests as locust's figures: a check on them.
+               "after_ramp_up": _summary([r for r in _requests if r[0] >= spawned])}
     with open(os.environ["LOAD_RUN_LOG"], "w", encoding="utf-8") as f:
         json.dump(summary, f)
