@@ -337,7 +337,7 @@ def main() -> None:
         print(f"  {label}: {count} requests, {rps:.1f} req/s, p50 {p50:.0f} ms, p99 {p99:.0f} ms, {failures} errors")
     for line in mix["failure_lines"]:
         print(f"  failure: {line}")
-    print("CPU during the mix (2 cores = " + f"{2 * args.seconds} s): "
+    print("CPU during the mix (2 cores = " + f"{2 * (args.seconds + RAMP_UP_SECONDS)} s, the ramp-up with it): "
           + ", ".join(f"{k} {v:.1f} s ({v / max(mix['whole']['requests'], 1) * 1000:.2f} ms a request)"
                       for k, v in used.items()))
     ramp = mix["ramp_up"]
