@@ -166,7 +166,7 @@ class OccurrenceException(db.Model):
 from datetime import timedelta, timezone as dt_timezone  # noqa: E402
 from zoneinfo import ZoneInfo  # noqa: E402
 
-from models.audit import apply_changes, record  # noqa: E402
+from models.audit import _plain, apply_changes, record  # noqa: E402
 from models.errors import InvalidInput, NotFound  # noqa: E402
 from models.partners import partners_by_slugs, people_by_ids  # noqa: E402
 from models.territory import (SCHOOL_ZONE_CHOICES, check_timezone, is_overseas, place_by_slug,  # noqa: E402
@@ -304,7 +304,10 @@ def create_event(actor, values: dict) -> Event:
         check_timing(event)
     db.session.add(event)
     db.session.flush()
-    record(actor, "create", event, {k: [None, v] for k, v in values.items()})
+    # What is stored, not what was sent: check_timing normalises a dated event (no weekdays, no
+    # holiday flags).
+    record(actor, "create", event, {k: [None, getattr(event, k) if k in TIMING_FIELDS else v]
+                                    for k, v in values.items()})
     return event
 
 
@@ -317,6 +320,7 @@ def update_event(actor, event: Event, values: dict, exceptions_after=None) -> di
     re-keyed or removed here, and the audit record of the write says which."""
     actor.require(actor.can_edit_event(event))
     values = _resolve_event_values(dict(values))
+    timing_before = {name: _plain(getattr(event, name)) for name in TIMING_FIELDS}
     if "place" in values and values["place"] is not event.place:
         # The new place's clock and holidays, unless the change says otherwise.
         values.setdefault("timezone", values["place"].timezone)
@@ -329,6 +333,16 @@ def update_event(actor, event: Event, values: dict, exceptions_after=None) -> di
     if event.room and event.place.rooms and event.room not in event.place.rooms:
         raise _invalid("room", f"Salle inconnue dans ce lieu : « {event.room} ».")
     check_timing(event)
+    # check_timing normalises (a dated event keeps no weekdays and no holiday flags): the history
+    # says what is stored, and a change it undoes is no change (no new SEQUENCE in the feeds).
+    for name in TIMING_FIELDS:
+        stored = _plain(getattr(event, name))
+        if stored == timing_before[name]:
+            changes.pop(name, None)
+        else:
+            changes[name] = [timing_before[name], stored]
+    if not changes:
+        return {}
     if exceptions_after is not None and event.exceptions and changes.keys() & set(TIMING_FIELDS):
         changes.update(rekey_exceptions(event, exceptions_after(event), changes))
     bump(event)

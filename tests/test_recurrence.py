@@ -640,6 +640,35 @@ def test_an_event_dated_on_a_public_holiday_takes_place_while_a_series_skips_tha
     assert [c.decoded("DTSTART").date() for c in dated] == [holiday]
 
 
+def test_the_history_of_an_event_says_what_was_stored_when_a_dated_event_drops_series_settings(client, youth_places):
+    """A dated event keeps no weekdays and no holiday flags whatever was sent: its history says
+    what is stored, and a change that the rule undoes is no change at all."""
+    headers, post = youth_places
+    created = post(client, "pij-echirolles", recurrence={"frequency": "once"}, skip_public_holidays=True,
+                   pause_school_holidays=True)
+    assert created.status_code == 201, created.get_json()
+    event = created.get_json()
+    history = lambda: client.get(f"/api/v1/events/{event['id']}/history", headers=headers).get_json()  # noqa: E731
+    (creation,) = history()
+    assert creation["changes"]["skip_public_holidays"] == [None, False]
+    assert creation["changes"]["pause_school_holidays"] == [None, False]
+
+    undone = client.patch(f"/api/v1/events/{event['id']}", headers=headers, json={"skip_public_holidays": True})
+    assert undone.status_code == 200, undone.get_json()
+    assert undone.get_json()["skip_public_holidays"] is False
+    assert undone.get_json()["sequence"] == event["sequence"]  # nothing changed: no new SEQUENCE
+    assert len(history()) == 1
+
+    series = post(client, "pij-echirolles").get_json()  # weekly on Wednesdays, skips public holidays
+    once = client.patch(f"/api/v1/events/{series['id']}", headers=headers, json={"recurrence": {"frequency": "once"}})
+    assert once.status_code == 200, once.get_json()
+    update = client.get(f"/api/v1/events/{series['id']}/history", headers=headers).get_json()[-1]
+    assert update["action"] == "update"
+    assert update["changes"]["frequency"] == ["weekly", "once"]
+    assert update["changes"]["weekdays"] == [[2], []]
+    assert update["changes"]["skip_public_holidays"] == [True, False]
+
+
 def test_a_place_without_a_zone_needs_one_given_and_overseas_academies_are_refused(client, youth_places):
     from models import Event, db
 
