@@ -100,6 +100,39 @@ def app(migrated_app):
 
 
 @pytest.fixture
+def sqlite_file_app(tmp_path):
+    """An app of its own on a migrated SQLite file, in its app context, and `hold_write_lock()`:
+    another connection holding the file's write lock, as a big import's transaction does until
+    its commit (tests of SQLite's locks, which PostgreSQL does not have)."""
+    import sqlite3
+
+    from flask_migrate import upgrade
+
+    from app import create_app
+    from models import db
+
+    path = tmp_path / "maillage.sqlite3"
+    own = create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{path}", "SECRET_KEY": "test", "RATELIMITS": {},
+                      "BASE_URL": "http://maillage.test"})
+
+    @contextlib.contextmanager
+    def hold_write_lock():
+        writer = sqlite3.connect(path)
+        writer.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        finally:
+            writer.rollback()
+            writer.close()
+
+    with own.app_context():
+        upgrade()
+        yield own, hold_write_lock
+        db.session.remove()
+        db.engine.dispose()
+
+
+@pytest.fixture
 def client(app):
     return app.test_client()
 

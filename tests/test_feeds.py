@@ -574,38 +574,26 @@ def test_the_paused_dates_are_exdates_of_the_series_within_the_feeds_horizon(cli
     assert len(plain["EXDATE"].dts if not isinstance(plain["EXDATE"], list) else plain["EXDATE"]) < 15
 
 
-def test_on_sqlite_a_feed_is_served_at_once_while_an_import_holds_the_write_lock(tmp_path):
+def test_on_sqlite_a_feed_is_served_at_once_while_an_import_holds_the_write_lock(sqlite_file_app):
     """SQLite has one writer: a feed built while a big import holds the write lock is served from
-    memory, not after the engine's 30 s (gunicorn would have killed the worker first). Its own
-    app on a file: this is about SQLite's locks, which PostgreSQL does not have."""
-    import sqlite3
+    memory, not after the engine's 30 s (gunicorn would have killed the worker first)."""
     import time as timer
 
     import sqlalchemy as sa
-    from flask_migrate import upgrade
 
-    from app import create_app
     from models import db
     from models.feeds import FeedState
     from scheduler import feeds
 
-    path = tmp_path / "maillage.sqlite3"
-    app = create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{path}", "SECRET_KEY": "test", "RATELIMITS": {},
-                      "BASE_URL": "http://maillage.test"})
-    with app.app_context():
-        upgrade()
-        feeds.forget_feeds()
-        client = app.test_client()
-        writer = sqlite3.connect(path)
-        writer.execute("BEGIN IMMEDIATE")  # what a big import's transaction holds until its commit
-        try:
+    app, hold_write_lock = sqlite_file_app
+    feeds.forget_feeds()
+    client = app.test_client()
+    try:
+        with hold_write_lock():
             started = timer.monotonic()
             feed = client.get("/feeds/all.ics")
             waited = timer.monotonic() - started
             again = client.get("/feeds/all.ics", headers={"If-None-Match": feed.headers["ETag"]})
-        finally:
-            writer.rollback()
-            writer.close()
         assert feed.status_code == 200 and feed.data.startswith(b"BEGIN:VCALENDAR")
         assert waited < 10, f"{waited:.1f} s: the feed waited for the lock (the engine's wait is 30 s)"
         assert again.status_code == 304  # kept in this process's memory meanwhile
@@ -617,6 +605,5 @@ def test_on_sqlite_a_feed_is_served_at_once_while_an_import_holds_the_write_lock
         # Real writes on these connections still wait as long as the engine says.
         assert db.session.connection().connection.dbapi_connection.execute(
             "PRAGMA busy_timeout").fetchone()[0] == 30000
-        db.session.remove()
-        db.engine.dispose()
+    finally:
         feeds.forget_feeds()

@@ -473,43 +473,28 @@ def test_a_page_built_by_one_process_is_served_by_another_without_building_it_ag
             db.engine.dispose()
 
 
-def test_on_sqlite_a_page_is_served_at_once_while_an_import_holds_the_write_lock(tmp_path):
-    """SQLite has one writer: a page waits for nobody to be stored (its own app on a file: this is
-    about SQLite's locks, which PostgreSQL does not have)."""
-    import sqlite3
+def test_on_sqlite_a_page_is_served_at_once_while_an_import_holds_the_write_lock(sqlite_file_app):
+    """SQLite has one writer: a page waits for nobody to be stored."""
     import time as timer
 
     import sqlalchemy as sa
-    from flask_migrate import upgrade
 
-    from app import create_app
     from models import PageState, db
 
-    path = tmp_path / "maillage.sqlite3"
-    app = create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{path}", "SECRET_KEY": "test", "RATELIMITS": {},
-                      "BASE_URL": "http://maillage.test"})
-    with app.app_context():
-        upgrade()
-        client = app.test_client()
-        writer = sqlite3.connect(path)
-        writer.execute("BEGIN IMMEDIATE")  # what a big import's transaction holds until its commit
-        try:
-            started = timer.monotonic()
-            page = client.get("/")
-            waited = timer.monotonic() - started
-        finally:
-            writer.rollback()
-            writer.close()
-        assert page.status_code == 200 and "Cette semaine" in page.get_data(as_text=True)
-        assert waited < 10, f"{waited:.1f} s: the page waited for the lock (the engine's wait is 30 s)"
-        assert db.session.scalar(sa.select(sa.func.count()).select_from(PageState)) == 0  # not stored, served
-        assert client.get("/?jeunes=1").status_code == 200  # the lock gone: stored
-        assert db.session.scalar(sa.select(sa.func.count()).select_from(PageState)) == 1
-        # Real writes on these connections still wait as long as the engine says.
-        assert db.session.connection().connection.dbapi_connection.execute(
-            "PRAGMA busy_timeout").fetchone()[0] == 30000
-        db.session.remove()
-        db.engine.dispose()
+    app, hold_write_lock = sqlite_file_app
+    client = app.test_client()
+    with hold_write_lock():
+        started = timer.monotonic()
+        page = client.get("/")
+        waited = timer.monotonic() - started
+    assert page.status_code == 200 and "Cette semaine" in page.get_data(as_text=True)
+    assert waited < 10, f"{waited:.1f} s: the page waited for the lock (the engine's wait is 30 s)"
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(PageState)) == 0  # not stored, served
+    assert client.get("/?jeunes=1").status_code == 200  # the lock gone: stored
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(PageState)) == 1
+    # Real writes on these connections still wait as long as the engine says.
+    assert db.session.connection().connection.dbapi_connection.execute(
+        "PRAGMA busy_timeout").fetchone()[0] == 30000
 
 
 @pytest.mark.parametrize("month, offsets", [
