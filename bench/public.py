@@ -101,7 +101,7 @@ def measure_page(app, client, url: str, requests: int) -> dict:
     from models import Event, db
     from models.events import update_event
 
-    times, writes, cold, rename_event_id = [], 0, None, None
+    times, writes, cold, rename_event_id, rebuilt = [], 0, None, None, []
     CPU_TIMES.clear()
     for i in range(requests):
         if i and i % WRITE_EVERY == 0:
@@ -112,6 +112,7 @@ def measure_page(app, client, url: str, requests: int) -> dict:
                 db.session.commit()
             writes += 1
             elapsed, html = timed(client, url)
+            rebuilt.append(elapsed)  # the rebuild the write causes
             if title not in html:
                 raise SystemExit(f"STALE: {url} does not show the write just committed")
         else:
@@ -121,7 +122,7 @@ def measure_page(app, client, url: str, requests: int) -> dict:
             rename_event_id = int(re.search(r'data-event-id="(\d+)"', html).group(1))
         times.append(elapsed)
     return {"p50": statistics.median(times), "p95": p95(times), "max": max(times), "cold": cold,
-            "cpu_p95": p95(CPU_TIMES),
+            "cpu_p95": p95(CPU_TIMES), "rebuilt": rebuilt,
             "writes": writes, "bytes": len(html.encode())}
 
 
@@ -176,7 +177,8 @@ def main() -> None:
             page = measure_page(app, client, page_url, args.requests)
             results[name] = (page, json)
             print(f"{name:9s} page: p50 {page['p50']:.1f} ms, p95 {page['p95']:.1f} ms, max {page['max']:.0f} ms, "
-                  f"first (cold) {page['cold']:.0f} ms, CPU p95 {page['cpu_p95']:.1f} ms, {page['writes']} writes in {args.requests} requests, "
+                  f"first (cold) {page['cold']:.0f} ms, CPU p95 {page['cpu_p95']:.1f} ms, {page['writes']} writes in {args.requests} requests "
+                  f"(the request after each: {', '.join(f'{t:.0f}' for t in page['rebuilt'])} ms), "
                   f"{page['bytes'] // 1024} KiB | JSON same window: p50 {json['p50']:.0f} ms, "
                   f"p95 {json['p95']:.0f} ms | ratio p95 JSON/page {json['p95'] / page['p95']:.0f}x")
         print(f"quartier {busiest.code}: {busiest.n} public series")

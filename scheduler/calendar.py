@@ -3,7 +3,9 @@ window, with the filters a partner or a young person uses."""
 from __future__ import annotations
 
 import heapq
+import json
 from dataclasses import dataclass, field
+from functools import lru_cache
 from types import SimpleNamespace
 from datetime import datetime, timedelta
 
@@ -13,7 +15,7 @@ from sqlalchemy.orm import selectinload
 from models import Event, OccurrenceException, Partner, Place, Quartier, db
 from models.errors import InvalidInput, NotFound
 from models.events import event_organisers
-from scheduler.recurrence import Occurrence, expand, expand_events, rule_of
+from scheduler.recurrence import Occurrence, _gc_paused, expand, expand_events, rule_of
 
 MAX_WINDOW_DAYS = 400
 # The years a window may touch: far beyond any calendar, and far enough from Python's year 1 and
@@ -140,8 +142,14 @@ def occurrences_between(f: CalendarFilter, start: datetime, end: datetime) -> li
     return [(o, by_id[o.event_id]) for o in occurrences]
 
 
+# A JSON list column with few distinct values ("[0]", "[1, 3]", "[\"jeunes\"]") across thousands of
+# rows: read as text and decoded once per value, not row by row by the driver. The lists are
+# shared: read-only.
+decode_json_list = lru_cache(maxsize=4096)(json.loads)
+
 _RULE_COLUMNS = (Event.id, Event.timezone, Event.start_date, Event.start_time, Event.duration_minutes,
-                 Event.frequency, Event.interval, Event.weekdays, Event.month_week, Event.until, Event.count,
+                 Event.frequency, Event.interval, sa.cast(Event.weekdays, sa.Text).label("weekdays"),
+                 Event.month_week, Event.until, Event.count,
                  Event.skip_public_holidays, Event.holiday_region, Event.pause_school_holidays, Event.school_zone,
                  Event.place_id, Event.room, Event.status)
 
@@ -242,16 +250,32 @@ def rules_in_window(f: CalendarFilter, start: datetime, end: datetime, people: b
     that may have an occurrence in the window, read as plain rows: for queries over the whole
     national calendar (the reminders' due scan, the home page), where loading every Event object
     would cost seconds."""
+    # Tens of thousands of rows and rules, no cycles among them: the cyclic collector's passes
+    # over every live object would cost as much as reading them.
+    with _gc_paused():
+        return _rules_in_window(f, start, end, people)
+
+
+def _rules_in_window(f: CalendarFilter, start: datetime, end: datetime, people: bool) -> list:
     from models import Person
     from models.events import event_people
 
     selected = _in_window(events_query(f), start, end)
+    # Core rows through the session's connection: the ORM's row processing and Row._asdict() cost
+    # more than the rest for the ~20,000 series of a national week. Flushed first, as the session
+    # would have.
+    db.session.flush()
+    connection = db.session.connection()
     if f.tag:  # tags are JSON: decoded only when asked for
         tag = f.tag.casefold()
-        rows = [r for r in db.session.execute(selected.with_only_columns(*_RULE_COLUMNS, Event.audience_tags))
-                if _has_tag(r.audience_tags, tag)]
+        result = connection.execute(selected.with_only_columns(*_RULE_COLUMNS, Event.audience_tags))
+        names = list(result.keys())
+        rows = [dict(zip(names, r)) for r in result]
+        rows = [r for r in rows if _has_tag(r["audience_tags"], tag)]
     else:
-        rows = db.session.execute(selected.with_only_columns(*_RULE_COLUMNS)).all()
+        result = connection.execute(selected.with_only_columns(*_RULE_COLUMNS))
+        names = list(result.keys())
+        rows = [dict(zip(names, r)) for r in result]
     ids = selected.with_only_columns(Event.id).scalar_subquery()
     people_of: dict[int, list] = {}
     if people:
@@ -263,7 +287,9 @@ def rules_in_window(f: CalendarFilter, start: datetime, end: datetime, people: b
     exceptions: dict[int, list] = {}
     for x in db.session.execute(sa.select(OccurrenceException).where(OccurrenceException.event_id.in_(ids))).scalars():
         exceptions.setdefault(x.event_id, []).append(x)
-    return [rule_of(SimpleNamespace(**r._asdict(), people=people_of.get(r.id, ()), exceptions=exceptions.get(r.id, ())))
+    for r in rows:
+        r["weekdays"] = decode_json_list(r["weekdays"]) if r["weekdays"] is not None else None
+    return [rule_of(SimpleNamespace(**r, people=people_of.get(r["id"], ()), exceptions=exceptions.get(r["id"], ())))
             for r in rows]
 
 

@@ -11,12 +11,10 @@ stale feed once a change is committed; each process also keeps recent feeds in m
 from __future__ import annotations
 
 import hashlib
-import json
 import threading
 from pathlib import Path
 from collections import OrderedDict
 from dataclasses import dataclass, field
-from functools import lru_cache
 from datetime import date, datetime, time, timedelta, timezone
 from zoneinfo import ZoneInfo
 
@@ -28,7 +26,7 @@ from models.events import EVENT_KINDS, event_organisers, event_people
 from models.base import brief_sqlite_lock_wait
 from models.feeds import FeedState
 from models.versions import ALL_EVENTS, event_scope, partner_scope, place_scope, quartier_scope, versions_of
-from scheduler.calendar import CalendarFilter, events_query
+from scheduler.calendar import CalendarFilter, decode_json_list, events_query
 from scheduler.ical import CalendarHead, RenderContext, default_horizon, render_calendar
 from scheduler.recurrence import _gc_paused
 
@@ -196,8 +194,7 @@ _FROM_TEXT = {
     "start_date": date.fromisoformat, "until": date.fromisoformat, "start_time": time.fromisoformat,
     "created_at": lambda v: datetime.fromisoformat(v).replace(tzinfo=timezone.utc),
     "updated_at": lambda v: datetime.fromisoformat(v).replace(tzinfo=timezone.utc),
-    # Few distinct values ("[0]", "[]", "[\"jeunes\"]"): decoded once each. Read-only lists.
-    "weekdays": lru_cache(maxsize=4096)(json.loads), "audience_tags": lru_cache(maxsize=4096)(json.loads),
+    "weekdays": decode_json_list, "audience_tags": decode_json_list,
 }
 _CONVERTED = tuple(_FROM_TEXT)
 
