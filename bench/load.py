@@ -350,7 +350,7 @@ def main() -> None:
           f"p99 {served['p99']} ms, p99.9 {served['p999']} ms; at {TARGET_P99_MS:.0f} ms or more: "
           + (", ".join(f"{n} {label}s" for label, n in sorted(served["slow"].items())) or "none"))
     print(f"acknowledged editor writes checked in the database: {acknowledged}, missing: {missing}")
-    errors = max(mix["failures"], mix["whole"]["failures"])  # the ramp-up's count too
+    errors = mix["whole"]["failures"]  # the ramp-up's too, which locust's own figures leave out
     ok = (mix["rps"] >= TARGET_RPS and mix["p99"] <= TARGET_P99_MS and errors == 0
           and missing == 0 and (acknowledged > 0 or not targets["editors"]))
     print(f"BENCH load: {mix['rps']:.0f} req/s ({mix['rps'] / max(baseline['rps'], 1e-9):.2f}x the static-file "

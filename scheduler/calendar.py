@@ -266,16 +266,13 @@ def _rules_in_window(f: CalendarFilter, start: datetime, end: datetime, people: 
     # would have.
     db.session.flush()
     connection = db.session.connection()
-    if f.tag:  # tags are JSON: decoded only when asked for
+    # Tags are JSON: read and decoded only when asked for.
+    result = connection.execute(selected.with_only_columns(*_RULE_COLUMNS, *([Event.audience_tags] if f.tag else [])))
+    names = list(result.keys())
+    rows = [dict(zip(names, r)) for r in result]
+    if f.tag:
         tag = f.tag.casefold()
-        result = connection.execute(selected.with_only_columns(*_RULE_COLUMNS, Event.audience_tags))
-        names = list(result.keys())
-        rows = [dict(zip(names, r)) for r in result]
         rows = [r for r in rows if _has_tag(r["audience_tags"], tag)]
-    else:
-        result = connection.execute(selected.with_only_columns(*_RULE_COLUMNS))
-        names = list(result.keys())
-        rows = [dict(zip(names, r)) for r in result]
     ids = selected.with_only_columns(Event.id).scalar_subquery()
     people_of: dict[int, list] = {}
     if people:
@@ -289,8 +286,8 @@ def _rules_in_window(f: CalendarFilter, start: datetime, end: datetime, people: 
         exceptions.setdefault(x.event_id, []).append(x)
     for r in rows:
         r["weekdays"] = decode_json_list(r["weekdays"]) if r["weekdays"] is not None else None
-    return [rule_of(SimpleNamespace(**r, people=people_of.get(r["id"], ()), exceptions=exceptions.get(r["id"], ())))
-            for r in rows]
+        r["people"], r["exceptions"] = people_of.get(r["id"], ()), exceptions.get(r["id"], ())
+    return [rule_of(SimpleNamespace(**r)) for r in rows]
 
 
 def public_event(event_id: int) -> Event:

@@ -22,8 +22,8 @@ import sqlalchemy as sa
 from sqlalchemy.orm import selectinload
 
 from models import Event, OccurrenceException, Partner, Person, Place, Quartier, db, utcnow
-from models.events import EVENT_KINDS, event_organisers, event_people
 from models.base import brief_sqlite_lock_wait
+from models.events import EVENT_KINDS, event_organisers, event_people
 from models.feeds import FeedState
 from models.versions import ALL_EVENTS, event_scope, partner_scope, place_scope, quartier_scope, versions_of
 from scheduler.calendar import CalendarFilter, decode_json_list, events_query
