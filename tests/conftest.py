@@ -222,11 +222,17 @@ def a_weekday_after(days: int, weekday: int, weeks: int = 1) -> date:
     return day
 
 
+def next_monday() -> date:
+    """The coming Monday in Paris (a week from today when today is Monday)."""
+    today = paris_today()
+    return today + timedelta(days=7 - today.weekday())
+
+
 def next_working_monday() -> date:
     """Next Monday, or the first Monday after it that is no public holiday and neither is its
     Tuesday: a weekly series from there is not taken out on its first date (series skip holidays
     by default; a single dated event never does)."""
-    monday = paris_today() + timedelta(days=7 - paris_today().weekday())
+    monday = next_monday()
     while monday in french_holidays(monday.year) or monday + timedelta(days=1) in french_holidays(monday.year):
         monday += timedelta(weeks=1)
     return monday

@@ -10,7 +10,7 @@ import icalendar
 import pytest
 import vobject
 
-from conftest import french_holidays, next_march_dst_sunday, next_october_dst_sunday, paris_today
+from conftest import french_holidays, next_march_dst_sunday, next_monday, next_october_dst_sunday, paris_today
 from feed_readers import api_occurrences, window, with_icalendar, with_vobject
 
 PARIS = ZoneInfo("Europe/Paris")
@@ -464,11 +464,6 @@ def test_the_holidays_written_as_exdates_are_exactly_the_rule_dates_on_holidays(
 
 # --- series that pause during school holidays --------------------------------------------------
 
-def _next_monday() -> date:
-    today = date.today()
-    return today + timedelta(days=7 - today.weekday())
-
-
 @pytest.fixture
 def youth_territory(client, create_partner, create_quartier, create_place, create_event):
     """Workshops of youth structures in Échirolles (zone A) and Saint-Denis (zone C), every weekday
@@ -480,7 +475,7 @@ def youth_territory(client, create_partner, create_quartier, create_place, creat
     echirolles = create_place("pij-echirolles", name="PIJ d'Échirolles", quartier="QN03801M")
     saint_denis = create_place("centre-social-cosmonautes", name="Centre social des Cosmonautes",
                                quartier="QN09301M", postcode="93200")
-    first = _next_monday()
+    first = next_monday()
     year = {"start_date": first, "until": first + timedelta(days=364), "frequency": "weekly", "interval": 1}
     weekdays = [0, 1, 2, 3, 4]
     return {

@@ -7,7 +7,7 @@ import uuid
 from datetime import date, timedelta
 
 import pytest
-from conftest import SYSTEM
+from conftest import SYSTEM, next_monday
 
 from app import create_app
 
@@ -57,11 +57,6 @@ def test_a_window_longer_than_four_hundred_days_is_refused(client):
     assert client.get("/api/v1/occurrences?start=2027-01-01&end=2028-02-04").status_code == 200
 
 
-def _next_monday() -> date:
-    today = date.today()
-    return today + timedelta(days=7 - today.weekday())
-
-
 def test_an_occurrence_query_of_more_than_ten_thousand_occurrences_is_refused_whole(
         client, create_partner, create_quartier, create_place, create_event):
     """No silent cut: an answer holds every occurrence asked for, or the query is refused (422)
@@ -71,7 +66,7 @@ def test_an_occurrence_query_of_more_than_ten_thousand_occurrences_is_refused_wh
     here = create_place("bij-echirolles", quartier="QN03801M")
     there = create_place("pimms-essarts", quartier="QN03802M")
     ml, ft = create_partner("mission-locale"), create_partner("france-travail", type="france_travail")
-    monday = _next_monday()
+    monday = next_monday()
     for i in range(25):
         create_event(here if i else there, [ft if i else ml], title=f"Permanence {i}", start_date=monday,
                      start_time=f"{8 + i % 10:02d}:00", duration_minutes=30, frequency="daily",

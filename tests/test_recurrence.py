@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from bench.occurrences import rrule_occurrences
+from conftest import next_monday
 from scheduler.recurrence import (
     ExceptionSpec, SeriesRule, expand, gives_occurrence, holiday_region_of, rule_dates, skipped_holidays,
 )
@@ -573,11 +574,6 @@ def test_an_occurrence_moved_before_the_first_date_of_its_series_is_found_in_tha
 
 # --- school holidays through the models and the API ------------------------------------------
 
-def _next_monday() -> date:
-    today = date.today()
-    return today + timedelta(days=7 - today.weekday())
-
-
 @pytest.fixture
 def youth_places(create_partner, create_quartier, create_place, token_for):
     """A PIJ in Échirolles (zone A), a BIJ in Ajaccio (Corsica: no zone) and a case in La Réunion."""
@@ -591,7 +587,7 @@ def youth_places(create_partner, create_quartier, create_place, token_for):
     def post(client, place, **values):
         return client.post("/api/v1/events", headers=headers, json={
             "kind": "atelier", "title": "Atelier jeunes", "place": place, "organisers": ["pij-echirolles"],
-            "start_date": _next_monday().isoformat(), "start_time": "14:00", "end_time": "16:00",
+            "start_date": next_monday().isoformat(), "start_time": "14:00", "end_time": "16:00",
             "recurrence": {"frequency": "weekly", "weekdays": ["WE"]}, **values})
 
     return headers, post
