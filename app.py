@@ -180,7 +180,9 @@ def create_app(overrides: dict | None = None) -> Flask:
     api.init_app(app)
     web.init_app(app)
     commands.init_app(app)
-    from scheduler import import_jobs, reminders, sync
+    from scheduler.ical import jobs as import_jobs
+    from scheduler.notifications import sending as reminders
+    from scheduler.ical import sync
 
     app.extensions.setdefault("maillage_clock_jobs", []).append(sync.register)  # calendars synced from elsewhere
     app.extensions.setdefault("maillage_clock_jobs", []).append(import_jobs.register)  # big imports
@@ -198,8 +200,8 @@ def _freeze_what_lives_forever() -> None:
     was a 80-100 ms pause of every request waiting on it (the load test's p99). Frozen, they are
     left out of every collection; what requests make is still collected as before. The modules
     that requests import on first use (the feed writer, the iCal reader) are loaded first."""
-    import scheduler.feeds  # noqa: F401
-    import scheduler.ical_import  # noqa: F401
+    import scheduler.ical.feeds  # noqa: F401
+    import scheduler.ical.parse_ics  # noqa: F401
 
     gc.collect()
     gc.freeze()

@@ -13,8 +13,9 @@ from api.schemas import BaseSchema, SelectPage, length, one_of
 from models import db
 from models.conflicts import (CONFLICT_KINDS, CONFLICT_STATUSES, accept_conflict, conflict_for, conflicts_query,
                               with_sides_loaded)
-from scheduler.conflicts import SERIES, HardConflictsRefused, person_ids_of
-from scheduler.conflicts import check_write as shared_check_write
+from scheduler.conflicts.detection import SERIES
+from scheduler.conflicts.check import HardConflictsRefused, person_ids_of
+from scheduler.conflicts.check import check_write as shared_check_write
 
 blp = Blueprint("conflicts", __name__, url_prefix="/api/v1", description="Chevauchements entre partenaires")
 

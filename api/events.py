@@ -1,7 +1,6 @@
 """Events (single or recurring series) and the cancelling or moving of one occurrence."""
 from __future__ import annotations
 
-import sqlalchemy as sa
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import ValidationError, fields, post_load, validate, validates_schema
@@ -15,8 +14,8 @@ from models.errors import NotFound
 from models.events import (EVENT_KINDS, FREQUENCIES, STATUSES, VISIBILITIES, WEEKDAY_CODES, create_event,
                            event_by_id)
 from models.territory import SCHOOL_ZONE_CHOICES
-from scheduler import series
-from scheduler.calendar import CalendarFilter, events_query
+from scheduler import writes as series
+from scheduler.time.calendar import CalendarFilter, events_query
 
 blp = Blueprint("events", __name__, url_prefix="/api/v1", description="Événements et séries")
 

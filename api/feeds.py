@@ -17,7 +17,7 @@ from models import Event, Partner, Place, Quartier, db
 from models.base import read_without_transaction
 from models.events import EVENT_KINDS
 from models.feeds import active_feed_token
-from scheduler.feeds import FeedSpec, current_feed
+from scheduler.ical.feeds import FeedSpec, current_feed
 
 bp = Blueprint("feeds", __name__, url_prefix="/feeds")
 bp.before_request(read_without_transaction)

@@ -20,8 +20,10 @@ from models.events import EVENT_KINDS, VISIBILITIES
 from models.imports import confirm_import_job, import_job_for
 from models.partners import partner_by_slug
 from models.territory import place_by_slug
-from scheduler.ical_import import ImportOptions, apply_plan, csv_template, parse_file, preview
-from scheduler.import_jobs import estimated_events, progress_view, submit
+from scheduler.ical.planned import ImportOptions
+from scheduler.ical.imports import apply_plan, preview
+from scheduler.ical.parse_csv import csv_template, parse_file
+from scheduler.ical.jobs import estimated_events, progress_view, submit
 
 blp = Blueprint("imports", __name__, url_prefix="/api/v1", description="Import de calendriers (.ics, CSV)")
 

@@ -13,7 +13,7 @@ from marshmallow import ValidationError, fields, validates_schema
 from api.auth import api_user
 from api.schemas import BaseSchema, between, one_of
 from models.events import EVENT_KINDS
-from scheduler.calendar import MAX_WINDOW_DAYS, OUT_OF_CALENDAR, CalendarFilter, in_calendar, occurrences_at_most
+from scheduler.time.calendar import MAX_WINDOW_DAYS, OUT_OF_CALENDAR, CalendarFilter, in_calendar, occurrences_at_most
 
 blp = Blueprint("occurrences", __name__, url_prefix="/api/v1", description="Occurrences (calendrier déplié)")
 
@@ -92,7 +92,7 @@ def _iso(epoch: int, zone: ZoneInfo) -> str:
 
 
 def occurrence_payloads(rows, include_people: bool) -> list[dict]:
-    """rows: (Occurrence, EventFacts, PlaceFacts) as scheduler.calendar.occurrences_at_most gives them."""
+    """rows: (Occurrence, EventFacts, PlaceFacts) as scheduler.time.calendar.occurrences_at_most gives them."""
     zones: dict[str, ZoneInfo] = {}
     utc = ZoneInfo("UTC")
     out = []

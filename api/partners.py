@@ -12,7 +12,7 @@ from models import Partner, Person, db
 from models import partners as ops
 from models.errors import NotFound
 from models.partners import PARTNER_TYPES, PERSON_ROLES
-from scheduler.conflicts import PERSON_FIELDS_IN_DETECTION, check_events_sharing, detection_facts
+from scheduler.conflicts.check import PERSON_FIELDS_IN_DETECTION, check_events_sharing, detection_facts
 
 blp = Blueprint("partners", __name__, url_prefix="/api/v1", description="Partenaires et personnes")
 

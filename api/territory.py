@@ -11,7 +11,7 @@ from api.auth import require_api_user
 from api.schemas import SLUG, BaseSchema, SelectPage, length, reference
 from models import Place, Quartier, db
 from models import territory as ops
-from scheduler.conflicts import PLACE_FIELDS_IN_DETECTION, check_events_sharing, detection_facts
+from scheduler.conflicts.check import PLACE_FIELDS_IN_DETECTION, check_events_sharing, detection_facts
 
 blp = Blueprint("territory", __name__, url_prefix="/api/v1", description="Quartiers et lieux")
 

@@ -3,7 +3,7 @@ about 1.5 million occurrences in twelve months).
 
 Three figures (issue 3), each against what the same run measures:
 1. full detection: expanding every series over twelve months and detecting every conflict
-   (`scheduler.recurrence.expand` + `scheduler.conflicts.detect`) — target ≤ 10 s of CPU;
+   (`scheduler.time.recurrence.expand` + `scheduler.conflicts.detection.detect`) — target ≤ 10 s of CPU;
 2. the sweep against the naive comparison of every pair (`detect_pairwise`) on the same 5,000
    occurrences (the first 5,000 by start: the densest days, so both find conflicts; both must find
    the same ones) — target ≥ 100×;
@@ -33,9 +33,9 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from bench.national import SEED, build_national, load_national, national_window  # noqa: E402
-from scheduler.conflicts import (DetectionContext, _audiences, detect, detect_pairwise,  # noqa: E402
-                                 person_limits)
-from scheduler.recurrence import _gc_paused, expand  # noqa: E402
+from scheduler.conflicts.detection import DetectionContext, detect, detect_pairwise
+from scheduler.conflicts.check import _audiences, person_limits
+from scheduler.time.recurrence import _gc_paused, expand
 
 TARGET_FULL_SECONDS = 10.0
 TARGET_RATIO = 100.0
@@ -46,7 +46,7 @@ PG_ADMIN_URL = os.environ.get("BENCH_POSTGRES_ADMIN_URL", "postgresql+psycopg://
 
 
 def context_of(cal) -> DetectionContext:
-    """The detection context from the generator's rows (what `scheduler.conflicts._context` reads
+    """The detection context from the generator's rows (what `scheduler.conflicts.check._context` reads
     from the database)."""
     margins, limits = person_limits(SimpleNamespace(max_concurrent=None, **p) for p in cal.people)
     events = [SimpleNamespace(**{"age_min": None, "age_max": None, "audience_tags": [], **e}) for e in cal.events]
@@ -91,9 +91,9 @@ def incremental_in_postgresql(scale: float, seed: int, start, database_url: str 
 
     from app import create_app
     from models import Event, ScheduleConflict, db
-    from scheduler import series
-    from scheduler.conflicts import check_event
-    from scheduler.recurrence import rule_of
+    from scheduler import writes as series
+    from scheduler.conflicts.check import check_event
+    from scheduler.time.recurrence import rule_of
 
     owned = database_url is None
     if owned:

@@ -2,7 +2,7 @@
 4,000 single events, taken from the shared national calendar of bench/national.py).
 
 Figures (each the median of several runs, in CPU time of the process, wall time printed too):
-- cold build: the events read from the database and rendered (`scheduler.feeds.build_feed`);
+- cold build: the events read from the database and rendered (`scheduler.ical.feeds.build_feed`);
 - warm response: GET /feeds/all.ics through the WSGI app once the bytes are known (the change
   marker is still read from the database at every request);
 - 304: the same GET with If-None-Match;
@@ -79,13 +79,12 @@ def load(engine, rows: dict) -> None:
 # --- the baseline: icalendar objects, built at every request -----------------------------------
 
 def baseline_feed(spec, today: date, base_url: str, default_timezone: str) -> bytes:
-    """The same feed as scheduler.feeds.build_feed, written the straightforward way."""
+    """The same feed as scheduler.ical.feeds.build_feed, written the straightforward way."""
     import icalendar
 
-    from scheduler.feeds import feed_events, feed_head
-    from scheduler.ical import (PRODID, STATUS_CODES, RenderContext, WEEKDAY_CODES, _description, _location,
-                                default_horizon, vtimezone)
-    from scheduler.recurrence import rule_dates, rule_of, skipped_holidays
+    from scheduler.ical.feeds import feed_events, feed_head
+    from scheduler.ical.render import PRODID, STATUS_CODES, RenderContext, WEEKDAY_CODES, _description, _location, default_horizon, vtimezone
+    from scheduler.time.recurrence import rule_dates, rule_of, skipped_holidays
 
     events = feed_events(spec, today)
     head = feed_head(spec, default_timezone)
@@ -180,7 +179,7 @@ def main() -> int:
 
     from app import create_app
     from models import db
-    from scheduler.feeds import FeedSpec, build_feed, forget_feeds
+    from scheduler.ical.feeds import FeedSpec, build_feed, forget_feeds
 
     tmp = tempfile.TemporaryDirectory()
     url = args.database_url or f"sqlite:///{tmp.name}/feeds.sqlite3"

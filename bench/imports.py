@@ -4,7 +4,7 @@ work done as the clock process does it, while the page polls the progress.
 The file is Maillage's own feed of 5,000 events (1,000 weekly series and 4,000 single events of
 the shared national calendar, `bench/feeds.py`'s, 3 MB): exported with GET /feeds/all.ics, the
 events then deleted (places and partners stay), and the file uploaded on /coordination/import by
-a signed-in coordinator. The clock's job (`scheduler.import_jobs.run_queued_jobs`) runs in a
+a signed-in coordinator. The clock's job (`scheduler.ical.jobs.run_queued_jobs`) runs in a
 thread, as in `python -m scheduler`; the page's script polls /coordination/import/<id>/etat.
 
 Figures: how long the upload request takes (it must answer long before gunicorn's 30 s); the
@@ -47,7 +47,7 @@ def _csrf(html: str) -> str:
 
 def _clock_tick(app, done: threading.Event) -> None:
     from models import db
-    from scheduler.import_jobs import run_queued_jobs
+    from scheduler.ical.jobs import run_queued_jobs
 
     with app.app_context():
         try:

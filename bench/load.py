@@ -100,7 +100,7 @@ def choose_targets(url: str, env: dict, folder: Path, rng: random.Random, n_edit
     from app import create_app
     from models import Event, Partner, Place, Quartier, db
     from models.events import event_organisers
-    from scheduler.calendar import CalendarFilter, occurrences_between
+    from scheduler.time.calendar import CalendarFilter, occurrences_between
 
     app = create_app({"SQLALCHEMY_DATABASE_URI": url})
     with app.app_context():

@@ -15,7 +15,7 @@ API (run benchmarks from the repository root, `python bench/NAME.py`; they impor
 
 - `build_national(scale=1.0, seed=SEED, start=None) -> NationalCalendar`: the calendar in memory.
   `start` (a date, default: the Monday of the current week) is the first day of the twelve
-  months; `.rules` holds one `scheduler.recurrence.SeriesRule` per event (exceptions included),
+  months; `.rules` holds one `scheduler.time.recurrence.SeriesRule` per event (exceptions included),
   ready for `expand`; `.partners`, `.people`, `.quartiers`, `.places`, `.events`,
   `.event_organisers`, `.event_people`, `.exceptions` hold the table rows (dicts with explicit
   ids, matching `rule.event_id`, `rule.place_id`, `rule.person_ids`).
@@ -50,9 +50,7 @@ if str(ROOT) not in sys.path:
 
 from models.events import last_possible_date, local_to_utc  # noqa: E402
 from models.territory import school_zone_of  # noqa: E402
-from scheduler.recurrence import (  # noqa: E402
-    ExceptionSpec, SeriesRule, expand, holiday_region_of,
-)
+from scheduler.time.recurrence import ExceptionSpec, SeriesRule, expand, holiday_region_of
 
 SEED = 20260325
 UTC = timezone.utc

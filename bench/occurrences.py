@@ -6,7 +6,7 @@ The baseline is the obvious implementation: each series expanded on its own with
 zoneinfo, public holidays and the school holidays a series pauses for skipped as EXDATEs (COUNT
 still counts them), exceptions applied; no batching or caching beyond one `holidays` calendar per
 region and one set of school holiday dates per zone. It is also the reference the tests
-check `scheduler.recurrence.expand` against (tests/test_recurrence.py imports `rrule_occurrences`),
+check `scheduler.time.recurrence.expand` against (tests/test_recurrence.py imports `rrule_occurrences`),
 and here both expansions must give the same occurrences.
 
 Times are CPU seconds of this process (the cores are shared: wall times are printed too, but
@@ -35,7 +35,7 @@ import holidays  # noqa: E402
 from dateutil.rrule import DAILY, MONTHLY, WEEKLY, rrule, weekday  # noqa: E402
 
 from bench.national import SEED, build_national, national_window  # noqa: E402
-from scheduler.recurrence import Occurrence, SeriesRule, _gc_paused, expand  # noqa: E402
+from scheduler.time.recurrence import Occurrence, SeriesRule, _gc_paused, expand
 
 TARGET_RATIO = 3.0
 UTC = timezone.utc
@@ -209,7 +209,7 @@ def main() -> int:
     print(f"calendar: {cal.summary()}")
     print(f"window: {lo.isoformat()} to {hi.isoformat()}")
     print(f"occurrences: {len(ours)} ({cancelled} cancelled, {moved} moved), identical in all runs")
-    print(f"expand (scheduler.recurrence): best {best:.2f} s CPU; {_runs(runs['expand'])}")
+    print(f"expand (scheduler.time.recurrence): best {best:.2f} s CPU; {_runs(runs['expand'])}")
     print(f"baseline (dateutil.rrule + zoneinfo, one series at a time): best {base:.2f} s CPU "
           f"({ratio:.1f}x); {_runs(runs['baseline'])}")
     print(f"baseline with the garbage collector paused as expand does: best {base_gc:.2f} s CPU "

@@ -1,7 +1,7 @@
 """Benchmark: one due-scan tick over the national calendar (30,000 series, about 1.5 million
 occurrences in twelve months), against a baseline measured in the same run.
 
-The tick is `scheduler.reminders.due_reminders` for the busiest minute of the day: the one ending
+The tick is `scheduler.notifications.due.due_reminders` for the busiest minute of the day: the one ending
 at 9:00 in Paris on a weekday, when every partner's "two days before at 9:00" and every
 subscriber's "the day before at 9:00" fall due at once. It expands only the few days whose
 occurrences can have a reminder in that minute. A quiet minute (no reminder time in any zone in
@@ -33,8 +33,8 @@ if str(ROOT) not in sys.path:
 
 from bench.national import SEED, national_rules, national_window  # noqa: E402
 from models.deliveries import DEFAULT_OFFSETS, SUBSCRIBER_OFFSETS  # noqa: E402
-from scheduler.recurrence import expand  # noqa: E402
-from scheduler.reminders import anything_due, due_reminders, reminder_due  # noqa: E402
+from scheduler.time.recurrence import expand
+from scheduler.notifications.due import anything_due, due_reminders, reminder_due
 
 TARGET_SECONDS = 1.0
 OFFSETS = sorted(set(DEFAULT_OFFSETS) | set(SUBSCRIBER_OFFSETS))

@@ -22,7 +22,7 @@ def _summary(outcome) -> str:
 @click.option("--now", default=None, help="instant ISO 8601 du début de l'horizon (par défaut : maintenant)")
 def detect(now):
     """Détecte tous les chevauchements sur douze mois et met leurs fiches à jour."""
-    from scheduler.conflicts import run_full_detection
+    from scheduler.conflicts.check import run_full_detection
 
     instant = None
     if now:
@@ -39,7 +39,7 @@ def detect(now):
 
 def nightly_detection(app) -> None:
     """The clock's job: safe to run twice (it reconciles), and a kill halfway commits nothing."""
-    from scheduler.conflicts import run_full_detection
+    from scheduler.conflicts.check import run_full_detection
 
     with app.app_context():
         try:

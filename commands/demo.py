@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 
-from models import Event, Partner, Person, Place, Quartier, User, db
+from models import Event, Partner, Person, Place, Quartier, db
 from models.events import create_event
 from models.partners import create_partner, create_person
 from models.territory import create_place, create_quartier
@@ -233,8 +233,8 @@ def events_of_the_demo(monday: date) -> list[dict]:
 
 def _demo_exceptions(actor, key: str, event: Event) -> None:
     """A cancelled and a moved occurrence, so that every screen shows both cases."""
-    from scheduler.recurrence import expand, rule_of
-    from scheduler.series import cancel_occurrence, move_occurrence
+    from scheduler.time.recurrence import expand, rule_of
+    from scheduler.writes import cancel_occurrence, move_occurrence
 
     if key not in ("lundis-emploi-maurepas", "permanence-ml-bij"):
         return

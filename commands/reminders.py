@@ -17,7 +17,7 @@ reminders_cli = AppGroup("reminders", help="Rappels, avis et programmes envoyés
 @click.option("--now", "now_text", default=None, help="instant ISO 8601 avec décalage (défaut : maintenant)")
 def run_due_command(now_text):
     """Fait exactement ce que l'horloge ferait à cet instant : relève ce qui est dû et l'envoie."""
-    from scheduler.reminders import run_due
+    from scheduler.notifications.sending import run_due
 
     now = utcnow()
     if now_text:
@@ -36,7 +36,7 @@ def run_due_command(now_text):
 @click.option("--show", type=int, default=None, help="affiche le message n° N")
 def mailbox_command(show):
     """Les messages reçus par la boîte aux lettres locale de `make run`."""
-    from scheduler.mailbox import stored_messages
+    from scheduler.notifications.mailbox import stored_messages
 
     messages = stored_messages(Path(current_app.instance_path) / "mailbox")
     if show is not None:

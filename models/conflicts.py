@@ -1,7 +1,7 @@
 """Overlaps between partners, kept as records: what clashes, since when, what was decided.
 
 A conflict's identity is its kind and its two sides, each an occurrence (event id + the instant
-the rule gives it, `recurrence_id`, as in `scheduler.recurrence.Occurrence`). A capacity conflict
+the rule gives it, `recurrence_id`, as in `scheduler.time.recurrence.Occurrence`). A capacity conflict
 is about whole series (a sponsor following four young people in the same months): its sides
 have `recurrence_id` 0.
 

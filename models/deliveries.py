@@ -2,7 +2,7 @@
 
 A delivery's `key` says what, to whom, which occurrence and which offset; it is unique, so a
 scan run twice (two clocks, a restart after a crash) cannot create the same message twice, and
-the sender's claim on a row (see `scheduler.reminders`) keeps two senders from sending it twice.
+the sender's claim on a row (see `scheduler.notifications`) keeps two senders from sending it twice.
 Also here: each partner's reminder settings (offsets, webhook) and the clock's bookkeeping
 (the lock row of the single active clock on SQLite, the instant up to which it has scanned).
 """

@@ -2,7 +2,7 @@
 
 An event is always a series: a one-off event is a series with frequency "once". Its timing is a
 wall-clock rule in the time zone of its place (start date, start time, duration, recurrence);
-instants are computed from it by `scheduler.recurrence`, which is the only code that expands.
+instants are computed from it by `scheduler.time.recurrence`, which is the only code that expands.
 """
 from __future__ import annotations
 

@@ -3,7 +3,7 @@ imported, and where its preview or import stands.
 
 A big file takes longer to check and write than a web worker may spend on one request (gunicorn
 kills a sync worker after 30 s), so the file is stored here and the work done by the clock
-process (`scheduler.import_jobs`), which records its progress for the page to show. A small file
+process (`scheduler.ical.jobs`), which records its progress for the page to show. A small file
 goes through the same row, worked at once in the request. The row is the same on every web
 process and machine: the confirmation may land on another worker than the upload did.
 """
@@ -42,7 +42,7 @@ class ImportJob(db.Model):
     data: Mapped[bytes | None] = mapped_column(sa.LargeBinary, deferred=True)
     step: Mapped[str] = mapped_column(sa.String(10), default="preview")  # IMPORT_STEPS
     state: Mapped[str] = mapped_column(sa.String(10), default="queued", index=True)  # IMPORT_STATES; the clock polls it
-    # {"phase", "done", "total"} while it runs (on SQLite, see scheduler.import_jobs.ProgressChannel).
+    # {"phase", "done", "total"} while it runs (on SQLite, see scheduler.ical.jobs.ProgressChannel).
     progress: Mapped[dict] = mapped_column(sa.JSON, default=dict)
     result: Mapped[dict] = mapped_column(sa.JSON, default=dict)  # the preview, or what the import changed
     errors: Mapped[list] = mapped_column(sa.JSON, default=list)  # located errors of a refused file

@@ -30,7 +30,7 @@ class Territory:
 
 def build_territory(create_quartier, create_place, create_partner, create_event) -> Territory:
     from models import db
-    from scheduler.series import cancel_occurrence, move_occurrence
+    from scheduler.writes import cancel_occurrence, move_occurrence
     from conftest import SYSTEM
 
     today = datetime.now(PARIS).date()

@@ -72,7 +72,7 @@ def _ready_import_job(world) -> tuple[str, dict]:
     """A preview ready to confirm, submitted by the actor when the actor may import for the
     mission locale (a job is its submitter's alone), else by the mission locale's editor."""
     from models import Partner, Place, User
-    from scheduler.import_jobs import run_queued_jobs, submit
+    from scheduler.ical.jobs import run_queued_jobs, submit
 
     owner = world["actor"] if world["actor"] in OWN_EVENT else "editor_own"
     world["headers"](owner)  # the owner's account
@@ -154,8 +154,8 @@ def world(create_partner, create_quartier, create_place, create_event, token_for
     a Monday permanence at the BIJ (at the mission locale's time: a place conflict) and one in
     Maurepas, both with Hugo; a new association works nowhere yet."""
     from models.partners import create_person
-    from scheduler import series
-    from scheduler.conflicts import run_full_detection
+    from scheduler import writes as series
+    from scheduler.conflicts.check import run_full_detection
 
     from conftest import SYSTEM
 

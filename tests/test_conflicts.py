@@ -46,7 +46,7 @@ def person(app):
 
 def detect_all(now=None):
     from models import db
-    from scheduler.conflicts import run_full_detection
+    from scheduler.conflicts.check import run_full_detection
 
     outcome = run_full_detection(now)
     db.session.commit()
@@ -568,8 +568,8 @@ def test_each_new_conflict_leaves_notices_for_both_partners_and_the_coordinator(
 # --- the engine -------------------------------------------------------------------------------
 
 def test_the_sweep_finds_exactly_what_comparing_every_pair_finds():
-    from scheduler.conflicts import Audience, DetectionContext, detect, detect_pairwise
-    from scheduler.recurrence import Occurrence
+    from scheduler.conflicts.detection import Audience, DetectionContext, detect, detect_pairwise
+    from scheduler.time.recurrence import Occurrence
 
     rng = random.Random(7)
     base = int(datetime(2027, 3, 1, tzinfo=timezone.utc).timestamp())
@@ -599,9 +599,9 @@ def test_the_check_of_each_series_finds_what_the_full_detection_finds_for_it(ter
     people and publics, some occurrences moved: checking a series right after the full detection
     agrees with it on every conflict of that series, and changes nothing."""
     from models import db
-    from scheduler import series
-    from scheduler.conflicts import check_event, person_ids_of
-    from scheduler.recurrence import expand, rule_of
+    from scheduler import writes as series
+    from scheduler.conflicts.check import check_event, person_ids_of
+    from scheduler.time.recurrence import expand, rule_of
     from tests.conftest import SYSTEM
 
     t = territory

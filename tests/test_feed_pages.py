@@ -181,7 +181,7 @@ def _signed_in_editor(client, sign_in, create_partner, create_place):
 def test_a_big_file_goes_to_its_jobs_page_which_reloads_itself_without_javascript_until_the_outcome(
         client, sign_in, create_partner, create_place, app):
     from models import Event, db
-    from scheduler.import_jobs import run_queued_jobs
+    from scheduler.ical.jobs import run_queued_jobs
     from test_imports import big_calendar
 
     form = _signed_in_editor(client, sign_in, create_partner, create_place)

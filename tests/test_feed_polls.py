@@ -6,7 +6,7 @@ from __future__ import annotations
 
 def test_a_poll_with_the_current_etag_is_a_304_without_rebuilding_in_a_process_that_forgot_the_bytes(
         client, create_partner, create_place, create_event):
-    from scheduler import feeds
+    from scheduler.ical import feeds
 
     partner = create_partner("mission-locale-sud-isere")
     place = create_place("bij-echirolles")
@@ -26,7 +26,7 @@ def test_a_poll_with_the_current_etag_is_a_304_without_rebuilding_in_a_process_t
 
 def test_after_a_write_the_old_etag_gets_the_new_feed_even_from_a_process_that_forgot_the_bytes(
         client, create_partner, create_place, create_event, token_for):
-    from scheduler import feeds
+    from scheduler.ical import feeds
 
     partner = create_partner("mission-locale-sud-isere")
     place = create_place("bij-echirolles")
@@ -68,7 +68,7 @@ class _Statements:
 
 def test_a_feed_built_by_one_process_is_served_by_another_without_building_it_again(
         client, create_partner, create_place, create_event):
-    from scheduler import feeds
+    from scheduler.ical import feeds
 
     partner = create_partner("mission-locale-sud-isere")
     create_event(create_place("bij-echirolles"), [partner], title="Permanence au BIJ")
@@ -85,7 +85,7 @@ def test_a_write_rebuilds_the_feeds_that_show_it_and_leaves_the_others_as_they_w
         client, create_partner, create_place, create_event, token_for):
     import sqlalchemy as sa
     from models import FeedState, db
-    from scheduler.feeds import FeedSpec
+    from scheduler.ical.feeds import FeedSpec
 
     ml, cs = create_partner("mission-locale-sud-isere"), create_partner("centre-social-surieux", type="centre_social")
     bij, centre = create_place("bij-echirolles"), create_place("centre-social-surieux")

@@ -236,7 +236,7 @@ def test_a_feed_follows_every_rule_real_calendars_need(client, territory):
 
 
 def test_two_renders_of_unchanged_data_are_byte_identical(client, territory):
-    from scheduler.feeds import forget_feeds
+    from scheduler.ical.feeds import forget_feeds
 
     first = client.get("/feeds/all.ics")
     forget_feeds()  # a rebuild, as another process would do it
@@ -289,7 +289,7 @@ def test_a_write_elsewhere_rebuilds_but_keeps_the_etag_and_last_modified(client,
 
 def test_every_process_sees_a_committed_change_at_once(client, territory):
     """A second app (another gunicorn worker) has its own memory; the marker is in the database."""
-    from scheduler import feeds
+    from scheduler.ical import feeds
 
     before = client.get("/feeds/all.ics")
     from models import db
@@ -398,8 +398,8 @@ def test_events_in_utc_are_written_as_utc_values_without_a_vtimezone_and_read_ba
 def test_an_occurrence_in_utc_renders_for_a_reminder_without_a_vtimezone(app, utc_series):
     from datetime import timedelta
 
-    from scheduler.calendar import CalendarFilter, occurrences_between
-    from scheduler.ical import render_occurrence
+    from scheduler.time.calendar import CalendarFilter, occurrences_between
+    from scheduler.ical.render import render_occurrence
 
     event = utc_series["series"][1]  # Etc/UTC
     lo = datetime.combine(utc_series["start"], datetime.min.time(), PARIS)
@@ -413,7 +413,7 @@ def test_an_occurrence_in_utc_renders_for_a_reminder_without_a_vtimezone(app, ut
 
 
 def test_only_zones_that_have_always_been_utc_are_written_as_utc():
-    from scheduler.ical import is_utc, zone_form
+    from scheduler.ical.render import is_utc, zone_form
 
     assert all(is_utc(name) for name in (*UTC_NAMES, "Etc/UCT", "Zulu", "Etc/Greenwich", "GMT0"))
     # Always UTC+0 today, but not in the past (Abidjan) or not in summer (London, Lisbon).
@@ -425,8 +425,8 @@ def test_only_zones_that_have_always_been_utc_are_written_as_utc():
 def test_one_occurrence_renders_as_a_calendar_a_reminder_can_attach(app, territory):
     from datetime import timedelta
 
-    from scheduler.calendar import CalendarFilter, occurrences_between
-    from scheduler.ical import render_occurrence
+    from scheduler.time.calendar import CalendarFilter, occurrences_between
+    from scheduler.ical.render import render_occurrence
 
     monday = datetime.combine(OTHER_PLACE_MONDAY, datetime.min.time(), PARIS)  # moved to the PIMMS
     pairs = occurrences_between(CalendarFilter(include_private=True), monday, monday + timedelta(days=8))
@@ -443,7 +443,7 @@ def test_the_holidays_written_as_exdates_are_exactly_the_rule_dates_on_holidays(
     for); checked against walking every date."""
     import random
 
-    from scheduler.recurrence import SeriesRule, is_day_off, rule_dates, skipped_holidays
+    from scheduler.time.recurrence import SeriesRule, is_day_off, rule_dates, skipped_holidays
 
     rng = random.Random(4)
     for _ in range(300):
@@ -552,7 +552,7 @@ def test_both_parsers_read_the_school_holiday_pauses_of_a_feed_as_the_api_gives_
 
 
 def test_the_paused_dates_are_exdates_of_the_series_within_the_feeds_horizon(client, youth_territory):
-    from scheduler.ical import default_horizon
+    from scheduler.ical.render import default_horizon
 
     body = client.get("/feeds/places/pij-echirolles.ics").data
     calendar = icalendar.Calendar.from_ical(body)
@@ -578,7 +578,7 @@ def test_on_sqlite_a_feed_is_served_at_once_while_an_import_holds_the_write_lock
 
     from models import db
     from models.feeds import FeedState
-    from scheduler import feeds
+    from scheduler.ical import feeds
 
     app, hold_write_lock = sqlite_file_app
     feeds.forget_feeds()

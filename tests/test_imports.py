@@ -231,7 +231,7 @@ def editor(setting):
 def submitted(user, data: bytes, filename: str = "grand.ics"):
     """A job for the file's preview, as the import page leaves it for the clock."""
     from models import Place, db
-    from scheduler.import_jobs import submit
+    from scheduler.ical.jobs import submit
 
     bij = db.session.scalar(sa.select(Place).where(Place.slug == "bij-echirolles"))
     job = submit(user, user.partner, bij, "permanence", "public", filename, data)
@@ -246,7 +246,7 @@ def clock_tick_watched(app, job_id: int) -> list[dict]:
     import time as timer
 
     from models import ImportJob, db
-    from scheduler.import_jobs import progress_view, run_queued_jobs
+    from scheduler.ical.jobs import progress_view, run_queued_jobs
 
     def tick():
         with app.app_context():
@@ -269,7 +269,7 @@ def clock_tick_watched(app, job_id: int) -> list[dict]:
 def test_a_big_file_is_previewed_then_imported_by_the_clock_and_its_progress_is_seen_meanwhile(app, setting, editor):
     from models import Event, ImportJob, db
     from models.imports import confirm_import_job
-    from scheduler.import_jobs import DRY_RUN_WRITE, runs_inline
+    from scheduler.ical.jobs import DRY_RUN_WRITE, runs_inline
 
     job = submitted(editor, big_calendar(600))
     assert job.event_count == 600 and not runs_inline(job)
@@ -298,7 +298,7 @@ def test_a_big_file_is_previewed_then_imported_by_the_clock_and_its_progress_is_
 def test_the_api_hands_a_file_too_big_for_a_request_to_the_clock_and_the_import_goes_through_its_job(
         app, client, setting, token_for):
     from models import Event, ImportJob, Partner, db
-    from scheduler.import_jobs import run_queued_jobs
+    from scheduler.ical.jobs import run_queued_jobs
 
     headers = token_for("conseillere@example.fr", role="editor", partner=setting["ml"])
     calendar = big_calendar(12)
@@ -343,7 +343,7 @@ def test_the_api_hands_a_file_too_big_for_a_request_to_the_clock_and_the_import_
 
 def test_a_big_file_refused_by_the_clock_names_its_line_and_writes_nothing(app, setting, editor):
     from models import Event, ImportJob, db
-    from scheduler.import_jobs import run_queued_jobs
+    from scheduler.ical.jobs import run_queued_jobs
 
     job = submitted(editor, big_calendar(400, broken_at=350))
     assert run_queued_jobs() == 1
@@ -361,7 +361,7 @@ def test_a_clock_killed_in_the_middle_of_an_import_leaves_nothing_and_the_job_is
 
     from models import Event, ImportJob, db
     from models.imports import confirm_import_job
-    from scheduler.import_jobs import STALE_AFTER, process, progress_view, run_queued_jobs, start_inline
+    from scheduler.ical.jobs import STALE_AFTER, process, progress_view, run_queued_jobs, start_inline
 
     job = submitted(editor, big_calendar(600))
     start_inline(job)
@@ -497,7 +497,9 @@ def test_every_calendar_of_the_shared_corpus_imports_or_is_refused_whole(app, cl
     from models.partners import partner_by_slug
     from models.territory import place_by_slug
     from models.users import User
-    from scheduler.ical_import import ImportOptions, ImportRefused, apply_plan, parse_file
+    from scheduler.ical.planned import ImportOptions, ImportRefused
+    from scheduler.ical.imports import apply_plan
+    from scheduler.ical.parse_csv import parse_file
 
     user = db.session.scalar(sa.select(User))
     files = sorted(_corpus_dir().glob("*.ics"))

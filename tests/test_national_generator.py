@@ -2,8 +2,8 @@
 from datetime import date, timedelta
 
 from bench.national import build_national, load_national, national_window
-from scheduler.calendar import CalendarFilter, occurrences_between
-from scheduler.recurrence import expand
+from scheduler.time.calendar import CalendarFilter, occurrences_between
+from scheduler.time.recurrence import expand
 
 START = date(2027, 1, 4)
 

@@ -90,7 +90,7 @@ def test_a_calendar_whose_address_leads_to_the_machine_when_fetched_is_not_asked
     machine: the clock refuses to connect and says so on the sync page."""
     from models import db
     from models.feeds import create_sync_source
-    from scheduler.sync import run_source
+    from scheduler.ical.sync import run_source
 
     url = published.url.replace("127.0.0.1", host)
     source = create_sync_source(SYSTEM, *partner_and_place, url, allow_private=True)
@@ -111,7 +111,7 @@ def test_a_webhook_whose_address_leads_to_the_machine_when_sent_is_not_posted(ap
                                                                                private_urls_allowed):
     from models import Delivery, db
     from models.deliveries import set_reminder_settings
-    from scheduler.reminders import run_due
+    from scheduler.notifications.sending import run_due
 
     partner = create_partner("mission-locale", contact_email="accueil@ml.example.fr")
     place = create_place("bij-echirolles")

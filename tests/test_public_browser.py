@@ -226,7 +226,7 @@ def test_the_hall_screen_refreshes_itself_and_shows_a_cancellation_without_a_rel
     from conftest import SYSTEM
     from models import db
     from public_territory import PARIS
-    from scheduler.series import cancel_occurrence
+    from scheduler.writes import cancel_occurrence
 
     t = territory
     monkeypatch.setitem(app.config, "SCREEN_REFRESH_SECONDS", 10)  # the script's floor

@@ -220,7 +220,7 @@ def test_a_cancellation_reaches_the_cached_screen_at_once(client, territory):
     from datetime import datetime, time
     from models import db
     from conftest import SYSTEM
-    from scheduler.series import cancel_occurrence
+    from scheduler.writes import cancel_occurrence
     from public_territory import PARIS
 
     t = territory
@@ -333,7 +333,7 @@ def test_the_first_occurrences_of_a_window_are_those_the_full_read_gives(app, te
     from datetime import datetime, time
 
     from public_territory import PARIS
-    from scheduler.calendar import CalendarFilter, first_occurrences_between, occurrences_between
+    from scheduler.time.calendar import CalendarFilter, first_occurrences_between, occurrences_between
 
     t = territory
     start = datetime.combine(t.monday, time(), PARIS)
@@ -383,7 +383,7 @@ def test_moving_an_occurrence_to_another_place_raises_both_places(app, territory
     from conftest import SYSTEM
     from models import db
     from models.versions import place_scope
-    from scheduler.series import move_occurrence
+    from scheduler.writes import move_occurrence
     from public_territory import PARIS
     from datetime import datetime, time
 

@@ -11,9 +11,7 @@ import pytest
 
 from bench.occurrences import rrule_occurrences
 from conftest import next_monday
-from scheduler.recurrence import (
-    ExceptionSpec, SeriesRule, expand, gives_occurrence, holiday_region_of, rule_dates, skipped_holidays,
-)
+from scheduler.time.recurrence import ExceptionSpec, SeriesRule, expand, gives_occurrence, holiday_region_of, rule_dates, skipped_holidays
 
 UTC = timezone.utc
 PARIS = ZoneInfo("Europe/Paris")
@@ -472,7 +470,7 @@ def monday_series(create_partner, create_quartier, create_place, create_event):
 
 
 def _occurrences(start: date, end: date):
-    from scheduler.calendar import CalendarFilter, occurrences_between
+    from scheduler.time.calendar import CalendarFilter, occurrences_between
 
     return [o for o, _ in occurrences_between(CalendarFilter(include_private=True), *window(start, end))]
 
@@ -481,7 +479,7 @@ def test_cancelling_and_moving_through_the_series_operations_keeps_the_series_an
     from models import AuditEntry, db
     from models.errors import NotFound
     from models.events import event_by_id
-    from scheduler import series
+    from scheduler import writes as series
 
     from conftest import SYSTEM
 
@@ -721,7 +719,7 @@ def paris(day: date, hour: int, minute: int = 0) -> datetime:
 
 
 def test_a_new_time_carries_each_exception_to_its_date_at_the_new_wall_clock_time_across_the_dst_change():
-    from scheduler.recurrence import carried_over, holiday_names
+    from scheduler.time.recurrence import carried_over, holiday_names
 
     change = march_change(date.today().year + 1)
     monday_before, thursday_after = change - timedelta(days=6), change + timedelta(days=4)
@@ -747,7 +745,7 @@ def test_a_new_time_carries_each_exception_to_its_date_at_the_new_wall_clock_tim
 
 
 def test_a_stray_exception_never_takes_the_date_of_one_its_rule_gave():
-    from scheduler.recurrence import carried_over
+    from scheduler.time.recurrence import carried_over
 
     from conftest import next_working_monday
 

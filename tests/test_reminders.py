@@ -34,7 +34,7 @@ def mailbox(app):
     """A real SMTP server on a free port; the app sends to it."""
     from aiosmtpd.controller import Controller
 
-    from scheduler.mailbox import Mailbox
+    from scheduler.notifications.mailbox import Mailbox
 
     box = Mailbox()
     box.port = free_port()
@@ -65,7 +65,7 @@ def territory(create_partner, create_place, create_quartier):
 
 
 def run(now: str | datetime):
-    from scheduler.reminders import run_due
+    from scheduler.notifications.sending import run_due
 
     return run_due(at(now) if isinstance(now, str) else now)
 
@@ -176,7 +176,7 @@ def test_a_partner_sets_the_day_before_at_nine_and_a_reunion_place_gets_it_at_ni
 
 def test_a_cancelled_occurrence_gets_a_notice_and_no_reminder(app, mailbox, territory, create_event):
     from models import db
-    from scheduler.series import cancel_occurrence
+    from scheduler.writes import cancel_occurrence
 
     # Two Tuesdays ahead (the notice is for what is to come; no reminder falls due now).
     first = a_weekday_after(9, 1, weeks=2)
@@ -206,8 +206,9 @@ def test_a_cancelled_occurrence_gets_a_notice_and_no_reminder(app, mailbox, terr
 
 def test_a_reminder_recorded_before_the_cancellation_is_not_sent(app, mailbox, territory, create_event):
     from models import db
-    from scheduler.reminders import scan, send_due
-    from scheduler.series import cancel_occurrence
+    from scheduler.notifications.sending import scan
+    from scheduler.notifications.sending import send_due
+    from scheduler.writes import cancel_occurrence
 
     day = a_weekday_after(9, 3)  # a Thursday ahead: the cancellation's notices are due before its reminder
     event = create_event(territory["place"], [territory["partner"]], start_date=day,
@@ -226,7 +227,7 @@ def test_a_reminder_recorded_before_the_cancellation_is_not_sent(app, mailbox, t
 def test_a_moved_occurrence_gets_a_notice_and_its_reminder_follows_the_new_date(
         app, mailbox, territory, create_event):
     from models import db
-    from scheduler.series import move_occurrence
+    from scheduler.writes import move_occurrence
 
     first = a_weekday_after(9, 1, weeks=2)  # a Tuesday
     second, wednesday = first + timedelta(weeks=1), first + timedelta(weeks=1, days=1)
@@ -337,7 +338,7 @@ def test_only_the_clock_holding_the_lock_runs_jobs_and_the_job_sends_what_is_due
         app, mailbox, territory, create_event):
     from models import db
     from scheduler.clock import Clock
-    from scheduler.series import cancel_occurrence
+    from scheduler.writes import cancel_occurrence
 
     event = create_event(territory["place"], [territory["partner"]], start_date=date.today() + timedelta(days=2),
                          people=[territory["adviser"].id])
@@ -438,7 +439,7 @@ def test_a_subscription_link_is_signed_and_nothing_in_the_database_gives_it(app,
 
 def test_asking_again_within_a_day_sends_no_second_confirmation(app, client, mailbox, territory):
     from models import Subscription, db
-    from scheduler.reminders import request_confirmation
+    from scheduler.notifications.notices import request_confirmation
 
     page = client.get("/abonnement?lieu=bij-echirolles")
     for _ in range(3):
@@ -493,7 +494,7 @@ def test_links_mailed_before_links_were_signed_still_work_after_the_upgrade(back
 def test_a_subscriber_to_a_quartier_is_told_when_an_occurrence_is_cancelled(app, mailbox, territory, create_event):
     from models import db
     from models.subscriptions import confirm, subscribe
-    from scheduler.series import cancel_occurrence
+    from scheduler.writes import cancel_occurrence
 
     first = a_weekday_after(9, 1, weeks=2)  # a Tuesday
     event = create_event(territory["place"], [territory["partner"]], start_date=first, frequency="weekly")
@@ -594,7 +595,7 @@ def test_a_conflict_opened_is_told_to_both_partners_and_the_coordinator_and_the_
         app, mailbox, territory, create_event, create_partner):
     from models import db
     from models.users import get_or_create_user
-    from scheduler.conflicts import run_full_detection
+    from scheduler.conflicts.check import run_full_detection
 
     get_or_create_user("coordo@example.fr", "coordinator")
     db.session.commit()
@@ -647,7 +648,7 @@ def test_cancelling_a_whole_series_tells_each_person_once_and_none_of_its_remind
     from models import db
     from models.deliveries import set_reminder_settings
     from models.subscriptions import confirm, subscribe
-    from scheduler.reminders import french_date
+    from scheduler.french import french_date
 
     first = first_monday()
     event = create_event(territory["place"], [territory["partner"]], start_date=first, frequency="weekly", count=3,
@@ -691,8 +692,10 @@ def test_cancelling_a_whole_series_tells_each_person_once_and_none_of_its_remind
 
 def test_a_reminder_recorded_before_the_whole_event_is_cancelled_is_not_sent(app, mailbox, territory, create_event):
     from models import db
-    from scheduler.reminders import french_datetime, scan, send_due
-    from scheduler.series import update_event
+    from scheduler.french import french_datetime
+    from scheduler.notifications.sending import scan
+    from scheduler.notifications.sending import send_due
+    from scheduler.writes import update_event
 
     day = first_monday()
     event = create_event(territory["place"], [territory["partner"]], start_date=day, people=[territory["adviser"].id])
@@ -712,7 +715,7 @@ def test_a_reminder_recorded_before_the_whole_event_is_cancelled_is_not_sent(app
 
 def test_a_new_time_for_the_series_is_one_notice_per_person_and_a_patch_that_moves_no_date_sends_none(
         app, client, mailbox, territory, create_event, token_for):
-    from scheduler.reminders import french_date
+    from scheduler.french import french_date
 
     first = first_monday()
     event = create_event(territory["place"], [territory["partner"]], start_date=first, frequency="weekly", count=4,
@@ -750,7 +753,7 @@ def test_a_new_time_for_the_series_is_one_notice_per_person_and_a_patch_that_mov
 
 def test_new_weekdays_say_which_dates_go_which_come_and_that_a_cancellation_no_longer_holds(
         app, client, mailbox, territory, create_event, token_for):
-    from scheduler.reminders import french_date
+    from scheduler.french import french_date
 
     first = first_monday()
     event = create_event(territory["place"], [territory["partner"]], start_date=first, frequency="weekly",
@@ -785,7 +788,7 @@ def test_deleting_an_event_tells_its_people_and_its_conflicts_close_with_notices
 
     from models import ConflictNotice, ScheduleConflict, db
     from models.audit import history
-    from scheduler.reminders import french_date, french_datetime
+    from scheduler.french import french_date, french_datetime
 
     headers = token_for("coordo@example.fr")
     create_partner("centre-social", contact_email="accueil@cs.example.fr")
@@ -844,9 +847,11 @@ def test_a_sync_that_retimes_cancels_or_drops_events_tells_their_people_once(
     from models import db
     from models.feeds import create_sync_source
     from models.users import get_or_create_user
-    from scheduler.ical_import import ImportOptions, parse_ics, preview
-    from scheduler.reminders import french_date, french_datetime
-    from scheduler.sync import Fetched, SyncActor, sync_source
+    from scheduler.ical.planned import ImportOptions
+    from scheduler.ical.parse_ics import parse_ics
+    from scheduler.ical.imports import preview
+    from scheduler.french import french_date, french_datetime
+    from scheduler.ical.sync import Fetched, SyncActor, sync_source
 
     ml = create_partner("mission-locale-sud", contact_email="contact@mls.example.fr")
     bij = create_place("bij-echirolles", name="BIJ d'Échirolles", contact_email="accueil@bij.example.fr")

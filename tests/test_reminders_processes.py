@@ -77,7 +77,7 @@ def test_a_runner_killed_in_the_middle_of_1000_reminders_then_restarted_delivers
 
 def test_two_runners_at_once_deliver_each_message_once(app, database_url, mailbox, crowd):  # noqa: F811
     from models import Delivery, db
-    from scheduler.reminders import scan
+    from scheduler.notifications.sending import scan
 
     crowd(300)
     scan(__import__("datetime").datetime.fromisoformat(DUE))  # recorded, so both runners race to send

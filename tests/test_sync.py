@@ -81,7 +81,7 @@ def _titles():
 
 def test_the_clock_job_imports_a_published_calendar_then_asks_with_a_conditional_get(app, published, source):
     from models import db
-    from scheduler.sync import run_due_syncs, run_source
+    from scheduler.ical.sync import run_due_syncs, run_source
 
     assert run_due_syncs() == 1
     db.session.expire_all()
@@ -98,7 +98,7 @@ def test_the_clock_job_imports_a_published_calendar_then_asks_with_a_conditional
 
 def test_a_changed_calendar_updates_and_an_event_it_dropped_is_deleted(app, published, source):
     from models import Event, db
-    from scheduler.sync import run_source
+    from scheduler.ical.sync import run_source
 
     run_source(source.id)
     body = (DATA / "thunderbird.ics").read_bytes()
@@ -119,7 +119,7 @@ def test_a_changed_calendar_updates_and_an_event_it_dropped_is_deleted(app, publ
 
 def test_a_broken_calendar_or_server_leaves_everything_and_shows_the_error(app, published, source):
     from models import db
-    from scheduler.sync import run_source
+    from scheduler.ical.sync import run_source
 
     run_source(source.id)
     published.body, published.version = b"BEGIN:VCALENDAR\r\nBEGIN:VEVENT\r\nUID:x\r\nEND:VCALENDAR\r\n", 2
@@ -138,7 +138,7 @@ def test_a_calendar_that_double_books_a_place_that_refuses_it_is_not_applied_and
         app, published, source, create_partner, create_event):
     from conftest import next_working_monday
     from models import ScheduleConflict, db
-    from scheduler.sync import run_source
+    from scheduler.ical.sync import run_source
     from test_imports import two_sessions_from_next_monday
 
     source.place.refuses_hard_conflicts = True  # the BIJ

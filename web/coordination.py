@@ -19,9 +19,10 @@ from models.conflicts import (CONFLICT_KINDS, CONFLICT_STATUSES, SEVERITIES, acc
 from models.errors import DomainError
 from models.events import event_by_id
 from models.territory import SCHOOL_ZONE_CHOICES, is_overseas, school_zone_of
-from scheduler import series
-from scheduler.calendar import OUT_OF_CALENDAR, CalendarFilter, in_calendar, occurrences_between
-from scheduler.conflicts import SERIES, check_write, person_ids_of
+from scheduler import writes as series
+from scheduler.time.calendar import OUT_OF_CALENDAR, CalendarFilter, in_calendar, occurrences_between
+from scheduler.conflicts.detection import SERIES
+from scheduler.conflicts.check import check_write, person_ids_of
 from web.auth import current_user, login_required
 from web.public import age_label, day_label, hour_label
 

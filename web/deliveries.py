@@ -8,7 +8,7 @@ from flask import Blueprint, current_app, render_template, request
 
 from models import Event, db
 from models.deliveries import STATES, deliveries_by_state, delivery_counts
-from scheduler.reminders import french_datetime
+from scheduler.french import french_datetime
 from web.auth import coordinator_required
 
 bp = Blueprint("deliveries", __name__, url_prefix="/coordination/envois")

@@ -20,9 +20,10 @@ from models.feeds import (SYNC_STATUSES, SyncSource, can_manage_feed_token, crea
 from models.imports import confirm_import_job, import_job_for
 from models.partners import partner_by_slug
 from models.territory import place_by_slug
-from scheduler.ical_import import ImportOptions, csv_template
-from scheduler.import_jobs import process, progress_view, runs_inline, start_inline, submit
-from scheduler.sync import run_source
+from scheduler.ical.planned import ImportOptions
+from scheduler.ical.parse_csv import csv_template
+from scheduler.ical.jobs import process, progress_view, runs_inline, start_inline, submit
+from scheduler.ical.sync import run_source
 from web.auth import current_user, login_required, too_many_attempts
 
 bp = Blueprint("feeds_pages", __name__)

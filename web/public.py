@@ -28,8 +28,8 @@ from models.events import EVENT_KINDS
 from models.territory import DEPARTMENT_TIMEZONES
 from models.versions import (ALL_EVENTS, event_scope, partner_scope, place_scope, quartier_scope, share_page,
                              shared_page, versions_of)
-from scheduler.calendar import (CalendarFilter, first_occurrences_between, next_occurrences,
-                                occurrences_between, public_event)
+from scheduler.time.calendar import CalendarFilter, first_occurrences_between, next_occurrences, occurrences_between, public_event
+from scheduler.french import age_label, day_label, hour_label
 from web.security import framable
 
 bp = Blueprint("public", __name__)
@@ -40,9 +40,6 @@ def _only_reading():
     if request.method in ("GET", "HEAD"):
         read_without_transaction()
 
-DAYS = ["lundi", "mardi", "mercredi", "jeudi", "vendredi", "samedi", "dimanche"]
-MONTHS = ["janvier", "février", "mars", "avril", "mai", "juin", "juillet", "août", "septembre",
-          "octobre", "novembre", "décembre"]
 YOUTH_BAND = (16, 25)
 # The dated events worth planning for (the weekly ones are in the week's list already).
 COMING_EVENT_KINDS = ("forum", "job_dating", "info_collective")
@@ -53,24 +50,6 @@ HOME_COMING_LIMIT = 30
 
 
 # --- formatting ------------------------------------------------------------------------------
-
-def day_label(d: date) -> str:
-    return f"{DAYS[d.weekday()]} {d.day}{'er' if d.day == 1 else ''} {MONTHS[d.month - 1]}"
-
-
-def hour_label(t: datetime) -> str:
-    return f"{t.hour} h {t.minute:02d}" if t.minute else f"{t.hour} h"
-
-
-def age_label(age_min: int | None, age_max: int | None) -> str | None:
-    if age_min is not None and age_max is not None:
-        return f"{age_min}–{age_max} ans"
-    if age_min is not None:
-        return f"dès {age_min} ans"
-    if age_max is not None:
-        return f"jusqu'à {age_max} ans"
-    return None
-
 
 def safe_url(url: str | None) -> str | None:
     """Only web links from partners become links: never javascript: or data: URLs."""

@@ -25,10 +25,16 @@ from datetime import date, datetime, timedelta, timezone
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
-from scheduler.recurrence import DAY, EPOCH_ORD, rule_dates, rule_of, skipped_holidays
+from models.events import WEEKDAY_CODES
+from scheduler.time.recurrence import (
+    DAY,
+    EPOCH_ORD,
+    rule_dates,
+    rule_of,
+    skipped_holidays,
+)
 
 PRODID = "-//Maillage//Calendrier partagé des partenaires de l'emploi//FR"
-WEEKDAY_CODES = ("MO", "TU", "WE", "TH", "FR", "SA", "SU")
 STATUS_CODES = {"confirmed": "CONFIRMED", "tentative": "TENTATIVE", "cancelled": "CANCELLED"}
 UTC = timezone.utc
 
@@ -341,7 +347,7 @@ def event_lines(event, ctx: RenderContext) -> list[str]:
 
 def _single_lines(event, ctx: RenderContext) -> list[str]:
     """A single date as it stands (most events of a big feed): no rule to expand."""
-    from scheduler.recurrence import zone_offsets
+    from scheduler.time.recurrence import zone_offsets
 
     tz = event.timezone
     _use_zone(ctx, tz)
@@ -387,7 +393,7 @@ def _use_zone(ctx: RenderContext, tzid: str) -> None:
 
 
 def _first_instant(rule, day_ord: int) -> int:
-    from scheduler.recurrence import zone_offsets
+    from scheduler.time.recurrence import zone_offsets
 
     local = (day_ord - EPOCH_ORD) * DAY + rule.start_seconds
     return local - zone_offsets(rule.timezone).offset(local)

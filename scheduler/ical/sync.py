@@ -19,7 +19,9 @@ from flask import current_app
 from models import db, utcnow
 from models.errors import DomainError
 from models.feeds import SyncSource
-from scheduler.ical_import import ImportOptions, ImportRefused, apply_plan, differences, parse_ics, remove_missing
+from scheduler.ical.imports import apply_plan, differences, remove_missing
+from scheduler.ical.parse_ics import parse_ics
+from scheduler.ical.planned import ImportOptions, ImportRefused
 from scheduler.outbound import RefusedAddress, failure_reason, open_url
 
 log = logging.getLogger("maillage.sync")
@@ -95,7 +97,7 @@ def sync_source(source: SyncSource, fetched: Fetched | None = None) -> dict:
     options = ImportOptions(partner=source.partner, place=source.place, kind=source.kind,
                             visibility=source.visibility, source=f"sync:{source.id}")
     plan = parse_ics(fetched.body, options)
-    from scheduler.ical_import import _existing
+    from scheduler.ical.imports import _existing
 
     existing = _existing(plan)
     created = sum(1 for p in plan if p.uid not in existing)

@@ -12,16 +12,21 @@ from models import db, utcnow
 from models import events as event_ops
 from models.conflicts import conflicts_of_event, delete_conflicts_of
 from models.errors import InvalidInput, NotFound
-from scheduler.conflicts import check_event
-from scheduler.recurrence import _epoch, carried_over, gives_occurrence, rule_of
-from scheduler.reminders import EventBefore, notify_event_change, notify_occurrence_change, record_conflict_notices
+from scheduler.conflicts.check import check_event
+from scheduler.notifications.notices import (
+    EventBefore,
+    notify_event_change,
+    notify_occurrence_change,
+    record_conflict_notices,
+)
+from scheduler.time.recurrence import carried_over, epoch, gives_occurrence, rule_of
 
 
 def _require_occurrence(event, recurrence_start: datetime) -> None:
     if recurrence_start.tzinfo is None:
         raise InvalidInput("Indiquez l'heure de l'occurrence avec son décalage (ISO 8601).",
                            {"recurrence_start": ["Heure sans décalage horaire."]})
-    if not gives_occurrence(rule_of(event), _epoch(recurrence_start)):
+    if not gives_occurrence(rule_of(event), epoch(recurrence_start)):
         raise NotFound("Cet événement n'a pas d'occurrence à cette date et cette heure.")
 
 
@@ -66,7 +71,7 @@ def restore_occurrence(actor, event, recurrence_start: datetime) -> None:
 
 def update_event(actor, event, values: dict, before: EventBefore | None = None) -> dict:
     """Edits the whole series. When its rule changes, each cancelled or moved occurrence follows
-    its date to the new rule (`scheduler.recurrence.carried_over`); one whose date the new rule
+    its date to the new rule (`scheduler.time.recurrence.carried_over`); one whose date the new rule
     no longer gives is removed, which the audit record of the write says. Whoever is concerned
     by what changes in the coming weeks gets one notice, unless the caller took `before` itself
     (an import changes exceptions too, then tells once)."""
@@ -75,8 +80,8 @@ def update_event(actor, event, values: dict, before: EventBefore | None = None) 
     old_rule = rule_of(event)
 
     def exceptions_after(changed) -> dict:
-        keys = carried_over(old_rule, rule_of(changed), [_epoch(x.recurrence_start) for x in changed.exceptions])
-        return {x: None if (key := keys[_epoch(x.recurrence_start)]) is None
+        keys = carried_over(old_rule, rule_of(changed), [epoch(x.recurrence_start) for x in changed.exceptions])
+        return {x: None if (key := keys[epoch(x.recurrence_start)]) is None
                 else datetime.fromtimestamp(key, timezone.utc) for x in changed.exceptions}
 
     changes = event_ops.update_event(actor, event, values, exceptions_after)

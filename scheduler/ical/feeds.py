@@ -12,23 +12,44 @@ from __future__ import annotations
 
 import hashlib
 import threading
-from pathlib import Path
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from sqlalchemy.orm import selectinload
 
-from models import Event, OccurrenceException, Partner, Person, Place, Quartier, db, utcnow
+from models import (
+    Event,
+    OccurrenceException,
+    Partner,
+    Person,
+    Place,
+    Quartier,
+    db,
+    utcnow,
+)
 from models.base import brief_sqlite_lock_wait
 from models.events import EVENT_KINDS, event_organisers, event_people
 from models.feeds import FeedState
-from models.versions import ALL_EVENTS, event_scope, partner_scope, place_scope, quartier_scope, versions_of
-from scheduler.calendar import CalendarFilter, decode_json_list, events_query
-from scheduler.ical import CalendarHead, RenderContext, default_horizon, render_calendar
-from scheduler.recurrence import _gc_paused
+from models.versions import (
+    ALL_EVENTS,
+    event_scope,
+    partner_scope,
+    place_scope,
+    quartier_scope,
+    versions_of,
+)
+from scheduler.ical.render import (
+    CalendarHead,
+    RenderContext,
+    default_horizon,
+    render_calendar,
+)
+from scheduler.time.calendar import CalendarFilter, decode_json_list, events_query
+from scheduler.time.recurrence import _gc_paused
 
 # Past events stay in a feed for a month, so that last week is still in people's calendars.
 KEEP_PAST_DAYS = 31
@@ -36,7 +57,8 @@ KEEP_PAST_DAYS = 31
 MEMORY_BYTES = 64 * 1024 * 1024
 # What the bytes depend on besides the data: the code that writes them. A new release that writes
 # feeds differently rebuilds them instead of answering 304 with what it no longer writes.
-_RENDERING = hashlib.sha256(b"".join(Path(f).read_bytes() for f in (__file__, Path(__file__).with_name("ical.py"))
+_RENDERING = hashlib.sha256(b"".join(Path(f).read_bytes() for f in (__file__, Path(__file__).with_name("render.py"),
+                                                                   Path(__file__).parents[1] / "french.py")
                                      )).hexdigest()[:12]
 
 

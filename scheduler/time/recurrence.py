@@ -277,7 +277,8 @@ def days_off(region: str | None, zone: str | None, lo_ord: int, hi_ord: int) -> 
 
 # --- expansion -----------------------------------------------------------------------------
 
-def _epoch(instant: datetime) -> int:
+def epoch(instant: datetime) -> int:
+    """An aware datetime as UTC epoch seconds, the unit of the time model."""
     if instant.tzinfo is None:
         raise ValueError("window bounds must be aware datetimes")
     return int(instant.timestamp())
@@ -293,7 +294,7 @@ def expand(rules: Iterable[SeriesRule], start: datetime, end: datetime, limit: i
     comprehensions over day ordinals and epoch seconds; zoneinfo is asked once per zone and local
     instant; only series with exceptions take the slower path; the cyclic garbage collector
     pauses meanwhile (see _gc_paused)."""
-    lo, hi = _epoch(start), _epoch(end)
+    lo, hi = epoch(start), epoch(end)
     out: list[Occurrence] = []
     with _gc_paused():
         for rule in rules:
@@ -444,9 +445,9 @@ def skipped_holidays(rule: SeriesRule, lo_ord: int, hi_ord: int) -> list[int]:
 def rule_of(event) -> SeriesRule:
     """The SeriesRule of an Event model (its exceptions must be loaded or loadable)."""
     exceptions = {
-        _epoch(x.recurrence_start): ExceptionSpec(
+        epoch(x.recurrence_start): ExceptionSpec(
             x.is_cancelled,
-            _epoch(x.starts_at) if x.starts_at is not None else None,
+            epoch(x.starts_at) if x.starts_at is not None else None,
             x.duration_minutes * 60 if x.duration_minutes is not None else None,
             x.place_id, x.room,
             tuple(x.person_ids) if x.person_ids is not None else None,

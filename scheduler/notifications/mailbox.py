@@ -1,4 +1,4 @@
-"""A local SMTP server whose messages can be read: `python -m scheduler.mailbox` (Procfile.dev).
+"""A local SMTP server whose messages can be read: `python -m scheduler.notifications.mailbox` (Procfile.dev).
 
 `make run` sends mail here instead of to the world: each message is stored as a `.eml` file under
 `instance/mailbox/`; `flask --app app reminders mailbox` lists them, `--show N` prints one. The
@@ -53,7 +53,7 @@ def main() -> None:
 
     from aiosmtpd.controller import Controller
 
-    from scheduler.mail import SmtpSettings
+    from scheduler.notifications.mail import SmtpSettings
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     settings = SmtpSettings.from_url(os.environ.get("SMTP_URL", "smtp://127.0.0.1:8025"))

@@ -5,9 +5,9 @@ from __future__ import annotations
 import heapq
 import json
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from functools import lru_cache
 from types import SimpleNamespace
-from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 from sqlalchemy.orm import selectinload
@@ -15,7 +15,13 @@ from sqlalchemy.orm import selectinload
 from models import Event, OccurrenceException, Partner, Place, Quartier, db
 from models.errors import InvalidInput, NotFound
 from models.events import event_organisers
-from scheduler.recurrence import Occurrence, _gc_paused, expand, expand_events, rule_of
+from scheduler.time.recurrence import (
+    Occurrence,
+    _gc_paused,
+    expand,
+    expand_events,
+    rule_of,
+)
 
 MAX_WINDOW_DAYS = 400
 # The years a window may touch: far beyond any calendar, and far enough from Python's year 1 and

@@ -35,8 +35,9 @@ from flask import current_app
 from models import db, utcnow
 from models.errors import DomainError
 from models.imports import ImportJob, create_import_job, delete_import_jobs_before
-from scheduler.ical_import import (ImportOptions, ImportRefused, _existing, apply_plan, differences, is_csv,
-                                   parse_file, preview)
+from scheduler.ical.imports import _existing, apply_plan, differences, preview
+from scheduler.ical.parse_csv import is_csv, parse_file
+from scheduler.ical.planned import ImportOptions, ImportRefused
 
 log = logging.getLogger("maillage.imports")
 POLL_SECONDS = 2  # how soon the clock picks up a new job

@@ -1,0 +1,362 @@
+"""What a message says: the French text (and the webhook's JSON) of every kind of delivery.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field, replace
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+import sqlalchemy as sa
+from flask import current_app, render_template
+
+from models import Delivery, Event, Place, Subscription, db
+from models.subscriptions import link_token
+from scheduler.french import french_date, french_datetime, french_time
+from scheduler.notifications.mail import build_message
+from scheduler.notifications.notices import (
+    conflict_facts,
+    describe_conflict,
+    occurrence_of,
+)
+from scheduler.time.calendar import CalendarFilter, occurrences_between
+from scheduler.time.recurrence import Occurrence, epoch
+
+# --- what a message says --------------------------------------------------------------------
+
+@dataclass
+class Message:
+    subject: str
+    paragraphs: list[str]
+    facts: list[tuple[str, str]] = field(default_factory=list)
+    items: list[str] = field(default_factory=list)
+    links: list[tuple[str, str]] = field(default_factory=list)
+    unsubscribe_url: str | None = None
+    ics: bytes | None = None
+    ics_note: str = "L'occurrence est jointe à ce message (evenement.ics) : ouvrez-la pour l'ajouter à votre agenda."
+    data: dict = field(default_factory=dict)  # the webhook's JSON
+
+
+class Skip(Exception):
+    """The delivery must not be sent any more (cancelled, unsubscribed, too late)."""
+
+
+def _base_url() -> str:
+    return current_app.config["BASE_URL"]
+
+
+def subscription_link(action: str, subscription: Subscription) -> str:
+    """The address of a subscriber's confirmation ("confirmer") or unsubscribe ("desabonner") link."""
+    return f"{_base_url()}/abonnement/{action}/{link_token(subscription, current_app.config['SECRET_KEY'])}"
+
+
+def _occurrence_facts(event: Event, occurrence: Occurrence) -> list[tuple[str, str]]:
+    place = db.session.get(Place, occurrence.place_id) if occurrence.place_id else None
+    start, end = occurrence.start, occurrence.end
+    where = place.name if place else ""
+    if place and place.address:
+        where += f", {place.address}" + (f", {place.postcode} {place.city}" if place.city else "")
+    facts = [("Quand", f"{french_date(start.date())}, de {french_time(start)} à {french_time(end)}"),
+             ("Où", where + (f" (salle {occurrence.room})" if occurrence.room else ""))]
+    if event.organisers:
+        facts.append(("Organisé par", ", ".join(p.name for p in event.organisers)))
+    if occurrence.timezone != current_app.config["DEFAULT_TIMEZONE"]:
+        facts.append(("Heure locale", occurrence.timezone))
+    return facts
+
+
+def _occurrence_data(event: Event, occurrence: Occurrence) -> dict:
+    return {"event": {"id": event.id, "uid": event.uid, "title": event.title, "kind": event.kind},
+            "occurrence": {"recurrence_id": occurrence.recurrence_start.isoformat(),
+                           "starts_at": occurrence.start.isoformat(), "ends_at": occurrence.end.isoformat(),
+                           "place_id": occurrence.place_id, "room": occurrence.room,
+                           "is_cancelled": occurrence.is_cancelled, "is_moved": occurrence.is_moved}}
+
+
+def _attachment(event: Event, occurrence: Occurrence, for_public: bool) -> bytes:
+    from scheduler.ical.render import render_occurrence
+
+    places = {p.id: p for p in db.session.scalars(sa.select(Place).where(Place.id == occurrence.place_id))}
+    return render_occurrence(event, occurrence, _base_url(), include_people=not for_public, places=places)
+
+
+def _subscription(delivery: Delivery) -> Subscription | None:
+    if delivery.subscription_id is None:
+        return None
+    subscription = db.session.get(Subscription, delivery.subscription_id)
+    if subscription is None or subscription.unsubscribed_at is not None:
+        raise Skip("Désabonné·e.")
+    return subscription
+
+
+def _event_and_occurrence(delivery: Delivery) -> tuple[Event, Occurrence]:
+    event = db.session.get(Event, delivery.event_id) if delivery.event_id else None
+    if event is None:
+        raise Skip("Événement supprimé.")
+    occurrence = occurrence_of(event, delivery.recurrence_start)
+    if occurrence is None:
+        raise Skip("Cette occurrence n'existe plus.")
+    return event, occurrence
+
+
+def render_reminder(delivery: Delivery, now: datetime) -> Message:
+    event, occurrence = _event_and_occurrence(delivery)
+    if occurrence.is_cancelled or event.status == "cancelled":
+        raise Skip("Occurrence annulée : pas de rappel.")
+    if occurrence.starts_at <= epoch(now):
+        raise Skip("Trop tard : l'occurrence a commencé.")
+    start = occurrence.start
+    today = now.astimezone(start.tzinfo).date()
+    when = {0: "aujourd'hui", 1: "demain"}.get((start.date() - today).days, f"le {french_date(start.date())}")
+    return Message(
+        subject=f"Rappel : {event.title}, {when} à {french_time(start)}",
+        paragraphs=[f"Pour rappel, « {event.title} » ({event.kind_label.lower()}) a lieu {when} "
+                    f"à {french_time(start)}."],
+        facts=_occurrence_facts(event, occurrence),
+        links=[("Voir l'événement", f"{_base_url()}/evenements/{event.id}")],
+        ics=_attachment(event, occurrence, delivery.subscription_id is not None),
+        data=_occurrence_data(event, occurrence))
+
+
+def render_change(delivery: Delivery, now: datetime) -> Message:
+    event, occurrence = _event_and_occurrence(delivery)
+    planned = french_datetime(delivery.recurrence_start.astimezone(ZoneInfo(occurrence.timezone)))
+    reason = (delivery.payload or {}).get("reason")
+    if delivery.kind == "occurrence_cancelled":
+        subject = f"Annulé : {event.title}, {planned}"
+        paragraphs = [f"« {event.title} », prévu le {planned}, est annulé."]
+    else:
+        subject = f"Changement : {event.title}, {planned}"
+        paragraphs = [f"« {event.title} », prévu le {planned}, change : voici ce qui vaut désormais."]
+    if reason:
+        paragraphs.append(f"Motif : {reason}")
+    return Message(subject=subject, paragraphs=paragraphs, facts=_occurrence_facts(event, occurrence),
+                   links=[("Voir l'événement", f"{_base_url()}/evenements/{event.id}")],
+                   ics=_attachment(event, occurrence, delivery.subscription_id is not None),
+                   data=_occurrence_data(event, occurrence))
+
+
+def _when_where(side: dict) -> tuple[str, str, str]:
+    start, end = datetime.fromisoformat(side["starts_at"]), datetime.fromisoformat(side["ends_at"])
+    where = side["place"] + (f" (salle {side['room']})" if side["room"] else "")
+    return french_date(start.date()), f"{french_time(start)}–{french_time(end)}", where
+
+
+def date_line(before: dict | None, after: dict | None) -> str:
+    """One date of a change to a whole event, in French: what holds now, and what it replaces."""
+    if after is None or after["is_cancelled"]:
+        return ", ".join(_when_where(before)) + (" : annulé" if after is not None else " : n'a plus lieu")
+    now_parts = _when_where(after)
+    if before is None or before["is_cancelled"]:
+        return ", ".join(now_parts) + (" : nouvelle date" if before is None else " : de nouveau prévu")
+    was = _when_where(before)
+    if was[0] != now_parts[0]:
+        replaced = [was[0], was[1]] + ([was[2]] if was[2] != now_parts[2] else [])
+    else:
+        replaced = [part for part, new in zip(was[1:], now_parts[1:]) if part != new]
+    return f"{', '.join(now_parts)} (au lieu de {', '.join(replaced)})"
+
+
+EVENT_CHANGE_WORDS = {  # kind: (subject word, what happened)
+    "event_cancelled": ("Annulé", "est annulé"),
+    "event_deleted": ("Supprimé", "a été retiré du calendrier"),
+    "event_changed": ("Changement", "change"),
+}
+
+
+def render_event_change(delivery: Delivery, now: datetime) -> Message:
+    """A change to a whole event, from what the write recorded (the event may be gone since)."""
+    p = delivery.payload
+    word, happened = EVENT_CHANGE_WORDS[delivery.kind]
+    dates, removed = p["dates"], p["removed"]
+    items = [date_line(d["before"], d["after"]) for d in dates]
+    if p["more"]:
+        items.append(f"… et {p['more']} autre(s) date(s), dans le calendrier.")
+    if len(dates) == 1 and not p["more"]:
+        first = datetime.fromisoformat((dates[0]["before"] or dates[0]["after"])["starts_at"])
+        when = french_datetime(first)
+    else:
+        first_day = (datetime.fromisoformat((dates[0]["before"] or dates[0]["after"])["starts_at"]).date() if dates
+                     else date.fromisoformat(removed[0]["date"]))
+        when = f"à partir du {french_date(first_day)}"
+    concerned = "" if not dates else (" Voici la date concernée :" if len(items) == 1
+                                      else " Voici les dates à venir concernées :")
+    paragraphs = [f"« {p['title']} » ({p['kind_label'].lower()}) {happened}.{concerned}"]
+    if removed:
+        dropped = " ; ".join(("l'annulation du " if x["was"] == "cancelled" else "le déplacement de la date du ")
+                             + french_date(date.fromisoformat(x["date"])) for x in removed)
+        paragraphs.append(f"Ne valent plus, la série n'ayant plus de date ces jours-là : {dropped}.")
+    facts = [("Organisé par", ", ".join(p["organisers"]))] if p["organisers"] else []
+    if p["timezone"] != current_app.config["DEFAULT_TIMEZONE"]:
+        facts.append(("Heure locale", p["timezone"]))
+    event = db.session.get(Event, delivery.event_id) if delivery.kind != "event_deleted" else None
+    if event is not None and event.uid != p["uid"]:
+        event = None  # that id now names another event
+    ics = None
+    if event is not None:
+        from scheduler.ical.feeds import FeedSpec, build_feed
+
+        ics = build_feed(FeedSpec("event", str(event.id), private=delivery.subscription_id is None),
+                         now.date(), _base_url(), current_app.config["DEFAULT_TIMEZONE"])
+    links = ([("Voir l'événement", f"{_base_url()}/evenements/{delivery.event_id}")] if event is not None
+             else [("Le calendrier du lieu", f"{_base_url()}/lieux/{p['place']}")])
+    return Message(
+        subject=f"{word} : {p['title']}, {when}", paragraphs=paragraphs, facts=facts, items=items, links=links,
+        ics=ics, ics_note="L'événement, tel qu'il est désormais, est joint à ce message (evenement.ics) : "
+                          "ouvrez-le pour mettre votre agenda à jour.",
+        data={"event": {"id": delivery.event_id, "uid": p["uid"], "title": p["title"]},
+              "change": delivery.kind.removeprefix("event_"), "dates": dates, "more": p["more"], "removed": removed})
+
+
+def render_weekly_programme(delivery: Delivery, now: datetime) -> Message:
+    place = db.session.get(Place, delivery.payload["place_id"])
+    if place is None:
+        raise Skip("Lieu supprimé.")
+    monday = date.fromisoformat(delivery.payload["week_start"])
+    zone = ZoneInfo(place.timezone)
+    start = datetime.combine(monday, time(0), zone)
+    end = datetime.combine(monday + timedelta(days=7), time(0), zone)
+    rows = occurrences_between(CalendarFilter(place=place.slug, include_private=True), start, end)
+    if not rows:
+        raise Skip("Rien de prévu dans ce lieu cette semaine.")
+    items = []
+    for occurrence, event in rows:
+        line = (f"{french_date(occurrence.start.date())}, {french_time(occurrence.start)}–"
+                f"{french_time(occurrence.end)} : {event.title}")
+        if event.organisers:
+            line += f" ({', '.join(p.name for p in event.organisers)})"
+        if occurrence.room:
+            line += f", salle {occurrence.room}"
+        if occurrence.is_cancelled:
+            line += " — ANNULÉ"
+        items.append(line)
+    return Message(
+        subject=f"{place.name} : le programme de la semaine du {french_date(monday)}",
+        paragraphs=[f"Voici ce qui est prévu à {place.name} la semaine du {french_date(monday)}."],
+        items=items, links=[("Le calendrier du lieu", f"{_base_url()}/lieux/{place.slug}")],
+        data={"place": place.slug, "week_start": monday.isoformat(), "occurrences": len(items)})
+
+
+def render_confirmation(delivery: Delivery, now: datetime) -> Message:
+    subscription = db.session.get(Subscription, delivery.subscription_id)
+    if subscription is None or subscription.confirmed_at is not None or subscription.unsubscribed_at is not None:
+        raise Skip("Abonnement déjà confirmé ou résilié.")
+    return Message(
+        subject="Confirmez votre abonnement aux rappels Maillage",
+        paragraphs=[f"Vous avez demandé à recevoir les rappels et les changements de {target_label(subscription)}.",
+                    "Pour confirmer, cliquez sur le lien ci-dessous. Sans confirmation, vous ne recevrez rien.",
+                    "Si vous n'êtes pas à l'origine de cette demande, ignorez ce message."],
+        links=[("Confirmer mon abonnement", subscription_link("confirmer", subscription))])
+
+
+def target_label(subscription: Subscription) -> str:
+    from models import Quartier
+
+    model = {"quartier": Quartier, "place": Place, "event": Event}[subscription.target_type]
+    target = db.session.get(model, subscription.target_id)
+    if target is None:
+        return "cet élément"
+    name = getattr(target, "name", None) or getattr(target, "title", "")
+    return {"quartier": f"quartier {name}", "place": f"lieu {name}", "event": f"« {name} »"}[subscription.target_type]
+
+
+def render(delivery: Delivery, now: datetime, cache: dict | None = None) -> Message:
+    """The message of a delivery. The same reminder to a thousand advisers is rendered once per
+    run (`cache`): only the address and the unsubscribe link differ."""
+    subscription = None
+    if delivery.kind != "subscription_confirm":
+        subscription = _subscription(delivery)
+    key = (delivery.kind, delivery.event_id, delivery.recurrence_start, subscription is not None,
+           json.dumps(delivery.payload, sort_keys=True),
+           delivery.subscription_id if delivery.kind == "subscription_confirm" else None)
+    cache = {} if cache is None else cache
+    if key not in cache:
+        try:
+            cache[key] = RENDERERS[delivery.kind](delivery, now)
+        except Skip as reason:
+            cache[key] = reason
+    if isinstance(cache[key], Skip):
+        raise cache[key]
+    message = replace(cache[key])
+    if subscription is not None:
+        message.unsubscribe_url = subscription_link("desabonner", subscription)
+    return message
+
+
+def email_of(delivery: Delivery, message: Message):
+    context = {"message": message}
+    headers = {"X-Maillage-Delivery": delivery.key[:200]}
+    if message.unsubscribe_url:
+        # RFC 8058: mail clients show a one-click "unsubscribe" that POSTs to this address.
+        headers["List-Unsubscribe"] = f"<{message.unsubscribe_url}>"
+        headers["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
+    attachments = [("evenement.ics", "text/calendar", message.ics)] if message.ics else []
+    return build_message(to=delivery.recipient, subject=message.subject,
+                         text=render_template("mail/message.txt", **context),
+                         html=render_template("mail/message.html", **context),
+                         headers=headers, attachments=attachments)
+
+
+# --- conflicts: the notices the engine records, and the coordinators' morning digest ------------
+
+CHANGE_WORDS = {"opened": "signalé", "reopened": "rouvert", "accepted": "accepté", "resolved": "résolu",
+                "closed": "clos (il n'est plus vrai)"}
+
+def render_conflict_change(delivery: Delivery, now: datetime) -> Message:
+    from models.conflicts import ScheduleConflict
+
+    facts = delivery.payload.get("facts")  # written when the conflict went with its event
+    if facts is None:
+        conflict = db.session.get(ScheduleConflict, delivery.payload["conflict_id"])
+        facts = conflict_facts(conflict) if conflict is not None else None
+    if facts is None:
+        raise Skip("Chevauchement supprimé avec son événement.")
+    change = delivery.payload.get("change", "opened")
+    paragraphs = [f"Un chevauchement vous concernant est {CHANGE_WORDS.get(change, change)} :", facts["description"]]
+    if delivery.payload.get("note"):
+        paragraphs.append(delivery.payload["note"])
+    if facts["reason"] and change in ("accepted", "resolved"):
+        paragraphs.append(f"Motif : {facts['reason']}")
+    return Message(
+        subject=f"Chevauchement {CHANGE_WORDS.get(change, change).split(' ')[0]} : {facts['kind_label']}",
+        paragraphs=paragraphs, links=[("Voir les chevauchements", f"{_base_url()}/coordination/")],
+        data={"conflict": {**facts["data"], "change": change}})
+
+
+def render_daily_digest(delivery: Delivery, now: datetime) -> Message:
+    from models.conflicts import conflicts_query
+    from models.users import User
+
+    user = db.session.get(User, delivery.payload["user_id"])
+    if user is None or not user.is_active:
+        raise Skip("Compte désactivé.")
+    open_ones = list(db.session.scalars(conflicts_query(user, status="open", start=now)))
+    if not open_ones:
+        raise Skip("Aucun chevauchement ouvert : rien à signaler.")
+    since = delivery.due_at - timedelta(days=1)
+    new = [c for c in open_ones if c.opened_at >= since]
+    items = [("Nouveau — " if c.opened_at >= since else "") + describe_conflict(c) for c in open_ones[:50]]
+    if len(open_ones) > 50:
+        items.append(f"… et {len(open_ones) - 50} autre(s), dans la vue de coordination.")
+    return Message(
+        subject=f"Chevauchements : {len(new)} nouveau(x), {len(open_ones)} ouvert(s)",
+        paragraphs=[f"Dans votre territoire, {len(open_ones)} chevauchement(s) restent ouverts, "
+                    f"dont {len(new)} apparu(s) depuis hier."],
+        items=items, links=[("Les traiter dans la vue de coordination", f"{_base_url()}/coordination/")],
+        data={"open": len(open_ones), "new": len(new)})
+
+
+# Every kind of delivery and what writes its message (models.deliveries.KINDS).
+RENDERERS = {
+    "reminder": render_reminder,
+    "occurrence_cancelled": render_change,
+    "occurrence_moved": render_change,
+    "weekly_programme": render_weekly_programme,
+    "subscription_confirm": render_confirmation,
+    "event_cancelled": render_event_change,
+    "event_changed": render_event_change,
+    "event_deleted": render_event_change,
+    "conflict_opened": render_conflict_change,
+    "conflict_resolved": render_conflict_change,
+    "daily_digest": render_daily_digest,
+}
