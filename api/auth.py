@@ -4,7 +4,8 @@ from __future__ import annotations
 from flask import request
 from flask_smorest import abort
 
-from models.users import User, user_for_token
+from models.users import User
+from models.operations.users import user_for_token
 
 _CHALLENGE = {"WWW-Authenticate": 'Bearer realm="maillage"'}
 

@@ -11,11 +11,14 @@ from marshmallow import fields
 from api.auth import require_api_user
 from api.schemas import BaseSchema, SelectPage, length, one_of
 from models import db
-from models.conflicts import (CONFLICT_KINDS, CONFLICT_STATUSES, accept_conflict, conflict_for, conflicts_query,
-                              with_sides_loaded)
+from models.conflicts import CONFLICT_KINDS, CONFLICT_STATUSES
+from models.operations.conflicts import (
+    accept_conflict,
+    conflict_for,
+    conflicts_query,
+)
+from scheduler.conflicts.check import HardConflictsRefused
 from scheduler.conflicts.detection import SERIES
-from scheduler.conflicts.check import HardConflictsRefused, person_ids_of
-from scheduler.conflicts.check import check_write as shared_check_write
 
 blp = Blueprint("conflicts", __name__, url_prefix="/api/v1", description="Chevauchements entre partenaires")
 
@@ -105,9 +108,9 @@ class AcceptConflict(MethodView):
         return conflict
 
 
-# --- the hook of every event write ----------------------------------------------------------
-# The rule (strict mode, places that refuse hard conflicts) is scheduler.conflicts.check_write's,
-# shared with the pages, imports and sync; the API adds the query parameter and the 409 body.
+# --- what every event write answers when a hard overlap refuses it -------------------------
+# Every event write goes through scheduler.writes, whose check refuses hard conflicts (strict
+# mode, places that refuse them); the API adds the query parameter and the 409 body.
 
 class StrictArgsSchema(BaseSchema):
     strict = fields.Boolean(load_default=False, metadata={
@@ -130,23 +133,3 @@ def refused_response(error: HardConflictsRefused):
     db.session.rollback()
     return {"code": 409, "status": "Conflict", "message": error.message, "errors": {"json": error.errors},
             "conflicts": conflicts}, 409
-
-
-def people_before(event) -> set[int]:
-    """Call before a write that may change who an event books (so their capacity is rechecked)."""
-    return person_ids_of(event) if event is not None else set()
-
-
-def check_write(event, actor, strict: bool = False, previous_person_ids=(), recurrence_start=None) -> list:
-    """After an event write (flushed, not committed): the event's conflicts as they now stand
-    (those of one occurrence when `recurrence_start` names it), or HardConflictsRefused (409)."""
-    outcome = shared_check_write(event, actor, strict=strict, previous_person_ids=previous_person_ids,
-                                 recurrence_ids=None if recurrence_start is None
-                                 else {int(recurrence_start.timestamp())})
-    return outcome.current
-
-
-def commit_answering(conflicts: list) -> list:
-    """Commits the write, and gives its conflicts back ready for the answer."""
-    db.session.commit()
-    return with_sides_loaded(conflicts)

@@ -6,15 +6,22 @@ from flask_smorest import Blueprint
 from marshmallow import ValidationError, fields, post_load, validate, validates_schema
 
 from api.auth import api_user, require_api_user
-from api.conflicts import REFUSED, ConflictSchema, StrictArgsSchema, check_write, commit_answering, people_before
+from api.conflicts import REFUSED, ConflictSchema, StrictArgsSchema
 from api.schemas import BaseSchema, SelectPage, between, length, one_of, reference
 from models import Event, db
-from models.audit import history
 from models.errors import NotFound
-from models.events import (EVENT_KINDS, FREQUENCIES, STATUSES, VISIBILITIES, WEEKDAY_CODES, create_event,
-                           event_by_id)
+from models.events import (
+    EVENT_KINDS,
+    FREQUENCIES,
+    STATUSES,
+    VISIBILITIES,
+    WEEKDAY_CODES,
+)
+from models.operations.audit import history
+from models.operations.conflicts import with_sides_loaded
+from models.operations.events import event_by_id
 from models.territory import SCHOOL_ZONE_CHOICES
-from scheduler import writes as series
+from scheduler import writes
 from scheduler.time.calendar import CalendarFilter, events_query
 
 blp = Blueprint("events", __name__, url_prefix="/api/v1", description="Événements et séries")
@@ -191,10 +198,16 @@ class Events(MethodView):
     @blp.alt_response(409, **REFUSED)
     def post(self, data, strict):
         """Créer un événement ou une série"""
-        user = require_api_user()
-        event = create_event(user, data)
-        event.conflicts = commit_answering(check_write(event, user, strict))
-        return event
+        written = writes.create_event(require_api_user(), data, strict=strict)
+        return answered(written.event, written)
+
+
+def answered(target, written: writes.Written):
+    """Commits the write (at the edge: here), and gives its target back with the overlaps as they
+    now stand, ready for the answer (the commit expired them)."""
+    db.session.commit()
+    target.conflicts = with_sides_loaded(written.conflicts)
+    return target
 
 
 @blp.route("/events/<int:event_id>")
@@ -211,15 +224,12 @@ class EventById(MethodView):
     def patch(self, data, event_id, strict):
         """Modifier un événement ou toute sa série"""
         user, event = require_api_user(), event_by_id(event_id)
-        before = people_before(event)
-        series.update_event(user, event, data)
-        event.conflicts = commit_answering(check_write(event, user, strict, before))
-        return event
+        return answered(event, writes.update_event(user, event, data, strict=strict))
 
     @blp.response(204)
     def delete(self, event_id):
         """Supprimer un événement (pour le garder annoncé comme annulé, passez son statut à cancelled)"""
-        series.delete_event(require_api_user(), event_by_id(event_id))
+        writes.delete_event(require_api_user(), event_by_id(event_id))
         db.session.commit()
 
 
@@ -241,10 +251,8 @@ class CancelOccurrence(MethodView):
     def post(self, data, event_id, strict):
         """Annuler une occurrence d'une série"""
         user, event = require_api_user(), event_by_id(event_id)
-        exception = series.cancel_occurrence(user, event, data["recurrence_start"], data["reason"])
-        exception.conflicts = commit_answering(check_write(event, user, strict,
-                                                           recurrence_start=data["recurrence_start"]))
-        return exception
+        written = writes.cancel_occurrence(user, event, data["recurrence_start"], data["reason"], strict=strict)
+        return answered(written.exception, written)
 
 
 @blp.route("/events/<int:event_id>/occurrences/move")
@@ -256,13 +264,11 @@ class MoveOccurrence(MethodView):
     def post(self, data, event_id, strict):
         """Déplacer une occurrence (horaire, lieu, salle, personnes)"""
         user, event = require_api_user(), event_by_id(event_id)
-        before = people_before(event)
-        exception = series.move_occurrence(
-            user, event, data["recurrence_start"],
+        written = writes.move_occurrence(
+            user, event, data["recurrence_start"], strict=strict,
             starts_at=data.get("starts_at"), ends_at=data.get("ends_at"), place=data.get("place"),
             room=data.get("room"), person_ids=data.get("people"), reason=data["reason"])
-        exception.conflicts = commit_answering(check_write(event, user, strict, before, data["recurrence_start"]))
-        return exception
+        return answered(written.exception, written)
 
 
 @blp.route("/events/<int:event_id>/occurrences/restore")
@@ -274,7 +280,5 @@ class RestoreOccurrence(MethodView):
     def post(self, data, event_id, strict):
         """Rétablir une occurrence annulée ou déplacée"""
         user, event = require_api_user(), event_by_id(event_id)
-        before = people_before(event)
-        series.restore_occurrence(user, event, data["recurrence_start"])
-        check_write(event, user, strict, before, data["recurrence_start"])
+        writes.restore_occurrence(user, event, data["recurrence_start"], strict=strict)
         db.session.commit()

@@ -16,7 +16,7 @@ from api.schemas import BaseSchema, between, one_of
 from models import Event, Partner, Place, Quartier, db
 from models.base import read_without_transaction
 from models.events import EVENT_KINDS
-from models.feeds import active_feed_token
+from models.operations.feeds import active_feed_token
 from scheduler.ical.feeds import FeedSpec, current_feed
 
 bp = Blueprint("feeds", __name__, url_prefix="/feeds")

@@ -17,9 +17,9 @@ from api.schemas import BaseSchema, one_of
 from models import db
 from models.errors import TooLarge
 from models.events import EVENT_KINDS, VISIBILITIES
-from models.imports import confirm_import_job, import_job_for
-from models.partners import partner_by_slug
-from models.territory import place_by_slug
+from models.operations.imports import confirm_import_job, import_job_for
+from models.operations.partners import partner_by_slug
+from models.operations.territory import place_by_slug
 from scheduler.ical.planned import ImportOptions
 from scheduler.ical.imports import apply_plan, preview
 from scheduler.ical.parse_csv import csv_template, parse_file

@@ -9,8 +9,9 @@ from marshmallow import fields, validate
 from api.auth import require_api_user
 from api.schemas import BaseSchema, between, length
 from models import db
-from models.deliveries import DEFAULT_OFFSETS, MAX_DAYS_BEFORE, set_reminder_settings, settings_for
-from models.partners import partner_by_slug
+from models.deliveries import DEFAULT_OFFSETS, MAX_DAYS_BEFORE
+from models.operations.deliveries import set_reminder_settings, settings_for
+from models.operations.partners import partner_by_slug
 
 blp = Blueprint("reminders", __name__, url_prefix="/api/v1", description="Rappels et webhooks des partenaires")
 

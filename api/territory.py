@@ -10,7 +10,7 @@ from marshmallow import fields, validate
 from api.auth import require_api_user
 from api.schemas import SLUG, BaseSchema, SelectPage, length, reference
 from models import Place, Quartier, db
-from models import territory as ops
+from models.operations import territory as ops
 from scheduler.conflicts.check import PLACE_FIELDS_IN_DETECTION, check_events_sharing, detection_facts
 
 blp = Blueprint("territory", __name__, url_prefix="/api/v1", description="Quartiers et lieux")

@@ -29,7 +29,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from bench.national import build_national  # noqa: E402
-from models.events import local_to_utc  # noqa: E402
+from scheduler.time.rules import local_to_utc
 
 N_WEEKLY, N_SINGLE = 1000, 4000
 TARGETS_MS = {"cold": 300.0, "warm": 20.0, "not_modified": 3.0}

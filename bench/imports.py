@@ -93,7 +93,7 @@ def main() -> int:
 
     from app import create_app
     from models import Event, ImportJob, Partner, Place, ScheduleConflict, db
-    from models.users import get_or_create_user
+    from models.operations.users import get_or_create_user
 
     tmp = tempfile.TemporaryDirectory()
     url = args.database_url or f"sqlite:///{tmp.name}/imports.sqlite3"

@@ -48,7 +48,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from models.events import last_possible_date, local_to_utc  # noqa: E402
+from scheduler.time.rules import last_possible_date, local_to_utc
 from models.territory import school_zone_of  # noqa: E402
 from scheduler.time.recurrence import ExceptionSpec, SeriesRule, expand, holiday_region_of
 

@@ -99,7 +99,7 @@ def measure_page(app, client, url: str, requests: int) -> dict:
     import re
 
     from models import Event, db
-    from models.events import update_event
+    from scheduler.writes import update_event
 
     times, writes, cold, rename_event_id, rebuilt = [], 0, None, None, []
     CPU_TIMES.clear()

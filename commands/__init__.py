@@ -29,9 +29,9 @@ def demo_load():
 @click.option("--quartier", "quartier_codes", multiple=True, help="code QPV du territoire (coordinateur·rice)")
 def tokens_create(email, role, partner_slug, quartier_codes):
     """Crée l'utilisateur si besoin et affiche un nouveau jeton d'API (dernière ligne)."""
-    from models.partners import partner_by_slug
-    from models.territory import quartier_by_code
-    from models.users import create_api_token, get_or_create_user
+    from models.operations.partners import partner_by_slug
+    from models.operations.territory import quartier_by_code
+    from models.operations.users import create_api_token, get_or_create_user
 
     try:
         partner = partner_by_slug(partner_slug) if partner_slug else None

@@ -10,7 +10,7 @@ import click
 from sqlalchemy.exc import SQLAlchemyError
 
 from models import db
-from models.backup import export_calendar, import_calendar
+from models.operations.backup import export_calendar, import_calendar
 from models.errors import DomainError
 
 

@@ -11,10 +11,10 @@ from zoneinfo import ZoneInfo
 import sqlalchemy as sa
 
 from models import Event, Partner, Person, Place, Quartier, db
-from models.events import create_event
-from models.partners import create_partner, create_person
-from models.territory import create_place, create_quartier
-from models.users import get_or_create_user
+from scheduler.writes import create_event
+from models.operations.partners import create_partner, create_person
+from models.operations.territory import create_place, create_quartier
+from models.operations.users import get_or_create_user
 
 DEMO_COORDINATOR = "coordination@demo.maillage.fr"
 DEMO_EDITOR = "conseillere@ml-sud-isere.demo.maillage.fr"
@@ -289,7 +289,7 @@ def load_demo(today: date | None = None) -> str:
             continue
         start, minutes = spec.pop("start"), spec.pop("minutes")
         spec["people"] = [people[k].id for k in spec.get("people", [])]
-        event = create_event(coordinator, {**spec, "start_time": start, "duration_minutes": minutes})
+        event = create_event(coordinator, {**spec, "start_time": start, "duration_minutes": minutes}).event
         event.uid = uid
         created += 1
         db.session.flush()

@@ -21,8 +21,9 @@ users_cli = AppGroup("users", help="Comptes des coordinateur·rices et contribut
 @click.option("--partner", "partner_slug", default=None, help="slug du partenaire (contributeur·rice)")
 def set_password(email, from_stdin, role, partner_slug):
     """Définit le mot de passe d'un compte (demandé sans écho, ou lu sur l'entrée standard)."""
-    from models.partners import partner_by_slug
-    from models.users import User, get_or_create_user
+    from models.operations.partners import partner_by_slug
+    from models.users import User
+    from models.operations.users import get_or_create_user
 
     if from_stdin:
         password = sys.stdin.readline().rstrip("\r\n")

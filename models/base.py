@@ -1,6 +1,7 @@
 """The database handle and the column types every aggregate shares."""
 from __future__ import annotations
 
+import hashlib
 import sqlite3
 from contextlib import contextmanager
 from datetime import datetime, timezone
@@ -72,6 +73,12 @@ class UTCDateTime(sa.types.TypeDecorator):
         if value.tzinfo is None:
             return value.replace(tzinfo=timezone.utc)
         return value.astimezone(timezone.utc)
+
+
+def secret_digest(token: str) -> str:
+    """What is stored of a secret token (API token, private feed link, subscription link): they
+    are 256 random bits, so a plain SHA-256 keeps them safe and lets us find the row."""
+    return hashlib.sha256(token.encode()).hexdigest()
 
 
 def utcnow() -> datetime:

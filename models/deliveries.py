@@ -14,7 +14,7 @@ from datetime import datetime, time
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
-from models.base import UTCDateTime, db, dialect_insert, utcnow
+from models.base import UTCDateTime, db, utcnow
 
 STATES = {"pending": "En attente", "sent": "Envoyé", "failed": "En échec", "skipped": "Non envoyé"}
 KINDS = {
@@ -135,98 +135,3 @@ class ScanMark(db.Model):
 
     name: Mapped[str] = mapped_column(sa.String(40), primary_key=True)
     scanned_until: Mapped[datetime] = mapped_column(UTCDateTime)
-
-
-# --- operations ------------------------------------------------------------------------------
-import re  # noqa: E402
-import secrets  # noqa: E402
-
-from models.audit import apply_changes, record  # noqa: E402
-from models.errors import InvalidInput  # noqa: E402
-from models.urls import refuse_private_address  # noqa: E402
-
-
-def settings_for(partner_id: int) -> PartnerReminderSettings | None:
-    return db.session.get(PartnerReminderSettings, partner_id)
-
-
-def set_reminder_settings(actor, partner, values: dict, allow_private: bool = False) -> PartnerReminderSettings:
-    """Sets a partner's offsets ([{"days_before", "at"}]) and webhook URL; a webhook gets a secret.
-    `allow_private`: the ALLOW_PRIVATE_URLS setting (models.urls)."""
-    actor.require(actor.can_edit_partner(partner))
-    values = dict(values)
-    if "offsets" in values:
-        offsets = []
-        for value in values["offsets"] or []:
-            try:
-                offset = ReminderOffset.parse(value)
-            except (KeyError, TypeError, ValueError):
-                raise InvalidInput("Un rappel se décrit par un nombre de jours avant et une heure (HH:MM).",
-                                   {"offsets": ["Format attendu : {\"days_before\": 2, \"at\": \"09:00\"}."]})
-            if not 0 <= offset.days_before <= MAX_DAYS_BEFORE:
-                raise InvalidInput(f"Un rappel se place de 0 à {MAX_DAYS_BEFORE} jours avant.",
-                                   {"offsets": [f"De 0 à {MAX_DAYS_BEFORE} jours."]})
-            offsets.append(offset.as_dict())
-        values["offsets"] = offsets
-    url = values.get("webhook_url")
-    if url and not re.match(r"^https?://[^\s/]+", url):
-        raise InvalidInput("L'adresse du webhook doit commencer par https:// (ou http://).",
-                           {"webhook_url": ["Adresse invalide."]})
-    if url:
-        refuse_private_address(url, "webhook_url", allow_private)
-    settings = settings_for(partner.id)
-    if settings is None:
-        settings = PartnerReminderSettings(partner_id=partner.id, offsets=[])
-        db.session.add(settings)
-    changes = apply_changes(settings, values)
-    if settings.webhook_url and not settings.webhook_secret:
-        settings.webhook_secret = secrets.token_hex(32)
-    db.session.flush()
-    changes.pop("webhook_secret", None)
-    record(actor, "update_reminder_settings", partner, changes)
-    return settings
-
-
-_DELIVERY_DEFAULTS = {"channel": "email", "partner_id": None, "subscription_id": None, "event_id": None,
-                      "recurrence_start": None, "offset": None, "payload": {}, "state": "pending", "attempts": 0,
-                      "next_attempt_at": None, "last_error": "", "sent_at": None}
-
-
-def add_deliveries_if_new(rows: list[dict]) -> list[tuple[str, str, datetime]]:
-    """Inserts the deliveries whose key does not exist yet, in batches; returns (key, state,
-    due_at) of those inserted. Two scans racing on the same key leave exactly one row (the
-    database's unique index decides)."""
-    if not rows:
-        return []
-    insert = dialect_insert(db.session)
-    now = utcnow()
-    prepared = []
-    for values in rows:
-        row = {**_DELIVERY_DEFAULTS, "created_at": now, "updated_at": now, **values}
-        if row["state"] == "pending" and row["next_attempt_at"] is None:
-            row["next_attempt_at"] = row["due_at"]
-        prepared.append(row)
-    table = Delivery.__table__
-    # RETURNING, not rowcount: psycopg reports -1 rows for an INSERT that returns its key.
-    statement = (insert(table).on_conflict_do_nothing(index_elements=["key"])
-                 .returning(table.c.key, table.c.state, table.c.due_at))
-    inserted = []
-    for i in range(0, len(prepared), 1000):
-        inserted += [tuple(r) for r in db.session.execute(statement, prepared[i:i + 1000])]
-    return inserted
-
-
-def add_delivery_if_new(values: dict) -> bool:
-    return bool(add_deliveries_if_new([values]))
-
-
-def deliveries_by_state(state: str | None = None, limit: int = 200) -> list[Delivery]:
-    q = sa.select(Delivery).order_by(Delivery.due_at.desc(), Delivery.id.desc()).limit(limit)
-    if state:
-        q = q.where(Delivery.state == state)
-    return list(db.session.scalars(q))
-
-
-def delivery_counts() -> dict[str, int]:
-    rows = db.session.execute(sa.select(Delivery.state, sa.func.count()).group_by(Delivery.state))
-    return {state: 0 for state in STATES} | dict(rows.all())

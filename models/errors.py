@@ -14,6 +14,11 @@ class DomainError(Exception):
 class InvalidInput(DomainError):
     status = 422
 
+    @classmethod
+    def on(cls, field: str, message: str) -> InvalidInput:
+        """An error about one field: the message, and the same words next to that field."""
+        return cls(message, {field: [message]})
+
 
 class NotFound(DomainError):
     status = 404

@@ -1,8 +1,8 @@
 """Users, their roles and API tokens, and what each may change."""
 from __future__ import annotations
 
-import hashlib
-import secrets
+from typing import Any, Protocol
+
 from datetime import datetime
 
 import sqlalchemy as sa
@@ -13,7 +13,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from models.base import UTCDateTime, db, utcnow
 from models.errors import Forbidden, InvalidInput
-from models.partners import partner_quartier_ids
+from models.operations.partners import partner_quartier_ids
 
 ROLES = {"coordinator": "Coordinateur·rice", "editor": "Contributeur·rice"}
 
@@ -26,6 +26,26 @@ user_quartiers = sa.Table(
     sa.Column("user_id", sa.ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
     sa.Column("quartier_id", sa.ForeignKey("quartiers.id", ondelete="CASCADE"), primary_key=True),
 )
+
+
+class Actor(Protocol):
+    """Who writes: a signed-in `User`, or the clock writing for a synced partner
+    (`scheduler.ical.sync.SyncActor`). Every operation that changes data takes one, asks it what it
+    may change, and records its `id` in the history (None: the system)."""
+
+    id: int | None
+    partner_id: int | None
+
+    @property
+    def is_coordinator(self) -> bool: ...
+
+    def can_edit_event(self, event: Any) -> bool: ...
+
+    def can_edit_place(self, place: Any) -> bool: ...
+
+    def can_edit_partner(self, partner: Any) -> bool: ...
+
+    def require(self, allowed: bool, message: str = ...) -> None: ...
 
 
 class User(UserMixin, db.Model):
@@ -120,10 +140,6 @@ class User(UserMixin, db.Model):
         return f"<User {self.email} {self.role}>"
 
 
-def _digest(token: str) -> str:
-    # API tokens are 256 random bits: a plain SHA-256 is enough to store them safely.
-    return hashlib.sha256(token.encode()).hexdigest()
-
 
 class ApiToken(db.Model):
     __tablename__ = "api_tokens"
@@ -135,47 +151,3 @@ class ApiToken(db.Model):
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     user: Mapped[User] = relationship(back_populates="tokens")
-
-
-# --- operations ------------------------------------------------------------------------------
-
-def get_or_create_user(email: str, role: str, partner=None) -> User:
-    if role not in ROLES:
-        raise InvalidInput(f"Rôle inconnu : {role} (coordinator ou editor).")
-    if role == "editor" and partner is None:
-        raise InvalidInput("Un·e contributeur·rice doit être rattaché·e à un partenaire (--partner).")
-    email = email.strip().lower()
-    user = db.session.scalar(sa.select(User).where(User.email == email))
-    if user is None:
-        user = User(email=email, role=role, partner=partner)
-        db.session.add(user)
-    else:
-        user.role = role
-        if partner is not None:
-            user.partner = partner
-    db.session.flush()
-    return user
-
-
-def create_api_token(user: User) -> str:
-    """Returns the token in clear, the only time it exists so."""
-    token = secrets.token_urlsafe(32)
-    db.session.add(ApiToken(user=user, token_hash=_digest(token)))
-    db.session.flush()
-    return token
-
-
-def user_for_token(token: str) -> User | None:
-    row = db.session.scalar(
-        sa.select(ApiToken).where(ApiToken.token_hash == _digest(token), ApiToken.revoked_at.is_(None))
-    )
-    if row is None or not row.user.is_active:
-        return None
-    return row.user
-
-
-def revoke_api_token(token: str) -> None:
-    row = db.session.scalar(sa.select(ApiToken).where(ApiToken.token_hash == _digest(token)))
-    if row is not None and row.revoked_at is None:
-        row.revoked_at = utcnow()
-        db.session.flush()

@@ -1,7 +1,7 @@
 """HTTP requests to other servers (calendar sync, partners' webhooks), to public addresses only.
 
 The check is made on the address the socket actually connects to: the name is resolved once,
-every address it gives is checked (`models.urls.is_public_ip`), and the connection goes to one of
+every address it gives is checked (`models.operations.urls.is_public_ip`), and the connection goes to one of
 those very addresses, so a DNS answer that changes between the check and the connection
 (rebinding) cannot slip a private address in. Redirects go through the same connection code,
 and only to http(s) (no FTP, no file:). Proxies from the environment are not used: the check
@@ -14,7 +14,7 @@ import socket
 import urllib.request
 from functools import partial
 
-from models.urls import REFUSED, is_public_ip
+from models.operations.urls import REFUSED, is_public_ip
 
 
 class RefusedAddress(OSError):

@@ -153,7 +153,7 @@ def world(create_partner, create_quartier, create_place, create_event, token_for
     place in Maurepas; the PIMMS hosts a place in Villeneuve and nothing else; France Travail runs
     a Monday permanence at the BIJ (at the mission locale's time: a place conflict) and one in
     Maurepas, both with Hugo; a new association works nowhere yet."""
-    from models.partners import create_person
+    from models.operations.partners import create_person
     from scheduler import writes as series
     from scheduler.conflicts.check import run_full_detection
 
@@ -244,7 +244,7 @@ def test_a_partner_or_a_person_that_works_elsewhere_too_is_deleted_only_by_a_nat
 
 def test_a_partner_whose_people_are_booked_elsewhere_works_elsewhere_too(client, world):
     from models import Event
-    from models.partners import create_person
+    from models.operations.partners import create_person
 
     from conftest import SYSTEM
 
@@ -279,7 +279,7 @@ def test_an_editor_cannot_hand_an_event_over_to_another_partner(client, world):
 
 
 def test_a_wrong_or_revoked_token_is_refused(client, world):
-    from models.users import revoke_api_token
+    from models.operations.users import revoke_api_token
 
     response = client.get("/api/v1/people", headers={"Authorization": "Bearer not-a-token"})
     assert response.status_code == 401 and response.headers["WWW-Authenticate"].startswith("Bearer")

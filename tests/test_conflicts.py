@@ -33,7 +33,7 @@ def territory(create_quartier, create_partner, create_place):
 @pytest.fixture
 def person(app):
     from models import db
-    from models.partners import create_person
+    from models.operations.partners import create_person
     from tests.conftest import SYSTEM
 
     def build(partner, name="Nadia Haddad", role="interpreter", **values):
@@ -318,7 +318,7 @@ def test_a_write_answers_with_the_conflicts_it_creates(client, territory, create
 
 def test_cancelling_an_occurrence_closes_its_conflict(client, territory, create_event, token_for):
     from models import db
-    from models.audit import history
+    from models.operations.audit import history
 
     t = territory
     create_event(t["bij"], [t["ml"]], frequency="weekly", count=2)
@@ -367,7 +367,7 @@ def test_an_occurrence_moved_before_the_first_date_of_its_series_clashes_with_wh
 
 def test_an_accepted_conflict_reopens_when_either_side_changes(client, territory, create_event, token_for):
     from models import db
-    from models.audit import history
+    from models.operations.audit import history
 
     t = territory
     a = create_event(t["bij"], [t["ml"]])
@@ -709,7 +709,7 @@ def _a_monday_from_now() -> date:
 def test_deleting_an_event_closes_its_conflicts_through_their_lifecycle_and_leaves_no_row_behind(
         client, territory, create_event, token_for):
     from models import ConflictNotice, Delivery, ScheduleConflict, db
-    from models.audit import history
+    from models.operations.audit import history
 
     t = territory
     start = _a_monday_from_now()
@@ -741,7 +741,7 @@ def test_deleting_an_event_closes_its_conflicts_through_their_lifecycle_and_leav
 def test_deleting_one_of_a_sponsors_series_ends_the_capacity_conflict_it_was_part_of(
         client, territory, create_event, person, token_for):
     from models import ScheduleConflict, db
-    from models.audit import history
+    from models.operations.audit import history
 
     t = territory
     sponsor = person(t["cs"], name="Jean-Pierre Le Gall", role="sponsor")

@@ -63,7 +63,7 @@ def test_accepting_with_a_reason_takes_the_conflict_out_of_the_open_list(client,
 
 
 def test_cancelling_one_side_from_the_conflict_resolves_it(client, sign_in, clash):
-    from models.audit import history
+    from models.operations.audit import history
 
     sign_in(client)
     cid = clash["conflict"].id
@@ -255,7 +255,7 @@ def test_an_address_out_of_range_gets_a_french_page_not_a_server_error(client, s
 
 def test_editing_a_series_from_the_conflict_page_resolves_it_and_every_week_of_that_pair(client, sign_in, clash):
     from models import ScheduleConflict, db
-    from models.audit import history
+    from models.operations.audit import history
 
     sign_in(client)
     cid = clash["conflict"].id

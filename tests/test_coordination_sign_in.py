@@ -25,7 +25,7 @@ def test_a_coordinator_signs_in_with_the_right_password_and_reaches_the_pages(cl
 
 def test_a_wrong_password_is_refused_with_the_same_french_message_as_an_unknown_address(client, sign_in, app):
     from models import db
-    from models.users import get_or_create_user
+    from models.operations.users import get_or_create_user
 
     user = get_or_create_user("coordo@example.fr", "coordinator")
     user.set_password("le bon mot de passe")
@@ -41,7 +41,7 @@ def test_a_wrong_password_is_refused_with_the_same_french_message_as_an_unknown_
 
 def test_a_form_posted_without_its_csrf_token_is_refused(client, app):
     from models import db
-    from models.users import get_or_create_user
+    from models.operations.users import get_or_create_user
 
     get_or_create_user("coordo@example.fr", "coordinator").set_password("le bon mot de passe")
     db.session.commit()
@@ -78,7 +78,7 @@ def test_the_session_cookie_expires_when_idle(client, sign_in, app):
 
 def test_sign_in_never_redirects_to_another_site(client, app):
     from models import db
-    from models.users import get_or_create_user
+    from models.operations.users import get_or_create_user
 
     get_or_create_user("coordo@example.fr", "coordinator").set_password("le bon mot de passe")
     db.session.commit()

@@ -51,8 +51,8 @@ def test_deleting_an_event_removes_its_conflicts_and_the_nightly_detection_still
 def test_a_partner_created_after_a_deletion_inherits_nothing_of_the_deleted_one(
         app, client, create_partner, create_place, create_event, token_for):
     from models import Event, FeedToken, PartnerReminderSettings, User, db
-    from models.deliveries import set_reminder_settings
-    from models.feeds import create_feed_token
+    from models.operations.deliveries import set_reminder_settings
+    from models.operations.feeds import create_feed_token
 
     ml = create_partner("mission-locale")
     place = create_place("bij-echirolles")
@@ -178,7 +178,7 @@ def test_upgrading_an_old_sqlite_database_repairs_what_it_left_dangling(tmp_path
 
     with old.app_context():
         from models import Event, ScheduleConflict, User, db
-        from models.partners import create_partner
+        from models.operations.partners import create_partner
 
         upgrade()
         assert db.session.scalar(sa.select(sa.func.count()).select_from(ScheduleConflict)) == 0

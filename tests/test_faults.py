@@ -91,7 +91,7 @@ def prepared_app(url: str):
 
     from app import create_app
     from models import db
-    from models.users import create_api_token, get_or_create_user
+    from models.operations.users import create_api_token, get_or_create_user
 
     app = create_app({"SQLALCHEMY_DATABASE_URI": url, "SECRET_KEY": "test", "BASE_URL": "http://maillage.test"})
     with app.app_context():

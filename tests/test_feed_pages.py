@@ -141,7 +141,7 @@ def test_in_a_browser_the_import_shows_its_progress_then_the_preview_and_imports
     """Chromium: the form is sent by the page's script (progress bar), the preview replaces the page,
     and the confirmation imports."""
     from models import Event, db
-    from models.users import get_or_create_user
+    from models.operations.users import get_or_create_user
 
     ml = create_partner("mission-locale-sud", name="Mission locale Sud")
     create_place("bij-echirolles", name="BIJ d'Échirolles")
@@ -237,7 +237,7 @@ def test_in_a_browser_a_big_import_shows_the_servers_progress_while_a_real_clock
     import time as timer
 
     from models import Event, db
-    from models.users import get_or_create_user
+    from models.operations.users import get_or_create_user
     from test_imports import big_calendar
 
     ml = create_partner("mission-locale-sud", name="Mission locale Sud")

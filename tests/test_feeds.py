@@ -148,7 +148,7 @@ def test_both_parsers_expand_each_feed_to_the_occurrences_of_the_api(client, ter
 
 def test_a_private_link_holds_partners_only_events_and_names_as_the_api_with_a_token(client, territory):
     from models import db
-    from models.feeds import create_feed_token
+    from models.operations.feeds import create_feed_token
     from models.users import User
 
     user = db.session.query(User).one()
@@ -166,7 +166,7 @@ def test_a_private_link_holds_partners_only_events_and_names_as_the_api_with_a_t
 
 def test_a_partners_private_link_holds_that_partners_events_only(client, territory):
     from models import db
-    from models.feeds import create_feed_token
+    from models.operations.feeds import create_feed_token
     from models.users import User
 
     user = db.session.query(User).one()
@@ -295,8 +295,8 @@ def test_every_process_sees_a_committed_change_at_once(client, territory):
     from models import db
 
     territory["mondays"].title = "Changée hors de cette requête"
-    from models.audit import record
-    from models.events import bump
+    from models.operations.audit import record
+    from scheduler.writes.rows import bump
 
     bump(territory["mondays"])
     record(None, "update", territory["mondays"], {"title": ["x", "y"]})
@@ -309,7 +309,7 @@ def test_every_process_sees_a_committed_change_at_once(client, territory):
 
 def test_private_feeds_refuse_a_wrong_or_revoked_token(client, territory):
     from models import db
-    from models.feeds import create_feed_token, renew_feed_token, revoke_feed_token
+    from models.operations.feeds import create_feed_token, renew_feed_token, revoke_feed_token
     from models.users import User
 
     user = db.session.query(User).one()

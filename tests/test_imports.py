@@ -221,7 +221,7 @@ def big_calendar(count: int, broken_at: int | None = None) -> bytes:
 @pytest.fixture
 def editor(setting):
     from models import db
-    from models.users import get_or_create_user
+    from models.operations.users import get_or_create_user
 
     user = get_or_create_user("conseillere@example.fr", "editor", setting["ml"])
     db.session.commit()
@@ -268,7 +268,7 @@ def clock_tick_watched(app, job_id: int) -> list[dict]:
 
 def test_a_big_file_is_previewed_then_imported_by_the_clock_and_its_progress_is_seen_meanwhile(app, setting, editor):
     from models import Event, ImportJob, db
-    from models.imports import confirm_import_job
+    from models.operations.imports import confirm_import_job
     from scheduler.ical.jobs import DRY_RUN_WRITE, runs_inline
 
     job = submitted(editor, big_calendar(600))
@@ -360,7 +360,7 @@ def test_a_clock_killed_in_the_middle_of_an_import_leaves_nothing_and_the_job_is
     import time as timer
 
     from models import Event, ImportJob, db
-    from models.imports import confirm_import_job
+    from models.operations.imports import confirm_import_job
     from scheduler.ical.jobs import STALE_AFTER, process, progress_view, run_queued_jobs, start_inline
 
     job = submitted(editor, big_calendar(600))
@@ -464,7 +464,7 @@ def test_export_then_import_then_export_gives_the_same_occurrences(client, setti
     from models import Event, Person, db
 
     headers = setting["headers"]
-    from models.territory import place_by_slug
+    from models.operations.territory import place_by_slug
 
     place = place_by_slug("bij-echirolles")
     adviser = Person(partner=setting["ml"], name="Awa Diallo")
@@ -494,8 +494,8 @@ def test_export_then_import_then_export_gives_the_same_occurrences(client, setti
 def test_every_calendar_of_the_shared_corpus_imports_or_is_refused_whole(app, client, setting):
     """116 real-world files: none crashes, none half-imports; imported events keep their instants."""
     from models import Event, db
-    from models.partners import partner_by_slug
-    from models.territory import place_by_slug
+    from models.operations.partners import partner_by_slug
+    from models.operations.territory import place_by_slug
     from models.users import User
     from scheduler.ical.planned import ImportOptions, ImportRefused
     from scheduler.ical.imports import apply_plan
@@ -527,7 +527,7 @@ def test_every_calendar_of_the_shared_corpus_imports_or_is_refused_whole(app, cl
 
 def _check_first_instants(path: Path, plan) -> None:
     """Each imported series starts at the instant its DTSTART names (zones resolved right)."""
-    from models.events import local_to_utc
+    from scheduler.time.rules import local_to_utc
 
     calendar = icalendar.Calendar.from_ical(path.read_bytes(), multiple=True)[0]
     by_uid = {str(c.get("UID", "")): c for c in calendar.walk("VEVENT") if "RECURRENCE-ID" not in c}
@@ -550,7 +550,7 @@ def test_our_own_feed_of_series_that_pause_during_school_holidays_imports_as_suc
     from datetime import timedelta
 
     from models import Event, db
-    from models.territory import place_by_slug
+    from models.operations.territory import place_by_slug
 
     headers = setting["headers"]
     today = date.today()

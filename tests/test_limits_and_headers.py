@@ -107,7 +107,7 @@ def test_the_lists_of_the_territory_come_in_pages(client, create_partner, create
     import json
 
     from models import db
-    from models.partners import create_person
+    from models.operations.partners import create_person
 
     partners = [create_partner(slug) for slug in ("mission-locale", "pimms", "centre-social")]
     for code in ("QN03801M", "QN03802M", "QN03803M"):

@@ -32,14 +32,14 @@ def partner_and_place(create_partner, create_place):
                                      "100.64.0.1", "0.0.0.0", "fe80::1%eth0", "fd12:3456::1", "::ffff:10.0.0.1",
                                      "224.0.0.1"])
 def test_addresses_of_the_machine_and_of_private_networks_are_not_public(address):
-    from models.urls import is_public_ip
+    from models.operations.urls import is_public_ip
 
     assert not is_public_ip(address)
 
 
 @pytest.mark.parametrize("address", ["8.8.8.8", "193.51.24.1", "2001:4860:4860::8888"])
 def test_internet_addresses_are_public(address):
-    from models.urls import is_public_ip
+    from models.operations.urls import is_public_ip
 
     assert is_public_ip(address)
 
@@ -47,7 +47,7 @@ def test_internet_addresses_are_public(address):
 @pytest.mark.parametrize("url", PRIVATE_URLS.values(), ids=PRIVATE_URLS.keys())
 def test_a_calendar_to_sync_on_the_machine_or_a_private_network_is_refused_in_french(app, partner_and_place, url):
     from models.errors import InvalidInput
-    from models.feeds import create_sync_source
+    from models.operations.feeds import create_sync_source
 
     with pytest.raises(InvalidInput) as refused:
         create_sync_source(SYSTEM, *partner_and_place, url)
@@ -89,7 +89,7 @@ def test_a_calendar_whose_address_leads_to_the_machine_when_fetched_is_not_asked
     """Saved while the name was public (here: while allowed); by fetch time it leads to the
     machine: the clock refuses to connect and says so on the sync page."""
     from models import db
-    from models.feeds import create_sync_source
+    from models.operations.feeds import create_sync_source
     from scheduler.ical.sync import run_source
 
     url = published.url.replace("127.0.0.1", host)
@@ -110,7 +110,7 @@ def test_a_webhook_whose_address_leads_to_the_machine_when_sent_is_not_posted(ap
                                                                                create_event, webhook_receiver,
                                                                                private_urls_allowed):
     from models import Delivery, db
-    from models.deliveries import set_reminder_settings
+    from models.operations.deliveries import set_reminder_settings
     from scheduler.notifications.sending import run_due
 
     partner = create_partner("mission-locale", contact_email="accueil@ml.example.fr")
@@ -134,7 +134,7 @@ def test_a_webhook_whose_address_leads_to_the_machine_when_sent_is_not_posted(ap
 
 def test_with_allow_private_urls_a_local_calendar_and_webhook_are_accepted(client, partner_and_place, token_for,
                                                                           private_urls_allowed):
-    from models.feeds import create_sync_source
+    from models.operations.feeds import create_sync_source
 
     assert create_sync_source(SYSTEM, *partner_and_place, "http://localhost:8080/cal.ics",
                               allow_private=True).url == "http://localhost:8080/cal.ics"

@@ -356,7 +356,7 @@ def _versions(*scopes) -> dict[str, str]:
 def test_a_write_raises_the_versions_of_what_it_shows_once_at_commit_and_nothing_else(app, territory):
     from conftest import SYSTEM
     from models import db
-    from models.events import update_event
+    from scheduler.writes import update_event
     from models.versions import ALL_EVENTS, event_scope, partner_scope, place_scope, quartier_scope
 
     t = territory

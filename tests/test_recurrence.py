@@ -1,6 +1,6 @@
 """The time model: scheduler/recurrence.py, checked against dateutil.rrule as an independent oracle,
 plus readable cases for holidays, DST, overseas zones and exceptions, and the writes that cancel
-or move one occurrence (scheduler/series.py and the API)."""
+or move one occurrence (scheduler/writes and the API)."""
 from __future__ import annotations
 
 import random
@@ -451,7 +451,7 @@ def test_rule_dates_gives_local_days_before_holidays():
 @pytest.fixture
 def monday_series(create_partner, create_quartier, create_place, create_event):
     from models import db
-    from models.partners import create_person
+    from models.operations.partners import create_person
 
     from conftest import SYSTEM
 
@@ -462,7 +462,7 @@ def monday_series(create_partner, create_quartier, create_place, create_event):
     adviser = create_person(SYSTEM, {"partner": partner.slug, "name": "Awa Diallo"})
     interpreter = create_person(SYSTEM, {"partner": partner.slug, "name": "Hugo Martin", "role": "interpreter"})
     db.session.commit()
-    from models.territory import place_by_slug
+    from models.operations.territory import place_by_slug
 
     event = create_event(place_by_slug("bij-echirolles"), [partner], start_date=date(2027, 3, 1),
                          frequency="weekly", weekdays=[MO], room="Salle 1", people=[adviser.id])
@@ -478,7 +478,7 @@ def _occurrences(start: date, end: date):
 def test_cancelling_and_moving_through_the_series_operations_keeps_the_series_and_its_history(monday_series):
     from models import AuditEntry, db
     from models.errors import NotFound
-    from models.events import event_by_id
+    from models.operations.events import event_by_id
     from scheduler import writes as series
 
     from conftest import SYSTEM

@@ -52,7 +52,7 @@ def mailbox(app):
 def territory(create_partner, create_place, create_quartier):
     """A mission locale with one adviser, and the BIJ of Villeneuve where she holds permanences."""
     from models import db
-    from models.partners import create_person
+    from models.operations.partners import create_person
 
     quartier = create_quartier()
     partner = create_partner("mission-locale", contact_email="accueil@ml.example.fr")
@@ -158,7 +158,7 @@ def test_two_days_before_at_nine_stays_at_nine_local_across_the_dst_change(
 def test_a_partner_sets_the_day_before_at_nine_and_a_reunion_place_gets_it_at_nine_reunion_time(
         app, mailbox, create_partner, create_place, create_event):
     from models import db
-    from models.deliveries import set_reminder_settings
+    from models.operations.deliveries import set_reminder_settings
 
     partner = create_partner("mission-locale-est", contact_email="contact@mle.example.re")
     set_reminder_settings(SYSTEM, partner, {"offsets": [{"days_before": 1, "at": "09:00"}]})
@@ -294,7 +294,7 @@ def test_an_smtp_server_down_then_back_loses_nothing(app, mailbox, territory, cr
 def test_after_a_downtime_what_fell_due_within_the_grace_period_is_sent_and_older_is_logged_as_skipped(
         app, mailbox, territory, create_event, create_partner, caplog):
     from models import db
-    from models.deliveries import set_reminder_settings
+    from models.operations.deliveries import set_reminder_settings
 
     noon = create_partner("centre-social", contact_email="accueil@cs.example.fr")
     set_reminder_settings(SYSTEM, noon, {"offsets": [{"days_before": 2, "at": "12:00"}]})
@@ -412,7 +412,7 @@ def test_a_subscription_link_is_signed_and_nothing_in_the_database_gives_it(app,
     import json
 
     from models import db
-    from models.backup import export_calendar
+    from models.operations.backup import export_calendar
 
     page = client.get("/abonnement?quartier=QN03801M")
     client.post("/abonnement?quartier=QN03801M", data={"csrf_token": _csrf(page.text), "email": "lina@example.fr"})
@@ -493,7 +493,7 @@ def test_links_mailed_before_links_were_signed_still_work_after_the_upgrade(back
 
 def test_a_subscriber_to_a_quartier_is_told_when_an_occurrence_is_cancelled(app, mailbox, territory, create_event):
     from models import db
-    from models.subscriptions import confirm, subscribe
+    from models.operations.subscriptions import confirm, subscribe
     from scheduler.writes import cancel_occurrence
 
     first = a_weekday_after(9, 1, weeks=2)  # a Tuesday
@@ -519,7 +519,7 @@ def test_a_partner_webhook_gets_signed_json_and_is_retried_until_it_answers(app,
     import json
 
     from models import db
-    from models.deliveries import set_reminder_settings
+    from models.operations.deliveries import set_reminder_settings
 
     received = webhook_receiver.received
     webhook_receiver.answers[:] = [500, 204]
@@ -594,7 +594,7 @@ def test_a_partner_sets_its_offsets_and_webhook_through_the_api(app, client, ter
 def test_a_conflict_opened_is_told_to_both_partners_and_the_coordinator_and_the_morning_digest_lists_it(
         app, mailbox, territory, create_event, create_partner):
     from models import db
-    from models.users import get_or_create_user
+    from models.operations.users import get_or_create_user
     from scheduler.conflicts.check import run_full_detection
 
     get_or_create_user("coordo@example.fr", "coordinator")
@@ -646,8 +646,8 @@ def test_cancelling_a_whole_series_tells_each_person_once_and_none_of_its_remind
     import json
 
     from models import db
-    from models.deliveries import set_reminder_settings
-    from models.subscriptions import confirm, subscribe
+    from models.operations.deliveries import set_reminder_settings
+    from models.operations.subscriptions import confirm, subscribe
     from scheduler.french import french_date
 
     first = first_monday()
@@ -787,7 +787,7 @@ def test_deleting_an_event_tells_its_people_and_its_conflicts_close_with_notices
     import sqlalchemy as sa
 
     from models import ConflictNotice, ScheduleConflict, db
-    from models.audit import history
+    from models.operations.audit import history
     from scheduler.french import french_date, french_datetime
 
     headers = token_for("coordo@example.fr")
@@ -845,8 +845,8 @@ def _vevent(uid: str, title: str, start: datetime, hours: int, *extra: str) -> s
 def test_a_sync_that_retimes_cancels_or_drops_events_tells_their_people_once(
         app, mailbox, create_partner, create_place):
     from models import db
-    from models.feeds import create_sync_source
-    from models.users import get_or_create_user
+    from models.operations.feeds import create_sync_source
+    from models.operations.users import get_or_create_user
     from scheduler.ical.planned import ImportOptions
     from scheduler.ical.parse_ics import parse_ics
     from scheduler.ical.imports import preview

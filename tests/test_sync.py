@@ -61,8 +61,8 @@ def published(private_urls_allowed):
 @pytest.fixture
 def source(app, published, create_partner, create_place):
     from models import db
-    from models.feeds import create_sync_source
-    from models.users import get_or_create_user
+    from models.operations.feeds import create_sync_source
+    from models.operations.users import get_or_create_user
 
     ml = create_partner("mission-locale-sud")
     create_place("pimms-villeneuve", name="PIMMS Villeneuve")
@@ -164,8 +164,8 @@ def test_the_clock_registers_the_sync_job(app):
 
 def test_a_sync_address_must_be_http_or_webcal(app, create_partner, create_place):
     from models.errors import InvalidInput
-    from models.feeds import create_sync_source
-    from models.users import get_or_create_user
+    from models.operations.feeds import create_sync_source
+    from models.operations.users import get_or_create_user
 
     ml = create_partner("mission-locale-sud")
     place = create_place("bij-echirolles")

@@ -13,16 +13,16 @@ import sqlalchemy as sa
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 
 from models import Event, Person, Place, Quartier, ScheduleConflict, db, utcnow
-from models.audit import history
-from models.conflicts import (CONFLICT_KINDS, CONFLICT_STATUSES, SEVERITIES, accept_conflict, can_act_on_conflict,
-                              conflict_for, conflicts_query)
+from models.operations.audit import history
+from models.conflicts import CONFLICT_KINDS, CONFLICT_STATUSES, SEVERITIES
+from models.operations.conflicts import accept_conflict, can_act_on_conflict, conflict_for, conflicts_query
 from models.errors import DomainError
-from models.events import event_by_id
+from models.operations.events import event_by_id
 from models.territory import SCHOOL_ZONE_CHOICES, is_overseas, school_zone_of
-from scheduler import writes as series
+from scheduler import writes
+from scheduler.writes import Resolution
 from scheduler.time.calendar import OUT_OF_CALENDAR, CalendarFilter, in_calendar, occurrences_between
 from scheduler.conflicts.detection import SERIES
-from scheduler.conflicts.check import check_write, person_ids_of
 from web.auth import current_user, login_required
 from web.public import age_label, day_label, hour_label
 
@@ -222,19 +222,19 @@ def _side_of(c: ScheduleConflict, which: str) -> tuple[Event, datetime]:
     return (c.a_event if which == "a" else c.b_event), datetime.fromtimestamp(recurrence_id, UTC)
 
 
-def _after_action(c: ScheduleConflict, event: Event, recurrence_start: datetime, before: set[int], action: str):
+def _after_action(c: ScheduleConflict, write, action: str):
+    """Runs `write(resolution)` (one of `scheduler.writes`' single writes, made to resolve `c`),
+    commits, and says what came of it."""
     conflict_id = c.id
     try:  # a place that refuses hard conflicts refuses a move that creates one
-        outcome = check_write(event, current_user, previous_person_ids=before,
-                              recurrence_ids={int(recurrence_start.timestamp())}, resolved_by_action=action,
-                              resolving_ids={conflict_id})
+        written = write(Resolution(action, frozenset({conflict_id})))
     except DomainError as error:
         return _failed(error, conflict_id)
     db.session.commit()
     if c.status == "resolved":
         flash(f"Chevauchement résolu : {action}", "success")
         return redirect(url_for("coordination.dashboard"))
-    still = [x for x in outcome.current if x.id == c.id]
+    still = [x for x in written.conflicts if x.id == c.id]
     flash("C'est enregistré, mais le chevauchement est toujours là." if still else "C'est enregistré.", "info")
     return _back(c.id)
 
@@ -246,11 +246,9 @@ def cancel(conflict_id: int):
     c = _visible(conflict_id)
     event, recurrence_start = _side_of(c, request.form.get("side", ""))
     reason = request.form.get("reason", "").strip()
-    try:
-        series.cancel_occurrence(current_user, event, recurrence_start, reason)
-    except DomainError as error:
-        return _failed(error, conflict_id)
-    return _after_action(c, event, recurrence_start, set(), f"occurrence de « {event.title} » annulée" + (f" ({reason})" if reason else "") + ".")
+    action = f"occurrence de « {event.title} » annulée" + (f" ({reason})" if reason else "") + "."
+    return _after_action(c, lambda resolution: writes.cancel_occurrence(
+        current_user, event, recurrence_start, reason, resolution=resolution), action)
 
 
 @bp.post("/chevauchements/<int:conflict_id>/deplacer")
@@ -268,14 +266,10 @@ def move(conflict_id: int):
         return _back(conflict_id)
     zone = ZoneInfo(event.timezone)
     starts_at, ends_at = datetime.combine(day, start, zone), datetime.combine(day, end, zone)
-    before = person_ids_of(event)
-    try:
-        series.move_occurrence(current_user, event, recurrence_start, starts_at=starts_at, ends_at=ends_at,
-                               reason=request.form.get("reason", "").strip())
-    except DomainError as error:
-        return _failed(error, conflict_id)
-    return _after_action(c, event, recurrence_start, before, f"occurrence de « {event.title} » déplacée au {day_label(day)} "
-                                           f"à {hour_label(starts_at)}.")
+    action = f"occurrence de « {event.title} » déplacée au {day_label(day)} à {hour_label(starts_at)}."
+    return _after_action(c, lambda resolution: writes.move_occurrence(
+        current_user, event, recurrence_start, starts_at=starts_at, ends_at=ends_at,
+        reason=request.form.get("reason", "").strip(), resolution=resolution), action)
 
 
 @bp.get("/semaine")
@@ -384,15 +378,11 @@ def edit_event(event_id: int):
     if "school_zone" in request.form:  # the form shows it for recurring series outside overseas places
         values["pause_school_holidays"] = request.form.get("pause_school_holidays") == "1"
         values["school_zone"] = request.form["school_zone"] or None
-    before = person_ids_of(e)
     origin = _conflict_of_event(request.form.get("chevauchement"), e)
-    resolving = _same_pair(origin) if origin else set()
+    resolution = Resolution(f"série « {e.title} » modifiée.", frozenset(_same_pair(origin))) if origin else None
     page = url_for("coordination.event", event_id=event_id, chevauchement=origin.id if origin else None)
     try:
-        series.update_event(current_user, e, values)
-        outcome = check_write(e, current_user, previous_person_ids=before,
-                              resolved_by_action=f"série « {e.title} » modifiée." if origin else None,
-                              resolving_ids=resolving)
+        written = writes.update_event(current_user, e, values, resolution=resolution)
     except DomainError as error:
         db.session.rollback()
         flash(error.message, "error")
@@ -400,7 +390,7 @@ def edit_event(event_id: int):
     db.session.commit()
     if origin is not None and origin.status == "resolved":
         flash(f"Chevauchement résolu : série « {e.title} » modifiée. Chevauchements de cette série : "
-              f"{len(outcome.current)}.", "success")
+              f"{len(written.conflicts)}.", "success")
         return redirect(url_for("coordination.dashboard"))
-    flash(f"Série enregistrée. Chevauchements de cette série : {len(outcome.current)}.", "success")
+    flash(f"Série enregistrée. Chevauchements de cette série : {len(written.conflicts)}.", "success")
     return redirect(page)

@@ -7,7 +7,8 @@ import sqlalchemy as sa
 from flask import Blueprint, current_app, render_template, request
 
 from models import Event, db
-from models.deliveries import STATES, deliveries_by_state, delivery_counts
+from models.deliveries import STATES
+from models.operations.deliveries import deliveries_by_state, delivery_counts
 from scheduler.french import french_datetime
 from web.auth import coordinator_required
 

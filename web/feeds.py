@@ -14,12 +14,11 @@ from flask import Blueprint, Response, abort, current_app, flash, redirect, rend
 from models import Partner, Place, Quartier, db
 from models.errors import DomainError
 from models.events import EVENT_KINDS, VISIBILITIES
-from models.feeds import (SYNC_STATUSES, SyncSource, can_manage_feed_token, create_feed_token, create_sync_source,
-                          delete_sync_source, feed_token_by_id, feed_tokens_of, renew_feed_token, revoke_feed_token,
-                          sync_sources_of)
-from models.imports import confirm_import_job, import_job_for
-from models.partners import partner_by_slug
-from models.territory import place_by_slug
+from models.feeds import SYNC_STATUSES, SyncSource
+from models.operations.feeds import can_manage_feed_token, create_feed_token, create_sync_source, delete_sync_source, feed_token_by_id, feed_tokens_of, renew_feed_token, revoke_feed_token, sync_sources_of
+from models.operations.imports import confirm_import_job, import_job_for
+from models.operations.partners import partner_by_slug
+from models.operations.territory import place_by_slug
 from scheduler.ical.planned import ImportOptions
 from scheduler.ical.parse_csv import csv_template
 from scheduler.ical.jobs import process, progress_view, runs_inline, start_inline, submit

@@ -26,6 +26,8 @@ from models.base import read_without_transaction
 from models.errors import DomainError, NotFound
 from models.events import EVENT_KINDS
 from models.territory import DEPARTMENT_TIMEZONES
+from models.operations.partners import partner_by_slug
+from models.operations.territory import place_by_slug, quartier_by_code
 from models.versions import (ALL_EVENTS, event_scope, partner_scope, place_scope, quartier_scope, share_page,
                              shared_page, versions_of)
 from scheduler.time.calendar import CalendarFilter, first_occurrences_between, next_occurrences, occurrences_between, public_event
@@ -213,27 +215,6 @@ def cached_html(scopes: tuple[str, ...], key: tuple, build) -> Response:
 
 # --- scopes: a place, a quartier, a partner, or everything -------------------------------------
 
-def _place(slug: str) -> Place:
-    place = db.session.scalar(sa.select(Place).where(Place.slug == slug))
-    if place is None:
-        raise NotFound(f"Lieu inconnu : « {slug} ».")
-    return place
-
-
-def _quartier(code: str) -> Quartier:
-    quartier = db.session.scalar(sa.select(Quartier).where(Quartier.code == code))
-    if quartier is None:
-        raise NotFound(f"Quartier inconnu : « {code} ».")
-    return quartier
-
-
-def _partner(slug: str) -> Partner:
-    partner = db.session.scalar(sa.select(Partner).where(Partner.slug == slug))
-    if partner is None:
-        raise NotFound(f"Partenaire inconnu : « {slug} ».")
-    return partner
-
-
 def absolute_url(endpoint: str, **values) -> str:
     """A link for outside this request (QR code, widget code): on BASE_URL, whatever the proxy."""
     return current_app.config["BASE_URL"] + url_for(endpoint, **values)
@@ -310,7 +291,7 @@ def quartier(code: str):
     first_day = _start_day()
 
     def build():
-        q = _quartier(code)
+        q = quartier_by_code(code)
         start, end = _window(first_day, QUARTIER_DAYS)
         rows = occurrence_rows(occurrences_between(filters.calendar_filter(quartier=q.code), start, end))
         return render_template(
@@ -329,7 +310,7 @@ def place(slug: str):
     first_day = _start_day()
 
     def build():
-        p = _place(slug)
+        p = place_by_slug(slug)
         start, end = _window(first_day, PLACE_DAYS)
         rows = occurrence_rows(occurrences_between(filters.calendar_filter(place=p.slug), start, end))
         return render_template(
@@ -434,7 +415,7 @@ def _widget(scope_label: str, f: CalendarFilter, page_url: str, scope: str, key:
 @framable
 def widget_place(slug: str):
     filters = Filters(request.args)
-    p = _place(slug)
+    p = place_by_slug(slug)
     return _widget(p.name, filters.calendar_filter(place=p.slug), absolute_url("public.place", slug=p.slug),
                    place_scope(p.slug), (slug, filters.key()))
 
@@ -443,7 +424,7 @@ def widget_place(slug: str):
 @framable
 def widget_quartier(code: str):
     filters = Filters(request.args)
-    q = _quartier(code)
+    q = quartier_by_code(code)
     return _widget(q.name, filters.calendar_filter(quartier=q.code),
                    absolute_url("public.quartier", code=q.code), quartier_scope(q.code), (code, filters.key()))
 
@@ -452,7 +433,7 @@ def widget_quartier(code: str):
 @framable
 def widget_partner(slug: str):
     filters = Filters(request.args)
-    p = _partner(slug)
+    p = partner_by_slug(slug)
     return _widget(p.name, filters.calendar_filter(partner=p.slug), absolute_url("public.home"),
                    partner_scope(p.slug), (slug, filters.key()))
 
@@ -503,13 +484,13 @@ def _poster(kind: str, obj, page_url: str):
 
 @bp.get("/lieux/<slug>/affiche.pdf")
 def place_poster(slug: str):
-    p = _place(slug)
+    p = place_by_slug(slug)
     return _poster("place", p, absolute_url("public.place", slug=p.slug))
 
 
 @bp.get("/quartiers/<code>/affiche.pdf")
 def quartier_poster(code: str):
-    q = _quartier(code)
+    q = quartier_by_code(code)
     return _poster("quartier", q, absolute_url("public.quartier", code=q.code))
 
 

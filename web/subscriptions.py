@@ -13,7 +13,7 @@ from wtforms.validators import DataRequired, Length
 
 from models import Event, Place, Quartier, db
 from models.errors import DomainError
-from models.subscriptions import confirm, link_token, subscribe, subscription_by_token, unsubscribe
+from models.operations.subscriptions import confirm, link_token, subscribe, subscription_by_token, unsubscribe
 from scheduler.notifications.notices import CONFIRMATION_RESEND_AFTER
 from scheduler.notifications.notices import request_confirmation
 from scheduler.notifications.messages import target_label

@@ -14,14 +14,8 @@ import sqlalchemy as sa
 from sqlalchemy.orm import joinedload, selectinload
 
 from models import Event, OccurrenceException, Person, Place, db, utcnow
-from models.conflicts import (
-    DEFAULT_MAX_CONCURRENT,
-    DEFAULT_TRAVEL_MARGIN_MINUTES,
-    LIVE_STATUSES,
-    ScheduleConflict,
-    set_status,
-    severity_of,
-)
+from models.conflicts import DEFAULT_MAX_CONCURRENT, DEFAULT_TRAVEL_MARGIN_MINUTES, LIVE_STATUSES, ScheduleConflict, severity_of
+from models.operations.conflicts import set_status
 from models.errors import Conflict as ConflictError
 from models.events import event_people
 from scheduler.conflicts.detection import (

@@ -23,7 +23,9 @@ import sqlalchemy as sa
 
 from models import Event, db
 from models.errors import InvalidInput
-from scheduler.conflicts.check import check_event, describe_conflict, refused_conflicts
+from models.users import Actor
+from scheduler.conflicts.check import Outcome, describe_conflict, refused_conflicts
+from scheduler.writes import EventWrites, delete_events
 from scheduler.ical.planned import (
     ImportOptions,
     ImportRefused,
@@ -76,7 +78,7 @@ class Preview:
     changed: list[tuple[PlannedEvent, Event, dict]] = field(default_factory=list)
     unchanged: list[tuple[PlannedEvent, Event]] = field(default_factory=list)
     overlaps: list[dict] = field(default_factory=list)
-    overlaps_checked: bool = False  # False: no overlap engine to ask (see `overlaps_after`)
+    overlaps_checked: bool = False  # False: nothing would be written, no overlap to look for
     # Hard conflicts at places that refuse them: the import would be refused whole.
     refused: list[LocatedError] = field(default_factory=list)
 
@@ -140,27 +142,23 @@ def preview(actor, plan: list[PlannedEvent], options: ImportOptions, progress=No
     if result.created or result.changed:
         # A dry run: it also finds what only the writes check (rules, rooms, rights).
         try:
-            touched = apply_plan(actor, plan, options, progress=progress, record_overlaps=False)
-            found = overlaps_after(actor, touched, progress)
-            result.overlaps_checked = found is not None
-            result.overlaps = found or []
+            _touched, result.overlaps = _write(actor, plan, options, progress)
+            result.overlaps_checked = True
             result.refused = _refusals(plan, result.overlaps)
         finally:
             db.session.rollback()
     return result
 
 
-def overlaps_after(actor, events: list[Event], progress=None) -> list[dict]:
-    """The overlaps the given events now have, as {kind, subject, starts_at, title, uid,
+def _overlaps(events: list[Event], outcomes: dict[int, Outcome]) -> list[dict]:
+    """The overlaps the written events opened, as {kind, subject, starts_at, title, uid,
     description, refused}, where `refused` says that the rule every write obeys
     (`refused_conflicts`: a hard conflict at a place that refuses them) refuses it."""
     found = []
-    for index, event in enumerate(events):
-        if progress is not None:
-            progress("overlaps", index, len(events))
-        outcome = check_event(event, actor)
-        refused = {c.id for c in refused_conflicts(outcome.created)[0]}
-        for conflict in outcome.created:
+    for event in events:
+        created = outcomes[event.id].created
+        refused = {c.id for c in refused_conflicts(created)[0]}
+        for conflict in created:
             found.append({"kind": conflict.kind, "subject": conflict.subject,
                           "starts_at": conflict.starts_at.isoformat(), "title": event.title, "uid": event.uid,
                           "description": describe_conflict(conflict), "refused": conflict.id in refused})
@@ -179,17 +177,26 @@ def _refusals(plan: list[PlannedEvent], overlaps: list[dict] | None) -> list[Loc
     return errors
 
 
-def apply_plan(actor, plan: list[PlannedEvent], options: ImportOptions, progress=None,
-               record_overlaps: bool = True) -> list[Event]:
+def apply_plan(actor: Actor, plan: list[PlannedEvent], options: ImportOptions, progress=None) -> list[Event]:
     """Creates or updates each planned event (idempotent by UID); returns those it touched.
-    Adds and flushes only: the caller commits once, or rolls everything back. The overlap engine
-    (when there is one) records the overlaps of what changed, as after any other write."""
-    from models.events import create_event, set_occurrence_exception
-    from scheduler import writes as series
-    from scheduler.notifications.notices import EventBefore, notify_event_change
+    Adds and flushes only: the caller commits once, or rolls everything back. The overlaps of what
+    changed are recorded as after any other write, and the rule every write obeys refuses the
+    whole file (ImportRefused, each refusal located) when it refuses one of them."""
+    touched, overlaps = _write(actor, plan, options, progress)
+    refused = _refusals(plan, overlaps)
+    if refused:
+        raise ImportRefused(refused)
+    return touched
 
+
+def _write(actor: Actor, plan: list[PlannedEvent], options: ImportOptions, progress=None
+           ) -> tuple[list[Event], list[dict]]:
+    """The writes of a plan, through the one write path: each pre-existing event that changes is
+    told once as a whole (its exceptions' changes included); returns the events touched and the
+    overlaps they opened."""
     existing = _existing(plan)
     _check_rights(actor, plan, existing)
+    writes = EventWrites(actor, refuse=False, tell_whole_events=True)
     touched = []
     for index, planned in enumerate(plan):
         if progress is not None:
@@ -197,40 +204,31 @@ def apply_plan(actor, plan: list[PlannedEvent], options: ImportOptions, progress
         event = existing.get(planned.uid)
         values = dict(planned.values)
         values["place"] = values["place"].slug
-        before = None
         try:
             if event is None:
-                event = create_event(actor, {**values, "uid": planned.uid, "source": options.source,
-                                             "organisers": [options.partner.slug]})
+                event = writes.create({**values, "uid": planned.uid, "source": options.source,
+                                       "organisers": [options.partner.slug]})
             else:
                 changes = differences(planned, event)
                 if not changes:
                     continue
-                before = EventBefore.of(event)  # told once, its exceptions' changes included
                 fields = {k: values[k] for k in changes if k != "exceptions"}
                 if fields:
-                    series.update_event(actor, event, fields, before)
-            _apply_exceptions(actor, event, planned, set_occurrence_exception)
-            if before is not None:
-                notify_event_change(before, event)
+                    writes.update(event, fields)
+            _apply_exceptions(writes, event, planned)
         except InvalidInput as error:
             raise ImportRefused([LocatedError(error.message, planned.line, planned.component)]) from None
         touched.append(event)
-    if record_overlaps and touched:
-        refused = _refusals(plan, overlaps_after(actor, touched, progress))
-        if refused:  # the rule of every write: refused whole, the caller rolls back
-            raise ImportRefused(refused)
-    return touched
+    outcomes = writes.finish(progress)
+    return touched, _overlaps(touched, outcomes)
 
 
-def _apply_exceptions(actor, event: Event, planned: PlannedEvent, set_exception) -> None:
-    from models.events import restore_occurrence
-
+def _apply_exceptions(writes: EventWrites, event: Event, planned: PlannedEvent) -> None:
     wanted = {x.recurrence_start: x for x in planned.exceptions}
     for exception in list(event.exceptions):
         start = exception.recurrence_start.astimezone(UTC)
         if start not in wanted:
-            restore_occurrence(actor, event, exception.recurrence_start)
+            writes.restore_occurrence(event, exception.recurrence_start)
     have = {_exception_key(x, event.duration_minutes) for x in event.exceptions}
     for x in planned.exceptions:
         if _exception_key(x, event.duration_minutes) in have:
@@ -241,16 +239,12 @@ def _apply_exceptions(actor, event: Event, planned: PlannedEvent, set_exception)
         else:
             values = {"is_cancelled": False, "starts_at": x.starts_at, "duration_minutes": x.duration_minutes}
             action = "move_occurrence"
-        set_exception(actor, event, x.recurrence_start, values, action)
+        writes.set_exception(event, x.recurrence_start, values, action)
 
 
 def remove_missing(actor, source: str, kept_uids: set[str]) -> list[str]:
     """A synced calendar is the truth for what it brought: events it no longer has are deleted."""
-    from scheduler.writes import delete_event
-
-    removed = []
-    for event in list(db.session.scalars(sa.select(Event).where(Event.source == source))):
-        if event.uid not in kept_uids:
-            removed.append(event.title)
-            delete_event(actor, event)
-    return removed
+    gone = [e for e in db.session.scalars(sa.select(Event).where(Event.source == source)) if e.uid not in kept_uids]
+    titles = [e.title for e in gone]
+    delete_events(actor, gone)
+    return titles

@@ -34,7 +34,8 @@ from flask import current_app
 
 from models import db, utcnow
 from models.errors import DomainError
-from models.imports import ImportJob, create_import_job, delete_import_jobs_before
+from models.imports import ImportJob
+from models.operations.imports import create_import_job, delete_import_jobs_before
 from scheduler.ical.imports import _existing, apply_plan, differences, preview
 from scheduler.ical.parse_csv import is_csv, parse_file
 from scheduler.ical.planned import ImportOptions, ImportRefused

@@ -8,7 +8,8 @@ import io
 import re
 from datetime import date, datetime, time, timedelta
 
-from models.events import EVENT_KINDS, WEEKDAYS
+from models.events import EVENT_KINDS
+from scheduler.french import WEEKDAY_NAMES as WEEKDAYS
 from scheduler.ical.parse_ics import _decode, _places_by_name, parse_ics
 from scheduler.ical.planned import (
     ImportOptions,

@@ -13,14 +13,11 @@ import icalendar
 import sqlalchemy as sa
 
 from models import Place, db
-from models.events import (
-    EVENT_KINDS,
-    MAX_COUNT,
-    MAX_DURATION_MINUTES,
-    WEEKDAY_CODES,
-    local_to_utc,
-)
-from models.territory import is_known_timezone, school_zone_of
+from models.events import EVENT_KINDS
+from scheduler.time.rules import MAX_COUNT, MAX_DURATION_MINUTES, local_to_utc
+from models.events import WEEKDAY_CODES
+from models.operations.territory import is_known_timezone
+from models.territory import school_zone_of
 from scheduler.ical.planned import (
     _OUR_DESCRIPTION_LINES,
     MAX_EVENTS,

@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from flask import current_app, render_template
 
 from models import Delivery, Event, Place, Subscription, db
-from models.subscriptions import link_token
+from models.operations.subscriptions import link_token
 from scheduler.french import french_date, french_datetime, french_time
 from scheduler.notifications.mail import build_message
 from scheduler.notifications.notices import (
@@ -324,7 +324,7 @@ def render_conflict_change(delivery: Delivery, now: datetime) -> Message:
 
 
 def render_daily_digest(delivery: Delivery, now: datetime) -> Message:
-    from models.conflicts import conflicts_query
+    from models.operations.conflicts import conflicts_query
     from models.users import User
 
     user = db.session.get(User, delivery.payload["user_id"])

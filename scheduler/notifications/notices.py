@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from flask import current_app
 
 from models import Delivery, Event, Place, Subscription, db, utcnow
-from models.deliveries import add_deliveries_if_new, add_delivery_if_new
+from models.operations.deliveries import add_deliveries_if_new, add_delivery_if_new
 from scheduler.french import french_datetime
 from scheduler.notifications.due import Recipients, delivery_key, iso_instant
 from scheduler.time.recurrence import (

@@ -30,7 +30,8 @@ import sqlalchemy as sa
 from flask import current_app
 
 from models import Delivery, db, utcnow
-from models.deliveries import PartnerReminderSettings, ScanMark, add_deliveries_if_new
+from models.deliveries import PartnerReminderSettings, ScanMark
+from models.operations.deliveries import add_deliveries_if_new
 from scheduler.notifications.due import (
     Recipients,
     plan_daily_digests,

@@ -1,0 +1,55 @@
+"""Recording what changed, by whom (the audit history), and reading it back."""
+from __future__ import annotations
+
+from datetime import date, datetime, time
+from typing import Any
+
+import sqlalchemy as sa
+
+from models.base import db
+from models.audit import AuditEntry
+
+
+
+def plain_value(value: Any) -> Any:
+    """JSON-friendly form of a column value."""
+    if isinstance(value, (datetime, date, time)):
+        return value.isoformat()
+    if isinstance(value, (list, tuple, set)):
+        return [plain_value(v) for v in value]
+    if hasattr(value, "slug"):
+        return value.slug
+    if hasattr(value, "id") and hasattr(value, "__table__"):
+        return value.id
+    return value
+
+
+def apply_changes(obj, values: dict[str, Any]) -> dict[str, list]:
+    """Set the attributes and return only those that really changed, as [before, after]."""
+    changed = {}
+    for name, new in values.items():
+        old = getattr(obj, name)
+        if plain_value(old) != plain_value(new):
+            changed[name] = [plain_value(old), plain_value(new)]
+            setattr(obj, name, new)
+    return changed
+
+
+def record(actor, action: str, entity, changes: dict | None = None, entity_type: str | None = None) -> AuditEntry:
+    entry = AuditEntry(
+        user_id=getattr(actor, "id", None),
+        action=action,
+        entity_type=entity_type or entity.__tablename__,
+        entity_id=entity.id,
+        changes={k: [plain_value(v) for v in pair] for k, pair in (changes or {}).items()},
+    )
+    db.session.add(entry)
+    return entry
+
+
+def history(entity_type: str, entity_id: int) -> list[AuditEntry]:
+    return list(db.session.scalars(
+        sa.select(AuditEntry)
+        .where(AuditEntry.entity_type == entity_type, AuditEntry.entity_id == entity_id)
+        .order_by(AuditEntry.at, AuditEntry.id)
+    ))

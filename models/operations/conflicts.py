@@ -1,0 +1,172 @@
+"""Who sees and acts on a conflict, the lists a user may read, and a conflict's lifecycle
+(status, history, notices). Detection (what is true now) lives in `scheduler.conflicts`."""
+from __future__ import annotations
+
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy.orm import aliased, selectinload
+
+from models.operations.audit import record
+from models.base import db, utcnow
+from models.errors import Conflict as ConflictError
+from models.errors import Forbidden, InvalidInput, NotFound
+from models.events import Event, event_organisers
+from models.territory import Place
+from models.conflicts import ConflictNotice, ScheduleConflict
+
+
+# --- who sees and acts on a conflict ---------------------------------------------------------
+
+def _partner_ids(conflict: ScheduleConflict) -> set[int]:
+    return {p.id for e in conflict.events for p in e.organisers}
+
+
+def can_see_conflict(user, conflict: ScheduleConflict) -> bool:
+    """Coordinators: either side in their territory. Editors: their partner organises a side."""
+    if user.is_coordinator:
+        return any(e.place is not None and user.covers_place(e.place) for e in conflict.events)
+    return user.partner_id is not None and user.partner_id in _partner_ids(conflict)
+
+
+def can_act_on_conflict(user, conflict: ScheduleConflict) -> bool:
+    return can_see_conflict(user, conflict)
+
+
+def conflicts_query(user, status: str | None = None, kind: str | None = None, quartier: str | None = None,
+                    partner: str | None = None, start: datetime | None = None,
+                    end: datetime | None = None) -> sa.Select:
+    """The conflicts this user may see, filtered; hard first, then by date."""
+    from models.partners import Partner
+    from models.territory import Quartier
+
+    ea, eb = aliased(Event), aliased(Event)
+    pa, pb = aliased(Place), aliased(Place)
+    q = (sa.select(ScheduleConflict)
+         .join(ea, ScheduleConflict.a_event_id == ea.id).join(eb, ScheduleConflict.b_event_id == eb.id)
+         .join(pa, ea.place_id == pa.id).join(pb, eb.place_id == pb.id))
+    if user.is_coordinator:
+        territory = user.territory_quartier_ids
+        if territory:
+            q = q.where(sa.or_(pa.quartier_id.in_(territory), pa.quartier_id.is_(None),
+                               pb.quartier_id.in_(territory), pb.quartier_id.is_(None)))
+    else:
+        q = q.where(_organised_by(user.partner_id or -1))
+    if status:
+        q = q.where(ScheduleConflict.status == status)
+    if kind:
+        q = q.where(ScheduleConflict.kind == kind)
+    if quartier:
+        ids = sa.select(Quartier.id).where(Quartier.code == quartier).scalar_subquery()
+        q = q.where(sa.or_(pa.quartier_id == ids, pb.quartier_id == ids))
+    if partner:
+        ids = sa.select(Partner.id).where(Partner.slug == partner).scalar_subquery()
+        q = q.where(_organised_by(ids))
+    if start is not None:
+        q = q.where(ScheduleConflict.ends_at > start)
+    if end is not None:
+        q = q.where(ScheduleConflict.starts_at < end)
+    severity_order = sa.case((ScheduleConflict.severity == "hard", 0), else_=1)
+    return q.order_by(severity_order, ScheduleConflict.starts_at, ScheduleConflict.id)
+
+
+def _organised_by(partner_id):
+    organised = sa.select(event_organisers.c.event_id).where(event_organisers.c.partner_id == partner_id)
+    return sa.or_(ScheduleConflict.a_event_id.in_(organised), ScheduleConflict.b_event_id.in_(organised))
+
+
+def with_sides_loaded(conflicts: list[ScheduleConflict]) -> list[ScheduleConflict]:
+    """The conflicts with both sides' events, organisers and places loaded in a few queries: a
+    write answers with all the conflicts it touched, and its commit has expired every one of
+    them (one query each, then each event's, otherwise)."""
+    if not conflicts:
+        return conflicts
+    ids = [sa.inspect(c).identity[0] for c in conflicts]  # read without loading the expired row
+    sides = [selectinload(side).options(selectinload(Event.organisers),
+                                               selectinload(Event.place))
+             for side in (ScheduleConflict.a_event, ScheduleConflict.b_event)]
+    db.session.scalars(sa.select(ScheduleConflict).where(ScheduleConflict.id.in_(ids))
+                       .options(*sides, selectinload(ScheduleConflict.decided_by))
+                       .execution_options(populate_existing=True)).all()
+    return conflicts
+
+
+def conflict_for(user, conflict_id: int) -> ScheduleConflict:
+    conflict = db.session.get(ScheduleConflict, conflict_id)
+    if conflict is None or not can_see_conflict(user, conflict):
+        raise NotFound(f"Chevauchement inconnu : {conflict_id}.")
+    return conflict
+
+
+# --- lifecycle ------------------------------------------------------------------------------
+
+def _coordinators_of(conflict: ScheduleConflict, coordinators=None) -> list:
+    from models.users import User
+
+    if coordinators is None:
+        coordinators = list(db.session.scalars(sa.select(User).where(
+            User.role == "coordinator", User.is_active_account.is_(True))))
+    return [u for u in coordinators if any(e.place is not None and u.covers_place(e.place) for e in conflict.events)]
+
+
+def add_notices(conflict: ScheduleConflict, change: str, coordinators=None) -> None:
+    """Who must be told: the organising partners of both sides and the coordinators of their places."""
+    for partner_id in sorted(_partner_ids(conflict)):
+        db.session.add(ConflictNotice(conflict=conflict, change=change, partner_id=partner_id))
+    for user in _coordinators_of(conflict, coordinators):
+        db.session.add(ConflictNotice(conflict=conflict, change=change, user_id=user.id))
+
+
+def set_status(actor, conflict: ScheduleConflict, status: str, action: str, reason: str = "",
+               coordinators=None) -> None:
+    """Moves a conflict along its lifecycle, with its history and its notices."""
+    before = conflict.status
+    conflict.status = status
+    conflict.updated_at = utcnow()
+    if status in ("open",):
+        conflict.closed_at = None
+        conflict.accepted_signature = None
+    elif status in ("resolved", "closed"):
+        conflict.closed_at = utcnow()
+    if status in ("accepted", "resolved"):
+        conflict.decided_by_id = getattr(actor, "id", None)
+        conflict.decided_at = utcnow()
+        conflict.reason = reason
+    record(actor, action, conflict, {"status": [before, status], **({"reason": [None, reason]} if reason else {})})
+    if action != "accept":  # the one who accepted it knows; the others read it in the history
+        add_notices(conflict, "opened" if action == "open" else ("reopened" if status == "open" else status),
+                    coordinators)
+
+
+def conflicts_of_event(event_id: int) -> sa.Select:
+    return sa.select(ScheduleConflict.id).where(sa.or_(ScheduleConflict.a_event_id == event_id,
+                                                       ScheduleConflict.b_event_id == event_id))
+
+
+def delete_conflicts_of(event_id: int) -> None:
+    """Deletes the records of an event's conflicts and their notices, as the event is deleted: the
+    foreign keys would cascade where they are enforced, and must not leave rows pointing at nothing
+    where they are not. Their history stays in the audit log."""
+    ids = list(db.session.scalars(conflicts_of_event(event_id)))
+    if not ids:
+        return
+    db.session.execute(sa.delete(ConflictNotice).where(ConflictNotice.conflict_id.in_(ids))
+                       .execution_options(synchronize_session="fetch"))
+    db.session.execute(sa.delete(ScheduleConflict).where(ScheduleConflict.id.in_(ids))
+                       .execution_options(synchronize_session="fetch"))
+
+
+def accept_conflict(actor, conflict: ScheduleConflict, reason: str) -> ScheduleConflict:
+    if not can_act_on_conflict(actor, conflict):
+        raise Forbidden("Ce chevauchement ne concerne pas votre structure ni votre territoire.")
+    reason = (reason or "").strip()
+    if len(reason) < 3:
+        raise InvalidInput("Indiquez pourquoi ce chevauchement est accepté.",
+                           {"reason": ["Indiquez pourquoi ce chevauchement est accepté."]})
+    if len(reason) > 2000:
+        raise InvalidInput("La raison dépasse 2 000 caractères.", {"reason": ["2 000 caractères au plus."]})
+    if conflict.status != "open":
+        raise ConflictError(f"Ce chevauchement n'est pas ouvert (statut : {conflict.status_label.lower()}).")
+    conflict.accepted_signature = conflict.signature
+    set_status(actor, conflict, "accepted", "accept", reason)
+    return conflict

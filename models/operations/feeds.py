@@ -1,0 +1,118 @@
+"""Private feed links (created, renewed, revoked) and calendars synced from elsewhere."""
+from __future__ import annotations
+
+import secrets
+
+import sqlalchemy as sa
+
+from models.base import db, utcnow, secret_digest
+
+
+
+from models.operations.audit import record
+from models.errors import InvalidInput, NotFound
+from models.operations.urls import refuse_private_address
+from models.feeds import FeedToken, SyncSource
+
+
+
+def create_feed_token(actor, *, user=None, partner=None, label: str = "") -> tuple[FeedToken, str]:
+    """A new private feed token; returns it in clear, the only time it exists so."""
+    if (user is None) == (partner is None):
+        raise InvalidInput("Un lien privé appartient à une personne ou à un partenaire.")
+    if partner is not None:
+        actor.require(actor.can_edit_partner(partner),
+                      "Seul·es les membres du partenaire ou un·e coordinateur·rice peuvent créer ce lien.")
+    elif getattr(actor, "id", None) != user.id:
+        actor.require(actor.is_coordinator, "Vous ne pouvez créer un lien privé que pour vous-même.")
+    token = secrets.token_urlsafe(32)
+    row = FeedToken(token_hash=secret_digest(token), hint=token[:6], user=user, partner=partner, label=label[:120])
+    db.session.add(row)
+    db.session.flush()
+    record(actor, "create", row, {"hint": [None, row.hint], "label": [None, row.label]})
+    return row, token
+
+
+def can_manage_feed_token(actor, row: FeedToken) -> bool:
+    if row.partner_id is not None:
+        return actor.can_edit_partner(row.partner)
+    return getattr(actor, "id", None) == row.user_id or actor.is_coordinator
+
+
+def revoke_feed_token(actor, row: FeedToken) -> None:
+    actor.require(can_manage_feed_token(actor, row))
+    if row.revoked_at is None:
+        row.revoked_at = utcnow()
+        db.session.flush()
+        record(actor, "revoke", row, {"revoked_at": [None, row.revoked_at]})
+
+
+def renew_feed_token(actor, row: FeedToken) -> tuple[FeedToken, str]:
+    """Revokes the token and gives a new one for the same owner (a link that leaked)."""
+    revoke_feed_token(actor, row)
+    return create_feed_token(actor, user=row.user, partner=row.partner, label=row.label)
+
+
+def feed_token_by_id(token_id: int) -> FeedToken:
+    row = db.session.get(FeedToken, token_id)
+    if row is None:
+        raise NotFound("Lien privé inconnu.")
+    return row
+
+
+def active_feed_token(token: str) -> FeedToken | None:
+    """The token row of a private feed address, if it exists and is not revoked."""
+    if not token or len(token) > 100:
+        return None
+    row = db.session.scalar(sa.select(FeedToken).where(FeedToken.token_hash == secret_digest(token)))
+    if row is None or row.revoked_at is not None:
+        return None
+    if row.user is not None and not row.user.is_active:
+        return None
+    return row
+
+
+def feed_tokens_of(user) -> list[FeedToken]:
+    """The links a user sees: their own and their partner's."""
+    condition = FeedToken.user_id == user.id
+    if user.partner_id is not None:
+        condition = sa.or_(condition, FeedToken.partner_id == user.partner_id)
+    return list(db.session.scalars(sa.select(FeedToken).where(condition).order_by(FeedToken.created_at.desc(),
+                                                                                  FeedToken.id.desc())))
+
+
+def create_sync_source(actor, partner, place, url: str, kind: str = "permanence",
+                       visibility: str = "public", interval_minutes: int = 60,
+                       allow_private: bool = False) -> SyncSource:
+    """`allow_private`: the ALLOW_PRIVATE_URLS setting (models.operations.urls)."""
+    actor.require(actor.can_edit_partner(partner))
+    url = (url or "").strip()
+    if not url.lower().startswith(("http://", "https://", "webcal://")):
+        raise InvalidInput("Adresse invalide : elle doit commencer par https:// (ou webcal://).",
+                           {"url": ["Adresse http(s) ou webcal attendue."]})
+    if url.lower().startswith("webcal://"):
+        url = "https://" + url[len("webcal://"):]
+    refuse_private_address(url, "url", allow_private)
+    if not 15 <= interval_minutes <= 24 * 60:
+        raise InvalidInput("La fréquence de synchronisation va de 15 minutes à 24 heures.",
+                           {"interval_minutes": ["Entre 15 et 1440 minutes."]})
+    source = SyncSource(partner=partner, place=place, url=url[:1000], kind=kind, visibility=visibility,
+                        interval_minutes=interval_minutes)
+    db.session.add(source)
+    db.session.flush()
+    record(actor, "create", source, {"url": [None, source.url], "partner": [None, partner.slug]})
+    return source
+
+
+def delete_sync_source(actor, source: SyncSource) -> None:
+    actor.require(actor.can_edit_partner(source.partner))
+    record(actor, "delete", source, {"url": [source.url, None]})
+    db.session.delete(source)
+    db.session.flush()
+
+
+def sync_sources_of(partner_id: int | None) -> list[SyncSource]:
+    q = sa.select(SyncSource).order_by(SyncSource.id)
+    if partner_id is not None:
+        q = q.where(SyncSource.partner_id == partner_id)
+    return list(db.session.scalars(q))

@@ -1,0 +1,146 @@
+"""Partners and their people: look-ups, where they work, and their writes (audited)."""
+from __future__ import annotations
+
+
+import sqlalchemy as sa
+
+from models.base import db
+
+
+from models.operations.audit import apply_changes, record
+from models.errors import InvalidInput, NotFound
+from models.partners import PARTNER_TYPES, PERSON_ROLES, Partner, Person, SPE_TYPES
+
+
+def partner_by_slug(slug: str) -> Partner:
+    partner = db.session.scalar(sa.select(Partner).where(Partner.slug == slug))
+    if partner is None:
+        raise NotFound(f"Partenaire inconnu : « {slug} ».")
+    return partner
+
+
+def partners_by_slugs(slugs: list[str], field: str = "organisers") -> list[Partner]:
+    found = {p.slug: p for p in db.session.scalars(sa.select(Partner).where(Partner.slug.in_(slugs)))}
+    missing = [s for s in slugs if s not in found]
+    if missing:
+        raise InvalidInput("Partenaire inconnu : " + ", ".join(missing) + ".",
+                           {field: [f"Partenaire inconnu : {s}" for s in missing]})
+    return [found[s] for s in dict.fromkeys(slugs)]
+
+
+def people_by_ids(ids: list[int], field: str = "people") -> list[Person]:
+    found = {p.id: p for p in db.session.scalars(sa.select(Person).where(Person.id.in_(ids)))}
+    missing = [i for i in ids if i not in found]
+    if missing:
+        raise InvalidInput("Personne inconnue : " + ", ".join(map(str, missing)) + ".",
+                           {field: [f"Personne inconnue : {i}" for i in missing]})
+    return [found[i] for i in dict.fromkeys(ids)]
+
+
+def partner_quartier_ids(partner: Partner) -> set[int | None]:
+    """The quartiers a partner works in: those of the places it hosts and of the places of the
+    events it organises (None for a place in no quartier); empty when it does neither yet."""
+    from models.events import Event, event_organisers  # events import partners
+    from models.territory import Place
+
+    hosted = sa.select(Place.quartier_id).where(Place.host_partner_id == partner.id)
+    organised = (sa.select(Place.quartier_id).join(Event, Event.place_id == Place.id)
+                 .join(event_organisers, event_organisers.c.event_id == Event.id)
+                 .where(event_organisers.c.partner_id == partner.id))
+    return set(db.session.scalars(sa.union(hosted, organised)))
+
+
+def person_quartier_ids(person: Person) -> set[int | None]:
+    """The quartiers of the places of the events a person is booked on."""
+    from models.events import Event, event_people
+    from models.territory import Place
+
+    return set(db.session.scalars(
+        sa.select(Place.quartier_id).distinct().join(Event, Event.place_id == Place.id)
+        .join(event_people, event_people.c.event_id == Event.id).where(event_people.c.person_id == person.id)))
+
+
+def _check_partner_values(values: dict) -> None:
+    if "type" in values and values["type"] not in PARTNER_TYPES:
+        raise InvalidInput(f"Type de partenaire inconnu : {values['type']}.", {"type": ["Type inconnu."]})
+
+
+def create_partner(actor, values: dict) -> Partner:
+    actor.require(actor.is_coordinator, "Seul·e un·e coordinateur·rice peut ajouter un partenaire.")
+    _check_partner_values(values)
+    if db.session.scalar(sa.select(Partner.id).where(Partner.slug == values["slug"])):
+        raise InvalidInput(f"Un partenaire porte déjà l'identifiant « {values['slug']} ».",
+                           {"slug": ["Déjà utilisé."]})
+    values.setdefault("is_spe", values["type"] in SPE_TYPES)
+    partner = Partner(**values)
+    db.session.add(partner)
+    db.session.flush()
+    record(actor, "create", partner, {k: [None, v] for k, v in values.items()})
+    return partner
+
+
+def update_partner(actor, partner: Partner, values: dict) -> Partner:
+    actor.require(actor.can_edit_partner(partner))
+    _check_partner_values(values)
+    if "slug" in values and values["slug"] != partner.slug and db.session.scalar(
+            sa.select(Partner.id).where(Partner.slug == values["slug"])):
+        raise InvalidInput(f"Un partenaire porte déjà l'identifiant « {values['slug']} ».",
+                           {"slug": ["Déjà utilisé."]})
+    changes = apply_changes(partner, values)
+    if changes:
+        db.session.flush()
+        record(actor, "update", partner, changes)
+    return partner
+
+
+def delete_partner(actor, partner: Partner) -> None:
+    actor.require(actor.is_coordinator, "Seul·e un·e coordinateur·rice peut supprimer un partenaire.")
+    actor.require(actor.can_edit_partner(partner), "Ce partenaire n'intervient pas dans votre territoire.")
+    # Its people go with it, and with them their bookings: those count as where it works too.
+    quartiers = partner_quartier_ids(partner).union(*(person_quartier_ids(p) for p in partner.people))
+    actor.require(actor.works_only_here(quartiers),
+                  "Ce partenaire intervient aussi hors de votre territoire (lieux qu'il accueille, événements "
+                  "qu'il organise ou auxquels ses intervenant·es participent, dans d'autres quartiers) : sa "
+                  "suppression revient à un·e coordinateur·rice de tous ces quartiers, ou national·e.")
+    record(actor, "delete", partner, {"slug": [partner.slug, None]})
+    db.session.delete(partner)
+    db.session.flush()
+
+
+def create_person(actor, values: dict) -> Person:
+    partner = partner_by_slug(values.pop("partner"))
+    actor.require(actor.can_edit_partner(partner))
+    if values.get("role", "adviser") not in PERSON_ROLES:
+        raise InvalidInput("Rôle inconnu.", {"role": ["Rôle inconnu."]})
+    person = Person(partner=partner, **values)
+    db.session.add(person)
+    db.session.flush()
+    record(actor, "create", person, {k: [None, v] for k, v in values.items()})
+    return person
+
+
+def update_person(actor, person: Person, values: dict) -> Person:
+    actor.require(actor.can_edit_partner(person.partner))
+    if "partner" in values:
+        new_partner = partner_by_slug(values.pop("partner"))
+        actor.require(actor.can_edit_partner(new_partner))
+        values["partner"] = new_partner
+    if "role" in values and values["role"] not in PERSON_ROLES:
+        raise InvalidInput("Rôle inconnu.", {"role": ["Rôle inconnu."]})
+    changes = apply_changes(person, values)
+    if changes:
+        db.session.flush()
+        record(actor, "update", person, changes)
+    return person
+
+
+def delete_person(actor, person: Person) -> None:
+    actor.require(actor.can_edit_partner(person.partner))
+    if actor.is_coordinator:
+        actor.require(actor.works_only_here(person_quartier_ids(person)),
+                      "Cette personne intervient aussi hors de votre territoire (événements dans d'autres "
+                      "quartiers) : sa suppression revient à un·e coordinateur·rice de tous ces quartiers, ou "
+                      "national·e.")
+    record(actor, "delete", person, {"name": [person.name, None]})
+    db.session.delete(person)
+    db.session.flush()

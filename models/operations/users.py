@@ -1,0 +1,53 @@
+"""Users and API tokens: created, found by token, revoked."""
+from __future__ import annotations
+
+import secrets
+
+import sqlalchemy as sa
+
+from models.base import db, utcnow, secret_digest
+from models.errors import InvalidInput
+from models.users import ApiToken, ROLES, User
+
+
+
+def get_or_create_user(email: str, role: str, partner=None) -> User:
+    if role not in ROLES:
+        raise InvalidInput(f"Rôle inconnu : {role} (coordinator ou editor).")
+    if role == "editor" and partner is None:
+        raise InvalidInput("Un·e contributeur·rice doit être rattaché·e à un partenaire (--partner).")
+    email = email.strip().lower()
+    user = db.session.scalar(sa.select(User).where(User.email == email))
+    if user is None:
+        user = User(email=email, role=role, partner=partner)
+        db.session.add(user)
+    else:
+        user.role = role
+        if partner is not None:
+            user.partner = partner
+    db.session.flush()
+    return user
+
+
+def create_api_token(user: User) -> str:
+    """Returns the token in clear, the only time it exists so."""
+    token = secrets.token_urlsafe(32)
+    db.session.add(ApiToken(user=user, token_hash=secret_digest(token)))
+    db.session.flush()
+    return token
+
+
+def user_for_token(token: str) -> User | None:
+    row = db.session.scalar(
+        sa.select(ApiToken).where(ApiToken.token_hash == secret_digest(token), ApiToken.revoked_at.is_(None))
+    )
+    if row is None or not row.user.is_active:
+        return None
+    return row.user
+
+
+def revoke_api_token(token: str) -> None:
+    row = db.session.scalar(sa.select(ApiToken).where(ApiToken.token_hash == secret_digest(token)))
+    if row is not None and row.revoked_at is None:
+        row.revoked_at = utcnow()
+        db.session.flush()

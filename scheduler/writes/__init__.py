@@ -1,0 +1,286 @@
+"""The one write path of events: every write to an event or to one of its occurrences (create,
+update, cancel, move, restore, delete) goes through here, from the API, the pages, the import and
+the sync alike. Each write
+
+1. changes the rows (`scheduler.writes.rows`, private to this package: rights, references and the
+   wall-clock rule checked, the change audited), keeping a series' cancelled and moved
+   occurrences with their dates when its rule changes;
+2. checks the overlaps it opens or ends (`scheduler.conflicts.check`, the incremental check), and
+   refuses the write (`HardConflictsRefused`, the caller rolls back) when a hard overlap is
+   refused: under `strict`, or at a place that refuses them;
+3. records the notices the people concerned get (the clock sends them within a minute).
+
+Several writes by one actor form an `EventWrites`: each write changes its rows at once; its
+`finish()` checks every event written once and tells each person once (an import of a file
+writes hundreds of events and exceptions, then checks and tells). The functions at the end are
+the single writes, each an `EventWrites` of one. Nothing here commits: the caller (view, CLI
+command, job) commits once, or rolls everything back.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+from models import db, utcnow
+from models.conflicts import ScheduleConflict
+from models.errors import InvalidInput, NotFound
+from models.events import Event, OccurrenceException
+from models.operations.conflicts import conflicts_of_event, delete_conflicts_of
+from models.users import Actor
+from scheduler.conflicts.check import Outcome, check_event, check_write, person_ids_of
+from scheduler.notifications.notices import (
+    EventBefore,
+    notify_event_change,
+    notify_occurrence_change,
+    record_conflict_notices,
+)
+from scheduler.time.recurrence import carried_over, epoch, gives_occurrence, rule_of
+from scheduler.writes import rows
+
+
+@dataclass(frozen=True)
+class Resolution:
+    """A write made to resolve conflicts (from a conflict's page): the conflicts it ends are
+    recorded as resolved by this action, not as closed by themselves."""
+
+    action: str  # what was done, in French, as the conflict's history will say it
+    conflict_ids: frozenset[int]
+
+
+@dataclass
+class Written:
+    """What a write did: the event (None once deleted), the exception it set, the changes it
+    recorded, and the overlaps as they now stand (those of the occurrence, for a write to one)."""
+
+    event: Event | None
+    exception: OccurrenceException | None = None
+    changes: dict = field(default_factory=dict)
+    outcome: Outcome = field(default_factory=Outcome)
+
+    @property
+    def conflicts(self) -> list[ScheduleConflict]:
+        return self.outcome.current
+
+
+@dataclass
+class _Touched:
+    """An event as it was when the batch first wrote to it, and what the batch did to it."""
+
+    event: Event
+    before: EventBefore | None  # None: created by this batch (nobody expected it yet)
+    person_ids: set[int]  # whom it booked before (their capacity is checked again)
+    whole: bool = False  # the event itself changed, not only some occurrences
+    occurrences: dict[datetime, str] = field(default_factory=dict)  # recurrence start -> action
+
+
+def _require_occurrence(event: Event, recurrence_start: datetime) -> None:
+    if recurrence_start.tzinfo is None:
+        raise InvalidInput("Indiquez l'heure de l'occurrence avec son décalage (ISO 8601).",
+                           {"recurrence_start": ["Heure sans décalage horaire."]})
+    if not gives_occurrence(rule_of(event), epoch(recurrence_start)):
+        raise NotFound("Cet événement n'a pas d'occurrence à cette date et cette heure.")
+
+
+class EventWrites:
+    """Writes to events by one actor, checked and told once at `finish()`.
+
+    `strict`: every hard overlap refuses the writes (otherwise only those at places that refuse
+    them). `refuse`: False leaves the rule to the caller, which reads `finish()`'s outcomes (the
+    import locates each refusal in its file). `tell_whole_events`: a pre-existing event is told
+    once as a whole, whatever was written to it (the import and the sync: a file says what the
+    event now is), instead of one notice per occurrence cancelled or moved."""
+
+    def __init__(self, actor: Actor, *, strict: bool = False, refuse: bool = True, tell_whole_events: bool = False,
+                 resolution: Resolution | None = None, now: datetime | None = None):
+        self.actor = actor
+        self.strict = strict
+        self.refuse = refuse
+        self.tell_whole_events = tell_whole_events
+        self.resolution = resolution
+        self.now = now
+        self._touched: dict[int, _Touched] = {}
+
+    # --- the writes --------------------------------------------------------------------------
+
+    def _touch(self, event: Event, created: bool = False) -> _Touched:
+        if event.id not in self._touched:
+            self._touched[event.id] = _Touched(event, None if created else EventBefore.of(event),
+                                               set() if created else person_ids_of(event), whole=created)
+        return self._touched[event.id]
+
+    def create(self, values: dict) -> Event:
+        event = rows.insert_event(self.actor, values)
+        self._touch(event, created=True)
+        return event
+
+    def update(self, event: Event, values: dict) -> dict:
+        """Edits the whole series; returns the changes recorded ({} when nothing changed). When its
+        rule changes, each cancelled or moved occurrence follows its date to the new rule
+        (`carried_over`); one whose date the new rule no longer gives is removed (the audit
+        record and the notice say which)."""
+        touched = self._touch(event)
+        old_rule = rule_of(event)
+
+        def exceptions_after(changed: Event) -> dict:
+            keys = carried_over(old_rule, rule_of(changed), [epoch(x.recurrence_start) for x in changed.exceptions])
+            return {x: None if (key := keys[epoch(x.recurrence_start)]) is None
+                    else datetime.fromtimestamp(key, UTC) for x in changed.exceptions}
+
+        changes = rows.change_event(self.actor, event, values, exceptions_after)
+        if changes:
+            touched.whole = True
+            if "exceptions_removed" in changes and touched.before is not None:
+                touched.before.removed += changes["exceptions_removed"][0]
+        return changes
+
+    def cancel_occurrence(self, event: Event, recurrence_start: datetime, reason: str = "") -> OccurrenceException:
+        _require_occurrence(event, recurrence_start)
+        return self.set_exception(event, recurrence_start, {"is_cancelled": True, "reason": reason},
+                                  "cancel_occurrence")
+
+    def move_occurrence(self, event: Event, recurrence_start: datetime, *, starts_at: datetime | None = None,
+                        ends_at: datetime | None = None, place: str | None = None, room: str | None = None,
+                        person_ids: list[int] | None = None, reason: str = "") -> OccurrenceException:
+        """Moves one occurrence in time, place, room or people; the others stay as the rule says."""
+        _require_occurrence(event, recurrence_start)
+        existing = rows.exception_for(event, recurrence_start)
+        values: dict = {"is_cancelled": False, "reason": reason}
+        start = starts_at or (existing.starts_at if existing and existing.starts_at else recurrence_start)
+        if starts_at is not None:
+            values["starts_at"] = starts_at
+        if ends_at is not None:
+            if ends_at <= start:
+                raise InvalidInput.on("ends_at", "La fin est avant le début.")
+            values["duration_minutes"] = int((ends_at - start) / timedelta(minutes=1))
+        for name, value in (("place", place), ("room", room), ("person_ids", person_ids)):
+            if value is not None:
+                values[name] = value
+        if len(values) == 2:
+            raise InvalidInput("Indiquez ce qui change : horaire, lieu, salle ou personnes.")
+        return self.set_exception(event, recurrence_start, values, "move_occurrence")
+
+    def set_exception(self, event: Event, recurrence_start: datetime, values: dict, action: str) -> OccurrenceException:
+        """One occurrence as `values` say (cancelled, or its start, duration, place, room,
+        people): what cancel and move write, and what an import writes as its file says."""
+        touched = self._touch(event)
+        exception = rows.set_exception(self.actor, event, recurrence_start, values, action)
+        touched.occurrences[recurrence_start] = action
+        return exception
+
+    def restore_occurrence(self, event: Event, recurrence_start: datetime) -> None:
+        """Undoes a cancellation or a move: the occurrence follows the series again."""
+        touched = self._touch(event)
+        rows.drop_exception(self.actor, event, recurrence_start)
+        touched.occurrences[recurrence_start] = "restore_occurrence"
+
+    def delete(self, event: Event) -> None:
+        """Deletes an event. First what must outlive its rows: its conflicts close through their
+        lifecycle (history, notices to the partners and coordinators, turned into deliveries now
+        that carry what they say), and whoever expected its coming occurrences is told; then its
+        conflict records go with it."""
+        self.actor.require(self.actor.can_edit_event(event))
+        now = self.now or utcnow()
+        touched = self._touched.pop(event.id, None)
+        before = touched.before if touched is not None and touched.before is not None else EventBefore.of(event)
+        check_event(event, self.actor, now=now, deleting=True)
+        record_conflict_notices(now, list(db.session.scalars(conflicts_of_event(event.id))),
+                                note=f"« {event.title} » a été retiré du calendrier.")
+        if touched is None or touched.before is not None:  # an event created by this batch was expected by nobody
+            notify_event_change(before, None, now)
+        delete_conflicts_of(event.id)
+        rows.remove_event(self.actor, event)
+
+    # --- once the writes are made ----------------------------------------------------------
+
+    @property
+    def events(self) -> list[Event]:
+        """The events written and still there, in the order of their first write."""
+        return [t.event for t in self._touched.values()]
+
+    def finish(self, progress: Callable[[str, int, int], None] | None = None) -> dict[int, Outcome]:
+        """Checks the overlaps of every event written (each once, where the writes touched it) and
+        records the notices; returns each event's outcome. Raises HardConflictsRefused (nothing
+        may be committed) when a hard overlap is refused, unless `refuse` is off."""
+        outcomes: dict[int, Outcome] = {}
+        touched_all = list(self._touched.values())
+        for index, touched in enumerate(touched_all):
+            if progress is not None:
+                progress("overlaps", index, len(touched_all))
+            outcomes[touched.event.id] = self._check(touched)
+        for touched in touched_all:
+            self._tell(touched)
+        self._touched.clear()
+        return outcomes
+
+    def _check(self, touched: _Touched) -> Outcome:
+        scope: dict = {"previous_person_ids": touched.person_ids, "now": self.now}
+        if not touched.whole:
+            scope["recurrence_ids"] = {epoch(start) for start in touched.occurrences}
+        if self.resolution is not None:
+            scope.update(resolved_by_action=self.resolution.action, resolving_ids=self.resolution.conflict_ids)
+        if self.refuse:
+            return check_write(touched.event, self.actor, strict=self.strict, **scope)
+        return check_event(touched.event, self.actor, **scope)
+
+    def _tell(self, touched: _Touched) -> None:
+        if touched.before is None:
+            return  # created now: nobody expected it yet (its overlaps are told by the check)
+        if touched.whole or (self.tell_whole_events and touched.occurrences):
+            notify_event_change(touched.before, touched.event, self.now)
+            return
+        for recurrence_start, action in touched.occurrences.items():
+            if action != "restore_occurrence":  # a date back as planned: nobody was told otherwise
+                notify_occurrence_change(touched.event, recurrence_start, self.now)
+
+
+# --- single writes: each an EventWrites of one ----------------------------------------------------
+
+def _one(actor: Actor, strict: bool, resolution: Resolution | None, now: datetime | None = None) -> EventWrites:
+    return EventWrites(actor, strict=strict, resolution=resolution, now=now)
+
+
+def create_event(actor: Actor, values: dict, *, strict: bool = False) -> Written:
+    writes = _one(actor, strict, None)
+    event = writes.create(values)
+    return Written(event, outcome=writes.finish()[event.id])
+
+
+def update_event(actor: Actor, event: Event, values: dict, *, strict: bool = False,
+                 resolution: Resolution | None = None) -> Written:
+    """Edits the whole series (see `EventWrites.update`)."""
+    writes = _one(actor, strict, resolution)
+    changes = writes.update(event, values)
+    outcomes = writes.finish()
+    return Written(event, changes=changes, outcome=outcomes.get(event.id, Outcome()))
+
+
+def cancel_occurrence(actor: Actor, event: Event, recurrence_start: datetime, reason: str = "", *,
+                      strict: bool = False, resolution: Resolution | None = None) -> Written:
+    writes = _one(actor, strict, resolution)
+    exception = writes.cancel_occurrence(event, recurrence_start, reason)
+    return Written(event, exception, outcome=writes.finish()[event.id])
+
+
+def move_occurrence(actor: Actor, event: Event, recurrence_start: datetime, *, strict: bool = False,
+                    resolution: Resolution | None = None, **move) -> Written:
+    """Moves one occurrence (see `EventWrites.move_occurrence` for what may move)."""
+    writes = _one(actor, strict, resolution)
+    exception = writes.move_occurrence(event, recurrence_start, **move)
+    return Written(event, exception, outcome=writes.finish()[event.id])
+
+
+def restore_occurrence(actor: Actor, event: Event, recurrence_start: datetime, *, strict: bool = False) -> Written:
+    writes = _one(actor, strict, None)
+    writes.restore_occurrence(event, recurrence_start)
+    return Written(event, outcome=writes.finish()[event.id])
+
+
+def delete_event(actor: Actor, event: Event, now: datetime | None = None) -> None:
+    _one(actor, False, None, now).delete(event)
+
+
+def delete_events(actor: Actor, events: Iterable[Event]) -> None:
+    writes = _one(actor, False, None)
+    for event in events:
+        writes.delete(event)

@@ -1,0 +1,205 @@
+"""The rows of an event write: what the write service (`scheduler.writes`) changes in the tables,
+each change checked (rights, references, the wall-clock rule) and audited. Private to it: nothing
+else writes events (the linter's banned imports say so)."""
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from models import db, utcnow
+from models.errors import InvalidInput, NotFound
+from models.events import EVENT_KINDS, STATUSES, VISIBILITIES, Event, OccurrenceException
+from models.operations.audit import plain_value, apply_changes, record
+from models.operations.partners import partners_by_slugs, people_by_ids
+from models.operations.territory import place_by_slug
+from scheduler.time.rules import MAX_DURATION_MINUTES, TIMING_FIELDS, check_timing
+
+# Column defaults only apply at INSERT; the rule checks need them before.
+EVENT_DEFAULTS = {"description": "", "visibility": "public", "status": "confirmed", "employers": [],
+                  "walk_in": False, "audience_tags": [], "frequency": "once", "interval": 1, "weekdays": [],
+                  "skip_public_holidays": True, "pause_school_holidays": False, "sequence": 0}
+
+
+
+def resolve_event_values(values: dict) -> dict:
+    if "place" in values:
+        values["place"] = place_by_slug(values["place"])
+    if "organisers" in values:
+        values["organisers"] = partners_by_slugs(values["organisers"])
+        if not values["organisers"]:
+            raise InvalidInput.on("organisers", "Un événement a au moins un partenaire organisateur.")
+    if "people" in values:
+        values["people"] = people_by_ids(values["people"])
+    for field, choices in (("kind", EVENT_KINDS), ("visibility", VISIBILITIES), ("status", STATUSES)):
+        if field in values and values[field] not in choices:
+            raise InvalidInput.on(field, f"Valeur inconnue : « {values[field]} ».")
+    if "age_min" in values or "age_max" in values:
+        lo, hi = values.get("age_min"), values.get("age_max")
+        if lo is not None and hi is not None and lo > hi:
+            raise InvalidInput.on("age_max", "L'âge maximum est inférieur à l'âge minimum.")
+    return values
+
+
+def insert_event(actor, values: dict) -> Event:
+    values = {**EVENT_DEFAULTS, **resolve_event_values(dict(values))}
+    place = values["place"]
+    values.setdefault("timezone", place.timezone)
+    values.setdefault("holiday_region", place.department)
+    with db.session.no_autoflush:
+        event = Event(**values)
+        if event.room and place.rooms and event.room not in place.rooms:
+            raise InvalidInput.on("room", f"Salle inconnue dans ce lieu : « {event.room} ».")
+        actor.require(actor.can_edit_event(event),
+                      "Vous ne pouvez créer que des événements que votre structure organise, "
+                      "dans votre territoire.")
+        check_timing(event)
+    db.session.add(event)
+    db.session.flush()
+    # What is stored, not what was sent: check_timing normalises a dated event (no weekdays, no
+    # holiday flags).
+    record(actor, "create", event, {k: [None, getattr(event, k) if k in TIMING_FIELDS else v]
+                                    for k, v in values.items()})
+    return event
+
+
+def change_event(actor, event: Event, values: dict, exceptions_after=None) -> dict:
+    """Applies the changes and returns them ({} when nothing changed).
+
+    When the timing changes, `exceptions_after(event)` (given by the time model: models cannot
+    expand a rule) says where each cancelled or moved occurrence goes under the new rule: the
+    instant of its occurrence there, or None when the new rule has none that date. They are
+    re-keyed or removed here, and the audit record of the write says which."""
+    actor.require(actor.can_edit_event(event))
+    values = resolve_event_values(dict(values))
+    timing_before = {name: plain_value(getattr(event, name)) for name in TIMING_FIELDS}
+    if "place" in values and values["place"] is not event.place:
+        # The new place's clock and holidays, unless the change says otherwise.
+        values.setdefault("timezone", values["place"].timezone)
+        values.setdefault("holiday_region", values["place"].department)
+    changes = apply_changes(event, values)
+    if not changes:
+        return {}
+    # An editor may not hand the event over to partners that exclude their own.
+    actor.require(actor.can_edit_event(event), "Votre structure doit rester organisatrice de l'événement.")
+    if event.room and event.place.rooms and event.room not in event.place.rooms:
+        raise InvalidInput.on("room", f"Salle inconnue dans ce lieu : « {event.room} ».")
+    check_timing(event)
+    # check_timing normalises (a dated event keeps no weekdays and no holiday flags): the history
+    # says what is stored, and a change it undoes is no change (no new SEQUENCE in the feeds).
+    for name in TIMING_FIELDS:
+        stored = plain_value(getattr(event, name))
+        if stored == timing_before[name]:
+            changes.pop(name, None)
+        else:
+            changes[name] = [timing_before[name], stored]
+    if not changes:
+        return {}
+    if exceptions_after is not None and event.exceptions and changes.keys() & set(TIMING_FIELDS):
+        changes.update(rekey_exceptions(event, exceptions_after(event), changes))
+    bump(event)
+    db.session.flush()
+    record(actor, "update", event, changes)
+    return changes
+
+
+def exception_summary(x: OccurrenceException) -> dict:
+    return {"recurrence_start": x.recurrence_start.isoformat(), "is_cancelled": x.is_cancelled,
+            "starts_at": x.starts_at.isoformat() if x.starts_at else None, "duration_minutes": x.duration_minutes,
+            "place": x.place.slug if x.place else None, "room": x.room, "person_ids": x.person_ids,
+            "reason": x.reason}
+
+
+def rekey_exceptions(event: Event, new_keys: dict, changes: dict) -> dict:
+    """Gives each exception the recurrence instant of its occurrence under the event's new rule
+    (`new_keys`: exception -> instant, or None to remove it); returns the audit changes:
+    `exceptions_rekeyed` [[old instants], [new instants]] and `exceptions_removed` [[what each
+    was], None]. What was moved stays moved: a moved start keeps its end too when the series'
+    duration changes; what was not (a start left at the rule's instant) follows the new rule."""
+    removed = [x for x, key in new_keys.items() if key is None]
+    moved = [(x, key) for x, key in new_keys.items() if key is not None and key != x.recurrence_start]
+    out: dict = {}
+    if removed:
+        out["exceptions_removed"] = [[exception_summary(x) for x in removed], None]
+        for x in removed:
+            event.exceptions.remove(x)
+        if moved:
+            db.session.flush()  # deleted first: a moved one may take the key a removed one had
+    for x in event.exceptions:
+        if x.starts_at == x.recurrence_start:
+            x.starts_at = None  # its time was never moved (an import writes it): it follows the series'
+        if "duration_minutes" in changes and x.starts_at is not None and x.duration_minutes is None:
+            x.duration_minutes = changes["duration_minutes"][0]
+    if moved:
+        out["exceptions_rekeyed"] = [[x.recurrence_start.isoformat() for x, _ in moved],
+                                     [key.isoformat() for _, key in moved]]
+        if {key for _, key in moved} & {x.recurrence_start for x in event.exceptions}:
+            # (event, recurrence_start) is unique row by row: when keys shift into one another (a
+            # change of time zone near midnight), every moved one steps aside first.
+            for i, (x, _) in enumerate(moved):
+                x.recurrence_start = datetime(1, 1, 1, tzinfo=UTC) + timedelta(seconds=i)
+            db.session.flush()
+        for x, key in moved:
+            x.recurrence_start = key
+            x.sequence = (x.sequence or 0) + 1
+            x.updated_at = utcnow()
+    return out
+
+
+def bump(event: Event) -> None:
+    """Marks a change for the calendars that subscribe to the event (SEQUENCE, LAST-MODIFIED)."""
+    event.sequence = (event.sequence or 0) + 1
+    event.updated_at = utcnow()
+
+
+def remove_event(actor, event: Event) -> None:
+    actor.require(actor.can_edit_event(event))
+    record(actor, "delete", event, {"uid": [event.uid, None], "title": [event.title, None]})
+    db.session.delete(event)
+    db.session.flush()
+
+
+def exception_for(event: Event, recurrence_start: datetime) -> OccurrenceException | None:
+    return next((x for x in event.exceptions if x.recurrence_start == recurrence_start), None)
+
+
+def set_exception(actor, event: Event, recurrence_start: datetime, values: dict,
+                             action: str) -> OccurrenceException:
+    """Cancels or moves one occurrence; the caller has checked that the rule gives it."""
+    actor.require(actor.can_edit_event(event))
+    values = dict(values)
+    if "place" in values:
+        values["place"] = place_by_slug(values["place"]) if values["place"] else None
+        if values["place"] is not None:
+            actor.require(actor.can_edit_place(values["place"]) or not actor.is_coordinator,
+                          "Ce lieu n'est pas dans votre territoire.")
+    if "person_ids" in values and values["person_ids"] is not None:
+        values["person_ids"] = [p.id for p in people_by_ids(values["person_ids"])]
+    exception = exception_for(event, recurrence_start)
+    if exception is None:
+        exception = OccurrenceException(event=event, recurrence_start=recurrence_start)
+        db.session.add(exception)
+    changes = apply_changes(exception, values)
+    if exception.duration_minutes is not None and not 1 <= exception.duration_minutes <= MAX_DURATION_MINUTES:
+        raise InvalidInput.on("duration_minutes", "La fin doit être après le début, et la durée d'au plus 7 jours.")
+    room_place = exception.place or event.place
+    if exception.room and room_place.rooms and exception.room not in room_place.rooms:
+        raise InvalidInput.on("room", f"Salle inconnue dans ce lieu : « {exception.room} ».")
+    exception.sequence = (exception.sequence or 0) + 1
+    exception.updated_at = utcnow()
+    bump(event)
+    db.session.flush()
+    changes["recurrence_start"] = [recurrence_start.isoformat(), recurrence_start.isoformat()]
+    record(actor, action, event, changes)
+    return exception
+
+
+def drop_exception(actor, event: Event, recurrence_start: datetime) -> None:
+    """Undoes a cancellation or a move: the occurrence follows the series again."""
+    actor.require(actor.can_edit_event(event))
+    exception = exception_for(event, recurrence_start)
+    if exception is None:
+        raise NotFound("Cette occurrence n'a ni annulation ni déplacement à annuler.")
+    event.exceptions.remove(exception)
+    bump(event)
+    db.session.flush()
+    record(actor, "restore_occurrence", event, {"recurrence_start": [recurrence_start.isoformat(), None]})
+
