@@ -31,11 +31,13 @@ demo: migrate
 run: demo
 	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/honcho -f Procfile.dev start
 
+# The docs first: a broken link or anchor fails the target (site/ is git-ignored; no --quiet: it hides the warnings that --strict counts).
 test: install system-deps
+	$(BIN)/mkdocs build --strict --site-dir site
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 bench: install
 	@for b in bench/[a-z]*.py; do case $$b in bench/national.py) ;; *) $(BIN)/python $$b || exit 1;; esac; done
 
 clean:
-	rm -rf $(VENV) instance .pytest_cache
+	rm -rf $(VENV) instance .pytest_cache site
