@@ -217,7 +217,7 @@ SETTINGS: tuple[Setting, ...] = (
             "Après un arrêt de l'horloge, ce qui est échu depuis moins de ces minutes part en retard ; "
             "le reste est noté comme manqué."),
     Setting("SCREEN_REFRESH_SECONDS", "300", whole_number("un nombre entier de secondes (au moins 10) est attendu", 10),
-            "Toutes les combien de secondes l'écran d'accueil recharge son programme."),
+            "Toutes les combien de secondes l'écran du hall (/ecran/…) recharge son programme."),
     Setting("IMPORT_MAX_MB", "20", megabytes,
             "Taille maximale, en Mo, d'un fichier importé (les autres requêtes restent à 1 Mo).",
             key="IMPORT_MAX_CONTENT_LENGTH"),

@@ -203,11 +203,13 @@ class Clock:
 
 
 def main() -> None:
+    # First, so that a bad setting stops the clock with its one line, before any log.
+    from app import app
+
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     # APScheduler logs every run of every job ("Running job…", "executed successfully"): with the
     # imports polled every 2 s, that buried what the jobs themselves say. Its warnings and errors stay.
     logging.getLogger("apscheduler.executors").setLevel(logging.WARNING)
-    from app import app
 
     # Shorter beats and TTL only for tests that kill clocks and watch the standby take over.
     heartbeat = app.config["CLOCK_HEARTBEAT_SECONDS"]
