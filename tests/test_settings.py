@@ -294,8 +294,8 @@ def test_the_readme_documents_every_setting_read_and_only_those_with_their_defau
 def test_nothing_outside_settings_py_reads_a_setting_from_the_environment():
     """The app's own code (not the benchmarks, which set up their own runs); prometheus_client
     reads PROMETHEUS_MULTIPROC_DIR itself, which settings.py checks first."""
-    code = [ROOT / "app.py", ROOT / "extensions.py",
-            *(path for folder in ("api", "web", "models", "scheduler", "commands") for path in (ROOT / folder).rglob("*.py"))]
+    folders = ("api", "web", "models", "scheduler", "commands")
+    code = [ROOT / "app.py", ROOT / "extensions.py", *(p for folder in folders for p in (ROOT / folder).rglob("*.py"))]
     readers = [str(path.relative_to(ROOT)) for path in code
                if re.search(r"os\.environ|getenv|from os import", path.read_text(encoding="utf-8"))]
     assert readers == []
