@@ -67,6 +67,8 @@ def boolean(text: str) -> bool:
 
 
 def secret_key(text: str) -> str:
+    # Refusing the development key in production is one more line here, as the default goes
+    # through this parser too: `if text == DEV_SECRET_KEY: raise ValueError(…)`.
     if not text:
         raise ValueError("une clé secrète non vide est attendue")
     return text
