@@ -102,6 +102,7 @@ def test_the_defaults_are_those_the_readme_gives_and_the_instance_folder_is_flas
     assert Path(app.instance_path) == settings.INSTANCE
     assert app.config["SQLALCHEMY_DATABASE_URI"] == f"sqlite:///{settings.INSTANCE}/maillage.sqlite3"
     assert app.config["MAILBOX_DIR"] == str(settings.INSTANCE / "mailbox")
+    assert settings.value("MAILBOX_DIR") == app.config["MAILBOX_DIR"]  # what the local mailbox process reads
     assert app.config["CLOCK_LOCK_TTL_SECONDS"] == LOCK_TTL.total_seconds()
     assert app.config["SECRET_KEY_FALLBACKS"] == [] and app.config["PROMETHEUS_MULTIPROC_DIR"] is None
 
