@@ -7,12 +7,11 @@ open conflicts) is read from it at scrape time, so every process answers the sam
 """
 from __future__ import annotations
 
-import os
 import time
 from datetime import datetime, timedelta, timezone
 
 import sqlalchemy as sa
-from flask import Blueprint, Response, g, jsonify, request
+from flask import Blueprint, Response, current_app, g, jsonify, request
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest, multiprocess
 from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
 from prometheus_client.core import GaugeMetricFamily
@@ -155,7 +154,8 @@ class FeedRatioCollector:
 
 
 def _registry():
-    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    # prometheus_client reads the same variable itself, at import, to write each worker's counts there.
+    if current_app.config["PROMETHEUS_MULTIPROC_DIR"]:
         registry = CollectorRegistry()
         multiprocess.MultiProcessCollector(registry)
         return registry

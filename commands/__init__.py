@@ -50,13 +50,13 @@ def tokens_create(email, role, partner_slug, quartier_codes):
 
 
 def init_app(app) -> None:
-    from commands import conflicts
     from commands.backup import export_command, import_command
+    from commands.conflicts import conflicts_cli
     from commands.users import users_cli
 
     app.cli.add_command(demo_cli)
     app.cli.add_command(users_cli)
-    conflicts.init_app(app)
+    app.cli.add_command(conflicts_cli)
     app.cli.add_command(tokens_cli)
     from commands.reminders import reminders_cli
 

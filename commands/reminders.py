@@ -38,7 +38,8 @@ def mailbox_command(show):
     """Les messages reçus par la boîte aux lettres locale de `make run`."""
     from scheduler.notifications.mailbox import stored_messages
 
-    messages = stored_messages(Path(current_app.instance_path) / "mailbox")
+    folder = Path(current_app.config["MAILBOX_DIR"])
+    messages = stored_messages(folder)
     if show is not None:
         if not 1 <= show <= len(messages):
             raise click.ClickException(f"Pas de message n° {show} ({len(messages)} reçu(s)).")
@@ -48,4 +49,4 @@ def mailbox_command(show):
         return
     for number, (path, message) in enumerate(messages, 1):
         click.echo(f"{number:4d}  {message['Date'] or ''}  {message['To']}  {message['Subject']}")
-    click.echo(f"{len(messages)} message(s) dans {Path(current_app.instance_path) / 'mailbox'}")
+    click.echo(f"{len(messages)} message(s) dans {folder}")

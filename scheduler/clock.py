@@ -17,18 +17,23 @@ import signal
 import socket
 import threading
 import uuid
+from dataclasses import dataclass, field
 from datetime import timedelta
+from typing import Callable
 
 import sqlalchemy as sa
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.schedulers.base import STATE_PAUSED, STATE_RUNNING, STATE_STOPPED
 
 from models import ClockLock, db, utcnow
+from scheduler.conflicts.check import nightly_detection
+from scheduler.ical import jobs as import_jobs
+from scheduler.ical import sync
+from scheduler.notifications.sending import run_due
 
 log = logging.getLogger("maillage.clock")
 LOCK_NAME = "clock"
-LOCK_TTL = timedelta(seconds=60)
-HEARTBEAT_SECONDS = 15
+LOCK_TTL = timedelta(seconds=60)  # the default of CLOCK_LOCK_TTL_SECONDS (settings.py)
 ADVISORY_LOCK_KEY = 0x4D61696C  # "Mail": any constant shared by every clock of a database
 
 
@@ -110,7 +115,35 @@ class SingleClockLock:
         self.held = False
 
 
-def job(app, work):
+@dataclass(frozen=True)
+class Job:
+    """A periodic job: `run` lives in its domain's module and is called in an app context; the
+    clock commits after it, or rolls back and logs what failed."""
+
+    id: str
+    run: Callable[[], object]
+    trigger: str  # APScheduler's "cron" or "interval", with `when` as its fields
+    when: dict = field(default_factory=dict)
+    max_instances: int = 1
+    misfire_grace_time: int = 1  # APScheduler's default: a run more than a second late is skipped
+
+
+# Every job of the clock process, and nowhere else.
+JOBS = (
+    # 02:30 in Paris: after the day's edits, before anyone reads the morning digest.
+    Job("conflicts-nightly", nightly_detection, "cron", {"hour": 2, "minute": 30, "timezone": "Europe/Paris"},
+        misfire_grace_time=3600),
+    # Calendars synced from elsewhere, each at its own interval.
+    Job("feeds-sync", sync.run_due_syncs, "interval", {"minutes": sync.JOB_MINUTES}),
+    # Big imports, left by the upload for the clock; a tick during a long import returns at once.
+    Job("imports", import_jobs.run_queued_jobs_unless_busy, "interval", {"seconds": import_jobs.POLL_SECONDS},
+        max_instances=2),
+    # Reminders, notices and digests that fell due.
+    Job("reminders.run_due", run_due, "cron", {"second": 0}, misfire_grace_time=50),
+)
+
+
+def job(app, work, name: str | None = None):
     """Wraps a job: app context, one commit at the end, errors logged (a failing job must not
     stop the clock)."""
     def run():
@@ -120,7 +153,7 @@ def job(app, work):
                 db.session.commit()
             except Exception:
                 db.session.rollback()
-                log.exception("la tâche %s a échoué", getattr(work, "__name__", work))
+                log.exception("la tâche %s a échoué", name or getattr(work, "__name__", work))
             finally:
                 db.session.remove()
     return run
@@ -128,16 +161,17 @@ def job(app, work):
 
 def build_scheduler(app) -> BackgroundScheduler:
     scheduler = BackgroundScheduler(timezone="UTC")
-    # Jobs are registered by the modules that own them (conflicts, reminders, sync).
-    for register in app.extensions.get("maillage_clock_jobs", []):
-        register(scheduler, app)
+    for j in JOBS:
+        scheduler.add_job(job(app, j.run, j.id), j.trigger, **j.when, id=j.id, name=j.id,
+                          max_instances=j.max_instances, misfire_grace_time=j.misfire_grace_time,
+                          coalesce=True, replace_existing=True)
     return scheduler
 
 
 class Clock:
     """Runs the scheduler's jobs only while this process holds the lock: `beat()` renews or
-    takes the lock and starts, pauses or resumes the jobs accordingly. Whatever a module
-    registers is covered, without each job checking the lock itself."""
+    takes the lock and starts, pauses or resumes the jobs accordingly. Every job of JOBS is
+    covered, without each checking the lock itself."""
 
     def __init__(self, app, lock: SingleClockLock | None = None):
         self.app = app
@@ -169,15 +203,17 @@ class Clock:
 
 
 def main() -> None:
+    # First, so that a bad setting stops the clock with its one line, before any log.
+    from app import app
+
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     # APScheduler logs every run of every job ("Running job…", "executed successfully"): with the
     # imports polled every 2 s, that buried what the jobs themselves say. Its warnings and errors stay.
     logging.getLogger("apscheduler.executors").setLevel(logging.WARNING)
-    from app import app
 
     # Shorter beats and TTL only for tests that kill clocks and watch the standby take over.
-    heartbeat = float(os.environ.get("CLOCK_HEARTBEAT_SECONDS", HEARTBEAT_SECONDS))
-    ttl = timedelta(seconds=float(os.environ.get("CLOCK_LOCK_TTL_SECONDS", LOCK_TTL.total_seconds())))
+    heartbeat = app.config["CLOCK_HEARTBEAT_SECONDS"]
+    ttl = timedelta(seconds=app.config["CLOCK_LOCK_TTL_SECONDS"])
     clock = Clock(app, SingleClockLock(ttl=ttl))
     # honcho and systemd stop with SIGTERM: release the lock so that a restart is active at once.
     # The signal only asks; the loop stops between two beats. Raising from the handler could land

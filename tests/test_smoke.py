@@ -28,7 +28,7 @@ def test_a_coordinator_creates_a_weekly_series_and_reads_its_occurrences(client,
 
 
 def test_overlap_and_notice_settings_come_from_the_environment_and_bad_ones_stop_the_start(monkeypatch):
-    from app import _settings
+    from settings import from_environ as _settings
 
     monkeypatch.setenv("CONFLICT_NON_COMPETING_KINDS", "coordination, atelier")
     monkeypatch.setenv("CONFLICT_HORIZON_DAYS", "180")

@@ -15,5 +15,7 @@ def init_app(app) -> None:
     app.register_blueprint(coordination.bp)
     app.register_blueprint(deliveries.bp)  # /coordination/envois: what was sent, failed, waits
     app.register_blueprint(public.bp)  # "/", quartiers, lieux, evenements, ecran, widget
+    # One per app, not per process: tests run apps on different databases side by side.
+    app.extensions["page_cache"] = public.PageCache()
     app.register_blueprint(feeds.bp)  # /agenda, private links, import, sync
     subscriptions.init_app(app)  # /abonnement: public email subscriptions

@@ -16,20 +16,19 @@ from urllib.parse import urlsplit
 
 import sqlalchemy as sa
 from flask import Blueprint, abort, flash, g, redirect, render_template, request, session, url_for
-from flask_login import LoginManager, current_user, login_required, login_user, logout_user
+from flask_login import current_user, login_required, login_user, logout_user
 from flask_wtf import FlaskForm
-from flask_wtf.csrf import CSRFError, CSRFProtect
+from flask_wtf.csrf import CSRFError
 from wtforms import EmailField, PasswordField
 from wtforms.validators import DataRequired, Length
 
+from extensions import csrf, login_manager
 from models import db
 from models.users import User
 
 __all__ = ["login_required", "current_user", "coordinator_required", "bp", "init_app"]
 
 bp = Blueprint("auth", __name__, url_prefix="/coordination")
-login_manager = LoginManager()
-csrf = CSRFProtect()
 
 # Requests that authenticate without the session cookie (Bearer token, public, or the token
 # in an unsubscribe link that mail clients POST to in one click, RFC 8058).
@@ -147,7 +146,7 @@ def forbidden_page(error):
 @bp.errorhandler(429)
 def too_many_attempts(error):
     """Sign-in attempts and the creation of private links are rate-limited per address
-    (RATELIMITS in app.py); page blueprints register this for themselves."""
+    (RATELIMITS in settings.py); page blueprints register this for themselves."""
     return render_template("coordination/error.html", title="Trop de tentatives",
                            message="Trop de tentatives depuis votre adresse. "
                                    "Patientez un moment avant de réessayer."), 429

@@ -26,7 +26,7 @@ from scheduler.ical.sync import run_source
 from web.auth import current_user, login_required, too_many_attempts
 
 bp = Blueprint("feeds_pages", __name__)
-bp.register_error_handler(429, too_many_attempts)  # creating private links is rate-limited (app.py)
+bp.register_error_handler(429, too_many_attempts)  # creating private links is rate-limited (settings.py, extensions.py)
 
 
 def feed_addresses(path: str) -> dict:

@@ -182,7 +182,7 @@ class PageCache:
             shared_key = hashlib.sha256(repr(key).encode()).hexdigest()
             marker = hashlib.sha256("|".join((
                 versions, today.isoformat(), _PAGE_CODE, config["BASE_URL"], config["DEFAULT_TIMEZONE"],
-                str(config.get("SCREEN_REFRESH_SECONDS")), request.script_root)).encode()).hexdigest()
+                str(config["SCREEN_REFRESH_SECONDS"]), request.script_root)).encode()).hexdigest()
             value = shared_page(shared_key, marker)
         if value is None:
             value = build()
@@ -198,7 +198,7 @@ class PageCache:
 
 
 def page_cache() -> PageCache:
-    return current_app.extensions.setdefault("maillage_page_cache", PageCache())
+    return current_app.extensions["page_cache"]
 
 
 def _shared() -> bool:
@@ -377,7 +377,7 @@ def screen(key: str):
         start, end = _window(first_day, SCREEN_DAYS, zone)
         rows = occurrence_rows(occurrences_between(_scope_filter(kind, obj), start, end))
         return render_template("public/screen.html", scope=obj, scope_kind=kind, days=by_day(rows),
-                               today=first_day, refresh_seconds=current_app.config.get("SCREEN_REFRESH_SECONDS", 300))
+                               today=first_day, refresh_seconds=current_app.config["SCREEN_REFRESH_SECONDS"])
 
     response = cached_html((_scope_of(kind, obj),), (key, first_day), build)
     # The screen asks for fresh data; the service worker keeps the last one for when the network drops.

@@ -51,7 +51,7 @@ def _secret_keys() -> list[str]:
 
 @bp.errorhandler(429)
 def too_many_requests(error):
-    """Requests are rate-limited per client address (RATELIMITS in app.py)."""
+    """Requests are rate-limited per client address (RATELIMITS in settings.py)."""
     return render_template("subscriptions/done.html", title="Trop de demandes",
                            message="Trop de demandes d'abonnement depuis votre adresse. "
                                    "Patientez un moment avant de réessayer."), 429

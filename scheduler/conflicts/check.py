@@ -4,6 +4,7 @@ the rule every writer obeys (hard conflicts refused).
 """
 from __future__ import annotations
 
+import logging
 from bisect import bisect_left
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -28,6 +29,8 @@ from scheduler.conflicts.detection import (
     detect,
 )
 from scheduler.time.recurrence import Occurrence, epoch, expand, rule_of
+
+log = logging.getLogger("maillage.conflicts")
 
 # --- from the database ------------------------------------------------------------------------
 
@@ -114,6 +117,11 @@ class Outcome:
         """Hard ones first, then by date."""
         return sorted(self.created + self.still, key=lambda c: (not c.is_hard, c.starts_at, c.id))
 
+    @property
+    def summary(self) -> str:
+        return (f"{len(self.created)} nouveau(x) ou rouvert(s), {len(self.still)} toujours vrai(s), "
+                f"{len(self.ended)} clos.")
+
 
 def reconcile(found: dict[tuple, Found], existing: Iterable[ScheduleConflict], actor=None,
               resolved_by_action: str | None = None, resolving_ids: set[int] = frozenset()) -> Outcome:
@@ -190,6 +198,14 @@ def run_full_detection(now: datetime | None = None, actor=None) -> Outcome:
     found = detect(occurrences, _context(events))
     existing = db.session.scalars(_in_horizon(sa.select(ScheduleConflict), start, end))
     return reconcile(found, existing, actor)
+
+
+def nightly_detection() -> Outcome:
+    """The clock's nightly job: safe to run twice (it reconciles), and a kill halfway commits nothing."""
+    outcome = run_full_detection()
+    db.session.commit()
+    log.info("chevauchements : %s", outcome.summary)
+    return outcome
 
 
 def person_ids_of(event: Event) -> set[int]:

@@ -252,21 +252,13 @@ def run_queued_jobs(limit: int = 20) -> int:
 _working = threading.Lock()
 
 
-def register(scheduler, app) -> None:
-    """Clock hook (app.extensions["maillage_clock_jobs"]). A tick that comes while the previous one
-    is still importing returns at once; `max_instances=2` lets it, so that APScheduler does not log
-    a skipped run every two seconds of a long import."""
-    def job():
-        if not _working.acquire(blocking=False):
-            return
-        try:
-            with app.app_context():
-                try:
-                    run_queued_jobs()
-                finally:
-                    db.session.remove()
-        finally:
-            _working.release()
-
-    scheduler.add_job(job, "interval", seconds=POLL_SECONDS, id="imports", name="imports", max_instances=2,
-                      coalesce=True, replace_existing=True)
+def run_queued_jobs_unless_busy() -> int:
+    """The clock's job: `run_queued_jobs`, unless the previous tick is still importing; then it
+    returns at once. The clock lets such a tick start (`max_instances=2`), so that APScheduler
+    does not log a skipped run every two seconds of a long import."""
+    if not _working.acquire(blocking=False):
+        return 0
+    try:
+        return run_queued_jobs()
+    finally:
+        _working.release()

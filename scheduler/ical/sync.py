@@ -146,16 +146,3 @@ def run_due_syncs() -> int:
     for source_id in due:
         run_source(source_id)
     return len(due)
-
-
-def register(scheduler, app) -> None:
-    """Clock hook (app.extensions["maillage_clock_jobs"])."""
-    def job():
-        with app.app_context():
-            try:
-                run_due_syncs()
-            finally:
-                db.session.remove()
-
-    scheduler.add_job(job, "interval", minutes=JOB_MINUTES, id="feeds-sync", name="feeds-sync", max_instances=1,
-                      coalesce=True, replace_existing=True)

@@ -49,15 +49,16 @@ def stored_messages(directory: Path) -> list[tuple[Path, EmailMessage]]:
 
 def main() -> None:
     import logging
-    import os
 
     from aiosmtpd.controller import Controller
 
+    import settings as maillage_settings
     from scheduler.notifications.mail import SmtpSettings
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    settings = SmtpSettings.from_url(os.environ.get("SMTP_URL", "smtp://127.0.0.1:8025"))
-    directory = Path(os.environ.get("MAILBOX_DIR", Path(__file__).resolve().parent.parent / "instance" / "mailbox"))
+    # The same settings, read the same way, as the app that sends (SMTP_URL) and lists (MAILBOX_DIR).
+    settings = SmtpSettings.from_url(maillage_settings.value("SMTP_URL"))
+    directory = Path(maillage_settings.value("MAILBOX_DIR"))
     controller = Controller(Mailbox(directory), hostname=settings.host, port=settings.port)
     controller.start()
     logging.getLogger("maillage.mailbox").info(

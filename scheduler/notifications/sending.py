@@ -163,7 +163,7 @@ def send_due(now: datetime, limit: int | None = None) -> dict[str, int]:
 
 def scan(now: datetime) -> dict[str, int]:
     """Records every delivery that fell due since the last scan, up to `now`; returns counts."""
-    grace = timedelta(minutes=current_app.config.get("REMINDER_GRACE_MINUTES", 180))
+    grace = timedelta(minutes=current_app.config["REMINDER_GRACE_MINUTES"])
     mark = db.session.get(ScanMark, SCAN_MARK)
     if mark is None or mark.scanned_until > now:  # first scan, or someone ran the clock ahead
         since = now - grace
@@ -194,19 +194,12 @@ def scan(now: datetime) -> dict[str, int]:
     return counts
 
 
-def run_due(now: datetime) -> dict[str, int]:
-    """What the clock runs every minute: scan, then send. Commits."""
+def run_due(now: datetime | None = None) -> dict[str, int]:
+    """What the clock runs every minute (`now`: this instant): scan, then send. Commits."""
+    now = now or utcnow()
     if now.tzinfo is None:
         raise ValueError("run_due needs an aware instant")
     scanned = scan(now)
     db.session.commit()
     sent = send_due(now)
     return {"recorded": scanned["pending"], "missed": scanned["skipped"], **sent}
-
-
-def register(scheduler, app) -> None:
-    """The clock's minute job (see scheduler/clock.py)."""
-    from scheduler.clock import job
-
-    scheduler.add_job(job(app, lambda: run_due(utcnow())), "cron", second=0, id="reminders.run_due",
-                      name="reminders.run_due", max_instances=1, coalesce=True, misfire_grace_time=50)

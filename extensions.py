@@ -1,0 +1,126 @@
+"""Every Flask extension Maillage uses, made here; `create_app` (app.py) starts them.
+
+`db` is made in models/base.py, because the models are declared on it; it is only shown here.
+Flask-SQLAlchemy, Flask-Migrate, Flask-Login and Flask-WTF keep what they know of an app in
+`app.extensions`, so one object serves every app (tests make many). Flask-Limiter and
+flask-smorest keep it on the object itself (the counters' storage and the limits; the app and its
+OpenAPI document), so those are made once per app, by `create_limiter` and `create_api`.
+"""
+from __future__ import annotations
+
+import time
+from typing import Callable
+
+from apispec.ext.marshmallow import MarshmallowPlugin
+from apispec.ext.marshmallow.common import resolve_schema_cls
+from flask import Flask, request
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
+from flask_login import LoginManager
+from flask_migrate import Migrate
+from flask_smorest import Api
+from flask_smorest.pagination import PaginationMetadataSchema
+from flask_wtf.csrf import CSRFProtect
+from werkzeug.exceptions import HTTPException
+
+from models.base import db
+
+__all__ = ["db", "migrate", "login_manager", "csrf", "create_api", "create_limiter", "JSON_PREFIXES"]
+
+migrate = Migrate()
+login_manager = LoginManager()  # the coordination pages' sign-in (web/auth.py)
+csrf = CSRFProtect()  # checked by web/auth.py itself, so that the JSON API is left out
+
+
+# --- the JSON API (flask-smorest) ---------------------------------------------------------------
+
+# Where answers, errors included, are JSON (or iCal), not pages.
+JSON_PREFIXES = ("/api/", "/feeds/")
+# Messages people read when nothing more precise was said.
+_DEFAULT_MESSAGES = {
+    400: "Requête invalide.",
+    401: "Authentification requise.",
+    403: "Vous n'avez pas le droit de faire cela.",
+    404: "Introuvable.",
+    405: "Méthode non autorisée sur cette adresse.",
+    409: "Conflit avec l'état actuel.",
+    415: "Type de contenu non pris en charge : envoyez du JSON.",
+    422: "Données invalides : le détail est dans « errors ».",
+    429: "Trop de requêtes : réessayez dans un instant.",
+    500: "Erreur interne du serveur.",
+    503: "Service momentanément indisponible : réessayez dans quelques secondes.",
+}
+
+
+class MaillageApi(Api):
+    def handle_http_exception(self, error: HTTPException):
+        """The one JSON error shape for the API and feeds; pages keep their HTML errors."""
+        if not request.path.startswith(JSON_PREFIXES):
+            return error
+        payload, code, headers = super().handle_http_exception(error)
+        if code == 413:  # the import endpoints take more than the others (settings.py, UPLOAD_ENDPOINTS)
+            payload.setdefault("message", too_large_message())
+        payload.setdefault("message", _DEFAULT_MESSAGES.get(code, error.description))
+        payload.setdefault("errors", {})
+        return payload, code, headers
+
+    def _register_pagination_header(self):
+        """X-Pagination carries JSON: OpenAPI 3 says so with `content`; flask-smorest's `schema`
+        would promise the `simple` style (`total,3,page,1`), which clients would then misread."""
+        self.spec.components.header("PAGINATION", {
+            "description": "Pagination metadata",
+            "content": {"application/json": {"schema": PaginationMetadataSchema}},
+        }, lazy=True)
+
+
+def too_large_message() -> str:
+    limit = request.max_content_length or 0
+    return f"La requête est trop volumineuse ({limit / 1024 / 1024:.0f} Mo au plus)."
+
+
+def _schema_name(schema) -> str:
+    """Component names: EventSchema -> Event, EventSchema(partial=True) -> EventPatch."""
+    name = resolve_schema_cls(schema).__name__.removesuffix("Schema")
+    if getattr(schema, "partial", False) is True:
+        name += "Patch"
+    return name
+
+
+def create_api(app: Flask) -> MaillageApi:
+    app.config.setdefault("API_TITLE", "Maillage")
+    app.config.setdefault("API_VERSION", "v1")
+    app.config.setdefault("OPENAPI_VERSION", "3.0.3")
+    app.config.setdefault("OPENAPI_URL_PREFIX", "/api/v1")
+    app.config.setdefault("OPENAPI_JSON_PATH", "openapi.json")
+    app.config.setdefault("API_SPEC_OPTIONS", {
+        "info": {"description": "Le calendrier partagé des partenaires de l'emploi des quartiers."},
+        "components": {"securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}},
+        "security": [{}, {"bearer": []}],
+    })
+    return MaillageApi(app, spec_kwargs={"marshmallow_plugin": MarshmallowPlugin(schema_name_resolver=_schema_name)})
+
+
+# --- rate limits (Flask-Limiter) ----------------------------------------------------------------
+
+def create_limiter(app: Flask, exempt: dict[str, Callable[[], bool]]) -> Limiter:
+    """Applies RATELIMITS (endpoint or blueprint name -> limit), so after every blueprint is
+    registered; only POSTs count on page endpoints (showing the sign-in form is free, trying a
+    password is not). `exempt`: by name, who a limit does not hold back."""
+    limiter = Limiter(get_remote_address, app=app)
+
+    @app.after_request
+    def retry_after(response):
+        if response.status_code == 429 and "Retry-After" not in response.headers:
+            limit = limiter.current_limit
+            wait = int(limit.reset_at - time.time()) if limit else 60
+            response.headers["Retry-After"] = str(max(1, wait))
+        return response
+
+    for name, rate in app.config["RATELIMITS"].items():
+        if name in app.blueprints:
+            limiter.limit(rate, exempt_when=exempt.get(name))(app.blueprints[name])
+        elif name in app.view_functions:
+            methods = ["POST"] if "POST" in next(app.url_map.iter_rules(name)).methods else None
+            app.view_functions[name] = limiter.limit(rate, methods=methods, exempt_when=exempt.get(name))(
+                app.view_functions[name])
+    return limiter
