@@ -93,7 +93,7 @@ def _freeze_what_lives_forever() -> None:
     was a 80-100 ms pause of every request waiting on it (the load test's p99). Frozen, they are
     left out of every collection; what requests make is still collected as before. The modules
     that requests import on first use (the feed writer, the iCal reader) are loaded first."""
-    import scheduler.ical.feeds  # noqa: F401
+    import scheduler.ical.feeds
     import scheduler.ical.parse_ics  # noqa: F401
 
     gc.collect()

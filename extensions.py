@@ -9,7 +9,7 @@ OpenAPI document), so those are made once per app, by `create_limiter` and `crea
 from __future__ import annotations
 
 import time
-from typing import Callable
+from collections.abc import Callable
 
 from apispec.ext.marshmallow import MarshmallowPlugin
 from apispec.ext.marshmallow.common import resolve_schema_cls
@@ -25,7 +25,7 @@ from werkzeug.exceptions import HTTPException
 
 from models.base import db
 
-__all__ = ["db", "migrate", "login_manager", "csrf", "create_api", "create_limiter", "JSON_PREFIXES"]
+__all__ = ["JSON_PREFIXES", "create_api", "create_limiter", "csrf", "db", "login_manager", "migrate"]
 
 migrate = Migrate()
 login_manager = LoginManager()  # the coordination pages' sign-in (web/auth.py)

@@ -10,9 +10,10 @@ SECRET_KEY in production) holds whatever the environment says.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -86,7 +87,7 @@ def database_url(text: str) -> str:
         url = "postgresql://" + url[len("postgres://"):]
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url[len("postgresql://"):]
-    if not (url.startswith("sqlite:///") or url.startswith("postgresql+psycopg://") and urlsplit(url).hostname):
+    if not (url.startswith("sqlite:///") or (url.startswith("postgresql+psycopg://") and urlsplit(url).hostname)):
         raise ValueError("une adresse sqlite:///chemin/du/fichier ou postgresql://hôte/base est attendue")
     return url
 

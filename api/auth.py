@@ -4,8 +4,8 @@ from __future__ import annotations
 from flask import request
 from flask_smorest import abort
 
-from models.users import User
 from models.operations.users import user_for_token
+from models.users import User
 
 _CHALLENGE = {"WWW-Authenticate": 'Bearer realm="maillage"'}
 

@@ -1,7 +1,7 @@
 """Overlaps between partners: the list, accepting one, and the check every event write goes through."""
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from flask.views import MethodView
 from flask_smorest import Blueprint
@@ -26,7 +26,7 @@ blp = Blueprint("conflicts", __name__, url_prefix="/api/v1", description="Chevau
 def _iso(epoch: int | None) -> str | None:
     if epoch is None:
         return None
-    return datetime.fromtimestamp(epoch, timezone.utc).isoformat().replace("+00:00", "Z")
+    return datetime.fromtimestamp(epoch, UTC).isoformat().replace("+00:00", "Z")
 
 
 def _side(conflict, which: str) -> dict:
@@ -124,8 +124,9 @@ class RefusedWriteSchema(ErrorSchema):
         "description": "les chevauchements bloquants qui refusent l'écriture"})
 
 
-REFUSED = {"schema": RefusedWriteSchema, "description": "Refusé : l'écriture créerait un chevauchement bloquant "
-                                                          "(mode strict, ou lieu qui les refuse) ; rien n'est enregistré"}
+REFUSED = {"schema": RefusedWriteSchema,
+           "description": "Refusé : l'écriture créerait un chevauchement bloquant "
+                          "(mode strict, ou lieu qui les refuse) ; rien n'est enregistré"}
 
 
 def refused_response(error: HardConflictsRefused):

@@ -8,13 +8,13 @@ open conflicts) is read from it at scrape time, so every process answers the sam
 from __future__ import annotations
 
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import sqlalchemy as sa
 from flask import Blueprint, Response, current_app, g, jsonify, request
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest, multiprocess
-from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
 from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
 from prometheus_client.registry import REGISTRY
 
 from models import db
@@ -74,8 +74,8 @@ def clock_state(connection) -> dict:
         if beat is None:
             return {"status": "down", "last_heartbeat": None}
         if beat.tzinfo is None:
-            beat = beat.replace(tzinfo=timezone.utc)
-        late = datetime.now(timezone.utc) - beat > CLOCK_LATE_AFTER
+            beat = beat.replace(tzinfo=UTC)
+        late = datetime.now(UTC) - beat > CLOCK_LATE_AFTER
         return {"status": "late" if late else "ok", "last_heartbeat": beat.isoformat()}
     return {"status": "unknown"}
 

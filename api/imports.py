@@ -20,10 +20,10 @@ from models.events import EVENT_KINDS, VISIBILITIES
 from models.operations.imports import confirm_import_job, import_job_for
 from models.operations.partners import partner_by_slug
 from models.operations.territory import place_by_slug
-from scheduler.ical.planned import ImportOptions
 from scheduler.ical.imports import apply_plan, preview
-from scheduler.ical.parse_csv import csv_template, parse_file
 from scheduler.ical.jobs import estimated_events, progress_view, submit
+from scheduler.ical.parse_csv import csv_template, parse_file
+from scheduler.ical.planned import ImportOptions
 
 blp = Blueprint("imports", __name__, url_prefix="/api/v1", description="Import de calendriers (.ics, CSV)")
 

@@ -9,8 +9,8 @@ from marshmallow import fields
 from api.auth import require_api_user
 from api.schemas import SLUG, BaseSchema, SelectPage, between, length, one_of, reference
 from models import Partner, Person, db
-from models.operations import partners as ops
 from models.errors import NotFound
+from models.operations import partners as ops
 from models.partners import PARTNER_TYPES, PERSON_ROLES
 from scheduler.conflicts.check import PERSON_FIELDS_IN_DETECTION, check_events_sharing, detection_facts
 

@@ -19,15 +19,19 @@ blp = Blueprint("reminders", __name__, url_prefix="/api/v1", description="Rappel
 class ReminderOffsetSchema(BaseSchema):
     days_before = fields.Integer(required=True, validate=between(0, MAX_DAYS_BEFORE),
                                  metadata={"description": "jours avant la date de l'occurrence (0 = le jour même)"})
-    at = fields.String(required=True, validate=validate.Regexp(r"^([01]\d|2[0-3]):[0-5]\d$", error="Heure HH:MM attendue."),
+    at = fields.String(required=True,
+                       validate=validate.Regexp(r"^([01]\d|2[0-3]):[0-5]\d$", error="Heure HH:MM attendue."),
                        metadata={"description": "heure locale du lieu, HH:MM"})
 
 
 class ReminderSettingsSchema(BaseSchema):
-    offsets = fields.List(fields.Nested(ReminderOffsetSchema), validate=validate.Length(max=5, error="Au plus 5 rappels."),
-                          metadata={"description": "vide : les rappels par défaut (2 jours avant à 9:00, le jour même à 8:00)"})
+    offsets = fields.List(fields.Nested(ReminderOffsetSchema),
+                          validate=validate.Length(max=5, error="Au plus 5 rappels."),
+                          metadata={"description": "vide : les rappels par défaut "
+                                                   "(2 jours avant à 9:00, le jour même à 8:00)"})
     webhook_url = fields.URL(allow_none=True, schemes={"http", "https"}, validate=length(500))
-    webhook_secret = fields.String(dump_only=True, metadata={"description": "clé HMAC-SHA256 de l'en-tête X-Maillage-Signature"})
+    webhook_secret = fields.String(dump_only=True,
+                                   metadata={"description": "clé HMAC-SHA256 de l'en-tête X-Maillage-Signature"})
 
 
 def _visible(partner) -> dict:

@@ -69,7 +69,7 @@ class BaseSchema(ma.Schema):
     def refuse_nul_characters(self, data, **kwargs):
         """No text we keep may hold a NUL character (PostgreSQL refuses it): say so, field by field."""
         if hasattr(data, "keys"):
-            bad = {key: ["Caractère nul (\\u0000) interdit."] for key in data.keys() if _has_nul(data[key])}
+            bad = {key: ["Caractère nul (\\u0000) interdit."] for key in data if _has_nul(data[key])}
             if bad:
                 raise ValidationError(bad)
         return data

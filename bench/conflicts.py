@@ -24,7 +24,7 @@ import statistics
 import sys
 import time as timer
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -32,16 +32,15 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from bench.national import SEED, build_national, load_national, national_window  # noqa: E402
-from scheduler.conflicts.detection import DetectionContext, detect, detect_pairwise
+from bench.national import SEED, build_national, load_national, national_window
 from scheduler.conflicts.check import _audiences, person_limits
+from scheduler.conflicts.detection import DetectionContext, detect, detect_pairwise
 from scheduler.time.recurrence import _gc_paused, expand
 
 TARGET_FULL_SECONDS = 10.0
 TARGET_RATIO = 100.0
 TARGET_P95_MS = 50.0
 SAMPLE = 5000
-UTC = timezone.utc
 PG_ADMIN_URL = os.environ.get("BENCH_POSTGRES_ADMIN_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 
 
@@ -91,8 +90,8 @@ def incremental_in_postgresql(scale: float, seed: int, start, database_url: str 
 
     from app import create_app
     from models import Event, ScheduleConflict, db
-    from scheduler.writes import EventWrites
     from scheduler.time.recurrence import rule_of
+    from scheduler.writes import EventWrites
 
     owned = database_url is None
     if owned:

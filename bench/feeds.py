@@ -28,7 +28,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from bench.national import build_national  # noqa: E402
+from bench.national import build_national
 from scheduler.time.rules import local_to_utc
 
 N_WEEKLY, N_SINGLE = 1000, 4000
@@ -83,7 +83,16 @@ def baseline_feed(spec, today: date, base_url: str, default_timezone: str) -> by
     import icalendar
 
     from scheduler.ical.feeds import feed_events, feed_head
-    from scheduler.ical.render import PRODID, STATUS_CODES, RenderContext, WEEKDAY_CODES, _description, _location, default_horizon, vtimezone
+    from scheduler.ical.render import (
+        PRODID,
+        STATUS_CODES,
+        WEEKDAY_CODES,
+        RenderContext,
+        _description,
+        _location,
+        default_horizon,
+        vtimezone,
+    )
     from scheduler.time.recurrence import rule_dates, rule_of, skipped_holidays
 
     events = feed_events(spec, today)
@@ -110,7 +119,8 @@ def baseline_feed(spec, today: date, base_url: str, default_timezone: str) -> by
         vevent.add("last-modified", e.updated_at)
         vevent.add("sequence", e.sequence or 0)
         vevent.add("dtstart", start)
-        vevent.add("dtend", (start.astimezone(ZoneInfo("UTC")) + timedelta(minutes=e.duration_minutes)).astimezone(zone))
+        end = start.astimezone(ZoneInfo("UTC")) + timedelta(minutes=e.duration_minutes)
+        vevent.add("dtend", end.astimezone(zone))
         if rule.frequency != "once":
             recur = {"freq": freq_names[rule.frequency], "interval": rule.interval}
             if rule.frequency == "weekly":

@@ -35,7 +35,9 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from bench.feeds import feed_calendar, load  # noqa: E402
+import itertools
+
+from bench.feeds import feed_calendar, load
 
 TARGETS = {"upload_ms": 1000.0, "poll_p95_ms": 250.0}
 PASSWORD = "un mot de passe de banc d'essai"
@@ -78,7 +80,7 @@ def _watch(app, client, job_id: int) -> dict:
             raise SystemExit(f"the clock's work ended, the job did not: {state}")
         timer.sleep(0.25)
     done.wait()
-    gaps = [b - a for a, b in zip(answers, answers[1:])]
+    gaps = [b - a for a, b in itertools.pairwise(answers)]
     return {"seconds": timer.perf_counter() - started, "polls": polls, "phases": phases, "state": state,
             "percents": percents, "longest_gap": max(gaps, default=0.0)}
 
@@ -150,7 +152,8 @@ def main() -> int:
     print(f"upload request (file stored, job queued): {upload_ms:.0f} ms; confirmation request: {confirm_ms:.0f} ms")
     for name, run in (("preview", preview), ("import", imported)):
         seen = ", ".join(f"{label} at {at:.1f} s" for label, at in run["phases"].items())
-        print(f"{name}: {run['seconds']:.1f} s to its outcome ({run['state']['state']}); phases seen by the page: {seen}; "
+        print(f"{name}: {run['seconds']:.1f} s to its outcome ({run['state']['state']}); "
+              f"phases seen by the page: {seen}; "
               f"{len(set(run['percents']))} different percentages shown, at most {run['longest_gap']:.1f} s "
               "between two answers")
     print(f"import: {events} events written, {conflicts} overlaps recorded, job {state}")

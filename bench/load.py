@@ -44,7 +44,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 BIN = Path(sys.executable).parent
 
-import sqlalchemy as sa  # noqa: E402
+import sqlalchemy as sa
 
 PG_ADMIN_URL = os.environ.get("BENCH_POSTGRES_ADMIN_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 TARGET_RPS, TARGET_P99_MS = 500.0, 100.0
@@ -113,7 +113,8 @@ def choose_targets(url: str, env: dict, folder: Path, rng: random.Random, n_edit
                  + [f"/feeds/partners/{p}.ics" for p in rng.sample(partners, min(200, len(partners)))]
                  + [f"/feeds/places/{p}.ics" for p in rng.sample(places, min(100, len(places)))]
                  + [f"/feeds/quartiers/{q}.ics" for q in rng.sample(quartiers, min(40, len(quartiers)))]
-                 + [f"/feeds/quartiers/{q}.ics?kind=permanence" for q in rng.sample(quartiers, min(10, len(quartiers)))])
+                 + [f"/feeds/quartiers/{q}.ics?kind=permanence"
+                    for q in rng.sample(quartiers, min(10, len(quartiers)))])
         pages = (["/", "/?jeunes=1"]
                  + [f"/quartiers/{q}" for q in rng.sample(quartiers, min(40, len(quartiers)))]
                  + [f"/lieux/{p}" for p in rng.sample(places, min(60, len(places)))]
@@ -173,7 +174,7 @@ def start_web(port: int, workers: int, env: dict, log: Path, access_log: Path | 
             return server
         except OSError:
             if server.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"gunicorn did not start:\n{log.read_text()[-3000:]}")
+                raise RuntimeError(f"gunicorn did not start:\n{log.read_text()[-3000:]}") from None
             time.sleep(0.3)
 
 
@@ -241,10 +242,12 @@ def run_locust(host: str, users: int, seconds: int, classes: list[str], env: dic
         raise SystemExit(f"locust wrote no figures:\n{done.stderr[-3000:]}") from None
     failures = Path(f"{prefix}_failures.csv").read_text(encoding="utf-8").splitlines()[1:]
     total = rows.pop("Aggregated")
-    return {"locust_cpu": locust_cpu, "rps": float(total["Requests/s"]), "p50": float(total["50%"]), "p99": float(total["99%"]),
+    return {"locust_cpu": locust_cpu, "rps": float(total["Requests/s"]),
+            "p50": float(total["50%"]), "p99": float(total["99%"]),
             "max": float(total["Max Response Time"]), "requests": int(total["Request Count"]),
             "failures": int(total["Failure Count"]), "failure_lines": failures[:10],
-            "whole": whole["whole"], "ramp_up": whole["ramp_up"], "after_ramp_up": whole["after_ramp_up"], "spawn_seconds": whole["spawn_seconds"],
+            "whole": whole["whole"], "ramp_up": whole["ramp_up"], "after_ramp_up": whole["after_ramp_up"],
+            "spawn_seconds": whole["spawn_seconds"],
             "by_name": {name: (int(r["Request Count"]), float(r["Requests/s"]), float(r["50%"]), float(r["99%"]),
                                int(r["Failure Count"])) for name, r in rows.items()}}
 

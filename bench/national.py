@@ -39,7 +39,7 @@ import random
 import sys
 import time as timer
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from types import SimpleNamespace
 from zoneinfo import ZoneInfo
@@ -48,12 +48,11 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from scheduler.time.rules import last_possible_date, local_to_utc
-from models.territory import school_zone_of  # noqa: E402
+from models.territory import school_zone_of
 from scheduler.time.recurrence import ExceptionSpec, SeriesRule, expand, holiday_region_of
+from scheduler.time.rules import last_possible_date, local_to_utc
 
 SEED = 20260325
-UTC = timezone.utc
 N_QUARTIERS, N_PARTNERS, N_SERIES = 1500, 10_000, 30_000
 PEOPLE_PER_PARTNER = 1.5
 PLACES_PER_QUARTIER = 2
@@ -209,7 +208,7 @@ def build_national(scale: float = 1.0, seed: int = SEED, start: date | None = No
         place = rng.choice(places_by_quartier[q["id"]])
         pattern = pattern_of()
         kind = rng.choice(kinds_of[pattern])
-        pool = partners_by_dept[q["department"]] if q["department"] in partners_by_dept else [1]
+        pool = partners_by_dept.get(q["department"], [1])
         local = partners_by_quartier.get(q["id"]) or pool
         organisers = [rng.choice(local)]
         if kind in ("lundi_emploi", "forum", "coordination") or rng.random() < 0.2:  # co-animation
@@ -226,13 +225,15 @@ def build_national(scale: float = 1.0, seed: int = SEED, start: date | None = No
         holiday_dept = q["department"]
         skip_holidays = rng.random() > 0.03 and pattern != "once"  # a dated event is on its date (models/events.py)
         school_zone = school_zone_of(holiday_dept)
-        pauses = (school_zone is not None and pattern != "once" and cal.partners[organisers[0] - 1]["type"] in YOUTH_TYPES
+        pauses = (school_zone is not None and pattern != "once"
+                  and cal.partners[organisers[0] - 1]["type"] in YOUTH_TYPES
                   and pause_rng.random() < SCHOOL_PAUSE_SHARE)
         st = timing["start_time"]
         row = {
             "id": event_id, "uid": f"national-{seed}-{event_id}@maillage", "kind": kind,
             "title": f"{kind.replace('_', ' ').capitalize()} {event_id}", "description": "",
-            "place_id": place["id"], "room": rng.choice(place["rooms"]) if place["rooms"] and rng.random() < 0.7 else None,
+            "place_id": place["id"],
+            "room": rng.choice(place["rooms"]) if place["rooms"] and rng.random() < 0.7 else None,
             "visibility": "public" if rng.random() < 0.85 else "partners",
             "status": "cancelled" if rng.random() < 0.01 else ("tentative" if rng.random() < 0.03 else "confirmed"),
             "capacity": rng.choice([None, None, 12, 20, 40]),

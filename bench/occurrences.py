@@ -23,7 +23,7 @@ import gc
 import sys
 import time as timer
 from collections.abc import Iterable
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -31,14 +31,13 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-import holidays  # noqa: E402
-from dateutil.rrule import DAILY, MONTHLY, WEEKLY, rrule, weekday  # noqa: E402
+import holidays
+from dateutil.rrule import DAILY, MONTHLY, WEEKLY, rrule, weekday
 
-from bench.national import SEED, build_national, national_window  # noqa: E402
+from bench.national import SEED, build_national, national_window
 from scheduler.time.recurrence import Occurrence, SeriesRule, _gc_paused, expand
 
 TARGET_RATIO = 3.0
-UTC = timezone.utc
 FREQUENCIES = {"daily": DAILY, "weekly": WEEKLY, "monthly": MONTHLY}
 _holiday_calendars: dict[str, holidays.HolidayBase] = {}
 

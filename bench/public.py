@@ -31,9 +31,9 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-import sqlalchemy as sa  # noqa: E402
+import sqlalchemy as sa
 
-from bench.national import load_national  # noqa: E402
+from bench.national import load_national
 
 TARGET_P95_MS = 50.0
 WRITE_EVERY = 50
@@ -42,7 +42,7 @@ PG_ADMIN_URL = os.environ.get("BENCH_POSTGRES_ADMIN_URL", "postgresql+psycopg://
 
 def p95(values: list[float]) -> float:
     ordered = sorted(values)
-    return ordered[max(0, int(round(0.95 * len(ordered))) - 1)]
+    return ordered[max(0, round(0.95 * len(ordered)) - 1)]
 
 
 def fresh_database() -> tuple[str, callable]:
@@ -168,8 +168,8 @@ def main() -> None:
                      [f"/api/v1/occurrences?start={start + timedelta(days=d)}&end={start + timedelta(days=d + 1)}"
                       for d in range(7)]),
             "quartier": (f"/quartiers/{busiest.code}?du={start}",
-                         [f"/api/v1/occurrences?quartier={busiest.code}&start={start}"
-                          f"&end={start + timedelta(days=28)}"]),
+                         [(f"/api/v1/occurrences?quartier={busiest.code}&start={start}"
+                          f"&end={start + timedelta(days=28)}")]),
         }
         results = {}
         for name, (page_url, json_url) in pages.items():
@@ -177,7 +177,8 @@ def main() -> None:
             page = measure_page(app, client, page_url, args.requests)
             results[name] = (page, json)
             print(f"{name:9s} page: p50 {page['p50']:.1f} ms, p95 {page['p95']:.1f} ms, max {page['max']:.0f} ms, "
-                  f"first (cold) {page['cold']:.0f} ms, CPU p95 {page['cpu_p95']:.1f} ms, {page['writes']} writes in {args.requests} requests "
+                  f"first (cold) {page['cold']:.0f} ms, CPU p95 {page['cpu_p95']:.1f} ms, "
+                  f"{page['writes']} writes in {args.requests} requests "
                   f"(the request after each: {', '.join(f'{t:.0f}' for t in page['rebuilt'])} ms), "
                   f"{page['bytes'] // 1024} KiB | JSON same window: p50 {json['p50']:.0f} ms, "
                   f"p95 {json['p95']:.0f} ms | ratio p95 JSON/page {json['p95'] / page['p95']:.0f}x")

@@ -31,10 +31,10 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from bench.national import SEED, national_rules, national_window  # noqa: E402
-from models.deliveries import DEFAULT_OFFSETS, SUBSCRIBER_OFFSETS  # noqa: E402
-from scheduler.time.recurrence import expand
+from bench.national import SEED, national_rules, national_window
+from models.deliveries import DEFAULT_OFFSETS, SUBSCRIBER_OFFSETS
 from scheduler.notifications.due import anything_due, due_reminders, reminder_due
+from scheduler.time.recurrence import expand
 
 TARGET_SECONDS = 1.0
 OFFSETS = sorted(set(DEFAULT_OFFSETS) | set(SUBSCRIBER_OFFSETS))
@@ -89,7 +89,7 @@ def main() -> int:
     quiet_hi = busy_hi + 3 * 3600 + 17 * 60  # 12:17: no reminder time in any zone
     zones = {r.timezone for r in rules}
 
-    quiet_cpu, quiet_wall, quiet_due = cpu(lambda: anything_due(zones, OFFSETS, quiet_hi - 60, quiet_hi), args.repeat)
+    quiet_cpu, _quiet_wall, quiet_due = cpu(lambda: anything_due(zones, OFFSETS, quiet_hi - 60, quiet_hi), args.repeat)
     tick_cpu, tick_wall, found = cpu(lambda: list(due_reminders(rules, OFFSETS, busy_lo, busy_hi)), args.repeat)
     base_cpu, base_wall, expected = cpu(lambda: baseline(rules, OFFSETS, busy_lo, busy_hi, window))
 

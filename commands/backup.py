@@ -10,8 +10,8 @@ import click
 from sqlalchemy.exc import SQLAlchemyError
 
 from models import db
-from models.operations.backup import export_calendar, import_calendar
 from models.errors import DomainError
+from models.operations.backup import export_calendar, import_calendar
 
 
 @click.command("export")

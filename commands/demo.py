@@ -11,10 +11,10 @@ from zoneinfo import ZoneInfo
 import sqlalchemy as sa
 
 from models import Event, Partner, Person, Place, Quartier, db
-from scheduler.writes import create_event
 from models.operations.partners import create_partner, create_person
 from models.operations.territory import create_place, create_quartier
 from models.operations.users import get_or_create_user
+from scheduler.writes import create_event
 
 DEMO_COORDINATOR = "coordination@demo.maillage.fr"
 DEMO_EDITOR = "conseillere@ml-sud-isere.demo.maillage.fr"
@@ -200,7 +200,8 @@ def events_of_the_demo(monday: date) -> list[dict]:
         # Corbeil-Essonnes, pratique 6: three collective information meetings of the E2C.
         dict(key="e2c-info-collectives", kind="info_collective",
              title="Réunion d'information collective de l'École de la deuxième chance",
-             place="antenne-ml-tarterets", room="Salle de réunion", organisers=["e2c-essonne", "mission-locale-corbeil"],
+             place="antenne-ml-tarterets", room="Salle de réunion",
+             organisers=["e2c-essonne", "mission-locale-corbeil"],
              start_date=day(1, 1), start=time(14), minutes=120, age_min=16, age_max=25,
              audience_tags=["sans diplôme"], **weekly(1, interval=2, count=3)),
         # Marseille, pratique 3: CV workshop two afternoons a week.

@@ -43,10 +43,10 @@ def mailbox_command(show):
     if show is not None:
         if not 1 <= show <= len(messages):
             raise click.ClickException(f"Pas de message n° {show} ({len(messages)} reçu(s)).")
-        path, message = messages[show - 1]
+        _path, message = messages[show - 1]
         click.echo(f"De : {message['From']}\nÀ : {message['To']}\nObjet : {message['Subject']}\n")
         click.echo(message.get_body(("plain",)).get_content())
         return
-    for number, (path, message) in enumerate(messages, 1):
+    for number, (_path, message) in enumerate(messages, 1):
         click.echo(f"{number:4d}  {message['Date'] or ''}  {message['To']}  {message['Subject']}")
     click.echo(f"{len(messages)} message(s) dans {folder}")

@@ -22,8 +22,8 @@ users_cli = AppGroup("users", help="Comptes des coordinateur·rices et contribut
 def set_password(email, from_stdin, role, partner_slug):
     """Définit le mot de passe d'un compte (demandé sans écho, ou lu sur l'entrée standard)."""
     from models.operations.partners import partner_by_slug
-    from models.users import User
     from models.operations.users import get_or_create_user
+    from models.users import User
 
     if from_stdin:
         password = sys.stdin.readline().rstrip("\r\n")

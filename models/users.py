@@ -1,9 +1,8 @@
 """Users, their roles and API tokens, and what each may change."""
 from __future__ import annotations
 
-from typing import Any, Protocol
-
 from datetime import datetime
+from typing import Any, Protocol
 
 import sqlalchemy as sa
 from argon2 import PasswordHasher

@@ -17,13 +17,14 @@ import signal
 import socket
 import threading
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Callable
 
 import sqlalchemy as sa
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.schedulers.base import STATE_PAUSED, STATE_RUNNING, STATE_STOPPED
+from flask import Flask
 
 from models import ClockLock, db, utcnow
 from scheduler.conflicts.check import nightly_detection
@@ -202,10 +203,8 @@ class Clock:
             db.session.remove()
 
 
-def main() -> None:
-    # First, so that a bad setting stops the clock with its one line, before any log.
-    from app import app
-
+def main(app: Flask) -> None:
+    """Runs the clock of `app` until SIGTERM or SIGINT (`python -m scheduler` builds the app)."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     # APScheduler logs every run of every job ("Running job…", "executed successfully"): with the
     # imports polled every 2 s, that buried what the jobs themselves say. Its warnings and errors stay.

@@ -12,7 +12,7 @@ import os
 import socket
 import threading
 import uuid
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import holidays
@@ -246,7 +246,8 @@ FRENCH_MONTHS = ["janvier", "février", "mars", "avril", "mai", "juin", "juillet
 def french_day(day: date) -> str:
     """A date as the pages write it, "lundi 1er mars 2027" (written here again, not taken from the
     application, so that a test of its wording can fail)."""
-    return f"{FRENCH_DAYS[day.weekday()]} {day.day}{'er' if day.day == 1 else ''} {FRENCH_MONTHS[day.month - 1]} {day.year}"
+    first = "er" if day.day == 1 else ""
+    return f"{FRENCH_DAYS[day.weekday()]} {day.day}{first} {FRENCH_MONTHS[day.month - 1]} {day.year}"
 
 
 def paris_at(day: date, hour: int, minute: int = 0) -> datetime:
@@ -255,7 +256,7 @@ def paris_at(day: date, hour: int, minute: int = 0) -> datetime:
 
 def utc_z(moment: datetime) -> str:
     """An instant as the API writes it in UTC: 2027-03-01T13:00:00Z."""
-    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 # --- small builders ---------------------------------------------------------------------------
@@ -402,7 +403,7 @@ def webhook_receiver():
     state = SimpleNamespace(received=[], answers=[])
 
     class Receiver(BaseHTTPRequestHandler):
-        def do_POST(self):  # noqa: N802 (http.server's name)
+        def do_POST(self):
             body = self.rfile.read(int(self.headers["Content-Length"]))
             state.received.append((dict(self.headers), body))
             self.send_response(state.answers.pop(0) if state.answers else 204)

@@ -6,13 +6,11 @@ give the occurrences of a window as {(start epoch, end epoch, is_cancelled)}, th
 """
 from __future__ import annotations
 
-from datetime import date, datetime, time, timezone
+from datetime import date, datetime, time
 
 import icalendar
 import recurring_ical_events
 import vobject
-
-UTC = timezone.utc
 
 
 def _epoch(value) -> int:

@@ -29,9 +29,9 @@ class Territory:
 
 
 def build_territory(create_quartier, create_place, create_partner, create_event) -> Territory:
+    from conftest import SYSTEM
     from models import db
     from scheduler.writes import cancel_occurrence, move_occurrence
-    from conftest import SYSTEM
 
     today = datetime.now(PARIS).date()
     monday = today - timedelta(days=today.weekday())
@@ -51,7 +51,8 @@ def build_territory(create_quartier, create_place, create_partner, create_event)
                          start_time="09:30", duration_minutes=90, frequency="daily", interval=1, count=40,
                          skip_public_holidays=False, description="Un conseiller vous reçoit.")
     job_dating = create_event(centre, [ml], title="Job dating logistique", kind="job_dating",
-                              start_date=monday + timedelta(days=3), start_time="10:00", duration_minutes=120, frequency="once",
+                              start_date=monday + timedelta(days=3), start_time="10:00", duration_minutes=120,
+                              frequency="once",
                               age_min=18, age_max=30, registration_url="https://inscription.example.fr/jd",
                               employers=["Transports Alpes", "Entrepôt Sud"])
     private = create_event(bij, [ml], title=PRIVATE_TITLE, kind="coordination", start_date=monday,

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import io
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import Callable
 
 import pytest
-from conftest import paris_at, quiet_monday
 
+from conftest import paris_at, quiet_monday
 from models import AuditEntry, Event, db
 
 # Actors: nobody; an editor of the organising partner; an editor of another partner; the
@@ -120,7 +120,8 @@ MATRIX = {
     "create event": Row("POST", "/api/v1/events", OWN_EVENT, _json("/api/v1/events", {
         "kind": "atelier", "title": "Atelier CV", "place": "bij-echirolles", "organisers": ["mission-locale-sud-isere"],
         "start_date": "2027-03-02", "start_time": "10:00", "duration_minutes": 90})),
-    "update event": Row("PATCH", "/api/v1/events/{event_id}", OWN_EVENT, _json(EVENT, {"title": "Permanence du lundi"})),
+    "update event": Row("PATCH", "/api/v1/events/{event_id}", OWN_EVENT,
+                        _json(EVENT, {"title": "Permanence du lundi"})),
     "delete event": Row("DELETE", "/api/v1/events/{event_id}", OWN_EVENT, _json(EVENT)),
     "cancel occurrence": Row("POST", "/api/v1/events/{event_id}/occurrences/cancel", OWN_EVENT, _json(
         EVENT + "/occurrences/cancel", {"recurrence_start": MONDAY})),
@@ -139,7 +140,8 @@ MATRIX = {
     "confirm an import job": Row("POST", "/api/v1/import-jobs/{job_id}/confirm", OWN_EVENT, _ready_import_job,
                                  refused=404, recorded=False),
     "set reminders": Row("PUT", "/api/v1/partners/{slug}/reminder-settings", OWN_EVENT, _json(
-        "/api/v1/partners/mission-locale-sud-isere/reminder-settings", {"offsets": [{"days_before": 1, "at": "09:00"}]})),
+        "/api/v1/partners/mission-locale-sud-isere/reminder-settings",
+        {"offsets": [{"days_before": 1, "at": "09:00"}]})),
     # A conflict outside one's partner and territory is not shown at all: 404, not 403.
     "accept conflict": Row("POST", "/api/v1/conflicts/{conflict_id}/accept", OWN_EVENT, _json(
         "/api/v1/conflicts/{conflict}/accept", {"reason": "Deux salles ce jour-là."}), refused=404),
@@ -153,11 +155,10 @@ def world(create_partner, create_quartier, create_place, create_event, token_for
     place in Maurepas; the PIMMS hosts a place in Villeneuve and nothing else; France Travail runs
     a Monday permanence at the BIJ (at the mission locale's time: a place conflict) and one in
     Maurepas, both with Hugo; a new association works nowhere yet."""
+    from conftest import SYSTEM
     from models.operations.partners import create_person
     from scheduler import writes as series
     from scheduler.conflicts.check import run_full_detection
-
-    from conftest import SYSTEM
 
     here = create_quartier("QP038014", "Villeneuve")
     elsewhere = create_quartier("QP035005", "Maurepas", ("Rennes",), "35")
@@ -243,10 +244,9 @@ def test_a_partner_or_a_person_that_works_elsewhere_too_is_deleted_only_by_a_nat
 
 
 def test_a_partner_whose_people_are_booked_elsewhere_works_elsewhere_too(client, world):
+    from conftest import SYSTEM
     from models import Event
     from models.operations.partners import create_person
-
-    from conftest import SYSTEM
 
     interpreter = create_person(SYSTEM, {"partner": "pimms-villeneuve", "name": "Nadia Haddad", "role": "interpreter"})
     maurepas = db.session.scalars(db.select(Event).where(Event.title == "Permanence à Maurepas")).one()

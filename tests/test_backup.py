@@ -7,9 +7,9 @@ from datetime import date
 
 import pytest
 import sqlalchemy as sa
-from conftest import fresh_database
 
 from app import create_app
+from conftest import fresh_database
 from models import Event, Partner, db
 
 WINDOW = "/api/v1/occurrences?start=2027-01-01&end=2028-01-01"

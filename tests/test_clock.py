@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 
 def test_the_clock_schedules_the_jobs_of_its_one_list_and_each_runs_in_its_own_app_context(app, caplog):
@@ -13,7 +13,7 @@ def test_the_clock_schedules_the_jobs_of_its_one_list_and_each_runs_in_its_own_a
     assert set(jobs) == {"conflicts-nightly", "feeds-sync", "imports", "reminders.run_due"} == {j.id for j in JOBS}
     nightly = jobs["conflicts-nightly"]
     assert str(nightly.trigger.timezone) == "Europe/Paris"
-    assert nightly.trigger.get_next_fire_time(None, datetime(2027, 1, 11, 12, tzinfo=timezone.utc)).isoformat() == \
+    assert nightly.trigger.get_next_fire_time(None, datetime(2027, 1, 11, 12, tzinfo=UTC)).isoformat() == \
         "2027-01-12T02:30:00+01:00"
     assert (nightly.misfire_grace_time, jobs["reminders.run_due"].misfire_grace_time) == (3600, 50)
     assert jobs["imports"].max_instances == 2 and jobs["feeds-sync"].max_instances == 1

@@ -1,7 +1,7 @@
 """Overlaps between partners: each kind, the travel margin, DST, holidays, cancellations, moves,
 the lifecycle of a conflict, strict writes and who may accept what."""
 import random
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -248,7 +248,7 @@ def test_a_conflict_appears_only_after_the_march_dst_change(territory, create_ev
                        start_time="12:00", duration_minutes=60, timezone="UTC", skip_public_holidays=False,
                        frequency="weekly", count=4)
     # The change may be further than the twelve months of the horizon: it starts the week before.
-    detect_all(datetime.combine(first, datetime.min.time(), timezone.utc) - timedelta(days=7))
+    detect_all(datetime.combine(first, datetime.min.time(), UTC) - timedelta(days=7))
     days = [c.starts_at.astimezone(PARIS).date() for c in live("place")]
     # The two Mondays after the change, less Easter Monday if it is one of them (the Paris series
     # skips it; in 2027 it is the day after the change).
@@ -298,7 +298,8 @@ def paris_iso(days: int, hour: int, minute: int = 0) -> str:
 
 
 def _payload(place, organisers, **values):
-    return {"kind": "permanence", "title": "Permanence", "place": place.slug, "organisers": [p.slug for p in organisers],
+    return {"kind": "permanence", "title": "Permanence", "place": place.slug,
+            "organisers": [p.slug for p in organisers],
             "start_date": day_at(0), "start_time": "14:00", "end_time": "17:00", **values}
 
 
@@ -405,7 +406,8 @@ def test_editing_the_time_of_a_series_puts_its_accepted_conflicts_back_in_the_op
     (conflict,) = live()
     headers = token_for()
     client.post(f"/api/v1/conflicts/{conflict.id}/accept", headers=headers, json={"reason": "Vu en GSE."})
-    response = client.patch(f"/api/v1/events/{b.id}", headers=headers, json={"start_time": "15:30", "end_time": "16:30"})
+    response = client.patch(f"/api/v1/events/{b.id}", headers=headers,
+                            json={"start_time": "15:30", "end_time": "16:30"})
     assert [c["status"] for c in response.get_json()["conflicts"]] == ["open"]
     db.session.expire_all()
     assert db.session.get(ScheduleConflict, conflict.id).status == "closed"
@@ -422,7 +424,8 @@ def test_a_conflict_that_stops_being_true_closes_itself_and_reopens_if_it_comes_
     detect_all()
     (conflict,) = live()
     headers = token_for()
-    response = client.patch(f"/api/v1/events/{b.id}", headers=headers, json={"start_time": "09:00", "end_time": "10:00"})
+    response = client.patch(f"/api/v1/events/{b.id}", headers=headers,
+                            json={"start_time": "09:00", "end_time": "10:00"})
     assert response.get_json()["conflicts"] == []
     db.session.expire_all()
     assert db.session.get(ScheduleConflict, conflict.id).status == "closed"
@@ -572,9 +575,9 @@ def test_the_sweep_finds_exactly_what_comparing_every_pair_finds():
     from scheduler.time.recurrence import Occurrence
 
     rng = random.Random(7)
-    base = int(datetime(2027, 3, 1, tzinfo=timezone.utc).timestamp())
+    base = int(datetime(2027, 3, 1, tzinfo=UTC).timestamp())
     occurrences = []
-    for i in range(600):
+    for _i in range(600):
         start = base + rng.randrange(0, 14 * 86400, 900)
         occurrences.append(Occurrence(
             event_id=rng.randrange(1, 120), recurrence_id=start, starts_at=start,
@@ -622,7 +625,7 @@ def test_the_check_of_each_series_finds_what_the_full_detection_finds_for_it(ter
             room=rng.choice([None, "Grande salle", "Bureau"]) if place is t["hall"] else None,
             people=[p.id for p in rng.sample(people, rng.choice([0, 1, 1, 2]))],
             age_min=age_min, age_max=age_max, audience_tags=tags, count=rng.randrange(2, 9), **rng.choice(timing)))
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     window = (now, now + timedelta(days=365))
     for event in rng.sample(events, 12):  # moved in time, to another place, or to other people
         occurrence = rng.choice(expand([rule_of(event)], *window))
@@ -665,7 +668,7 @@ def test_the_command_line_detection_is_idempotent_and_agrees_with_the_writes(cli
     db.session.expire_all()
     by_writes = {(c.identity, c.status) for c in db.session.scalars(sa.select(ScheduleConflict))}
     runner = client.application.test_cli_runner()
-    result = runner.invoke(args=["conflicts", "detect", "--now", datetime.now(timezone.utc).isoformat()])
+    result = runner.invoke(args=["conflicts", "detect", "--now", datetime.now(UTC).isoformat()])
     assert result.exit_code == 0, result.output
     assert "0 nouveau(x) ou rouvert(s)" in result.output and "0 clos" in result.output
     db.session.expire_all()
@@ -718,7 +721,7 @@ def test_deleting_an_event_closes_its_conflicts_through_their_lifecycle_and_leav
                               skip_public_holidays=False)
     token_for("villeneuve@example.fr", "coordinator", quartiers=[t["quartier"]])
     token_for("essarts@example.fr", "coordinator", quartiers=[t["other_quartier"]])
-    detect_all(datetime.now(timezone.utc))
+    detect_all(datetime.now(UTC))
     ids = sorted(c.id for c in live("place"))
     assert len(ids) == 2
 
@@ -749,7 +752,7 @@ def test_deleting_one_of_a_sponsors_series_ends_the_capacity_conflict_it_was_par
     series = [create_event(t["bij"], [t["cs"]], title=f"Parrainage {n}", kind="other", people=[sponsor.id],
                            start_date=start + timedelta(days=n), start_time="18:00", duration_minutes=60,
                            frequency="weekly", count=10) for n in range(4)]
-    detect_all(datetime.now(timezone.utc))
+    detect_all(datetime.now(UTC))
     (conflict,) = live()
     assert (conflict.a_event_id, conflict.b_event_id) == (series[0].id, series[3].id)
     # The second series is no side of it, but one of the three running at once.

@@ -52,7 +52,8 @@ def test_a_coordinator_accepts_a_demo_conflict_and_it_leaves_the_open_list(live_
     assert card.count() == 1
     assert "Job dating restauration" in card.inner_text()
     card.get_by_role("link", name="Même public visé au même moment").click()
-    page.get_by_label("Raison de l’acceptation").fill("Publics différents : logistique et restauration, orientation croisée.")
+    page.get_by_label("Raison de l’acceptation").fill(
+        "Publics différents : logistique et restauration, orientation croisée.")
     page.get_by_role("button", name="Accepter le chevauchement").click()
     page.wait_for_url(f"{live_server}/coordination/")
     assert "Chevauchement accepté" in page.locator("[role=status]").inner_text()

@@ -42,7 +42,8 @@ def test_the_open_list_shows_both_sides_with_what_who_where_when_and_for_whom(cl
     page = client.get("/coordination/").get_data(as_text=True)
     assert "1 ouverts, dont 1 bloquants" in page.replace("<strong>", "").replace("</strong>", "")
     for text in ("Permanence mission locale", "Entretiens France Travail", "BIJ d&#39;Échirolles",
-                 f"{french_day(quiet_monday())}, 15 h – 16 h", "Mission Locale", "tout public", "est réservé deux fois"):
+                 f"{french_day(quiet_monday())}, 15 h – 16 h", "Mission Locale", "tout public",
+                 "est réservé deux fois"):
         assert text in page, text
 
 
@@ -85,7 +86,8 @@ def test_moving_one_side_away_resolves_it_and_a_date_that_is_not_one_is_refused(
     token = csrf_token_in(client.get(f"/coordination/chevauchements/{cid}").get_data(as_text=True))
     side = "b" if clash["conflict"].b_event_id == clash["b"].id else "a"
     response = client.post(f"/coordination/chevauchements/{cid}/deplacer", data={
-        "csrf_token": token, "side": side, "day": quiet_monday().isoformat(), "start": "17:00", "end": "18:00", "reason": ""})
+        "csrf_token": token, "side": side, "day": quiet_monday().isoformat(), "start": "17:00", "end": "18:00",
+        "reason": ""})
     assert response.status_code == 302
     assert _status(cid) == "resolved"
     bad = client.post(f"/coordination/chevauchements/{cid}/deplacer", data={

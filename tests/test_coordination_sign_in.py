@@ -1,5 +1,5 @@
 """Sign-in to the coordination pages: password, session, CSRF, sign-out, expiry."""
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from tests.conftest import csrf_token_in
 
@@ -64,7 +64,7 @@ def test_signing_out_needs_the_csrf_token_and_ends_the_session(client, sign_in):
 def test_a_session_ends_after_its_absolute_lifetime(client, sign_in):
     sign_in(client)
     with client.session_transaction() as session:
-        session["signed_in_at"] = (datetime.now(timezone.utc) - timedelta(hours=13)).isoformat()
+        session["signed_in_at"] = (datetime.now(UTC) - timedelta(hours=13)).isoformat()
     assert client.get("/coordination/").status_code == 302
 
 
@@ -73,7 +73,7 @@ def test_the_session_cookie_expires_when_idle(client, sign_in, app):
     cookie = client.get_cookie("session")
     assert cookie is not None and cookie.http_only
     assert cookie.expires is not None
-    assert cookie.expires - datetime.now(timezone.utc) <= app.config["PERMANENT_SESSION_LIFETIME"]
+    assert cookie.expires - datetime.now(UTC) <= app.config["PERMANENT_SESSION_LIFETIME"]
 
 
 def test_sign_in_never_redirects_to_another_site(client, app):

@@ -3,12 +3,12 @@ CASCADE / SET NULL happen on SQLite too), and an id once given is never given ag
 from __future__ import annotations
 
 import sqlite3
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 
 import sqlalchemy as sa
-from conftest import SYSTEM
 
 from app import create_app
+from conftest import SYSTEM
 
 
 def _next_monday() -> date:
@@ -29,7 +29,7 @@ def test_deleting_an_event_removes_its_conflicts_and_the_nightly_detection_still
     kept = create_event(hall, [ml], room="Grande salle", start_date=monday, frequency="weekly", count=3)
     deleted = create_event(hall, [cs], title="Atelier numérique", kind="atelier", room="Grande salle",
                            start_date=monday, frequency="weekly", count=3)
-    run_full_detection(datetime.now(timezone.utc))
+    run_full_detection(datetime.now(UTC))
     db.session.commit()
     conflict_ids = list(db.session.scalars(sa.select(ScheduleConflict.id)))
     assert len(conflict_ids) == 3 and db.session.scalar(sa.select(sa.func.count()).select_from(ConflictNotice))
@@ -128,7 +128,7 @@ def test_every_sqlite_connection_enforces_foreign_keys(app, backend):
         try:
             conn.execute(sa.text("INSERT INTO people (partner_id, name, role, travel_margin_minutes, created_at, "
                                  "updated_at) VALUES (999999, 'Personne', 'adviser', 30, :t, :t)"),
-                         {"t": datetime.now(timezone.utc).replace(tzinfo=None)})
+                         {"t": datetime.now(UTC).replace(tzinfo=None)})
         except sa.exc.IntegrityError:
             conn.rollback()
         else:

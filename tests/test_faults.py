@@ -258,7 +258,7 @@ def test_a_connection_killed_after_the_answer_was_made_leaves_the_answer_standin
     from app import create_app
     from models import db
 
-    with own_postgresql_database() as (url, name, admin):
+    with own_postgresql_database() as (url, _name, admin):
         prepared_app(url)
         app = create_app({"SQLALCHEMY_DATABASE_URI": url, "SECRET_KEY": "test"})
 
@@ -303,7 +303,8 @@ def call(method: str, url: str, body: dict | None = None, headers: dict | None =
     try:
         with urllib.request.urlopen(request, timeout=15) as response:
             raw = response.read()
-            return response.status, json.loads(raw) if response.headers.get_content_type() == "application/json" else raw
+            is_json = response.headers.get_content_type() == "application/json"
+            return response.status, json.loads(raw) if is_json else raw
     except urllib.error.HTTPError as error:
         raw = error.read()
         try:
@@ -317,13 +318,14 @@ def call(method: str, url: str, body: dict | None = None, headers: dict | None =
 @pytest.mark.restarts_postgresql
 @pytest.mark.skipif(not RESTART_ALLOWED, reason="restarts the shared PostgreSQL: set MAILLAGE_RESTART_POSTGRESQL=1 "
                                                 "(always run under CI=true)")
-def test_postgresql_restarted_under_load_maillage_answers_again_within_5_seconds_and_loses_no_acknowledged_write(tmp_path):
+def test_postgresql_restarted_under_load_maillage_answers_again_within_5_seconds_and_loses_no_acknowledged_write(
+        tmp_path):
     from bench.load import start_web
     from models import Event, db
 
     if shutil.which("pg_ctlcluster") is None or not os.path.isdir("/etc/postgresql"):
         pytest.fail("pg_ctlcluster and /etc/postgresql are needed to restart PostgreSQL")
-    with own_postgresql_database() as (url, name, admin):
+    with own_postgresql_database() as (url, _name, _admin):
         app, headers = prepared_app(url)
         port = free_port()
         env = {**os.environ, "DATABASE_URL": url, "SECRET_KEY": "test-faults", "RATELIMIT_FEEDS": "100000 per minute",
@@ -381,7 +383,7 @@ def test_postgresql_restarted_under_load_maillage_answers_again_within_5_seconds
         assert None not in firsts.values(), f"no answer after the restart: {after[-5:]}"
         assert max(firsts.values()) - back_at <= 5, firsts
         # Every answer was a success or the clear 503; gunicorn itself never stopped answering.
-        for t, what, status, body in log:
+        for _, what, status, body in log:
             assert status in (200, 201, 503), (what, status, body)
             if status == 503:
                 assert body["message"] and set(body) == {"code", "status", "message", "errors"}

@@ -51,6 +51,7 @@ class _Statements:
 
     def __init__(self):
         import sqlalchemy as sa
+
         from models import db
 
         self.engine, self.sent = db.engine, []
@@ -84,6 +85,7 @@ def test_a_feed_built_by_one_process_is_served_by_another_without_building_it_ag
 def test_a_write_rebuilds_the_feeds_that_show_it_and_leaves_the_others_as_they_were(
         client, create_partner, create_place, create_event, token_for):
     import sqlalchemy as sa
+
     from models import FeedState, db
     from scheduler.ical.feeds import FeedSpec
 

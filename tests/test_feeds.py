@@ -292,14 +292,11 @@ def test_every_process_sees_a_committed_change_at_once(client, territory):
     from scheduler.ical import feeds
 
     before = client.get("/feeds/all.ics")
+    from conftest import SYSTEM
     from models import db
+    from scheduler.writes import update_event
 
-    territory["mondays"].title = "Changée hors de cette requête"
-    from models.operations.audit import record
-    from scheduler.writes.rows import bump
-
-    bump(territory["mondays"])
-    record(None, "update", territory["mondays"], {"title": ["x", "y"]})
+    update_event(SYSTEM, territory["mondays"], {"title": "Changée hors de cette requête"})
     db.session.commit()
     # This process's memory still holds the old bytes: only the database marker can tell.
     assert feeds._memory
@@ -398,8 +395,8 @@ def test_events_in_utc_are_written_as_utc_values_without_a_vtimezone_and_read_ba
 def test_an_occurrence_in_utc_renders_for_a_reminder_without_a_vtimezone(app, utc_series):
     from datetime import timedelta
 
-    from scheduler.time.calendar import CalendarFilter, occurrences_between
     from scheduler.ical.render import render_occurrence
+    from scheduler.time.calendar import CalendarFilter, occurrences_between
 
     event = utc_series["series"][1]  # Etc/UTC
     lo = datetime.combine(utc_series["start"], datetime.min.time(), PARIS)
@@ -425,8 +422,8 @@ def test_only_zones_that_have_always_been_utc_are_written_as_utc():
 def test_one_occurrence_renders_as_a_calendar_a_reminder_can_attach(app, territory):
     from datetime import timedelta
 
-    from scheduler.time.calendar import CalendarFilter, occurrences_between
     from scheduler.ical.render import render_occurrence
+    from scheduler.time.calendar import CalendarFilter, occurrences_between
 
     monday = datetime.combine(OTHER_PLACE_MONDAY, datetime.min.time(), PARIS)  # moved to the PIMMS
     pairs = occurrences_between(CalendarFilter(include_private=True), monday, monday + timedelta(days=8))

@@ -211,7 +211,8 @@ def big_calendar(count: int, broken_at: int | None = None) -> bytes:
                   f"DTSTART;TZID=Europe/Paris:{day:%Y%m%d}T{hour:02d}0000",
                   f"DTEND;TZID=Europe/Paris:{day:%Y%m%d}T{end:02d}0000",
                   *(["RRULE:FREQ=WEEKLY;COUNT=8;WKST=MO"] if n % 10 == 0 else []),
-                  f"SUMMARY:Permanence n° {n}", f"LOCATION:{'BIJ d' + chr(39) + 'Échirolles' if n % 2 else 'PIMMS Villeneuve'}",
+                  f"SUMMARY:Permanence n° {n}",
+                  f"LOCATION:{'BIJ d' + chr(39) + 'Échirolles' if n % 2 else 'PIMMS Villeneuve'}",
                   "END:VEVENT"]
     return ("\r\n".join(lines + ["END:VCALENDAR"]) + "\r\n").encode()
 
@@ -315,7 +316,8 @@ def test_the_api_hands_a_file_too_big_for_a_request_to_the_clock_and_the_import_
         app.config["IMPORT_API_INLINE_MAX_EVENTS"] = limit
     job = queued.get_json()
     assert queued.status_code == 202, job
-    assert (job["state"], job["step"], job["event_count"], job["state_label"]) == ("queued", "preview", 12, "En attente")
+    assert ((job["state"], job["step"], job["event_count"], job["state_label"])
+            == ("queued", "preview", 12, "En attente"))
     address = f"/api/v1/import-jobs/{job['id']}"
     assert client.get(address, headers=headers).get_json()["progress"]["label"] == "En attente de traitement"
     # Another partner's staff cannot see it, nor confirm it: not found, its existence not revealed.
@@ -497,9 +499,9 @@ def test_every_calendar_of_the_shared_corpus_imports_or_is_refused_whole(app, cl
     from models.operations.partners import partner_by_slug
     from models.operations.territory import place_by_slug
     from models.users import User
-    from scheduler.ical.planned import ImportOptions, ImportRefused
     from scheduler.ical.imports import apply_plan
     from scheduler.ical.parse_csv import parse_file
+    from scheduler.ical.planned import ImportOptions, ImportRefused
 
     user = db.session.scalar(sa.select(User))
     files = sorted(_corpus_dir().glob("*.ics"))

@@ -4,10 +4,11 @@ resolution, since a name may resolve to the machine or a private network later. 
 webhooks served by the tests themselves (127.0.0.1) need ALLOW_PRIVATE_URLS."""
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
+
 from conftest import SYSTEM
 from test_sync import published  # noqa: F401  (the local calendar server)
 
@@ -124,7 +125,7 @@ def test_a_webhook_whose_address_leads_to_the_machine_when_sent_is_not_posted(ap
     previous_smtp, app.config["SMTP_URL"] = app.config["SMTP_URL"], "smtp://127.0.0.1:9"  # mail is not the point
     try:
         two_days_before = datetime.combine(day - timedelta(days=2), time(9, 0), ZoneInfo("Europe/Paris"))
-        run_due(two_days_before.astimezone(timezone.utc))
+        run_due(two_days_before.astimezone(UTC))
     finally:
         app.config["SMTP_URL"] = previous_smtp
     hook = db.session.query(Delivery).filter_by(channel="webhook").one()

@@ -4,13 +4,13 @@ from __future__ import annotations
 import re
 import shutil
 import subprocess
-from datetime import timedelta
+from datetime import UTC, timedelta
 from html.parser import HTMLParser
 from io import BytesIO
 
 import pytest
 
-from public_territory import HOSTILE_DESCRIPTION, HOSTILE_TITLE, PRIVATE_TITLE, build_territory
+from public_territory import HOSTILE_DESCRIPTION, PRIVATE_TITLE, build_territory
 
 
 @pytest.fixture
@@ -218,10 +218,11 @@ def test_a_page_never_shows_stale_data_after_a_write(client, territory, token_fo
 
 def test_a_cancellation_reaches_the_cached_screen_at_once(client, territory):
     from datetime import datetime, time
-    from models import db
+
     from conftest import SYSTEM
-    from scheduler.writes import cancel_occurrence
+    from models import db
     from public_territory import PARIS
+    from scheduler.writes import cancel_occurrence
 
     t = territory
     today_start = datetime.combine(t.today, time(9, 30), PARIS)
@@ -356,8 +357,8 @@ def _versions(*scopes) -> dict[str, str]:
 def test_a_write_raises_the_versions_of_what_it_shows_once_at_commit_and_nothing_else(app, territory):
     from conftest import SYSTEM
     from models import db
-    from scheduler.writes import update_event
     from models.versions import ALL_EVENTS, event_scope, partner_scope, place_scope, quartier_scope
+    from scheduler.writes import update_event
 
     t = territory
     shown_by_it = (ALL_EVENTS, event_scope(t.job_dating.id), place_scope(t.centre.slug),
@@ -380,12 +381,13 @@ def test_a_write_raises_the_versions_of_what_it_shows_once_at_commit_and_nothing
 
 
 def test_moving_an_occurrence_to_another_place_raises_both_places(app, territory):
+    from datetime import datetime, time
+
     from conftest import SYSTEM
     from models import db
     from models.versions import place_scope
-    from scheduler.writes import move_occurrence
     from public_territory import PARIS
-    from datetime import datetime, time
+    from scheduler.writes import move_occurrence
 
     t = territory
     before = _versions(place_scope(t.bij.slug), place_scope(t.centre.slug))
@@ -435,7 +437,7 @@ def test_a_write_keeps_the_cached_pages_of_other_places_and_rebuilds_its_own(cli
 def test_a_page_built_by_one_process_is_served_by_another_without_building_it_again_and_never_once_stale(
         app, client, territory, token_for, database_url):
     """Two apps on one database stand for two web processes (each has its own memory)."""
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     import sqlalchemy as sa
 
@@ -447,7 +449,7 @@ def test_a_page_built_by_one_process_is_served_by_another_without_building_it_ag
     other = create_app({"SQLALCHEMY_DATABASE_URI": database_url, "SECRET_KEY": "test", "RATELIMITS": {},
                         "BASE_URL": "http://maillage.test"})
     try:
-        forgotten = datetime.now(timezone.utc) - PAGE_STATES_KEPT - timedelta(hours=1)
+        forgotten = datetime.now(UTC) - PAGE_STATES_KEPT - timedelta(hours=1)
         db.session.add(PageState(key="a page of three days ago", marker="m", body=b"old", built_at=forgotten))
         db.session.commit()
         path = f"/lieux/{t.centre.slug}"

@@ -4,16 +4,23 @@ or move one occurrence (scheduler/writes and the API)."""
 from __future__ import annotations
 
 import random
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
 
 from bench.occurrences import rrule_occurrences
 from conftest import next_monday
-from scheduler.time.recurrence import ExceptionSpec, SeriesRule, expand, gives_occurrence, holiday_region_of, rule_dates, skipped_holidays
+from scheduler.time.recurrence import (
+    ExceptionSpec,
+    SeriesRule,
+    expand,
+    gives_occurrence,
+    holiday_region_of,
+    rule_dates,
+    skipped_holidays,
+)
 
-UTC = timezone.utc
 PARIS = ZoneInfo("Europe/Paris")
 MO, TU, WE, TH, FR, SA, SU = range(7)
 
@@ -283,7 +290,8 @@ def test_a_paused_series_still_skips_public_holidays_and_counts_both_as_its_date
     assert [s[:10] for s in local_starts(expand([lundis], lo, hi))] == [
         "2027-03-22", "2027-04-05", "2027-04-12", "2027-05-03", "2027-05-10"]
     assert shape(expand([lundis], lo, hi)) == oracle(lundis, lo, hi)
-    without_holidays = rule(date(2027, 3, 22), frequency="weekly", weekdays=(MO,), count=8, school_zone="B", region=None)
+    without_holidays = rule(date(2027, 3, 22), frequency="weekly", weekdays=(MO,), count=8, school_zone="B",
+                            region=None)
     assert "2027-03-29" in {s[:10] for s in local_starts(expand([without_holidays], lo, hi))}
 
 
@@ -450,10 +458,9 @@ def test_rule_dates_gives_local_days_before_holidays():
 
 @pytest.fixture
 def monday_series(create_partner, create_quartier, create_place, create_event):
+    from conftest import SYSTEM
     from models import db
     from models.operations.partners import create_person
-
-    from conftest import SYSTEM
 
     quartier = create_quartier()
     partner = create_partner("mission-locale-sud")
@@ -476,12 +483,11 @@ def _occurrences(start: date, end: date):
 
 
 def test_cancelling_and_moving_through_the_series_operations_keeps_the_series_and_its_history(monday_series):
+    from conftest import SYSTEM
     from models import AuditEntry, db
     from models.errors import NotFound
     from models.operations.events import event_by_id
     from scheduler import writes as series
-
-    from conftest import SYSTEM
 
     event, adviser, interpreter = monday_series
     march8 = datetime(2027, 3, 8, 14, tzinfo=PARIS)
@@ -624,7 +630,8 @@ def test_an_event_dated_on_a_public_holiday_takes_place_while_a_series_skips_tha
                               "count": 3})
     assert series.status_code == 201 and series.get_json()["skip_public_holidays"] is True
     found = client.get("/api/v1/occurrences", query_string={
-        "start": f"{holiday - timedelta(weeks=1)}T00:00:00+00:00", "end": f"{holiday + timedelta(weeks=3)}T00:00:00+00:00"})
+        "start": f"{holiday - timedelta(weeks=1)}T00:00:00+00:00",
+        "end": f"{holiday + timedelta(weeks=3)}T00:00:00+00:00"})
     days = {(o["event_id"], o["starts_at"][:10]) for o in found.get_json()}
     assert (forum.get_json()["id"], holiday.isoformat()) in days
     assert (series.get_json()["id"], holiday.isoformat()) not in days
@@ -690,7 +697,8 @@ def test_pausing_a_series_drops_the_exceptions_of_the_dates_it_takes_out_which_c
     holiday = min(d for d in school_holidays("A") if d >= first and d.weekday() == WE)
     instant = datetime.combine(holiday, time(14), PARIS).isoformat()
     url = f"/api/v1/events/{event['id']}"
-    assert client.post(f"{url}/occurrences/cancel", headers=headers, json={"recurrence_start": instant}).status_code == 200
+    cancelled = client.post(f"{url}/occurrences/cancel", headers=headers, json={"recurrence_start": instant})
+    assert cancelled.status_code == 200
 
     def dates():
         window = {"start": holiday.isoformat(), "end": (holiday + timedelta(days=1)).isoformat()}
@@ -745,9 +753,8 @@ def test_a_new_time_carries_each_exception_to_its_date_at_the_new_wall_clock_tim
 
 
 def test_a_stray_exception_never_takes_the_date_of_one_its_rule_gave():
-    from scheduler.time.recurrence import carried_over
-
     from conftest import next_working_monday
+    from scheduler.time.recurrence import carried_over
 
     monday = next_working_monday()  # a holiday would give no occurrence to carry over
     old = rule(monday, "14:00", frequency="weekly", weekdays=(MO,))
@@ -871,7 +878,8 @@ def test_a_move_to_another_time_zone_near_midnight_rekeys_exceptions_that_shift_
     url = f"/api/v1/events/{event.id}/occurrences/cancel"
     day2, day1 = start + timedelta(days=2), start + timedelta(days=1)
     for day in (day2, day1):  # the later day first: the lower row id is the one that must move out of the way
-        assert client.post(url, headers=headers, json={"recurrence_start": paris(day, 23).isoformat()}).status_code == 200
+        cancelled = client.post(url, headers=headers, json={"recurrence_start": paris(day, 23).isoformat()})
+        assert cancelled.status_code == 200
 
     reunion = ZoneInfo("Indian/Reunion")
     # The Réunion time of 23:00 in Paris (UTC+4, no DST): 02:00 in winter, 01:00 in summer.

@@ -7,15 +7,15 @@ from __future__ import annotations
 
 import re
 import socket
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
 import sqlalchemy as sa
 import vobject
+
 from conftest import SYSTEM, a_weekday_after, french_day
 
-UTC = timezone.utc
 PARIS = ZoneInfo("Europe/Paris")
 
 
@@ -206,8 +206,7 @@ def test_a_cancelled_occurrence_gets_a_notice_and_no_reminder(app, mailbox, terr
 
 def test_a_reminder_recorded_before_the_cancellation_is_not_sent(app, mailbox, territory, create_event):
     from models import db
-    from scheduler.notifications.sending import scan
-    from scheduler.notifications.sending import send_due
+    from scheduler.notifications.sending import scan, send_due
     from scheduler.writes import cancel_occurrence
 
     day = a_weekday_after(9, 3)  # a Thursday ahead: the cancellation's notices are due before its reminder
@@ -301,7 +300,8 @@ def test_after_a_downtime_what_fell_due_within_the_grace_period_is_sent_and_olde
     db.session.commit()
     create_event(territory["place"], [territory["partner"]], start_date=date(2027, 1, 14),
                  people=[territory["adviser"].id])  # due 8:00 UTC
-    create_event(territory["place"], [noon], title="Atelier du centre social", start_date=date(2027, 1, 14))  # 11:00 UTC
+    create_event(territory["place"], [noon], title="Atelier du centre social",
+                 start_date=date(2027, 1, 14))  # 11:00 UTC
     run("2027-01-12T07:00:00Z")  # the clock's last tick before it stopped
     counts = run("2027-01-12T12:30:00Z")  # back 5 h 30 later; grace is 3 h
     assert (counts["missed"], counts["sent"]) == (1, 1)
@@ -373,9 +373,11 @@ def test_a_young_person_subscribes_confirms_gets_reminders_and_unsubscribes_in_o
                          start_date=first, start_time="14:00", frequency="weekly", count=3)
     page = client.get("/abonnement?lieu=bij-echirolles")
     assert page.status_code == 200 and "le lieu BIJ d&#39;Échirolles" in page.text
-    refused = client.post("/abonnement?lieu=bij-echirolles", data={"csrf_token": _csrf(page.text), "email": "pas-une-adresse"})
+    refused = client.post("/abonnement?lieu=bij-echirolles",
+                          data={"csrf_token": _csrf(page.text), "email": "pas-une-adresse"})
     assert refused.status_code == 422 and "Adresse électronique invalide" in refused.text
-    done = client.post("/abonnement?lieu=bij-echirolles", data={"csrf_token": _csrf(page.text), "email": "Yanis@Example.fr"})
+    done = client.post("/abonnement?lieu=bij-echirolles",
+                       data={"csrf_token": _csrf(page.text), "email": "Yanis@Example.fr"})
     assert done.status_code == 200 and "Vérifiez votre boîte" in done.text
 
     run(paris(first - timedelta(days=1), 9))  # not confirmed yet: no reminder, but the confirmation
@@ -460,9 +462,9 @@ def test_asking_again_within_a_day_sends_no_second_confirmation(app, client, mai
 
 def test_links_mailed_before_links_were_signed_still_work_after_the_upgrade(backend, tmp_path):
     from flask_migrate import downgrade, upgrade
-    from conftest import fresh_database
 
     from app import create_app
+    from conftest import fresh_database
 
     with fresh_database(backend, tmp_path) as url:
         old = create_app({"SQLALCHEMY_DATABASE_URI": url, "TESTING": True, "SECRET_KEY": "test", "RATELIMITS": {}})
@@ -674,7 +676,7 @@ def test_cancelling_a_whole_series_tells_each_person_once_and_none_of_its_remind
     to_lina = next(m for m in mailbox.messages if m["To"] == "lina@example.fr")
     assert to_lina["List-Unsubscribe"] and "Ne plus recevoir ces messages" in text_of(to_lina)
     assert "List-Unsubscribe" not in next(m for m in mailbox.messages if m["To"] == "awa@ml.example.fr")
-    [(headers, body)] = webhook_receiver.received
+    [(_headers, body)] = webhook_receiver.received
     data = json.loads(body)
     assert (data["type"], data["change"], data["event"]["id"]) == ("event_cancelled", "cancelled", event.id)
     assert [(d["before"]["starts_at"], d["after"]["is_cancelled"]) for d in data["dates"]] == [
@@ -693,8 +695,7 @@ def test_cancelling_a_whole_series_tells_each_person_once_and_none_of_its_remind
 def test_a_reminder_recorded_before_the_whole_event_is_cancelled_is_not_sent(app, mailbox, territory, create_event):
     from models import db
     from scheduler.french import french_datetime
-    from scheduler.notifications.sending import scan
-    from scheduler.notifications.sending import send_due
+    from scheduler.notifications.sending import scan, send_due
     from scheduler.writes import update_event
 
     day = first_monday()
@@ -847,10 +848,10 @@ def test_a_sync_that_retimes_cancels_or_drops_events_tells_their_people_once(
     from models import db
     from models.operations.feeds import create_sync_source
     from models.operations.users import get_or_create_user
-    from scheduler.ical.planned import ImportOptions
-    from scheduler.ical.parse_ics import parse_ics
-    from scheduler.ical.imports import preview
     from scheduler.french import french_date, french_datetime
+    from scheduler.ical.imports import preview
+    from scheduler.ical.parse_ics import parse_ics
+    from scheduler.ical.planned import ImportOptions
     from scheduler.ical.sync import Fetched, SyncActor, sync_source
 
     ml = create_partner("mission-locale-sud", contact_email="contact@mls.example.fr")
@@ -880,7 +881,8 @@ def test_a_sync_that_retimes_cancels_or_drops_events_tells_their_people_once(
     expected = [f"Annulé : Atelier CV, {french_datetime(atelier)}",
                 f"Changement : Permanence, à partir du {french_date(first)}",
                 f"Supprimé : Forum emploi, {french_datetime(forum)}"]
-    assert told == [(subject, to) for subject in expected for to in ("accueil@bij.example.fr", "contact@mls.example.fr")]
+    recipients = ("accueil@bij.example.fr", "contact@mls.example.fr")
+    assert told == [(subject, to) for subject in expected for to in recipients]
     mailbox.messages.clear()
     sync_source(db.session.merge(source), Fetched(200, changed))  # the same calendar again: nothing new
     db.session.commit()

@@ -120,11 +120,10 @@ def test_a_key_listed_in_secret_key_fallbacks_keeps_the_links_and_sessions_it_si
     subscription = subscribe("lina@example.fr", "place", place.id)
     db.session.commit()
     mailed = f"/abonnement/confirmer/{link_token(subscription, 'old')}"
-    with app_on(database_url, SECRET_KEY="old", WTF_CSRF_ENABLED=True) as before:
-        with before.test_client() as browser:
-            sign_in(browser)
-            assert browser.get("/coordination/").status_code == 200
-            cookie = browser.get_cookie("session").value
+    with app_on(database_url, SECRET_KEY="old", WTF_CSRF_ENABLED=True) as before, before.test_client() as browser:
+        sign_in(browser)
+        assert browser.get("/coordination/").status_code == 200
+        cookie = browser.get_cookie("session").value
 
     clean_environ.setenv("SECRET_KEY", "new")
     with app_on(database_url) as without_fallback:
@@ -261,8 +260,8 @@ def test_the_clock_process_stops_the_same_way_on_a_bad_value():
     started = subprocess.run([sys.executable, "-m", "scheduler"], cwd=ROOT, capture_output=True, text=True,
                              env={**env, "CLOCK_HEARTBEAT_SECONDS": "vite"}, timeout=120)
     assert started.returncode != 0
-    assert started.stderr.splitlines() == ["CLOCK_HEARTBEAT_SECONDS=« vite » : un nombre de secondes "
-                                           "(plus que 0) est attendu."]
+    assert started.stderr.splitlines() == [("CLOCK_HEARTBEAT_SECONDS=« vite » : un nombre de secondes "
+                                           "(plus que 0) est attendu.")]
 
 
 # --- README.md's settings table -----------------------------------------------------------------

@@ -26,7 +26,7 @@ def published(private_urls_allowed):
     state = Published((DATA / "thunderbird.ics").read_bytes())
 
     class Handler(BaseHTTPRequestHandler):
-        def do_GET(self):  # noqa: N802 (http.server's name)
+        def do_GET(self):
             state.requests.append(dict(self.headers))
             etag = f'"v{state.version}"'
             if state.status != 200:

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 import requests
+
 from conftest import fresh_database
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -29,7 +30,7 @@ def free_port() -> int:
 
 def procfile_web_command(port: int) -> list[str]:
     """The Procfile's `web:` line, with this test's port and one worker."""
-    line = next(l for l in (ROOT / "Procfile").read_text().splitlines() if l.startswith("web:"))
+    line = next(text for text in (ROOT / "Procfile").read_text().splitlines() if text.startswith("web:"))
     line = line.removeprefix("web:").strip()
     line = line.replace("${BIND:-127.0.0.1}", "127.0.0.1").replace("${PORT:-5000}", str(port))
     line = re.sub(r"\$\{WEB_CONCURRENCY:-\d+\}", "1", line)

@@ -32,7 +32,7 @@ def published():
     state = {"body": permanence_ics("0900", "1200"), "version": 1}
 
     class Handler(BaseHTTPRequestHandler):
-        def do_GET(self):  # noqa: N802 (http.server's name)
+        def do_GET(self):
             self.send_response(200)
             self.send_header("Content-Type", "text/calendar; charset=utf-8")
             self.send_header("ETag", f'"v{state["version"]}"')

@@ -10,7 +10,7 @@ all), never with the session cookie, so a forged cross-site request carries no c
 """
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from functools import wraps
 from urllib.parse import urlsplit
 
@@ -26,7 +26,7 @@ from extensions import csrf, login_manager
 from models import db
 from models.users import User
 
-__all__ = ["login_required", "current_user", "coordinator_required", "bp", "init_app"]
+__all__ = ["bp", "coordinator_required", "current_user", "init_app", "login_required"]
 
 bp = Blueprint("auth", __name__, url_prefix="/coordination")
 
@@ -82,7 +82,7 @@ def login():
         if user is not None and user.is_active and user.check_password(form.password.data):
             session.clear()  # a fresh session: nothing planted before sign-in survives it
             session.permanent = True
-            session["signed_in_at"] = datetime.now(timezone.utc).isoformat()
+            session["signed_in_at"] = datetime.now(UTC).isoformat()
             login_user(user)
             flash(f"Bienvenue, {user.name or user.email}.", "success")
             return redirect(_safe_next(request.args.get("next")))
@@ -119,10 +119,10 @@ def _fresh_request_globals():
 def _expire_old_sessions():
     """A session signed in more than ABSOLUTE_LIFETIME ago ends, active or not."""
     signed_in_at = session.get("signed_in_at")
-    if signed_in_at and current_user.is_authenticated:
-        if datetime.now(timezone.utc) - datetime.fromisoformat(signed_in_at) > ABSOLUTE_LIFETIME:
-            logout_user()
-            session.clear()
+    if (signed_in_at and current_user.is_authenticated
+            and datetime.now(UTC) - datetime.fromisoformat(signed_in_at) > ABSOLUTE_LIFETIME):
+        logout_user()
+        session.clear()
 
 
 def _check_csrf():

@@ -6,30 +6,29 @@ token, calls one operation, then the incremental check, and commits.
 """
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 
 from models import Event, Person, Place, Quartier, ScheduleConflict, db, utcnow
-from models.operations.audit import history
 from models.conflicts import CONFLICT_KINDS, CONFLICT_STATUSES, SEVERITIES
-from models.operations.conflicts import accept_conflict, can_act_on_conflict, conflict_for, conflicts_query
 from models.errors import DomainError
+from models.operations.audit import history
+from models.operations.conflicts import accept_conflict, can_act_on_conflict, conflict_for, conflicts_query
 from models.operations.events import event_by_id
 from models.territory import SCHOOL_ZONE_CHOICES, is_overseas, school_zone_of
 from scheduler import writes
-from scheduler.writes import Resolution
-from scheduler.time.calendar import OUT_OF_CALENDAR, CalendarFilter, in_calendar, occurrences_between
 from scheduler.conflicts.detection import SERIES
+from scheduler.time.calendar import OUT_OF_CALENDAR, CalendarFilter, in_calendar, occurrences_between
+from scheduler.writes import Resolution
 from web.auth import current_user, login_required
 from web.public import age_label, day_label, hour_label
 
 bp = Blueprint("coordination", __name__, url_prefix="/coordination")
 
 PAGE_SIZE = 50
-UTC = timezone.utc
 ERROR_TITLES = {400: "Demande impossible", 404: "Page introuvable"}
 
 
@@ -87,7 +86,8 @@ def what_clashes(conflict: ScheduleConflict, people: dict[int, Person], places: 
     d = conflict.details or {}
     if conflict.kind == "place":
         place = places.get(d.get("place_id"))
-        return f"{place.name if place else 'Le lieu'}{' – ' + d['room'] if d.get('room') else ''} est réservé deux fois."
+        room = f" – {d['room']}" if d.get("room") else ""
+        return f"{place.name if place else 'Le lieu'}{room} est réservé deux fois."
     if conflict.kind == "staff":
         names = ", ".join(people[i].name for i in d.get("person_ids", []) if i in people)
         if d.get("travel"):
@@ -95,11 +95,12 @@ def what_clashes(conflict: ScheduleConflict, people: dict[int, Person], places: 
         return f"{names} est attendu·e à deux endroits en même temps."
     if conflict.kind == "audience":
         tags = ", ".join(d.get("tags") or [])
-        return "Deux événements du même quartier visent le même public au même moment" + (f" ({tags})." if tags else ".")
+        return ("Deux événements du même quartier visent le même public au même moment"
+                + (f" ({tags})." if tags else "."))
     if conflict.kind == "capacity":
         person = people.get(d.get("person_id"))
-        return (f"{person.name if person else 'Cette personne'} suivrait {len(d.get('event_ids', []))} jeunes à la fois "
-                f"(au plus {d.get('limit')}).")
+        return (f"{person.name if person else 'Cette personne'} suivrait {len(d.get('event_ids', []))} jeunes "
+                f"à la fois (au plus {d.get('limit')}).")
     return conflict.kind_label
 
 
@@ -133,7 +134,8 @@ def territory_counts() -> dict:
         "open": count(visible.c.status == "open"),
         "open_hard": count(visible.c.status == "open", visible.c.severity == "hard"),
         "accepted": count(visible.c.status == "accepted"),
-        "resolved_this_month": count(visible.c.status.in_(["resolved", "closed"]), visible.c.closed_at >= _month_start()),
+        "resolved_this_month": count(visible.c.status.in_(["resolved", "closed"]),
+                                     visible.c.closed_at >= _month_start()),
     }
 
 

@@ -26,4 +26,5 @@ def index():
     titles = dict(db.session.execute(sa.select(Event.id, Event.title).where(Event.id.in_(event_ids))).all())
     zone = ZoneInfo(current_app.config["DEFAULT_TIMEZONE"])
     return render_template("coordination/deliveries.html", rows=rows, titles=titles, counts=delivery_counts(),
-                           state=state, states=STATES, when=lambda moment: french_datetime(moment.astimezone(zone)) if moment else "")
+                           state=state, states=STATES,
+                           when=lambda moment: french_datetime(moment.astimezone(zone)) if moment else "")

@@ -15,13 +15,23 @@ from models import Partner, Place, Quartier, db
 from models.errors import DomainError
 from models.events import EVENT_KINDS, VISIBILITIES
 from models.feeds import SYNC_STATUSES, SyncSource
-from models.operations.feeds import can_manage_feed_token, create_feed_token, create_sync_source, delete_sync_source, feed_token_by_id, feed_tokens_of, renew_feed_token, revoke_feed_token, sync_sources_of
+from models.operations.feeds import (
+    can_manage_feed_token,
+    create_feed_token,
+    create_sync_source,
+    delete_sync_source,
+    feed_token_by_id,
+    feed_tokens_of,
+    renew_feed_token,
+    revoke_feed_token,
+    sync_sources_of,
+)
 from models.operations.imports import confirm_import_job, import_job_for
 from models.operations.partners import partner_by_slug
 from models.operations.territory import place_by_slug
-from scheduler.ical.planned import ImportOptions
-from scheduler.ical.parse_csv import csv_template
 from scheduler.ical.jobs import process, progress_view, runs_inline, start_inline, submit
+from scheduler.ical.parse_csv import csv_template
+from scheduler.ical.planned import ImportOptions
 from scheduler.ical.sync import run_source
 from web.auth import current_user, login_required, too_many_attempts
 
@@ -47,7 +57,8 @@ def subscribe():
     feeds = [("Tout le territoire", "/feeds/all.ics")]
     feeds += [(f"Quartier {q.name}", f"/feeds/quartiers/{q.code}.ics")
               for q in db.session.scalars(sa.select(Quartier).order_by(Quartier.name))]
-    feeds += [(p.name, f"/feeds/places/{p.slug}.ics") for p in db.session.scalars(sa.select(Place).order_by(Place.name))]
+    feeds += [(p.name, f"/feeds/places/{p.slug}.ics")
+              for p in db.session.scalars(sa.select(Place).order_by(Place.name))]
     feeds += [(p.name, f"/feeds/partners/{p.slug}.ics")
               for p in db.session.scalars(sa.select(Partner).order_by(Partner.name))]
     chosen = feed_addresses(path or "/feeds/all.ics")

@@ -17,21 +17,34 @@ from urllib.parse import quote, urlencode
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
+from flask import Blueprint, Response, abort, current_app, redirect, render_template, request, url_for
 from werkzeug.exceptions import HTTPException
-from flask import (Blueprint, Response, abort, current_app, redirect, render_template, request,
-                   url_for)
 
 from models import Partner, Place, Quartier, db
 from models.base import read_without_transaction
 from models.errors import DomainError, NotFound
 from models.events import EVENT_KINDS
-from models.territory import DEPARTMENT_TIMEZONES
 from models.operations.partners import partner_by_slug
 from models.operations.territory import place_by_slug, quartier_by_code
-from models.versions import (ALL_EVENTS, event_scope, partner_scope, place_scope, quartier_scope, share_page,
-                             shared_page, versions_of)
-from scheduler.time.calendar import CalendarFilter, first_occurrences_between, next_occurrences, occurrences_between, public_event
+from models.territory import DEPARTMENT_TIMEZONES
+from models.versions import (
+    ALL_EVENTS,
+    event_scope,
+    partner_scope,
+    place_scope,
+    quartier_scope,
+    share_page,
+    shared_page,
+    versions_of,
+)
 from scheduler.french import age_label, day_label, hour_label
+from scheduler.time.calendar import (
+    CalendarFilter,
+    first_occurrences_between,
+    next_occurrences,
+    occurrences_between,
+    public_event,
+)
 from web.security import framable
 
 bp = Blueprint("public", __name__)

@@ -14,9 +14,8 @@ from wtforms.validators import DataRequired, Length
 from models import Event, Place, Quartier, db
 from models.errors import DomainError
 from models.operations.subscriptions import confirm, link_token, subscribe, subscription_by_token, unsubscribe
-from scheduler.notifications.notices import CONFIRMATION_RESEND_AFTER
-from scheduler.notifications.notices import request_confirmation
 from scheduler.notifications.messages import target_label
+from scheduler.notifications.notices import CONFIRMATION_RESEND_AFTER, request_confirmation
 
 bp = Blueprint("subscriptions", __name__, url_prefix="/abonnement")
 

@@ -6,9 +6,8 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from models.base import db
 from models.audit import AuditEntry
-
+from models.base import db
 
 
 def plain_value(value: Any) -> Any:

@@ -7,14 +7,13 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.orm import aliased, selectinload
 
-from models.operations.audit import record
 from models.base import db, utcnow
+from models.conflicts import ConflictNotice, ScheduleConflict
 from models.errors import Conflict as ConflictError
 from models.errors import Forbidden, InvalidInput, NotFound
 from models.events import Event, event_organisers
+from models.operations.audit import record
 from models.territory import Place
-from models.conflicts import ConflictNotice, ScheduleConflict
-
 
 # --- who sees and acts on a conflict ---------------------------------------------------------
 

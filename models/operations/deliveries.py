@@ -1,20 +1,17 @@
 """Reminder settings of a partner and the deliveries table: recorded once under a unique key."""
 from __future__ import annotations
 
+import re
+import secrets
 from datetime import datetime
 
 import sqlalchemy as sa
 
 from models.base import db, dialect_insert, utcnow
-
-
-import re
-import secrets
-
-from models.operations.audit import apply_changes, record
+from models.deliveries import MAX_DAYS_BEFORE, STATES, Delivery, PartnerReminderSettings, ReminderOffset
 from models.errors import InvalidInput
+from models.operations.audit import apply_changes, record
 from models.operations.urls import refuse_private_address
-from models.deliveries import Delivery, MAX_DAYS_BEFORE, PartnerReminderSettings, ReminderOffset, STATES
 
 
 def settings_for(partner_id: int) -> PartnerReminderSettings | None:
@@ -31,9 +28,9 @@ def set_reminder_settings(actor, partner, values: dict, allow_private: bool = Fa
         for value in values["offsets"] or []:
             try:
                 offset = ReminderOffset.parse(value)
-            except (KeyError, TypeError, ValueError):
+            except (KeyError, TypeError, ValueError) as error:
                 raise InvalidInput("Un rappel se décrit par un nombre de jours avant et une heure (HH:MM).",
-                                   {"offsets": ["Format attendu : {\"days_before\": 2, \"at\": \"09:00\"}."]})
+                                   {"offsets": ['Format attendu : {"days_before": 2, "at": "09:00"}.']}) from error
             if not 0 <= offset.days_before <= MAX_DAYS_BEFORE:
                 raise InvalidInput(f"Un rappel se place de 0 à {MAX_DAYS_BEFORE} jours avant.",
                                    {"offsets": [f"De 0 à {MAX_DAYS_BEFORE} jours."]})
@@ -100,4 +97,4 @@ def deliveries_by_state(state: str | None = None, limit: int = 200) -> list[Deli
 
 def delivery_counts() -> dict[str, int]:
     rows = db.session.execute(sa.select(Delivery.state, sa.func.count()).group_by(Delivery.state))
-    return {state: 0 for state in STATES} | dict(rows.all())
+    return dict.fromkeys(STATES, 0) | dict(rows.all())

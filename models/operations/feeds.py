@@ -5,15 +5,11 @@ import secrets
 
 import sqlalchemy as sa
 
-from models.base import db, utcnow, secret_digest
-
-
-
-from models.operations.audit import record
+from models.base import db, secret_digest, utcnow
 from models.errors import InvalidInput, NotFound
-from models.operations.urls import refuse_private_address
 from models.feeds import FeedToken, SyncSource
-
+from models.operations.audit import record
+from models.operations.urls import refuse_private_address
 
 
 def create_feed_token(actor, *, user=None, partner=None, label: str = "") -> tuple[FeedToken, str]:

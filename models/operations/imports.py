@@ -39,7 +39,8 @@ def confirm_import_job(user, job: ImportJob) -> ImportJob:
     if job.step != "preview" or job.state != "ready":
         raise InvalidInput("Cet import a déjà été confirmé, ou son aperçu n'est pas prêt.")
     if job.result.get("refused"):
-        raise InvalidInput("L'aperçu a montré que cet import serait refusé : corrigez le fichier et envoyez-le à nouveau.")
+        raise InvalidInput("L'aperçu a montré que cet import serait refusé : "
+                           "corrigez le fichier et envoyez-le à nouveau.")
     job.step, job.state, job.progress = "import", "queued", {}
     job.started_at = job.heartbeat_at = job.finished_at = None
     db.session.flush()

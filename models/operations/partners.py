@@ -1,15 +1,12 @@
 """Partners and their people: look-ups, where they work, and their writes (audited)."""
 from __future__ import annotations
 
-
 import sqlalchemy as sa
 
 from models.base import db
-
-
-from models.operations.audit import apply_changes, record
 from models.errors import InvalidInput, NotFound
-from models.partners import PARTNER_TYPES, PERSON_ROLES, Partner, Person, SPE_TYPES
+from models.operations.audit import apply_changes, record
+from models.partners import PARTNER_TYPES, PERSON_ROLES, SPE_TYPES, Partner, Person
 
 
 def partner_by_slug(slug: str) -> Partner:

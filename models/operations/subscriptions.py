@@ -9,9 +9,9 @@ from collections.abc import Sequence
 
 import sqlalchemy as sa
 
-from models.base import db, utcnow, secret_digest
+from models.base import db, secret_digest, utcnow
 from models.errors import InvalidInput, NotFound
-from models.subscriptions import EMAIL, Subscription, TARGETS
+from models.subscriptions import EMAIL, TARGETS, Subscription
 
 
 def subscribe(email: str, target_type: str, target_id: int) -> Subscription:

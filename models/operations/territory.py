@@ -1,17 +1,14 @@
 """Quartiers and places: look-ups, time zones, and their writes (audited)."""
 from __future__ import annotations
 
+import functools
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 import sqlalchemy as sa
 
 from models.base import db
-
-
-import functools
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
-
-from models.operations.audit import apply_changes, record
 from models.errors import InvalidInput, NotFound
+from models.operations.audit import apply_changes, record
 from models.territory import DEPARTMENT_TIMEZONES, Place, Quartier, department_of_postcode
 
 

@@ -5,10 +5,9 @@ import secrets
 
 import sqlalchemy as sa
 
-from models.base import db, utcnow, secret_digest
+from models.base import db, secret_digest, utcnow
 from models.errors import InvalidInput
-from models.users import ApiToken, ROLES, User
-
+from models.users import ROLES, ApiToken, User
 
 
 def get_or_create_user(email: str, role: str, partner=None) -> User:

@@ -6,19 +6,25 @@ from __future__ import annotations
 
 import logging
 from bisect import bisect_left
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from operator import attrgetter
-from typing import Iterable
 
 import sqlalchemy as sa
 from sqlalchemy.orm import joinedload, selectinload
 
 from models import Event, OccurrenceException, Person, Place, db, utcnow
-from models.conflicts import DEFAULT_MAX_CONCURRENT, DEFAULT_TRAVEL_MARGIN_MINUTES, LIVE_STATUSES, ScheduleConflict, severity_of
-from models.operations.conflicts import set_status
+from models.conflicts import (
+    DEFAULT_MAX_CONCURRENT,
+    DEFAULT_TRAVEL_MARGIN_MINUTES,
+    LIVE_STATUSES,
+    ScheduleConflict,
+    severity_of,
+)
 from models.errors import Conflict as ConflictError
 from models.events import event_people
+from models.operations.conflicts import set_status
 from scheduler.conflicts.detection import (
     DEFAULT_NON_COMPETING_KINDS,
     HORIZON_DAYS,
@@ -152,10 +158,8 @@ def reconcile(found: dict[tuple, Found], existing: Iterable[ScheduleConflict], a
         if conflict.signature != signature:
             _refresh(conflict, f, signature)
             conflict.updated_at = utcnow()
-        if conflict.status == "accepted" and conflict.accepted_signature != signature:
-            set_status(actor, conflict, "open", "reopen", coordinators=coordinator_list())
-            outcome.created.append(conflict)
-        elif conflict.status in ("resolved", "closed"):
+        if ((conflict.status == "accepted" and conflict.accepted_signature != signature)
+                or conflict.status in ("resolved", "closed")):
             set_status(actor, conflict, "open", "reopen", coordinators=coordinator_list())
             outcome.created.append(conflict)
         else:
@@ -385,7 +389,8 @@ class HardConflictsRefused(ConflictError):
             why = "le mode strict les refuse"
         else:
             names = ", ".join(f"« {p.name} »" for p in refusing_places)
-            why = f"{'le lieu' if len(refusing_places) == 1 else 'les lieux'} {names} les refuse{'nt' if len(refusing_places) > 1 else ''}"
+            count = len(refusing_places)
+            why = f"{'le lieu' if count == 1 else 'les lieux'} {names} les refuse{'nt' if count > 1 else ''}"
         first = self.descriptions[0] if self.descriptions else ""
         more = f" (et {len(conflicts) - 1} autre(s))" if len(conflicts) > 1 else ""
         super().__init__(f"Refusé : cette modification crée {len(conflicts)} chevauchement(s) bloquant(s) "

@@ -24,15 +24,13 @@ Both reconcile what is true with the stored records (models.conflicts) in the sa
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import timezone
 from operator import attrgetter
-from typing import Iterable
 
 from models.conflicts import DEFAULT_TRAVEL_MARGIN_MINUTES
 from scheduler.time.recurrence import Occurrence
 
-UTC = timezone.utc
 HORIZON_DAYS = 365
 # A coordination meeting does not split the public of a job dating.
 DEFAULT_NON_COMPETING_KINDS = ("coordination",)
@@ -72,7 +70,7 @@ class Found:
     whole series as a pseudo-occurrence spanning its first to its last date). What records keep
     (details, signature) is built only when asked: a national run finds many."""
 
-    __slots__ = ("kind", "x", "y", "key", "info")
+    __slots__ = ("info", "key", "kind", "x", "y")
 
     def __init__(self, kind: str, x: Occurrence, y: Occurrence, key: int, info=None):
         # x is the side of the smaller (event id, recurrence id): callers order them.
@@ -324,11 +322,12 @@ def capacity_conflicts(spans: dict[tuple[int, int], list], limits: dict[int, int
         items.sort()
         active: list[tuple] = []
         for item in items:
-            start, end, event_id, zone = item
+            start, end, event_id, _zone = item
             active = [a for a in active if a[1] > start]
             if len(active) >= limit:
                 first = active[0]
-                sides = _ordered(*(Occurrence(s[2], SERIES, s[0], s[1], None, None, (pid,), s[3]) for s in (first, item)))
+                sides = _ordered(*(Occurrence(s[2], SERIES, s[0], s[1], None, None, (pid,), s[3])
+                                   for s in (first, item)))
                 out.append(Found("capacity", sides[0], sides[1], pid, {
                     "person_id": pid, "limit": limit, "event_ids": sorted([a[2] for a in active] + [event_id]),
                     "excess_event_id": event_id,

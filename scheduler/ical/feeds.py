@@ -14,7 +14,7 @@ import hashlib
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -187,12 +187,14 @@ def feed_rows(spec: FeedSpec, today: date) -> list:
     # One query each, on the same selection: no thousands of bound ids.
     conn = db.session.connection()  # Core rows: the ORM's row processing is not needed here
     for event_id, name in conn.execute(
-            sa.select(event_organisers.c.event_id, Partner.name).join(Partner, Partner.id == event_organisers.c.partner_id)
+            sa.select(event_organisers.c.event_id, Partner.name)
+            .join(Partner, Partner.id == event_organisers.c.partner_id)
             .where(event_organisers.c.event_id.in_(ids)).order_by(Partner.name)):
         if event_id in by_id:
             by_id[event_id].organisers.append(_Named(None, name))
     for event_id, person_id, name in conn.execute(
-            sa.select(event_people.c.event_id, Person.id, Person.name).join(Person, Person.id == event_people.c.person_id)
+            sa.select(event_people.c.event_id, Person.id, Person.name)
+            .join(Person, Person.id == event_people.c.person_id)
             .where(event_people.c.event_id.in_(ids)).order_by(Person.name)):
         if event_id in by_id:
             by_id[event_id].people.append(_Named(person_id, name))
@@ -214,8 +216,8 @@ def feed_rows(spec: FeedSpec, today: date) -> list:
 _INSTANTS = {"created_at", "updated_at"}
 _FROM_TEXT = {
     "start_date": date.fromisoformat, "until": date.fromisoformat, "start_time": time.fromisoformat,
-    "created_at": lambda v: datetime.fromisoformat(v).replace(tzinfo=timezone.utc),
-    "updated_at": lambda v: datetime.fromisoformat(v).replace(tzinfo=timezone.utc),
+    "created_at": lambda v: datetime.fromisoformat(v).replace(tzinfo=UTC),
+    "updated_at": lambda v: datetime.fromisoformat(v).replace(tzinfo=UTC),
     "weekdays": decode_json_list, "audience_tags": decode_json_list,
 }
 _CONVERTED = tuple(_FROM_TEXT)
@@ -224,7 +226,7 @@ _CONVERTED = tuple(_FROM_TEXT)
 def _aware(value: datetime | None) -> datetime | None:
     if value is None:
         return None
-    return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 class _Named:

@@ -25,13 +25,13 @@ from models import Event, db
 from models.errors import InvalidInput
 from models.users import Actor
 from scheduler.conflicts.check import Outcome, describe_conflict, refused_conflicts
-from scheduler.writes import EventWrites, delete_events
 from scheduler.ical.planned import (
     ImportOptions,
     ImportRefused,
     LocatedError,
     PlannedEvent,
 )
+from scheduler.writes import EventWrites, delete_events
 
 # --- what an import changes ---------------------------------------------------------------------
 

@@ -188,8 +188,8 @@ def process(job_id: int) -> ImportJob:
     except Exception:
         db.session.rollback()
         log.exception("l'import %s a échoué", job_id)
-        outcome = {"state": "failed", "errors": ["Erreur interne pendant l'import : rien n'a été enregistré. "
-                                                 "Réessayez, ou prévenez l'administrateur du service."]}
+        outcome = {"state": "failed", "errors": [("Erreur interne pendant l'import : rien n'a été enregistré. "
+                                                 "Réessayez, ou prévenez l'administrateur du service.")]}
     job = db.session.get(ImportJob, job_id)
     for name, value in outcome.items():
         setattr(job, name, value)

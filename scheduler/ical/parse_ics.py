@@ -13,9 +13,7 @@ import icalendar
 import sqlalchemy as sa
 
 from models import Place, db
-from models.events import EVENT_KINDS
-from scheduler.time.rules import MAX_COUNT, MAX_DURATION_MINUTES, local_to_utc
-from models.events import WEEKDAY_CODES
+from models.events import EVENT_KINDS, WEEKDAY_CODES
 from models.operations.territory import is_known_timezone
 from models.territory import school_zone_of
 from scheduler.ical.planned import (
@@ -35,6 +33,7 @@ from scheduler.time.recurrence import (
     rule_dates,
     skipped_holidays,
 )
+from scheduler.time.rules import MAX_COUNT, MAX_DURATION_MINUTES, local_to_utc
 
 # --- reading an .ics -----------------------------------------------------------------------------
 
@@ -290,7 +289,7 @@ def _plan_vevent(component, uid: str, default_tz: str, options: ImportOptions, p
         minutes = duration / timedelta(minutes=1)
     else:
         minutes = 24 * 60 if all_day else 0
-    minutes = int(round(minutes))
+    minutes = round(minutes)
     if minutes <= 0:
         if end is not None and minutes < 0:
             raise _VeventError("la fin (DTEND) est avant le début (DTSTART)", "DTEND")
@@ -372,7 +371,8 @@ def _apply_rrule(values: dict, rule: dict, zone: ZoneInfo) -> None:
                                "utilisez une répétition hebdomadaire", "RRULE")
     elif freq == "WEEKLY":
         if setpos or nths - {None}:
-            raise _VeventError("BYSETPOS ou jour numéroté dans une répétition hebdomadaire : non pris en charge", "RRULE")
+            raise _VeventError("BYSETPOS ou jour numéroté dans une répétition hebdomadaire : non pris en charge",
+                               "RRULE")
         wkst = str(one("WKST") or "MO").upper()
         days = sorted(set(days or [start_weekday]))
         if wkst != "MO" and interval > 1 and len(days) > 1:
@@ -499,9 +499,9 @@ def _plan_override(master: PlannedEvent, component) -> None:
     end = _prop(component, "DTEND")
     duration = _prop(component, "DURATION")
     if isinstance(end, (date, datetime)):
-        minutes = int(round((_instant(end, zone, values["start_time"]) - begin) / timedelta(minutes=1)))
+        minutes = round((_instant(end, zone, values["start_time"]) - begin) / timedelta(minutes=1))
     elif isinstance(duration, timedelta):
-        minutes = int(round(duration / timedelta(minutes=1)))
+        minutes = round(duration / timedelta(minutes=1))
     else:
         minutes = values["duration_minutes"]
     if not 1 <= minutes <= MAX_DURATION_MINUTES:

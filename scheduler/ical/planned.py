@@ -4,12 +4,11 @@ from a file, and the errors that refuse a file whole, each located.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime
 
 from models import Place
 from models.errors import InvalidInput
 
-UTC = timezone.utc
 MAX_EVENTS = 5000
 # Lines our own feeds append to a description: dropped on the way back in, so that importing a
 # Maillage feed does not grow descriptions at every round.

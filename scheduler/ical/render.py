@@ -21,8 +21,8 @@ from __future__ import annotations
 import calendar as calendar_lib
 import re
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta, timezone
-from functools import lru_cache
+from datetime import UTC, date, datetime, timedelta
+from functools import cache, lru_cache
 from zoneinfo import ZoneInfo
 
 from models.events import WEEKDAY_CODES
@@ -36,7 +36,6 @@ from scheduler.time.recurrence import (
 
 PRODID = "-//Maillage//Calendrier partagé des partenaires de l'emploi//FR"
 STATUS_CODES = {"confirmed": "CONFIRMED", "tentative": "TENTATIVE", "cancelled": "CANCELLED"}
-UTC = timezone.utc
 
 
 # --- the text format -------------------------------------------------------------------------
@@ -80,7 +79,7 @@ def _local_of_epoch(epoch: int, zone: ZoneInfo) -> str:
     return datetime.fromtimestamp(epoch, zone).strftime("%Y%m%dT%H%M%S")
 
 
-@lru_cache(maxsize=None)
+@cache
 def is_utc(tzid: str) -> bool:
     """A zone whose clock has always been UTC's (UTC, Etc/UTC, GMT, Etc/GMT, Zulu…): its wall
     clock is the UTC value. Tested on the zone's behaviour rather than on a list of its names, so
@@ -90,7 +89,7 @@ def is_utc(tzid: str) -> bool:
                for year in range(1800, 2201) for month in (1, 4, 7, 10))
 
 
-@lru_cache(maxsize=None)
+@cache
 def zone_form(tzid: str) -> tuple[str, str]:
     """How a DATE-TIME of this zone is written: `NAME` + first + wall clock + second.
     (";TZID=Europe/Paris:", "") for a zone with a VTIMEZONE; (":", "Z") for UTC (DESIGN.md:
@@ -130,7 +129,7 @@ def _transitions(zone: ZoneInfo, year: int) -> list[tuple[datetime, timedelta, t
     return found
 
 
-@lru_cache(maxsize=None)
+@cache
 def vtimezone(tzid: str, year: int) -> str:
     """A VTIMEZONE for the zone's rules in force in `year`, as yearly RRULEs from 1970."""
     zone = ZoneInfo(tzid)

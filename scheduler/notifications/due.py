@@ -4,10 +4,10 @@ under a unique key, so that it exists once.
 """
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from datetime import date, datetime, time, timezone
+from datetime import UTC, date, datetime, time
 from functools import cached_property
-from typing import Iterable, Iterator
 
 import sqlalchemy as sa
 from flask import current_app
@@ -30,7 +30,6 @@ from scheduler.time.recurrence import (
     zone_offsets,
 )
 
-UTC = timezone.utc
 WEEKLY_PROGRAMME_AT = (4, time(10, 0))  # Friday 10:00 local: the programme of the week after
 DAILY_DIGEST_AT = time(8, 0)
 # --- when things fall due ------------------------------------------------------------------

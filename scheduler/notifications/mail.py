@@ -14,6 +14,7 @@ import email.policy
 import smtplib
 import socket
 import ssl
+from collections.abc import Callable
 from dataclasses import dataclass
 from email import encoders
 from email.header import Header
@@ -22,7 +23,6 @@ from email.mime.base import MIMEBase
 from email.mime.multipart import MIMEMultipart
 from email.mime.text import MIMEText
 from email.utils import formatdate, make_msgid, parseaddr
-from typing import Callable
 from urllib.parse import unquote, urlsplit
 
 WIRE_POLICY = email.policy.compat32.clone(linesep="\r\n")

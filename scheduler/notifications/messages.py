@@ -110,8 +110,8 @@ def render_reminder(delivery: Delivery, now: datetime) -> Message:
     when = {0: "aujourd'hui", 1: "demain"}.get((start.date() - today).days, f"le {french_date(start.date())}")
     return Message(
         subject=f"Rappel : {event.title}, {when} à {french_time(start)}",
-        paragraphs=[f"Pour rappel, « {event.title} » ({event.kind_label.lower()}) a lieu {when} "
-                    f"à {french_time(start)}."],
+        paragraphs=[(f"Pour rappel, « {event.title} » ({event.kind_label.lower()}) a lieu {when} "
+                    f"à {french_time(start)}.")],
         facts=_occurrence_facts(event, occurrence),
         links=[("Voir l'événement", f"{_base_url()}/evenements/{event.id}")],
         ics=_attachment(event, occurrence, delivery.subscription_id is not None),
@@ -340,8 +340,8 @@ def render_daily_digest(delivery: Delivery, now: datetime) -> Message:
         items.append(f"… et {len(open_ones) - 50} autre(s), dans la vue de coordination.")
     return Message(
         subject=f"Chevauchements : {len(new)} nouveau(x), {len(open_ones)} ouvert(s)",
-        paragraphs=[f"Dans votre territoire, {len(open_ones)} chevauchement(s) restent ouverts, "
-                    f"dont {len(new)} apparu(s) depuis hier."],
+        paragraphs=[(f"Dans votre territoire, {len(open_ones)} chevauchement(s) restent ouverts, "
+                    f"dont {len(new)} apparu(s) depuis hier.")],
         items=items, links=[("Les traiter dans la vue de coordination", f"{_base_url()}/coordination/")],
         data={"open": len(open_ones), "new": len(new)})
 

@@ -232,12 +232,14 @@ def _event_facts(ids: set[int], people: bool) -> dict[int, EventFacts]:
                   Event.id, Event.title, Event.kind, Event.status, Event.visibility, Event.age_min, Event.age_max,
                   Event.audience_tags, Event.walk_in, Event.registration_url).where(Event.id.in_(ids)))}
     for event_id, slug in db.session.execute(
-            sa.select(event_organisers.c.event_id, Partner.slug).join(Partner, Partner.id == event_organisers.c.partner_id)
+            sa.select(event_organisers.c.event_id, Partner.slug)
+            .join(Partner, Partner.id == event_organisers.c.partner_id)
             .where(event_organisers.c.event_id.in_(ids)).order_by(Partner.name, Partner.id)):
         events[event_id].organisers.append(slug)
     if people:
         for event_id, person_id, name in db.session.execute(
-                sa.select(event_people.c.event_id, Person.id, Person.name).join(Person, Person.id == event_people.c.person_id)
+                sa.select(event_people.c.event_id, Person.id, Person.name)
+                .join(Person, Person.id == event_people.c.person_id)
                 .where(event_people.c.event_id.in_(ids))):
             events[event_id].people[person_id] = name
     return events

@@ -13,11 +13,11 @@ from __future__ import annotations
 
 import calendar
 import gc
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta, timezone
-from functools import lru_cache
-from typing import Iterable, Iterator
+from datetime import UTC, date, datetime, timedelta
+from functools import cache, lru_cache
 from zoneinfo import ZoneInfo
 
 import holidays as holidays_lib
@@ -26,7 +26,6 @@ from models.events import school_holidays_zone_of
 
 EPOCH_ORD = date(1970, 1, 1).toordinal()
 DAY = 86400
-UTC = timezone.utc
 # Departments whose public holidays differ from the metropole's ('holidays' subdivisions).
 HOLIDAY_SUBDIVISIONS = {"57": "57", "67": "6AE", "68": "6AE", "971": "971", "972": "972",
                         "973": "973", "974": "974", "976": "976"}
@@ -101,7 +100,7 @@ class _ZoneOffsets:
     """UTC offset of local instants in one zone, memoised: a national calendar has few distinct
     (day, time) pairs per zone, so each is computed by zoneinfo once."""
 
-    __slots__ = ("zone", "cache")
+    __slots__ = ("cache", "zone")
 
     def __init__(self, name: str):
         self.zone = ZoneInfo(name)
@@ -126,7 +125,7 @@ class _ZoneOffsets:
         return [t - cache[t] for t in local]
 
 
-@lru_cache(maxsize=None)
+@cache
 def zone_offsets(name: str) -> _ZoneOffsets:
     return _ZoneOffsets(name)
 
@@ -136,19 +135,19 @@ def holiday_region_of(department: str | None) -> str:
     return HOLIDAY_SUBDIVISIONS.get(department or "", "metropole")
 
 
-@lru_cache(maxsize=None)
+@cache
 def holiday_ordinals(region: str, year: int) -> frozenset[int]:
     subdiv = None if region == "metropole" else HOLIDAY_SUBDIVISIONS.get(region, region)
     return frozenset(d.toordinal() for d in holidays_lib.France(years=year, subdiv=subdiv))
 
 
-@lru_cache(maxsize=None)
+@cache
 def holiday_names(region: str, year: int) -> dict[date, str]:
     subdiv = None if region == "metropole" else HOLIDAY_SUBDIVISIONS.get(region, region)
     return dict(holidays_lib.France(years=year, subdiv=subdiv, language="fr"))
 
 
-@lru_cache(maxsize=None)
+@cache
 def school_holiday_ordinals(zone: str, year: int) -> frozenset[int]:
     """The days of `year` on which the schools of zone A, B or C are on holiday (the `holidays`
     package's school category: the national calendar's rules, every year)."""
@@ -156,7 +155,7 @@ def school_holiday_ordinals(zone: str, year: int) -> frozenset[int]:
     return frozenset(d.toordinal() for d in days)
 
 
-@lru_cache(maxsize=None)
+@cache
 def _days_off(region: str | None, zone: str | None, year: int) -> frozenset[int]:
     """The days of `year` a series with this holiday region and school zone takes out."""
     days = holiday_ordinals(region, year) if region is not None else frozenset()

@@ -66,14 +66,15 @@ def check_school_holidays(e: Event) -> None:
     if e.school_zone is not None and e.school_zone not in SCHOOL_ZONE_CHOICES:
         raise InvalidInput.on("school_zone", f"Zone de vacances scolaires inconnue : « {e.school_zone} » (A, B ou C).")
     if e.school_zone is not None and is_overseas(e.holiday_region):
-        raise InvalidInput.on("school_zone", "Les zones A, B et C sont celles de la métropole : un lieu d'outre-mer suit "
-                       "le calendrier scolaire de son académie, que Maillage ne connaît pas.")
+        raise InvalidInput.on("school_zone", "Les zones A, B et C sont celles de la métropole : un lieu "
+                              "d'outre-mer suit le calendrier scolaire de son académie, que Maillage ne connaît pas.")
     if e.pause_school_holidays and e.frequency != "once" and e.school_holidays_zone is None:
         if is_overseas(e.holiday_region):
-            raise InvalidInput.on("pause_school_holidays", "Maillage ne connaît pas les vacances scolaires des académies "
-                           "d'outre-mer : cette série ne peut pas s'interrompre pendant les vacances scolaires.")
-        raise InvalidInput.on("school_zone", "Le département du lieu ne donne pas de zone de vacances scolaires (Corse, "
-                       "département inconnu) : indiquez la zone, A, B ou C.")
+            raise InvalidInput.on("pause_school_holidays", "Maillage ne connaît pas les vacances scolaires des "
+                                  "académies d'outre-mer : cette série ne peut pas s'interrompre pendant les vacances "
+                                  "scolaires.")
+        raise InvalidInput.on("school_zone", "Le département du lieu ne donne pas de zone de vacances scolaires "
+                              "(Corse, département inconnu) : indiquez la zone, A, B ou C.")
 
 
 def last_possible_date(e: Event) -> date | None:

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from models import db, utcnow
 from models.errors import InvalidInput, NotFound
 from models.events import EVENT_KINDS, STATUSES, VISIBILITIES, Event, OccurrenceException
-from models.operations.audit import plain_value, apply_changes, record
+from models.operations.audit import apply_changes, plain_value, record
 from models.operations.partners import partners_by_slugs, people_by_ids
 from models.operations.territory import place_by_slug
 from scheduler.time.rules import MAX_DURATION_MINUTES, TIMING_FIELDS, check_timing
