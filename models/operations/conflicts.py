@@ -7,6 +7,7 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.orm import aliased, selectinload
 
+from models.actor import Actor
 from models.base import db, utcnow
 from models.conflicts import ConflictNotice, ScheduleConflict
 from models.errors import Conflict as ConflictError
@@ -117,7 +118,7 @@ def add_notices(conflict: ScheduleConflict, change: str, coordinators=None) -> N
         db.session.add(ConflictNotice(conflict=conflict, change=change, user_id=user.id))
 
 
-def set_status(actor, conflict: ScheduleConflict, status: str, action: str, reason: str = "",
+def set_status(actor: Actor | None, conflict: ScheduleConflict, status: str, action: str, reason: str = "",
                coordinators=None) -> None:
     """Moves a conflict along its lifecycle, with its history and its notices."""
     before = conflict.status
@@ -156,7 +157,7 @@ def delete_conflicts_of(event_id: int) -> None:
                        .execution_options(synchronize_session="fetch"))
 
 
-def accept_conflict(actor, conflict: ScheduleConflict, reason: str) -> ScheduleConflict:
+def accept_conflict(actor: Actor, conflict: ScheduleConflict, reason: str) -> ScheduleConflict:
     if not can_act_on_conflict(actor, conflict):
         raise Forbidden("Ce chevauchement ne concerne pas votre structure ni votre territoire.")
     reason = (reason or "").strip()

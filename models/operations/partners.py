@@ -3,10 +3,20 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
+from models.actor import Actor
 from models.base import db
 from models.errors import InvalidInput, NotFound
 from models.operations.audit import apply_changes, record
-from models.partners import PARTNER_TYPES, PERSON_ROLES, SPE_TYPES, Partner, Person
+from models.partners import (
+    PARTNER_TYPES,
+    PERSON_ROLES,
+    SPE_TYPES,
+    Partner,
+    Person,
+    partner_quartier_ids,
+    person_quartier_ids,
+)
+from models.users import User
 
 
 def partner_by_slug(slug: str) -> Partner:
@@ -34,35 +44,12 @@ def people_by_ids(ids: list[int], field: str = "people") -> list[Person]:
     return [found[i] for i in dict.fromkeys(ids)]
 
 
-def partner_quartier_ids(partner: Partner) -> set[int | None]:
-    """The quartiers a partner works in: those of the places it hosts and of the places of the
-    events it organises (None for a place in no quartier); empty when it does neither yet."""
-    from models.events import Event, event_organisers  # events import partners
-    from models.territory import Place
-
-    hosted = sa.select(Place.quartier_id).where(Place.host_partner_id == partner.id)
-    organised = (sa.select(Place.quartier_id).join(Event, Event.place_id == Place.id)
-                 .join(event_organisers, event_organisers.c.event_id == Event.id)
-                 .where(event_organisers.c.partner_id == partner.id))
-    return set(db.session.scalars(sa.union(hosted, organised)))
-
-
-def person_quartier_ids(person: Person) -> set[int | None]:
-    """The quartiers of the places of the events a person is booked on."""
-    from models.events import Event, event_people
-    from models.territory import Place
-
-    return set(db.session.scalars(
-        sa.select(Place.quartier_id).distinct().join(Event, Event.place_id == Place.id)
-        .join(event_people, event_people.c.event_id == Event.id).where(event_people.c.person_id == person.id)))
-
-
 def _check_partner_values(values: dict) -> None:
     if "type" in values and values["type"] not in PARTNER_TYPES:
         raise InvalidInput(f"Type de partenaire inconnu : {values['type']}.", {"type": ["Type inconnu."]})
 
 
-def create_partner(actor, values: dict) -> Partner:
+def create_partner(actor: Actor, values: dict) -> Partner:
     actor.require(actor.is_coordinator, "Seul·e un·e coordinateur·rice peut ajouter un partenaire.")
     _check_partner_values(values)
     if db.session.scalar(sa.select(Partner.id).where(Partner.slug == values["slug"])):
@@ -76,7 +63,7 @@ def create_partner(actor, values: dict) -> Partner:
     return partner
 
 
-def update_partner(actor, partner: Partner, values: dict) -> Partner:
+def update_partner(actor: Actor, partner: Partner, values: dict) -> Partner:
     actor.require(actor.can_edit_partner(partner))
     _check_partner_values(values)
     if "slug" in values and values["slug"] != partner.slug and db.session.scalar(
@@ -90,7 +77,7 @@ def update_partner(actor, partner: Partner, values: dict) -> Partner:
     return partner
 
 
-def delete_partner(actor, partner: Partner) -> None:
+def delete_partner(actor: User, partner: Partner) -> None:
     actor.require(actor.is_coordinator, "Seul·e un·e coordinateur·rice peut supprimer un partenaire.")
     actor.require(actor.can_edit_partner(partner), "Ce partenaire n'intervient pas dans votre territoire.")
     # Its people go with it, and with them their bookings: those count as where it works too.
@@ -104,7 +91,7 @@ def delete_partner(actor, partner: Partner) -> None:
     db.session.flush()
 
 
-def create_person(actor, values: dict) -> Person:
+def create_person(actor: Actor, values: dict) -> Person:
     partner = partner_by_slug(values.pop("partner"))
     actor.require(actor.can_edit_partner(partner))
     if values.get("role", "adviser") not in PERSON_ROLES:
@@ -116,7 +103,7 @@ def create_person(actor, values: dict) -> Person:
     return person
 
 
-def update_person(actor, person: Person, values: dict) -> Person:
+def update_person(actor: Actor, person: Person, values: dict) -> Person:
     actor.require(actor.can_edit_partner(person.partner))
     if "partner" in values:
         new_partner = partner_by_slug(values.pop("partner"))
@@ -131,7 +118,7 @@ def update_person(actor, person: Person, values: dict) -> Person:
     return person
 
 
-def delete_person(actor, person: Person) -> None:
+def delete_person(actor: User, person: Person) -> None:
     actor.require(actor.can_edit_partner(person.partner))
     if actor.is_coordinator:
         actor.require(actor.works_only_here(person_quartier_ids(person)),

@@ -6,10 +6,12 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 import sqlalchemy as sa
 
+from models.actor import Actor
 from models.base import db
 from models.errors import InvalidInput, NotFound
 from models.operations.audit import apply_changes, record
 from models.territory import DEPARTMENT_TIMEZONES, Place, Quartier, department_of_postcode
+from models.users import User
 
 
 @functools.cache
@@ -48,7 +50,7 @@ def place_by_slug(slug: str) -> Place:
     return place
 
 
-def create_quartier(actor, values: dict) -> Quartier:
+def create_quartier(actor: User, values: dict) -> Quartier:
     actor.require(actor.is_coordinator, "Seul·e un·e coordinateur·rice peut ajouter un quartier.")
     if db.session.scalar(sa.select(Quartier.id).where(Quartier.code == values["code"])):
         raise InvalidInput(f"Le quartier {values['code']} existe déjà.", {"code": ["Déjà utilisé."]})
@@ -61,7 +63,7 @@ def create_quartier(actor, values: dict) -> Quartier:
     return quartier
 
 
-def update_quartier(actor, quartier: Quartier, values: dict) -> Quartier:
+def update_quartier(actor: User, quartier: Quartier, values: dict) -> Quartier:
     actor.require(actor.can_edit_quartier(quartier))
     changes = apply_changes(quartier, values)
     if changes:
@@ -70,7 +72,7 @@ def update_quartier(actor, quartier: Quartier, values: dict) -> Quartier:
     return quartier
 
 
-def delete_quartier(actor, quartier: Quartier) -> None:
+def delete_quartier(actor: User, quartier: Quartier) -> None:
     actor.require(actor.can_edit_quartier(quartier))
     record(actor, "delete", quartier, {"code": [quartier.code, None]})
     db.session.delete(quartier)
@@ -94,7 +96,7 @@ def _resolve_place_values(values: dict, default_timezone: str) -> dict:
     return values
 
 
-def create_place(actor, values: dict, default_timezone: str = "Europe/Paris") -> Place:
+def create_place(actor: Actor, values: dict, default_timezone: str = "Europe/Paris") -> Place:
     if db.session.scalar(sa.select(Place.id).where(Place.slug == values["slug"])):
         raise InvalidInput(f"Un lieu porte déjà l'identifiant « {values['slug']} ».", {"slug": ["Déjà utilisé."]})
     values = _resolve_place_values(values, default_timezone)
@@ -109,7 +111,7 @@ def create_place(actor, values: dict, default_timezone: str = "Europe/Paris") ->
     return place
 
 
-def update_place(actor, place: Place, values: dict) -> Place:
+def update_place(actor: Actor, place: Place, values: dict) -> Place:
     actor.require(actor.can_edit_place(place), "Ce lieu n'est pas dans votre territoire.")
     values = _resolve_place_values(values, place.timezone)
     changes = apply_changes(place, values)
@@ -120,7 +122,7 @@ def update_place(actor, place: Place, values: dict) -> Place:
     return place
 
 
-def delete_place(actor, place: Place) -> None:
+def delete_place(actor: Actor, place: Place) -> None:
     from models.errors import Conflict
 
     actor.require(actor.can_edit_place(place), "Ce lieu n'est pas dans votre territoire.")

@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import icalendar
 import sqlalchemy as sa
+from icalendar.cal import Component
 
 from models import Place, db
 from models.events import EVENT_KINDS, WEEKDAY_CODES
@@ -186,7 +187,7 @@ def parse_ics(data: bytes, options: ImportOptions, progress=None) -> list[Planne
     if sum("RECURRENCE-ID" not in c for c in vevents) > MAX_EVENTS:
         raise ImportRefused([LocatedError(f"plus de {MAX_EVENTS} événements : découpez le fichier")])
     masters: dict[str, PlannedEvent] = {}
-    overrides: list[tuple[int, object, str]] = []
+    overrides: list[tuple[int, Component, str]] = []
     for index, component in enumerate(vevents):
         if progress is not None:
             progress("parse", index, len(vevents))
@@ -275,7 +276,7 @@ def _plan_vevent(component, uid: str, default_tz: str, options: ImportOptions, p
         raise _VeventError("DTSTART doit être une date ou une date et heure", "DTSTART")
     tzid = component["DTSTART"].params.get("TZID")
     all_day = not isinstance(start, datetime)
-    tz = default_tz if all_day or start.tzinfo is None else _zone_name(start, tzid, default_tz)
+    tz = default_tz if not isinstance(start, datetime) or start.tzinfo is None else _zone_name(start, tzid, default_tz)
     zone = ZoneInfo(tz)
     begin = _instant(start, zone, time())
     local = begin.astimezone(zone)

@@ -32,6 +32,7 @@ from scheduler.time.recurrence import (
     rule_dates,
     rule_of,
     skipped_holidays,
+    utc_offset,
 )
 
 PRODID = "-//Maillage//Calendrier partagé des partenaires de l'emploi//FR"
@@ -111,15 +112,15 @@ def _transitions(zone: ZoneInfo, year: int) -> list[tuple[datetime, timedelta, t
     found = []
     t = datetime(year, 1, 1, tzinfo=UTC)
     end = datetime(year + 1, 1, 1, tzinfo=UTC)
-    before = t.astimezone(zone).utcoffset()
+    before = utc_offset(t.astimezone(zone))
     while t < end:
         nxt = t + timedelta(days=1)
-        after = nxt.astimezone(zone).utcoffset()
+        after = utc_offset(nxt.astimezone(zone))
         if after != before:
             lo, hi = t, nxt  # bisect to the minute
             while hi - lo > timedelta(minutes=1):
                 mid = lo + (hi - lo) / 2
-                if mid.astimezone(zone).utcoffset() == before:
+                if utc_offset(mid.astimezone(zone)) == before:
                     lo = mid
                 else:
                     hi = mid
@@ -137,7 +138,7 @@ def vtimezone(tzid: str, year: int) -> str:
     transitions = _transitions(zone, year)
     if not transitions:
         probe = datetime(year, 1, 1, tzinfo=UTC).astimezone(zone)
-        offset = _offset(int(probe.utcoffset().total_seconds()))
+        offset = _offset(int(utc_offset(probe).total_seconds()))
         lines += ["BEGIN:STANDARD", f"TZOFFSETFROM:{offset}", f"TZOFFSETTO:{offset}",
                   f"TZNAME:{probe.tzname()}", "DTSTART:19700101T000000", "END:STANDARD"]
     for instant, before, after in transitions:
@@ -179,6 +180,11 @@ class RenderContext:
     places: dict = field(default_factory=dict)  # id -> Place, for occurrences moved to another place
     people: dict = field(default_factory=dict)  # id -> Person, for occurrences with other people
     zones: set = field(default_factory=set)  # TZIDs used so far (filled while rendering)
+
+    def required_horizon(self) -> date:
+        if self.horizon is None:
+            raise ValueError("the horizon of holiday EXDATEs must be given (it must not come from 'now')")
+        return self.horizon
 
 
 def default_horizon(today: date) -> date:
@@ -305,8 +311,9 @@ def event_lines(event, ctx: RenderContext) -> list[str]:
         lines.append(_rrule(event, rule, first_ord))
         exdates = []
         if rule.holiday_region is not None or rule.school_zone is not None:
-            last = rule.until_ord if rule.until_ord is not None else ctx.horizon.toordinal()
-            exdates = skipped_holidays(rule, first_ord, min(last, ctx.horizon.toordinal()))
+            horizon = ctx.required_horizon()
+            last = rule.until_ord if rule.until_ord is not None else horizon.toordinal()
+            exdates = skipped_holidays(rule, first_ord, min(last, horizon.toordinal()))
         away = []
         if ctx.place_id is not None:  # moved to another place: not in this place's feed
             away = [rec for rec, x in rule.exceptions.items()
@@ -432,8 +439,7 @@ class CalendarHead:
 
 def render_calendar(events, head: CalendarHead, ctx: RenderContext, year: int | None = None) -> bytes:
     """A whole VCALENDAR (METHOD:PUBLISH) of the events, byte-identical for unchanged data."""
-    if ctx.horizon is None:
-        raise ValueError("the horizon of holiday EXDATEs must be given (it must not come from 'now')")
+    horizon = ctx.required_horizon()
     body = []
     for event in sorted(events, key=lambda e: e.id):
         body += event_lines(event, ctx)
@@ -445,7 +451,7 @@ def render_calendar(events, head: CalendarHead, ctx: RenderContext, year: int | 
         lines += [f"DESCRIPTION:{escape_text(head.description)}", f"X-WR-CALDESC:{escape_text(head.description)}"]
     lines += [f"REFRESH-INTERVAL;VALUE=DURATION:{ttl}", f"X-PUBLISHED-TTL:{ttl}"]
     # The zones' rules of the horizon's first year: the year the feed is mostly read for.
-    zone_year = year or ctx.horizon.year - 2
+    zone_year = year or horizon.year - 2
     zones = "".join(vtimezone(tz, zone_year) for tz in sorted(ctx.zones | {head.timezone}) if not is_utc(tz))
     text = "".join(fold(line) for line in lines) + zones + "\r\n".join(body) + "\r\nEND:VCALENDAR\r\n"
     # Folding the thousands of lines of a big feed one by one costs more than writing them: the

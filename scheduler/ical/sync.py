@@ -33,7 +33,7 @@ JOB_MINUTES = 5  # how often the clock looks for sources that are due
 class SyncActor:
     """Who a sync writes as: the source's partner, through the clock (audited with no user)."""
 
-    id = None
+    id: int | None = None
     is_coordinator = False
 
     def __init__(self, partner):
@@ -105,7 +105,7 @@ def sync_source(source: SyncSource, fetched: Fetched | None = None) -> dict:
     apply_plan(actor, plan, options)
     removed = remove_missing(actor, options.source, {p.uid for p in plan})
     source.etag, source.last_modified_header = fetched.etag, fetched.last_modified
-    counts = {"created": created, "changed": changed, "removed": len(removed),
+    counts: dict[str, int | str] = {"created": created, "changed": changed, "removed": len(removed),
               "unchanged": len(plan) - created - changed}
     counts["status"] = "ok" if created or changed or removed else "unchanged"
     return counts
@@ -113,7 +113,7 @@ def sync_source(source: SyncSource, fetched: Fetched | None = None) -> dict:
 
 def run_source(source_id: int) -> SyncSource:
     """One source, one transaction: applied and recorded, or rolled back and the error recorded."""
-    source = db.session.get(SyncSource, source_id)
+    source = db.session.get_one(SyncSource, source_id)
     try:
         counts = sync_source(source)
         status = counts.pop("status")
@@ -121,7 +121,7 @@ def run_source(source_id: int) -> SyncSource:
         source.last_message = _summary(status, counts)
     except (ImportRefused, DomainError, ValueError, OSError) as error:
         db.session.rollback()  # nothing of a failed run stays
-        source = db.session.get(SyncSource, source_id)
+        source = db.session.get_one(SyncSource, source_id)
         message = error.message if isinstance(error, DomainError) else str(error)
         if isinstance(error, ImportRefused):
             message += " " + " ; ".join(str(e) for e in error.located[:5])

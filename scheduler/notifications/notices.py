@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 import sqlalchemy as sa
 from flask import current_app
 
-from models import Delivery, Event, Place, Subscription, db, utcnow
+from models import Delivery, Event, Partner, Place, Subscription, db, utcnow
 from models.operations.deliveries import add_deliveries_if_new, add_delivery_if_new
 from scheduler.french import french_datetime
 from scheduler.notifications.due import Recipients, delivery_key, iso_instant
@@ -94,8 +94,8 @@ class EventBefore:
     rule: SeriesRule
     status: str
     visibility: str
-    organisers: list
-    place_id: int
+    organisers: list[Partner]
+    place_id: int | None
     place: Place
     removed: list[dict] = field(default_factory=list)  # exceptions the write dropped (audit form)
 
@@ -128,12 +128,19 @@ def changed_dates(before: dict[int, Occurrence], after: dict[int, Occurrence], s
     """(before, after) of each date whose occurrence people would see differently, paired by
     local date (the exceptions followed the same pairing); a single event is one date whatever
     its day."""
+    pairs: list[tuple[Occurrence | None, Occurrence | None]]
     if single and len(before) == 1 and len(after) == 1:
         pairs = [(next(iter(before.values())), next(iter(after.values())))]
     else:
         pairs = [(before.get(day), after.get(day)) for day in sorted(before.keys() | after.keys())]
     found = [(b, a) for b, a in pairs if _worth_telling(b, a)]
-    return sorted(found, key=lambda pair: (pair[0] or pair[1]).starts_at)
+    return sorted(found, key=_first_start)
+
+
+def _first_start(pair: tuple[Occurrence | None, Occurrence | None]) -> int:
+    side = pair[0] if pair[0] is not None else pair[1]
+    assert side is not None  # _worth_telling keeps no pair without a side
+    return side.starts_at
 
 
 def _worth_telling(b: Occurrence | None, a: Occurrence | None) -> bool:
@@ -144,7 +151,7 @@ def _worth_telling(b: Occurrence | None, a: Occurrence | None) -> bool:
     return seen_before not in (None, "cancelled") or seen_after not in (None, "cancelled")
 
 
-def _side(o: Occurrence | None, places: dict[int, Place]) -> dict | None:
+def _side(o: Occurrence | None, places: dict[int | None, Place]) -> dict | None:
     if o is None:
         return None
     place = places.get(o.place_id)
@@ -178,7 +185,8 @@ def notify_event_change(before: EventBefore, event: Event | None, now: datetime 
         kind = "event_changed"
 
     shown = [o for pair in pairs for o in pair if o is not None] + [o for _, o in removed]
-    places = {p.id: p for p in db.session.scalars(sa.select(Place).where(Place.id.in_({o.place_id for o in shown})))}
+    places: dict[int | None, Place] = {
+        p.id: p for p in db.session.scalars(sa.select(Place).where(Place.id.in_({o.place_id for o in shown})))}
     recipients = Recipients.load()
     recipients.load_people(p for o in shown for p in o.person_ids)
     targets: dict[tuple[str, str], dict] = {}
@@ -265,7 +273,7 @@ def plan_conflict_notices(recipients: Recipients, now: datetime, conflict_ids: I
             if notice.partner.contact_email:
                 targets.append({"channel": "email", "recipient": notice.partner.contact_email.lower(),
                                 "partner_id": notice.partner_id})
-            settings = recipients.settings.get(notice.partner_id)
+            settings = recipients.settings.get(notice.partner.id)
             if settings is not None and settings.webhook_url:
                 targets.append({"channel": "webhook", "recipient": settings.webhook_url,
                                 "partner_id": notice.partner_id})

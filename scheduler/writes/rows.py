@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from models import db, utcnow
+from models.actor import Actor
 from models.errors import InvalidInput, NotFound
 from models.events import EVENT_KINDS, STATUSES, VISIBILITIES, Event, OccurrenceException
 from models.operations.audit import apply_changes, plain_value, record
@@ -39,7 +40,7 @@ def resolve_event_values(values: dict) -> dict:
     return values
 
 
-def insert_event(actor, values: dict) -> Event:
+def insert_event(actor: Actor, values: dict) -> Event:
     values = {**EVENT_DEFAULTS, **resolve_event_values(dict(values))}
     place = values["place"]
     values.setdefault("timezone", place.timezone)
@@ -61,7 +62,7 @@ def insert_event(actor, values: dict) -> Event:
     return event
 
 
-def change_event(actor, event: Event, values: dict, exceptions_after=None) -> dict:
+def change_event(actor: Actor, event: Event, values: dict, exceptions_after=None) -> dict:
     """Applies the changes and returns them ({} when nothing changed).
 
     When the timing changes, `exceptions_after(event)` (given by the time model: models cannot
@@ -150,7 +151,7 @@ def bump(event: Event) -> None:
     event.updated_at = utcnow()
 
 
-def remove_event(actor, event: Event) -> None:
+def remove_event(actor: Actor, event: Event) -> None:
     actor.require(actor.can_edit_event(event))
     record(actor, "delete", event, {"uid": [event.uid, None], "title": [event.title, None]})
     db.session.delete(event)
@@ -161,7 +162,7 @@ def exception_for(event: Event, recurrence_start: datetime) -> OccurrenceExcepti
     return next((x for x in event.exceptions if x.recurrence_start == recurrence_start), None)
 
 
-def set_exception(actor, event: Event, recurrence_start: datetime, values: dict,
+def set_exception(actor: Actor, event: Event, recurrence_start: datetime, values: dict,
                              action: str) -> OccurrenceException:
     """Cancels or moves one occurrence; the caller has checked that the rule gives it."""
     actor.require(actor.can_edit_event(event))
@@ -192,7 +193,7 @@ def set_exception(actor, event: Event, recurrence_start: datetime, values: dict,
     return exception
 
 
-def drop_exception(actor, event: Event, recurrence_start: datetime) -> None:
+def drop_exception(actor: Actor, event: Event, recurrence_start: datetime) -> None:
     """Undoes a cancellation or a move: the occurrence follows the series again."""
     actor.require(actor.can_edit_event(event))
     exception = exception_for(event, recurrence_start)
