@@ -32,10 +32,12 @@ demo: migrate
 run: demo
 	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/honcho -f Procfile.dev start
 
-# The linter first, then the docs: each fails fast, before the long pytest run. ruff's rules are in
-# pyproject.toml, with the layering as banned imports in the ruff.toml of models/, scheduler/, api/, web/.
+# The linters first, then the docs: each fails fast, before the long pytest run. ruff's rules are in
+# pyproject.toml, with the layering as banned imports in the ruff.toml of models/, scheduler/, api/, web/;
+# mypy's (which packages it checks) there too.
 lint: install
 	$(BIN)/ruff check .
+	$(BIN)/mypy
 
 # A broken link or anchor in the docs fails the target (site/ is git-ignored; no --quiet: it hides the warnings that --strict counts).
 test: install lint system-deps

@@ -21,7 +21,7 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from models.base import UTCDateTime, db, utcnow
+from models.base import Model, UTCDateTime, utcnow
 from models.events import Event
 
 CONFLICT_KINDS = {
@@ -43,7 +43,7 @@ def severity_of(kind: str) -> str:
     return "hard" if kind in HARD_KINDS else "warning"
 
 
-class ScheduleConflict(db.Model):
+class ScheduleConflict(Model):
     """One overlap between two occurrences (or two series, for capacity)."""
 
     __tablename__ = "conflicts"
@@ -104,7 +104,7 @@ class ScheduleConflict(db.Model):
         return f"<ScheduleConflict {self.id} {self.kind} {self.status}>"
 
 
-class ConflictNotice(db.Model):
+class ConflictNotice(Model):
     """Someone must be told about a change of a conflict; the reminders process sends it and
     sets `sent_at` (one row per recipient and change, so a crash never sends one twice)."""
 
