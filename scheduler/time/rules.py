@@ -18,6 +18,16 @@ MAX_DURATION_MINUTES = 7 * 24 * 60
 
 MAX_COUNT = 1000
 
+# The years of the calendar, for what is written and what is read alike: far beyond any calendar,
+# and far enough from Python's year 1 and year 9999 that the margins taken around a window (a day,
+# a week, a time zone) stay dates. An event dated outside could be written but never read.
+FIRST_YEAR, LAST_YEAR = 1970, 2199
+OUT_OF_CALENDAR = f"Les dates vont de {FIRST_YEAR} à {LAST_YEAR}."
+
+
+def in_calendar(day: date | datetime) -> bool:
+    """Whether a date (or datetime) is within the years of the calendar."""
+    return FIRST_YEAR <= day.year <= LAST_YEAR
 
 
 def local_to_utc(day: date, at: time, tz_name: str) -> datetime:
@@ -29,6 +39,9 @@ def local_to_utc(day: date, at: time, tz_name: str) -> datetime:
 def check_timing(e: Event) -> None:
     """Checks the wall-clock rule of an event once its fields are set; fills what defaults."""
     check_timezone(e.timezone)
+    for name in ("start_date", "until"):
+        if (day := getattr(e, name)) is not None and not in_calendar(day):
+            raise InvalidInput.on(name, OUT_OF_CALENDAR)
     if e.frequency not in FREQUENCIES:
         raise InvalidInput.on("frequency", f"Fréquence non prise en charge : « {e.frequency} ». Une série ne peut "
                        "pas être plus fréquente que quotidienne (once, daily, weekly, monthly).")
