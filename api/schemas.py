@@ -9,7 +9,7 @@ from flask_smorest import Page
 from marshmallow import ValidationError, fields, validate
 
 from models import db
-from models.operations.text import MAX_LIST_ENTRIES, unstorable
+from models.operations.text import MAX_LIST_ENTRIES, sentence, unstorable
 
 # People read these messages: marshmallow's defaults are English, so they are set once here.
 fields.Field.default_error_messages.update(
@@ -76,7 +76,8 @@ class BaseSchema(ma.Schema):
         """No text we keep or look up may hold a NUL character (PostgreSQL refuses it) or a lone
         surrogate (no encoding has one): say so, field by field, before any query."""
         if hasattr(data, "keys"):
-            bad = {key: [problem] for key in data if (problem := _unstorable(key) or _unstorable(data[key]))}
+            bad = {key: [sentence(problem)] for key in data
+                   if (problem := _unstorable(key) or _unstorable(data[key]))}
             if bad:
                 raise ValidationError(bad)
         return data

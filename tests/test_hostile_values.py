@@ -37,7 +37,7 @@ def refused(response, code, field=None, words=None):
     if field:
         assert field in str(body["errors"]), body
     if words:
-        assert words in str(body), body
+        assert words.lower() in str(body).lower(), body
     return body
 
 
@@ -46,7 +46,7 @@ def nothing_written():
 
 
 HOSTILE_TEXTS = {
-    "NUL in a title": ({"title": "Perma\x00nence"}, "title", "nul"),
+    "NUL in a title": ({"title": "Perma\x00nence"}, "title", "U+0000"),
     "bell in a title": ({"title": "Perma\x07nence"}, "title", "U+0007"),
     "escape sequence in a description": ({"description": "\x1b[31mrouge"}, "description", "U+001B"),
     "line feed in a title": ({"title": "Permanence\nBcc: tous"}, "title", "une ligne"),
@@ -61,9 +61,9 @@ HOSTILE_TEXTS = {
     "year 9999": ({"start_date": "9999-12-31"}, "start_date", "Les dates vont de 1970 à 2199."),
     "a series until year 9999": ({"recurrence": {"frequency": "weekly", "until": "9999-12-31"}}, "until",
                                  "Les dates vont de 1970 à 2199."),
-    "190,000 employers": ({"employers": ["E"] * 190_000}, "employers", "Au plus 100"),
-    "too many tags": ({"audience": {"tags": [f"t{n}" for n in range(101)]}}, "tags", "Au plus 100"),
-    "100,000 people": ({"people": list(range(1, 100_001))}, "people", "Au plus 100"),
+    "190,000 employers": ({"employers": ["E"] * 190_000}, "employers", "au plus 100"),
+    "too many tags": ({"audience": {"tags": [f"t{n}" for n in range(101)]}}, "tags", "au plus 100"),
+    "100,000 people": ({"people": list(range(1, 100_001))}, "people", "au plus 100"),
     "people ids beyond 32 bits": ({"people": [2**40, 10**30]}, "people", "Personne inconnue"),
 }
 
@@ -170,7 +170,7 @@ def test_a_partner_person_or_place_name_on_two_lines_is_refused(client, ready):
     refused(client.post("/api/v1/people", headers=ready,
                         json={"partner": "mission-locale-sud-isere", "name": "Camille \u202eM"}), 422, "name")
     refused(client.patch("/api/v1/places/bij-echirolles", headers=ready,
-                         json={"rooms": ["Salle\tA"]}), 422, "rooms", "une ligne")
+                         json={"rooms": ["Salle\nA"]}), 422, "rooms", "une ligne")
 
 
 def test_reminder_settings_without_a_webhook_match_their_document(client, ready, app):
