@@ -4,13 +4,13 @@ from __future__ import annotations
 from flask import jsonify
 from flask.views import MethodView
 from flask_smorest import Blueprint
-from marshmallow import ValidationError, fields, post_load, validate, validates_schema
+from marshmallow import ValidationError, fields, post_load, pre_load, validate, validates_schema
 
 from api.auth import api_user, require_api_user
 from api.conflicts import REFUSED, ConflictSchema, StrictArgsSchema
 from api.schemas import BaseSchema, SelectPage, between, entries, length, one_of, reference
 from models import Event, db
-from models.errors import NotFound
+from models.errors import FIELD_MESSAGES, NotFound
 from models.events import (
     EVENT_KINDS,
     FREQUENCIES,
@@ -50,6 +50,14 @@ class RecurrenceSchema(BaseSchema):
                                 validate=validate.OneOf([1, 2, 3, 4, -1], error="1 à 4, ou -1 pour le dernier."))
     until = fields.Date(allow_none=True, load_default=None)
     count = fields.Integer(allow_none=True, load_default=None, validate=between(1, 1000))
+
+    @pre_load
+    def refuse_no_weekday(self, data, **kwargs):
+        """Weekdays left out take the start date's; an empty list given for a weekly rule is a
+        rule of no day, refused as the form refuses it."""
+        if isinstance(data, dict) and data.get("frequency") == "weekly" and data.get("weekdays") == []:
+            raise ValidationError(FIELD_MESSAGES["no_weekday"], "weekdays")
+        return data
 
 
 class EventSchema(BaseSchema):
@@ -103,7 +111,7 @@ class EventSchema(BaseSchema):
             if "start_time" not in data:
                 raise ValidationError("Indiquez aussi start_time avec end_time.", "start_time")
             if data["end_time"] <= data["start_time"]:
-                raise ValidationError("La fin est avant le début.", "end_time")
+                raise ValidationError(FIELD_MESSAGES["end_before_start"], "end_time")
         elif not partial and "duration_minutes" not in data:
             raise ValidationError("Indiquez end_time ou duration_minutes.", "end_time")
 

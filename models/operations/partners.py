@@ -161,3 +161,31 @@ def delete_person(actor, person: Person) -> None:
     record(actor, "delete", person, {"name": [person.name, None]})
     db.session.delete(person)
     db.session.flush()
+
+
+def partners_actor_may_name(actor) -> list[Partner]:
+    """The partners an actor may name as organisers of an event: a national coordinator, all; a
+    coordinator, those that work in their territory or nowhere yet; an editor, their own partner
+    and those that work where it works (its co-organisers: each then sees the event as theirs).
+    Stand-in until the security work's function of the same name lands; callers keep the name."""
+    from models.events import Event, event_organisers
+    from models.territory import Place
+
+    query = sa.select(Partner).order_by(Partner.name)
+    if actor.is_coordinator and not actor.territory_quartier_ids:
+        return list(db.session.scalars(query))
+    if actor.is_coordinator:
+        quartiers = actor.territory_quartier_ids
+    elif actor.partner_id is None:
+        return []
+    else:
+        quartiers = partner_quartier_ids(db.session.get(Partner, actor.partner_id)) - {None}
+    hosting = sa.select(Place.host_partner_id).where(Place.quartier_id.in_(quartiers))
+    organising = (sa.select(event_organisers.c.partner_id).join(Event, Event.id == event_organisers.c.event_id)
+                  .join(Place, Place.id == Event.place_id).where(Place.quartier_id.in_(quartiers)))
+    working_somewhere = sa.union(sa.select(Place.host_partner_id).where(Place.host_partner_id.is_not(None)),
+                                 sa.select(event_organisers.c.partner_id))
+    named = sa.or_(Partner.id.in_(hosting), Partner.id.in_(organising), Partner.id == actor.partner_id)
+    if actor.is_coordinator:
+        named = sa.or_(named, Partner.id.not_in(working_somewhere))
+    return list(db.session.scalars(query.where(named)))

@@ -154,3 +154,18 @@ def delete_place(actor, place: Place) -> None:
     record(actor, "delete", place, {"slug": [place.slug, None]})
     db.session.delete(place)
     db.session.flush()
+
+
+def places_matching(actor, text: str = "", limit: int = 60) -> list[Place]:
+    """Places whose name, commune, quartier name or code holds `text` (any case), those of a
+    coordinator's territory only: what the event form offers."""
+    query = sa.select(Place).outerjoin(Quartier, Quartier.id == Place.quartier_id).order_by(Place.name)
+    if actor.is_coordinator and actor.territory_quartier_ids:
+        query = query.where(sa.or_(Place.quartier_id.in_(actor.territory_quartier_ids), Place.quartier_id.is_(None)))
+    text = text.strip()
+    if text:
+        like = f"%{text.lower()}%"
+        query = query.where(sa.or_(sa.func.lower(Place.name).like(like), sa.func.lower(Place.city).like(like),
+                                   sa.func.lower(Quartier.name).like(like), sa.func.lower(Quartier.code).like(like),
+                                   sa.func.lower(sa.cast(Quartier.communes, sa.Text)).like(like)))
+    return list(db.session.scalars(query.limit(limit)))
