@@ -14,11 +14,12 @@ $(BIN)/.installed: requirements.txt
 
 install: $(BIN)/.installed
 
-# What the browser tests and the PDF poster need from Debian (root on CI and dev machines).
+# What the browser tests, the PDF poster and the ical.js reader of the feed tests (node) need from
+# Debian (root on CI and dev machines).
 system-deps:
-	@if ! command -v chromium >/dev/null || ! ldconfig -p | grep -q libpango-1.0 || ! command -v pdftoppm >/dev/null; then \
+	@if ! command -v chromium >/dev/null || ! ldconfig -p | grep -q libpango-1.0 || ! command -v pdftoppm >/dev/null || ! command -v node >/dev/null; then \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
-			chromium fonts-dejavu-core libpango-1.0-0 libpangoft2-1.0-0 poppler-utils >/dev/null; \
+			chromium fonts-dejavu-core libpango-1.0-0 libpangoft2-1.0-0 poppler-utils nodejs >/dev/null; \
 	fi
 
 migrate: install
@@ -31,10 +32,12 @@ demo: migrate
 run: demo
 	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/honcho -f Procfile.dev start
 
-# The linter first, then the docs: each fails fast, before the long pytest run. ruff's rules are in
-# pyproject.toml, with the layering as banned imports in the ruff.toml of models/, scheduler/, api/, web/.
+# The linters first, then the docs: each fails fast, before the long pytest run. ruff's rules are in
+# pyproject.toml, with the layering as banned imports in the ruff.toml of models/, scheduler/, api/, web/;
+# mypy's (which packages it checks) there too.
 lint: install
 	$(BIN)/ruff check .
+	$(BIN)/mypy
 
 # A broken link or anchor in the docs fails the target (site/ is git-ignored; no --quiet: it hides the warnings that --strict counts).
 test: install lint system-deps

@@ -1,6 +1,6 @@
 """The data of Maillage and the operations on it. Imports nothing else of ours."""
 from models.audit import AuditEntry
-from models.base import Base, UTCDateTime, db, utcnow
+from models.base import Base, Model, UTCDateTime, db, utcnow
 from models.conflicts import ConflictCase, ConflictNotice, ScheduleConflict
 from models.deliveries import ClockLock, Delivery, PartnerReminderSettings, ScanMark
 from models.errors import Conflict, DomainError, Forbidden, InvalidInput, NotFound
@@ -29,6 +29,7 @@ __all__ = [
     "Forbidden",
     "ImportJob",
     "InvalidInput",
+    "Model",
     "NotFound",
     "OccurrenceException",
     "PageState",

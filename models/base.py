@@ -3,11 +3,14 @@ from __future__ import annotations
 
 import hashlib
 import sqlite3
+from collections.abc import Callable
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from flask_sqlalchemy import SQLAlchemy
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import DeclarativeBase
 
 
@@ -25,6 +28,17 @@ class Base(DeclarativeBase):
 
 
 db = SQLAlchemy(model_class=Base)
+
+# Every model of ours subclasses this one class. At run time it is Flask-SQLAlchemy's db.Model
+# (Base plus its bind and table-name mixins, and db.Model.query); mypy cannot take a base class
+# from an attribute, so to it a model is one of Base's, which types every column just as well.
+if TYPE_CHECKING:
+
+    class Model(Base):
+        __abstract__ = True
+
+else:
+    Model = db.Model
 
 
 @sa.event.listens_for(sa.Table, "after_parent_attach")
@@ -81,19 +95,24 @@ def secret_digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
+def rows_touched(result: sa.Result) -> int:
+    """How many rows an UPDATE or DELETE run through the session changed. The session hands back
+    a CursorResult for them, which its typing (the scoped session's) does not say."""
+    assert isinstance(result, sa.CursorResult)
+    return result.rowcount
+
+
 def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-def dialect_insert(session: sa.orm.Session | sa.Connection):
+def dialect_insert(
+    session: sa.orm.Session | sa.orm.scoped_session | sa.Connection,
+) -> Callable[[Any], postgresql.Insert | sqlite.Insert]:
     """The `insert` of the database behind this session or connection: PostgreSQL's and SQLite's
     both have ON CONFLICT (upserts, inserts that skip what is there), the generic one has not."""
     dialect = session.dialect if isinstance(session, sa.Connection) else session.get_bind().dialect
-    if dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
-    return insert
+    return postgresql.insert if dialect.name == "postgresql" else sqlite.insert
 
 
 # SQLite has one writer at a time, and a big import holds that lock for its whole transaction:

@@ -26,7 +26,7 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from models.base import UTCDateTime, db, utcnow
+from models.base import Model, UTCDateTime, utcnow
 from models.events import Event
 
 CONFLICT_KINDS = {
@@ -48,7 +48,7 @@ def severity_of(kind: str) -> str:
     return "hard" if kind in HARD_KINDS else "warning"
 
 
-class ScheduleConflict(db.Model):
+class ScheduleConflict(Model):
     """One overlap between two occurrences (or two series, for capacity)."""
 
     __tablename__ = "conflicts"
@@ -121,7 +121,7 @@ class ScheduleConflict(db.Model):
         return f"<ScheduleConflict {self.id} {self.kind} {self.status}>"
 
 
-class ConflictCase(db.Model):
+class ConflictCase(Model):
     """One kind of overlap between two series, with its dates (the `conflicts` pointing at it).
 
     `status`: open while a date to come is open; accepted when every live date is accepted;
@@ -190,7 +190,7 @@ class ConflictCase(db.Model):
         return f"<ConflictCase {self.id} {self.kind} {self.status}>"
 
 
-class ConflictNotice(db.Model):
+class ConflictNotice(Model):
     """Someone must be told about a change of a conflict case; the reminders process sends it and
     sets `sent_at` (one row per recipient and change, so a crash never sends one twice). Recorded
     per case (`case_id`); `conflict_id` is for notices recorded before cases existed."""

@@ -14,7 +14,7 @@ from datetime import datetime, time
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
-from models.base import UTCDateTime, db, utcnow
+from models.base import Model, UTCDateTime, utcnow
 
 STATES = {"pending": "En attente", "sent": "Envoyé", "failed": "En échec", "skipped": "Non envoyé"}
 KINDS = {
@@ -34,7 +34,7 @@ KINDS = {
 CHANNELS = {"email": "Courriel", "webhook": "Webhook"}
 
 
-class Delivery(db.Model):
+class Delivery(Model):
     __tablename__ = "deliveries"
     __table_args__ = (sa.Index("ix_deliveries_state_next", "state", "next_attempt_at"),)
 
@@ -102,7 +102,7 @@ SUBSCRIBER_OFFSETS = (ReminderOffset(1, time(9, 0)),)
 MAX_DAYS_BEFORE = 14
 
 
-class PartnerReminderSettings(db.Model):
+class PartnerReminderSettings(Model):
     """How a partner wants to be reminded: offsets, and its own system's webhook."""
 
     __tablename__ = "partner_reminder_settings"
@@ -119,7 +119,7 @@ class PartnerReminderSettings(db.Model):
         return tuple(sorted(ReminderOffset.parse(o) for o in self.offsets)) or DEFAULT_OFFSETS
 
 
-class ClockLock(db.Model):
+class ClockLock(Model):
     """The lock row of the one active clock where the database has no advisory locks (SQLite)."""
 
     __tablename__ = "clock_locks"
@@ -129,7 +129,7 @@ class ClockLock(db.Model):
     heartbeat_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
-class ScanMark(db.Model):
+class ScanMark(Model):
     """Up to which instant the due scan has looked: after a downtime it knows what it missed."""
 
     __tablename__ = "scan_marks"

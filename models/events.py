@@ -12,7 +12,7 @@ from datetime import date, datetime, time
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from models.base import UTCDateTime, db, utcnow
+from models.base import Model, UTCDateTime, db, utcnow
 from models.territory import school_zone_of
 
 EVENT_KINDS = {
@@ -59,7 +59,7 @@ def new_uid() -> str:
     return f"{uuid.uuid4()}@maillage"
 
 
-class Event(db.Model):
+class Event(Model):
     __tablename__ = "events"
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -151,7 +151,7 @@ class Event(db.Model):
         return f"<Event {self.id} {self.title!r}>"
 
 
-class OccurrenceException(db.Model):
+class OccurrenceException(Model):
     """One occurrence of a series cancelled or moved (time, place, room, people).
 
     `recurrence_start` is the instant the rule gave that occurrence: its identity (iCal

@@ -6,10 +6,10 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from models.base import UTCDateTime, db, utcnow
+from models.base import Model, UTCDateTime, utcnow
 
 
-class FeedToken(db.Model):
+class FeedToken(Model):
     """The secret in a private feed's address (`/feeds/private/<token>.ics`), for a user or a
     partner. Only its hash is kept: whoever reads the database cannot subscribe."""
 
@@ -33,7 +33,7 @@ class FeedToken(db.Model):
         return self.revoked_at is None
 
 
-class FeedState(db.Model):
+class FeedState(Model):
     """What was last served for one feed (its address and filters): the ETag of its bytes, the
     Last-Modified, the marker (versions of its scopes and day) it was built at, and the bytes.
 
@@ -52,7 +52,7 @@ class FeedState(db.Model):
     body: Mapped[bytes | None] = mapped_column(sa.LargeBinary, deferred=True)
 
 
-class SyncSource(db.Model):
+class SyncSource(Model):
     """A calendar a partner publishes elsewhere (an .ics address), fetched by the clock and
     applied as an import would be."""
 

@@ -14,7 +14,7 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from models.base import UTCDateTime, db, utcnow
+from models.base import Model, UTCDateTime, utcnow
 
 IMPORT_STEPS = {"preview": "Aperçu", "import": "Import"}
 IMPORT_STATES = {"queued": "En attente", "running": "En cours", "ready": "Aperçu prêt", "done": "Importé",
@@ -22,7 +22,7 @@ IMPORT_STATES = {"queued": "En attente", "running": "En cours", "ready": "Aperç
 FINISHED_STATES = ("ready", "done", "refused", "failed")
 
 
-class ImportJob(db.Model):
+class ImportJob(Model):
     """One uploaded file, previewed and then (on confirmation) imported, for one user."""
 
     __tablename__ = "import_jobs"

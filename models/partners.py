@@ -6,7 +6,7 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from models.base import UTCDateTime, db, utcnow
+from models.base import Model, UTCDateTime, utcnow
 
 # API value -> French label. Order follows the guide: the SPE first, then the partners outside it.
 PARTNER_TYPES = {
@@ -40,7 +40,7 @@ PERSON_ROLES = {
 }
 
 
-class Partner(db.Model):
+class Partner(Model):
     __tablename__ = "partners"
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -66,7 +66,7 @@ class Partner(db.Model):
         return f"<Partner {self.slug}>"
 
 
-class Person(db.Model):
+class Person(Model):
     """A named person whose double booking is a conflict: adviser, educator, interpreter, sponsor."""
 
     __tablename__ = "people"

@@ -17,13 +17,13 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
-from models.base import UTCDateTime, db, utcnow
+from models.base import Model, UTCDateTime, utcnow
 
 TARGETS = {"quartier": "quartier", "place": "lieu", "event": "événement"}
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
-class Subscription(db.Model):
+class Subscription(Model):
     __tablename__ = "subscriptions"
     __table_args__ = (sa.UniqueConstraint("email", "target_type", "target_id",
                                           name="uq_subscriptions_email_target"),)

@@ -6,7 +6,7 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from models.base import UTCDateTime, db, utcnow
+from models.base import Model, UTCDateTime, utcnow
 
 # Overseas departments have their own time zone; everything else defaults to DEFAULT_TIMEZONE.
 DEPARTMENT_TIMEZONES = {
@@ -53,7 +53,7 @@ def department_of_postcode(postcode: str | None) -> str | None:
     return postcode[:3] if postcode.startswith("97") else postcode[:2]
 
 
-class Quartier(db.Model):
+class Quartier(Model):
     """A quartier prioritaire de la politique de la ville, known by its official code."""
 
     __tablename__ = "quartiers"
@@ -72,7 +72,7 @@ class Quartier(db.Model):
         return f"<Quartier {self.code}>"
 
 
-class Place(db.Model):
+class Place(Model):
     __tablename__ = "places"
 
     id: Mapped[int] = mapped_column(primary_key=True)

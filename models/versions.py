@@ -24,15 +24,15 @@ from datetime import datetime, timedelta
 from itertools import chain
 
 import sqlalchemy as sa
-from sqlalchemy.orm import Mapped, Session, mapped_column
+from sqlalchemy.orm import Mapped, Session, mapped_column, scoped_session
 
-from models.base import UTCDateTime, brief_sqlite_lock_wait, db, dialect_insert, utcnow
+from models.base import Model, UTCDateTime, brief_sqlite_lock_wait, db, dialect_insert, utcnow
 
 EVERYTHING = "*"
 ALL_EVENTS = "events"
 
 
-class ScopeVersion(db.Model):
+class ScopeVersion(Model):
     __tablename__ = "scope_versions"
 
     scope: Mapped[str] = mapped_column(sa.String(200), primary_key=True)
@@ -69,7 +69,7 @@ class _Pending:
     """What the flushes of a transaction wrote, gathered without queries; turned into scopes once,
     at commit."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         self.scopes: set[str] = set()
         self.event_ids: set[int] = set()
         self.place_ids: set[int] = set()
@@ -162,14 +162,14 @@ def raise_versions(scopes: Iterable[str] = (EVERYTHING,), session: Session | sa.
     such as bulk loads, which pass their connection). A scope never raised before starts at a
     random number, so that no cache keyed by the number of a wiped database can be mistaken for
     the new data."""
-    session = session if session is not None else db.session
+    target: Session | scoped_session | sa.Connection = db.session if session is None else session
     scopes = set(scopes)
     first = [s for s in (EVERYTHING, ALL_EVENTS) if s in scopes]
     ordered = first + sorted(scopes - set(first))
     table = ScopeVersion.__table__
-    statement = dialect_insert(session)(table).on_conflict_do_update(index_elements=["scope"],
+    statement = dialect_insert(target)(table).on_conflict_do_update(index_elements=["scope"],
                                                     set_={"version": table.c.version + 1})
-    session.execute(statement, [{"scope": s, "version": secrets.randbits(48)} for s in ordered])
+    target.execute(statement, [{"scope": s, "version": secrets.randbits(48)} for s in ordered])
 
 
 _VERSIONS = sa.select(ScopeVersion.scope, ScopeVersion.version).where(
@@ -185,7 +185,7 @@ def versions_of(scopes: Iterable[str]) -> str:
     return ",".join(f"{s}={found.get(s, 0)}" for s in wanted)
 
 
-class PageState(db.Model):
+class PageState(Model):
     """A public page or poster as last built, shared by every web process: after a write, the
     first process asked builds it and the others read it (one query) instead of each building it
     again. A cache, not data: `marker` says what it was built from (the versions of its scopes,
@@ -222,7 +222,7 @@ def share_page(key: str, marker: str, body: bytes) -> bool:
         with brief_sqlite_lock_wait():  # SQLite: a page waits for no big import's write lock
             db.session.execute(dialect_insert(db.session)(table).values(key=key, **values)
                                .on_conflict_do_update(index_elements=["key"], set_=values))
-            db.session.execute(sa.delete(table).where(table.c.built_at < now - PAGE_STATES_KEPT))
+            db.session.execute(sa.delete(PageState).where(PageState.built_at < now - PAGE_STATES_KEPT))
             db.session.commit()
         return True
     except sa.exc.DBAPIError:

@@ -27,6 +27,8 @@ from apscheduler.schedulers.base import STATE_PAUSED, STATE_RUNNING, STATE_STOPP
 from flask import Flask
 
 from models import ClockLock, db, utcnow
+from models.base import rows_touched
+from models.operations.subscriptions import forget_stale_subscriptions
 from scheduler.conflicts.check import nightly_detection
 from scheduler.ical import jobs as import_jobs
 from scheduler.ical import sync
@@ -83,12 +85,12 @@ class SingleClockLock:
 
     def _acquire_row(self) -> bool:
         now = utcnow()
-        taken = db.session.execute(
+        taken = rows_touched(db.session.execute(
             sa.update(ClockLock)
             .where(ClockLock.name == self.name,
                    sa.or_(ClockLock.holder == self.holder, ClockLock.heartbeat_at < now - self.ttl))
             .values(holder=self.holder, heartbeat_at=now)
-            .execution_options(synchronize_session=False)).rowcount == 1
+            .execution_options(synchronize_session=False))) == 1
         if not taken and db.session.get(ClockLock, self.name) is None:
             db.session.add(ClockLock(name=self.name, holder=self.holder, heartbeat_at=now))
             try:
@@ -139,6 +141,8 @@ JOBS = (
     # Big imports, left by the upload for the clock; a tick during a long import returns at once.
     Job("imports", import_jobs.run_queued_jobs_unless_busy, "interval", {"seconds": import_jobs.POLL_SECONDS},
         max_instances=2),
+    # What /abonnement collected, erased when its time is over (page "Données personnelles").
+    Job("subscriptions-forget", forget_stale_subscriptions, "cron", {"hour": 3, "minute": 10}, misfire_grace_time=3600),
     # Reminders, notices and digests that fell due.
     Job("reminders.run_due", run_due, "cron", {"second": 0}, misfire_grace_time=50),
 )

@@ -68,3 +68,75 @@ def age_label(age_min: int | None, age_max: int | None) -> str | None:
     if age_max is not None:
         return f"jusqu'à {age_max} ans"
     return None
+
+
+# --- a series' rule in words ------------------------------------------------------------------
+
+WEEKDAY_PLURALS = ("lundis", "mardis", "mercredis", "jeudis", "vendredis", "samedis", "dimanches")
+MONTH_WEEK_NAMES = {1: "premier", 2: "deuxième", 3: "troisième", 4: "quatrième", -1: "dernier"}
+
+
+def _and_list(words: list[str]) -> str:
+    """"lundis", "lundis et jeudis", "lundis, mardis et jeudis"."""
+    return words[0] if len(words) == 1 else f"{', '.join(words[:-1])} et {words[-1]}"
+
+
+def _day_month(day: date, with_year: bool) -> str:
+    text = f"{day.day}{'er' if day.day == 1 else ''} {MONTH_NAMES[day.month - 1]}"
+    return f"{text} {day.year}" if with_year else text
+
+
+def _hours(start: time, duration_minutes: int) -> str:
+    """"de 14 h à 17 h"; a session of a day or more says when it starts and how long it lasts."""
+    if duration_minutes >= 24 * 60:
+        days = duration_minutes // (24 * 60)
+        return f"à partir de {hour_label(start)}, pendant {days} jour{'s' if days > 1 else ''}"
+    end_minutes = (start.hour * 60 + start.minute + duration_minutes) % (24 * 60)
+    return f"de {hour_label(start)} à {hour_label(time(end_minutes // 60, end_minutes % 60))}"
+
+
+def _how_often(event) -> str:
+    interval = event.interval or 1
+    weekdays = sorted(event.weekdays or [event.start_date.weekday()])
+    if event.frequency == "daily":
+        return "tous les jours" if interval == 1 else f"tous les {interval} jours"
+    if event.frequency == "weekly":
+        days = _and_list([WEEKDAY_PLURALS[d] for d in weekdays])
+        if interval == 1:
+            return f"tous les {days}"
+        if interval == 2:
+            return f"un {_and_list([WEEKDAY_NAMES[d] for d in weekdays])} sur deux"
+        on_days = f"les {days}" if len(weekdays) > 1 else f"le {WEEKDAY_NAMES[weekdays[0]]}"
+        return f"toutes les {interval} semaines, {on_days}"
+    # monthly: the nth (or last) of the chosen weekdays
+    rank = MONTH_WEEK_NAMES.get(event.month_week, "premier")
+    days = _and_list([WEEKDAY_NAMES[d] for d in weekdays])
+    every = "du mois" if interval == 1 else f"tous les {interval} mois"
+    return f"le {rank} {days} {every}"
+
+
+def rule_phrase(event) -> str:
+    """A series' rule as a person says it: "tous les lundis de 14 h à 17 h, du 7 décembre au
+    29 mars, hors jours fériés". `event` is an Event, saved or not (the form's preview phrases
+    what is being typed). Years are said only when the series spans a year or more, or for a
+    single date."""
+    hours = _hours(event.start_time, event.duration_minutes)
+    if event.frequency == "once":
+        return f"le {french_date(event.start_date)} {hours}"
+    parts = [f"{_how_often(event)} {hours}"]
+    until, count = event.until, event.count
+    with_year = until is not None and (until - event.start_date).days >= 365
+    start = _day_month(event.start_date, with_year)
+    if until is not None:
+        parts.append(f"du {start} au {_day_month(until, with_year)}")
+    else:
+        parts.append(f"à partir du {start}")
+    if count is not None:
+        parts.append(f"{count} séance{'s' if count > 1 else ''} au plus" if until is not None
+                     else f"{count} séance{'s' if count > 1 else ''}")
+    if event.skip_public_holidays:
+        parts.append("hors jours fériés")
+    if event.pause_school_holidays:
+        zone = getattr(event, "school_holidays_zone", None)
+        parts.append(f"hors vacances scolaires (zone {zone})" if zone else "hors vacances scolaires")
+    return ", ".join(parts)

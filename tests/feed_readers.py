@@ -1,12 +1,15 @@
-"""Reading a feed back the way calendars do, with two independent parsers.
+"""Reading a feed back the way calendars do, with three independent parsers.
 
-icalendar + recurring-ical-events on one side, vobject and its own rruleset on the other; both
-give the occurrences of a window as {(start epoch, end epoch, is_cancelled)}, the shape
+icalendar + recurring-ical-events, vobject and its own rruleset, and ical.js run by node; each
+gives the occurrences of a window as {(start epoch, end epoch, is_cancelled)}, the shape
 `api_occurrences` gives for /api/v1/occurrences.
 """
 from __future__ import annotations
 
+import json
+import subprocess
 from datetime import date, datetime, time
+from pathlib import Path
 
 import icalendar
 import recurring_ical_events
@@ -78,3 +81,16 @@ def api_occurrences(client, start: date, end: date, headers=None, **filters) -> 
 
 def window(start: date, end: date, tz) -> tuple[datetime, datetime]:
     return datetime.combine(start, time(), tz), datetime.combine(end, time(), tz)
+
+
+ICALJS_SCRIPT = Path(__file__).parent / "vendor" / "occurrences.cjs"
+
+
+def with_icaljs(body: bytes, start: datetime, end: datetime) -> set[tuple[int, int, bool]]:
+    """The occurrences as ical.js (Thunderbird's reader, run by node) gives them; overrides are
+    passed to their series explicitly with strictExceptions (tests/vendor/occurrences.cjs)."""
+    result = subprocess.run(["node", str(ICALJS_SCRIPT), str(int(start.timestamp())), str(int(end.timestamp()))],
+                            input=body, capture_output=True, check=False, timeout=120)
+    if result.returncode != 0:
+        raise AssertionError(f"ical.js could not read the feed: {result.stderr.decode()[-2000:]}")
+    return {(int(s), int(e), bool(c)) for s, e, c in json.loads(result.stdout)}

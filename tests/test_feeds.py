@@ -11,7 +11,7 @@ import pytest
 import vobject
 
 from conftest import french_holidays, next_march_dst_sunday, next_monday, next_october_dst_sunday, paris_today
-from feed_readers import api_occurrences, window, with_icalendar, with_vobject
+from feed_readers import api_occurrences, window, with_icalendar, with_icaljs, with_vobject
 
 PARIS = ZoneInfo("Europe/Paris")
 # The territory's dates hang on the next two changes of time (feeds keep a month of the past only).
@@ -135,7 +135,7 @@ def _feed_query(filters: dict) -> dict:
 
 
 @pytest.mark.parametrize("path,filters", FEEDS, ids=[p + str(f) for p, f in FEEDS])
-def test_both_parsers_expand_each_feed_to_the_occurrences_of_the_api(client, territory, path, filters):
+def test_three_parsers_expand_each_feed_to_the_occurrences_of_the_api(client, territory, path, filters):
     response = client.get(path, query_string=_feed_query(filters))
     assert response.status_code == 200
     body = response.data
@@ -143,7 +143,7 @@ def test_both_parsers_expand_each_feed_to_the_occurrences_of_the_api(client, ter
     expected = api_occurrences(client, START, END, **filters)
     assert expected, "the territory has occurrences in every feed"
     assert with_icalendar(body, lo, hi) == expected
-    assert with_vobject(body, lo, hi) == expected
+    assert with_vobject(body, lo, hi) == expected == with_icaljs(body, lo, hi)
 
 
 def test_a_private_link_holds_partners_only_events_and_names_as_the_api_with_a_token(client, territory):
@@ -158,7 +158,7 @@ def test_a_private_link_holds_partners_only_events_and_names_as_the_api_with_a_t
     lo, hi = window(START, END, PARIS)
     expected = api_occurrences(client, START, END, headers=territory["headers"])
     assert expected != api_occurrences(client, START, END), "partners-only events add occurrences"
-    assert with_icalendar(body, lo, hi) == expected == with_vobject(body, lo, hi)
+    assert with_icalendar(body, lo, hi) == expected == with_vobject(body, lo, hi) == with_icaljs(body, lo, hi)
     assert "Awa Diallo" in icalendar.Calendar.from_ical(body).walk("VEVENT")[0]["DESCRIPTION"]
     public = client.get("/feeds/all.ics").data
     assert b"Awa Diallo" not in public and b"R\xc3\xa9union interne" not in public
@@ -175,7 +175,7 @@ def test_a_partners_private_link_holds_that_partners_events_only(client, territo
     body = client.get(f"/feeds/private/{token}.ics").data
     lo, hi = window(START, END, PARIS)
     expected = api_occurrences(client, START, END, headers=territory["headers"], partner="mission-locale-sud")
-    assert with_icalendar(body, lo, hi) == expected == with_vobject(body, lo, hi)
+    assert with_icalendar(body, lo, hi) == expected == with_vobject(body, lo, hi) == with_icaljs(body, lo, hi)
 
 
 def _unfolded(body: bytes) -> list[str]:
@@ -389,7 +389,7 @@ def test_events_in_utc_are_written_as_utc_values_without_a_vtimezone_and_read_ba
     expected = api_occurrences(client, utc_series["start"], utc_series["end"])
     assert len(expected) > 4 * 45
     assert with_icalendar(body, lo, hi) == expected
-    assert with_vobject(body, lo, hi) == expected
+    assert with_vobject(body, lo, hi) == expected == with_icaljs(body, lo, hi)
 
 
 def test_an_occurrence_in_utc_renders_for_a_reminder_without_a_vtimezone(app, utc_series):
@@ -545,7 +545,7 @@ def test_both_parsers_read_the_school_holiday_pauses_of_a_feed_as_the_api_gives_
     expected = api_occurrences(client, first, last, **filters)
     assert len(expected) > 150  # a year of weekdays, less the holidays
     assert with_icalendar(body, lo, hi) == expected
-    assert with_vobject(body, lo, hi) == expected
+    assert with_vobject(body, lo, hi) == expected == with_icaljs(body, lo, hi)
 
 
 def test_the_paused_dates_are_exdates_of_the_series_within_the_feeds_horizon(client, youth_territory):

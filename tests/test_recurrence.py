@@ -790,14 +790,14 @@ def _z(moment: datetime) -> str:
 
 
 def _feeds_agree_with_the_api(client, first: date, last: date) -> set:
-    from feed_readers import api_occurrences, with_icalendar, with_vobject
+    from feed_readers import api_occurrences, with_icalendar, with_icaljs, with_vobject
     from feed_readers import window as feed_window
 
     body = client.get("/feeds/all.ics").data
     expected = api_occurrences(client, first, last)
     lo, hi = feed_window(first, last, PARIS)
     assert with_icalendar(body, lo, hi) == expected
-    assert with_vobject(body, lo, hi) == expected
+    assert with_vobject(body, lo, hi) == expected == with_icaljs(body, lo, hi)
     return expected
 
 

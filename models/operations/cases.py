@@ -103,17 +103,17 @@ def refresh_cases(conflicts: Iterable[ScheduleConflict], actor=None, resolved: I
         return []
     now = now or utcnow()
     _attach(conflicts, now)
-    case_ids = {c.case_id for c in conflicts}
+    case_ids = {c.case_id for c in conflicts if c.case_id is not None}
     cases: dict[int, ConflictCase] = {}
     for chunk in _chunks(case_ids):
         cases.update((c.id, c) for c in db.session.scalars(sa.select(ConflictCase).where(ConflictCase.id.in_(chunk))))
     _accept_new_dates(cases, conflicts, now)
     db.session.flush()
-    recount(cases, now, {c.case_id for c in resolved}, actor)
+    recount(cases, now, {c.case_id for c in resolved if c.case_id is not None}, actor)
     return list(cases.values())
 
 
-def recount(cases: dict[int, ConflictCase], now: datetime, resolved_case_ids: set[int] = frozenset(),
+def recount(cases: dict[int, ConflictCase], now: datetime, resolved_case_ids: frozenset[int] | set[int] = frozenset(),
             actor=None) -> None:
     """Each case's counts and status from its dates, and the notices of those whose status changed.
     A date over is neither open nor accepted any more: it counts as ended."""

@@ -79,7 +79,8 @@ def with_sides_loaded(conflicts: list[ScheduleConflict]) -> list[ScheduleConflic
     them (one query each, then each event's, otherwise)."""
     if not conflicts:
         return conflicts
-    ids = [sa.inspect(c).identity[0] for c in conflicts]  # read without loading the expired row
+    # Read without loading the expired row; every conflict here is in the database, so has one.
+    ids = [identity[0] for c in conflicts if (identity := sa.inspect(c).identity)]
     sides = [selectinload(side).options(selectinload(Event.organisers),
                                                selectinload(Event.place))
              for side in (ScheduleConflict.a_event, ScheduleConflict.b_event)]

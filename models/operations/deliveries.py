@@ -4,6 +4,7 @@ from __future__ import annotations
 import re
 import secrets
 from datetime import datetime
+from typing import Any
 
 import sqlalchemy as sa
 
@@ -55,7 +56,7 @@ def set_reminder_settings(actor, partner, values: dict, allow_private: bool = Fa
     return settings
 
 
-_DELIVERY_DEFAULTS = {"channel": "email", "partner_id": None, "subscription_id": None, "event_id": None,
+_DELIVERY_DEFAULTS: dict[str, Any] = {"channel": "email", "partner_id": None, "subscription_id": None, "event_id": None,
                       "recurrence_start": None, "offset": None, "payload": {}, "state": "pending", "attempts": 0,
                       "next_attempt_at": None, "last_error": "", "sent_at": None}
 

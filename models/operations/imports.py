@@ -5,7 +5,7 @@ from datetime import datetime
 
 import sqlalchemy as sa
 
-from models.base import db
+from models.base import db, rows_touched
 from models.errors import InvalidInput, NotFound
 from models.imports import ImportJob
 
@@ -50,5 +50,5 @@ def confirm_import_job(user, job: ImportJob) -> ImportJob:
 def delete_import_jobs_before(instant: datetime) -> int:
     """Jobs created before `instant` (previews never confirmed, finished imports) and their files;
     not one that is running."""
-    return db.session.execute(sa.delete(ImportJob).where(ImportJob.created_at < instant,
-                                                         ImportJob.state != "running")).rowcount
+    return rows_touched(db.session.execute(sa.delete(ImportJob).where(ImportJob.created_at < instant,
+                                                                      ImportJob.state != "running")))

@@ -89,7 +89,7 @@ def _resolve_place_values(values: dict, default_timezone: str) -> dict:
     if values.get("postcode") and not values.get("department"):
         values["department"] = department_of_postcode(values["postcode"])
     if "timezone" in values or "department" in values:
-        values.setdefault("timezone", DEPARTMENT_TIMEZONES.get(values.get("department"), default_timezone))
+        values.setdefault("timezone", DEPARTMENT_TIMEZONES.get(values.get("department") or "", default_timezone))
         check_timezone(values["timezone"])
     return values
 
@@ -98,7 +98,7 @@ def create_place(actor, values: dict, default_timezone: str = "Europe/Paris") ->
     if db.session.scalar(sa.select(Place.id).where(Place.slug == values["slug"])):
         raise InvalidInput(f"Un lieu porte déjà l'identifiant « {values['slug']} ».", {"slug": ["Déjà utilisé."]})
     values = _resolve_place_values(values, default_timezone)
-    values.setdefault("timezone", DEPARTMENT_TIMEZONES.get(values.get("department"), default_timezone))
+    values.setdefault("timezone", DEPARTMENT_TIMEZONES.get(values.get("department") or "", default_timezone))
     values.setdefault("rooms", [])
     with db.session.no_autoflush:
         place = Place(**values)

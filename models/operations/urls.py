@@ -35,7 +35,7 @@ def resolves_to_private(host: str, port: int) -> bool:
     """Whether any address the name resolves to is not public. Resolution itself can fail: the
     caller decides what that means."""
     infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    return any(not is_public_ip(info[4][0]) for info in infos)
+    return any(not is_public_ip(str(info[4][0])) for info in infos)
 
 
 def refuse_private_address(url: str, field: str, allow_private: bool = False) -> None:
@@ -47,7 +47,7 @@ def refuse_private_address(url: str, field: str, allow_private: bool = False) ->
     try:
         host, port = parts.hostname, parts.port or (443 if parts.scheme == "https" else 80)
     except ValueError:
-        host = port = None
+        host, port = None, 0
     if not host:
         raise InvalidInput("Adresse invalide : le nom du serveur manque ou le port est incorrect.",
                            {field: ["Adresse invalide."]})

@@ -33,6 +33,7 @@ import sqlalchemy as sa
 from flask import current_app
 
 from models import db, utcnow
+from models.base import rows_touched
 from models.errors import DomainError
 from models.imports import ImportJob
 from models.operations.imports import create_import_job, delete_import_jobs_before
@@ -228,9 +229,9 @@ def claim_next() -> int | None:
     if job_id is None:
         db.session.rollback()
         return None
-    taken = db.session.execute(sa.update(ImportJob).where(ImportJob.id == job_id, waiting)
-                               .values(state="running", started_at=now, heartbeat_at=now)
-                               .execution_options(synchronize_session=False)).rowcount
+    taken = rows_touched(db.session.execute(sa.update(ImportJob).where(ImportJob.id == job_id, waiting)
+                                            .values(state="running", started_at=now, heartbeat_at=now)
+                                            .execution_options(synchronize_session=False)))
     db.session.commit()
     return job_id if taken else None
 

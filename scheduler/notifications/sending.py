@@ -30,6 +30,7 @@ import sqlalchemy as sa
 from flask import current_app
 
 from models import Delivery, db, utcnow
+from models.base import rows_touched
 from models.deliveries import PartnerReminderSettings, ScanMark
 from models.operations.deliveries import add_deliveries_if_new
 from scheduler.notifications.due import (
@@ -68,7 +69,7 @@ def _claim(delivery_id: int, now: datetime) -> bool:
         .values(state="sent", sent_at=utcnow(), attempts=Delivery.attempts + 1, updated_at=utcnow(),
                 last_error="")
         .execution_options(synchronize_session=False))
-    return result.rowcount == 1
+    return rows_touched(result) == 1
 
 
 def _record_failure(delivery_id: int, now: datetime, error: str) -> None:
