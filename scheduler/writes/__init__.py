@@ -36,6 +36,7 @@ from scheduler.notifications.notices import (
     record_conflict_notices,
 )
 from scheduler.time.recurrence import carried_over, epoch, gives_occurrence, rule_days, rule_of
+from scheduler.time.rules import OUT_OF_CALENDAR, in_calendar
 from scheduler.writes import rows
 
 
@@ -78,6 +79,8 @@ def _require_occurrence(event: Event, recurrence_start: datetime) -> None:
     if recurrence_start.tzinfo is None:
         raise InvalidInput("Indiquez l'heure de l'occurrence avec son décalage (ISO 8601).",
                            {"recurrence_start": ["Heure sans décalage horaire."]})
+    if not in_calendar(recurrence_start):
+        raise InvalidInput.on("recurrence_start", OUT_OF_CALENDAR)
     if not gives_occurrence(rule_of(event), epoch(recurrence_start)):
         raise NotFound("Cet événement n'a pas d'occurrence à cette date et cette heure.")
 
