@@ -13,7 +13,8 @@ from marshmallow import ValidationError, fields, validates_schema
 from api.auth import api_user
 from api.schemas import BaseSchema, between, one_of
 from models.events import EVENT_KINDS
-from scheduler.time.calendar import MAX_WINDOW_DAYS, OUT_OF_CALENDAR, CalendarFilter, in_calendar, occurrences_at_most
+from scheduler.time.calendar import MAX_WINDOW_DAYS, CalendarFilter, occurrences_at_most
+from scheduler.time.rules import OUT_OF_CALENDAR, in_calendar
 
 blp = Blueprint("occurrences", __name__, url_prefix="/api/v1", description="Occurrences (calendrier déplié)")
 

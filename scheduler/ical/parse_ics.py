@@ -14,8 +14,8 @@ import sqlalchemy as sa
 
 from models import Place, db
 from models.events import EVENT_KINDS, WEEKDAY_CODES
-from models.operations.events import text_problem
 from models.operations.territory import is_known_timezone
+from models.operations.text import text_problem
 from models.territory import school_zone_of
 from scheduler.ical.planned import (
     _OUR_DESCRIPTION_LINES,

@@ -22,18 +22,9 @@ from scheduler.time.recurrence import (
     expand_events,
     rule_of,
 )
+from scheduler.time.rules import OUT_OF_CALENDAR, in_calendar
 
 MAX_WINDOW_DAYS = 400
-# The years a window may touch: far beyond any calendar, and far enough from Python's year 1 and
-# year 9999 that the margins taken around a window (a day, a week, a time zone) stay dates.
-FIRST_YEAR, LAST_YEAR = 1970, 2199
-OUT_OF_CALENDAR = f"Les dates vont de {FIRST_YEAR} à {LAST_YEAR}."
-
-
-def in_calendar(day) -> bool:
-    """Whether a date (or datetime) is within the years a window may touch."""
-    return FIRST_YEAR <= day.year <= LAST_YEAR
-
 
 @dataclass
 class CalendarFilter:
