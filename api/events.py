@@ -8,7 +8,7 @@ from marshmallow import ValidationError, fields, post_load, pre_load, validate, 
 
 from api.auth import api_user, require_api_user
 from api.conflicts import REFUSED, ConflictSchema, StrictArgsSchema
-from api.schemas import BaseSchema, SelectPage, between, length, one_of, reference
+from api.schemas import BaseSchema, SelectPage, between, entries, length, one_of, reference
 from models import Event, db
 from models.errors import FIELD_MESSAGES, NotFound
 from models.events import (
@@ -32,7 +32,7 @@ blp = Blueprint("events", __name__, url_prefix="/api/v1", description="Événeme
 class AudienceSchema(BaseSchema):
     age_min = fields.Integer(allow_none=True, load_default=None, validate=between(0, 120))
     age_max = fields.Integer(allow_none=True, load_default=None, validate=between(0, 120))
-    tags = fields.List(fields.String(validate=length(60, 1)), load_default=list)
+    tags = fields.List(fields.String(validate=length(60, 1)), load_default=list, validate=entries())
 
     @validates_schema
     def check_band(self, data, **kwargs):
@@ -77,7 +77,7 @@ class EventSchema(BaseSchema):
     status = fields.String(load_default="confirmed", validate=one_of(STATUSES))
     capacity = fields.Integer(allow_none=True, validate=between(1, 100000))
     registration_url = fields.URL(allow_none=True, validate=length(500))
-    employers = fields.List(fields.String(validate=length(200, 1)), load_default=list)
+    employers = fields.List(fields.String(validate=length(200, 1)), load_default=list, validate=entries())
     walk_in = fields.Boolean(load_default=False, metadata={"description": "sans rendez-vous"})
     audience = fields.Nested(AudienceSchema, load_default=lambda: {"age_min": None, "age_max": None, "tags": []})
     timezone = fields.String(validate=length(64), metadata={"description": "par défaut, celui du lieu"})

@@ -10,6 +10,7 @@ from marshmallow import ValidationError, fields, validate
 
 from models import db
 from models.errors import FIELD_MESSAGES
+from models.operations.text import MAX_LIST_ENTRIES, sentence, unstorable
 
 # People read these messages: marshmallow's defaults are English, so they are set once here.
 fields.Field.default_error_messages.update(
@@ -45,28 +46,35 @@ def length(max_: int, min_: int = 0) -> validate.Length:
     return validate.Length(min=min_, max=max_, error=FIELD_MESSAGES["length"].format(min=min_, max=max_))
 
 
+def entries(max_: int = MAX_LIST_ENTRIES) -> validate.Length:
+    """A list's length (the write path refuses longer ones too: this puts it in the document)."""
+    return validate.Length(max=max_, error=f"Au plus {max_} entrées.")
+
+
 def between(lo: int, hi: int) -> validate.Range:
     return validate.Range(min=lo, max=hi, error=FIELD_MESSAGES["range"].format(min=lo, max=hi))
 
 
-def _has_nul(value) -> bool:
+def _unstorable(value) -> str | None:
     if isinstance(value, str):
-        return "\x00" in value
+        return unstorable(value)
     if isinstance(value, dict):
-        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
-    if isinstance(value, (list, tuple)):
-        return any(_has_nul(v) for v in value)
-    return False
+        return next((p for k, v in value.items() if (p := _unstorable(k) or _unstorable(v))), None)
+    if isinstance(value, list | tuple):
+        return next((p for v in value if (p := _unstorable(v))), None)
+    return None
 
 
 class BaseSchema(ma.Schema):
     error_messages = {"unknown": "Champ inconnu.", "type": "Objet JSON attendu."}
 
     @ma.pre_load
-    def refuse_nul_characters(self, data, **kwargs):
-        """No text we keep may hold a NUL character (PostgreSQL refuses it): say so, field by field."""
+    def refuse_unstorable_characters(self, data, **kwargs):
+        """No text we keep or look up may hold a NUL character (PostgreSQL refuses it) or a lone
+        surrogate (no encoding has one): say so, field by field, before any query."""
         if hasattr(data, "keys"):
-            bad = {key: ["Caractère nul (\\u0000) interdit."] for key in data if _has_nul(data[key])}
+            bad = {key: [sentence(problem)] for key in data
+                   if (problem := _unstorable(key) or _unstorable(data[key]))}
             if bad:
                 raise ValidationError(bad)
         return data
