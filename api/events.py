@@ -1,15 +1,16 @@
 """Events (single or recurring series) and the cancelling or moving of one occurrence."""
 from __future__ import annotations
 
+from flask import jsonify
 from flask.views import MethodView
 from flask_smorest import Blueprint
-from marshmallow import ValidationError, fields, post_load, validate, validates_schema
+from marshmallow import ValidationError, fields, post_load, pre_load, validate, validates_schema
 
 from api.auth import api_user, require_api_user
 from api.conflicts import REFUSED, ConflictSchema, StrictArgsSchema
-from api.schemas import BaseSchema, SelectPage, between, length, one_of, reference
+from api.schemas import BaseSchema, SelectPage, between, entries, length, one_of, reference
 from models import Event, db
-from models.errors import NotFound
+from models.errors import FIELD_MESSAGES, NotFound
 from models.events import (
     EVENT_KINDS,
     FREQUENCIES,
@@ -23,6 +24,7 @@ from models.operations.events import event_by_id
 from models.territory import SCHOOL_ZONE_CHOICES
 from scheduler import writes
 from scheduler.time.calendar import CalendarFilter, events_query
+from scheduler.writes.preview import dry_run
 
 blp = Blueprint("events", __name__, url_prefix="/api/v1", description="Événements et séries")
 
@@ -30,7 +32,7 @@ blp = Blueprint("events", __name__, url_prefix="/api/v1", description="Événeme
 class AudienceSchema(BaseSchema):
     age_min = fields.Integer(allow_none=True, load_default=None, validate=between(0, 120))
     age_max = fields.Integer(allow_none=True, load_default=None, validate=between(0, 120))
-    tags = fields.List(fields.String(validate=length(60, 1)), load_default=list)
+    tags = fields.List(fields.String(validate=length(60, 1)), load_default=list, validate=entries())
 
     @validates_schema
     def check_band(self, data, **kwargs):
@@ -48,6 +50,14 @@ class RecurrenceSchema(BaseSchema):
                                 validate=validate.OneOf([1, 2, 3, 4, -1], error="1 à 4, ou -1 pour le dernier."))
     until = fields.Date(allow_none=True, load_default=None)
     count = fields.Integer(allow_none=True, load_default=None, validate=between(1, 1000))
+
+    @pre_load
+    def refuse_no_weekday(self, data, **kwargs):
+        """Weekdays left out take the start date's; an empty list given for a weekly rule is a
+        rule of no day, refused as the form refuses it."""
+        if isinstance(data, dict) and data.get("frequency") == "weekly" and data.get("weekdays") == []:
+            raise ValidationError(FIELD_MESSAGES["no_weekday"], "weekdays")
+        return data
 
 
 class EventSchema(BaseSchema):
@@ -67,7 +77,7 @@ class EventSchema(BaseSchema):
     status = fields.String(load_default="confirmed", validate=one_of(STATUSES))
     capacity = fields.Integer(allow_none=True, validate=between(1, 100000))
     registration_url = fields.URL(allow_none=True, validate=length(500))
-    employers = fields.List(fields.String(validate=length(200, 1)), load_default=list)
+    employers = fields.List(fields.String(validate=length(200, 1)), load_default=list, validate=entries())
     walk_in = fields.Boolean(load_default=False, metadata={"description": "sans rendez-vous"})
     audience = fields.Nested(AudienceSchema, load_default=lambda: {"age_min": None, "age_max": None, "tags": []})
     timezone = fields.String(validate=length(64), metadata={"description": "par défaut, celui du lieu"})
@@ -101,7 +111,7 @@ class EventSchema(BaseSchema):
             if "start_time" not in data:
                 raise ValidationError("Indiquez aussi start_time avec end_time.", "start_time")
             if data["end_time"] <= data["start_time"]:
-                raise ValidationError("La fin est avant le début.", "end_time")
+                raise ValidationError(FIELD_MESSAGES["end_before_start"], "end_time")
         elif not partial and "duration_minutes" not in data:
             raise ValidationError("Indiquez end_time ou duration_minutes.", "end_time")
 
@@ -133,6 +143,67 @@ def _int_list(value):
     if not isinstance(value, list) or not all(isinstance(v, int) and not isinstance(v, bool) for v in value):
         raise ValidationError("Liste de nombres entiers attendue.")
     return value
+
+
+class WriteArgsSchema(StrictArgsSchema):
+    dry_run = fields.Boolean(load_default=False, metadata={
+        "description": "true (ou 1) : rien n'est écrit ; la réponse (200) dit ce que l'écriture donnerait : la "
+                       "règle en français, les prochaines occurrences, les dates sautées et pourquoi, les "
+                       "chevauchements qu'elle ouvrirait"})
+
+
+class EventSplitSchema(EventSchema):
+    from_date = fields.Date(metadata={"description": "la date à partir de laquelle la série change"})
+
+    @validates_schema
+    def check_from_date(self, data, **kwargs):
+        if "from_date" not in data:
+            raise ValidationError("Champ obligatoire.", "from_date")
+
+
+class EndSeriesSchema(BaseSchema):
+    from_date = fields.Date(required=True, metadata={"description": "la première date qui n'a plus lieu"})
+
+
+class PreviewOccurrenceSchema(BaseSchema):
+    starts_at = fields.DateTime()
+    ends_at = fields.DateTime()
+    is_cancelled = fields.Boolean()
+    label = fields.String()
+
+
+class SkippedDateSchema(BaseSchema):
+    day = fields.Date()
+    reason = fields.String()
+    label = fields.String(metadata={"description": "« lundi 28 décembre : vacances de Noël »"})
+
+
+class PreviewOverlapSchema(BaseSchema):
+    kind = fields.String()
+    is_hard = fields.Boolean()
+    would_refuse = fields.Boolean(metadata={"description": "l'écriture serait refusée (409) pour lui"})
+    starts_at = fields.DateTime()
+    other_event_id = fields.Integer()
+    other_title = fields.String()
+    description = fields.String()
+
+
+class PreviewSchema(BaseSchema):
+    phrase = fields.String(metadata={"description": "la règle en français"})
+    summary = fields.String(metadata={"description": "la règle et le nombre de séances"})
+    sessions = fields.Integer(allow_none=True, metadata={"description": "séances d'une série qui a une fin"})
+    occurrences = fields.List(fields.Nested(PreviewOccurrenceSchema))
+    skipped = fields.List(fields.Nested(SkippedDateSchema))
+    overlaps = fields.List(fields.Nested(PreviewOverlapSchema))
+    would_be_refused = fields.Boolean()
+
+
+DRY_RUN = {"schema": PreviewSchema, "description": "dry_run : ce que l'écriture donnerait ; rien n'est écrit"}
+
+
+def previewed(actor, write, strict: bool):
+    """A dry run's answer: 200 with the preview (flask-smorest passes a Response through)."""
+    return jsonify(PreviewSchema().dump(dry_run(actor, write, strict=strict)))
 
 
 class EventQueryArgsSchema(BaseSchema):
@@ -193,11 +264,14 @@ class Events(MethodView):
         return events_query(f).order_by(Event.starts_at, Event.id)
 
     @blp.arguments(EventSchema)
-    @blp.arguments(StrictArgsSchema, location="query", as_kwargs=True)
+    @blp.arguments(WriteArgsSchema, location="query", as_kwargs=True)
     @blp.response(201, EventSchema)
+    @blp.alt_response(200, **DRY_RUN)
     @blp.alt_response(409, **REFUSED)
-    def post(self, data, strict):
-        """Créer un événement ou une série"""
+    def post(self, data, strict, dry_run):
+        """Créer un événement ou une série (dry_run : seulement voir ce que cela donnerait)"""
+        if dry_run:
+            return previewed(require_api_user(), lambda w: w.create(data), strict)
         written = writes.create_event(require_api_user(), data, strict=strict)
         return answered(written.event, written)
 
@@ -231,6 +305,33 @@ class EventById(MethodView):
         """Supprimer un événement (pour le garder annoncé comme annulé, passez son statut à cancelled)"""
         writes.delete_event(require_api_user(), event_by_id(event_id))
         db.session.commit()
+
+
+@blp.route("/events/<int:event_id>/split")
+class SplitEvent(MethodView):
+    @blp.arguments(EventSplitSchema(partial=True))
+    @blp.arguments(WriteArgsSchema, location="query", as_kwargs=True)
+    @blp.response(201, EventSchema)
+    @blp.alt_response(200, **DRY_RUN)
+    @blp.alt_response(409, **REFUSED)
+    def post(self, data, event_id, strict, dry_run):
+        """Modifier une série à partir d'une date (cette date et les suivantes) : elle devient deux séries"""
+        user, event = require_api_user(), event_by_id(event_id)
+        from_date = data.pop("from_date")
+        if dry_run:
+            return previewed(user, lambda w: w.split(event, from_date, data), strict)
+        written = writes.split_event(user, event, from_date, data, strict=strict)
+        return answered(written.event, written)
+
+
+@blp.route("/events/<int:event_id>/end")
+class EndSeries(MethodView):
+    @blp.arguments(EndSeriesSchema)
+    @blp.response(200, EventSchema)
+    def post(self, data, event_id):
+        """Arrêter une série à partir d'une date (elle n'a plus lieu ce jour-là ni après)"""
+        user, event = require_api_user(), event_by_id(event_id)
+        return answered(event, writes.end_series(user, event, data["from_date"]))
 
 
 @blp.route("/events/<int:event_id>/history")

@@ -92,7 +92,7 @@ class Preview:
             v = planned.values
             return {"uid": planned.uid, "title": planned.title, "place": v["place"].name,
                     "starts": f"{v['start_date']:%d/%m/%Y} {v['start_time']:%H:%M}",
-                    "is_series": v["frequency"] != "once", "changes": list(changes)}
+                    "is_series": v["frequency"] != "once", "changes": list(changes), "notes": list(planned.notes)}
 
         return {"created": [item(p) for p in self.created], "changed": [item(p, c) for p, _, c in self.changed],
                 "unchanged": [item(p) for p, _ in self.unchanged], "overlaps": self.overlaps,
@@ -213,6 +213,10 @@ def _write(actor: Actor, plan: list[PlannedEvent], options: ImportOptions, progr
                 if not changes:
                     continue
                 fields = {k: values[k] for k in changes if k != "exceptions"}
+                if "place" in fields:
+                    # A new place brings its own zone and holidays unless told otherwise: the
+                    # file's zone is kept (an event written in Los Angeles stays there).
+                    fields |= {k: values[k] for k in ("timezone", "holiday_region")}
                 if fields:
                     writes.update(event, fields)
             _apply_exceptions(writes, event, planned)

@@ -20,14 +20,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 from models import db, utcnow
 from models.actor import Actor
 from models.conflicts import ScheduleConflict
 from models.errors import InvalidInput, NotFound
 from models.events import Event, OccurrenceException
-from models.operations.conflicts import conflicts_of_event, delete_conflicts_of
+from models.operations.conflicts import cases_of_event, delete_conflicts_of
 from scheduler.conflicts.check import Outcome, check_event, check_write, person_ids_of
 from scheduler.notifications.notices import (
     EventBefore,
@@ -35,7 +35,8 @@ from scheduler.notifications.notices import (
     notify_occurrence_change,
     record_conflict_notices,
 )
-from scheduler.time.recurrence import carried_over, epoch, gives_occurrence, rule_of
+from scheduler.time.recurrence import carried_over, epoch, gives_occurrence, rule_days, rule_of
+from scheduler.time.rules import OUT_OF_CALENDAR, in_calendar
 from scheduler.writes import rows
 
 
@@ -78,8 +79,23 @@ def _require_occurrence(event: Event, recurrence_start: datetime) -> None:
     if recurrence_start.tzinfo is None:
         raise InvalidInput("Indiquez l'heure de l'occurrence avec son décalage (ISO 8601).",
                            {"recurrence_start": ["Heure sans décalage horaire."]})
+    if not in_calendar(recurrence_start):
+        raise InvalidInput.on("recurrence_start", OUT_OF_CALENDAR)
     if not gives_occurrence(rule_of(event), epoch(recurrence_start)):
         raise NotFound("Cet événement n'a pas d'occurrence à cette date et cette heure.")
+
+
+def _next_rule_date(event: Event, from_date: date, none_left: str = "La série n'a plus de date à partir de ce "
+                    "jour.") -> date:
+    """The series' first date on or after `from_date` (holidays included: a date of its rule)."""
+    if from_date <= event.start_date:
+        return event.start_date
+    # A count becomes a last day in rule_days; nothing recurs less often than every 52 weeks or
+    # months, so a few years past the date find its next one.
+    dates = rule_days(rule_of(event), from_date.toordinal(), from_date.toordinal() + 52 * 31)
+    if not dates:
+        raise InvalidInput.on("from_date", none_left)
+    return date.fromordinal(dates[0])
 
 
 class EventWrites:
@@ -174,6 +190,42 @@ class EventWrites:
         rows.drop_exception(self.actor, event, recurrence_start)
         touched.occurrences[recurrence_start] = "restore_occurrence"
 
+    def split(self, event: Event, from_date: date, values: dict) -> Event:
+        """"This date and the following ones": the series ends the day before its first date on
+        or after `from_date` (its UID kept, with that UNTIL), and a new series (a new UID) starts
+        there with `values` applied. Cancelled and moved occurrences stay on their side; both
+        histories say where the split came from. Returns the new series."""
+        self.actor.require(self.actor.can_edit_event(event))
+        if not event.is_recurring:
+            raise InvalidInput.on("from_date", "Un événement daté n'a qu'une date : modifiez-le en entier.")
+        rule = rule_of(event)
+        first = _next_rule_date(event, from_date)
+        if first <= event.start_date:
+            raise InvalidInput.on("from_date", "C'est la première date de la série : modifiez toute la série.")
+        # COUNT counts the rule's dates from the start, holidays included: the second part gets
+        # what the first has not used.
+        remaining = None if event.count is None else \
+            event.count - len(rule_days(rule, rule.start_ord, first.toordinal() - 1))
+        self._touch(event)
+        second = rows.split_off(self.actor, event, first, remaining)
+        self._touch(second, created=True)
+        # UNTIL and COUNT may not share an RRULE (RFC 5545): the first part ends before its count.
+        self.update(event, {"until": first - timedelta(days=1), "count": None})
+        if values:
+            self.update(second, values)
+        return second
+
+    def end_series(self, event: Event, from_date: date) -> dict:
+        """"End the series from this date": no occurrence on or after `from_date` (their
+        cancellations and moves go with them, as the audit record says)."""
+        if not event.is_recurring:
+            raise InvalidInput.on("from_date", "Un événement daté n'a qu'une date : annulez-le ou supprimez-le.")
+        if from_date <= event.start_date:
+            raise InvalidInput.on("from_date", "La série commence ce jour-là : annulez-la ou supprimez-la plutôt.")
+        _next_rule_date(event, from_date, "La série est déjà finie à cette date.")
+        # Its count ends after that date: UNTIL alone bounds it now (they may not share an RRULE).
+        return self.update(event, {"until": from_date - timedelta(days=1), "count": None})
+
     def delete(self, event: Event) -> None:
         """Deletes an event. First what must outlive its rows: its conflicts close through their
         lifecycle (history, notices to the partners and coordinators, turned into deliveries now
@@ -184,7 +236,7 @@ class EventWrites:
         touched = self._touched.pop(event.id, None)
         before = touched.before if touched is not None and touched.before is not None else EventBefore.of(event)
         check_event(event, self.actor, now=now, deleting=True)
-        record_conflict_notices(now, list(db.session.scalars(conflicts_of_event(event.id))),
+        record_conflict_notices(now, list(db.session.scalars(cases_of_event(event.id))),
                                 note=f"« {event.title} » a été retiré du calendrier.")
         if touched is None or touched.before is not None:  # an event created by this batch was expected by nobody
             notify_event_change(before, None, now)
@@ -274,6 +326,20 @@ def restore_occurrence(actor: Actor, event: Event, recurrence_start: datetime, *
     writes = _one(actor, strict, None)
     writes.restore_occurrence(event, recurrence_start)
     return Written(event, outcome=writes.finish()[event.id])
+
+
+def split_event(actor: Actor, event: Event, from_date: date, values: dict, *, strict: bool = False) -> Written:
+    """"This date and the following ones" (see `EventWrites.split`): the new series, with its
+    overlaps (the first part's are checked too)."""
+    writes = _one(actor, strict, None)
+    second = writes.split(event, from_date, values)
+    return Written(second, outcome=writes.finish()[second.id])
+
+
+def end_series(actor: Actor, event: Event, from_date: date, *, strict: bool = False) -> Written:
+    writes = _one(actor, strict, None)
+    changes = writes.end_series(event, from_date)
+    return Written(event, changes=changes, outcome=writes.finish().get(event.id, Outcome()))
 
 
 def delete_event(actor: Actor, event: Event, now: datetime | None = None) -> None:

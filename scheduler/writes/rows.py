@@ -3,7 +3,8 @@ each change checked (rights, references, the wall-clock rule) and audited. Priva
 else writes events (the linter's banned imports say so)."""
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from models import db, utcnow
 from models.actor import Actor
@@ -12,16 +13,22 @@ from models.events import EVENT_KINDS, STATUSES, VISIBILITIES, Event, Occurrence
 from models.operations.audit import apply_changes, plain_value, record
 from models.operations.partners import partners_by_slugs, people_by_ids
 from models.operations.territory import place_by_slug
-from scheduler.time.rules import MAX_DURATION_MINUTES, TIMING_FIELDS, check_timing
+from models.operations.text import check_texts
+from scheduler.time.rules import MAX_DURATION_MINUTES, OUT_OF_CALENDAR, TIMING_FIELDS, check_timing, in_calendar
 
 # Column defaults only apply at INSERT; the rule checks need them before.
 EVENT_DEFAULTS = {"description": "", "visibility": "public", "status": "confirmed", "employers": [],
                   "walk_in": False, "audience_tags": [], "frequency": "once", "interval": 1, "weekdays": [],
                   "skip_public_holidays": True, "pause_school_holidays": False, "sequence": 0}
 
+# The texts of an event and of an occurrence's exception, as `check_texts` reads them.
+EVENT_TEXTS = {"one_line": ("title", "room", "registration_url", "timezone"), "multi_line": ("description",),
+               "lists": ("employers", "audience_tags")}
+EXCEPTION_TEXTS = {"one_line": ("room",), "multi_line": ("reason",)}
 
 
 def resolve_event_values(values: dict) -> dict:
+    check_texts(values, **EVENT_TEXTS)
     if "place" in values:
         values["place"] = place_by_slug(values["place"])
     if "organisers" in values:
@@ -60,6 +67,31 @@ def insert_event(actor: Actor, values: dict) -> Event:
     record(actor, "create", event, {k: [None, getattr(event, k) if k in TIMING_FIELDS else v]
                                     for k, v in values.items()})
     return event
+
+
+# What a split leaves to the series itself: its identity, its place in the feeds, its timestamps.
+NOT_COPIED = {"id", "uid", "sequence", "created_at", "updated_at", "starts_at", "last_date", "source"}
+
+
+def split_off(actor: Actor, event: Event, first_day: date, count: int | None) -> Event:
+    """The second part of a split: the series as it is, from `first_day` (a date its rule gives),
+    with a new UID, and the exceptions of that day and after. The caller then ends the first part
+    and applies the new values to this one."""
+    actor.require(actor.can_edit_event(event))
+    values = {c.key: getattr(event, c.key) for c in Event.__table__.columns if c.key not in NOT_COPIED}
+    values.update(start_date=first_day, count=count)
+    zone = ZoneInfo(event.timezone)
+    with db.session.no_autoflush:
+        second = Event(**values, organisers=list(event.organisers), people=list(event.people))
+        check_timing(second)
+        for x in [x for x in event.exceptions if x.recurrence_start.astimezone(zone).date() >= first_day]:
+            x.event = second
+        db.session.add(second)
+    db.session.flush()
+    record(actor, "split", event, {"split_into": [None, second.id], "from_date": [None, first_day]})
+    record(actor, "split", second, {"split_from": [None, event.id], "from_date": [None, first_day],
+                                    "uid": [event.uid, second.uid]})
+    return second
 
 
 def change_event(actor: Actor, event: Event, values: dict, exceptions_after=None) -> dict:
@@ -166,6 +198,9 @@ def set_exception(actor: Actor, event: Event, recurrence_start: datetime, values
                              action: str) -> OccurrenceException:
     """Cancels or moves one occurrence; the caller has checked that the rule gives it."""
     actor.require(actor.can_edit_event(event))
+    check_texts(values, **EXCEPTION_TEXTS)
+    if values.get("starts_at") is not None and not in_calendar(values["starts_at"]):
+        raise InvalidInput.on("starts_at", OUT_OF_CALENDAR)
     values = dict(values)
     if "place" in values:
         values["place"] = place_by_slug(values["place"]) if values["place"] else None
