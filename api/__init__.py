@@ -43,14 +43,14 @@ RATE_EXEMPT = {"occurrences": lambda: api_user() is not None}
 
 
 def init_app(app) -> None:
-    from api import conflicts, events, feeds, health, imports, occurrences, partners, reminders, territory
+    from api import conflicts, coverage, events, feeds, health, imports, occurrences, partners, reminders, territory
 
     api = create_api(app)
     # App-wide, so that it also serves the feeds; the pages' blueprint handles its own.
     app.register_error_handler(DomainError, domain_error_response)
     app.register_error_handler(sa.exc.DBAPIError, database_error_response)
     app.register_error_handler(conflicts.HardConflictsRefused, conflicts.refused_response)
-    for module in (partners, territory, events, occurrences, imports, reminders, conflicts):
+    for module in (partners, territory, events, occurrences, imports, reminders, conflicts, coverage):
         api.register_blueprint(module.blp)
     app.register_blueprint(feeds.bp)  # text/calendar, outside the OpenAPI document
     health.init_app(app)  # /healthz, /metrics and the counting of every request

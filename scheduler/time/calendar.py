@@ -49,6 +49,7 @@ class CalendarFilter:
     walk_in: bool = False  # only "sans rendez-vous"
     age_band: tuple[int, int] | None = None  # events whose age band meets it ("16–25 ans")
     event_id: int | None = None  # one event (its page's calendar link)
+    quartiers: tuple[str, ...] = ()  # QPV codes: at a place of any of them, or moved into one
 
 
 def check_window(start: datetime, end: datetime) -> None:
@@ -81,6 +82,11 @@ def events_query(f: CalendarFilter) -> sa.Select:
     if f.quartier:
         q = q.where(Event.place_id.in_(
             sa.select(Place.id).join(Quartier, Place.quartier_id == Quartier.id).where(Quartier.code == f.quartier)))
+    if f.quartiers:
+        place_ids = sa.select(Place.id).join(Quartier, Place.quartier_id == Quartier.id).where(
+            Quartier.code.in_(f.quartiers))
+        q = q.where(sa.or_(Event.place_id.in_(place_ids), Event.id.in_(
+            sa.select(OccurrenceException.event_id).where(OccurrenceException.place_id.in_(place_ids)))))
     if f.partner:
         q = q.where(Event.id.in_(
             sa.select(event_organisers.c.event_id).join(Partner, Partner.id == event_organisers.c.partner_id)
@@ -109,6 +115,12 @@ def _in_window(q: sa.Select, start: datetime, end: datetime) -> sa.Select:
         sa.or_(Event.starts_at < end + timedelta(days=1), has_exceptions),
         sa.or_(Event.last_date.is_(None), Event.last_date >= (start - timedelta(days=8)).date(), has_exceptions),
     )
+
+
+def event_ids_in_window(f: CalendarFilter, start: datetime, end: datetime) -> sa.Select:
+    """The ids of the events that may have an occurrence in the window, as a subquery's select
+    (reports read the organisers and kinds of exactly the series `rules_in_window` expands)."""
+    return _in_window(events_query(f), start, end).with_only_columns(Event.id)
 
 
 def _has_tag(tags, tag: str) -> bool:
