@@ -144,6 +144,21 @@ def event_kinds(text: str) -> tuple[str, ...]:
     return kinds
 
 
+def text_line(text: str) -> str:
+    """A line of text shown on the legal pages (names, postal addresses)."""
+    if not text.strip() or "\n" in text.strip():
+        raise ValueError("une ligne de texte non vide est attendue")
+    return text.strip()
+
+
+def email_address(text: str) -> str:
+    value = text.strip()
+    local, at, domain = value.partition("@")
+    if not (local and at and "." in domain) or any(c.isspace() for c in value):
+        raise ValueError("une adresse électronique comme contact@exemple.fr est attendue")
+    return value
+
+
 def folder(text: str) -> str:
     if not text.strip():
         raise ValueError("un chemin de dossier est attendu")
@@ -238,6 +253,16 @@ SETTINGS: tuple[Setting, ...] = (
             "Toutes les combien de secondes l'horloge renouvelle son verrou (les tests l'accélèrent)."),
     Setting("CLOCK_LOCK_TTL_SECONDS", "60", seconds("un nombre de secondes (plus que 0) est attendu"),
             "Sans battement depuis ce nombre de secondes, le verrou d'une horloge passe à une autre (SQLite)."),
+    Setting("LEGAL_PUBLISHER", "Instance de démonstration de Maillage (éditeur à renseigner)", text_line,
+            "Mentions légales : l'éditeur du site (nom de la structure et adresse postale)."),
+    Setting("LEGAL_DIRECTOR", "À renseigner", text_line,
+            "Mentions légales : le directeur ou la directrice de la publication."),
+    Setting("LEGAL_HOST", "À renseigner (nom, adresse et téléphone de l'hébergeur)", text_line,
+            "Mentions légales : l'hébergeur (nom, adresse, téléphone)."),
+    Setting("DATA_CONTROLLER", "L'éditeur du site (à renseigner)", text_line,
+            "Données personnelles : le responsable du traitement (structure et adresse)."),
+    Setting("CONTACT_EMAIL", "contact@maillage.invalid", email_address,
+            "À qui écrire pour ses données personnelles ou un défaut d'accessibilité."),
 )
 BY_NAME = {s.name: s for s in SETTINGS}
 

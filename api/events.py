@@ -1,6 +1,7 @@
 """Events (single or recurring series) and the cancelling or moving of one occurrence."""
 from __future__ import annotations
 
+from flask import jsonify
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import ValidationError, fields, post_load, validate, validates_schema
@@ -23,6 +24,7 @@ from models.operations.events import event_by_id
 from models.territory import SCHOOL_ZONE_CHOICES
 from scheduler import writes
 from scheduler.time.calendar import CalendarFilter, events_query
+from scheduler.writes.preview import dry_run
 
 blp = Blueprint("events", __name__, url_prefix="/api/v1", description="Événements et séries")
 
@@ -135,6 +137,67 @@ def _int_list(value):
     return value
 
 
+class WriteArgsSchema(StrictArgsSchema):
+    dry_run = fields.Boolean(load_default=False, metadata={
+        "description": "true (ou 1) : rien n'est écrit ; la réponse (200) dit ce que l'écriture donnerait : la "
+                       "règle en français, les prochaines occurrences, les dates sautées et pourquoi, les "
+                       "chevauchements qu'elle ouvrirait"})
+
+
+class EventSplitSchema(EventSchema):
+    from_date = fields.Date(metadata={"description": "la date à partir de laquelle la série change"})
+
+    @validates_schema
+    def check_from_date(self, data, **kwargs):
+        if "from_date" not in data:
+            raise ValidationError("Champ obligatoire.", "from_date")
+
+
+class EndSeriesSchema(BaseSchema):
+    from_date = fields.Date(required=True, metadata={"description": "la première date qui n'a plus lieu"})
+
+
+class PreviewOccurrenceSchema(BaseSchema):
+    starts_at = fields.DateTime()
+    ends_at = fields.DateTime()
+    is_cancelled = fields.Boolean()
+    label = fields.String()
+
+
+class SkippedDateSchema(BaseSchema):
+    day = fields.Date()
+    reason = fields.String()
+    label = fields.String(metadata={"description": "« lundi 28 décembre : vacances de Noël »"})
+
+
+class PreviewOverlapSchema(BaseSchema):
+    kind = fields.String()
+    is_hard = fields.Boolean()
+    would_refuse = fields.Boolean(metadata={"description": "l'écriture serait refusée (409) pour lui"})
+    starts_at = fields.DateTime()
+    other_event_id = fields.Integer()
+    other_title = fields.String()
+    description = fields.String()
+
+
+class PreviewSchema(BaseSchema):
+    phrase = fields.String(metadata={"description": "la règle en français"})
+    summary = fields.String(metadata={"description": "la règle et le nombre de séances"})
+    sessions = fields.Integer(allow_none=True, metadata={"description": "séances d'une série qui a une fin"})
+    occurrences = fields.List(fields.Nested(PreviewOccurrenceSchema))
+    skipped = fields.List(fields.Nested(SkippedDateSchema))
+    overlaps = fields.List(fields.Nested(PreviewOverlapSchema))
+    would_be_refused = fields.Boolean()
+
+
+DRY_RUN = {"schema": PreviewSchema, "description": "dry_run : ce que l'écriture donnerait ; rien n'est écrit"}
+
+
+def previewed(actor, write, strict: bool):
+    """A dry run's answer: 200 with the preview (flask-smorest passes a Response through)."""
+    return jsonify(PreviewSchema().dump(dry_run(actor, write, strict=strict)))
+
+
 class EventQueryArgsSchema(BaseSchema):
     partner = fields.String()
     place = fields.String()
@@ -193,11 +256,14 @@ class Events(MethodView):
         return events_query(f).order_by(Event.starts_at, Event.id)
 
     @blp.arguments(EventSchema)
-    @blp.arguments(StrictArgsSchema, location="query", as_kwargs=True)
+    @blp.arguments(WriteArgsSchema, location="query", as_kwargs=True)
     @blp.response(201, EventSchema)
+    @blp.alt_response(200, **DRY_RUN)
     @blp.alt_response(409, **REFUSED)
-    def post(self, data, strict):
-        """Créer un événement ou une série"""
+    def post(self, data, strict, dry_run):
+        """Créer un événement ou une série (dry_run : seulement voir ce que cela donnerait)"""
+        if dry_run:
+            return previewed(require_api_user(), lambda w: w.create(data), strict)
         written = writes.create_event(require_api_user(), data, strict=strict)
         return answered(written.event, written)
 
@@ -231,6 +297,33 @@ class EventById(MethodView):
         """Supprimer un événement (pour le garder annoncé comme annulé, passez son statut à cancelled)"""
         writes.delete_event(require_api_user(), event_by_id(event_id))
         db.session.commit()
+
+
+@blp.route("/events/<int:event_id>/split")
+class SplitEvent(MethodView):
+    @blp.arguments(EventSplitSchema(partial=True))
+    @blp.arguments(WriteArgsSchema, location="query", as_kwargs=True)
+    @blp.response(201, EventSchema)
+    @blp.alt_response(200, **DRY_RUN)
+    @blp.alt_response(409, **REFUSED)
+    def post(self, data, event_id, strict, dry_run):
+        """Modifier une série à partir d'une date (cette date et les suivantes) : elle devient deux séries"""
+        user, event = require_api_user(), event_by_id(event_id)
+        from_date = data.pop("from_date")
+        if dry_run:
+            return previewed(user, lambda w: w.split(event, from_date, data), strict)
+        written = writes.split_event(user, event, from_date, data, strict=strict)
+        return answered(written.event, written)
+
+
+@blp.route("/events/<int:event_id>/end")
+class EndSeries(MethodView):
+    @blp.arguments(EndSeriesSchema)
+    @blp.response(200, EventSchema)
+    def post(self, data, event_id):
+        """Arrêter une série à partir d'une date (elle n'a plus lieu ce jour-là ni après)"""
+        user, event = require_api_user(), event_by_id(event_id)
+        return answered(event, writes.end_series(user, event, data["from_date"]))
 
 
 @blp.route("/events/<int:event_id>/history")

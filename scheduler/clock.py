@@ -28,6 +28,7 @@ from flask import Flask
 
 from models import ClockLock, db, utcnow
 from models.base import rows_touched
+from models.operations.subscriptions import forget_stale_subscriptions
 from scheduler.conflicts.check import nightly_detection
 from scheduler.ical import jobs as import_jobs
 from scheduler.ical import sync
@@ -140,6 +141,8 @@ JOBS = (
     # Big imports, left by the upload for the clock; a tick during a long import returns at once.
     Job("imports", import_jobs.run_queued_jobs_unless_busy, "interval", {"seconds": import_jobs.POLL_SECONDS},
         max_instances=2),
+    # What /abonnement collected, erased when its time is over (page "Données personnelles").
+    Job("subscriptions-forget", forget_stale_subscriptions, "cron", {"hour": 3, "minute": 10}, misfire_grace_time=3600),
     # Reminders, notices and digests that fell due.
     Job("reminders.run_due", run_due, "cron", {"second": 0}, misfire_grace_time=50),
 )

@@ -10,7 +10,8 @@ def test_the_clock_schedules_the_jobs_of_its_one_list_and_each_runs_in_its_own_a
 
     scheduler = build_scheduler(app)
     jobs = {job.id: job for job in scheduler.get_jobs()}
-    assert set(jobs) == {"conflicts-nightly", "feeds-sync", "imports", "reminders.run_due"} == {j.id for j in JOBS}
+    assert set(jobs) == {"conflicts-nightly", "feeds-sync", "imports", "reminders.run_due",
+                         "subscriptions-forget"} == {j.id for j in JOBS}
     nightly = jobs["conflicts-nightly"]
     assert str(nightly.trigger.timezone) == "Europe/Paris"
     assert nightly.trigger.get_next_fire_time(None, datetime(2027, 1, 11, 12, tzinfo=UTC)).isoformat() == \

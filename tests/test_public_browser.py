@@ -34,7 +34,19 @@ def pages_of(t) -> dict[str, str]:
         # How to subscribe to a feed in one's calendar, and to email reminders.
         "subscribe": f"/agenda?flux=/feeds/places/{t.bij.slug}.ics",
         "email": f"/abonnement?lieu={t.bij.slug}",
+        "privacy": "/donnees-personnelles",
+        "notice": "/mentions-legales",
+        "accessibility": "/accessibilite",
+        "error": "/evenements/0",
     }
+
+
+# The kind of page each one is, as the accessibility statement lists them (web/legal.py
+# CHECKED_PAGES; tests/test_error_and_legal_pages.py checks both say the same).
+PAGE_KINDS = {"home": "home", "quartier": "quartier", "place": "place", "event": "event", "screen": "screen",
+              "widget": "widget", "snippet": "widget", "subscribe": "subscribe", "email": "subscribe",
+              "privacy": "legal", "notice": "legal", "accessibility": "legal", "error": "legal"}
+CHECKED_BY_AXE = set(PAGE_KINDS.values())
 
 
 def api_window(t, days: int, **params) -> dict:
@@ -67,6 +79,7 @@ def serious_violations(page) -> list[str]:
 def test_each_public_page_is_titled_french_landmarked_accessible_and_fits_the_screen(
         live_server, page, territory, viewport):
     page.set_viewport_size(viewport)
+    assert set(pages_of(territory)) == set(PAGE_KINDS)
     for name, url in pages_of(territory).items():
         page.goto(live_server + url)
         assert page.locator("html").get_attribute("lang") == "fr", name

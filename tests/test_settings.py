@@ -59,7 +59,10 @@ def test_each_setting_is_read_from_the_environment_typed(clean_environ, tmp_path
            "CONFLICT_NON_COMPETING_KINDS": "", "NOTICE_HORIZON_DAYS": "7", "REMINDER_GRACE_MINUTES": "0",
            "SCREEN_REFRESH_SECONDS": "60", "IMPORT_MAX_MB": "5", "IMPORT_INLINE_MAX_EVENTS": "10",
            "IMPORT_API_INLINE_MAX_EVENTS": "20", "MAILBOX_DIR": str(tmp_path / "mail"),
-           "CLOCK_HEARTBEAT_SECONDS": "0.5", "CLOCK_LOCK_TTL_SECONDS": "2"}
+           "CLOCK_HEARTBEAT_SECONDS": "0.5", "CLOCK_LOCK_TTL_SECONDS": "2",
+           "LEGAL_PUBLISHER": "Ville d'Échirolles, 1 place des Cinq-Fontaines", "LEGAL_DIRECTOR": "Mme la maire",
+           "LEGAL_HOST": "Hébergeur SAS, Lyon", "DATA_CONTROLLER": "Ville d'Échirolles",
+           "CONTACT_EMAIL": "dpo@echirolles.example"}
     assert set(env) == set(SETTING_NAMES), "one value for every setting"
     for name, value in env.items():
         clean_environ.setenv(name, value)
@@ -81,6 +84,9 @@ def test_each_setting_is_read_from_the_environment_typed(clean_environ, tmp_path
     assert (config["IMPORT_INLINE_MAX_EVENTS"], config["IMPORT_API_INLINE_MAX_EVENTS"]) == (10, 20)
     assert config["MAILBOX_DIR"] == str(tmp_path / "mail")
     assert (config["CLOCK_HEARTBEAT_SECONDS"], config["CLOCK_LOCK_TTL_SECONDS"]) == (0.5, 2.0)
+    assert (config["LEGAL_PUBLISHER"], config["LEGAL_DIRECTOR"], config["LEGAL_HOST"]) == (
+        "Ville d'Échirolles, 1 place des Cinq-Fontaines", "Mme la maire", "Hébergeur SAS, Lyon")
+    assert (config["DATA_CONTROLLER"], config["CONTACT_EMAIL"]) == ("Ville d'Échirolles", "dpo@echirolles.example")
 
 
 def test_what_create_app_is_given_is_not_read_from_the_environment(clean_environ):
@@ -218,6 +224,8 @@ BAD_VALUES = [
     ("MAILBOX_DIR", " "),
     ("CLOCK_HEARTBEAT_SECONDS", "0"), ("CLOCK_HEARTBEAT_SECONDS", "nan"),
     ("CLOCK_LOCK_TTL_SECONDS", "une minute"),
+    ("LEGAL_PUBLISHER", " "), ("LEGAL_DIRECTOR", ""), ("LEGAL_HOST", "  "), ("DATA_CONTROLLER", ""),
+    ("CONTACT_EMAIL", "contact chez exemple.fr"),
 ]
 ACCEPTS_ANYTHING = {"SECRET_KEY_FALLBACKS"}  # any text is a list of keys
 

@@ -18,7 +18,6 @@ from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from flask import Blueprint, Response, abort, current_app, redirect, render_template, request, url_for
-from werkzeug.exceptions import HTTPException
 
 from models import Partner, Place, Quartier, db
 from models.base import read_without_transaction
@@ -45,6 +44,7 @@ from scheduler.time.calendar import (
     occurrences_between,
     public_event,
 )
+from web.errors import error_page
 from web.security import framable
 
 bp = Blueprint("public", __name__)
@@ -257,13 +257,7 @@ def osm_link(place: Place) -> str:
 @bp.errorhandler(DomainError)
 def domain_error(error: DomainError):
     db.session.rollback()
-    return render_template("public/error.html", message=error.message, status=error.status), error.status
-
-
-@bp.errorhandler(HTTPException)
-def http_error(error: HTTPException):
-    """abort() in these pages: the same French page (their descriptions are French)."""
-    return render_template("public/error.html", message=error.description, status=error.code), error.code
+    return error_page(error.status, error.message)
 
 
 @bp.get("/")

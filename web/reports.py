@@ -28,16 +28,6 @@ def french_number(value) -> str:
     return text[:-2] if text.endswith(",0") else text
 
 
-@bp.errorhandler(400)
-@bp.errorhandler(403)
-def error_page(error):
-    message = error.description if error.description != type(error).description else (
-        "Ces chiffres sont réservés aux coordinateurs et coordinatrices." if error.code == 403
-        else "Cette demande ne peut pas être traitée.")
-    titles = {400: "Demande impossible", 403: "Accès réservé"}
-    return render_template("coordination/error.html", title=titles[error.code], message=message), error.code
-
-
 def _period() -> tuple[date, date, datetime, datetime]:
     """The days asked (`du`, `au`, both included; the current month by default) and the window
     they make on the wall clock of the default zone."""

@@ -6,10 +6,12 @@ import hashlib
 import hmac
 import secrets
 from collections.abc import Sequence
+from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 
 from models.base import db, secret_digest, utcnow
+from models.deliveries import Delivery
 from models.errors import InvalidInput, NotFound
 from models.subscriptions import EMAIL, TARGETS, Subscription
 
@@ -84,3 +86,28 @@ def unsubscribe(subscription: Subscription) -> Subscription:
 def active_subscriptions() -> list[Subscription]:
     return list(db.session.scalars(sa.select(Subscription).where(
         Subscription.confirmed_at.is_not(None), Subscription.unsubscribed_at.is_(None))))
+
+
+# How long what /abonnement collects is kept (the page "Données personnelles" states these).
+UNCONFIRMED_KEPT_DAYS = 7  # a request never confirmed: maybe someone else typed the address
+UNSUBSCRIBED_KEPT_DAYS = 30  # time to answer "why did I still get a message?"
+DELIVERY_RECORD_DAYS = 365  # the record of each message sent to a subscriber (date, address, state)
+
+
+def forget_stale_subscriptions(now: datetime | None = None) -> int:
+    """Erases the subscriptions kept past their time (unconfirmed, unsubscribed), the record of
+    what was sent to them, and the records of messages to subscribers older than a year. Safe to
+    run twice. Returns how many subscriptions were erased."""
+    now = now or utcnow()
+    stale = list(db.session.scalars(sa.select(Subscription.id).where(sa.or_(
+        sa.and_(Subscription.confirmed_at.is_(None), Subscription.unsubscribed_at.is_(None),
+                Subscription.created_at < now - timedelta(days=UNCONFIRMED_KEPT_DAYS)),
+        Subscription.unsubscribed_at < now - timedelta(days=UNSUBSCRIBED_KEPT_DAYS)))))
+    if stale:
+        db.session.execute(sa.delete(Delivery).where(Delivery.subscription_id.in_(stale)))
+        db.session.execute(sa.delete(Subscription).where(Subscription.id.in_(stale)))
+    db.session.execute(sa.delete(Delivery).where(
+        Delivery.subscription_id.is_not(None), Delivery.next_attempt_at.is_(None),
+        Delivery.created_at < now - timedelta(days=DELIVERY_RECORD_DAYS)))
+    db.session.flush()
+    return len(stale)

@@ -213,6 +213,10 @@ def _write(actor: Actor, plan: list[PlannedEvent], options: ImportOptions, progr
                 if not changes:
                     continue
                 fields = {k: values[k] for k in changes if k != "exceptions"}
+                if "place" in fields:
+                    # A new place brings its own zone and holidays unless told otherwise: the
+                    # file's zone is kept (an event written in Los Angeles stays there).
+                    fields |= {k: values[k] for k in ("timezone", "holiday_region")}
                 if fields:
                     writes.update(event, fields)
             _apply_exceptions(writes, event, planned)

@@ -14,6 +14,7 @@ import sqlalchemy as sa
 
 from models import Place, db
 from models.events import EVENT_KINDS, WEEKDAY_CODES
+from models.operations.events import text_problem
 from models.operations.territory import is_known_timezone
 from models.territory import school_zone_of
 from scheduler.ical.planned import (
@@ -33,7 +34,7 @@ from scheduler.time.recurrence import (
     rule_dates,
     skipped_holidays,
 )
-from scheduler.time.rules import MAX_COUNT, MAX_DURATION_MINUTES, local_to_utc
+from scheduler.time.rules import LAST_YEAR, MAX_COUNT, MAX_DURATION_MINUTES, local_to_utc, year_problem
 
 # --- reading an .ics -----------------------------------------------------------------------------
 
@@ -43,6 +44,7 @@ class _Layout:
 
     vevents: list[int] = field(default_factory=list)
     properties: list[dict[str, int]] = field(default_factory=list)
+    lines: list[list[tuple[int, str]]] = field(default_factory=list)  # each VEVENT's own content lines
     children: list[tuple[str, int, int]] = field(default_factory=list)  # top-level components: name, lines
 
 
@@ -50,12 +52,21 @@ _NAME = re.compile(r"^[A-Za-z0-9-]+(?=[;:])")
 
 
 def _decode(data: bytes) -> str:
+    """The text of a file: UTF-8 (with or without its byte-order mark), UTF-16 as some Windows
+    tools save it (with a BOM, or without one but with a zero byte beside each ASCII one), or
+    cp1252 (old Outlook exports)."""
     if data.startswith(b"\xef\xbb\xbf"):
         data = data[3:]
+    elif data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return data.decode("utf-16", errors="replace")
+    elif data[:2] == b"B\x00":
+        return data.decode("utf-16-le", errors="replace")
+    elif data[:2] == b"\x00B":
+        return data.decode("utf-16-be", errors="replace")
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError:
-        return data.decode("cp1252", errors="replace")  # old Outlook exports
+        return data.decode("cp1252", errors="replace")
 
 
 def _layout(text: str) -> tuple[_Layout, list[LocatedError]]:
@@ -84,6 +95,7 @@ def _layout(text: str) -> tuple[_Layout, list[LocatedError]]:
                 if value == "VEVENT" and len(stack) == 2:
                     layout.vevents.append(number)
                     layout.properties.append({})
+                    layout.lines.append([])
             elif not stack or stack[-1][0] != value:
                 if any(v == value for v, _ in stack):
                     while stack[-1][0] != value:  # what was opened inside and never closed
@@ -100,21 +112,46 @@ def _layout(text: str) -> tuple[_Layout, list[LocatedError]]:
                     layout.children.append((value, begun, number))
         elif len(stack) == 2 and stack[-1][0] == "VEVENT" and layout.properties:
             layout.properties[-1].setdefault(name, number)
+            layout.lines[-1].append((number, line))
     for value, number in stack:
         errors.append(LocatedError(f"BEGIN:{value} jamais fermé (END:{value} manquant)", number))
     return layout, errors
 
 
-def _locate_parse_error(text: str, layout: _Layout, error: Exception) -> LocatedError:
-    """icalendar does not say where it stopped: parse each top-level component alone to find it."""
+def _locate_parse_error(text: str, layout: _Layout) -> LocatedError:
+    """icalendar does not say where it stopped (and says it in English): parse each top-level
+    component alone, then each of its lines, to name the line in French."""
     lines = text.splitlines()
     for name, begin, end in layout.children:
         chunk = "\r\n".join(["BEGIN:VCALENDAR", *lines[begin - 1:end], "END:VCALENDAR"])
         try:
             icalendar.Calendar.from_ical(chunk)
-        except Exception as inner:
-            return LocatedError(f"illisible : {inner}", begin, name)
-    return LocatedError(f"illisible : {error}", 1, "VCALENDAR")
+        except Exception:
+            return _unreadable_line(lines, begin, end, name)
+    return _unreadable_line(lines, 1, len(lines), "VCALENDAR")
+
+
+def _unreadable_line(lines: list[str], begin: int, end: int, component: str) -> LocatedError:
+    """The first line of [begin, end] whose value icalendar cannot read, alone in a calendar."""
+    for number in range(begin + 1, end):
+        line = lines[number - 1]
+        match = _NAME.match(line)
+        if match is None or match.group(0).upper() in ("BEGIN", "END") or line[:1] in (" ", "\t"):
+            continue
+        probe = "\r\n".join(["BEGIN:VCALENDAR", f"BEGIN:{component}", line, f"END:{component}", "END:VCALENDAR"])
+        try:
+            icalendar.Calendar.from_ical(probe)
+        except Exception:
+            return LocatedError(f"valeur illisible pour {match.group(0).upper()} : « {_shown(line)} »", number,
+                                component)
+    return LocatedError("composant illisible : une de ses valeurs ne suit pas le format iCalendar (RFC 5545)",
+                        begin, component)
+
+
+def _shown(value: str, limit: int = 60) -> str:
+    """A value as a message quotes it: control characters named, long values cut."""
+    value = "".join(f"U+{ord(c):04X}" if ord(c) < 32 or ord(c) == 127 else c for c in str(value))
+    return value if len(value) <= limit else value[:limit] + "…"
 
 
 def _zone_name(value: datetime, tzid: str | None, fallback: str) -> str:
@@ -146,9 +183,11 @@ def _instant(value, zone: ZoneInfo, at: time) -> datetime:
 
 
 class _VeventError(Exception):
-    def __init__(self, message: str, prop: str | None = None):
+    """A VEVENT refused; `quote`: the message ends with its property's line as the file wrote it."""
+
+    def __init__(self, message: str, prop: str | None = None, quote: bool = False):
         super().__init__(message)
-        self.message, self.prop = message, prop
+        self.message, self.prop, self.quote = message, prop, quote
 
 
 def _prop(component, name: str):
@@ -158,59 +197,89 @@ def _prop(component, name: str):
     if isinstance(value, list) and name in ("DTSTART", "DTEND", "DURATION", "RECURRENCE-ID"):
         raise _VeventError(f"{name} présent plusieurs fois dans le même événement", name)
     try:
-        return value.dt if hasattr(value, "dt") else value
-    except Exception as error:  # a broken value (vBroken) raises on access
-        raise _VeventError(f"valeur invalide : {error}", name) from None
+        found = value.dt if hasattr(value, "dt") else value
+    except Exception:  # a broken value (vBroken) raises on access
+        raise _VeventError(f"{name} : valeur illisible", name, quote=True) from None
+    _check_year(found, name)
+    return found
+
+
+def _check_year(value, name: str) -> None:
+    if isinstance(value, date):
+        problem = year_problem(value)
+        if problem:
+            raise _VeventError(f"{name} : {problem}", name)
+
+
+def _check_year(value, name: str) -> None:
+    if isinstance(value, date):
+        problem = year_problem(value)
+        if problem:
+            raise _VeventError(f"{name} : {problem}", name)
+
+
+def _raw(value) -> str:
+    """The text of a value as the file wrote it (icalendar keeps it for the values it could not read)."""
+    for attribute in ("to_ical", "ical_value"):
+        try:
+            found = getattr(value, attribute)
+            found = found() if callable(found) else found
+            return found.decode() if isinstance(found, bytes) else str(found)
+        except Exception:  # the next way of reading it, or the type's own text
+            continue
+    return str(value)
 
 
 def parse_ics(data: bytes, options: ImportOptions, progress=None) -> list[PlannedEvent]:
-    """The events of an .ics file, or ImportRefused with every error located."""
+    """The events of every VCALENDAR of an .ics file, or ImportRefused with every error located."""
     text = _decode(data)
     layout, errors = _layout(text)
     if errors:
         raise ImportRefused(errors)
     try:
         calendars = icalendar.Calendar.from_ical(text, multiple=True)
-    except Exception as error:  # icalendar raises ValueError, and a few others on fuzzed input
-        raise ImportRefused([_locate_parse_error(text, layout, error)]) from None
+    except Exception:  # icalendar raises ValueError, and a few others on fuzzed input
+        raise ImportRefused([_locate_parse_error(text, layout)]) from None
     if not calendars:
         raise ImportRefused([LocatedError("aucun calendrier (VCALENDAR) dans le fichier", 1)])
-    calendar = calendars[0]
-    default_tz = options.place.timezone
-    wr_tz = str(calendar.get("X-WR-TIMEZONE", "")).strip()
-    if wr_tz:  # Google: floating times are in the calendar's zone
-        default_tz = _zone_name(datetime(2000, 1, 1, tzinfo=UTC), wr_tz, default_tz)
     places = _places_by_name()
-    vevents = [c for c in calendar.subcomponents if c.name == "VEVENT"]
+    # Each calendar's floating times are in its own X-WR-TIMEZONE (Google), else the place's.
+    vevents = [(component, _calendar_zone(calendar, options.place.timezone))
+               for calendar in calendars for component in calendar.subcomponents if component.name == "VEVENT"]
+    if not vevents:
+        raise ImportRefused([_no_event(calendars)])
     # Overrides (RECURRENCE-ID) belong to their series: only the events themselves count.
-    if sum("RECURRENCE-ID" not in c for c in vevents) > MAX_EVENTS:
+    if sum("RECURRENCE-ID" not in c for c, _ in vevents) > MAX_EVENTS:
         raise ImportRefused([LocatedError(f"plus de {MAX_EVENTS} événements : découpez le fichier")])
     masters: dict[str, PlannedEvent] = {}
-    overrides: list[tuple[int, object, str]] = []
-    for index, component in enumerate(vevents):
+    overrides: list[tuple[int, object, str, str]] = []
+    for index, (component, default_tz) in enumerate(vevents):
         if progress is not None:
             progress("parse", index, len(vevents))
         line = layout.vevents[index] if index < len(layout.vevents) else None
-        props = layout.properties[index] if index < len(layout.properties) else {}
         uid = str(component.get("UID", "")).strip()
-        label = f"VEVENT n° {index + 1}" + (f" (UID {uid[:60]})" if uid else "")
+        label = f"VEVENT n° {index + 1}" + (f" (UID {_shown(uid)})" if uid else "")
         try:
-            for name, message in getattr(component, "errors", []):
-                raise _VeventError(f"{name} : valeur invalide ({message})", name)
+            _check_readable(component, layout, index)
+            _check_texts(component)
             if "RECURRENCE-ID" in component:
-                overrides.append((index, component, uid))
+                overrides.append((index, component, uid, default_tz))
                 continue
             planned = _plan_vevent(component, uid, default_tz, options, places)
             planned.line, planned.component = line, label
             if planned.uid in masters:
-                raise _VeventError(f"UID déjà utilisé par le VEVENT de la ligne {masters[planned.uid].line}", "UID")
+                if uid:
+                    raise _VeventError(f"UID déjà utilisé par le VEVENT de la ligne {masters[planned.uid].line}",
+                                       "UID")
+                # The same event twice without UID: both stay (each reader shows both), each with
+                # a UID of its own that the next import of the same file finds again.
+                planned.uid = _next_free(planned.uid, masters)
             masters[planned.uid] = planned
         except _VeventError as error:
-            errors.append(LocatedError(error.message, props.get(error.prop, line) if error.prop else line, label))
-    for index, component, uid in overrides:
+            errors.append(_located(error, layout, index, line, label))
+    for index, component, uid, default_tz in overrides:
         line = layout.vevents[index] if index < len(layout.vevents) else None
-        props = layout.properties[index] if index < len(layout.properties) else {}
-        label = f"VEVENT n° {index + 1} (UID {uid[:60]}, occurrence modifiée)"
+        label = f"VEVENT n° {index + 1} (UID {_shown(uid)}, occurrence modifiée)"
         try:
             master = masters.get(uid)
             if master is None:  # an occurrence without its series (Google: invited to one date)
@@ -221,10 +290,95 @@ def parse_ics(data: bytes, options: ImportOptions, progress=None) -> list[Planne
             else:
                 _plan_override(master, component)
         except _VeventError as error:
-            errors.append(LocatedError(error.message, props.get(error.prop, line) if error.prop else line, label))
+            errors.append(_located(error, layout, index, line, label))
     if errors:
         raise ImportRefused(errors)
     return list(masters.values())
+
+
+def _calendar_zone(calendar, fallback: str) -> str:
+    wr_tz = str(calendar.get("X-WR-TIMEZONE", "")).strip()
+    return _zone_name(datetime(2000, 1, 1, tzinfo=UTC), wr_tz, fallback) if wr_tz else fallback
+
+
+_WHAT_FILES_HOLD = {"VTODO": "tâche(s) (VTODO)", "VJOURNAL": "note(s) de journal (VJOURNAL)",
+                    "VFREEBUSY": "plage(s) de disponibilité (VFREEBUSY)", "VAVAILABILITY": "disponibilité(s) "
+                    "(VAVAILABILITY)", "VTIMEZONE": "fuseau(x) horaire(s) (VTIMEZONE)"}
+
+
+def _no_event(calendars) -> LocatedError:
+    """A file without a VEVENT: say what it holds instead, so that its author knows what to export."""
+    held: dict[str, int] = {}
+    for calendar in calendars:
+        for component in calendar.subcomponents:
+            held[component.name] = held.get(component.name, 0) + 1
+    if not held:
+        what = "il est vide (aucun composant)"
+    else:
+        what = "il contient " + ", ".join(f"{count} {_WHAT_FILES_HOLD.get(name, f'composant(s) {name}')}"
+                                          for name, count in held.items())
+    return LocatedError(f"aucun évènement (VEVENT) à importer : {what}", 1, "VCALENDAR")
+
+
+def _next_free(uid: str, taken) -> str:
+    n = 2
+    while f"{uid}-{n}" in taken:
+        n += 1
+    return f"{uid}-{n}"
+
+
+def _check_readable(component, layout: _Layout, index: int) -> None:
+    """Values icalendar skipped (it keeps them as errors, in English): refused, named in French."""
+    for name, _message in getattr(component, "errors", []):
+        if name:
+            raise _VeventError(f"{name} : valeur illisible", name, quote=True)
+        lines = layout.lines[index] if index < len(layout.lines) else []
+        for number, line in lines:
+            probe = "\r\n".join(["BEGIN:VCALENDAR", "BEGIN:VEVENT", line, "END:VEVENT", "END:VCALENDAR"])
+            try:
+                if not icalendar.Calendar.from_ical(probe).subcomponents[0].errors:
+                    continue
+            except Exception:  # this is the line
+                pass
+            raise _VeventError(f"ligne illisible « {_shown(line)} » (NOM;PARAMÈTRE=valeur:valeur attendu)",
+                               _LINE + str(number))
+        raise _VeventError("une ligne de l'événement ne suit pas le format iCalendar (RFC 5545)")
+
+
+_LINE = "#line "  # a _VeventError's prop that is a line number rather than a property name
+# The texts Maillage keeps of an event: refused when they hold what no one types and what breaks
+# readers or databases (NUL, other control characters, bidirectional overrides). A UID is one
+# line; the line breaks of a SUMMARY or a LOCATION become spaces (`_one_line`).
+_TEXTS = {"UID": True, "SUMMARY": False, "LOCATION": False, "CATEGORIES": False, "DESCRIPTION": False}
+
+
+def _check_texts(component) -> None:
+    for name, one_line in _TEXTS.items():
+        values = component.get(name)
+        for value in values if isinstance(values, list) else [values] if values is not None else []:
+            for item in getattr(value, "cats", [value]):
+                problem = text_problem(str(item), one_line=one_line)
+                if problem:
+                    raise _VeventError(f"{name} : {problem}", name)
+
+
+def _one_line(text: str) -> str:
+    return " ".join(str(text).split())
+
+
+def _located(error: _VeventError, layout: _Layout, index: int, line: int | None, label: str) -> LocatedError:
+    """A VEVENT's error at the line of the property it names (else the VEVENT's), quoting it if asked."""
+    props = layout.properties[index] if index < len(layout.properties) else {}
+    where = line
+    if error.prop and error.prop.startswith(_LINE):
+        where = int(error.prop[len(_LINE):])
+    elif error.prop:
+        where = props.get(error.prop, line)
+    message = error.message
+    if error.quote and where != line:
+        text = dict(layout.lines[index]).get(where, "") if index < len(layout.lines) else ""
+        message += f" « {_shown(text)} »"
+    return LocatedError(message, where, label)
 
 
 def _stamp(value) -> str:
@@ -300,8 +454,8 @@ def _plan_vevent(component, uid: str, default_tz: str, options: ImportOptions, p
     if "RDATE" in component:
         raise _VeventError("RDATE (liste de dates supplémentaires) n'est pas pris en charge : "
                            "exportez ces dates comme événements séparés", "RDATE")
-    title = str(component.get("SUMMARY", "")).strip()[:200] or "Sans titre"
-    location = str(component.get("LOCATION", "") or "")
+    title = _one_line(component.get("SUMMARY", ""))[:200] or "Sans titre"
+    location = _one_line(component.get("LOCATION", "") or "")
     place = _place_of(location, places, options.place) if location else options.place
     status = str(component.get("STATUS", "CONFIRMED")).upper()
     klass = str(component.get("CLASS", "PUBLIC")).upper()
@@ -324,7 +478,7 @@ def _plan_vevent(component, uid: str, default_tz: str, options: ImportOptions, p
     if not uid:
         # No UID (rare, some hand-written files): one from the content, so a re-import matches.
         uid = "import-" + hashlib.sha256(f"{title}|{begin.isoformat()}|{minutes}".encode()).hexdigest()[:24]
-    planned = PlannedEvent(uid=uid[:255], values=values)
+    planned = PlannedEvent(uid=uid[:255], values=values, all_day=all_day)
     rrules = component.get("RRULE")
     if rrules is not None:
         if isinstance(rrules, list):
@@ -342,9 +496,12 @@ def _apply_rrule(values: dict, rule: dict, zone: ZoneInfo) -> None:
         return items[0] if items else None
 
     freq = str(one("FREQ") or "").upper()
+    if not freq:
+        raise _VeventError("RRULE sans fréquence (FREQ manquant ou règle vide) : indiquez par exemple "
+                           "FREQ=WEEKLY;BYDAY=MO", "RRULE")
     supported = {"DAILY": "daily", "WEEKLY": "weekly", "MONTHLY": "monthly"}
     if freq not in supported:
-        raise _VeventError(f"répétition FREQ={freq or '?'} non prise en charge : Maillage gère les répétitions "
+        raise _VeventError(f"répétition FREQ={freq} non prise en charge : Maillage gère les répétitions "
                            "quotidiennes, hebdomadaires et mensuelles (nième jour de la semaine)", "RRULE")
     unknown = set(rule) - {"FREQ", "INTERVAL", "BYDAY", "BYSETPOS", "UNTIL", "COUNT", "WKST"}
     if freq == "WEEKLY" and rule.get("BYMONTH") is None:
@@ -396,7 +553,10 @@ def _apply_rrule(values: dict, rule: dict, zone: ZoneInfo) -> None:
         if not 1 <= int(count) <= MAX_COUNT:
             raise _VeventError(f"COUNT doit être compris entre 1 et {MAX_COUNT}", "RRULE")
         values["count"] = int(count)
+    if isinstance(until, date) and until.year > LAST_YEAR:
+        until = None  # "until 9999": no end, as every reader takes it
     if until is not None:
+        _check_year(until, "RRULE")
         values["until"] = _until_date(until, values["start_time"], zone)
         if values["until"] < values["start_date"]:
             raise _VeventError("UNTIL est avant le début de la série", "RRULE")
@@ -439,10 +599,11 @@ def _exdate_instants(component, zone: ZoneInfo, at: time) -> set[datetime]:
     for item in exdates if isinstance(exdates, list) else [exdates] if exdates is not None else []:
         try:
             values = [v.dt for v in item.dts]
-        except Exception as error:
-            raise _VeventError(f"EXDATE invalide : {error}", "EXDATE") from None
+        except Exception:
+            raise _VeventError("EXDATE : valeur illisible", "EXDATE", quote=True) from None
         for value in values:
             if isinstance(value, (date, datetime)):
+                _check_year(value, "EXDATE")
                 found.add(_instant(value, zone, at))
     return found
 
@@ -484,6 +645,10 @@ def _plan_override(master: PlannedEvent, component) -> None:
     rid = _prop(component, "RECURRENCE-ID")
     if not isinstance(rid, (date, datetime)):
         raise _VeventError("RECURRENCE-ID invalide", "RECURRENCE-ID")
+    if master.all_day and isinstance(rid, datetime):
+        # Outlook names a date of an all-day series by its midnight, in its own zone or in UTC:
+        # the date it writes is the one meant.
+        rid = rid.date()
     recurrence = _instant(rid, zone, values["start_time"])
     if not gives_occurrence(_planned_rule(values), int(recurrence.timestamp())):
         raise _VeventError(f"RECURRENCE-ID {recurrence.astimezone(zone):%d/%m/%Y %H:%M} n'est pas une date de la "

@@ -62,6 +62,7 @@ class PlannedEvent:
     uid: str
     values: dict  # Event fields, place as a Place
     exceptions: list[PlannedException] = field(default_factory=list)
+    all_day: bool = False  # DTSTART was a date
     line: int | None = None
     component: str = ""
 

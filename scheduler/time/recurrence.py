@@ -156,6 +156,24 @@ def school_holiday_ordinals(zone: str, year: int) -> frozenset[int]:
 
 
 @cache
+def school_holiday_names(zone: str, year: int) -> dict[date, str]:
+    """"Vacances de Noël"…: the French name of each school holiday day of a zone."""
+    return dict(holidays_lib.France(years=year, subdiv=f"Zone {zone}", categories=(holidays_lib.SCHOOL,),
+                                    language="fr"))
+
+
+def day_off_reason(rule: SeriesRule, ordinal: int) -> str | None:
+    """Why the rule leaves a day out, in French ("Noël", "vacances de Noël"); None if it does not."""
+    day = date.fromordinal(ordinal)
+    if rule.holiday_region is not None and ordinal in holiday_ordinals(rule.holiday_region, day.year):
+        return holiday_names(rule.holiday_region, day.year).get(day, "jour férié")
+    if rule.school_zone is not None and ordinal in school_holiday_ordinals(rule.school_zone, day.year):
+        name = school_holiday_names(rule.school_zone, day.year).get(day, "vacances scolaires")
+        return name[0].lower() + name[1:] if name.startswith("Vacances") else name
+    return None
+
+
+@cache
 def _days_off(region: str | None, zone: str | None, year: int) -> frozenset[int]:
     """The days of `year` a series with this holiday region and school zone takes out."""
     days = holiday_ordinals(region, year) if region is not None else frozenset()

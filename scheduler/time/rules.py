@@ -18,6 +18,17 @@ MAX_DURATION_MINUTES = 7 * 24 * 60
 
 MAX_COUNT = 1000
 
+# The years a date may fall in: epoch seconds before 1970 are negative, and beyond a few lifetimes
+# a date is a typo (00010101, 99991231) that would overflow the conversions to UTC.
+FIRST_YEAR, LAST_YEAR = 1970, 2199
+
+
+def year_problem(day: date) -> str | None:
+    """Why a date is outside the supported years (None when it is not), in French."""
+    if FIRST_YEAR <= day.year <= LAST_YEAR:
+        return None
+    return f"date hors des années prises en charge ({FIRST_YEAR} à {LAST_YEAR}) : {day.isoformat()[:10]}"
+
 
 
 def local_to_utc(day: date, at: time, tz_name: str) -> datetime:

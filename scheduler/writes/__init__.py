@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 from models import db, utcnow
 from models.conflicts import ScheduleConflict
@@ -35,7 +35,7 @@ from scheduler.notifications.notices import (
     notify_occurrence_change,
     record_conflict_notices,
 )
-from scheduler.time.recurrence import carried_over, epoch, gives_occurrence, rule_of
+from scheduler.time.recurrence import carried_over, epoch, gives_occurrence, rule_days, rule_of
 from scheduler.writes import rows
 
 
@@ -80,6 +80,19 @@ def _require_occurrence(event: Event, recurrence_start: datetime) -> None:
                            {"recurrence_start": ["Heure sans décalage horaire."]})
     if not gives_occurrence(rule_of(event), epoch(recurrence_start)):
         raise NotFound("Cet événement n'a pas d'occurrence à cette date et cette heure.")
+
+
+def _next_rule_date(event: Event, from_date: date, none_left: str = "La série n'a plus de date à partir de ce "
+                    "jour.") -> date:
+    """The series' first date on or after `from_date` (holidays included: a date of its rule)."""
+    if from_date <= event.start_date:
+        return event.start_date
+    # A count becomes a last day in rule_days; nothing recurs less often than every 52 weeks or
+    # months, so a few years past the date find its next one.
+    dates = rule_days(rule_of(event), from_date.toordinal(), from_date.toordinal() + 52 * 31)
+    if not dates:
+        raise InvalidInput.on("from_date", none_left)
+    return date.fromordinal(dates[0])
 
 
 class EventWrites:
@@ -173,6 +186,42 @@ class EventWrites:
         touched = self._touch(event)
         rows.drop_exception(self.actor, event, recurrence_start)
         touched.occurrences[recurrence_start] = "restore_occurrence"
+
+    def split(self, event: Event, from_date: date, values: dict) -> Event:
+        """"This date and the following ones": the series ends the day before its first date on
+        or after `from_date` (its UID kept, with that UNTIL), and a new series (a new UID) starts
+        there with `values` applied. Cancelled and moved occurrences stay on their side; both
+        histories say where the split came from. Returns the new series."""
+        self.actor.require(self.actor.can_edit_event(event))
+        if not event.is_recurring:
+            raise InvalidInput.on("from_date", "Un événement daté n'a qu'une date : modifiez-le en entier.")
+        rule = rule_of(event)
+        first = _next_rule_date(event, from_date)
+        if first <= event.start_date:
+            raise InvalidInput.on("from_date", "C'est la première date de la série : modifiez toute la série.")
+        # COUNT counts the rule's dates from the start, holidays included: the second part gets
+        # what the first has not used.
+        remaining = None if event.count is None else \
+            event.count - len(rule_days(rule, rule.start_ord, first.toordinal() - 1))
+        self._touch(event)
+        second = rows.split_off(self.actor, event, first, remaining)
+        self._touch(second, created=True)
+        # UNTIL and COUNT may not share an RRULE (RFC 5545): the first part ends before its count.
+        self.update(event, {"until": first - timedelta(days=1), "count": None})
+        if values:
+            self.update(second, values)
+        return second
+
+    def end_series(self, event: Event, from_date: date) -> dict:
+        """"End the series from this date": no occurrence on or after `from_date` (their
+        cancellations and moves go with them, as the audit record says)."""
+        if not event.is_recurring:
+            raise InvalidInput.on("from_date", "Un événement daté n'a qu'une date : annulez-le ou supprimez-le.")
+        if from_date <= event.start_date:
+            raise InvalidInput.on("from_date", "La série commence ce jour-là : annulez-la ou supprimez-la plutôt.")
+        _next_rule_date(event, from_date, "La série est déjà finie à cette date.")
+        # Its count ends after that date: UNTIL alone bounds it now (they may not share an RRULE).
+        return self.update(event, {"until": from_date - timedelta(days=1), "count": None})
 
     def delete(self, event: Event) -> None:
         """Deletes an event. First what must outlive its rows: its conflicts close through their
@@ -274,6 +323,20 @@ def restore_occurrence(actor: Actor, event: Event, recurrence_start: datetime, *
     writes = _one(actor, strict, None)
     writes.restore_occurrence(event, recurrence_start)
     return Written(event, outcome=writes.finish()[event.id])
+
+
+def split_event(actor: Actor, event: Event, from_date: date, values: dict, *, strict: bool = False) -> Written:
+    """"This date and the following ones" (see `EventWrites.split`): the new series, with its
+    overlaps (the first part's are checked too)."""
+    writes = _one(actor, strict, None)
+    second = writes.split(event, from_date, values)
+    return Written(second, outcome=writes.finish()[second.id])
+
+
+def end_series(actor: Actor, event: Event, from_date: date, *, strict: bool = False) -> Written:
+    writes = _one(actor, strict, None)
+    changes = writes.end_series(event, from_date)
+    return Written(event, changes=changes, outcome=writes.finish().get(event.id, Outcome()))
 
 
 def delete_event(actor: Actor, event: Event, now: datetime | None = None) -> None:

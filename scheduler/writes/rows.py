@@ -3,7 +3,8 @@ each change checked (rights, references, the wall-clock rule) and audited. Priva
 else writes events (the linter's banned imports say so)."""
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from models import db, utcnow
 from models.errors import InvalidInput, NotFound
@@ -59,6 +60,31 @@ def insert_event(actor, values: dict) -> Event:
     record(actor, "create", event, {k: [None, getattr(event, k) if k in TIMING_FIELDS else v]
                                     for k, v in values.items()})
     return event
+
+
+# What a split leaves to the series itself: its identity, its place in the feeds, its timestamps.
+NOT_COPIED = {"id", "uid", "sequence", "created_at", "updated_at", "starts_at", "last_date", "source"}
+
+
+def split_off(actor, event: Event, first_day: date, count: int | None) -> Event:
+    """The second part of a split: the series as it is, from `first_day` (a date its rule gives),
+    with a new UID, and the exceptions of that day and after. The caller then ends the first part
+    and applies the new values to this one."""
+    actor.require(actor.can_edit_event(event))
+    values = {c.key: getattr(event, c.key) for c in Event.__table__.columns if c.key not in NOT_COPIED}
+    values.update(start_date=first_day, count=count)
+    zone = ZoneInfo(event.timezone)
+    with db.session.no_autoflush:
+        second = Event(**values, organisers=list(event.organisers), people=list(event.people))
+        check_timing(second)
+        for x in [x for x in event.exceptions if x.recurrence_start.astimezone(zone).date() >= first_day]:
+            x.event = second
+        db.session.add(second)
+    db.session.flush()
+    record(actor, "split", event, {"split_into": [None, second.id], "from_date": [None, first_day]})
+    record(actor, "split", second, {"split_from": [None, event.id], "from_date": [None, first_day],
+                                    "uid": [event.uid, second.uid]})
+    return second
 
 
 def change_event(actor, event: Event, values: dict, exceptions_after=None) -> dict:
