@@ -16,7 +16,7 @@ from api.schemas import BaseSchema, between, one_of
 from models import Event, Partner, Place, Quartier, db
 from models.base import read_without_transaction
 from models.events import EVENT_KINDS
-from models.operations.feeds import active_feed_token
+from models.operations.feeds import active_feed_token, private_feed_audience
 from scheduler.ical.feeds import FeedSpec, current_feed
 
 bp = Blueprint("feeds", __name__, url_prefix="/feeds")
@@ -123,4 +123,8 @@ def private_feed(token: str):
         abort(404, message="Lien privé inconnu ou révoqué : demandez un nouveau lien dans Maillage.")
     partner = row.partner.slug if row.partner is not None else None
     owner = row.partner.name if row.partner is not None else (row.user.name or row.user.email)
-    return _serve(FeedSpec("private", str(row.id), private=True, partner=partner, **_filters()), owner)
+    audience = {}
+    if row.partner is None:
+        own_partner_id, territory = private_feed_audience(row)
+        audience = {"for_person": True, "own_partner_id": own_partner_id, "territory": territory}
+    return _serve(FeedSpec("private", str(row.id), private=True, partner=partner, **audience, **_filters()), owner)

@@ -116,3 +116,14 @@ def rule_phrase(event) -> str:
         zone = getattr(event, "school_holidays_zone", None)
         parts.append(f"hors vacances scolaires (zone {zone})" if zone else "hors vacances scolaires")
     return ", ".join(parts)
+
+
+def partners_only_title(kind_label: str, organisers: list[str]) -> str:
+    """What someone outside the organising partners reads of a partners-only event: its title may
+    hold a young person's first name ("Parrainage : rencontre avec Yanis"), so only its kind and
+    its organisers."""
+    by = f" — {', '.join(organisers)}" if organisers else ""
+    return f"Réservé aux partenaires : {kind_label.lower()}{by}"
+
+
+PARTNERS_ONLY_DETAIL = "Le détail de ce rendez-vous n'est visible que des structures qui l'organisent."

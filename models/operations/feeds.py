@@ -9,6 +9,7 @@ from models.base import db, secret_digest, utcnow
 from models.errors import InvalidInput, NotFound
 from models.feeds import FeedToken, SyncSource
 from models.operations.audit import record
+from models.operations.partners import partner_quartier_ids
 from models.operations.urls import refuse_private_address
 
 
@@ -112,3 +113,20 @@ def sync_sources_of(partner_id: int | None) -> list[SyncSource]:
     if partner_id is not None:
         q = q.where(SyncSource.partner_id == partner_id)
     return list(db.session.scalars(q))
+
+
+def private_feed_audience(row: FeedToken) -> tuple[int | None, tuple[int, ...] | None]:
+    """What a person's own private link ("Moi") may hold, as (their partner's id, the quartiers of
+    their territory; None for all of them): the events their partner organises, and those of
+    places in their territory. A coordinator's territory is their quartiers (none: the whole
+    country); an editor's, their own quartiers or else those where their partner works. A
+    partner's link holds that partner's events only (FeedSpec.partner)."""
+    if row.partner_id is not None:
+        return row.partner_id, ()
+    user = row.user
+    territory = user.territory_quartier_ids
+    if user.is_coordinator:
+        return user.partner_id, tuple(sorted(territory)) if territory else None
+    if not territory and user.partner is not None:
+        territory = {q for q in partner_quartier_ids(user.partner) if q is not None}
+    return user.partner_id, tuple(sorted(territory))

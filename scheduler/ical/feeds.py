@@ -42,6 +42,7 @@ from models.versions import (
     quartier_scope,
     versions_of,
 )
+from scheduler.french import PARTNERS_ONLY_DETAIL, partners_only_title
 from scheduler.ical.render import (
     CalendarHead,
     RenderContext,
@@ -73,6 +74,12 @@ class FeedSpec:
     age: int | None = None
     private: bool = False  # partners-only events and people's names
     partner: str | None = None  # a partner's private link: that partner's events
+    # A person's own private link: only the events of their partner and of their territory
+    # (quartier ids; None: all), and of partners-only events of others, no title nor description
+    # (models.operations.feeds.private_feed_audience).
+    for_person: bool = False
+    own_partner_id: int | None = None
+    territory: tuple[int, ...] | None = None
 
     @property
     def scopes(self) -> tuple[str, ...]:
@@ -92,7 +99,8 @@ class FeedSpec:
     @property
     def key(self) -> str:
         text = "|".join(str(x) for x in (self.scope, self.value, self.kind, self.tag, self.age,
-                                         self.private, self.partner))
+                                         self.private, self.partner, self.for_person, self.own_partner_id,
+                                         self.territory))
         return hashlib.sha256(text.encode()).hexdigest()
 
     def calendar_filter(self) -> CalendarFilter:
@@ -128,10 +136,42 @@ def feed_events(spec: FeedSpec, today: date) -> list[Event]:
 
 def _feed_query(spec: FeedSpec, today: date) -> sa.Select:
     cutoff = today - timedelta(days=KEEP_PAST_DAYS)
-    return events_query(spec.calendar_filter()).where(sa.or_(
+    query = events_query(spec.calendar_filter()).where(sa.or_(
         Event.last_date.is_(None), Event.last_date >= cutoff,
         Event.id.in_(sa.select(OccurrenceException.event_id).where(OccurrenceException.starts_at.is_not(None))),
     ))
+    if spec.for_person:
+        query = query.where(_concerns_the_person(spec))
+    return query
+
+
+def _organised_by(partner_id: int) -> sa.Select:
+    return sa.select(event_organisers.c.event_id).where(event_organisers.c.partner_id == partner_id)
+
+
+def _concerns_the_person(spec: FeedSpec):
+    """Events of their partner, or at a place of their territory."""
+    if spec.territory is None:
+        return sa.true()
+    concerns = []
+    if spec.own_partner_id is not None:
+        concerns.append(Event.id.in_(_organised_by(spec.own_partner_id)))
+    if spec.territory:
+        concerns.append(Event.place_id.in_(sa.select(Place.id).where(Place.quartier_id.in_(spec.territory))))
+    return sa.or_(*concerns) if concerns else sa.false()
+
+
+def _hide_what_others_organise(spec: FeedSpec, events: list) -> list:
+    """A partners-only event that the person's partner does not organise keeps its dates, kind and
+    organisers, not its title nor its description (which may name a young person)."""
+    if not spec.for_person:
+        return events
+    own = set(db.session.scalars(_organised_by(spec.own_partner_id))) if spec.own_partner_id is not None else set()
+    for e in events:
+        if e.visibility != "public" and e.id not in own:
+            e.title = partners_only_title(EVENT_KINDS.get(e.kind, e.kind), [p.name for p in e.organisers])
+            e.description = PARTNERS_ONLY_DETAIL
+    return events
 
 
 def _with_tag(spec: FeedSpec, events: list) -> list:
@@ -210,7 +250,7 @@ def feed_rows(spec: FeedSpec, today: date) -> list:
         places[place.id] = place
     for e in events:
         e.place = places[e.place_id]
-    return events
+    return _hide_what_others_organise(spec, events)
 
 
 _INSTANTS = {"created_at", "updated_at"}
