@@ -16,7 +16,8 @@ from models import Event, Person, Place, Quartier, ScheduleConflict, db, utcnow
 from models.conflicts import CONFLICT_KINDS, CONFLICT_STATUSES, SEVERITIES
 from models.errors import DomainError
 from models.operations.audit import history
-from models.operations.conflicts import accept_conflict, can_act_on_conflict, conflict_for, conflicts_query
+from models.operations.cases import accept_conflict
+from models.operations.conflicts import can_act_on_conflict, conflict_for, conflicts_query
 from models.operations.events import event_by_id
 from models.territory import SCHOOL_ZONE_CHOICES, is_overseas, school_zone_of
 from scheduler import writes

@@ -26,7 +26,7 @@ from models import db, utcnow
 from models.conflicts import ScheduleConflict
 from models.errors import InvalidInput, NotFound
 from models.events import Event, OccurrenceException
-from models.operations.conflicts import conflicts_of_event, delete_conflicts_of
+from models.operations.conflicts import cases_of_event, delete_conflicts_of
 from models.users import Actor
 from scheduler.conflicts.check import Outcome, check_event, check_write, person_ids_of
 from scheduler.notifications.notices import (
@@ -236,7 +236,7 @@ class EventWrites:
         touched = self._touched.pop(event.id, None)
         before = touched.before if touched is not None and touched.before is not None else EventBefore.of(event)
         check_event(event, self.actor, now=now, deleting=True)
-        record_conflict_notices(now, list(db.session.scalars(conflicts_of_event(event.id))),
+        record_conflict_notices(now, list(db.session.scalars(cases_of_event(event.id))),
                                 note=f"« {event.title} » a été retiré du calendrier.")
         if touched is None or touched.before is not None:  # an event created by this batch was expected by nobody
             notify_event_change(before, None, now)
