@@ -33,3 +33,14 @@ def require_api_user() -> User:
         abort(401, message="Authentification requise : envoyez « Authorization: Bearer <jeton> ».",
               headers=_CHALLENGE)
     return user
+
+
+WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+
+def authenticate_writes() -> None:
+    """Every write of the API needs a token, checked before its body is read: an anonymous caller
+    gets 401, never the field-by-field errors of a 422 that would tell it what a valid body is."""
+    # A route that does not exist or does not take this method keeps its 404 or 405.
+    if request.routing_exception is None and request.method in WRITE_METHODS and request.path.startswith("/api/v1/"):
+        require_api_user()

@@ -12,11 +12,8 @@ from api.auth import require_api_user
 from api.schemas import BaseSchema, SelectPage, length, one_of
 from models import db
 from models.conflicts import CONFLICT_KINDS, CONFLICT_STATUSES
-from models.operations.conflicts import (
-    accept_conflict,
-    conflict_for,
-    conflicts_query,
-)
+from models.operations.cases import accept_conflict
+from models.operations.conflicts import conflict_for, conflicts_query
 from scheduler.conflicts.check import HardConflictsRefused
 from scheduler.conflicts.detection import SERIES
 

@@ -4,13 +4,13 @@ from __future__ import annotations
 from flask import jsonify
 from flask.views import MethodView
 from flask_smorest import Blueprint
-from marshmallow import ValidationError, fields, post_load, validate, validates_schema
+from marshmallow import ValidationError, fields, post_load, pre_load, validate, validates_schema
 
 from api.auth import api_user, require_api_user
 from api.conflicts import REFUSED, ConflictSchema, StrictArgsSchema
-from api.schemas import BaseSchema, SelectPage, between, length, one_of, reference
+from api.schemas import BaseSchema, SelectPage, between, entries, length, one_of, reference
 from models import Event, db
-from models.errors import NotFound
+from models.errors import FIELD_MESSAGES, NotFound
 from models.events import (
     EVENT_KINDS,
     FREQUENCIES,
@@ -32,7 +32,7 @@ blp = Blueprint("events", __name__, url_prefix="/api/v1", description="Événeme
 class AudienceSchema(BaseSchema):
     age_min = fields.Integer(allow_none=True, load_default=None, validate=between(0, 120))
     age_max = fields.Integer(allow_none=True, load_default=None, validate=between(0, 120))
-    tags = fields.List(fields.String(validate=length(60, 1)), load_default=list)
+    tags = fields.List(fields.String(validate=length(60, 1)), load_default=list, validate=entries())
 
     @validates_schema
     def check_band(self, data, **kwargs):
@@ -50,6 +50,14 @@ class RecurrenceSchema(BaseSchema):
                                 validate=validate.OneOf([1, 2, 3, 4, -1], error="1 à 4, ou -1 pour le dernier."))
     until = fields.Date(allow_none=True, load_default=None)
     count = fields.Integer(allow_none=True, load_default=None, validate=between(1, 1000))
+
+    @pre_load
+    def refuse_no_weekday(self, data, **kwargs):
+        """Weekdays left out take the start date's; an empty list given for a weekly rule is a
+        rule of no day, refused as the form refuses it."""
+        if isinstance(data, dict) and data.get("frequency") == "weekly" and data.get("weekdays") == []:
+            raise ValidationError(FIELD_MESSAGES["no_weekday"], "weekdays")
+        return data
 
 
 class EventSchema(BaseSchema):
@@ -69,7 +77,7 @@ class EventSchema(BaseSchema):
     status = fields.String(load_default="confirmed", validate=one_of(STATUSES))
     capacity = fields.Integer(allow_none=True, validate=between(1, 100000))
     registration_url = fields.URL(allow_none=True, validate=length(500))
-    employers = fields.List(fields.String(validate=length(200, 1)), load_default=list)
+    employers = fields.List(fields.String(validate=length(200, 1)), load_default=list, validate=entries())
     walk_in = fields.Boolean(load_default=False, metadata={"description": "sans rendez-vous"})
     audience = fields.Nested(AudienceSchema, load_default=lambda: {"age_min": None, "age_max": None, "tags": []})
     timezone = fields.String(validate=length(64), metadata={"description": "par défaut, celui du lieu"})
@@ -103,7 +111,7 @@ class EventSchema(BaseSchema):
             if "start_time" not in data:
                 raise ValidationError("Indiquez aussi start_time avec end_time.", "start_time")
             if data["end_time"] <= data["start_time"]:
-                raise ValidationError("La fin est avant le début.", "end_time")
+                raise ValidationError(FIELD_MESSAGES["end_before_start"], "end_time")
         elif not partial and "duration_minutes" not in data:
             raise ValidationError("Indiquez end_time ou duration_minutes.", "end_time")
 

@@ -30,8 +30,8 @@ class ReminderSettingsSchema(BaseSchema):
                           metadata={"description": "vide : les rappels par défaut "
                                                    "(2 jours avant à 9:00, le jour même à 8:00)"})
     webhook_url = fields.URL(allow_none=True, schemes={"http", "https"}, validate=length(500))
-    webhook_secret = fields.String(dump_only=True,
-                                   metadata={"description": "clé HMAC-SHA256 de l'en-tête X-Maillage-Signature"})
+    webhook_secret = fields.String(dump_only=True, allow_none=True, metadata={
+        "description": "clé HMAC-SHA256 de l'en-tête X-Maillage-Signature (vide tant qu'aucun webhook n'est réglé)"})
 
 
 def _visible(partner) -> dict:

@@ -9,21 +9,19 @@ from flask_smorest import Page
 from marshmallow import ValidationError, fields, validate
 
 from models import db
+from models.errors import FIELD_MESSAGES
+from models.operations.text import MAX_LIST_ENTRIES, sentence, unstorable
 
 # People read these messages: marshmallow's defaults are English, so they are set once here.
 fields.Field.default_error_messages.update(
-    required="Champ obligatoire.", null="Ce champ ne peut pas être vide.",
+    required=FIELD_MESSAGES["required"], null="Ce champ ne peut pas être vide.",
     validator_failed="Valeur invalide.")
 for _field, _message in (
-    (fields.String, "Texte attendu."), (fields.Integer, "Nombre entier attendu."),
-    (fields.Float, "Nombre attendu."), (fields.Boolean, "Vrai ou faux attendu."),
-    (fields.Date, "Date attendue (AAAA-MM-JJ)."), (fields.Time, "Heure attendue (HH:MM)."),
-    (fields.DateTime, "Date et heure attendues (ISO 8601, avec décalage horaire)."),
-    (fields.AwareDateTime, "Date et heure attendues (ISO 8601, avec décalage horaire)."),
-    (fields.List, "Liste attendue."), (fields.Email, "Adresse électronique invalide."),
-    (fields.URL, "Adresse web invalide."), (fields.Nested, "Objet attendu."),
+    (fields.String, "text"), (fields.Integer, "integer"), (fields.Float, "number"), (fields.Boolean, "boolean"),
+    (fields.Date, "date"), (fields.Time, "time"), (fields.DateTime, "datetime"), (fields.AwareDateTime, "datetime"),
+    (fields.List, "list"), (fields.Email, "email"), (fields.URL, "url"), (fields.Nested, "object"),
 ):
-    _field.default_error_messages["invalid"] = _message
+    _field.default_error_messages["invalid"] = FIELD_MESSAGES[_message]
 fields.AwareDateTime.default_error_messages["invalid_awareness"] = (
     "Indiquez le décalage horaire (par exemple +01:00 ou Z).")
 fields.Integer.default_error_messages["too_large"] = "Nombre trop grand."
@@ -41,35 +39,42 @@ def reference(value):
 
 
 def one_of(choices) -> validate.OneOf:
-    return validate.OneOf(list(choices), error="Valeur inconnue ; valeurs possibles : {choices}.")
+    return validate.OneOf(list(choices), error=FIELD_MESSAGES["choice"])
 
 
 def length(max_: int, min_: int = 0) -> validate.Length:
-    return validate.Length(min=min_, max=max_, error=f"Entre {min_} et {max_} caractères.")
+    return validate.Length(min=min_, max=max_, error=FIELD_MESSAGES["length"].format(min=min_, max=max_))
+
+
+def entries(max_: int = MAX_LIST_ENTRIES) -> validate.Length:
+    """A list's length (the write path refuses longer ones too: this puts it in the document)."""
+    return validate.Length(max=max_, error=f"Au plus {max_} entrées.")
 
 
 def between(lo: int, hi: int) -> validate.Range:
-    return validate.Range(min=lo, max=hi, error=f"Valeur entre {lo} et {hi} attendue.")
+    return validate.Range(min=lo, max=hi, error=FIELD_MESSAGES["range"].format(min=lo, max=hi))
 
 
-def _has_nul(value) -> bool:
+def _unstorable(value) -> str | None:
     if isinstance(value, str):
-        return "\x00" in value
+        return unstorable(value)
     if isinstance(value, dict):
-        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
-    if isinstance(value, (list, tuple)):
-        return any(_has_nul(v) for v in value)
-    return False
+        return next((p for k, v in value.items() if (p := _unstorable(k) or _unstorable(v))), None)
+    if isinstance(value, list | tuple):
+        return next((p for v in value if (p := _unstorable(v))), None)
+    return None
 
 
 class BaseSchema(ma.Schema):
     error_messages = {"unknown": "Champ inconnu.", "type": "Objet JSON attendu."}
 
     @ma.pre_load
-    def refuse_nul_characters(self, data, **kwargs):
-        """No text we keep may hold a NUL character (PostgreSQL refuses it): say so, field by field."""
+    def refuse_unstorable_characters(self, data, **kwargs):
+        """No text we keep or look up may hold a NUL character (PostgreSQL refuses it) or a lone
+        surrogate (no encoding has one): say so, field by field, before any query."""
         if hasattr(data, "keys"):
-            bad = {key: ["Caractère nul (\\u0000) interdit."] for key in data if _has_nul(data[key])}
+            bad = {key: [sentence(problem)] for key in data
+                   if (problem := _unstorable(key) or _unstorable(data[key]))}
             if bad:
                 raise ValidationError(bad)
         return data

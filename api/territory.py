@@ -8,7 +8,7 @@ from flask_smorest import Blueprint
 from marshmallow import fields, validate
 
 from api.auth import require_api_user
-from api.schemas import SLUG, BaseSchema, SelectPage, length, reference
+from api.schemas import SLUG, BaseSchema, SelectPage, entries, length, reference
 from models import Place, Quartier, db
 from models.operations import territory as ops
 from scheduler.conflicts.check import PLACE_FIELDS_IN_DETECTION, check_events_sharing, detection_facts
@@ -21,7 +21,7 @@ class QuartierSchema(BaseSchema):
     code = fields.String(required=True, validate=[length(20, 4), validate.Regexp(
         r"^[A-Z0-9]+$", error="Code officiel du QPV en majuscules et chiffres (exemple : QN03801M).")])
     name = fields.String(required=True, validate=length(200, 2))
-    communes = fields.List(fields.String(validate=length(120, 1)), load_default=list)
+    communes = fields.List(fields.String(validate=length(120, 1)), load_default=list, validate=entries())
     department = fields.String(allow_none=True, validate=validate.Regexp(
         r"^(\d{2}|2A|2B|97\d)$", error="Numéro de département (exemple : 38, 974)."))
 
@@ -40,7 +40,7 @@ class PlaceSchema(BaseSchema):
     quartier = fields.Function(lambda p: p.quartier.code if p.quartier else None,
                                deserialize=reference, allow_none=True)
     timezone = fields.String(validate=length(64))
-    rooms = fields.List(fields.String(validate=length(120, 1)))
+    rooms = fields.List(fields.String(validate=length(120, 1)), validate=entries())
     accessibility = fields.String(allow_none=True, validate=length(2000))
     latitude = fields.Float(allow_none=True, validate=validate.Range(-90, 90))
     longitude = fields.Float(allow_none=True, validate=validate.Range(-180, 180))

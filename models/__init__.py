@@ -1,7 +1,7 @@
 """The data of Maillage and the operations on it. Imports nothing else of ours."""
 from models.audit import AuditEntry
 from models.base import Base, Model, UTCDateTime, db, utcnow
-from models.conflicts import ConflictNotice, ScheduleConflict
+from models.conflicts import ConflictCase, ConflictNotice, ScheduleConflict
 from models.deliveries import ClockLock, Delivery, PartnerReminderSettings, ScanMark
 from models.errors import Conflict, DomainError, Forbidden, InvalidInput, NotFound
 from models.events import Event, OccurrenceException
@@ -19,6 +19,7 @@ __all__ = [
     "Base",
     "ClockLock",
     "Conflict",
+    "ConflictCase",
     "ConflictNotice",
     "Delivery",
     "DomainError",

@@ -28,6 +28,7 @@ KINDS = {
     "event_deleted": "Avis de suppression d'un événement",
     "conflict_opened": "Chevauchement signalé",
     "conflict_resolved": "Chevauchement résolu",
+    "conflict_digest": "Chevauchements : les changements du moment",
     "subscription_confirm": "Confirmation d'abonnement",
 }
 CHANNELS = {"email": "Courriel", "webhook": "Webhook"}

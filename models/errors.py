@@ -1,6 +1,28 @@
 """Domain errors. Operations raise them; the API and the pages map them in one place each."""
 from __future__ import annotations
 
+# What people read next to a field they got wrong, the same on the API (api/schemas.py sets
+# marshmallow's messages from it) and in the pages' forms (web/events.py): one table.
+FIELD_MESSAGES = {
+    "required": "Champ obligatoire.",
+    "text": "Texte attendu.",
+    "integer": "Nombre entier attendu.",
+    "number": "Nombre attendu.",
+    "boolean": "Vrai ou faux attendu.",
+    "date": "Date attendue (AAAA-MM-JJ).",
+    "time": "Heure attendue (HH:MM).",
+    "datetime": "Date et heure attendues (ISO 8601, avec décalage horaire).",
+    "list": "Liste attendue.",
+    "email": "Adresse électronique invalide.",
+    "url": "Adresse web invalide.",
+    "object": "Objet attendu.",
+    "choice": "Valeur inconnue ; valeurs possibles : {choices}.",
+    "length": "Entre {min} et {max} caractères.",
+    "range": "Valeur entre {min} et {max} attendue.",
+    "end_before_start": "La fin est avant le début.",
+    "no_weekday": "Choisissez au moins un jour de la semaine.",
+}
+
 
 class DomainError(Exception):
     status = 400

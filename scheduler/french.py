@@ -36,6 +36,30 @@ def french_datetime(moment: datetime) -> str:
     return f"{french_date(moment.date())} à {french_time(moment)}"
 
 
+MONTH_ABBREVIATIONS = ("janv.", "févr.", "mars", "avr.", "mai", "juin", "juil.", "août", "sept.", "oct.",
+                       "nov.", "déc.")
+
+
+def short_date(day: date) -> str:
+    """"8 déc.": a date in a summary of many."""
+    return f"{day.day}{'er' if day.day == 1 else ''} {MONTH_ABBREVIATIONS[day.month - 1]}"
+
+
+def summarise_dates(moments: list[datetime]) -> str:
+    """Many dates in a few words: "les mardis du 8 déc. au 30 mars, 17 dates" (all the same
+    weekday), "du 8 déc. au 30 mars, 5 dates", "le mardi 8 décembre 2026 à 14 h 00"."""
+    days = sorted({m.date() for m in moments})
+    if not days:
+        return "aucune date à venir"
+    if len(days) == 1:
+        return f"le {french_datetime(min(moments))}"
+    first, last = days[0], days[-1]
+    span = f"du {short_date(first)}{f' {first.year}' if first.year != last.year else ''} au {short_date(last)}"
+    weekdays = {d.weekday() for d in days}
+    on = f"les {WEEKDAY_NAMES[weekdays.pop()]}s " if len(weekdays) == 1 else ""
+    return f"{on}{span}, {len(days)} dates"
+
+
 def age_label(age_min: int | None, age_max: int | None) -> str | None:
     if age_min is not None and age_max is not None:
         return f"{age_min}–{age_max} ans"

@@ -155,6 +155,8 @@ MATRIX = {
     # A conflict outside one's partner and territory is not shown at all: 404, not 403.
     "accept conflict": Row("POST", "/api/v1/conflicts/{conflict_id}/accept", OWN_EVENT, _json(
         "/api/v1/conflicts/{conflict}/accept", {"reason": "Deux salles ce jour-là."}), refused=404),
+    "accept conflict case": Row("POST", "/api/v1/conflict-cases/{case_id}/accept", OWN_EVENT, _json(
+        "/api/v1/conflict-cases/{case}/accept", {"reason": "Deux salles tous les lundis."}), refused=404),
 }
 
 
@@ -203,7 +205,8 @@ def world(create_partner, create_quartier, create_place, create_event, token_for
         return token_for(f"{actor}@example.fr", role, partners.get(actor), quartiers.get(actor, ()))
 
     return {"headers": headers, "event_id": event.id, "own": own.slug, "quartier": here.code,
-            "ids": {"event": event.id, "karima": karima.id, "hugo": hugo.id, "conflict": conflict.id}}
+            "ids": {"event": event.id, "karima": karima.id, "hugo": hugo.id, "conflict": conflict.id,
+                    "case": conflict.case_id}}
 
 
 def _call(client, endpoint: str, world: dict, headers: dict):

@@ -608,7 +608,7 @@ def test_a_conflict_opened_is_told_to_both_partners_and_the_coordinator_and_the_
     run_full_detection()  # the same place at the same time: a hard conflict, and its notices
     db.session.commit()
     run(datetime.now(UTC))
-    opened = [m for m in mailbox.messages if m["Subject"].startswith("Chevauchement signalé")]
+    opened = [m for m in mailbox.messages if m["Subject"] == "Chevauchements : 1 nouveau"]
     assert sorted(m["To"] for m in opened) == ["accueil@cs.example.fr", "accueil@ml.example.fr", "coordo@example.fr"]
     text = text_of(opened[0])
     assert "Permanence mission locale" in text and "Atelier du centre social" in text
@@ -801,7 +801,7 @@ def test_deleting_an_event_tells_its_people_and_its_conflicts_close_with_notices
     assert response.status_code == 201, response.get_json()
     atelier, [conflict] = response.get_json()["id"], response.get_json()["conflicts"]
     run(datetime.now(UTC))
-    assert len([m for m in mailbox.messages if m["Subject"].startswith("Chevauchement signalé")]) == 3
+    assert len([m for m in mailbox.messages if m["Subject"] == "Chevauchements : 1 nouveau"]) == 3
     mailbox.messages.clear()
 
     assert client.delete(f"/api/v1/events/{atelier}", headers=headers).status_code == 204
@@ -812,10 +812,10 @@ def test_deleting_an_event_tells_its_people_and_its_conflicts_close_with_notices
     assert [e.action for e in history("conflicts", conflict["id"])] == ["open", "close"]
 
     run(datetime.now(UTC))
-    closed = [m for m in mailbox.messages if m["Subject"] == "Chevauchement clos : Lieu ou salle occupé deux fois"]
+    closed = [m for m in mailbox.messages if m["Subject"] == "Chevauchements : 1 clos"]
     assert sorted(m["To"] for m in closed) == ["accueil@cs.example.fr", "accueil@ml.example.fr", "coordo@example.fr"]
     text = text_of(closed[0])
-    assert "Un chevauchement vous concernant est clos (il n'est plus vrai) :" in text
+    assert "Clos — Lieu ou salle occupé deux fois (bloquant) :" in text
     assert "« Permanence mission locale » et « Atelier du centre social »" in text
     assert "« Atelier du centre social » a été retiré du calendrier." in text
     deleted = [m for m in mailbox.messages if m["Subject"].startswith("Supprimé")]

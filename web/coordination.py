@@ -16,12 +16,14 @@ from models import Event, Person, Place, Quartier, ScheduleConflict, db, utcnow
 from models.conflicts import CONFLICT_KINDS, CONFLICT_STATUSES, SEVERITIES
 from models.errors import DomainError
 from models.operations.audit import history
-from models.operations.conflicts import accept_conflict, can_act_on_conflict, conflict_for, conflicts_query
+from models.operations.cases import accept_conflict
+from models.operations.conflicts import can_act_on_conflict, conflict_for, conflicts_query
 from models.operations.events import event_by_id
 from models.territory import SCHOOL_ZONE_CHOICES, is_overseas, school_zone_of
 from scheduler import writes
 from scheduler.conflicts.detection import SERIES
-from scheduler.time.calendar import OUT_OF_CALENDAR, CalendarFilter, in_calendar, occurrences_between
+from scheduler.time.calendar import CalendarFilter, occurrences_between
+from scheduler.time.rules import OUT_OF_CALENDAR, in_calendar
 from scheduler.writes import Resolution
 from web.auth import current_user, login_required
 from web.public import age_label, day_label, hour_label

@@ -8,16 +8,15 @@ import sqlalchemy as sa
 from sqlalchemy.orm import aliased, selectinload
 
 from models.base import db, utcnow
-from models.conflicts import ConflictNotice, ScheduleConflict
-from models.errors import Conflict as ConflictError
-from models.errors import Forbidden, InvalidInput, NotFound
+from models.conflicts import ConflictCase, ConflictNotice, ScheduleConflict
+from models.errors import NotFound
 from models.events import Event, event_organisers
 from models.operations.audit import record
 from models.territory import Place
 
 # --- who sees and acts on a conflict ---------------------------------------------------------
 
-def _partner_ids(conflict: ScheduleConflict) -> set[int]:
+def _partner_ids(conflict: ScheduleConflict | ConflictCase) -> set[int]:
     return {p.id for e in conflict.events for p in e.organisers}
 
 
@@ -100,7 +99,7 @@ def conflict_for(user, conflict_id: int) -> ScheduleConflict:
 
 # --- lifecycle ------------------------------------------------------------------------------
 
-def _coordinators_of(conflict: ScheduleConflict, coordinators=None) -> list:
+def _coordinators_of(conflict: ScheduleConflict | ConflictCase, coordinators=None) -> list:
     from models.users import User
 
     if coordinators is None:
@@ -109,17 +108,18 @@ def _coordinators_of(conflict: ScheduleConflict, coordinators=None) -> list:
     return [u for u in coordinators if any(e.place is not None and u.covers_place(e.place) for e in conflict.events)]
 
 
-def add_notices(conflict: ScheduleConflict, change: str, coordinators=None) -> None:
-    """Who must be told: the organising partners of both sides and the coordinators of their places."""
-    for partner_id in sorted(_partner_ids(conflict)):
-        db.session.add(ConflictNotice(conflict=conflict, change=change, partner_id=partner_id))
-    for user in _coordinators_of(conflict, coordinators):
-        db.session.add(ConflictNotice(conflict=conflict, change=change, user_id=user.id))
+def add_notices(case: ConflictCase, change: str, coordinators=None) -> None:
+    """Who must be told of a change of a case: the organising partners of both series and the
+    coordinators of their places. One notice per case and recipient, however many dates."""
+    for partner_id in sorted(_partner_ids(case)):
+        db.session.add(ConflictNotice(case_id=case.id, change=change, partner_id=partner_id))
+    for user in _coordinators_of(case, coordinators):
+        db.session.add(ConflictNotice(case_id=case.id, change=change, user_id=user.id))
 
 
-def set_status(actor, conflict: ScheduleConflict, status: str, action: str, reason: str = "",
-               coordinators=None) -> None:
-    """Moves a conflict along its lifecycle, with its history and its notices."""
+def set_status(actor, conflict: ScheduleConflict, status: str, action: str, reason: str = "") -> None:
+    """Moves a conflict (one date of a case) along its lifecycle, with its history; the notices
+    are the case's (`scheduler.conflicts.cases.refresh_cases`)."""
     before = conflict.status
     conflict.status = status
     conflict.updated_at = utcnow()
@@ -133,9 +133,6 @@ def set_status(actor, conflict: ScheduleConflict, status: str, action: str, reas
         conflict.decided_at = utcnow()
         conflict.reason = reason
     record(actor, action, conflict, {"status": [before, status], **({"reason": [None, reason]} if reason else {})})
-    if action != "accept":  # the one who accepted it knows; the others read it in the history
-        add_notices(conflict, "opened" if action == "open" else ("reopened" if status == "open" else status),
-                    coordinators)
 
 
 def conflicts_of_event(event_id: int) -> sa.Select:
@@ -143,30 +140,26 @@ def conflicts_of_event(event_id: int) -> sa.Select:
                                                        ScheduleConflict.b_event_id == event_id))
 
 
+def cases_of_event(event_id: int) -> sa.Select:
+    return sa.select(ConflictCase.id).where(sa.or_(ConflictCase.a_event_id == event_id,
+                                                   ConflictCase.b_event_id == event_id))
+
+
 def delete_conflicts_of(event_id: int) -> None:
-    """Deletes the records of an event's conflicts and their notices, as the event is deleted: the
-    foreign keys would cascade where they are enforced, and must not leave rows pointing at nothing
-    where they are not. Their history stays in the audit log."""
+    """Deletes the records of an event's conflicts and cases and their notices, as the event is
+    deleted: the foreign keys would cascade where they are enforced, and must not leave rows
+    pointing at nothing where they are not. Their history stays in the audit log."""
     ids = list(db.session.scalars(conflicts_of_event(event_id)))
-    if not ids:
-        return
-    db.session.execute(sa.delete(ConflictNotice).where(ConflictNotice.conflict_id.in_(ids))
-                       .execution_options(synchronize_session="fetch"))
-    db.session.execute(sa.delete(ScheduleConflict).where(ScheduleConflict.id.in_(ids))
-                       .execution_options(synchronize_session="fetch"))
-
-
-def accept_conflict(actor, conflict: ScheduleConflict, reason: str) -> ScheduleConflict:
-    if not can_act_on_conflict(actor, conflict):
-        raise Forbidden("Ce chevauchement ne concerne pas votre structure ni votre territoire.")
-    reason = (reason or "").strip()
-    if len(reason) < 3:
-        raise InvalidInput("Indiquez pourquoi ce chevauchement est accepté.",
-                           {"reason": ["Indiquez pourquoi ce chevauchement est accepté."]})
-    if len(reason) > 2000:
-        raise InvalidInput("La raison dépasse 2 000 caractères.", {"reason": ["2 000 caractères au plus."]})
-    if conflict.status != "open":
-        raise ConflictError(f"Ce chevauchement n'est pas ouvert (statut : {conflict.status_label.lower()}).")
-    conflict.accepted_signature = conflict.signature
-    set_status(actor, conflict, "accepted", "accept", reason)
-    return conflict
+    case_ids = list(db.session.scalars(cases_of_event(event_id)))
+    if ids:
+        db.session.execute(sa.delete(ConflictNotice).where(ConflictNotice.conflict_id.in_(ids))
+                           .execution_options(synchronize_session="fetch"))
+        db.session.execute(sa.delete(ScheduleConflict).where(ScheduleConflict.id.in_(ids))
+                           .execution_options(synchronize_session="fetch"))
+    if case_ids:
+        db.session.execute(sa.delete(ConflictNotice).where(ConflictNotice.case_id.in_(case_ids))
+                           .execution_options(synchronize_session="fetch"))
+        db.session.execute(sa.update(ScheduleConflict).where(ScheduleConflict.case_id.in_(case_ids))
+                           .values(case_id=None).execution_options(synchronize_session="fetch"))
+        db.session.execute(sa.delete(ConflictCase).where(ConflictCase.id.in_(case_ids))
+                           .execution_options(synchronize_session="fetch"))

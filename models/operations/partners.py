@@ -6,7 +6,11 @@ import sqlalchemy as sa
 from models.base import db
 from models.errors import InvalidInput, NotFound
 from models.operations.audit import apply_changes, record
+from models.operations.text import check_texts
 from models.partners import PARTNER_TYPES, PERSON_ROLES, SPE_TYPES, Partner, Person
+
+PARTNER_TEXTS = ("slug", "name", "type", "contact_email", "contact_phone", "website")
+PERSON_TEXTS = ("name", "email", "phone", "role")
 
 
 def partner_by_slug(slug: str) -> Partner:
@@ -16,22 +20,35 @@ def partner_by_slug(slug: str) -> Partner:
     return partner
 
 
+# How many partners or people one event may name: far above any real one (five partners co-run
+# the Lundis de l'emploi), and far below what one query may carry (PostgreSQL's 65,535 parameters).
+MAX_NAMED = 100
+_ID_RANGE = range(1, 2**31)  # ids are 32-bit: a bigger number would overflow the query, not miss
+
+
 def partners_by_slugs(slugs: list[str], field: str = "organisers") -> list[Partner]:
+    slugs = list(dict.fromkeys(slugs))
+    if len(slugs) > MAX_NAMED:
+        raise InvalidInput.on(field, f"Au plus {MAX_NAMED} partenaires.")
     found = {p.slug: p for p in db.session.scalars(sa.select(Partner).where(Partner.slug.in_(slugs)))}
     missing = [s for s in slugs if s not in found]
     if missing:
         raise InvalidInput("Partenaire inconnu : " + ", ".join(missing) + ".",
                            {field: [f"Partenaire inconnu : {s}" for s in missing]})
-    return [found[s] for s in dict.fromkeys(slugs)]
+    return [found[s] for s in slugs]
 
 
 def people_by_ids(ids: list[int], field: str = "people") -> list[Person]:
-    found = {p.id: p for p in db.session.scalars(sa.select(Person).where(Person.id.in_(ids)))}
+    ids = list(dict.fromkeys(ids))
+    if len(ids) > MAX_NAMED:
+        raise InvalidInput.on(field, f"Au plus {MAX_NAMED} personnes.")
+    wanted = [i for i in ids if i in _ID_RANGE]
+    found = {p.id: p for p in db.session.scalars(sa.select(Person).where(Person.id.in_(wanted)))} if wanted else {}
     missing = [i for i in ids if i not in found]
     if missing:
         raise InvalidInput("Personne inconnue : " + ", ".join(map(str, missing)) + ".",
                            {field: [f"Personne inconnue : {i}" for i in missing]})
-    return [found[i] for i in dict.fromkeys(ids)]
+    return [found[i] for i in ids]
 
 
 def partner_quartier_ids(partner: Partner) -> set[int | None]:
@@ -58,6 +75,7 @@ def person_quartier_ids(person: Person) -> set[int | None]:
 
 
 def _check_partner_values(values: dict) -> None:
+    check_texts(values, one_line=PARTNER_TEXTS)
     if "type" in values and values["type"] not in PARTNER_TYPES:
         raise InvalidInput(f"Type de partenaire inconnu : {values['type']}.", {"type": ["Type inconnu."]})
 
@@ -107,6 +125,7 @@ def delete_partner(actor, partner: Partner) -> None:
 def create_person(actor, values: dict) -> Person:
     partner = partner_by_slug(values.pop("partner"))
     actor.require(actor.can_edit_partner(partner))
+    check_texts(values, one_line=PERSON_TEXTS)
     if values.get("role", "adviser") not in PERSON_ROLES:
         raise InvalidInput("Rôle inconnu.", {"role": ["Rôle inconnu."]})
     person = Person(partner=partner, **values)
@@ -118,6 +137,7 @@ def create_person(actor, values: dict) -> Person:
 
 def update_person(actor, person: Person, values: dict) -> Person:
     actor.require(actor.can_edit_partner(person.partner))
+    check_texts(values, one_line=PERSON_TEXTS)
     if "partner" in values:
         new_partner = partner_by_slug(values.pop("partner"))
         actor.require(actor.can_edit_partner(new_partner))
@@ -141,3 +161,31 @@ def delete_person(actor, person: Person) -> None:
     record(actor, "delete", person, {"name": [person.name, None]})
     db.session.delete(person)
     db.session.flush()
+
+
+def partners_actor_may_name(actor) -> list[Partner]:
+    """The partners an actor may name as organisers of an event: a national coordinator, all; a
+    coordinator, those that work in their territory or nowhere yet; an editor, their own partner
+    and those that work where it works (its co-organisers: each then sees the event as theirs).
+    Stand-in until the security work's function of the same name lands; callers keep the name."""
+    from models.events import Event, event_organisers
+    from models.territory import Place
+
+    query = sa.select(Partner).order_by(Partner.name)
+    if actor.is_coordinator and not actor.territory_quartier_ids:
+        return list(db.session.scalars(query))
+    if actor.is_coordinator:
+        quartiers = actor.territory_quartier_ids
+    elif actor.partner_id is None:
+        return []
+    else:
+        quartiers = partner_quartier_ids(db.session.get(Partner, actor.partner_id)) - {None}
+    hosting = sa.select(Place.host_partner_id).where(Place.quartier_id.in_(quartiers))
+    organising = (sa.select(event_organisers.c.partner_id).join(Event, Event.id == event_organisers.c.event_id)
+                  .join(Place, Place.id == Event.place_id).where(Place.quartier_id.in_(quartiers)))
+    working_somewhere = sa.union(sa.select(Place.host_partner_id).where(Place.host_partner_id.is_not(None)),
+                                 sa.select(event_organisers.c.partner_id))
+    named = sa.or_(Partner.id.in_(hosting), Partner.id.in_(organising), Partner.id == actor.partner_id)
+    if actor.is_coordinator:
+        named = sa.or_(named, Partner.id.not_in(working_somewhere))
+    return list(db.session.scalars(query.where(named)))

@@ -9,6 +9,7 @@ import sqlalchemy as sa
 from models.base import db
 from models.errors import InvalidInput, NotFound
 from models.operations.audit import apply_changes, record
+from models.operations.text import check_texts
 from models.territory import DEPARTMENT_TIMEZONES, Place, Quartier, department_of_postcode
 
 
@@ -34,6 +35,24 @@ def check_timezone(name: str, field: str = "timezone") -> str:
     return name
 
 
+QUARTIER_TEXTS = {"one_line": ("code", "name", "department"), "lists": ("communes",)}
+PLACE_TEXTS = {"one_line": ("slug", "name", "address", "postcode", "city", "department", "timezone", "contact_email",
+                            "quartier", "host_partner"),
+               "multi_line": ("accessibility",), "lists": ("rooms",)}
+
+
+def _refuse_taken_quartier_code(code: str, quartier: Quartier | None = None) -> None:
+    taken = db.session.scalar(sa.select(Quartier.id).where(Quartier.code == code))
+    if taken is not None and (quartier is None or taken != quartier.id):
+        raise InvalidInput(f"Le quartier {code} existe déjà.", {"code": ["Déjà utilisé."]})
+
+
+def _refuse_taken_place_slug(slug: str, place: Place | None = None) -> None:
+    taken = db.session.scalar(sa.select(Place.id).where(Place.slug == slug))
+    if taken is not None and (place is None or taken != place.id):
+        raise InvalidInput(f"Un lieu porte déjà l'identifiant « {slug} ».", {"slug": ["Déjà utilisé."]})
+
+
 def quartier_by_code(code: str) -> Quartier:
     quartier = db.session.scalar(sa.select(Quartier).where(Quartier.code == code))
     if quartier is None:
@@ -50,8 +69,8 @@ def place_by_slug(slug: str) -> Place:
 
 def create_quartier(actor, values: dict) -> Quartier:
     actor.require(actor.is_coordinator, "Seul·e un·e coordinateur·rice peut ajouter un quartier.")
-    if db.session.scalar(sa.select(Quartier.id).where(Quartier.code == values["code"])):
-        raise InvalidInput(f"Le quartier {values['code']} existe déjà.", {"code": ["Déjà utilisé."]})
+    check_texts(values, **QUARTIER_TEXTS)
+    _refuse_taken_quartier_code(values["code"])
     quartier = Quartier(**values)
     db.session.add(quartier)
     db.session.flush()
@@ -63,6 +82,9 @@ def create_quartier(actor, values: dict) -> Quartier:
 
 def update_quartier(actor, quartier: Quartier, values: dict) -> Quartier:
     actor.require(actor.can_edit_quartier(quartier))
+    check_texts(values, **QUARTIER_TEXTS)
+    if "code" in values:
+        _refuse_taken_quartier_code(values["code"], quartier)
     changes = apply_changes(quartier, values)
     if changes:
         db.session.flush()
@@ -95,8 +117,8 @@ def _resolve_place_values(values: dict, default_timezone: str) -> dict:
 
 
 def create_place(actor, values: dict, default_timezone: str = "Europe/Paris") -> Place:
-    if db.session.scalar(sa.select(Place.id).where(Place.slug == values["slug"])):
-        raise InvalidInput(f"Un lieu porte déjà l'identifiant « {values['slug']} ».", {"slug": ["Déjà utilisé."]})
+    check_texts(values, **PLACE_TEXTS)
+    _refuse_taken_place_slug(values["slug"])
     values = _resolve_place_values(values, default_timezone)
     values.setdefault("timezone", DEPARTMENT_TIMEZONES.get(values.get("department") or "", default_timezone))
     values.setdefault("rooms", [])
@@ -111,6 +133,9 @@ def create_place(actor, values: dict, default_timezone: str = "Europe/Paris") ->
 
 def update_place(actor, place: Place, values: dict) -> Place:
     actor.require(actor.can_edit_place(place), "Ce lieu n'est pas dans votre territoire.")
+    check_texts(values, **PLACE_TEXTS)
+    if "slug" in values:
+        _refuse_taken_place_slug(values["slug"], place)
     values = _resolve_place_values(values, place.timezone)
     changes = apply_changes(place, values)
     actor.require(actor.can_edit_place(place), "Ce lieu n'est pas dans votre territoire.")
@@ -129,3 +154,18 @@ def delete_place(actor, place: Place) -> None:
     record(actor, "delete", place, {"slug": [place.slug, None]})
     db.session.delete(place)
     db.session.flush()
+
+
+def places_matching(actor, text: str = "", limit: int = 60) -> list[Place]:
+    """Places whose name, commune, quartier name or code holds `text` (any case), those of a
+    coordinator's territory only: what the event form offers."""
+    query = sa.select(Place).outerjoin(Quartier, Quartier.id == Place.quartier_id).order_by(Place.name)
+    if actor.is_coordinator and actor.territory_quartier_ids:
+        query = query.where(sa.or_(Place.quartier_id.in_(actor.territory_quartier_ids), Place.quartier_id.is_(None)))
+    text = text.strip()
+    if text:
+        like = f"%{text.lower()}%"
+        query = query.where(sa.or_(sa.func.lower(Place.name).like(like), sa.func.lower(Place.city).like(like),
+                                   sa.func.lower(Quartier.name).like(like), sa.func.lower(Quartier.code).like(like),
+                                   sa.func.lower(sa.cast(Quartier.communes, sa.Text)).like(like)))
+    return list(db.session.scalars(query.limit(limit)))

@@ -24,6 +24,7 @@ from models.conflicts import (
 )
 from models.errors import Conflict as ConflictError
 from models.events import event_people
+from models.operations.cases import refresh_cases
 from models.operations.conflicts import set_status
 from scheduler.conflicts.detection import (
     DEFAULT_NON_COMPETING_KINDS,
@@ -134,16 +135,6 @@ def reconcile(found: dict[tuple, Found], existing: Iterable[ScheduleConflict], a
     """Makes the stored records say what `found` says, for the records in scope (`existing`)."""
     outcome = Outcome()
     by_identity = {c.identity: c for c in existing}
-    coordinators = None
-    from models.users import User
-
-    def coordinator_list():
-        nonlocal coordinators
-        if coordinators is None:
-            coordinators = list(db.session.scalars(sa.select(User).where(
-                User.role == "coordinator", User.is_active_account.is_(True)).options(selectinload(User.quartiers))))
-        return coordinators
-
     new = []
     for identity, f in found.items():
         conflict = by_identity.pop(identity, None)
@@ -160,7 +151,7 @@ def reconcile(found: dict[tuple, Found], existing: Iterable[ScheduleConflict], a
             conflict.updated_at = utcnow()
         if ((conflict.status == "accepted" and conflict.accepted_signature != signature)
                 or conflict.status in ("resolved", "closed")):
-            set_status(actor, conflict, "open", "reopen", coordinators=coordinator_list())
+            set_status(actor, conflict, "open", "reopen")
             outcome.created.append(conflict)
         else:
             outcome.still.append(conflict)
@@ -168,17 +159,20 @@ def reconcile(found: dict[tuple, Found], existing: Iterable[ScheduleConflict], a
         db.session.add_all(new)
         db.session.flush()  # their ids, for the history
         for conflict in new:
-            set_status(actor, conflict, "open", "open", coordinators=coordinator_list())
+            set_status(actor, conflict, "open", "open")
         outcome.created.extend(new)
+    resolved = []
     for conflict in by_identity.values():
         if conflict.status not in LIVE_STATUSES:
             continue
         if resolved_by_action and conflict.id in resolving_ids:
-            set_status(actor, conflict, "resolved", "resolve", resolved_by_action, coordinators=coordinator_list())
+            set_status(actor, conflict, "resolved", "resolve", resolved_by_action)
+            resolved.append(conflict)
         else:
-            set_status(actor, conflict, "closed", "close", coordinators=coordinator_list())
+            set_status(actor, conflict, "closed", "close")
         outcome.ended.append(conflict)
     db.session.flush()
+    refresh_cases([*outcome.created, *outcome.still, *outcome.ended], actor, resolved=resolved)
     return outcome
 
 

@@ -15,6 +15,7 @@ from models.operations.subscriptions import link_token
 from scheduler.french import french_date, french_datetime, french_time
 from scheduler.notifications.mail import build_message
 from scheduler.notifications.notices import (
+    case_facts,
     conflict_facts,
     describe_conflict,
     occurrence_of,
@@ -302,17 +303,37 @@ def email_of(delivery: Delivery, message: Message):
 CHANGE_WORDS = {"opened": "signalé", "reopened": "rouvert", "accepted": "accepté", "resolved": "résolu",
                 "closed": "clos (il n'est plus vrai)"}
 
-def render_conflict_change(delivery: Delivery, now: datetime) -> Message:
-    from models.conflicts import ScheduleConflict
+def case_link(case_id: int, recipient: str) -> str:
+    """The case's page, opened for `recipient` by a signed link (no account needed)."""
+    from models.operations.cases import case_link_token
 
-    facts = delivery.payload.get("facts")  # written when the conflict went with its event
-    if facts is None:
-        conflict = db.session.get(ScheduleConflict, delivery.payload["conflict_id"])
-        facts = conflict_facts(conflict) if conflict is not None else None
+    token = case_link_token(case_id, recipient, current_app.config["SECRET_KEY"])
+    return f"{_base_url()}/coordination/cas/{case_id}?jeton={token}"
+
+
+def _change_facts(change: dict) -> dict | None:
+    """What a message says of one case change: written in the change when the case went with its
+    event, else read now (None: gone)."""
+    from models.conflicts import ConflictCase, ScheduleConflict
+
+    if change.get("facts") is not None:
+        return change["facts"]
+    if change.get("case_id") is not None:
+        case = db.session.get(ConflictCase, change["case_id"])
+        return case_facts(case) if case is not None else None
+    conflict = db.session.get(ScheduleConflict, change.get("conflict_id") or 0)  # a notice from before cases
+    facts = conflict_facts(conflict) if conflict is not None else None
+    return facts and {**facts, "dates": ""}
+
+
+def render_conflict_change(delivery: Delivery, now: datetime) -> Message:
+    """A webhook's event: one case change."""
+    facts = _change_facts(delivery.payload)
     if facts is None:
         raise Skip("Chevauchement supprimé avec son événement.")
     change = delivery.payload.get("change", "opened")
-    paragraphs = [f"Un chevauchement vous concernant est {CHANGE_WORDS.get(change, change)} :", facts["description"]]
+    paragraphs = [f"Un chevauchement vous concernant est {CHANGE_WORDS.get(change, change)} :",
+                  facts["description"] + (f", {facts['dates']}" if facts.get("dates") else "")]
     if delivery.payload.get("note"):
         paragraphs.append(delivery.payload["note"])
     if facts["reason"] and change in ("accepted", "resolved"):
@@ -320,7 +341,44 @@ def render_conflict_change(delivery: Delivery, now: datetime) -> Message:
     return Message(
         subject=f"Chevauchement {CHANGE_WORDS.get(change, change).split(' ')[0]} : {facts['kind_label']}",
         paragraphs=paragraphs, links=[("Voir les chevauchements", f"{_base_url()}/coordination/")],
-        data={"conflict": {**facts["data"], "change": change}})
+        data={"case" if delivery.payload.get("case_id") else "conflict": {**facts["data"], "change": change}})
+
+
+DIGEST_HEADINGS = {"opened": "Nouveau", "reopened": "Rouvert", "resolved": "Résolu", "closed": "Clos"}
+DIGEST_COUNTED = {"opened": ("nouveau", "nouveaux"), "reopened": ("rouvert", "rouverts"),
+                  "resolved": ("résolu", "résolus"), "closed": ("clos", "clos")}
+
+
+def render_conflict_digest(delivery: Delivery, now: datetime) -> Message:
+    """Every case change pending for one address, in one message: what changed, its dates in a
+    few words, and the case's page."""
+    counts: dict[str, int] = {}
+    items, links = [], []
+    for change in delivery.payload.get("changes", []):
+        facts = _change_facts(change)
+        if facts is None:
+            continue
+        what = change.get("change", "opened")
+        counts[what] = counts.get(what, 0) + 1
+        line = f"{DIGEST_HEADINGS.get(what, what)} — {facts['description']}"
+        if facts.get("dates"):
+            line += f" : {facts['dates']}"
+        if change.get("note"):
+            line += f". {change['note']}"
+        elif facts.get("reason") and what == "resolved":
+            line += f". Motif : {facts['reason']}"
+        items.append(line)
+        if change.get("case_id") is not None and change.get("facts") is None:
+            links.append((f"Chevauchement n° {change['case_id']} ({DIGEST_HEADINGS.get(what, what).lower()})",
+                          case_link(change["case_id"], delivery.recipient)))
+    if not items:
+        raise Skip("Chevauchements supprimés avec leurs événements.")
+    summary = ", ".join(f"{n} {DIGEST_COUNTED[k][n > 1]}" for k, n in counts.items() if k in DIGEST_COUNTED)
+    return Message(
+        subject=f"Chevauchements : {summary}",
+        paragraphs=["Les chevauchements qui vous concernent ont changé :"],
+        items=items, links=links[:50] + [("Tous les chevauchements", f"{_base_url()}/coordination/")],
+        data={"changes": delivery.payload.get("changes", [])})
 
 
 def render_daily_digest(delivery: Delivery, now: datetime) -> Message:
@@ -358,5 +416,6 @@ RENDERERS = {
     "event_deleted": render_event_change,
     "conflict_opened": render_conflict_change,
     "conflict_resolved": render_conflict_change,
+    "conflict_digest": render_conflict_digest,
     "daily_digest": render_daily_digest,
 }

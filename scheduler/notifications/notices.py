@@ -15,7 +15,7 @@ from flask import current_app
 
 from models import Delivery, Event, Place, Subscription, db, utcnow
 from models.operations.deliveries import add_deliveries_if_new, add_delivery_if_new
-from scheduler.french import french_datetime
+from scheduler.french import french_datetime, summarise_dates
 from scheduler.notifications.due import Recipients, delivery_key, iso_instant
 from scheduler.time.recurrence import (
     Occurrence,
@@ -239,25 +239,27 @@ def request_confirmation(subscription: Subscription, now: datetime | None = None
 
 
 
-def plan_conflict_notices(recipients: Recipients, now: datetime, conflict_ids: Iterable[int] | None = None,
+def plan_conflict_notices(recipients: Recipients, now: datetime, case_ids: Iterable[int] | None = None,
                           note: str | None = None) -> Iterator[dict]:
-    """One delivery per notice the conflicts engine recorded (`models.conflicts.ConflictNotice`);
-    the notice is marked taken in the same transaction, so it becomes deliveries exactly once.
+    """The deliveries of the notices the conflicts engine recorded (`models.conflicts.ConflictNotice`,
+    one per case change and recipient): each email address gets ONE digest of every change
+    pending for it, each webhook one event per case change. The notices are marked taken in the
+    same transaction, so they become deliveries exactly once.
 
-    With `conflict_ids`, only the notices of those conflicts, and each delivery carries what its
-    message says (`facts`, and `note`): they are about to be deleted with their event, and the
+    With `case_ids`, only the notices of those cases, and each change carries what its message
+    says (`facts`, and `note`): the cases are about to be deleted with their event, and the
     message is sent after."""
     from models.conflicts import ConflictNotice
 
     q = sa.select(ConflictNotice).where(ConflictNotice.sent_at.is_(None)).order_by(ConflictNotice.id)
-    if conflict_ids is not None:
-        q = q.where(ConflictNotice.conflict_id.in_(list(conflict_ids)))
+    if case_ids is not None:
+        q = q.where(ConflictNotice.case_id.in_(list(case_ids)))
+    digests: dict[str, dict] = {}
     for notice in db.session.scalars(q):
         notice.sent_at = utcnow()
-        kind = CONFLICT_NOTICE_KINDS.get(notice.change, "conflict_opened")
-        payload = {"conflict_id": notice.conflict_id, "change": notice.change}
-        if conflict_ids is not None:
-            payload.update(facts=conflict_facts(notice.conflict), note=note)
+        change = {"case_id": notice.case_id, "conflict_id": notice.conflict_id, "change": notice.change}
+        if case_ids is not None and notice.case is not None:
+            change.update(facts=case_facts(notice.case), note=note)
         targets = []
         if notice.user is not None and notice.user.email:
             targets.append({"channel": "email", "recipient": notice.user.email.lower()})
@@ -270,13 +272,23 @@ def plan_conflict_notices(recipients: Recipients, now: datetime, conflict_ids: I
                 targets.append({"channel": "webhook", "recipient": settings.webhook_url,
                                 "partner_id": notice.partner_id})
         for to in targets:
-            yield {**to, "kind": kind, "due_at": now, "payload": payload,
-                   "key": delivery_key(kind, to["channel"], to["recipient"], "notice", notice.id)}
+            if to["channel"] == "webhook":
+                kind = CONFLICT_NOTICE_KINDS.get(notice.change, "conflict_opened")
+                yield {**to, "kind": kind, "due_at": now, "payload": change,
+                       "key": delivery_key(kind, to["channel"], to["recipient"], "notice", notice.id)}
+                continue
+            digest = digests.setdefault(to["recipient"], {**to, "first": notice.id, "changes": []})
+            if change not in digest["changes"]:  # a coordinator who is also a partner's contact
+                digest["changes"].append(change)
+    for recipient, digest in digests.items():
+        yield {"channel": "email", "recipient": recipient, "partner_id": digest.get("partner_id"),
+               "kind": "conflict_digest", "due_at": now, "payload": {"changes": digest["changes"]},
+               "key": delivery_key("conflict_digest", "email", recipient, "notice", digest["first"])}
 
 
-def record_conflict_notices(now: datetime, conflict_ids: Iterable[int] | None = None, note: str | None = None) -> int:
-    """Turns the pending notices (of these conflicts) into deliveries due now (see plan_conflict_notices)."""
-    return len(add_deliveries_if_new(list(plan_conflict_notices(Recipients.load(), now, conflict_ids, note))))
+def record_conflict_notices(now: datetime, case_ids: Iterable[int] | None = None, note: str | None = None) -> int:
+    """Turns the pending notices (of these cases) into deliveries due now (see plan_conflict_notices)."""
+    return len(add_deliveries_if_new(list(plan_conflict_notices(Recipients.load(), now, case_ids, note))))
 
 
 def describe_conflict(conflict) -> str:
@@ -295,3 +307,26 @@ def conflict_facts(conflict) -> dict | None:
             "data": {"id": conflict.id, "kind": conflict.kind, "status": conflict.status,
                      "events": [conflict.a_event_id, conflict.b_event_id],
                      "starts_at": conflict.starts_at.isoformat()}}
+
+
+def case_facts(case) -> dict | None:
+    """What a case's notice says about it (None when a series is gone): its two series, its
+    kind, and its dates summarised ("les mardis du 8 déc. au 30 mars, 17 dates")."""
+    from models.operations.cases import dates_of
+
+    if case.a_event is None or case.b_event is None:
+        return None
+    a, b = case.a_event, case.b_event
+    zone = ZoneInfo(a.timezone)
+    now = utcnow()
+    dates = dates_of(case)
+    shown = [c for c in dates if c.ends_at > now and c.status in ("open", "accepted")] or \
+        [c for c in dates if c.ends_at > now] or dates
+    sides = f"« {a.title} »" + (f" et « {b.title} »" if b.id != a.id else "")
+    severity = "bloquant" if case.is_hard else "avertissement"
+    return {"description": f"{case.kind_label} ({severity}) : {sides}",
+            "dates": summarise_dates([c.starts_at.astimezone(zone) for c in shown]),
+            "kind_label": case.kind_label, "reason": case.reason,
+            "data": {"id": case.id, "kind": case.kind, "status": case.status, "events": [a.id, b.id],
+                     "dates": {"open": case.open_count, "accepted": case.accepted_count, "ended": case.ended_count},
+                     "first_starts_at": case.first_starts_at.isoformat() if case.first_starts_at else None}}

@@ -130,11 +130,11 @@ def coverage(start: datetime, end: datetime, territory: Territory,
     report = Coverage(start, end, list(rows.values()), tuple(watched_types), [[0] * 24 for _ in range(7)])
     if not rows:
         return report
-    f = CalendarFilter(include_private=True, include_cancelled_events=False,
-                       quartiers=() if national else tuple(q.code for q in quartiers))
     place_quartier = dict(db.session.execute(
         sa.select(Place.id, Place.quartier_id).where(Place.quartier_id.in_(rows)) if not national else
         sa.select(Place.id, Place.quartier_id).where(Place.quartier_id.is_not(None))).all())
+    f = CalendarFilter(include_private=True, include_cancelled_events=False,
+                       place_ids=None if national else tuple(place_quartier))
     ids = event_ids_in_window(f, start, end).scalar_subquery()
     kind_of = dict(db.session.execute(sa.select(Event.id, Event.kind).where(Event.id.in_(ids))).all())
     types_of: dict[int, set[str]] = {}

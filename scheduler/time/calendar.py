@@ -22,18 +22,9 @@ from scheduler.time.recurrence import (
     expand_events,
     rule_of,
 )
+from scheduler.time.rules import OUT_OF_CALENDAR, in_calendar
 
 MAX_WINDOW_DAYS = 400
-# The years a window may touch: far beyond any calendar, and far enough from Python's year 1 and
-# year 9999 that the margins taken around a window (a day, a week, a time zone) stay dates.
-FIRST_YEAR, LAST_YEAR = 1970, 2199
-OUT_OF_CALENDAR = f"Les dates vont de {FIRST_YEAR} à {LAST_YEAR}."
-
-
-def in_calendar(day) -> bool:
-    """Whether a date (or datetime) is within the years a window may touch."""
-    return FIRST_YEAR <= day.year <= LAST_YEAR
-
 
 @dataclass
 class CalendarFilter:
@@ -49,7 +40,7 @@ class CalendarFilter:
     walk_in: bool = False  # only "sans rendez-vous"
     age_band: tuple[int, int] | None = None  # events whose age band meets it ("16–25 ans")
     event_id: int | None = None  # one event (its page's calendar link)
-    quartiers: tuple[str, ...] = ()  # QPV codes: at a place of any of them, or moved into one
+    place_ids: tuple[int, ...] | None = None  # any of these places (a search, "near me"); () matches none
 
 
 def check_window(start: datetime, end: datetime) -> None:
@@ -79,14 +70,12 @@ def events_query(f: CalendarFilter) -> sa.Select:
         # Occurrences moved here from elsewhere count too.
         q = q.where(sa.or_(Event.place_id.in_(place_ids), Event.id.in_(
             sa.select(OccurrenceException.event_id).where(OccurrenceException.place_id.in_(place_ids)))))
+    if f.place_ids is not None:
+        q = q.where(sa.or_(Event.place_id.in_(f.place_ids), Event.id.in_(
+            sa.select(OccurrenceException.event_id).where(OccurrenceException.place_id.in_(f.place_ids)))))
     if f.quartier:
         q = q.where(Event.place_id.in_(
             sa.select(Place.id).join(Quartier, Place.quartier_id == Quartier.id).where(Quartier.code == f.quartier)))
-    if f.quartiers:
-        place_ids = sa.select(Place.id).join(Quartier, Place.quartier_id == Quartier.id).where(
-            Quartier.code.in_(f.quartiers))
-        q = q.where(sa.or_(Event.place_id.in_(place_ids), Event.id.in_(
-            sa.select(OccurrenceException.event_id).where(OccurrenceException.place_id.in_(place_ids)))))
     if f.partner:
         q = q.where(Event.id.in_(
             sa.select(event_organisers.c.event_id).join(Partner, Partner.id == event_organisers.c.partner_id)
@@ -143,6 +132,8 @@ def events_in_window(f: CalendarFilter, start: datetime, end: datetime) -> list[
 
 
 def _keep_in_place(f: CalendarFilter, occurrences: list[Occurrence]) -> list[Occurrence]:
+    if f.place_ids is not None:
+        occurrences = [o for o in occurrences if o.place_id in f.place_ids]
     if not f.place:
         return occurrences
     # A move to another place takes the occurrence out of its first place's calendar.
@@ -219,7 +210,7 @@ def occurrences_at_most(f: CalendarFilter, start: datetime, end: datetime, limit
     # A place's filter drops what was moved elsewhere after expanding: count after it (a place
     # has few series, so expanding them all costs little).
     occurrences = _keep_in_place(f, expand(rules_in_window(f, start, end, people=people), start, end,
-                                           limit=None if f.place else limit))
+                                           limit=None if f.place or f.place_ids is not None else limit))
     if len(occurrences) > limit:
         raise InvalidInput(f"La demande donne plus de {limit:,} occurrences".replace(",", "\u202f")
                            + " : raccourcissez la période ou filtrez par quartier, lieu, partenaire ou type.")

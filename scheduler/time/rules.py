@@ -18,17 +18,25 @@ MAX_DURATION_MINUTES = 7 * 24 * 60
 
 MAX_COUNT = 1000
 
-# The years a date may fall in: epoch seconds before 1970 are negative, and beyond a few lifetimes
-# a date is a typo (00010101, 99991231) that would overflow the conversions to UTC.
+# The years of the calendar, for what is written and what is read alike: epoch seconds before 1970
+# are negative, and beyond a few lifetimes a date is a typo (00010101, 99991231) that would overflow
+# the conversions to UTC and the margins taken around a window. An event dated outside could be
+# written but never read.
 FIRST_YEAR, LAST_YEAR = 1970, 2199
+OUT_OF_CALENDAR = f"Les dates vont de {FIRST_YEAR} à {LAST_YEAR}."
+
+
+def in_calendar(day: date | datetime) -> bool:
+    """Whether a date (or datetime) is within the years of the calendar."""
+    return FIRST_YEAR <= day.year <= LAST_YEAR
 
 
 def year_problem(day: date) -> str | None:
-    """Why a date is outside the supported years (None when it is not), in French."""
-    if FIRST_YEAR <= day.year <= LAST_YEAR:
+    """Why a date is outside the supported years (None when it is not), in French, to be located
+    (an import's line)."""
+    if in_calendar(day):
         return None
     return f"date hors des années prises en charge ({FIRST_YEAR} à {LAST_YEAR}) : {day.isoformat()[:10]}"
-
 
 
 def local_to_utc(day: date, at: time, tz_name: str) -> datetime:
@@ -40,6 +48,9 @@ def local_to_utc(day: date, at: time, tz_name: str) -> datetime:
 def check_timing(e: Event) -> None:
     """Checks the wall-clock rule of an event once its fields are set; fills what defaults."""
     check_timezone(e.timezone)
+    for name in ("start_date", "until"):
+        if (day := getattr(e, name)) is not None and not in_calendar(day):
+            raise InvalidInput.on(name, OUT_OF_CALENDAR)
     if e.frequency not in FREQUENCIES:
         raise InvalidInput.on("frequency", f"Fréquence non prise en charge : « {e.frequency} ». Une série ne peut "
                        "pas être plus fréquente que quotidienne (once, daily, weekly, monthly).")

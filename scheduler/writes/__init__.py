@@ -26,7 +26,7 @@ from models import db, utcnow
 from models.conflicts import ScheduleConflict
 from models.errors import InvalidInput, NotFound
 from models.events import Event, OccurrenceException
-from models.operations.conflicts import conflicts_of_event, delete_conflicts_of
+from models.operations.conflicts import cases_of_event, delete_conflicts_of
 from models.users import Actor
 from scheduler.conflicts.check import Outcome, check_event, check_write, person_ids_of
 from scheduler.notifications.notices import (
@@ -36,6 +36,7 @@ from scheduler.notifications.notices import (
     record_conflict_notices,
 )
 from scheduler.time.recurrence import carried_over, epoch, gives_occurrence, rule_days, rule_of
+from scheduler.time.rules import OUT_OF_CALENDAR, in_calendar
 from scheduler.writes import rows
 
 
@@ -78,6 +79,8 @@ def _require_occurrence(event: Event, recurrence_start: datetime) -> None:
     if recurrence_start.tzinfo is None:
         raise InvalidInput("Indiquez l'heure de l'occurrence avec son décalage (ISO 8601).",
                            {"recurrence_start": ["Heure sans décalage horaire."]})
+    if not in_calendar(recurrence_start):
+        raise InvalidInput.on("recurrence_start", OUT_OF_CALENDAR)
     if not gives_occurrence(rule_of(event), epoch(recurrence_start)):
         raise NotFound("Cet événement n'a pas d'occurrence à cette date et cette heure.")
 
@@ -233,7 +236,7 @@ class EventWrites:
         touched = self._touched.pop(event.id, None)
         before = touched.before if touched is not None and touched.before is not None else EventBefore.of(event)
         check_event(event, self.actor, now=now, deleting=True)
-        record_conflict_notices(now, list(db.session.scalars(conflicts_of_event(event.id))),
+        record_conflict_notices(now, list(db.session.scalars(cases_of_event(event.id))),
                                 note=f"« {event.title} » a été retiré du calendrier.")
         if touched is None or touched.before is not None:  # an event created by this batch was expected by nobody
             notify_event_change(before, None, now)

@@ -12,16 +12,22 @@ from models.events import EVENT_KINDS, STATUSES, VISIBILITIES, Event, Occurrence
 from models.operations.audit import apply_changes, plain_value, record
 from models.operations.partners import partners_by_slugs, people_by_ids
 from models.operations.territory import place_by_slug
-from scheduler.time.rules import MAX_DURATION_MINUTES, TIMING_FIELDS, check_timing
+from models.operations.text import check_texts
+from scheduler.time.rules import MAX_DURATION_MINUTES, OUT_OF_CALENDAR, TIMING_FIELDS, check_timing, in_calendar
 
 # Column defaults only apply at INSERT; the rule checks need them before.
 EVENT_DEFAULTS = {"description": "", "visibility": "public", "status": "confirmed", "employers": [],
                   "walk_in": False, "audience_tags": [], "frequency": "once", "interval": 1, "weekdays": [],
                   "skip_public_holidays": True, "pause_school_holidays": False, "sequence": 0}
 
+# The texts of an event and of an occurrence's exception, as `check_texts` reads them.
+EVENT_TEXTS = {"one_line": ("title", "room", "registration_url", "timezone"), "multi_line": ("description",),
+               "lists": ("employers", "audience_tags")}
+EXCEPTION_TEXTS = {"one_line": ("room",), "multi_line": ("reason",)}
 
 
 def resolve_event_values(values: dict) -> dict:
+    check_texts(values, **EVENT_TEXTS)
     if "place" in values:
         values["place"] = place_by_slug(values["place"])
     if "organisers" in values:
@@ -191,6 +197,9 @@ def set_exception(actor, event: Event, recurrence_start: datetime, values: dict,
                              action: str) -> OccurrenceException:
     """Cancels or moves one occurrence; the caller has checked that the rule gives it."""
     actor.require(actor.can_edit_event(event))
+    check_texts(values, **EXCEPTION_TEXTS)
+    if values.get("starts_at") is not None and not in_calendar(values["starts_at"]):
+        raise InvalidInput.on("starts_at", OUT_OF_CALENDAR)
     values = dict(values)
     if "place" in values:
         values["place"] = place_by_slug(values["place"]) if values["place"] else None

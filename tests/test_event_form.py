@@ -1,0 +1,259 @@
+"""The event form of /coordination/evenements: partners enter and keep their own permanences in
+the browser. Create with a preview (a dry run: nothing written), edit the whole series, one date or
+this date and the following ones, cancel, end, delete, duplicate; rights, French messages next to
+the field, CSRF, the audit log under the person's name."""
+from __future__ import annotations
+
+import re
+from datetime import date, timedelta
+
+import pytest
+import sqlalchemy as sa
+
+from conftest import paris_at, quiet_monday
+from models import AuditEntry, Event, db
+from tests.conftest import csrf_token_in
+
+
+def christmas_monday() -> date:
+    """A Monday of the Christmas school holidays (zone A) after the quiet weeks of the tests."""
+    year = quiet_monday().year
+    while True:
+        day = date(year, 12, 28)
+        day -= timedelta(days=day.weekday())  # the Monday of the week of 28 December
+        if day > quiet_monday() + timedelta(weeks=6):
+            return day
+        year += 1
+
+
+@pytest.fixture
+def territory(app, create_quartier, create_partner, create_place, create_event):
+    """Villeneuve: the BIJ (rooms Accueil and Salle 2), hosted by the centre social; France
+    Travail's Monday permanence there, 14 h – 17 h in the Accueil room, from four weeks before
+    Christmas; a PIJ elsewhere, in Maurepas."""
+    quartier = create_quartier("QN03801M", "Villeneuve")
+    create_quartier("QN03501M", "Maurepas", ("Rennes",), "35")
+    ml = create_partner("mission-locale")
+    cs = create_partner("centre-social", type="centre_social")
+    ft = create_partner("france-travail", type="france_travail")
+    create_partner("pij-rennes", type="pij_bij")
+    bij = create_place("bij", name="BIJ d'Échirolles", quartier="QN03801M", host_partner=cs.slug,
+                       rooms=["Accueil", "Salle 2"], city="Échirolles")
+    create_place("pij-maurepas", name="PIJ de Maurepas", quartier="QN03501M", postcode="35700", city="Rennes",
+                 host_partner="pij-rennes")
+    start = christmas_monday() - timedelta(weeks=4)
+    create_event(bij, [ft], title="Permanence France Travail", frequency="weekly", weekdays=[0],
+                 start_date=start, room="Accueil", count=12)
+    return {"quartier": quartier, "ml": ml, "cs": cs, "start": start}
+
+
+def form(**changes) -> dict:
+    values = {"kind": "permanence", "title": "Permanence mission locale", "description": "", "place": "bij",
+              "room": "Accueil", "organisers": ["mission-locale", "centre-social"], "age_min": "16",
+              "age_max": "25", "tags": "sans diplôme", "walk_in": "1", "registration_url": "",
+              "visibility": "public", "start_date": "", "start_time": "14:00", "end_time": "17:00",
+              "frequency": "weekly", "interval": "1", "weekdays": ["0"], "month_week": "", "ends": "until",
+              "until": "", "count": "", "skip_public_holidays": "1", "pause_school_holidays": "1",
+              "school_zone": "", "lieu_q": ""}
+    return values | changes
+
+
+def signed_in(client, sign_in, email, partner):
+    sign_in(client, email, role="editor", partner=partner)
+    return csrf_token_in(client.get("/coordination/evenements/nouveau").get_data(as_text=True))
+
+
+def row_counts() -> dict[str, int]:
+    return {t.name: db.session.execute(sa.select(sa.func.count()).select_from(t)).scalar()
+            for t in db.metadata.sorted_tables}
+
+
+def error_next_to(html: str, field: str) -> str:
+    found = re.search(rf'<p class="error" id="{field}-erreur">([^<]*)</p>', html)
+    assert found, f"no error next to {field}"
+    assert f'aria-describedby="{field}-erreur"' in html or re.search(
+        rf'aria-describedby="[^"]*{field}-erreur', html), "the field is not described by its error"
+    return found.group(1)
+
+
+def test_an_editor_previews_then_creates_a_co_organised_weekly_permanence(client, sign_in, territory):
+    token = signed_in(client, sign_in, "conseillere@ml.example.fr", territory["ml"])
+    start = territory["start"]
+    data = form(csrf_token=token, start_date=start.isoformat(), until=(start + timedelta(weeks=8)).isoformat())
+    before = row_counts()
+    preview = client.post("/coordination/evenements/nouveau", data=data | {"action": "preview"})
+    assert preview.status_code == 200
+    html = preview.get_data(as_text=True)
+    assert "Tous les lundis de 14 h à 17 h, du " in html and "hors vacances scolaires (zone A)" in html
+    assert "vacances de Noël" in html
+    assert "Lieu ou salle occupé deux fois" in html and "Permanence France Travail" in html
+    assert row_counts() == before, "a preview writes nothing"
+
+    live = client.post("/coordination/evenements/apercu", data=data)
+    assert live.status_code == 200 and "vacances de Noël" in live.get_data(as_text=True)
+    assert "<html" not in live.get_data(as_text=True), "htmx gets the preview alone"
+    assert row_counts() == before
+
+    saved = client.post("/coordination/evenements/nouveau", data=data | {"action": "save"})
+    assert saved.status_code == 302, saved.get_data(as_text=True)
+    event = db.session.scalars(sa.select(Event).where(Event.title == "Permanence mission locale")).one()
+    assert [p.slug for p in event.organisers] == ["centre-social", "mission-locale"]
+    assert (event.age_min, event.age_max, event.audience_tags, event.walk_in) == (16, 25, ["sans diplôme"], True)
+    assert event.pause_school_holidays and event.room == "Accueil"
+    entry = db.session.scalars(sa.select(AuditEntry).where(AuditEntry.entity_id == event.id,
+                                                           AuditEntry.entity_type == "events",
+                                                           AuditEntry.action == "create")).one()
+    assert entry.user.email == "conseillere@ml.example.fr"
+    page = client.get(saved.headers["Location"]).get_data(as_text=True)
+    assert "Évènement créé" in page
+
+
+def test_a_co_organiser_edits_the_event_and_an_editor_of_another_partner_gets_403(client, sign_in, territory,
+                                                                                    create_event, app):
+    bij = db.session.scalars(sa.select(type(territory["quartier"]).places.property.mapper.class_)
+                             .where(sa.text("slug = 'bij'"))).one()
+    event = create_event(bij, [territory["ml"], territory["cs"]], frequency="weekly", weekdays=[2], count=4)
+    token = signed_in(client, sign_in, "animatrice@cs.example.fr", territory["cs"])
+    page = client.get(f"/coordination/evenements/{event.id}/modifier")
+    assert page.status_code == 200 and 'value="Permanence mission locale"' in page.get_data(as_text=True)
+    data = form(csrf_token=token, title="Permanence du mercredi", weekdays=["2"], room="Salle 2",
+                start_date=event.start_date.isoformat(), ends="count", count="4", scope="serie", action="save")
+    response = client.post(f"/coordination/evenements/{event.id}/modifier", data=data)
+    assert response.status_code == 302, response.get_data(as_text=True)
+    db.session.expire_all()
+    assert db.session.get(Event, event.id).title == "Permanence du mercredi"
+
+    other = app.test_client()
+    token = signed_in(other, sign_in, "pij@pij.example.fr",
+                      db.session.scalars(sa.select(type(territory["ml"])).where(sa.text("slug = 'pij-rennes'"))).one())
+    before = row_counts()
+    assert other.get(f"/coordination/evenements/{event.id}/modifier").status_code == 403
+    assert other.post(f"/coordination/evenements/{event.id}/modifier",
+                      data=data | {"csrf_token": token, "title": "À nous"}).status_code == 403
+    assert other.post(f"/coordination/evenements/{event.id}/annuler",
+                      data={"csrf_token": token, "action": "delete"}).status_code == 403
+    assert row_counts() == before
+
+
+@pytest.mark.parametrize(("changes", "field", "message"), [
+    ({"until": "{before}"}, "until", "La date de fin est avant la date de début."),
+    ({"weekdays": []}, "weekdays", "Choisissez au moins un jour de la semaine."),
+    ({"interval": "0"}, "interval", "Valeur entre 1 et 52 attendue."),
+    ({"end_time": "13:00"}, "end_time", "La fin est avant le début."),
+    ({"title": ""}, "title", "Entre 2 et 200 caractères."),
+    ({"room": "Cave"}, "room", "Salle inconnue dans ce lieu : « Cave »."),
+    ({"start_date": "demain"}, "start_date", "Date attendue (AAAA-MM-JJ)."),
+])
+def test_a_bad_rule_gets_a_french_message_next_to_its_field_and_writes_nothing(client, sign_in, territory,
+                                                                              changes, field, message):
+    token = signed_in(client, sign_in, "conseillere@ml.example.fr", territory["ml"])
+    start = territory["start"]
+    changes = {k: (v.format(before=(start - timedelta(days=7)).isoformat()) if isinstance(v, str) else v)
+               for k, v in changes.items()}
+    data = form(csrf_token=token, start_date=start.isoformat(), until=(start + timedelta(weeks=8)).isoformat())
+    before = row_counts()
+    for action in ("save", "preview"):
+        response = client.post("/coordination/evenements/nouveau", data=data | changes | {"action": action})
+        assert response.status_code == 422
+        html = response.get_data(as_text=True)
+        assert error_next_to(html, field) == message.replace("'", "&#39;")
+        assert "Rien n'est enregistré" in html
+    assert row_counts() == before
+
+
+def test_the_api_gives_the_same_message_for_a_weekly_rule_of_no_day(client, territory, token_for):
+    headers = token_for("conseillere@ml.example.fr", "editor", territory["ml"])
+    response = client.post("/api/v1/events?dry_run=1", headers=headers, json={
+        "kind": "permanence", "title": "Permanence", "place": "bij", "organisers": ["mission-locale"],
+        "start_date": territory["start"].isoformat(), "start_time": "14:00", "end_time": "17:00",
+        "recurrence": {"frequency": "weekly", "weekdays": []}})
+    assert response.status_code == 422
+    assert response.get_json()["errors"]["json"]["recurrence"]["weekdays"] == [
+        "Choisissez au moins un jour de la semaine."]
+
+
+def test_every_form_needs_its_csrf_token(client, sign_in, territory):
+    signed_in(client, sign_in, "conseillere@ml.example.fr", territory["ml"])
+    before = row_counts()
+    data = form(start_date=territory["start"].isoformat(), ends="never", action="save")
+    assert client.post("/coordination/evenements/nouveau", data=data).status_code == 400
+    assert client.post("/coordination/evenements/apercu", data=data).status_code == 400
+    assert row_counts() == before
+
+
+def test_this_date_and_the_following_one_date_and_cancelling_from_the_form(client, sign_in, territory, create_event):
+    from models import Place
+
+    bij = db.session.scalars(sa.select(Place).where(Place.slug == "bij")).one()
+    monday = quiet_monday()
+    event = create_event(bij, [territory["ml"]], frequency="weekly", weekdays=[0], count=6, room="Salle 2",
+                         start_time="09:00", duration_minutes=120, skip_public_holidays=False)
+    token = signed_in(client, sign_in, "conseillere@ml.example.fr", territory["ml"])
+    edit = client.get(f"/coordination/evenements/{event.id}/modifier?portee=suivantes&date="
+                      f"{(monday + timedelta(weeks=3)).isoformat()}").get_data(as_text=True)
+    assert 'value="suivantes" checked' in edit
+    data = form(csrf_token=token, start_date=monday.isoformat(), organisers=["mission-locale"], room="Salle 2",
+                start_time="10:00", end_time="12:00", ends="count", count="6", pause_school_holidays="",
+                skip_public_holidays="", action="save")
+    # One date: the second Monday at 11 h.
+    response = client.post(f"/coordination/evenements/{event.id}/modifier", data=data | {
+        "scope": "date", "occurrence": (monday + timedelta(weeks=1)).isoformat(), "start_time": "11:00",
+        "end_time": "12:00"})
+    assert response.status_code == 302, response.get_data(as_text=True)
+    # This date and the following: from the fourth Monday, 10 h – 12 h.
+    response = client.post(f"/coordination/evenements/{event.id}/modifier", data=data | {
+        "scope": "suivantes", "occurrence": (monday + timedelta(weeks=3)).isoformat()})
+    assert response.status_code == 302, response.get_data(as_text=True)
+    db.session.expire_all()
+    first, second = db.session.scalars(sa.select(Event).where(Event.title == "Permanence mission locale")
+                                       .order_by(Event.id)).all()
+    assert first.until == monday + timedelta(weeks=3, days=-1) and first.start_time.hour == 9
+    assert second.start_date == monday + timedelta(weeks=3) and second.start_time.hour == 10
+    assert second.count == 3 and second.uid != first.uid
+    assert [x.starts_at.astimezone(paris_at(monday, 0).tzinfo).hour for x in first.exceptions] == [11]
+
+    # Cancel a date of the second with a reason for the public; then end it; then delete the first.
+    day = monday + timedelta(weeks=4)
+    assert client.post(f"/coordination/evenements/{second.id}/annuler", data={
+        "csrf_token": token, "action": "cancel", "occurrence": day.isoformat(),
+        "reason": "Formation de l'équipe"}).status_code == 302
+    db.session.expire_all()
+    assert [(x.is_cancelled, x.reason) for x in db.session.get(Event, second.id).exceptions] == [
+        (True, "Formation de l'équipe")]
+    assert client.post(f"/coordination/evenements/{second.id}/annuler", data={
+        "csrf_token": token, "action": "end", "occurrence": (monday + timedelta(weeks=5)).isoformat()}
+    ).status_code == 302
+    db.session.expire_all()
+    assert db.session.get(Event, second.id).until == monday + timedelta(weeks=5, days=-1)
+    refused = client.post(f"/coordination/evenements/{second.id}/annuler", data={
+        "csrf_token": token, "action": "cancel", "occurrence": (monday + timedelta(days=1)).isoformat()})
+    assert refused.status_code == 422 and "pas de séance" in refused.get_data(as_text=True)
+    assert client.post(f"/coordination/evenements/{first.id}/annuler", data={
+        "csrf_token": token, "action": "delete"}).status_code == 302
+    assert db.session.get(Event, first.id) is None
+
+
+def test_duplicating_opens_the_copy_in_the_form_and_writes_nothing(client, sign_in, territory, create_event):
+    from models import Place
+
+    bij = db.session.scalars(sa.select(Place).where(Place.slug == "bij")).one()
+    event = create_event(bij, [territory["cs"]], title="Atelier CV", kind="atelier", frequency="weekly",
+                         weekdays=[3], count=3)
+    signed_in(client, sign_in, "conseillere@ml.example.fr", territory["ml"])
+    before = row_counts()
+    page = client.get(f"/coordination/evenements/{event.id}/dupliquer")
+    html = page.get_data(as_text=True)
+    assert page.status_code == 200 and "copie de « Atelier CV »" in html
+    assert 'value="Atelier CV"' in html and 'action="/coordination/evenements/nouveau"' in html
+    assert re.search(r'value="mission-locale" checked', html), "the editor's own partner organises the copy"
+    assert row_counts() == before
+
+
+def test_the_place_search_finds_by_name_commune_or_quartier(client, sign_in, territory):
+    signed_in(client, sign_in, "conseillere@ml.example.fr", territory["ml"])
+    for text, expected, absent in (("maurepas", "PIJ de Maurepas", "BIJ d&#39;Échirolles"),
+                                   ("Villeneuve", "BIJ d&#39;Échirolles", "PIJ de Maurepas"),
+                                   ("rennes", "PIJ de Maurepas", "BIJ d&#39;Échirolles")):
+        html = client.get(f"/coordination/evenements/nouveau?lieu_q={text}").get_data(as_text=True)
+        select = html[html.index('id="champ-place"'):html.index("</select>", html.index('id="champ-place"'))]
+        assert expected in select and absent not in select, text
