@@ -33,9 +33,9 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from bench.national import SEED, build_national, load_national, national_window
-from scheduler.conflicts.check import _audiences, person_limits
+from scheduler.conflicts.check import competing_audiences, person_limits
 from scheduler.conflicts.detection import DetectionContext, detect, detect_pairwise
-from scheduler.time.recurrence import _gc_paused, expand
+from scheduler.time.recurrence import expand, gc_paused
 
 TARGET_FULL_SECONDS = 10.0
 TARGET_RATIO = 100.0
@@ -51,7 +51,7 @@ def context_of(cal) -> DetectionContext:
     events = [SimpleNamespace(**{"age_min": None, "age_max": None, "audience_tags": [], **e}) for e in cal.events]
     return DetectionContext(
         place_quartier={p["id"]: p["quartier_id"] for p in cal.places if p.get("quartier_id") is not None},
-        audiences=_audiences(events), travel_margin=margins, max_concurrent=limits)
+        audiences=competing_audiences(events), travel_margin=margins, max_concurrent=limits)
 
 
 def cpu() -> float:
@@ -63,7 +63,7 @@ def full_detection(cal, window) -> tuple[float, float, list, dict]:
     t0 = cpu()
     occurrences = expand(cal.rules, *window)
     t1 = cpu()
-    with _gc_paused():
+    with gc_paused():
         found = detect(occurrences, ctx)
     t2 = cpu()
     return t1 - t0, t2 - t1, occurrences, found

@@ -88,9 +88,9 @@ def baseline_feed(spec, today: date, base_url: str, default_timezone: str) -> by
         STATUS_CODES,
         WEEKDAY_CODES,
         RenderContext,
-        _description,
-        _location,
         default_horizon,
+        event_description,
+        place_location,
         vtimezone,
     )
     from scheduler.time.recurrence import rule_dates, rule_of, skipped_holidays
@@ -139,8 +139,8 @@ def baseline_feed(spec, today: date, base_url: str, default_timezone: str) -> by
                 if days:
                     vevent.add("exdate", [datetime.combine(date.fromordinal(d), e.start_time, zone) for d in days])
         vevent.add("summary", e.title)
-        vevent.add("location", _location(e.place, e.room))
-        vevent.add("description", _description(e, ctx, ()))
+        vevent.add("location", place_location(e.place, e.room))
+        vevent.add("description", event_description(e, ctx, ()))
         vevent.add("categories", [e.kind_label])
         vevent.add("url", f"{base_url}/evenements/{e.id}")
         vevent.add("status", STATUS_CODES.get(e.status, "CONFIRMED"))

@@ -35,7 +35,7 @@ import holidays
 from dateutil.rrule import DAILY, MONTHLY, WEEKLY, rrule, weekday
 
 from bench.national import SEED, build_national, national_window
-from scheduler.time.recurrence import Occurrence, SeriesRule, _gc_paused, expand
+from scheduler.time.recurrence import Occurrence, SeriesRule, expand, gc_paused
 
 TARGET_RATIO = 3.0
 FREQUENCIES = {"daily": DAILY, "weekly": WEEKLY, "monthly": MONTHLY}
@@ -157,7 +157,7 @@ def baseline_expand(rules, lo: datetime, hi: datetime) -> list[Occurrence]:
 
 def baseline_expand_gc_paused(rules, lo: datetime, hi: datetime) -> list[Occurrence]:
     """The baseline given expand's one trick that is not about recurrence (a paused collector)."""
-    with _gc_paused():
+    with gc_paused():
         return baseline_expand(rules, lo, hi)
 
 

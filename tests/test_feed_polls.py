@@ -18,7 +18,7 @@ def test_a_poll_with_the_current_etag_is_a_304_without_rebuilding_in_a_process_t
     feeds.forget_feeds()  # another worker, or this one after its memory moved on
     again = client.get("/feeds/partners/mission-locale-sud-isere.ics", headers={"If-None-Match": etag})
     assert again.status_code == 304 and again.headers["ETag"] == etag
-    assert not feeds._memory  # answered from the stored state: nothing was built
+    assert not feeds.feeds_in_memory()  # answered from the stored state: nothing was built
 
     stale = client.get("/feeds/partners/mission-locale-sud-isere.ics", headers={"If-None-Match": '"other"'})
     assert stale.status_code == 200 and b"Permanence au BIJ" in stale.data and stale.headers["ETag"] == etag

@@ -299,7 +299,7 @@ def test_every_process_sees_a_committed_change_at_once(client, territory):
     update_event(SYSTEM, territory["mondays"], {"title": "Changée hors de cette requête"})
     db.session.commit()
     # This process's memory still holds the old bytes: only the database marker can tell.
-    assert feeds._memory
+    assert feeds.feeds_in_memory()
     after = client.get("/feeds/all.ics")
     assert after.headers["ETag"] != before.headers["ETag"] and "Changée hors".encode() in after.data
 

@@ -546,13 +546,13 @@ def test_an_overseas_quartier_screen_and_poster_turn_their_day_at_its_own_midnig
     from datetime import datetime
     from zoneinfo import ZoneInfo
 
-    from web.public import _zone_of
+    from web.public import wall_zone_of
 
     reunion = ZoneInfo("Indian/Reunion")
     quartier = create_quartier("QN97401M", name="Ariste", communes=("Le Port",), department="974")
     metropole = create_quartier("QN03801M")
-    assert _zone_of("quartier", quartier) == reunion
-    assert _zone_of("quartier", metropole) == ZoneInfo("Europe/Paris")
+    assert wall_zone_of("quartier", quartier) == reunion
+    assert wall_zone_of("quartier", metropole) == ZoneInfo("Europe/Paris")
     today = datetime.now(reunion).date()
     place = create_place("pij-ariste", "PIJ d'Ariste", quartier="QN97401M", postcode="97420", department="974")
     assert place.timezone == "Indian/Reunion"

@@ -12,12 +12,12 @@ from scheduler.time.calendar import occurrences_between
 from web.public import (
     FOUND_DAYS,
     Filters,
-    _start_day,
-    _window,
     cached_html,
+    day_window,
     near_position,
     occurrence_rows,
     places_found,
+    requested_start_day,
     search_text,
 )
 
@@ -34,7 +34,7 @@ def _all_places_with_dates(filters: Filters, first_day) -> list[dict]:
         Place.latitude.is_not(None), Place.longitude.is_not(None)).order_by(Place.name).limit(MAP_PLACES)))
     if not places:
         return []
-    start, end = _window(first_day, FOUND_DAYS)
+    start, end = day_window(first_day, FOUND_DAYS)
     ids = tuple(p.id for p in places)
     rows = occurrence_rows(occurrences_between(filters.calendar_filter(place_ids=ids), start, end))
     by_place: dict[int, list[dict]] = {}
@@ -46,7 +46,7 @@ def _all_places_with_dates(filters: Filters, first_day) -> list[dict]:
 @bp.get("/carte")
 def map_page():
     filters = Filters(request.args)
-    first_day = _start_day()
+    first_day = requested_start_day()
     text, near = search_text(), near_position()
     config = current_app.config
 

@@ -85,7 +85,7 @@ def _today(zone: ZoneInfo | None = None) -> date:
     return datetime.now(zone or _default_zone()).date()
 
 
-def _start_day(zone: ZoneInfo | None = None) -> date:
+def requested_start_day(zone: ZoneInfo | None = None) -> date:
     """`?du=AAAA-MM-JJ` shows another week; today (in `zone`, by default Maillage's) otherwise."""
     value = request.args.get("du")
     if not value:
@@ -99,7 +99,7 @@ def _start_day(zone: ZoneInfo | None = None) -> date:
     return day
 
 
-def _window(first_day: date, days: int, zone: ZoneInfo | None = None) -> tuple[datetime, datetime]:
+def day_window(first_day: date, days: int, zone: ZoneInfo | None = None) -> tuple[datetime, datetime]:
     zone = zone or _default_zone()
     start = datetime.combine(first_day, time(), zone)
     return start, datetime.combine(first_day + timedelta(days=days), time(), zone)
@@ -285,7 +285,7 @@ def places_found(filters: Filters, first_day: date, text: str, near: tuple[float
         ranked = [(m.id, None) for m in search_places(text, limit=FOUND_PLACES)]
     ids = tuple(place_id for place_id, _ in ranked)
     places = {p.id: p for p in db.session.scalars(sa.select(Place).where(Place.id.in_(ids)))} if ids else {}
-    start, end = _window(first_day, FOUND_DAYS)
+    start, end = day_window(first_day, FOUND_DAYS)
     rows = occurrence_rows(occurrences_between(filters.calendar_filter(place_ids=ids), start, end)) if ids else []
     by_place: dict[int, list[dict]] = {}
     for row in rows:
@@ -315,16 +315,16 @@ def home():
     filters = Filters(request.args)
     if filters.quartier:
         return redirect(url_for("public.quartier", code=filters.quartier, **filters.query()))
-    first_day = _start_day()
+    first_day = requested_start_day()
     text, near = search_text(), near_position()
 
     def build():
         found = places_found(filters, first_day, text, near) if text or near else None
-        start, end = _window(first_day, HOME_DAYS)
+        start, end = day_window(first_day, HOME_DAYS)
         # National scale: the first ones only; the rest is on the quartier pages.
         week, total = first_occurrences_between(filters.calendar_filter(), start, end, HOME_LIMIT)
         rows = occurrence_rows(week)
-        coming_start, coming_end = _window(first_day, HOME_COMING_DAYS)
+        coming_start, coming_end = day_window(first_day, HOME_COMING_DAYS)
         coming_filter = filters.calendar_filter()
         if not filters.kind:
             coming_filter.kinds = COMING_EVENT_KINDS
@@ -349,11 +349,11 @@ def home():
 @bp.get("/quartiers/<code>")
 def quartier(code: str):
     filters = Filters(request.args)
-    first_day = _start_day()
+    first_day = requested_start_day()
 
     def build():
         q = quartier_by_code(code)
-        start, end = _window(first_day, QUARTIER_DAYS)
+        start, end = day_window(first_day, QUARTIER_DAYS)
         rows = occurrence_rows(occurrences_between(filters.calendar_filter(quartier=q.code), start, end))
         return render_template(
             "public/quartier.html", quartier=q, days=by_day(rows), filters=filters,
@@ -368,11 +368,11 @@ def quartier(code: str):
 @bp.get("/lieux/<slug>")
 def place(slug: str):
     filters = Filters(request.args)
-    first_day = _start_day()
+    first_day = requested_start_day()
 
     def build():
         p = place_by_slug(slug)
-        start, end = _window(first_day, PLACE_DAYS)
+        start, end = day_window(first_day, PLACE_DAYS)
         rows = occurrence_rows(occurrences_between(filters.calendar_filter(place=p.slug), start, end))
         return render_template(
             "public/place.html", place=p, days=by_day(rows), filters=filters, osm=osm_link(p),
@@ -389,7 +389,7 @@ def event(event_id: int):
 
     def build():
         e = public_event(event_id)
-        start, _ = _window(first_day, 1)
+        start, _ = day_window(first_day, 1)
         rows = occurrence_rows([(o, e) for o in next_occurrences(e, start, limit=10)])
         return render_template(
             "public/event.html", event=e, rows=rows, age=age_label(e.age_min, e.age_max),
@@ -420,7 +420,7 @@ def _scope_filter(kind: str, obj) -> CalendarFilter:
     return CalendarFilter(place=obj.slug) if kind == "place" else CalendarFilter(quartier=obj.code)
 
 
-def _zone_of(kind: str, obj) -> ZoneInfo:
+def wall_zone_of(kind: str, obj) -> ZoneInfo:
     """The wall clock of a place, or of a quartier's department (an overseas quartier's places
     share its zone): a hall's "today" and a poster's week turn at their own midnight."""
     if kind == "place":
@@ -431,11 +431,11 @@ def _zone_of(kind: str, obj) -> ZoneInfo:
 @bp.get("/ecran/<key>")
 def screen(key: str):
     kind, obj = _scope(key)
-    zone = _zone_of(kind, obj)
+    zone = wall_zone_of(kind, obj)
     first_day = _today(zone)
 
     def build():
-        start, end = _window(first_day, SCREEN_DAYS, zone)
+        start, end = day_window(first_day, SCREEN_DAYS, zone)
         rows = occurrence_rows(occurrences_between(_scope_filter(kind, obj), start, end))
         return render_template("public/screen.html", scope=obj, scope_kind=kind, days=by_day(rows),
                                today=first_day, refresh_seconds=current_app.config["SCREEN_REFRESH_SECONDS"])
@@ -464,7 +464,7 @@ def _widget(scope_label: str, f: CalendarFilter, page_url: str, scope: str, key:
     first_day = _today()
 
     def build():
-        start, end = _window(first_day, WIDGET_DAYS)
+        start, end = day_window(first_day, WIDGET_DAYS)
         rows = occurrence_rows(occurrences_between(f, start, end))
         return render_template("public/widget.html", scope_label=scope_label, days=by_day(rows[:WIDGET_LIMIT]),
                                more=max(0, len(rows) - WIDGET_LIMIT), page_url=page_url)
@@ -527,12 +527,12 @@ def widget_snippet():
 def _poster(kind: str, obj, page_url: str):
     from web.poster import render_poster
 
-    zone = _zone_of(kind, obj)
-    first_day = _start_day(zone)
+    zone = wall_zone_of(kind, obj)
+    first_day = requested_start_day(zone)
     monday = first_day - timedelta(days=first_day.weekday())
 
     def build():
-        start, end = _window(monday, 7, zone)
+        start, end = day_window(monday, 7, zone)
         rows = occurrence_rows(occurrences_between(_scope_filter(kind, obj), start, end))
         return render_poster(obj.name, page_url, monday, by_day(rows))
 

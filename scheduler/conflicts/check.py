@@ -66,7 +66,7 @@ def audience_of(event) -> Audience | None:
     return Audience(event.age_min, event.age_max, frozenset(t.casefold() for t in event.audience_tags or []))
 
 
-def _audiences(events: Iterable[Event]) -> dict[int, Audience]:
+def competing_audiences(events: Iterable[Event]) -> dict[int, Audience]:
     skip = non_competing_kinds()
     return {e.id: a for e in events if e.kind not in skip and (a := audience_of(e)) is not None}
 
@@ -91,7 +91,7 @@ def _context(events: Iterable[Event], person_ids: Iterable[int] | None = None) -
     return DetectionContext(
         place_quartier={pid: qid for pid, qid in db.session.execute(
             sa.select(Place.id, Place.quartier_id).where(Place.quartier_id.is_not(None)))},
-        audiences=_audiences(events),
+        audiences=competing_audiences(events),
         travel_margin=margins, max_concurrent=limits)
 
 
@@ -288,7 +288,7 @@ def check_event(event: Event, actor: Actor | None = None, now: datetime | None =
         loaded.update((e.id, e) for e in near)
         occurrences += _within(expand([rule_of(e) for e in near], lo, hi), windows)
 
-    audiences = _audiences(loaded.values())
+    audiences = competing_audiences(loaded.values())
     # Quartiers matter only for the audience rule, and only if the event itself targets a public.
     place_quartier: dict[int | None, int | None] = dict(db.session.execute(sa.select(Place.id, Place.quartier_id).where(
         Place.id.in_({o.place_id for o in occurrences}), Place.quartier_id.is_not(None))).all()) \

@@ -52,7 +52,7 @@ from scheduler.ical.render import (
     render_calendar,
 )
 from scheduler.time.calendar import CalendarFilter, decode_json_list, events_query
-from scheduler.time.recurrence import _gc_paused
+from scheduler.time.recurrence import gc_paused
 
 # Past events stay in a feed for a month, so that last week is still in people's calendars.
 KEEP_PAST_DAYS = 31
@@ -311,7 +311,7 @@ def feed_head(spec: FeedSpec, default_timezone: str, owner_name: str = "") -> Ca
 
 def build_feed(spec: FeedSpec, today: date, base_url: str, default_timezone: str, owner_name: str = "") -> bytes:
     # Thousands of rows and lines, no cycles among them: the cyclic collector has nothing to find.
-    with _gc_paused():
+    with gc_paused():
         return _build_feed(spec, today, base_url, default_timezone, owner_name)
 
 
@@ -351,6 +351,11 @@ def _remember(key: str, version: FeedVersion) -> None:
         while _memory_bytes > MEMORY_BYTES:
             _, evicted = _memory.popitem(last=False)
             _memory_bytes -= len(evicted.body)
+
+
+def feeds_in_memory() -> int:
+    """How many feeds this process holds the bytes of (tests: what was built, what was not)."""
+    return len(_memory)
 
 
 def forget_feeds() -> None:

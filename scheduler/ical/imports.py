@@ -100,7 +100,7 @@ class Preview:
                 "summary": self.summary()}
 
 
-def _existing(plan: list[PlannedEvent]) -> dict[str, Event]:
+def existing_events(plan: list[PlannedEvent]) -> dict[str, Event]:
     uids = [p.uid for p in plan]
     found: dict[str, Event] = {}
     for start in range(0, len(uids), 500):
@@ -126,7 +126,7 @@ def preview(actor: Actor, plan: list[PlannedEvent], options: ImportOptions, prog
     """What `apply_plan` would do, and the overlaps it would create, without changing anything:
     the plan is applied, asked about, and the whole transaction rolled back (so call it with
     nothing else pending)."""
-    existing = _existing(plan)
+    existing = existing_events(plan)
     _check_rights(actor, plan, existing)
     result = Preview()
     for planned in plan:
@@ -194,7 +194,7 @@ def _write(actor: Actor, plan: list[PlannedEvent], options: ImportOptions, progr
     """The writes of a plan, through the one write path: each pre-existing event that changes is
     told once as a whole (its exceptions' changes included); returns the events touched and the
     overlaps they opened."""
-    existing = _existing(plan)
+    existing = existing_events(plan)
     _check_rights(actor, plan, existing)
     writes = EventWrites(actor, refuse=False, tell_whole_events=True)
     touched = []

@@ -38,7 +38,7 @@ from models.base import rows_touched
 from models.errors import DomainError
 from models.imports import ImportJob
 from models.operations.imports import create_import_job, delete_import_jobs_before
-from scheduler.ical.imports import _existing, apply_plan, differences, preview
+from scheduler.ical.imports import apply_plan, differences, existing_events, preview
 from scheduler.ical.parse_csv import is_csv, parse_file
 from scheduler.ical.planned import ImportOptions, ImportRefused
 
@@ -175,7 +175,7 @@ def process(job_id: int) -> ImportJob:
             result = preview(user, plan, options, progress=report)  # a dry run, rolled back
             outcome: dict[str, Any] = {"state": "ready", "result": result.as_dict()}
         else:
-            existing = _existing(plan)
+            existing = existing_events(plan)
             created = sum(1 for p in plan if p.uid not in existing)
             changed = sum(1 for p in plan if p.uid in existing and differences(p, existing[p.uid]))
             apply_plan(user, plan, options, progress=report)

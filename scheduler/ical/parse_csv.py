@@ -10,7 +10,7 @@ from datetime import date, datetime, time, timedelta
 
 from models.events import EVENT_KINDS
 from scheduler.french import WEEKDAY_NAMES as WEEKDAYS
-from scheduler.ical.parse_ics import _decode, _places_by_name, parse_ics
+from scheduler.ical.parse_ics import decode_file_text, parse_ics, places_by_name
 from scheduler.ical.planned import (
     ImportOptions,
     ImportRefused,
@@ -60,7 +60,7 @@ def _french_time(text: str) -> time:
 
 def parse_csv(data: bytes, options: ImportOptions, progress=None) -> list[PlannedEvent]:
     """Permanences from the CSV template; errors name the line and the column."""
-    text = _decode(data)
+    text = decode_file_text(data)
     dialect = ";" if text.split("\n", 1)[0].count(";") >= text.split("\n", 1)[0].count(",") else ","
     reader = csv.reader(io.StringIO(text), delimiter=dialect)
     rows = list(reader)
@@ -72,7 +72,7 @@ def parse_csv(data: bytes, options: ImportOptions, progress=None) -> list[Planne
     if missing:
         raise ImportRefused([LocatedError("colonne(s) manquante(s) : " + ", ".join(missing)
                                           + " (téléchargez le modèle)", 1)])
-    places = _places_by_name()
+    places = places_by_name()
     kinds = {label.casefold(): kind for kind, label in EVENT_KINDS.items()} | {k: k for k in EVENT_KINDS}
     planned: list[PlannedEvent] = []
     errors: list[LocatedError] = []

@@ -53,7 +53,7 @@ class _Layout:
 _NAME = re.compile(r"^[A-Za-z0-9-]+(?=[;:])")
 
 
-def _decode(data: bytes) -> str:
+def decode_file_text(data: bytes) -> str:
     """The text of a file: UTF-8 (with or without its byte-order mark), UTF-16 as some Windows
     tools save it (with a BOM, or without one but with a zero byte beside each ASCII one), or
     cp1252 (old Outlook exports)."""
@@ -227,7 +227,7 @@ def _raw(value) -> str:
 
 def parse_ics(data: bytes, options: ImportOptions, progress=None) -> list[PlannedEvent]:
     """The events of every VCALENDAR of an .ics file, or ImportRefused with every error located."""
-    text = _decode(data)
+    text = decode_file_text(data)
     layout, errors = _layout(text)
     if errors:
         raise ImportRefused(errors)
@@ -237,7 +237,7 @@ def parse_ics(data: bytes, options: ImportOptions, progress=None) -> list[Planne
         raise ImportRefused([_locate_parse_error(text, layout)]) from None
     if not calendars:
         raise ImportRefused([LocatedError("aucun calendrier (VCALENDAR) dans le fichier", 1)])
-    places = _places_by_name()
+    places = places_by_name()
     # Each calendar's floating times are in its own X-WR-TIMEZONE (Google), else the place's.
     vevents = [(component, _calendar_zone(calendar, options.place.timezone))
                for calendar in calendars for component in calendar.subcomponents if component.name == "VEVENT"]
@@ -383,7 +383,7 @@ def _stamp(value) -> str:
     return value.strftime("%Y%m%d")
 
 
-def _places_by_name() -> dict[str, Place]:
+def places_by_name() -> dict[str, Place]:
     return {p.name.casefold(): p for p in db.session.scalars(sa.select(Place))}
 
 

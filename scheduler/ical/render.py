@@ -239,7 +239,7 @@ def default_horizon(today: date) -> date:
     return date(today.year + 2, 12, 31)
 
 
-def _location(place, room: str | None) -> str:
+def place_location(place, room: str | None) -> str:
     if place is None:
         return ""
     parts = [place.name]
@@ -250,7 +250,7 @@ def _location(place, room: str | None) -> str:
     return f"{text} — salle {room}" if room else text
 
 
-def _description(event, ctx: RenderContext, person_ids) -> str:
+def event_description(event, ctx: RenderContext, person_ids) -> str:
     lines = []
     if event.description:
         lines.append(event.description.strip())
@@ -315,10 +315,10 @@ def _common(event, stamp: str, created: str, sequence: int) -> list[str]:
 
 def _body(event, ctx: RenderContext, place, room, person_ids, status: str) -> list[str]:
     lines = [f"SUMMARY:{escape_text(event.title)}"]
-    location = _location(place, room)
+    location = place_location(place, room)
     if location:
         lines.append(f"LOCATION:{escape_text(location)}")
-    lines.append(f"DESCRIPTION:{escape_text(_description(event, ctx, person_ids))}")
+    lines.append(f"DESCRIPTION:{escape_text(event_description(event, ctx, person_ids))}")
     lines.append(f"CATEGORIES:{escape_text(event.kind_label)}")
     lines.append(f"URL:{ctx.base_url}/evenements/{event.id}")
     lines.append(f"STATUS:{status}")

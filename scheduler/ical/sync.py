@@ -98,9 +98,9 @@ def sync_source(source: SyncSource, fetched: Fetched | None = None) -> dict:
     options = ImportOptions(partner=source.partner, place=source.place, kind=source.kind,
                             visibility=source.visibility, source=f"sync:{source.id}")
     plan = parse_ics(fetched.body, options)
-    from scheduler.ical.imports import _existing
+    from scheduler.ical.imports import existing_events
 
-    existing = _existing(plan)
+    existing = existing_events(plan)
     created = sum(1 for p in plan if p.uid not in existing)
     changed = sum(1 for p in plan if p.uid in existing and differences(p, existing[p.uid]))
     apply_plan(actor, plan, options)

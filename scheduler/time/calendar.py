@@ -17,9 +17,9 @@ from models.errors import InvalidInput, NotFound
 from models.events import event_organisers
 from scheduler.time.recurrence import (
     Occurrence,
-    _gc_paused,
     expand,
     expand_events,
+    gc_paused,
     rule_of,
 )
 from scheduler.time.rules import OUT_OF_CALENDAR, in_calendar
@@ -263,7 +263,7 @@ def rules_in_window(f: CalendarFilter, start: datetime, end: datetime, people: b
     would cost seconds."""
     # Tens of thousands of rows and rules, no cycles among them: the cyclic collector's passes
     # over every live object would cost as much as reading them.
-    with _gc_paused():
+    with gc_paused():
         return _rules_in_window(f, start, end, people)
 
 

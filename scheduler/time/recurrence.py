@@ -319,10 +319,10 @@ def expand(rules: Iterable[SeriesRule], start: datetime, end: datetime, limit: i
     Why it is fast (1.5 million occurrences at national scale): each series is a few list
     comprehensions over day ordinals and epoch seconds; zoneinfo is asked once per zone and local
     instant; only series with exceptions take the slower path; the cyclic garbage collector
-    pauses meanwhile (see _gc_paused)."""
+    pauses meanwhile (see gc_paused)."""
     lo, hi = epoch(start), epoch(end)
     out: list[Occurrence] = []
-    with _gc_paused():
+    with gc_paused():
         for rule in rules:
             _expand_one(rule, lo, hi, out)
             if limit is not None and len(out) > limit:
@@ -331,7 +331,7 @@ def expand(rules: Iterable[SeriesRule], start: datetime, end: datetime, limit: i
 
 
 @contextmanager
-def _gc_paused():
+def gc_paused():
     """Creating a million occurrences would set off the cyclic collector hundreds of times, each
     full pass walking every live object (two thirds of expand's time at national scale). The
     objects made here hold no cycles, so there is nothing for it to find until we are done."""
