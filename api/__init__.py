@@ -8,6 +8,19 @@ from flask import render_template, request
 from flask_smorest import abort
 from werkzeug.http import HTTP_STATUS_CODES
 
+from api import (
+    cases,
+    conflicts,
+    coverage,
+    events,
+    feeds,
+    health,
+    imports,
+    occurrences,
+    partners,
+    reminders,
+    territory,
+)
 from api.auth import api_user, authenticate_writes
 from extensions import JSON_PREFIXES, create_api
 from models import db
@@ -70,20 +83,6 @@ def refuse_deep_json() -> None:
 
 
 def init_app(app) -> None:
-    from api import (
-        cases,
-        conflicts,
-        coverage,
-        events,
-        feeds,
-        health,
-        imports,
-        occurrences,
-        partners,
-        reminders,
-        territory,
-    )
-
     api = create_api(app)
     app.before_request(refuse_deep_json)
     app.before_request(authenticate_writes)

@@ -18,6 +18,7 @@ from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
 from prometheus_client.registry import REGISTRY
 
 from models import db
+from scheduler import clock
 
 bp = Blueprint("health", __name__)
 
@@ -56,12 +57,8 @@ def _table(name: str) -> sa.Table | None:
 
 def clock_state(connection) -> dict:
     """Is the clock process alive? PostgreSQL: its advisory lock is held by a live session;
-    SQLite: its lock row's heartbeat is recent. Without the clock feature: unknown."""
-    try:
-        from scheduler import clock
-    except ImportError:  # pragma: no cover - the clock skeleton always exists
-        clock = None
-    key = getattr(clock, "ADVISORY_LOCK_KEY", None)
+    SQLite: its lock row's heartbeat is recent."""
+    key = clock.ADVISORY_LOCK_KEY
     locks = _table("clock_locks")
     if connection.dialect.name == "postgresql" and key is not None:
         held = connection.execute(sa.text(

@@ -5,8 +5,16 @@ from __future__ import annotations
 import click
 from flask.cli import AppGroup
 
+from commands.backup import export_command, import_command
+from commands.conflicts import conflicts_cli
+from commands.demo import load_demo
+from commands.reminders import reminders_cli
+from commands.users import users_cli
 from models import db
 from models.errors import DomainError
+from models.operations.partners import partner_by_slug
+from models.operations.territory import quartier_by_code
+from models.operations.users import create_api_token, get_or_create_user
 
 demo_cli = AppGroup("demo", help="Le territoire de démonstration.")
 tokens_cli = AppGroup("tokens", help="Jetons d'API.")
@@ -15,8 +23,6 @@ tokens_cli = AppGroup("tokens", help="Jetons d'API.")
 @demo_cli.command("load")
 def demo_load():
     """Charge (ou met à jour) le territoire de démonstration ; sans effet si déjà chargé."""
-    from commands.demo import load_demo
-
     summary = load_demo()
     db.session.commit()
     click.echo(summary)
@@ -29,10 +35,6 @@ def demo_load():
 @click.option("--quartier", "quartier_codes", multiple=True, help="code QPV du territoire (coordinateur·rice)")
 def tokens_create(email, role, partner_slug, quartier_codes):
     """Crée l'utilisateur si besoin et affiche un nouveau jeton d'API (dernière ligne)."""
-    from models.operations.partners import partner_by_slug
-    from models.operations.territory import quartier_by_code
-    from models.operations.users import create_api_token, get_or_create_user
-
     try:
         partner = partner_by_slug(partner_slug) if partner_slug else None
         user = get_or_create_user(email, role, partner)
@@ -50,16 +52,10 @@ def tokens_create(email, role, partner_slug, quartier_codes):
 
 
 def init_app(app) -> None:
-    from commands.backup import export_command, import_command
-    from commands.conflicts import conflicts_cli
-    from commands.users import users_cli
-
     app.cli.add_command(demo_cli)
     app.cli.add_command(users_cli)
     app.cli.add_command(conflicts_cli)
     app.cli.add_command(tokens_cli)
-    from commands.reminders import reminders_cli
-
     app.cli.add_command(reminders_cli)
     app.cli.add_command(export_command)
     app.cli.add_command(import_command)

@@ -8,6 +8,7 @@ import click
 from flask.cli import AppGroup
 
 from models import db
+from scheduler.conflicts.check import run_full_detection
 
 conflicts_cli = AppGroup("conflicts", help="Chevauchements entre partenaires.")
 
@@ -16,8 +17,6 @@ conflicts_cli = AppGroup("conflicts", help="Chevauchements entre partenaires.")
 @click.option("--now", default=None, help="instant ISO 8601 du début de l'horizon (par défaut : maintenant)")
 def detect(now):
     """Détecte tous les chevauchements sur douze mois et met leurs fiches à jour."""
-    from scheduler.conflicts.check import run_full_detection
-
     instant = None
     if now:
         try:

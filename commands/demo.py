@@ -14,7 +14,8 @@ from models import Event, Partner, Person, Place, Quartier, db
 from models.operations.partners import create_partner, create_person
 from models.operations.territory import create_place, create_quartier
 from models.operations.users import get_or_create_user
-from scheduler.writes import create_event
+from scheduler.time.recurrence import expand, rule_of
+from scheduler.writes import cancel_occurrence, create_event, move_occurrence
 
 DEMO_COORDINATOR = "coordination@demo.maillage.fr"
 DEMO_EDITOR = "conseillere@ml-sud-isere.demo.maillage.fr"
@@ -234,9 +235,6 @@ def events_of_the_demo(monday: date) -> list[dict]:
 
 def _demo_exceptions(actor, key: str, event: Event) -> None:
     """A cancelled and a moved occurrence, so that every screen shows both cases."""
-    from scheduler.time.recurrence import expand, rule_of
-    from scheduler.writes import cancel_occurrence, move_occurrence
-
     if key not in ("lundis-emploi-maurepas", "permanence-ml-bij"):
         return
     start = datetime.combine(event.start_date, time(), ZoneInfo(event.timezone))

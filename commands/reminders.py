@@ -9,6 +9,8 @@ from flask import current_app
 from flask.cli import AppGroup
 
 from models import utcnow
+from scheduler.notifications.mailbox import stored_messages
+from scheduler.notifications.sending import run_due
 
 reminders_cli = AppGroup("reminders", help="Rappels, avis et programmes envoyés.")
 
@@ -17,8 +19,6 @@ reminders_cli = AppGroup("reminders", help="Rappels, avis et programmes envoyés
 @click.option("--now", "now_text", default=None, help="instant ISO 8601 avec décalage (défaut : maintenant)")
 def run_due_command(now_text):
     """Fait exactement ce que l'horloge ferait à cet instant : relève ce qui est dû et l'envoie."""
-    from scheduler.notifications.sending import run_due
-
     now = utcnow()
     if now_text:
         try:
@@ -36,8 +36,6 @@ def run_due_command(now_text):
 @click.option("--show", type=int, default=None, help="affiche le message n° N")
 def mailbox_command(show):
     """Les messages reçus par la boîte aux lettres locale de `make run`."""
-    from scheduler.notifications.mailbox import stored_messages
-
     folder = Path(current_app.config["MAILBOX_DIR"])
     messages = stored_messages(folder)
     if show is not None:

@@ -9,6 +9,9 @@ from flask.cli import AppGroup
 
 from models import db
 from models.errors import DomainError
+from models.operations.partners import partner_by_slug
+from models.operations.users import get_or_create_user
+from models.users import User
 
 users_cli = AppGroup("users", help="Comptes des coordinateur·rices et contributeur·rices.")
 
@@ -21,10 +24,6 @@ users_cli = AppGroup("users", help="Comptes des coordinateur·rices et contribut
 @click.option("--partner", "partner_slug", default=None, help="slug du partenaire (contributeur·rice)")
 def set_password(email, from_stdin, role, partner_slug):
     """Définit le mot de passe d'un compte (demandé sans écho, ou lu sur l'entrée standard)."""
-    from models.operations.partners import partner_by_slug
-    from models.operations.users import get_or_create_user
-    from models.users import User
-
     if from_stdin:
         password = sys.stdin.readline().rstrip("\r\n")
     else:

@@ -27,6 +27,9 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, Session, mapped_column, scoped_session
 
 from models.base import Model, UTCDateTime, brief_sqlite_lock_wait, db, dialect_insert, utcnow
+from models.events import Event, event_organisers
+from models.partners import Partner
+from models.territory import Place, Quartier
 
 EVERYTHING = "*"
 ALL_EVENTS = "events"
@@ -94,10 +97,6 @@ class _Pending:
     def resolve(self, connection) -> set[str]:
         """The scopes: those noted, and those of the events, their places (and quartiers) and
         organisers as the database has them now."""
-        from models.events import Event, event_organisers
-        from models.partners import Partner
-        from models.territory import Place, Quartier
-
         scopes = set(self.scopes)
         if not (self.event_ids or self.place_ids or self.partner_ids):
             return scopes

@@ -3,25 +3,25 @@ from __future__ import annotations
 
 from flask import Blueprint
 
+from web import (
+    auth,
+    coordination,
+    deliveries,
+    errors,
+    events,
+    feeds,
+    legal,
+    places_map,
+    public,
+    reports,
+    security,
+    subscriptions,
+)
+
 bp = Blueprint("web", __name__)
 
 
 def init_app(app) -> None:
-    from web import (
-        auth,
-        coordination,
-        deliveries,
-        errors,
-        events,
-        feeds,
-        legal,
-        places_map,
-        public,
-        reports,
-        security,
-        subscriptions,
-    )
-
     errors.init_app(app)  # French error pages; the API's and feeds' stay JSON
     security.init_app(app)  # CSP, framing and the other security headers of every response
     app.register_blueprint(bp)

@@ -11,7 +11,7 @@ import segno
 from flask import render_template
 from weasyprint import HTML
 
-from web.public import day_label
+from scheduler.french import day_label
 
 
 def qr_svg_data_uri(url: str) -> str:

@@ -46,6 +46,7 @@ from scheduler.time.calendar import (
     public_event,
 )
 from web.errors import error_page
+from web.poster import render_poster
 from web.security import framable
 
 bp = Blueprint("public", __name__)
@@ -525,8 +526,6 @@ def widget_snippet():
 # --- poster --------------------------------------------------------------------------------------
 
 def _poster(kind: str, obj, page_url: str):
-    from web.poster import render_poster
-
     zone = wall_zone_of(kind, obj)
     first_day = requested_start_day(zone)
     monday = first_day - timedelta(days=first_day.weekday())

@@ -16,6 +16,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+import models
 from models.base import db
 from models.errors import InvalidInput
 
@@ -25,8 +26,6 @@ FORMAT_VERSION = 1
 
 def _load_every_model() -> None:
     """Import every module of `models`, so that the metadata knows every table."""
-    import models
-
     for module in pkgutil.iter_modules(models.__path__):
         importlib.import_module(f"models.{module.name}")
 

@@ -25,7 +25,9 @@ from models.errors import Forbidden, InvalidInput, NotFound
 from models.events import Event, event_organisers
 from models.operations.audit import record
 from models.operations.conflicts import add_notices, can_act_on_conflict, set_status
-from models.territory import Place
+from models.partners import Partner
+from models.territory import Place, Quartier
+from models.users import User
 
 CHUNK = 5000  # ids per IN (...): PostgreSQL takes at most 65,535 parameters a statement
 
@@ -168,8 +170,6 @@ def recount(cases: dict[int, ConflictCase], now: datetime, resolved_case_ids: fr
 
 
 def _coordinators() -> list:
-    from models.users import User
-
     return list(db.session.scalars(sa.select(User).where(
         User.role == "coordinator", User.is_active_account.is_(True)).options(selectinload(User.quartiers))))
 
@@ -193,9 +193,6 @@ def case_for(user, case_id: int) -> ConflictCase:
 def cases_query(user, status: str | None = None, kind: str | None = None, quartier: str | None = None,
                 partner: str | None = None, start: datetime | None = None, end: datetime | None = None) -> sa.Select:
     """The cases this user may see, filtered as the conflicts are; hard first, then by next date."""
-    from models.partners import Partner
-    from models.territory import Quartier
-
     ea, eb = aliased(Event), aliased(Event)
     pa, pb = aliased(Place), aliased(Place)
     q = (sa.select(ConflictCase)

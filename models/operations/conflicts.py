@@ -13,7 +13,9 @@ from models.conflicts import ConflictCase, ConflictNotice, ScheduleConflict
 from models.errors import NotFound
 from models.events import Event, event_organisers
 from models.operations.audit import record
-from models.territory import Place
+from models.partners import Partner
+from models.territory import Place, Quartier
+from models.users import User
 
 # --- who sees and acts on a conflict ---------------------------------------------------------
 
@@ -36,9 +38,6 @@ def conflicts_query(user, status: str | None = None, kind: str | None = None, qu
                     partner: str | None = None, start: datetime | None = None,
                     end: datetime | None = None) -> sa.Select:
     """The conflicts this user may see, filtered; hard first, then by date."""
-    from models.partners import Partner
-    from models.territory import Quartier
-
     ea, eb = aliased(Event), aliased(Event)
     pa, pb = aliased(Place), aliased(Place)
     q = (sa.select(ScheduleConflict)
@@ -101,8 +100,6 @@ def conflict_for(user, conflict_id: int) -> ScheduleConflict:
 # --- lifecycle ------------------------------------------------------------------------------
 
 def _coordinators_of(conflict: ScheduleConflict | ConflictCase, coordinators=None) -> list:
-    from models.users import User
-
     if coordinators is None:
         coordinators = list(db.session.scalars(sa.select(User).where(
             User.role == "coordinator", User.is_active_account.is_(True))))

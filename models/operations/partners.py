@@ -6,6 +6,7 @@ import sqlalchemy as sa
 from models.actor import Actor
 from models.base import db
 from models.errors import InvalidInput, NotFound
+from models.events import Event, event_organisers
 from models.operations.audit import apply_changes, record
 from models.operations.text import check_texts
 from models.partners import (
@@ -17,6 +18,7 @@ from models.partners import (
     partner_quartier_ids,
     person_quartier_ids,
 )
+from models.territory import Place
 from models.users import User
 
 PARTNER_TEXTS = ("slug", "name", "type", "contact_email", "contact_phone", "website")
@@ -155,9 +157,6 @@ def partners_actor_may_name(actor: User) -> list[Partner]:
     coordinator, those that work in their territory or nowhere yet; an editor, their own partner
     and those that work where it works (its co-organisers: each then sees the event as theirs).
     Stand-in until the security work's function of the same name lands; callers keep the name."""
-    from models.events import Event, event_organisers
-    from models.territory import Place
-
     query = sa.select(Partner).order_by(Partner.name)
     if actor.is_coordinator and not actor.territory_quartier_ids:
         return list(db.session.scalars(query))

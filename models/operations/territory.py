@@ -8,8 +8,9 @@ import sqlalchemy as sa
 
 from models.actor import Actor
 from models.base import db
-from models.errors import InvalidInput, NotFound
+from models.errors import Conflict, InvalidInput, NotFound
 from models.operations.audit import apply_changes, record
+from models.operations.partners import partner_by_slug
 from models.operations.text import check_texts
 from models.territory import DEPARTMENT_TIMEZONES, Place, Quartier, department_of_postcode
 from models.users import User
@@ -102,8 +103,6 @@ def delete_quartier(actor: User, quartier: Quartier) -> None:
 
 
 def _resolve_place_values(values: dict, default_timezone: str) -> dict:
-    from models.operations.partners import partner_by_slug
-
     if "quartier" in values:
         code = values.pop("quartier")
         values["quartier"] = quartier_by_code(code) if code else None
@@ -148,8 +147,6 @@ def update_place(actor: Actor, place: Place, values: dict) -> Place:
 
 
 def delete_place(actor: Actor, place: Place) -> None:
-    from models.errors import Conflict
-
     actor.require(actor.can_edit_place(place), "Ce lieu n'est pas dans votre territoire.")
     if db.session.scalar(sa.text("SELECT 1 FROM events WHERE place_id = :id LIMIT 1"), {"id": place.id}):
         raise Conflict("Ce lieu accueille encore des événements : déplacez-les ou supprimez-les d'abord.")

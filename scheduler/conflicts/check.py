@@ -10,13 +10,16 @@ from collections.abc import Iterable, Set
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from operator import attrgetter
+from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
+from flask import current_app, has_app_context
 from sqlalchemy.orm import joinedload, selectinload
 
 from models import Event, OccurrenceException, Person, Place, db, utcnow
 from models.actor import Actor
 from models.conflicts import (
+    CONFLICT_KINDS,
     DEFAULT_MAX_CONCURRENT,
     DEFAULT_TRAVEL_MARGIN_MINUTES,
     LIVE_STATUSES,
@@ -50,8 +53,6 @@ def horizon(now: datetime | None = None, days: int | None = None) -> tuple[datet
 
 
 def _setting(name: str, default):
-    from flask import current_app, has_app_context
-
     return current_app.config.get(name, default) if has_app_context() else default
 
 
@@ -362,9 +363,6 @@ def check_events_sharing(obj, before: dict, actor: Actor | None = None) -> None:
     """After a write to a person or a place (flushed, not committed) that changed one of the
     facts read by `detection_facts`: each of its events checked as after a write to it. The
     write is kept whatever it creates (it moves no date); the conflicts and notices follow."""
-    from models import Person
-    from models.events import event_people
-
     if all(getattr(obj, name) == value for name, value in before.items()):
         return
     if isinstance(obj, Person):
@@ -397,10 +395,6 @@ class HardConflictsRefused(ConflictError):
 
 def describe_conflict(conflict: ScheduleConflict) -> str:
     """One line in French: what clashes, which two events, when (wall clock of the first side)."""
-    from zoneinfo import ZoneInfo
-
-    from models.conflicts import CONFLICT_KINDS
-
     a, b = conflict.a_event, conflict.b_event
     when = conflict.starts_at.astimezone(ZoneInfo(a.timezone)).strftime("%d/%m/%Y à %H:%M")
     if conflict.a_recurrence_id == SERIES and conflict.b_recurrence_id == SERIES:

@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import icalendar
 import sqlalchemy as sa
 from icalendar.cal import Component
+from icalendar.timezone.windows_to_olson import WINDOWS_TO_OLSON
 
 from models import Place, db
 from models.events import EVENT_KINDS, WEEKDAY_CODES
@@ -164,8 +165,6 @@ def _zone_name(value: datetime, tzid: str | None, fallback: str | None) -> str |
         return key
     if tzid:
         try:
-            from icalendar.timezone.windows_to_olson import WINDOWS_TO_OLSON
-
             name = WINDOWS_TO_OLSON.get(tzid, tzid)
             if is_known_timezone(name) and not is_utc(name):
                 ZoneInfo(name)

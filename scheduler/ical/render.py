@@ -25,6 +25,7 @@ from datetime import UTC, date, datetime, timedelta
 from functools import cache, lru_cache
 from zoneinfo import ZoneInfo
 
+from models import Place, db
 from models.events import WEEKDAY_CODES
 from scheduler.time.recurrence import (
     DAY,
@@ -33,6 +34,7 @@ from scheduler.time.recurrence import (
     rule_of,
     skipped_holidays,
     utc_offset,
+    zone_offsets,
 )
 
 PRODID = "-//Maillage//Calendrier partagé des partenaires de l'emploi//FR"
@@ -407,8 +409,6 @@ def event_lines(event, ctx: RenderContext) -> list[str]:
 
 def _single_lines(event, ctx: RenderContext) -> list[str]:
     """A single date as it stands (most events of a big feed): no rule to expand."""
-    from scheduler.time.recurrence import zone_offsets
-
     tz = event.timezone
     _use_zone(ctx, tz)
     at, z = zone_form(tz)
@@ -454,8 +454,6 @@ def _use_zone(ctx: RenderContext, tzid: str) -> None:
 
 
 def _first_instant(rule, day_ord: int) -> int:
-    from scheduler.time.recurrence import zone_offsets
-
     local = (day_ord - EPOCH_ORD) * DAY + rule.start_seconds
     return local - zone_offsets(rule.timezone).offset(local)
 
@@ -532,8 +530,6 @@ def render_occurrence(event, occurrence, base_url: str, include_people: bool = T
     stamp, created = utc_stamp(event.updated_at), utc_stamp(event.created_at)
     place = event.place
     if occurrence.place_id != event.place_id:  # moved elsewhere: say where
-        from models import Place, db
-
         place = ctx.places.get(occurrence.place_id) or db.session.get(Place, occurrence.place_id) or event.place
     status = "CANCELLED" if occurrence.is_cancelled else STATUS_CODES.get(event.status, "CONFIRMED")
     lines = ["BEGIN:VEVENT", *_common(event, stamp, created, event.sequence or 0)]

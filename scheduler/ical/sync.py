@@ -18,9 +18,9 @@ import sqlalchemy as sa
 from flask import current_app
 
 from models import db, utcnow
-from models.errors import DomainError
+from models.errors import DomainError, Forbidden
 from models.feeds import SyncSource
-from scheduler.ical.imports import apply_plan, differences, remove_missing
+from scheduler.ical.imports import apply_plan, differences, existing_events, remove_missing
 from scheduler.ical.parse_ics import parse_ics
 from scheduler.ical.planned import ImportOptions, ImportRefused
 from scheduler.outbound import RefusedAddress, failure_reason, open_url
@@ -52,8 +52,6 @@ class SyncActor:
 
     def require(self, allowed: bool, message: str = "Action non autorisée pour la synchronisation.") -> None:
         if not allowed:
-            from models.errors import Forbidden
-
             raise Forbidden(message)
 
 
@@ -98,8 +96,6 @@ def sync_source(source: SyncSource, fetched: Fetched | None = None) -> dict:
     options = ImportOptions(partner=source.partner, place=source.place, kind=source.kind,
                             visibility=source.visibility, source=f"sync:{source.id}")
     plan = parse_ics(fetched.body, options)
-    from scheduler.ical.imports import existing_events
-
     existing = existing_events(plan)
     created = sum(1 for p in plan if p.uid not in existing)
     changed = sum(1 for p in plan if p.uid in existing and differences(p, existing[p.uid]))

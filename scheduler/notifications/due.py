@@ -21,6 +21,7 @@ from models.deliveries import (
     PartnerReminderSettings,
     ReminderOffset,
 )
+from models.users import User
 from scheduler.time.calendar import CalendarFilter, rules_in_window
 from scheduler.time.recurrence import (
     DAY,
@@ -246,8 +247,6 @@ def plan_weekly_programmes(lo: int, hi: int) -> Iterator[dict]:
 
 
 def plan_daily_digests(lo: int, hi: int) -> Iterator[dict]:
-    from models.users import User
-
     zone = current_app.config["DEFAULT_TIMEZONE"]
     instants = wall_instants(zone, DAILY_DIGEST_AT, lo, hi)
     if not instants:

@@ -8,10 +8,16 @@ from __future__ import annotations
 
 import email
 import email.policy
+import logging
 import threading
 import time
 from email.message import EmailMessage
 from pathlib import Path
+
+from aiosmtpd.controller import Controller
+
+import settings as maillage_settings
+from scheduler.notifications.mail import SmtpSettings
 
 
 class Mailbox:
@@ -48,13 +54,6 @@ def stored_messages(directory: Path) -> list[tuple[Path, EmailMessage]]:
 
 
 def main() -> None:
-    import logging
-
-    from aiosmtpd.controller import Controller
-
-    import settings as maillage_settings
-    from scheduler.notifications.mail import SmtpSettings
-
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     # The same settings, read the same way, as the app that sends (SMTP_URL) and lists (MAILBOX_DIR).
     settings = SmtpSettings.from_url(maillage_settings.value("SMTP_URL"))

@@ -10,9 +10,15 @@ from zoneinfo import ZoneInfo
 import sqlalchemy as sa
 from flask import current_app, render_template
 
-from models import Delivery, Event, Place, Subscription, db
+from models import Delivery, Event, Place, Quartier, Subscription, db
+from models.conflicts import ConflictCase, ScheduleConflict
+from models.operations.cases import case_link_token
+from models.operations.conflicts import conflicts_query
 from models.operations.subscriptions import link_token
+from models.users import User
 from scheduler.french import french_date, french_datetime, french_time
+from scheduler.ical.feeds import FeedSpec, build_feed
+from scheduler.ical.render import render_occurrence
 from scheduler.notifications.mail import build_message
 from scheduler.notifications.notices import (
     case_facts,
@@ -75,8 +81,6 @@ def _occurrence_data(event: Event, occurrence: Occurrence) -> dict:
 
 
 def _attachment(event: Event, occurrence: Occurrence, for_public: bool) -> bytes:
-    from scheduler.ical.render import render_occurrence
-
     places = {p.id: p for p in db.session.scalars(sa.select(Place).where(Place.id == occurrence.place_id))}
     return render_occurrence(event, occurrence, _base_url(), include_people=not for_public, places=places)
 
@@ -198,8 +202,6 @@ def render_event_change(delivery: Delivery, now: datetime) -> Message:
         event = None  # that id now names another event
     ics = None
     if event is not None:
-        from scheduler.ical.feeds import FeedSpec, build_feed
-
         ics = build_feed(FeedSpec("event", str(event.id), private=delivery.subscription_id is None),
                          now.date(), _base_url(), current_app.config["DEFAULT_TIMEZONE"])
     links = ([("Voir l'événement", f"{_base_url()}/evenements/{delivery.event_id}")] if event is not None
@@ -254,8 +256,6 @@ def render_confirmation(delivery: Delivery, now: datetime) -> Message:
 
 
 def target_label(subscription: Subscription) -> str:
-    from models import Quartier
-
     model = {"quartier": Quartier, "place": Place, "event": Event}[subscription.target_type]
     target = db.session.get(model, subscription.target_id)
     if target is None:
@@ -308,8 +308,6 @@ CHANGE_WORDS = {"opened": "signalé", "reopened": "rouvert", "accepted": "accept
 
 def case_link(case_id: int, recipient: str) -> str:
     """The case's page, opened for `recipient` by a signed link (no account needed)."""
-    from models.operations.cases import case_link_token
-
     token = case_link_token(case_id, recipient, current_app.config["SECRET_KEY"])
     return f"{_base_url()}/coordination/cas/{case_id}?jeton={token}"
 
@@ -317,8 +315,6 @@ def case_link(case_id: int, recipient: str) -> str:
 def _change_facts(change: dict) -> dict | None:
     """What a message says of one case change: written in the change when the case went with its
     event, else read now (None: gone)."""
-    from models.conflicts import ConflictCase, ScheduleConflict
-
     if change.get("facts") is not None:
         return change["facts"]
     if change.get("case_id") is not None:
@@ -385,9 +381,6 @@ def render_conflict_digest(delivery: Delivery, now: datetime) -> Message:
 
 
 def render_daily_digest(delivery: Delivery, now: datetime) -> Message:
-    from models.operations.conflicts import conflicts_query
-    from models.users import User
-
     user = db.session.get(User, delivery.payload["user_id"])
     if user is None or not user.is_active:
         raise Skip("Compte désactivé.")

@@ -15,6 +15,8 @@ import sqlalchemy as sa
 from flask import current_app
 
 from models import Delivery, Event, Partner, Place, Subscription, db, utcnow
+from models.conflicts import ConflictNotice
+from models.operations.cases import dates_of
 from models.operations.deliveries import add_deliveries_if_new, add_delivery_if_new
 from scheduler.french import french_datetime, summarise_dates
 from scheduler.notifications.due import Recipients, delivery_key, iso_instant
@@ -258,8 +260,6 @@ def plan_conflict_notices(recipients: Recipients, now: datetime, case_ids: Itera
     With `case_ids`, only the notices of those cases, and each change carries what its message
     says (`facts`, and `note`): the cases are about to be deleted with their event, and the
     message is sent after."""
-    from models.conflicts import ConflictNotice
-
     q = sa.select(ConflictNotice).where(ConflictNotice.sent_at.is_(None)).order_by(ConflictNotice.id)
     if case_ids is not None:
         q = q.where(ConflictNotice.case_id.in_(list(case_ids)))
@@ -321,8 +321,6 @@ def conflict_facts(conflict) -> dict | None:
 def case_facts(case) -> dict | None:
     """What a case's notice says about it (None when a series is gone): its two series, its
     kind, and its dates summarised ("les mardis du 8 déc. au 30 mars, 17 dates")."""
-    from models.operations.cases import dates_of
-
     if case.a_event is None or case.b_event is None:
         return None
     a, b = case.a_event, case.b_event

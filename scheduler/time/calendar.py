@@ -12,9 +12,9 @@ from types import SimpleNamespace
 import sqlalchemy as sa
 from sqlalchemy.orm import selectinload
 
-from models import Event, OccurrenceException, Partner, Place, Quartier, db
+from models import Event, OccurrenceException, Partner, Person, Place, Quartier, db
 from models.errors import InvalidInput, NotFound
-from models.events import event_organisers
+from models.events import event_organisers, event_people
 from scheduler.time.recurrence import (
     Occurrence,
     expand,
@@ -223,9 +223,6 @@ def occurrences_at_most(f: CalendarFilter, start: datetime, end: datetime, limit
 
 
 def _event_facts(ids: set[int], people: bool) -> dict[int, EventFacts]:
-    from models import Person
-    from models.events import event_people
-
     if not ids:
         return {}
     events = {r.id: EventFacts(r.id, r.title, r.kind, r.status, r.visibility,
@@ -268,9 +265,6 @@ def rules_in_window(f: CalendarFilter, start: datetime, end: datetime, people: b
 
 
 def _rules_in_window(f: CalendarFilter, start: datetime, end: datetime, people: bool) -> list:
-    from models import Person
-    from models.events import event_people
-
     selected = _in_window(events_query(f), start, end)
     # Core rows through the session's connection: the ORM's row processing and Row._asdict() cost
     # more than the rest for the ~20,000 series of a national week. Flushed first, as the session
