@@ -15,8 +15,10 @@ def init_app(app) -> None:
         events,
         feeds,
         legal,
+        partners,
         places_map,
         public,
+        reports,
         security,
         subscriptions,
     )
@@ -26,10 +28,12 @@ def init_app(app) -> None:
     app.register_blueprint(bp)
     auth.init_app(app)  # sign-in, sessions and CSRF for every page
     app.register_blueprint(coordination.bp)
+    app.register_blueprint(reports.bp)  # /coordination/couverture, /coordination/bilan
     app.register_blueprint(events.bp)  # /coordination/evenements: the event form, its preview, cancel, duplicate
     app.register_blueprint(deliveries.bp)  # /coordination/envois: what was sent, failed, waits
     app.register_blueprint(legal.bp)  # personal data, legal notice, accessibility statement, favicon
     app.register_blueprint(places_map.bp)  # /carte: the places on a map, and their list beside it
+    app.register_blueprint(partners.bp)  # /partenaires: who does what, where
     app.register_blueprint(public.bp)  # "/", quartiers, lieux, evenements, ecran, widget
     # One per app, not per process: tests run apps on different databases side by side.
     app.extensions["page_cache"] = public.PageCache()
