@@ -49,6 +49,8 @@ class PlannedEventSchema(BaseSchema):
     exceptions = fields.Function(lambda p: len(p.exceptions))
     line = fields.Integer(allow_none=True)
     changes = fields.List(fields.String())
+    notes = fields.List(fields.String(), metadata={"description": "ce que l'import fait de l'événement, à savoir "
+                                                   "(une série écrite en UTC gardée en UTC…)"})
 
 
 class ImportResultSchema(BaseSchema):

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import subprocess
-from datetime import date, datetime, time
+from datetime import UTC, date, datetime, time
 from pathlib import Path
 
 import icalendar
@@ -86,11 +86,22 @@ def window(start: date, end: date, tz) -> tuple[datetime, datetime]:
 ICALJS_SCRIPT = Path(__file__).parent / "vendor" / "occurrences.cjs"
 
 
-def with_icaljs(body: bytes, start: datetime, end: datetime) -> set[tuple[int, int, bool]]:
+def with_icaljs(body: bytes, start: datetime, end: datetime, floating_zone=None) -> set[tuple[int, int, bool]]:
     """The occurrences as ical.js (Thunderbird's reader, run by node) gives them; overrides are
-    passed to their series explicitly with strictExceptions (tests/vendor/occurrences.cjs)."""
+    passed to their series explicitly with strictExceptions (tests/vendor/occurrences.cjs).
+    Floating times and dates are on the wall clock of `floating_zone` (our feeds have none: an
+    imported file may), and refused without one."""
     result = subprocess.run(["node", str(ICALJS_SCRIPT), str(int(start.timestamp())), str(int(end.timestamp()))],
                             input=body, capture_output=True, check=False, timeout=120)
     if result.returncode != 0:
         raise AssertionError(f"ical.js could not read the feed: {result.stderr.decode()[-2000:]}")
-    return {(int(s), int(e), bool(c)) for s, e, c in json.loads(result.stdout)}
+
+    def instant(epoch: int, floating: bool) -> int:
+        if not floating:
+            return int(epoch)
+        if floating_zone is None:
+            raise AssertionError("floating time or date where an instant was expected")
+        wall = datetime.fromtimestamp(epoch, UTC).replace(tzinfo=None)
+        return int(wall.replace(tzinfo=floating_zone).timestamp())
+
+    return {(instant(s, fs), instant(e, fe), bool(c)) for s, e, c, fs, fe in json.loads(result.stdout)}

@@ -92,7 +92,7 @@ class Preview:
             v = planned.values
             return {"uid": planned.uid, "title": planned.title, "place": v["place"].name,
                     "starts": f"{v['start_date']:%d/%m/%Y} {v['start_time']:%H:%M}",
-                    "is_series": v["frequency"] != "once", "changes": list(changes)}
+                    "is_series": v["frequency"] != "once", "changes": list(changes), "notes": list(planned.notes)}
 
         return {"created": [item(p) for p in self.created], "changed": [item(p, c) for p, _, c in self.changed],
                 "unchanged": [item(p) for p, _ in self.unchanged], "overlaps": self.overlaps,

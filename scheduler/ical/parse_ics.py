@@ -26,12 +26,13 @@ from scheduler.ical.planned import (
     PlannedEvent,
     PlannedException,
 )
-from scheduler.ical.render import default_horizon
+from scheduler.ical.render import default_horizon, is_utc
 from scheduler.time.recurrence import (
     SeriesRule,
     gives_occurrence,
     holiday_region_of,
     rule_dates,
+    rule_days,
     skipped_holidays,
 )
 from scheduler.time.rules import LAST_YEAR, MAX_COUNT, MAX_DURATION_MINUTES, local_to_utc, year_problem
@@ -154,9 +155,9 @@ def _shown(value: str, limit: int = 60) -> str:
     return value if len(value) <= limit else value[:limit] + "…"
 
 
-def _zone_name(value: datetime, tzid: str | None, fallback: str) -> str:
-    """An IANA zone for a DTSTART: its own when icalendar knows it (Outlook's Windows names
-    included), otherwise the place's (the instant is kept; the wall clock follows the place)."""
+def _zone_name(value: datetime, tzid: str | None, fallback: str | None) -> str | None:
+    """The IANA zone of a DTSTART when icalendar knows it (Outlook's Windows names included);
+    `fallback` for UTC and for a zone only the file defines (see `_plan_in_its_zone`)."""
     key = getattr(value.tzinfo, "key", None)
     if key and key != "UTC" and is_known_timezone(key):
         return key
@@ -165,7 +166,7 @@ def _zone_name(value: datetime, tzid: str | None, fallback: str) -> str:
             from icalendar.timezone.windows_to_olson import WINDOWS_TO_OLSON
 
             name = WINDOWS_TO_OLSON.get(tzid, tzid)
-            if is_known_timezone(name):
+            if is_known_timezone(name) and not is_utc(name):
                 ZoneInfo(name)
                 return name
         except (ZoneInfoNotFoundError, ValueError):
@@ -265,7 +266,7 @@ def parse_ics(data: bytes, options: ImportOptions, progress=None) -> list[Planne
             if "RECURRENCE-ID" in component:
                 overrides.append((index, component, uid, default_tz))
                 continue
-            planned = _plan_vevent(component, uid, default_tz, options, places)
+            planned = _plan_in_its_zone(component, uid, default_tz, options, places)
             planned.line, planned.component = line, label
             if planned.uid in masters:
                 if uid:
@@ -284,7 +285,7 @@ def parse_ics(data: bytes, options: ImportOptions, progress=None) -> list[Planne
             master = masters.get(uid)
             if master is None:  # an occurrence without its series (Google: invited to one date)
                 rid = _prop(component, "RECURRENCE-ID")
-                single = _plan_vevent(component, f"{uid}-{_stamp(rid)}", default_tz, options, places)
+                single = _plan_in_its_zone(component, f"{uid}-{_stamp(rid)}", default_tz, options, places)
                 single.line, single.component = line, label
                 masters.setdefault(single.uid, single)
             else:
@@ -421,18 +422,76 @@ def _clean_description(text: str) -> str:
     return "\n".join(lines).strip()[:10000]
 
 
-def _plan_vevent(component, uid: str, default_tz: str, options: ImportOptions, places) -> PlannedEvent:
+# How far a series without end is followed to compare the instants it gives in two zones.
+_COMPARED_DAYS = 3660
+
+
+def _plan_in_its_zone(component, uid: str, default_tz: str, options: ImportOptions, places) -> PlannedEvent:
+    """A VEVENT planned on the wall clock of its own zone when it is an IANA one; a series written
+    in UTC or in a zone only the file defines (its VTIMEZONE) goes to the place's zone only when
+    every instant stays the same, else stays in UTC, else is refused: no occurrence moves."""
+    start = _prop(component, "DTSTART")
+    if not isinstance(start, datetime) or start.tzinfo is None:
+        return _plan_vevent(component, uid, default_tz, options, places)
+    tzid = component["DTSTART"].params.get("TZID")
+    known = _zone_name(start, tzid, None)
+    if known is not None:
+        return _plan_vevent(component, uid, known, options, places)
+    own = start.tzinfo
+    own_key = getattr(own, "key", None)
+    written_in_utc = not tzid or (own_key is not None and is_utc(own_key))
+    if written_in_utc:
+        truth = _plan_vevent(component, uid, "UTC", options, places)
+        candidates = [(default_tz, None)]
+    else:  # the file's own zone: its wall clock, expanded with its own rules, is the truth
+        truth = _plan_vevent(component, uid, default_tz, options, places, wall_zone=own)
+        candidates = [(default_tz, own), (default_tz, None), ("UTC", None)]
+    if truth.values["frequency"] == "once":  # one instant: the place's clock names it as well
+        return _plan_vevent(component, uid, default_tz, options, places)
+    instants = _series_instants(truth.values, own)
+    for tz, wall_zone in candidates:
+        try:
+            planned = _plan_vevent(component, uid, tz, options, places, wall_zone=wall_zone)
+        except _VeventError:
+            continue
+        if _series_instants(planned.values, ZoneInfo(tz)) == instants:
+            if written_in_utc:
+                planned.notes.append(f"série écrite en UTC, mise à l'heure de {tz} : mêmes instants")
+            elif tz != default_tz:
+                planned.notes.append(f"fuseau « {tzid} » du fichier sans changement d'heure : série gardée en UTC, "
+                                     "mêmes instants")
+            return planned
+    if written_in_utc:
+        truth.notes.append("série écrite en UTC : gardée en UTC pour garder ses instants (son heure locale "
+                           "change d'une heure aux changements d'heure)")
+        return truth
+    raise _VeventError(f"fuseau horaire « {_shown(tzid)} » défini par le fichier, inconnu de Maillage, et dont les "
+                       f"changements d'heure diffèrent de ceux de {default_tz} : exportez le calendrier avec un "
+                       "fuseau IANA (exemple : Europe/Paris)", "DTSTART")
+
+
+def _series_instants(values: dict, zone) -> list[int]:
+    """The instants of a planned series' rule (before exceptions) with its wall clock in `zone`."""
+    rule = _series_rule(values)
+    last = rule.start_ord + _COMPARED_DAYS
+    days = rule_days(rule, rule.start_ord, min(last, rule.until_ord or last))
+    at = values["start_time"]
+    return [int(datetime.combine(date.fromordinal(d), at, tzinfo=zone).timestamp()) for d in days]
+
+
+def _plan_vevent(component, uid: str, tz: str, options: ImportOptions, places, wall_zone=None) -> PlannedEvent:
+    """The VEVENT as a series on the wall clock of `tz` (or of `wall_zone`, a zone that the file
+    defines, whose wall clock is kept as it is written)."""
     start = _prop(component, "DTSTART")
     if start is None:
         raise _VeventError("DTSTART manquant : l'événement n'a pas de date", "DTSTART")
     if not isinstance(start, (date, datetime)):
         raise _VeventError("DTSTART doit être une date ou une date et heure", "DTSTART")
-    tzid = component["DTSTART"].params.get("TZID")
     all_day = not isinstance(start, datetime)
-    tz = default_tz if all_day or start.tzinfo is None else _zone_name(start, tzid, default_tz)
+    floating = all_day or start.tzinfo is None
     zone = ZoneInfo(tz)
     begin = _instant(start, zone, time())
-    local = begin.astimezone(zone)
+    local = begin.astimezone(wall_zone or zone)
     end = _prop(component, "DTEND")
     duration = _prop(component, "DURATION")
     if end is not None:
@@ -440,7 +499,10 @@ def _plan_vevent(component, uid: str, default_tz: str, options: ImportOptions, p
             raise _VeventError("DTEND n'est pas du même type que DTSTART (date ou date et heure)", "DTEND")
         minutes = (_instant(end, zone, time()) - begin) / timedelta(minutes=1)
     elif isinstance(duration, timedelta):
-        minutes = duration / timedelta(minutes=1)
+        # Days of a DURATION are days of the calendar (RFC 5545): 23 or 25 hours across a change of time.
+        nominal = datetime.combine(local.date() + timedelta(days=duration.days), local.time().replace(tzinfo=None))
+        ends = nominal.replace(tzinfo=wall_zone or zone) + timedelta(seconds=duration.seconds)
+        minutes = (ends - begin) / timedelta(minutes=1)
     else:
         minutes = 24 * 60 if all_day else 0
     minutes = round(minutes)
@@ -478,19 +540,37 @@ def _plan_vevent(component, uid: str, default_tz: str, options: ImportOptions, p
     if not uid:
         # No UID (rare, some hand-written files): one from the content, so a re-import matches.
         uid = "import-" + hashlib.sha256(f"{title}|{begin.isoformat()}|{minutes}".encode()).hexdigest()[:24]
-    planned = PlannedEvent(uid=uid[:255], values=values, all_day=all_day)
+    planned = PlannedEvent(uid=uid[:255], values=values, all_day=all_day, floating=floating)
     rrules = component.get("RRULE")
     if rrules is not None:
         if isinstance(rrules, list):
             if len(rrules) > 1:
                 raise _VeventError("plusieurs RRULE dans un même événement : non pris en charge", "RRULE")
             rrules = rrules[0]
-        _apply_rrule(values, dict(rrules), zone)
+        _apply_rrule(values, dict(rrules), wall_zone or zone, all_day)
+        if isinstance(duration, timedelta) and duration.days and end is None and not all_day:
+            _check_nominal_duration(values, duration, wall_zone or zone)
         _plan_exdates(planned, component)
     return planned
 
 
-def _apply_rrule(values: dict, rule: dict, zone: ZoneInfo) -> None:
+def _check_nominal_duration(values: dict, duration: timedelta, zone) -> None:
+    """A DURATION in days lasts 23 or 25 hours across a change of time: one length for the whole
+    series only when none of its occurrences crosses one."""
+    lengths = set()
+    at = values["start_time"]
+    rule = _series_rule(values)
+    last = rule.start_ord + _COMPARED_DAYS
+    for day in rule_days(rule, rule.start_ord, min(last, rule.until_ord or last)):
+        begins = datetime.combine(date.fromordinal(day), at, tzinfo=zone)
+        ends = datetime.combine(date.fromordinal(day) + timedelta(days=duration.days), at, tzinfo=zone)
+        lengths.add((ends - begins).total_seconds() + duration.seconds)
+        if len(lengths) > 1:
+            raise _VeventError("DURATION en jours d'une série dont des occurrences traversent un changement "
+                               "d'heure : leur durée varierait (23 ou 25 h) ; donnez plutôt DTEND", "DURATION")
+
+
+def _apply_rrule(values: dict, rule: dict, zone, all_day: bool = False) -> None:
     def one(name):
         items = rule.get(name) or []
         return items[0] if items else None
@@ -557,7 +637,7 @@ def _apply_rrule(values: dict, rule: dict, zone: ZoneInfo) -> None:
         until = None  # "until 9999": no end, as every reader takes it
     if until is not None:
         _check_year(until, "RRULE")
-        values["until"] = _until_date(until, values["start_time"], zone)
+        values["until"] = _until_date(until, values["start_time"], zone, all_day)
         if values["until"] < values["start_date"]:
             raise _VeventError("UNTIL est avant le début de la série", "RRULE")
     # DTSTART must be the series' first date: otherwise RFC 5545 counts it as an extra occurrence.
@@ -568,10 +648,11 @@ def _apply_rrule(values: dict, rule: dict, zone: ZoneInfo) -> None:
                            "la première date serait ambiguë", "DTSTART")
 
 
-def _until_date(until, start_time: time, zone: ZoneInfo) -> date:
-    """The last local day an occurrence may start on: UNTIL is inclusive, as an instant."""
+def _until_date(until, start_time: time, zone, all_day: bool) -> date:
+    """The last local day an occurrence may start on: UNTIL is inclusive, as an instant (a date
+    UNTIL of a timed series is its midnight, as readers take it: that day's occurrence is out)."""
     if not isinstance(until, datetime):
-        return until
+        return until if all_day or start_time == time() else until - timedelta(days=1)
     local = (until if until.tzinfo else until.replace(tzinfo=zone)).astimezone(zone)
     return local.date() if local.time().replace(tzinfo=None) >= start_time else local.date() - timedelta(days=1)
 
@@ -593,7 +674,10 @@ def _planned_rule(values: dict) -> SeriesRule:
     return _series_rule(values, region, zone)
 
 
-def _exdate_instants(component, zone: ZoneInfo, at: time) -> set[datetime]:
+def _exdate_instants(component, zone: ZoneInfo, at: time, floating: bool = False) -> set[datetime]:
+    """The instants EXDATE names; on a floating series, what its values say on the wall clock
+    (a UTC EXDATE of a floating series names the occurrence of the same written time, as readers
+    take it)."""
     found = set()
     exdates = component.get("EXDATE")
     for item in exdates if isinstance(exdates, list) else [exdates] if exdates is not None else []:
@@ -604,6 +688,8 @@ def _exdate_instants(component, zone: ZoneInfo, at: time) -> set[datetime]:
         for value in values:
             if isinstance(value, (date, datetime)):
                 _check_year(value, "EXDATE")
+                if floating and isinstance(value, datetime):
+                    value = value.replace(tzinfo=None)
                 found.add(_instant(value, zone, at))
     return found
 
@@ -614,7 +700,7 @@ def _plan_exdates(planned: PlannedEvent, component) -> None:
     series skips them or pauses for them instead (what Maillage's own feeds mean by them)."""
     values = planned.values
     zone = ZoneInfo(values["timezone"])
-    excluded = _exdate_instants(component, zone, values["start_time"])
+    excluded = _exdate_instants(component, zone, values["start_time"], planned.floating)
     given = {e for e in excluded if gives_occurrence(_series_rule(values), int(e.timestamp()))}
     # The span our feeds write holidays over (scheduler.ical.default_horizon).
     horizon = default_horizon(date.today()).toordinal()
@@ -649,6 +735,8 @@ def _plan_override(master: PlannedEvent, component) -> None:
         # Outlook names a date of an all-day series by its midnight, in its own zone or in UTC:
         # the date it writes is the one meant.
         rid = rid.date()
+    elif master.floating and isinstance(rid, datetime):
+        rid = rid.replace(tzinfo=None)  # a floating series' date named in UTC: its written time
     recurrence = _instant(rid, zone, values["start_time"])
     if not gives_occurrence(_planned_rule(values), int(recurrence.timestamp())):
         raise _VeventError(f"RECURRENCE-ID {recurrence.astimezone(zone):%d/%m/%Y %H:%M} n'est pas une date de la "
@@ -660,13 +748,18 @@ def _plan_override(master: PlannedEvent, component) -> None:
     start = _prop(component, "DTSTART")
     if not isinstance(start, (date, datetime)):
         raise _VeventError("DTSTART manquant ou invalide dans l'occurrence modifiée", "DTSTART")
-    begin = _instant(start, zone, values["start_time"])
+    # A date moves the occurrence to that whole day (midnight to midnight), as readers show it.
+    whole_day = not isinstance(start, datetime)
+    at = time() if whole_day else values["start_time"]
+    begin = _instant(start, zone, at)
     end = _prop(component, "DTEND")
     duration = _prop(component, "DURATION")
     if isinstance(end, (date, datetime)):
-        minutes = round((_instant(end, zone, values["start_time"]) - begin) / timedelta(minutes=1))
+        minutes = round((_instant(end, zone, at) - begin) / timedelta(minutes=1))
     elif isinstance(duration, timedelta):
         minutes = round(duration / timedelta(minutes=1))
+    elif whole_day:
+        minutes = round((_instant(start + timedelta(days=1), zone, at) - begin) / timedelta(minutes=1))
     else:
         minutes = values["duration_minutes"]
     if not 1 <= minutes <= MAX_DURATION_MINUTES:

@@ -63,6 +63,8 @@ class PlannedEvent:
     values: dict  # Event fields, place as a Place
     exceptions: list[PlannedException] = field(default_factory=list)
     all_day: bool = False  # DTSTART was a date
+    floating: bool = False  # DTSTART had no zone (a date, or a time on the wall clock of whoever reads it)
+    notes: list[str] = field(default_factory=list)  # what the preview tells (a zone kept or changed)
     line: int | None = None
     component: str = ""
 

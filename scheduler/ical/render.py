@@ -97,6 +97,49 @@ def zone_form(tzid: str) -> tuple[str, str]:
     return (":", "Z") if is_utc(tzid) else (f";TZID={tzid}:", "")
 
 
+def _unclear(naive: datetime, zone: ZoneInfo) -> bool:
+    """A wall-clock time that a change of time makes ambiguous (autumn) or skips (spring)."""
+    return naive.replace(tzinfo=zone, fold=0).utcoffset() != naive.replace(tzinfo=zone, fold=1).utcoffset()
+
+
+def instant_value(epoch: int, zone: ZoneInfo, tzid: str) -> str:
+    """`;TZID=…:wall clock` for an instant, or `:…Z` when its wall-clock time is ambiguous: readers
+    take the first instance of an ambiguous time, which may not be this one (DESIGN.md)."""
+    at, z = zone_form(tzid)
+    local = datetime.fromtimestamp(epoch, zone)
+    if not z and _unclear(local.replace(tzinfo=None), zone):
+        return ":" + utc_stamp(local)
+    return f"{at}{local:%Y%m%dT%H%M%S}{z}"
+
+
+def recurrence_value(rec: int, rule, zone: ZoneInfo, tzid: str) -> str:
+    """A RECURRENCE-ID (or EXDATE) in the form of DTSTART, or in UTC when the rule's wall-clock time
+    is ambiguous or skipped that day: readers then expand the rule to an instant of their own
+    choosing, and only the UTC value names the one the series gives."""
+    at, z = zone_form(tzid)
+    local = datetime.fromtimestamp(rec, zone)
+    wall = datetime.combine(local.date(), datetime.min.time()) + timedelta(seconds=rule.start_seconds)
+    if not z and (_unclear(wall, zone) or _unclear(local.replace(tzinfo=None), zone)):
+        return ":" + utc_stamp(local)
+    return f"{at}{local:%Y%m%dT%H%M%S}{z}"
+
+
+def _other_readings(rule, zone: ZoneInfo) -> list[int]:
+    """For the exceptions of a series at a wall-clock time that the spring change skips, the other
+    instant readers may give that date: RFC 5545 takes the offset before the change (what the
+    series gives, and its RECURRENCE-ID in UTC names), vobject and ical.js the one after. Written
+    as an EXDATE, their occurrence does not stay live beside the cancelled or moved one."""
+    found = []
+    for rec in rule.exceptions:
+        local = datetime.fromtimestamp(rec, zone)
+        wall = datetime.combine(local.date(), datetime.min.time()) + timedelta(seconds=rule.start_seconds)
+        before, after = (int(wall.replace(tzinfo=zone, fold=f).timestamp()) for f in (0, 1))
+        if before == rec and after != rec and wall.replace(tzinfo=zone, fold=0).utcoffset() < \
+                wall.replace(tzinfo=zone, fold=1).utcoffset():
+            found.append(after)
+    return sorted(found)
+
+
 def _offset(seconds: int) -> str:
     sign = "-" if seconds < 0 else "+"
     seconds = abs(seconds)
@@ -179,6 +222,9 @@ class RenderContext:
     places: dict = field(default_factory=dict)  # id -> Place, for occurrences moved to another place
     people: dict = field(default_factory=dict)  # id -> Person, for occurrences with other people
     zones: set = field(default_factory=set)  # TZIDs used so far (filled while rendering)
+    # A series in UTC is used: no X-WR-TIMEZONE then, which readers that apply it would put
+    # the UTC values of, and repeat the series on its wall clock.
+    utc_used: bool = False
 
 
 def default_horizon(today: date) -> date:
@@ -312,9 +358,17 @@ def event_lines(event, ctx: RenderContext) -> list[str]:
             away = [rec for rec, x in rule.exceptions.items()
                     if not x.is_cancelled and x.place_id is not None and x.place_id != ctx.place_id]
         values = [_local_of_ordinal(d, rule.start_seconds) for d in exdates]
-        values += [_local_of_epoch(rec, zone) for rec in away]
+        in_utc = [utc_stamp(datetime.fromtimestamp(other, UTC)) for other in _other_readings(rule, zone)]
+        for rec in away:
+            value = recurrence_value(rec, rule, zone, tz)
+            if value.startswith(at):
+                values.append(value[len(at):].removesuffix(z))
+            else:
+                in_utc.append(value[1:])
         if values:
             lines.append(f"EXDATE{at}" + ",".join(v + z for v in sorted(values)))
+        if in_utc:
+            lines.append("EXDATE:" + ",".join(sorted(in_utc)))
     lines += _body(event, ctx, event.place, event.room, people_ids, status)
     lines.append("END:VEVENT")
 
@@ -334,9 +388,9 @@ def event_lines(event, ctx: RenderContext) -> list[str]:
         x_stamp = utc_stamp(max(exception.updated_at, event.updated_at))
         lines += ["BEGIN:VEVENT", f"UID:{event.uid}", f"DTSTAMP:{x_stamp}", f"CREATED:{created}",
                   f"LAST-MODIFIED:{x_stamp}", f"SEQUENCE:{sequence}",
-                  f"RECURRENCE-ID{at}{_local_of_epoch(rec, zone)}{z}",
-                  f"DTSTART{at}{_local_of_epoch(starts, zone)}{z}",
-                  f"DTEND{at}{_local_of_epoch(starts + duration, zone)}{z}",
+                  f"RECURRENCE-ID{recurrence_value(rec, rule, zone, tz)}",
+                  f"DTSTART{instant_value(starts, zone, tz)}",
+                  f"DTEND{instant_value(starts + duration, zone, tz)}",
                   *_body(event, ctx, place, room, people, x_status)]
         if spec.is_cancelled and exception.reason:
             lines.append(f"COMMENT:{escape_text('Annulé : ' + exception.reason)}")
@@ -376,10 +430,9 @@ def _single_with_exception(event, ctx, rule, zone, stamp, created, status, seque
     starts = spec.starts_at if spec.starts_at is not None else rec
     duration = spec.duration if spec.duration is not None else rule.duration
     place = ctx.places.get(spec.place_id, event.place) if spec.place_id is not None else event.place
-    at, z = zone_form(event.timezone)
     return ["BEGIN:VEVENT", *_common(event, stamp, created, sequence),
-            f"DTSTART{at}{_local_of_epoch(starts, zone)}{z}",
-            f"DTEND{at}{_local_of_epoch(starts + duration, zone)}{z}",
+            f"DTSTART{instant_value(starts, zone, event.timezone)}",
+            f"DTEND{instant_value(starts + duration, zone, event.timezone)}",
             *_body(event, ctx, place, spec.room if spec.room is not None else event.room,
                    spec.person_ids if spec.person_ids is not None else people_ids,
                    "CANCELLED" if spec.is_cancelled else status),
@@ -389,6 +442,8 @@ def _single_with_exception(event, ctx, rule, zone, stamp, created, status, seque
 def _use_zone(ctx: RenderContext, tzid: str) -> None:
     if not is_utc(tzid):  # UTC values need no VTIMEZONE
         ctx.zones.add(tzid)
+    else:
+        ctx.utc_used = True
 
 
 def _first_instant(rule, day_ord: int) -> int:
@@ -400,7 +455,6 @@ def _first_instant(rule, day_ord: int) -> int:
 
 def _moved_here(event, ctx, rule, zone, stamp, created, status, sequence) -> list[str]:
     lines = []
-    at, z = zone_form(event.timezone)
     for exception in event.exceptions:
         rec = int(exception.recurrence_start.timestamp())
         spec = rule.exceptions[rec]
@@ -412,8 +466,8 @@ def _moved_here(event, ctx, rule, zone, stamp, created, status, sequence) -> lis
         # Its own UID: without the series, a RECURRENCE-ID alone is not understood by clients.
         lines += ["BEGIN:VEVENT", f"UID:{event.uid}-{utc_stamp(exception.recurrence_start)}",
                   f"DTSTAMP:{stamp}", f"CREATED:{created}", f"LAST-MODIFIED:{stamp}", f"SEQUENCE:{sequence}",
-                  f"DTSTART{at}{_local_of_epoch(starts, zone)}{z}",
-                  f"DTEND{at}{_local_of_epoch(starts + duration, zone)}{z}",
+                  f"DTSTART{instant_value(starts, zone, event.timezone)}",
+                  f"DTEND{instant_value(starts + duration, zone, event.timezone)}",
                   *_body(event, ctx, ctx.places.get(ctx.place_id, event.place),
                          spec.room if spec.room is not None else event.room, people, status),
                   "END:VEVENT"]
@@ -439,8 +493,9 @@ def render_calendar(events, head: CalendarHead, ctx: RenderContext, year: int | 
         body += event_lines(event, ctx)
     ttl = f"PT{head.refresh_minutes}M" if head.refresh_minutes % 60 else f"PT{head.refresh_minutes // 60}H"
     lines = ["BEGIN:VCALENDAR", "VERSION:2.0", f"PRODID:{PRODID}", "CALSCALE:GREGORIAN", "METHOD:PUBLISH",
-             f"NAME:{escape_text(head.name)}", f"X-WR-CALNAME:{escape_text(head.name)}",
-             f"X-WR-TIMEZONE:{head.timezone}"]
+             f"NAME:{escape_text(head.name)}", f"X-WR-CALNAME:{escape_text(head.name)}"]
+    if not ctx.utc_used:
+        lines.append(f"X-WR-TIMEZONE:{head.timezone}")
     if head.description:
         lines += [f"DESCRIPTION:{escape_text(head.description)}", f"X-WR-CALDESC:{escape_text(head.description)}"]
     lines += [f"REFRESH-INTERVAL;VALUE=DURATION:{ttl}", f"X-PUBLISHED-TTL:{ttl}"]
@@ -476,11 +531,11 @@ def render_occurrence(event, occurrence, base_url: str, include_people: bool = T
         place = ctx.places.get(occurrence.place_id) or db.session.get(Place, occurrence.place_id) or event.place
     status = "CANCELLED" if occurrence.is_cancelled else STATUS_CODES.get(event.status, "CONFIRMED")
     lines = ["BEGIN:VEVENT", *_common(event, stamp, created, event.sequence or 0)]
-    at, z = zone_form(event.timezone)
     if event.frequency != "once":
-        lines.append(f"RECURRENCE-ID{at}{_local_of_epoch(occurrence.recurrence_id, zone)}{z}")
-    lines += [f"DTSTART{at}{_local_of_epoch(occurrence.starts_at, zone)}{z}",
-              f"DTEND{at}{_local_of_epoch(occurrence.ends_at, zone)}{z}",
+        rule = rule_of(event)
+        lines.append(f"RECURRENCE-ID{recurrence_value(occurrence.recurrence_id, rule, zone, event.timezone)}")
+    lines += [f"DTSTART{instant_value(occurrence.starts_at, zone, event.timezone)}",
+              f"DTEND{instant_value(occurrence.ends_at, zone, event.timezone)}",
               *_body(event, ctx, place, occurrence.room, occurrence.person_ids, status), "END:VEVENT"]
     head = ["BEGIN:VCALENDAR", "VERSION:2.0", f"PRODID:{PRODID}", "CALSCALE:GREGORIAN", "METHOD:PUBLISH"]
     year = datetime.fromtimestamp(occurrence.starts_at, UTC).year

@@ -1,6 +1,7 @@
 // Expands an iCalendar body (stdin) with ical.js, the reader of Thunderbird and many web calendars.
 // Usage: node occurrences.cjs <window start epoch> <window end epoch>
-// Prints a JSON list of [start epoch, end epoch, cancelled] for the occurrences overlapping the window.
+// Prints a JSON list of [start epoch, end epoch, cancelled, start floating, end floating] for the
+// occurrences overlapping the window (floating: a date or a time without zone, counted as UTC).
 // Every VTIMEZONE of the file is registered first, as a calendar client does; overrides
 // (RECURRENCE-ID) are passed to their master explicitly with strictExceptions, so an override
 // that matches no date of the series is not silently added.
@@ -37,7 +38,10 @@ for (const root of roots) {
     const add = (start, end, item) => {
       const s = start.toUnixTime();
       const e = end.toUnixTime();
-      if (e > lo && s < hi) found.push([s, e, cancelled(item) || cancelled(master)]);
+      // Floating times and dates have no zone: ical.js counts them as UTC; the reader in Python
+      // puts them on the wall clock of the zone it is told (the flags say which are floating).
+      const floating = (time) => time.isDate || !time.zone || time.zone.tzid === "floating";
+      if (e > lo && s < hi) found.push([s, e, cancelled(item) || cancelled(master), floating(start), floating(end)]);
     };
     if (!event.isRecurring()) {
       add(event.startDate, event.endDate, master);
