@@ -17,6 +17,7 @@ def init_app(app) -> None:
         legal,
         places_map,
         public,
+        reports,
         security,
         subscriptions,
     )
@@ -28,6 +29,7 @@ def init_app(app) -> None:
     # /coordination: web/coordination.py's blueprint, with the routes web/cases.py adds to it
     # (the dashboard, a case's page and its decisions).
     app.register_blueprint(cases.bp)
+    app.register_blueprint(reports.bp)  # /coordination/couverture, /coordination/bilan
     app.register_blueprint(events.bp)  # /coordination/evenements: the event form, its preview, cancel, duplicate
     app.register_blueprint(deliveries.bp)  # /coordination/envois: what was sent, failed, waits
     app.register_blueprint(legal.bp)  # personal data, legal notice, accessibility statement, favicon

@@ -10,7 +10,7 @@ from models.errors import InvalidInput, NotFound
 from models.feeds import FeedToken, SyncSource
 from models.operations.audit import record
 from models.operations.partners import partner_quartier_ids
-from models.operations.urls import refuse_private_address
+from models.operations.urls import outbound_url
 
 
 def create_feed_token(actor, *, user=None, partner=None, label: str = "") -> tuple[FeedToken, str]:
@@ -84,16 +84,13 @@ def create_sync_source(actor, partner, place, url: str, kind: str = "permanence"
     """`allow_private`: the ALLOW_PRIVATE_URLS setting (models.operations.urls)."""
     actor.require(actor.can_edit_partner(partner))
     url = (url or "").strip()
-    if not url.lower().startswith(("http://", "https://", "webcal://")):
-        raise InvalidInput("Adresse invalide : elle doit commencer par https:// (ou webcal://).",
-                           {"url": ["Adresse http(s) ou webcal attendue."]})
-    if url.lower().startswith("webcal://"):
+    if url.lower().startswith("webcal://"):  # the scheme calendars use for a subscription: https
         url = "https://" + url[len("webcal://"):]
-    refuse_private_address(url, "url", allow_private)
+    url = outbound_url(url, "url", allow_private)
     if not 15 <= interval_minutes <= 24 * 60:
         raise InvalidInput("La fréquence de synchronisation va de 15 minutes à 24 heures.",
                            {"interval_minutes": ["Entre 15 et 1440 minutes."]})
-    source = SyncSource(partner=partner, place=place, url=url[:1000], kind=kind, visibility=visibility,
+    source = SyncSource(partner=partner, place=place, url=url, kind=kind, visibility=visibility,
                         interval_minutes=interval_minutes)
     db.session.add(source)
     db.session.flush()
