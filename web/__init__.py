@@ -15,6 +15,7 @@ def init_app(app) -> None:
         events,
         feeds,
         legal,
+        partners,
         places_map,
         public,
         reports,
@@ -34,6 +35,7 @@ def init_app(app) -> None:
     app.register_blueprint(deliveries.bp)  # /coordination/envois: what was sent, failed, waits
     app.register_blueprint(legal.bp)  # personal data, legal notice, accessibility statement, favicon
     app.register_blueprint(places_map.bp)  # /carte: the places on a map, and their list beside it
+    app.register_blueprint(partners.bp)  # /partenaires: who does what, where
     app.register_blueprint(public.bp)  # "/", quartiers, lieux, evenements, ecran, widget
     # One per app, not per process: tests run apps on different databases side by side.
     app.extensions["page_cache"] = public.PageCache()

@@ -7,6 +7,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from models.actor import Actor
 from models.base import db, dialect_insert, utcnow
 from models.deliveries import MAX_DAYS_BEFORE, STATES, Delivery, PartnerReminderSettings, ReminderOffset
 from models.errors import InvalidInput
@@ -18,7 +19,7 @@ def settings_for(partner_id: int) -> PartnerReminderSettings | None:
     return db.session.get(PartnerReminderSettings, partner_id)
 
 
-def set_reminder_settings(actor, partner, values: dict, allow_private: bool = False) -> PartnerReminderSettings:
+def set_reminder_settings(actor: Actor, partner, values: dict, allow_private: bool = False) -> PartnerReminderSettings:
     """Sets a partner's offsets ([{"days_before", "at"}]) and webhook URL; a webhook gets a secret.
     `allow_private`: the ALLOW_PRIVATE_URLS setting (models.operations.urls)."""
     actor.require(actor.can_edit_partner(partner))

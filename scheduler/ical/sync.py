@@ -34,7 +34,7 @@ JOB_MINUTES = 5  # how often the clock looks for sources that are due
 class SyncActor:
     """Who a sync writes as: the source's partner, through the clock (audited with no user)."""
 
-    id = None
+    id: int | None = None
     is_coordinator = False
 
     def __init__(self, partner):
@@ -106,7 +106,7 @@ def sync_source(source: SyncSource, fetched: Fetched | None = None) -> dict:
     apply_plan(actor, plan, options)
     removed = remove_missing(actor, options.source, {p.uid for p in plan})
     source.etag, source.last_modified_header = fetched.etag, fetched.last_modified
-    counts = {"created": created, "changed": changed, "removed": len(removed),
+    counts: dict[str, int | str] = {"created": created, "changed": changed, "removed": len(removed),
               "unchanged": len(plan) - created - changed}
     counts["status"] = "ok" if created or changed or removed else "unchanged"
     return counts
@@ -117,7 +117,7 @@ def run_source(source_id: int) -> SyncSource:
     Whatever goes wrong with one source (its server, its file, an address saved before the strict
     check, a bug the calendar finds) is its own result, never the next source's: nothing raises
     from here but the database's own failure to record it."""
-    source = db.session.get(SyncSource, source_id)
+    source = db.session.get_one(SyncSource, source_id)
     try:
         counts = sync_source(source)
         status = counts.pop("status")
@@ -125,7 +125,7 @@ def run_source(source_id: int) -> SyncSource:
         source.last_message = _summary(status, counts)
     except Exception as error:  # every failure is this source's result (see the docstring)
         db.session.rollback()  # nothing of a failed run stays
-        source = db.session.get(SyncSource, source_id)
+        source = db.session.get_one(SyncSource, source_id)
         message = _failure_message(error)
         source.last_status, source.last_message, source.last_counts = "error", message[:2000], {}
         if isinstance(error, KNOWN_FAILURES):

@@ -74,7 +74,7 @@ def _claim(delivery_id: int, now: datetime) -> bool:
 
 
 def _record_failure(delivery_id: int, now: datetime, error: str) -> None:
-    delivery = db.session.get(Delivery, delivery_id)
+    delivery = db.session.get_one(Delivery, delivery_id)
     attempts = delivery.attempts + 1  # the claim's own count was rolled back with it
     delivery.state = "failed"
     delivery.attempts = attempts

@@ -20,7 +20,7 @@ from models.errors import Forbidden, InvalidInput
 from models.events import EVENT_KINDS, event_organisers
 from models.partners import PARTNER_TYPES
 from scheduler.time.calendar import CalendarFilter, check_window, event_ids_in_window, rules_in_window
-from scheduler.time.recurrence import DAY, expand
+from scheduler.time.recurrence import DAY, expand, utc_offset
 
 # A zone blanche is a quartier without any presence of one of these kinds of partner; the public
 # employment service's two front doors for young people and job seekers unless asked otherwise.
@@ -148,7 +148,7 @@ def coverage(start: datetime, end: datetime, territory: Territory,
     return report
 
 
-def _add_occurrences(report: Coverage, rows: dict[int, QuartierCoverage], place_quartier: dict[int, int],
+def _add_occurrences(report: Coverage, rows: dict[int, QuartierCoverage], place_quartier: dict[int, int | None],
                      kind_of: dict[int, str], types_of: dict[int, set[str]], occurrences) -> None:
     lo, hi = int(report.start.timestamp()), int(report.end.timestamp())
     heat = report.heatmap
@@ -174,7 +174,7 @@ def _add_occurrences(report: Coverage, rows: dict[int, QuartierCoverage], place_
         offset = offsets.get(key)
         if offset is None:
             zone = zones.get(o.timezone) or zones.setdefault(o.timezone, ZoneInfo(o.timezone))
-            offset = offsets[key] = int(datetime.fromtimestamp(begin, zone).utcoffset().total_seconds())
+            offset = offsets[key] = int(utc_offset(datetime.fromtimestamp(begin, zone)).total_seconds())
         local = begin + offset
         while seconds > 0:  # spread over the hours of the wall clock it spans
             chunk = min(seconds, HOUR - local % HOUR)
