@@ -17,6 +17,7 @@ def init_app(app) -> None:
         legal,
         places_map,
         public,
+        reports,
         security,
         subscriptions,
     )
@@ -26,6 +27,7 @@ def init_app(app) -> None:
     app.register_blueprint(bp)
     auth.init_app(app)  # sign-in, sessions and CSRF for every page
     app.register_blueprint(coordination.bp)
+    app.register_blueprint(reports.bp)  # /coordination/couverture, /coordination/bilan
     app.register_blueprint(events.bp)  # /coordination/evenements: the event form, its preview, cancel, duplicate
     app.register_blueprint(deliveries.bp)  # /coordination/envois: what was sent, failed, waits
     app.register_blueprint(legal.bp)  # personal data, legal notice, accessibility statement, favicon
