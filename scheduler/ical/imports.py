@@ -46,7 +46,7 @@ def _exception_key(x, default_minutes: int) -> tuple:
     if x.is_cancelled:
         return (rec, True, None, None)
     starts = x.starts_at.astimezone(UTC) if x.starts_at is not None else rec
-    return (rec, False, starts, x.duration_minutes or default_minutes)
+    return (rec, False, starts, x.duration_minutes if x.duration_minutes is not None else default_minutes)
 
 
 def differences(planned: PlannedEvent, event: Event) -> dict:

@@ -298,7 +298,10 @@ def parse_ics(data: bytes, options: ImportOptions, progress=None) -> list[Planne
 
 
 def _calendar_zone(calendar, fallback: str) -> str:
+    """The zone of a calendar's floating times: its X-WR-TIMEZONE (Google), UTC included."""
     wr_tz = str(calendar.get("X-WR-TIMEZONE", "")).strip()
+    if wr_tz and is_known_timezone(wr_tz):
+        return wr_tz
     return _zone_name(datetime(2000, 1, 1, tzinfo=UTC), wr_tz, fallback) if wr_tz else fallback
 
 
@@ -506,10 +509,8 @@ def _plan_vevent(component, uid: str, tz: str, options: ImportOptions, places, w
     else:
         minutes = 24 * 60 if all_day else 0
     minutes = round(minutes)
-    if minutes <= 0:
-        if end is not None and minutes < 0:
-            raise _VeventError("la fin (DTEND) est avant le début (DTSTART)", "DTEND")
-        minutes = 1  # RFC 5545: no end means an instant; Maillage keeps one minute
+    if minutes < 0:
+        raise _VeventError("la fin (DTEND) est avant le début (DTSTART)", "DTEND")
     if minutes > MAX_DURATION_MINUTES:
         raise _VeventError("l'événement dure plus de 7 jours : Maillage ne gère pas de tels événements",
                            "DTEND" if end is not None else "DURATION")
@@ -762,7 +763,7 @@ def _plan_override(master: PlannedEvent, component) -> None:
         minutes = round((_instant(start + timedelta(days=1), zone, at) - begin) / timedelta(minutes=1))
     else:
         minutes = values["duration_minutes"]
-    if not 1 <= minutes <= MAX_DURATION_MINUTES:
+    if not 0 <= minutes <= MAX_DURATION_MINUTES:
         raise _VeventError("durée de l'occurrence modifiée invalide (fin avant le début, ou plus de 7 jours)", "DTEND")
     if begin == recurrence and minutes == values["duration_minutes"]:
         return  # an override that changes nothing Maillage keeps (a title, an alarm)

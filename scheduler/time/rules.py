@@ -54,7 +54,9 @@ def check_timing(e: Event) -> None:
     if e.frequency not in FREQUENCIES:
         raise InvalidInput.on("frequency", f"Fréquence non prise en charge : « {e.frequency} ». Une série ne peut "
                        "pas être plus fréquente que quotidienne (once, daily, weekly, monthly).")
-    if not 1 <= e.duration_minutes <= MAX_DURATION_MINUTES:
+    # 0: an instant (RFC 5545: an event without end), as an imported file may have; the API and
+    # the pages ask for an end after the start.
+    if not 0 <= e.duration_minutes <= MAX_DURATION_MINUTES:
         raise InvalidInput.on("duration_minutes", "La fin doit être après le début, et la durée d'au plus 7 jours.")
     if not 1 <= (e.interval or 1) <= 52:
         raise InvalidInput.on("interval", "L'intervalle doit être compris entre 1 et 52.")
