@@ -35,7 +35,8 @@ from scheduler.writes import EventWrites, delete_events
 
 # --- what an import changes ---------------------------------------------------------------------
 
-COMPARED = ("title", "description", "kind", "place", "visibility", "status", "timezone", "start_date", "start_time",
+COMPARED = ("title", "description", "kind", "place", "visibility", "status", "timezone", "all_day", "start_date",
+            "start_time",
             "duration_minutes", "frequency", "interval", "weekdays", "month_week", "until", "count",
             "skip_public_holidays", "pause_school_holidays", "holiday_region", "age_min", "age_max", "audience_tags")
 

@@ -501,6 +501,10 @@ def _plan_vevent(component, uid: str, tz: str, options: ImportOptions, places, w
         if not isinstance(end, (date, datetime)) or isinstance(end, datetime) != (not all_day):
             raise _VeventError("DTEND n'est pas du même type que DTSTART (date ou date et heure)", "DTEND")
         minutes = (_instant(end, zone, time()) - begin) / timedelta(minutes=1)
+        if all_day:  # days of the calendar, whatever their length in hours
+            minutes = (end - start).days * 24 * 60
+    elif isinstance(duration, timedelta) and all_day:
+        minutes = max(duration.days, 0) * 24 * 60  # a DURATION of a date counts days (RFC 5545)
     elif isinstance(duration, timedelta):
         # Days of a DURATION are days of the calendar (RFC 5545): 23 or 25 hours across a change of time.
         nominal = datetime.combine(local.date() + timedelta(days=duration.days), local.time().replace(tzinfo=None))
@@ -530,6 +534,7 @@ def _plan_vevent(component, uid: str, tz: str, options: ImportOptions, places, w
         "visibility": "partners" if klass in ("PRIVATE", "CONFIDENTIAL") else options.visibility,
         "status": {"CANCELLED": "cancelled", "TENTATIVE": "tentative"}.get(status, "confirmed"),
         "timezone": tz,
+        "all_day": all_day,
         "start_date": local.date(),
         "start_time": local.time().replace(tzinfo=None, microsecond=0),
         "duration_minutes": minutes,
