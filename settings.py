@@ -159,6 +159,16 @@ def email_address(text: str) -> str:
     return value
 
 
+def tiles_url(text: str) -> str:
+    """A map tile server's address with its {z}/{x}/{y} placeholders (Leaflet's form)."""
+    value = text.strip()
+    parts = urlsplit(value.replace("{", "").replace("}", ""))
+    placeholders = all(p in value for p in ("{z}", "{x}", "{y}"))
+    if parts.scheme not in ("http", "https") or not parts.netloc or not placeholders:
+        raise ValueError("une adresse https://…/{z}/{x}/{y}.png est attendue")
+    return value
+
+
 def folder(text: str) -> str:
     if not text.strip():
         raise ValueError("un chemin de dossier est attendu")
@@ -261,6 +271,11 @@ SETTINGS: tuple[Setting, ...] = (
             "Mentions légales : l'hébergeur (nom, adresse, téléphone)."),
     Setting("DATA_CONTROLLER", "L'éditeur du site (à renseigner)", text_line,
             "Données personnelles : le responsable du traitement (structure et adresse)."),
+    Setting("MAP_TILES_URL", "https://tile.openstreetmap.org/{z}/{x}/{y}.png", tiles_url,
+            "Le serveur des fonds de carte de /carte ; en production, un serveur qui l'accepte (celui "
+            "d'OpenStreetMap limite son usage)."),
+    Setting("MAP_ATTRIBUTION", "© les contributeurs d'OpenStreetMap", text_line,
+            "La mention de la source des fonds de carte, affichée sur la carte."),
     Setting("CONTACT_EMAIL", "contact@maillage.invalid", email_address,
             "À qui écrire pour ses données personnelles ou un défaut d'accessibilité."),
 )

@@ -13,6 +13,7 @@ from marshmallow import ValidationError, fields, validates_schema
 from api.auth import api_user
 from api.schemas import BaseSchema, between, one_of
 from models.events import EVENT_KINDS
+from models.operations.place_search import places_near
 from scheduler.time.calendar import MAX_WINDOW_DAYS, CalendarFilter, occurrences_at_most
 from scheduler.time.rules import OUT_OF_CALENDAR, in_calendar
 
@@ -49,6 +50,24 @@ class InstantOrDate(fields.Field):
         return instant
 
 
+DEFAULT_RADIUS_KM, MAX_RADIUS_KM = 10.0, 200.0
+
+
+class Position(fields.Field):
+    """`45.146,5.717`: a latitude and a longitude in decimal degrees."""
+
+    default_error_messages = {"invalid": "Position attendue sous la forme latitude,longitude (exemple : 45.146,5.717)."}
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        try:
+            lat, lon = (float(x) for x in str(value).split(","))
+        except ValueError:
+            raise self.make_error("invalid") from None
+        if not (-90 <= lat <= 90 and -180 <= lon <= 180):
+            raise self.make_error("invalid")
+        return lat, lon
+
+
 class OccurrenceQueryArgsSchema(BaseSchema):
     start = InstantOrDate(metadata={"description": "début de la période (par défaut : aujourd'hui)"})
     end = InstantOrDate(metadata={"description": f"fin (par défaut : {DEFAULT_WINDOW_DAYS} jours après le début ; "
@@ -59,6 +78,10 @@ class OccurrenceQueryArgsSchema(BaseSchema):
     kind = fields.String(validate=one_of(EVENT_KINDS))
     audience = fields.String(metadata={"description": "étiquette de public (exemple : sans diplôme)"})
     age = fields.Integer(validate=between(0, 120), metadata={"description": "âge compris dans la tranche"})
+    near = Position(metadata={"description": "latitude,longitude (degrés décimaux) : les lieux autour de ce point, "
+                                            "avec leur distance (place.distance_km)"})
+    radius_km = fields.Float(load_default=DEFAULT_RADIUS_KM, validate=between(0.1, MAX_RADIUS_KM),
+                             metadata={"description": f"rayon autour de near, en km (au plus {MAX_RADIUS_KM:.0f})"})
 
     @validates_schema
     def check_window(self, data, **kwargs):
@@ -143,8 +166,13 @@ class Occurrences(MethodView):
         start = args.get("start") or datetime.combine(datetime.now(zone).date(), time(), zone)
         end = args.get("end") or start + timedelta(days=DEFAULT_WINDOW_DAYS)
         user = api_user()
+        near = dict(places_near(*args["near"], args["radius_km"])) if "near" in args else None
         f = CalendarFilter(partner=args.get("partner"), place=args.get("place"), quartier=args.get("quartier"),
                            kind=args.get("kind"), tag=args.get("audience"), age=args.get("age"),
-                           include_private=user is not None)
-        return occurrence_payloads(occurrences_at_most(f, start, end, MAX_OCCURRENCES, people=user is not None),
-                                   include_people=user is not None)
+                           include_private=user is not None, place_ids=tuple(near) if near is not None else None)
+        rows = occurrences_at_most(f, start, end, MAX_OCCURRENCES, people=user is not None)
+        payloads = occurrence_payloads(rows, include_people=user is not None)
+        if near is not None:
+            for (o, _, _), item in zip(rows, payloads, strict=True):
+                item["place"]["distance_km"] = round(near[o.place_id], 2)
+        return payloads

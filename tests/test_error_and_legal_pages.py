@@ -117,7 +117,7 @@ def test_the_three_legal_pages_are_linked_from_the_footer_of_every_page(
     event = create_event(place, [partner], start_date=next_monday())
     public = ["/", f"/quartiers/{quartier.code}", f"/lieux/{place.slug}", f"/evenements/{event.id}",
               f"/ecran/{place.slug}", f"/widget/lieux/{place.slug}", "/widget/", f"/abonnement?lieu={place.slug}",
-              f"/agenda?flux=/feeds/places/{place.slug}.ics", "/coordination/connexion", "/nulle-part",
+              f"/agenda?flux=/feeds/places/{place.slug}.ics", "/coordination/connexion", "/nulle-part", "/carte",
               *LEGAL_LINKS]
     for url in public:
         response = client.get(url)
@@ -151,10 +151,11 @@ def test_the_legal_pages_say_what_the_settings_say(app, client):
 
 
 def test_the_accessibility_statement_lists_the_pages_the_browser_tests_check():
+    import test_map_browser
     import test_public_browser
     from web.legal import AXE_VERSION, CHECKED_PAGES
 
-    checked = set(test_public_browser.CHECKED_BY_AXE)
+    checked = test_public_browser.CHECKED_BY_AXE | test_map_browser.CHECKED_BY_AXE
     assert {key for _, key in CHECKED_PAGES} == checked
     from pathlib import Path
 
@@ -187,3 +188,22 @@ def test_what_abonnement_collected_is_erased_when_its_time_is_over(app, create_p
     assert set(db.session.scalars(db.select(Subscription.email))) == {
         kept.email, fresh.email, just_left.email}
     assert list(db.session.scalars(db.select(Delivery.key))) == ["d1"]
+
+
+def test_the_map_page_lists_the_places_and_lets_the_browser_load_tiles_from_the_setting(
+        app, client, monkeypatch, create_place, create_partner, create_event):
+    from pathlib import Path
+
+    from conftest import paris_today
+
+    monkeypatch.setitem(app.config, "MAP_TILES_URL", "https://{s}.tuiles.example.fr/{z}/{x}/{y}.png")
+    place = create_place("bij-echirolles", "BIJ d'Échirolles", latitude=45.146, longitude=5.717)
+    create_event(place, [create_partner("mission-locale")], title="Permanence au BIJ", start_date=paris_today(),
+                 frequency="daily", interval=1, count=20, skip_public_holidays=False)
+    response = client.get("/carte")
+    html = response.get_data(as_text=True)
+    assert 'data-lat="45.146" data-lon="5.717" data-name="BIJ d&#39;Échirolles"' in html
+    assert "Permanence au BIJ" in html and 'data-tiles="https://{s}.tuiles.example.fr/{z}/{x}/{y}.png"' in html
+    assert "img-src 'self' data: https://*.tuiles.example.fr;" in response.headers["Content-Security-Policy"]
+    vendored = Path(__file__).resolve().parent.parent / "static" / "vendor" / "leaflet"
+    assert "BSD 2-Clause" in (vendored / "LICENSE").read_text() and (vendored / "leaflet.js").exists()

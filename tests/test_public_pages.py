@@ -198,7 +198,7 @@ def test_no_page_carries_inline_script_and_partner_text_adds_none(client, territ
         parser = _Scripts()
         parser.feed(client.get(url).get_data(as_text=True))
         assert parser.inline == [], url
-        assert set(parser.sources) <= {"/static/ecran.js"}, url
+        assert set(parser.sources) <= {"/static/ecran.js", "/static/autour.js"}, url
 
 
 def test_a_page_never_shows_stale_data_after_a_write(client, territory, token_for):

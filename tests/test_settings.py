@@ -62,6 +62,7 @@ def test_each_setting_is_read_from_the_environment_typed(clean_environ, tmp_path
            "CLOCK_HEARTBEAT_SECONDS": "0.5", "CLOCK_LOCK_TTL_SECONDS": "2",
            "LEGAL_PUBLISHER": "Ville d'Échirolles, 1 place des Cinq-Fontaines", "LEGAL_DIRECTOR": "Mme la maire",
            "LEGAL_HOST": "Hébergeur SAS, Lyon", "DATA_CONTROLLER": "Ville d'Échirolles",
+           "MAP_TILES_URL": "https://tuiles.example.fr/{z}/{x}/{y}.png", "MAP_ATTRIBUTION": "© OSM",
            "CONTACT_EMAIL": "dpo@echirolles.example"}
     assert set(env) == set(SETTING_NAMES), "one value for every setting"
     for name, value in env.items():
@@ -87,6 +88,8 @@ def test_each_setting_is_read_from_the_environment_typed(clean_environ, tmp_path
     assert (config["LEGAL_PUBLISHER"], config["LEGAL_DIRECTOR"], config["LEGAL_HOST"]) == (
         "Ville d'Échirolles, 1 place des Cinq-Fontaines", "Mme la maire", "Hébergeur SAS, Lyon")
     assert (config["DATA_CONTROLLER"], config["CONTACT_EMAIL"]) == ("Ville d'Échirolles", "dpo@echirolles.example")
+    assert (config["MAP_TILES_URL"], config["MAP_ATTRIBUTION"]) == (
+        "https://tuiles.example.fr/{z}/{x}/{y}.png", "© OSM")
 
 
 def test_what_create_app_is_given_is_not_read_from_the_environment(clean_environ):
@@ -226,6 +229,7 @@ BAD_VALUES = [
     ("CLOCK_LOCK_TTL_SECONDS", "une minute"),
     ("LEGAL_PUBLISHER", " "), ("LEGAL_DIRECTOR", ""), ("LEGAL_HOST", "  "), ("DATA_CONTROLLER", ""),
     ("CONTACT_EMAIL", "contact chez exemple.fr"),
+    ("MAP_TILES_URL", "https://tuiles.example.fr/tile.png"), ("MAP_ATTRIBUTION", ""),
 ]
 ACCEPTS_ANYTHING = {"SECRET_KEY_FALLBACKS"}  # any text is a list of keys
 

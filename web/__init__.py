@@ -7,7 +7,19 @@ bp = Blueprint("web", __name__)
 
 
 def init_app(app) -> None:
-    from web import auth, coordination, deliveries, errors, events, feeds, legal, public, security, subscriptions
+    from web import (
+        auth,
+        coordination,
+        deliveries,
+        errors,
+        events,
+        feeds,
+        legal,
+        places_map,
+        public,
+        security,
+        subscriptions,
+    )
 
     errors.init_app(app)  # French error pages; the API's and feeds' stay JSON
     security.init_app(app)  # CSP, framing and the other security headers of every response
@@ -17,6 +29,7 @@ def init_app(app) -> None:
     app.register_blueprint(events.bp)  # /coordination/evenements: the event form, its preview, cancel, duplicate
     app.register_blueprint(deliveries.bp)  # /coordination/envois: what was sent, failed, waits
     app.register_blueprint(legal.bp)  # personal data, legal notice, accessibility statement, favicon
+    app.register_blueprint(places_map.bp)  # /carte: the places on a map, and their list beside it
     app.register_blueprint(public.bp)  # "/", quartiers, lieux, evenements, ecran, widget
     # One per app, not per process: tests run apps on different databases side by side.
     app.extensions["page_cache"] = public.PageCache()

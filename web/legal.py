@@ -15,10 +15,12 @@ bp = Blueprint("legal", __name__)
 
 # What the accessibility statement says was measured, and how: tests/test_public_browser.py runs
 # axe-core on each of these pages at a phone's and a desktop's width and fails on any serious or
-# critical violation (tests/test_legal_pages.py checks this list against the pages it checks).
+# critical violation, as does tests/test_map_browser.py on the map (tests/test_error_and_legal_pages.py
+# checks this list against theirs).
 AXE_VERSION = "4.12"
 CHECKED_PAGES = (
     ("Accueil : le programme de la semaine, la recherche et « autour de moi »", "home"),
+    ("Carte des lieux, avec leur liste à côté", "map"),
     ("Page d'un quartier", "quartier"),
     ("Page d'un lieu", "place"),
     ("Page d'un événement", "event"),

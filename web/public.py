@@ -24,6 +24,7 @@ from models.base import read_without_transaction
 from models.errors import DomainError, NotFound
 from models.events import EVENT_KINDS
 from models.operations.partners import partner_by_slug
+from models.operations.place_search import folded, places_near, search_places
 from models.operations.territory import place_by_slug, quartier_by_code
 from models.territory import DEPARTMENT_TIMEZONES
 from models.versions import (
@@ -62,6 +63,9 @@ HOME_DAYS, QUARTIER_DAYS, PLACE_DAYS, SCREEN_DAYS = 7, 28, 28, 4
 HOME_COMING_DAYS = 56
 HOME_LIMIT = 60  # national scale: past this, the home page sends people to their quartier
 HOME_COMING_LIMIT = 30
+# A search or "autour de moi": the places found, with what they hold in the coming two weeks.
+FOUND_DAYS, FOUND_PLACES = 14, 12
+NEAR_RADIUS_KM = 30
 
 
 # --- formatting ------------------------------------------------------------------------------
@@ -145,7 +149,7 @@ def occurrence_rows(pairs) -> list[dict]:
             "start": start, "end": end, "starts_at": start.isoformat(),
             "recurrence_id": o.recurrence_start.isoformat().replace("+00:00", "Z"),
             "hours": whole_days((o.ends_at - o.starts_at) // 60) if whole
-            else f"{hour_label(start)} – {hour_label(end)}",
+            else f"{hour_label(start)} – {hour_label(end)}", "day_label": day_label(start.date()),
             "local_time_note": o.timezone != default_zone,
             "is_cancelled": o.is_cancelled, "is_moved": o.is_moved,
             "moved_from": (day_label(original.date()) + ("" if e.all_day else f" à {hour_label(original)}")
@@ -224,8 +228,8 @@ def _shared() -> bool:
     return "du" not in request.args
 
 
-def cached_html(scopes: tuple[str, ...], key: tuple, build) -> Response:
-    html = page_cache().get_or_build(scopes, (request.endpoint, *key), build, shared=_shared())
+def cached_html(scopes: tuple[str, ...], key: tuple, build, shared: bool = True) -> Response:
+    html = page_cache().get_or_build(scopes, (request.endpoint, *key), build, shared=shared and _shared())
     return Response(html, mimetype="text/html")
 
 
@@ -255,6 +259,52 @@ def osm_link(place: Place) -> str:
     return "https://www.openstreetmap.org/search?query=" + quote(query or place.name)
 
 
+def search_text() -> str:
+    """`?q=`: a commune, a postcode, a quartier or a place name."""
+    return " ".join(request.args.get("q", "").split())[:80]
+
+
+def near_position() -> tuple[float, float] | None:
+    """`?pres=45.15,5.72`: the position "autour de moi" sends, which the page's script rounds to
+    two decimals (about a kilometre); rounded here too, whatever was sent."""
+    value = request.args.get("pres")
+    if not value:
+        return None
+    try:
+        lat, lon = (round(float(x), 2) for x in value.split(","))
+    except ValueError:
+        abort(400, "La position doit s'écrire latitude,longitude (par exemple 45.15,5.72).")
+    if not (-90 <= lat <= 90 and -180 <= lon <= 180):
+        abort(400, "Cette position n'existe pas sur la Terre.")
+    return lat, lon
+
+
+def places_found(filters: Filters, first_day: date, text: str, near: tuple[float, float] | None) -> dict:
+    """The places a search or a position finds, in that order (best match, or nearest), each with
+    its occurrences of the coming two weeks; those with nothing planned only named."""
+    if near is not None:
+        ranked = places_near(*near, NEAR_RADIUS_KM, limit=FOUND_PLACES)
+    else:
+        ranked = [(m.id, None) for m in search_places(text, limit=FOUND_PLACES)]
+    ids = tuple(place_id for place_id, _ in ranked)
+    places = {p.id: p for p in db.session.scalars(sa.select(Place).where(Place.id.in_(ids)))} if ids else {}
+    start, end = _window(first_day, FOUND_DAYS)
+    rows = occurrence_rows(occurrences_between(filters.calendar_filter(place_ids=ids), start, end)) if ids else []
+    by_place: dict[int, list[dict]] = {}
+    for row in rows:
+        by_place.setdefault(row["place"].id, []).append(row)
+    groups = [{"place": places[place_id], "distance": distance_label(km), "rows": by_place[place_id]}
+              for place_id, km in ranked if place_id in by_place]
+    idle = [places[place_id] for place_id, _ in ranked if place_id not in by_place]
+    return {"text": text, "near": near, "groups": groups, "idle": idle, "days": FOUND_DAYS}
+
+
+def distance_label(km: float | None) -> str | None:
+    if km is None:
+        return None
+    return "à moins de 1 km" if km < 1 else f"à {km:.1f} km".replace(".", ",")
+
+
 # --- pages -------------------------------------------------------------------------------------
 
 @bp.errorhandler(DomainError)
@@ -269,8 +319,10 @@ def home():
     if filters.quartier:
         return redirect(url_for("public.quartier", code=filters.quartier, **filters.query()))
     first_day = _start_day()
+    text, near = search_text(), near_position()
 
     def build():
+        found = places_found(filters, first_day, text, near) if text or near else None
         start, end = _window(first_day, HOME_DAYS)
         # National scale: the first ones only; the rest is on the quartier pages.
         week, total = first_occurrences_between(filters.calendar_filter(), start, end, HOME_LIMIT)
@@ -290,9 +342,11 @@ def home():
             "public/home.html", days=by_day(rows), total=total, limit=HOME_LIMIT,
             coming=sorted(by_quartier.values(), key=lambda g: g["quartier"].name if g["quartier"] else "~"),
             quartiers=quartiers, filters=filters, first_day=first_day, first_day_label=day_label(first_day),
-            next_week=(first_day + timedelta(days=7)).isoformat())
+            next_week=(first_day + timedelta(days=7)).isoformat(), found=found, search=text)
 
-    return cached_html((ALL_EVENTS,), (first_day, filters.key()), build)
+    # What people type is not shared between processes (any text would fill the table).
+    return cached_html((ALL_EVENTS,), (first_day, filters.key(), folded(text), near), build,
+                       shared=not (text or near))
 
 
 @bp.get("/quartiers/<code>")

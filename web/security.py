@@ -5,9 +5,11 @@ cached pages stay valid. Only views marked `@framable` (the widget) may be frame
 """
 from __future__ import annotations
 
+import re
+
 from flask import current_app, request
 
-_POLICY = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+_POLICY = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: {tiles}; "
            "font-src 'self'; connect-src 'self'; worker-src 'self'; object-src 'none'; "
            "base-uri 'none'; form-action 'self'; frame-src 'self'; frame-ancestors {ancestors}")
 
@@ -23,10 +25,17 @@ def _is_framable() -> bool:
     return getattr(view, "is_framable", False)
 
 
+def _tiles_origin() -> str:
+    """The map's tiles come from MAP_TILES_URL's server, the only image source besides ours."""
+    scheme, rest = current_app.config["MAP_TILES_URL"].split("://", 1)
+    host = rest.split("/", 1)[0]
+    return f"{scheme}://{re.sub(r'{[a-z]}', '*', host)}"  # {s}.tile… -> *.tile… (a CSP wildcard)
+
+
 def set_security_headers(response):
     framable_view = _is_framable()
     response.headers.setdefault("Content-Security-Policy",
-                                _POLICY.format(ancestors="*" if framable_view else "'none'"))
+                                _POLICY.format(ancestors="*" if framable_view else "'none'", tiles=_tiles_origin()))
     if not framable_view:
         response.headers.setdefault("X-Frame-Options", "DENY")  # browsers without CSP level 2
     response.headers.setdefault("X-Content-Type-Options", "nosniff")

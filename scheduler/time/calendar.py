@@ -40,6 +40,7 @@ class CalendarFilter:
     walk_in: bool = False  # only "sans rendez-vous"
     age_band: tuple[int, int] | None = None  # events whose age band meets it ("16–25 ans")
     event_id: int | None = None  # one event (its page's calendar link)
+    place_ids: tuple[int, ...] | None = None  # any of these places (a search, "near me"); () matches none
 
 
 def check_window(start: datetime, end: datetime) -> None:
@@ -69,6 +70,9 @@ def events_query(f: CalendarFilter) -> sa.Select:
         # Occurrences moved here from elsewhere count too.
         q = q.where(sa.or_(Event.place_id.in_(place_ids), Event.id.in_(
             sa.select(OccurrenceException.event_id).where(OccurrenceException.place_id.in_(place_ids)))))
+    if f.place_ids is not None:
+        q = q.where(sa.or_(Event.place_id.in_(f.place_ids), Event.id.in_(
+            sa.select(OccurrenceException.event_id).where(OccurrenceException.place_id.in_(f.place_ids)))))
     if f.quartier:
         q = q.where(Event.place_id.in_(
             sa.select(Place.id).join(Quartier, Place.quartier_id == Quartier.id).where(Quartier.code == f.quartier)))
@@ -122,6 +126,8 @@ def events_in_window(f: CalendarFilter, start: datetime, end: datetime) -> list[
 
 
 def _keep_in_place(f: CalendarFilter, occurrences: list[Occurrence]) -> list[Occurrence]:
+    if f.place_ids is not None:
+        occurrences = [o for o in occurrences if o.place_id in f.place_ids]
     if not f.place:
         return occurrences
     # A move to another place takes the occurrence out of its first place's calendar.
@@ -199,7 +205,7 @@ def occurrences_at_most(f: CalendarFilter, start: datetime, end: datetime, limit
     # A place's filter drops what was moved elsewhere after expanding: count after it (a place
     # has few series, so expanding them all costs little).
     occurrences = _keep_in_place(f, expand(rules_in_window(f, start, end, people=people), start, end,
-                                           limit=None if f.place else limit))
+                                           limit=None if f.place or f.place_ids is not None else limit))
     if len(occurrences) > limit:
         raise InvalidInput(f"La demande donne plus de {limit:,} occurrences".replace(",", "\u202f")
                            + " : raccourcissez la période ou filtrez par quartier, lieu, partenaire ou type.")
