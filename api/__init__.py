@@ -70,7 +70,19 @@ def refuse_deep_json() -> None:
 
 
 def init_app(app) -> None:
-    from api import cases, conflicts, events, feeds, health, imports, occurrences, partners, reminders, territory
+    from api import (
+        cases,
+        conflicts,
+        coverage,
+        events,
+        feeds,
+        health,
+        imports,
+        occurrences,
+        partners,
+        reminders,
+        territory,
+    )
 
     api = create_api(app)
     app.before_request(refuse_deep_json)
@@ -79,7 +91,7 @@ def init_app(app) -> None:
     app.register_error_handler(DomainError, domain_error_response)
     app.register_error_handler(sa.exc.DBAPIError, database_error_response)
     app.register_error_handler(conflicts.HardConflictsRefused, conflicts.refused_response)
-    for module in (partners, territory, events, occurrences, imports, reminders, conflicts, cases):
+    for module in (partners, territory, events, occurrences, imports, reminders, conflicts, cases, coverage):
         api.register_blueprint(module.blp)
     app.register_blueprint(feeds.bp)  # text/calendar, outside the OpenAPI document
     health.init_app(app)  # /healthz, /metrics and the counting of every request

@@ -6,7 +6,9 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from models.base import Model, UTCDateTime, utcnow
+from models.base import Model, UTCDateTime, db, utcnow
+from models.events import Event, event_organisers, event_people
+from models.territory import Place
 
 # API value -> French label. Order follows the guide: the SPE first, then the partners outside it.
 PARTNER_TYPES = {
@@ -89,3 +91,22 @@ class Person(Model):
 
     def __repr__(self) -> str:
         return f"<Person {self.name}>"
+
+
+# --- where a partner works (what a coordinator's rights over it follow) -------------------------
+
+def partner_quartier_ids(partner: Partner) -> set[int | None]:
+    """The quartiers a partner works in: those of the places it hosts and of the places of the
+    events it organises (None for a place in no quartier); empty when it does neither yet."""
+    hosted = sa.select(Place.quartier_id).where(Place.host_partner_id == partner.id)
+    organised = (sa.select(Place.quartier_id).join(Event, Event.place_id == Place.id)
+                 .join(event_organisers, event_organisers.c.event_id == Event.id)
+                 .where(event_organisers.c.partner_id == partner.id))
+    return set(db.session.scalars(sa.union(hosted, organised)))
+
+
+def person_quartier_ids(person: Person) -> set[int | None]:
+    """The quartiers of the places of the events a person is booked on."""
+    return set(db.session.scalars(
+        sa.select(Place.quartier_id).distinct().join(Event, Event.place_id == Place.id)
+        .join(event_people, event_people.c.event_id == Event.id).where(event_people.c.person_id == person.id)))

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Protocol
 
 import sqlalchemy as sa
 from argon2 import PasswordHasher
@@ -12,7 +11,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from models.base import Model, UTCDateTime, db, utcnow
 from models.errors import Forbidden, InvalidInput
-from models.operations.partners import partner_quartier_ids
+from models.partners import partner_quartier_ids
 
 ROLES = {"coordinator": "Coordinateur·rice", "editor": "Contributeur·rice"}
 
@@ -25,26 +24,6 @@ user_quartiers = sa.Table(
     sa.Column("user_id", sa.ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
     sa.Column("quartier_id", sa.ForeignKey("quartiers.id", ondelete="CASCADE"), primary_key=True),
 )
-
-
-class Actor(Protocol):
-    """Who writes: a signed-in `User`, or the clock writing for a synced partner
-    (`scheduler.ical.sync.SyncActor`). Every operation that changes data takes one, asks it what it
-    may change, and records its `id` in the history (None: the system)."""
-
-    id: int | None
-    partner_id: int | None
-
-    @property
-    def is_coordinator(self) -> bool: ...
-
-    def can_edit_event(self, event: Any) -> bool: ...
-
-    def can_edit_place(self, place: Any) -> bool: ...
-
-    def can_edit_partner(self, partner: Any) -> bool: ...
-
-    def require(self, allowed: bool, message: str = ...) -> None: ...
 
 
 class User(UserMixin, Model):

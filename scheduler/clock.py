@@ -49,7 +49,7 @@ class SingleClockLock:
         self.holder = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self.held = False
         self._announced = False
-        self._connection = None  # PostgreSQL: the session that owns the advisory lock
+        self._connection: sa.Connection | None = None  # PostgreSQL: the session that owns the advisory lock
 
     def acquire(self) -> bool:
         was_held = self.held

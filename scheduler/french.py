@@ -5,7 +5,7 @@ One table of day and month names, one way to write a date ("mardi 1er décembre 
 """
 from __future__ import annotations
 
-from datetime import date, datetime, time
+from datetime import date, datetime, time, timedelta
 
 WEEKDAY_NAMES = ("lundi", "mardi", "mercredi", "jeudi", "vendredi", "samedi", "dimanche")
 MONTH_NAMES = ("janvier", "février", "mars", "avril", "mai", "juin", "juillet", "août", "septembre",
@@ -159,3 +159,30 @@ def partners_only_title(kind_label: str, organisers: list[str]) -> str:
 
 
 PARTNERS_ONLY_DETAIL = "Le détail de ce rendez-vous n'est visible que des structures qui l'organisent."
+
+
+def series_label(event) -> str:
+    """A series' timing in a few words: "chaque lundi, 14 h – 17 h, du 14 déc. 2026 au 15 mars
+    2027", "le lundi 14 décembre 2026, 14 h – 17 h" (an Event, or anything with its columns)."""
+    start = datetime.combine(event.start_date, event.start_time)
+    end = start + timedelta(minutes=event.duration_minutes)
+    hours = f"{hour_label(start)} – {hour_label(end)}"
+    if event.frequency == "once":
+        return f"le {french_date(event.start_date)}, {hours}"
+    every = {"daily": "jour", "weekly": "semaine", "monthly": "mois"}[event.frequency]
+    if event.frequency == "weekly" and event.weekdays:
+        what = "chaque " + " et ".join(WEEKDAY_NAMES[d] for d in sorted(event.weekdays))
+    elif event.frequency == "monthly" and event.month_week:
+        nth = {1: "premier", 2: "deuxième", 3: "troisième", 4: "quatrième", -1: "dernier"}[event.month_week]
+        what = f"le {nth} {WEEKDAY_NAMES[event.start_date.weekday()]} du mois"
+    else:
+        what = f"chaque {every}"
+    if (event.interval or 1) > 1:
+        what += f" (tous les {event.interval} {'mois' if every == 'mois' else every + 's'})"
+    span = f"à partir du {short_date(event.start_date)} {event.start_date.year}"
+    last = event.until or getattr(event, "last_date", None)
+    if last is not None:
+        span = f"du {short_date(event.start_date)} {event.start_date.year} au {short_date(last)} {last.year}"
+    elif event.count:
+        span += f", {event.count} fois"
+    return f"{what}, {hours}, {span}"

@@ -21,18 +21,20 @@ class RefusedAddress(OSError):
     """The server's name resolves to a loopback, private, link-local or reserved address."""
 
 
-def connect_public(address: tuple[str, int], timeout=socket._GLOBAL_DEFAULT_TIMEOUT, source_address=None, *,
+def connect_public(address: tuple[str, int], timeout: object, source_address: tuple[str, int] | None = None, *,
                    allow_private: bool = False) -> socket.socket:
     """socket.create_connection, refusing names that resolve to any non-public address."""
     host, port = address
     infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    if not allow_private and any(not is_public_ip(info[4][0]) for info in infos):
+    if not allow_private and any(not is_public_ip(str(info[4][0])) for info in infos):
         raise RefusedAddress(REFUSED)
     error: OSError | None = None
     for family, kind, proto, _, sockaddr in infos:
         sock = socket.socket(family, kind, proto)
         try:
-            if timeout is not socket._GLOBAL_DEFAULT_TIMEOUT:
+            # http.client passes socket's "no timeout given" marker (an object, not a number) when
+            # none was given: the socket keeps the default then.
+            if timeout is None or isinstance(timeout, int | float):
                 sock.settimeout(timeout)
             if source_address:
                 sock.bind(source_address)

@@ -328,3 +328,19 @@ def test_the_history_of_a_series_says_who_changed_what(client, world):
     assert history[2]["changes"]["title"] == ["Permanence mission locale", "Permanence du lundi"]
     assert history[3]["changes"]["reason"] == [None, "Formation"]
     assert history[3]["changes"]["is_cancelled"] == [None, True]
+
+
+# Reads kept to some roles: coverage (and review) of a territory only for its coordinators.
+READS = {
+    "coverage of a quartier": ("/api/v1/coverage?quartier=QP038014&start=2027-03-01&end=2027-04-01", HERE),
+    "coverage of one's territory": ("/api/v1/coverage?start=2027-03-01&end=2027-04-01", COORDINATORS),
+}
+
+
+@pytest.mark.parametrize("actor", ACTORS)
+@pytest.mark.parametrize("read", READS)
+def test_each_restricted_read_admits_exactly_the_actors_of_its_row(client, world, read, actor):
+    url, allowed = READS[read]
+    response = client.get(url, headers=world["headers"](actor))
+    expected = 200 if actor in allowed else 401 if actor == "anonymous" else 403
+    assert response.status_code == expected, response.get_json()

@@ -19,9 +19,9 @@ PRIVATE_URLS = {
     "private network": "http://10.20.30.40/calendrier.ics",
     "cloud metadata": "http://169.254.169.254/latest/meta-data/",
     "IPv4 inside IPv6": "http://[::ffff:127.0.0.1]/calendrier.ics",
-    "octal loopback": "http://0177.0.0.1/calendrier.ics",
-    "credentials before the host": "https://calendrier.example.fr@192.168.1.10/cal.ics",
 }
+# Octal or short IPv4 (0177.0.0.1, 127.1) and credentials before the host (…@192.168.1.10) are
+# refused before this rule, as malformed: tests/test_sync_addresses.py.
 
 
 @pytest.fixture

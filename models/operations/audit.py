@@ -6,6 +6,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from models.actor import Actor
 from models.audit import AuditEntry
 from models.base import db
 
@@ -34,7 +35,9 @@ def apply_changes(obj, values: dict[str, Any]) -> dict[str, list]:
     return changed
 
 
-def record(actor, action: str, entity, changes: dict | None = None, entity_type: str | None = None) -> AuditEntry:
+def record(actor: Actor | None, action: str, entity, changes: dict | None = None,
+           entity_type: str | None = None) -> AuditEntry:
+    """One line of the history; actor None: the system (a detection run, the clock)."""
     entry = AuditEntry(
         user_id=getattr(actor, "id", None),
         action=action,

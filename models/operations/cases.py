@@ -17,6 +17,7 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.orm import aliased, selectinload
 
+from models.actor import Actor
 from models.base import db, utcnow
 from models.conflicts import ConflictCase, ScheduleConflict, severity_of
 from models.errors import Conflict as ConflictError
@@ -92,8 +93,8 @@ def _change_told(before: str, after: str) -> str | None:
     return None
 
 
-def refresh_cases(conflicts: Iterable[ScheduleConflict], actor=None, resolved: Iterable[ScheduleConflict] = (),
-                  now: datetime | None = None) -> list[ConflictCase]:
+def refresh_cases(conflicts: Iterable[ScheduleConflict], actor: Actor | None = None,
+                  resolved: Iterable[ScheduleConflict] = (), now: datetime | None = None) -> list[ConflictCase]:
     """Keeps the cases of these conflicts (just reconciled, flushed) in step with their dates:
     attaches new dates to their case, applies a whole-case acceptance to them, recomputes each
     case's counts and status, and records the notices of the cases whose status changed.
@@ -248,7 +249,7 @@ def _reason(reason: str | None) -> str:
     return reason
 
 
-def accept_case(actor, case: ConflictCase, reason: str, now: datetime | None = None) -> ConflictCase:
+def accept_case(actor: Actor, case: ConflictCase, reason: str, now: datetime | None = None) -> ConflictCase:
     """Accepts every open date to come of the case with one reason; the dates the rules add later
     are accepted too, until either series changes."""
     if not can_see_case(actor, case):
@@ -272,7 +273,7 @@ def accept_case(actor, case: ConflictCase, reason: str, now: datetime | None = N
     return case
 
 
-def accept_conflict(actor, conflict: ScheduleConflict, reason: str) -> ScheduleConflict:
+def accept_conflict(actor: Actor, conflict: ScheduleConflict, reason: str) -> ScheduleConflict:
     """Accepts one date (the conflict of one occurrence pair), and its case follows."""
     if not can_act_on_conflict(actor, conflict):
         raise Forbidden("Ce chevauchement ne concerne pas votre structure ni votre territoire.")
@@ -287,7 +288,7 @@ def accept_conflict(actor, conflict: ScheduleConflict, reason: str) -> ScheduleC
     return conflict
 
 
-def accept_date(actor, case: ConflictCase, conflict_id: int, reason: str) -> ScheduleConflict:
+def accept_date(actor: Actor, case: ConflictCase, conflict_id: int, reason: str) -> ScheduleConflict:
     """Accepts one date of the case."""
     conflict = db.session.get(ScheduleConflict, conflict_id)
     if conflict is None or conflict.case_id != case.id:

@@ -7,6 +7,7 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.orm import aliased, selectinload
 
+from models.actor import Actor
 from models.base import db, utcnow
 from models.conflicts import ConflictCase, ConflictNotice, ScheduleConflict
 from models.errors import NotFound
@@ -117,7 +118,7 @@ def add_notices(case: ConflictCase, change: str, coordinators=None) -> None:
         db.session.add(ConflictNotice(case_id=case.id, change=change, user_id=user.id))
 
 
-def set_status(actor, conflict: ScheduleConflict, status: str, action: str, reason: str = "") -> None:
+def set_status(actor: Actor | None, conflict: ScheduleConflict, status: str, action: str, reason: str = "") -> None:
     """Moves a conflict (one date of a case) along its lifecycle, with its history; the notices
     are the case's (`scheduler.conflicts.cases.refresh_cases`)."""
     before = conflict.status

@@ -1,25 +1,25 @@
 """Reminder settings of a partner and the deliveries table: recorded once under a unique key."""
 from __future__ import annotations
 
-import re
 import secrets
 from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
 
+from models.actor import Actor
 from models.base import db, dialect_insert, utcnow
 from models.deliveries import MAX_DAYS_BEFORE, STATES, Delivery, PartnerReminderSettings, ReminderOffset
 from models.errors import InvalidInput
 from models.operations.audit import apply_changes, record
-from models.operations.urls import refuse_private_address
+from models.operations.urls import outbound_url
 
 
 def settings_for(partner_id: int) -> PartnerReminderSettings | None:
     return db.session.get(PartnerReminderSettings, partner_id)
 
 
-def set_reminder_settings(actor, partner, values: dict, allow_private: bool = False) -> PartnerReminderSettings:
+def set_reminder_settings(actor: Actor, partner, values: dict, allow_private: bool = False) -> PartnerReminderSettings:
     """Sets a partner's offsets ([{"days_before", "at"}]) and webhook URL; a webhook gets a secret.
     `allow_private`: the ALLOW_PRIVATE_URLS setting (models.operations.urls)."""
     actor.require(actor.can_edit_partner(partner))
@@ -37,12 +37,8 @@ def set_reminder_settings(actor, partner, values: dict, allow_private: bool = Fa
                                    {"offsets": [f"De 0 à {MAX_DAYS_BEFORE} jours."]})
             offsets.append(offset.as_dict())
         values["offsets"] = offsets
-    url = values.get("webhook_url")
-    if url and not re.match(r"^https?://[^\s/]+", url):
-        raise InvalidInput("L'adresse du webhook doit commencer par https:// (ou http://).",
-                           {"webhook_url": ["Adresse invalide."]})
-    if url:
-        refuse_private_address(url, "webhook_url", allow_private)
+    if values.get("webhook_url"):
+        values["webhook_url"] = outbound_url(values["webhook_url"], "webhook_url", allow_private)
     settings = settings_for(partner.id)
     if settings is None:
         settings = PartnerReminderSettings(partner_id=partner.id, offsets=[])

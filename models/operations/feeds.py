@@ -5,15 +5,16 @@ import secrets
 
 import sqlalchemy as sa
 
+from models.actor import Actor
 from models.base import db, secret_digest, utcnow
 from models.errors import InvalidInput, NotFound
 from models.feeds import FeedToken, SyncSource
 from models.operations.audit import record
-from models.operations.partners import partner_quartier_ids
-from models.operations.urls import refuse_private_address
+from models.operations.urls import outbound_url
+from models.partners import partner_quartier_ids
 
 
-def create_feed_token(actor, *, user=None, partner=None, label: str = "") -> tuple[FeedToken, str]:
+def create_feed_token(actor: Actor, *, user=None, partner=None, label: str = "") -> tuple[FeedToken, str]:
     """A new private feed token; returns it in clear, the only time it exists so."""
     if (user is None) == (partner is None):
         raise InvalidInput("Un lien privé appartient à une personne ou à un partenaire.")
@@ -30,13 +31,13 @@ def create_feed_token(actor, *, user=None, partner=None, label: str = "") -> tup
     return row, token
 
 
-def can_manage_feed_token(actor, row: FeedToken) -> bool:
+def can_manage_feed_token(actor: Actor, row: FeedToken) -> bool:
     if row.partner_id is not None:
         return actor.can_edit_partner(row.partner)
     return getattr(actor, "id", None) == row.user_id or actor.is_coordinator
 
 
-def revoke_feed_token(actor, row: FeedToken) -> None:
+def revoke_feed_token(actor: Actor, row: FeedToken) -> None:
     actor.require(can_manage_feed_token(actor, row))
     if row.revoked_at is None:
         row.revoked_at = utcnow()
@@ -44,7 +45,7 @@ def revoke_feed_token(actor, row: FeedToken) -> None:
         record(actor, "revoke", row, {"revoked_at": [None, row.revoked_at]})
 
 
-def renew_feed_token(actor, row: FeedToken) -> tuple[FeedToken, str]:
+def renew_feed_token(actor: Actor, row: FeedToken) -> tuple[FeedToken, str]:
     """Revokes the token and gives a new one for the same owner (a link that leaked)."""
     revoke_feed_token(actor, row)
     return create_feed_token(actor, user=row.user, partner=row.partner, label=row.label)
@@ -78,22 +79,19 @@ def feed_tokens_of(user) -> list[FeedToken]:
                                                                                   FeedToken.id.desc())))
 
 
-def create_sync_source(actor, partner, place, url: str, kind: str = "permanence",
+def create_sync_source(actor: Actor, partner, place, url: str, kind: str = "permanence",
                        visibility: str = "public", interval_minutes: int = 60,
                        allow_private: bool = False) -> SyncSource:
     """`allow_private`: the ALLOW_PRIVATE_URLS setting (models.operations.urls)."""
     actor.require(actor.can_edit_partner(partner))
     url = (url or "").strip()
-    if not url.lower().startswith(("http://", "https://", "webcal://")):
-        raise InvalidInput("Adresse invalide : elle doit commencer par https:// (ou webcal://).",
-                           {"url": ["Adresse http(s) ou webcal attendue."]})
-    if url.lower().startswith("webcal://"):
+    if url.lower().startswith("webcal://"):  # the scheme calendars use for a subscription: https
         url = "https://" + url[len("webcal://"):]
-    refuse_private_address(url, "url", allow_private)
+    url = outbound_url(url, "url", allow_private)
     if not 15 <= interval_minutes <= 24 * 60:
         raise InvalidInput("La fréquence de synchronisation va de 15 minutes à 24 heures.",
                            {"interval_minutes": ["Entre 15 et 1440 minutes."]})
-    source = SyncSource(partner=partner, place=place, url=url[:1000], kind=kind, visibility=visibility,
+    source = SyncSource(partner=partner, place=place, url=url, kind=kind, visibility=visibility,
                         interval_minutes=interval_minutes)
     db.session.add(source)
     db.session.flush()
@@ -101,7 +99,7 @@ def create_sync_source(actor, partner, place, url: str, kind: str = "permanence"
     return source
 
 
-def delete_sync_source(actor, source: SyncSource) -> None:
+def delete_sync_source(actor: Actor, source: SyncSource) -> None:
     actor.require(actor.can_edit_partner(source.partner))
     record(actor, "delete", source, {"url": [source.url, None]})
     db.session.delete(source)

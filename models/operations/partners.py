@@ -3,11 +3,21 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
+from models.actor import Actor
 from models.base import db
 from models.errors import InvalidInput, NotFound
 from models.operations.audit import apply_changes, record
 from models.operations.text import check_texts
-from models.partners import PARTNER_TYPES, PERSON_ROLES, SPE_TYPES, Partner, Person
+from models.partners import (
+    PARTNER_TYPES,
+    PERSON_ROLES,
+    SPE_TYPES,
+    Partner,
+    Person,
+    partner_quartier_ids,
+    person_quartier_ids,
+)
+from models.users import User
 
 PARTNER_TEXTS = ("slug", "name", "type", "contact_email", "contact_phone", "website")
 PERSON_TEXTS = ("name", "email", "phone", "role")
@@ -51,36 +61,13 @@ def people_by_ids(ids: list[int], field: str = "people") -> list[Person]:
     return [found[i] for i in ids]
 
 
-def partner_quartier_ids(partner: Partner) -> set[int | None]:
-    """The quartiers a partner works in: those of the places it hosts and of the places of the
-    events it organises (None for a place in no quartier); empty when it does neither yet."""
-    from models.events import Event, event_organisers  # events import partners
-    from models.territory import Place
-
-    hosted = sa.select(Place.quartier_id).where(Place.host_partner_id == partner.id)
-    organised = (sa.select(Place.quartier_id).join(Event, Event.place_id == Place.id)
-                 .join(event_organisers, event_organisers.c.event_id == Event.id)
-                 .where(event_organisers.c.partner_id == partner.id))
-    return set(db.session.scalars(sa.union(hosted, organised)))
-
-
-def person_quartier_ids(person: Person) -> set[int | None]:
-    """The quartiers of the places of the events a person is booked on."""
-    from models.events import Event, event_people
-    from models.territory import Place
-
-    return set(db.session.scalars(
-        sa.select(Place.quartier_id).distinct().join(Event, Event.place_id == Place.id)
-        .join(event_people, event_people.c.event_id == Event.id).where(event_people.c.person_id == person.id)))
-
-
 def _check_partner_values(values: dict) -> None:
     check_texts(values, one_line=PARTNER_TEXTS)
     if "type" in values and values["type"] not in PARTNER_TYPES:
         raise InvalidInput(f"Type de partenaire inconnu : {values['type']}.", {"type": ["Type inconnu."]})
 
 
-def create_partner(actor, values: dict) -> Partner:
+def create_partner(actor: Actor, values: dict) -> Partner:
     actor.require(actor.is_coordinator, "Seul·e un·e coordinateur·rice peut ajouter un partenaire.")
     _check_partner_values(values)
     if db.session.scalar(sa.select(Partner.id).where(Partner.slug == values["slug"])):
@@ -94,7 +81,7 @@ def create_partner(actor, values: dict) -> Partner:
     return partner
 
 
-def update_partner(actor, partner: Partner, values: dict) -> Partner:
+def update_partner(actor: Actor, partner: Partner, values: dict) -> Partner:
     actor.require(actor.can_edit_partner(partner))
     _check_partner_values(values)
     if "slug" in values and values["slug"] != partner.slug and db.session.scalar(
@@ -108,7 +95,7 @@ def update_partner(actor, partner: Partner, values: dict) -> Partner:
     return partner
 
 
-def delete_partner(actor, partner: Partner) -> None:
+def delete_partner(actor: User, partner: Partner) -> None:
     actor.require(actor.is_coordinator, "Seul·e un·e coordinateur·rice peut supprimer un partenaire.")
     actor.require(actor.can_edit_partner(partner), "Ce partenaire n'intervient pas dans votre territoire.")
     # Its people go with it, and with them their bookings: those count as where it works too.
@@ -122,7 +109,7 @@ def delete_partner(actor, partner: Partner) -> None:
     db.session.flush()
 
 
-def create_person(actor, values: dict) -> Person:
+def create_person(actor: Actor, values: dict) -> Person:
     partner = partner_by_slug(values.pop("partner"))
     actor.require(actor.can_edit_partner(partner))
     check_texts(values, one_line=PERSON_TEXTS)
@@ -135,7 +122,7 @@ def create_person(actor, values: dict) -> Person:
     return person
 
 
-def update_person(actor, person: Person, values: dict) -> Person:
+def update_person(actor: Actor, person: Person, values: dict) -> Person:
     actor.require(actor.can_edit_partner(person.partner))
     check_texts(values, one_line=PERSON_TEXTS)
     if "partner" in values:
@@ -151,7 +138,7 @@ def update_person(actor, person: Person, values: dict) -> Person:
     return person
 
 
-def delete_person(actor, person: Person) -> None:
+def delete_person(actor: User, person: Person) -> None:
     actor.require(actor.can_edit_partner(person.partner))
     if actor.is_coordinator:
         actor.require(actor.works_only_here(person_quartier_ids(person)),
@@ -163,7 +150,7 @@ def delete_person(actor, person: Person) -> None:
     db.session.flush()
 
 
-def partners_actor_may_name(actor) -> list[Partner]:
+def partners_actor_may_name(actor: User) -> list[Partner]:
     """The partners an actor may name as organisers of an event: a national coordinator, all; a
     coordinator, those that work in their territory or nowhere yet; an editor, their own partner
     and those that work where it works (its co-organisers: each then sees the event as theirs).
@@ -174,12 +161,13 @@ def partners_actor_may_name(actor) -> list[Partner]:
     query = sa.select(Partner).order_by(Partner.name)
     if actor.is_coordinator and not actor.territory_quartier_ids:
         return list(db.session.scalars(query))
+    quartiers: set[int | None]
     if actor.is_coordinator:
-        quartiers = actor.territory_quartier_ids
+        quartiers = set(actor.territory_quartier_ids)
     elif actor.partner_id is None:
         return []
     else:
-        quartiers = partner_quartier_ids(db.session.get(Partner, actor.partner_id)) - {None}
+        quartiers = partner_quartier_ids(db.session.get_one(Partner, actor.partner_id)) - {None}
     hosting = sa.select(Place.host_partner_id).where(Place.quartier_id.in_(quartiers))
     organising = (sa.select(event_organisers.c.partner_id).join(Event, Event.id == event_organisers.c.event_id)
                   .join(Place, Place.id == Event.place_id).where(Place.quartier_id.in_(quartiers)))
@@ -189,3 +177,25 @@ def partners_actor_may_name(actor) -> list[Partner]:
     if actor.is_coordinator:
         named = sa.or_(named, Partner.id.not_in(working_somewhere))
     return list(db.session.scalars(query.where(named)))
+
+
+def partners_directory(quartier_code: str | None = None, partner_type: str | None = None,
+                       spe: bool | None = None) -> list[Partner]:
+    """The cartographie des acteurs: partners by name, those working in a quartier (hosting a
+    place there or organising an event at one of its places), of a kind, in the SPE or outside."""
+    from models.events import Event, event_organisers  # events import partners
+    from models.territory import Place, Quartier
+
+    q = sa.select(Partner).order_by(Partner.name)
+    if quartier_code:
+        places = sa.select(Place.id).join(Quartier, Quartier.id == Place.quartier_id).where(
+            Quartier.code == quartier_code)
+        q = q.where(sa.or_(
+            Partner.id.in_(sa.select(Place.host_partner_id).where(Place.id.in_(places))),
+            Partner.id.in_(sa.select(event_organisers.c.partner_id).join(Event, Event.id == event_organisers.c.event_id)
+                           .where(Event.place_id.in_(places), Event.status != "cancelled"))))
+    if partner_type:
+        q = q.where(Partner.type == partner_type)
+    if spe is not None:
+        q = q.where(Partner.is_spe.is_(spe))
+    return list(db.session.scalars(q))

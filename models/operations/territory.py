@@ -6,11 +6,13 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 import sqlalchemy as sa
 
+from models.actor import Actor
 from models.base import db
 from models.errors import InvalidInput, NotFound
 from models.operations.audit import apply_changes, record
 from models.operations.text import check_texts
 from models.territory import DEPARTMENT_TIMEZONES, Place, Quartier, department_of_postcode
+from models.users import User
 
 
 @functools.cache
@@ -67,7 +69,7 @@ def place_by_slug(slug: str) -> Place:
     return place
 
 
-def create_quartier(actor, values: dict) -> Quartier:
+def create_quartier(actor: User, values: dict) -> Quartier:
     actor.require(actor.is_coordinator, "Seul·e un·e coordinateur·rice peut ajouter un quartier.")
     check_texts(values, **QUARTIER_TEXTS)
     _refuse_taken_quartier_code(values["code"])
@@ -80,7 +82,7 @@ def create_quartier(actor, values: dict) -> Quartier:
     return quartier
 
 
-def update_quartier(actor, quartier: Quartier, values: dict) -> Quartier:
+def update_quartier(actor: User, quartier: Quartier, values: dict) -> Quartier:
     actor.require(actor.can_edit_quartier(quartier))
     check_texts(values, **QUARTIER_TEXTS)
     if "code" in values:
@@ -92,7 +94,7 @@ def update_quartier(actor, quartier: Quartier, values: dict) -> Quartier:
     return quartier
 
 
-def delete_quartier(actor, quartier: Quartier) -> None:
+def delete_quartier(actor: User, quartier: Quartier) -> None:
     actor.require(actor.can_edit_quartier(quartier))
     record(actor, "delete", quartier, {"code": [quartier.code, None]})
     db.session.delete(quartier)
@@ -116,7 +118,7 @@ def _resolve_place_values(values: dict, default_timezone: str) -> dict:
     return values
 
 
-def create_place(actor, values: dict, default_timezone: str = "Europe/Paris") -> Place:
+def create_place(actor: Actor, values: dict, default_timezone: str = "Europe/Paris") -> Place:
     check_texts(values, **PLACE_TEXTS)
     _refuse_taken_place_slug(values["slug"])
     values = _resolve_place_values(values, default_timezone)
@@ -131,7 +133,7 @@ def create_place(actor, values: dict, default_timezone: str = "Europe/Paris") ->
     return place
 
 
-def update_place(actor, place: Place, values: dict) -> Place:
+def update_place(actor: Actor, place: Place, values: dict) -> Place:
     actor.require(actor.can_edit_place(place), "Ce lieu n'est pas dans votre territoire.")
     check_texts(values, **PLACE_TEXTS)
     if "slug" in values:
@@ -145,7 +147,7 @@ def update_place(actor, place: Place, values: dict) -> Place:
     return place
 
 
-def delete_place(actor, place: Place) -> None:
+def delete_place(actor: Actor, place: Place) -> None:
     from models.errors import Conflict
 
     actor.require(actor.can_edit_place(place), "Ce lieu n'est pas dans votre territoire.")
@@ -156,7 +158,7 @@ def delete_place(actor, place: Place) -> None:
     db.session.flush()
 
 
-def places_matching(actor, text: str = "", limit: int = 60) -> list[Place]:
+def places_matching(actor: User, text: str = "", limit: int = 60) -> list[Place]:
     """Places whose name, commune, quartier name or code holds `text` (any case), those of a
     coordinator's territory only: what the event form offers."""
     query = sa.select(Place).outerjoin(Quartier, Quartier.id == Place.quartier_id).order_by(Place.name)

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import logging
 from bisect import bisect_left
-from collections.abc import Iterable
+from collections.abc import Iterable, Set
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from operator import attrgetter
@@ -15,6 +15,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import joinedload, selectinload
 
 from models import Event, OccurrenceException, Person, Place, db, utcnow
+from models.actor import Actor
 from models.conflicts import (
     DEFAULT_MAX_CONCURRENT,
     DEFAULT_TRAVEL_MARGIN_MINUTES,
@@ -130,8 +131,8 @@ class Outcome:
                 f"{len(self.ended)} clos.")
 
 
-def reconcile(found: dict[tuple, Found], existing: Iterable[ScheduleConflict], actor=None,
-              resolved_by_action: str | None = None, resolving_ids: set[int] = frozenset()) -> Outcome:
+def reconcile(found: dict[tuple, Found], existing: Iterable[ScheduleConflict], actor: Actor | None = None,
+              resolved_by_action: str | None = None, resolving_ids: Set[int] = frozenset()) -> Outcome:
     """Makes the stored records say what `found` says, for the records in scope (`existing`)."""
     outcome = Outcome()
     by_identity = {c.identity: c for c in existing}
@@ -188,7 +189,7 @@ def _in_horizon(q, start: datetime, end: datetime):
     return q.where(ScheduleConflict.ends_at > start, ScheduleConflict.starts_at < end)
 
 
-def run_full_detection(now: datetime | None = None, actor=None) -> Outcome:
+def run_full_detection(now: datetime | None = None, actor: Actor | None = None) -> Outcome:
     """Detects over the whole calendar and horizon, and reconciles every record in it."""
     start, end = horizon(now)
     events = _load_events(sa.true(), start, end, for_notices=True)
@@ -214,9 +215,10 @@ def person_ids_of(event: Event) -> set[int]:
     return ids
 
 
-def check_event(event: Event, actor=None, now: datetime | None = None, previous_person_ids: Iterable[int] = (),
-                recurrence_ids: Iterable[int] | None = None, resolved_by_action: str | None = None,
-                resolving_ids: set[int] = frozenset(), deleting: bool = False) -> Outcome:
+def check_event(event: Event, actor: Actor | None = None, now: datetime | None = None,
+                previous_person_ids: Iterable[int] = (), recurrence_ids: Iterable[int] | None = None,
+                resolved_by_action: str | None = None, resolving_ids: Set[int] = frozenset(),
+                deleting: bool = False) -> Outcome:
     """After one write to `event` (flushed, not committed): its conflicts as they now stand.
 
     Only what the write touches is looked at: the event's places, people and (if it targets a
@@ -237,7 +239,8 @@ def check_event(event: Event, actor=None, now: datetime | None = None, previous_
 
     # Who shares something with it: ids first (light queries), then only those series are loaded.
     place_ids = {o.place_id for o in live} | ({event.place_id} if live else set())
-    sharing, wide_ids = set(), set()
+    sharing: set[int] = set()
+    wide_ids: set[int] = set()
     if live:
         queries = [sa.select(Event.id).where(Event.place_id.in_(place_ids)),
                    sa.select(OccurrenceException.event_id).where(OccurrenceException.place_id.in_(place_ids))]
@@ -287,7 +290,7 @@ def check_event(event: Event, actor=None, now: datetime | None = None, previous_
 
     audiences = _audiences(loaded.values())
     # Quartiers matter only for the audience rule, and only if the event itself targets a public.
-    place_quartier = dict(db.session.execute(sa.select(Place.id, Place.quartier_id).where(
+    place_quartier: dict[int | None, int | None] = dict(db.session.execute(sa.select(Place.id, Place.quartier_id).where(
         Place.id.in_({o.place_id for o in occurrences}), Place.quartier_id.is_not(None))).all()) \
         if event.id in audiences else {}
     ctx = DetectionContext(place_quartier=place_quartier, audiences=audiences, travel_margin=margins,
@@ -355,7 +358,7 @@ def detection_facts(obj, fields: tuple[str, ...]) -> dict:
     return {name: getattr(obj, name) for name in fields}
 
 
-def check_events_sharing(obj, before: dict, actor=None) -> None:
+def check_events_sharing(obj, before: dict, actor: Actor | None = None) -> None:
     """After a write to a person or a place (flushed, not committed) that changed one of the
     facts read by `detection_facts`: each of its events checked as after a write to it. The
     write is kept whatever it creates (it moves no date); the conflicts and notices follow."""
@@ -426,7 +429,7 @@ def refused_conflicts(conflicts: Iterable[ScheduleConflict], strict: bool = Fals
     return [c for c in hard if places_of(c) & refusing.keys()], sorted(refusing.values(), key=attrgetter("name"))
 
 
-def check_write(event: Event, actor=None, strict: bool = False, **check) -> Outcome:
+def check_write(event: Event, actor: Actor | None = None, strict: bool = False, **check) -> Outcome:
     """`check_event` after a write (flushed, not committed), then the rule above: raises
     HardConflictsRefused when the write creates a hard conflict that is refused. The caller
     rolls back (nothing is written) and says so."""

@@ -58,7 +58,8 @@ class Audience:
 class DetectionContext:
     """What detection needs besides the occurrences, as plain ids (benchmarks build it directly)."""
 
-    place_quartier: dict[int, int] = field(default_factory=dict)  # place id -> quartier id
+    # place id -> quartier id; an occurrence without a place (None) is in no quartier
+    place_quartier: dict[int | None, int | None] = field(default_factory=dict)
     audiences: dict[int, Audience] = field(default_factory=dict)  # event id -> audience (competing kinds only)
     travel_margin: dict[int, int] = field(default_factory=dict)  # person id -> seconds
     max_concurrent: dict[int, int] = field(default_factory=dict)  # person id -> series at once

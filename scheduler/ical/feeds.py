@@ -13,9 +13,11 @@ from __future__ import annotations
 import hashlib
 import threading
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
@@ -203,8 +205,10 @@ def feed_rows(spec: FeedSpec, today: date) -> list:
     table = Event.__table__
     # The driver's own values, converted here: SQLAlchemy's per-value processing of SQLite's
     # text dates is most of the cost of reading thousands of events.
+    selection = _feed_query(spec, today).whereclause
+    assert selection is not None  # _feed_query always filters
     query = sa.select(*(sa.type_coerce(table.c[name], sa.types.NullType()) for name in _EVENT_COLUMNS)
-                      ).where(_feed_query(spec, today).whereclause)
+                      ).where(selection)
     events = []
     rows = db.session.execute(query).all()
     columns = {name: [row[i] for row in rows] for i, name in enumerate(_EVENT_COLUMNS)}
@@ -215,9 +219,9 @@ def feed_rows(spec: FeedSpec, today: date) -> list:
             columns[name] = [convert(v) if v is not None else None for v in values]
         elif name in _INSTANTS:
             columns[name] = [_aware(v) for v in values]
-    for values in zip(*columns.values()):
-        e = _Row()
-        e.__dict__.update(zip(_EVENT_COLUMNS, values))
+    for row_values in zip(*columns.values()):
+        e: Any = _Row()
+        e.__dict__.update(zip(_EVENT_COLUMNS, row_values))
         e.people, e.organisers, e.exceptions = [], [], []
         events.append(e)
     events = _with_tag(spec, events)
@@ -245,7 +249,7 @@ def feed_rows(spec: FeedSpec, today: date) -> list:
     places = {}
     for row in conn.execute(sa.select(Place.id, Place.name, Place.address, Place.postcode, Place.city)
                             .where(Place.id.in_(sa.select(Event.place_id).where(Event.id.in_(ids))))):
-        place = _Row()
+        place: Any = _Row()
         place.__dict__.update(row._mapping)
         places[place.id] = place
     for e in events:
@@ -254,7 +258,7 @@ def feed_rows(spec: FeedSpec, today: date) -> list:
 
 
 _INSTANTS = {"created_at", "updated_at"}
-_FROM_TEXT = {
+_FROM_TEXT: dict[str, Callable[[str], Any]] = {
     "start_date": date.fromisoformat, "until": date.fromisoformat, "start_time": time.fromisoformat,
     "created_at": lambda v: datetime.fromisoformat(v).replace(tzinfo=UTC),
     "updated_at": lambda v: datetime.fromisoformat(v).replace(tzinfo=UTC),

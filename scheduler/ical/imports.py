@@ -22,8 +22,8 @@ from datetime import UTC
 import sqlalchemy as sa
 
 from models import Event, db
+from models.actor import Actor
 from models.errors import InvalidInput
-from models.users import Actor
 from scheduler.conflicts.check import Outcome, describe_conflict, refused_conflicts
 from scheduler.ical.planned import (
     ImportOptions,
@@ -103,13 +103,13 @@ class Preview:
 
 def _existing(plan: list[PlannedEvent]) -> dict[str, Event]:
     uids = [p.uid for p in plan]
-    found = {}
+    found: dict[str, Event] = {}
     for start in range(0, len(uids), 500):
         found |= {e.uid: e for e in db.session.scalars(sa.select(Event).where(Event.uid.in_(uids[start:start + 500])))}
     return found
 
 
-def _check_rights(actor, plan, existing) -> None:
+def _check_rights(actor: Actor, plan, existing) -> None:
     errors = []
     for planned in plan:
         event = existing.get(planned.uid)
@@ -123,7 +123,7 @@ def _check_rights(actor, plan, existing) -> None:
         raise ImportRefused(errors)
 
 
-def preview(actor, plan: list[PlannedEvent], options: ImportOptions, progress=None) -> Preview:
+def preview(actor: Actor, plan: list[PlannedEvent], options: ImportOptions, progress=None) -> Preview:
     """What `apply_plan` would do, and the overlaps it would create, without changing anything:
     the plan is applied, asked about, and the whole transaction rolled back (so call it with
     nothing else pending)."""
@@ -239,7 +239,7 @@ def _apply_exceptions(writes: EventWrites, event: Event, planned: PlannedEvent) 
         if _exception_key(x, event.duration_minutes) in have:
             continue
         if x.is_cancelled:
-            values = {"is_cancelled": True, "starts_at": None, "duration_minutes": None}
+            values: dict[str, object] = {"is_cancelled": True, "starts_at": None, "duration_minutes": None}
             action = "cancel_occurrence"
         else:
             values = {"is_cancelled": False, "starts_at": x.starts_at, "duration_minutes": x.duration_minutes}
@@ -247,7 +247,7 @@ def _apply_exceptions(writes: EventWrites, event: Event, planned: PlannedEvent) 
         writes.set_exception(event, x.recurrence_start, values, action)
 
 
-def remove_missing(actor, source: str, kept_uids: set[str]) -> list[str]:
+def remove_missing(actor: Actor, source: str, kept_uids: set[str]) -> list[str]:
     """A synced calendar is the truth for what it brought: events it no longer has are deleted."""
     gone = [e for e in db.session.scalars(sa.select(Event).where(Event.source == source)) if e.uid not in kept_uids]
     titles = [e.title for e in gone]

@@ -28,6 +28,7 @@ import threading
 import time as timer
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import sqlalchemy as sa
 from flask import current_app
@@ -96,7 +97,7 @@ class ProgressChannel:
                 os.replace(tmp, self.path)  # readers never see half a file
                 return
             with db.engine.connect() as connection:
-                connection.execute(sa.update(ImportJob.__table__).where(ImportJob.__table__.c.id == self.job_id)
+                connection.execute(sa.update(ImportJob).where(ImportJob.id == self.job_id)
                                    .values(progress=progress, heartbeat_at=utcnow()))
                 connection.commit()
         except (OSError, sa.exc.SQLAlchemyError) as error:  # progress is news, never a reason to fail
@@ -121,7 +122,8 @@ class Reporter:
 
     def __init__(self, job: ImportJob, interval: float = 0.5):
         self.channel, self.interval = ProgressChannel(job.id), interval
-        self.phase, self.last = None, 0.0
+        self.phase: str | None = None
+        self.last = 0.0
 
     def __call__(self, phase: str, done: int, total: int) -> None:
         now = timer.monotonic()
@@ -162,7 +164,7 @@ def options_of(job: ImportJob) -> ImportOptions:
 def process(job_id: int) -> ImportJob:
     """Works a job taken by this process (state running) to its outcome, committed: the preview
     (ready, with what it would do), the import (done), or refused / failed with nothing written."""
-    job = db.session.get(ImportJob, job_id)
+    job = db.session.get_one(ImportJob, job_id)
     report, step = Reporter(job), job.step
     user, options, filename, data = job.user, options_of(job), job.filename, job.data
     _no_sqlite_spill()
@@ -171,7 +173,7 @@ def process(job_id: int) -> ImportJob:
         plan = parse_file(filename, data or b"", options, progress=report)
         if step == "preview":
             result = preview(user, plan, options, progress=report)  # a dry run, rolled back
-            outcome = {"state": "ready", "result": result.as_dict()}
+            outcome: dict[str, Any] = {"state": "ready", "result": result.as_dict()}
         else:
             existing = _existing(plan)
             created = sum(1 for p in plan if p.uid not in existing)
@@ -191,7 +193,7 @@ def process(job_id: int) -> ImportJob:
         log.exception("l'import %s a échoué", job_id)
         outcome = {"state": "failed", "errors": [("Erreur interne pendant l'import : rien n'a été enregistré. "
                                                  "Réessayez, ou prévenez l'administrateur du service.")]}
-    job = db.session.get(ImportJob, job_id)
+    job = db.session.get_one(ImportJob, job_id)
     for name, value in outcome.items():
         setattr(job, name, value)
     job.progress, job.finished_at = {}, utcnow()

@@ -74,7 +74,9 @@ def parse_csv(data: bytes, options: ImportOptions, progress=None) -> list[Planne
                                           + " (téléchargez le modèle)", 1)])
     places = _places_by_name()
     kinds = {label.casefold(): kind for kind, label in EVENT_KINDS.items()} | {k: k for k in EVENT_KINDS}
-    planned, errors, seen = [], [], {}
+    planned: list[PlannedEvent] = []
+    errors: list[LocatedError] = []
+    seen: dict[str, int] = {}
     for number, row in enumerate(rows[1:], start=2):
         if progress is not None:
             progress("parse", number - 2, len(rows) - 1)
@@ -100,15 +102,17 @@ def parse_csv(data: bytes, options: ImportOptions, progress=None) -> list[Planne
             column = "Lieu"
             place = options.place
             if cells.get("Lieu"):
-                place = places.get(cells["Lieu"].casefold())
-                if place is None:
+                named = places.get(cells["Lieu"].casefold())
+                if named is None:
                     raise ValueError(f"lieu inconnu « {cells['Lieu']} » (nom exact d'un lieu de Maillage)")
+                place = named
             column = "Type"
             kind = options.kind
             if cells.get("Type"):
-                kind = kinds.get(cells["Type"].casefold())
-                if kind is None:
+                kind_named = kinds.get(cells["Type"].casefold())
+                if kind_named is None:
                     raise ValueError(f"type inconnu « {cells['Type']} » ({', '.join(EVENT_KINDS.values())})")
+                kind = kind_named
             column = "Fréquence"
             frequency = CSV_FREQUENCIES.get((cells.get("Fréquence") or "une fois").casefold())
             if frequency is None:

@@ -6,11 +6,12 @@ from __future__ import annotations
 import hashlib
 import re
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import icalendar
 import sqlalchemy as sa
+from icalendar.cal import Component
 
 from models import Place, db
 from models.events import EVENT_KINDS, WEEKDAY_CODES
@@ -212,13 +213,6 @@ def _check_year(value, name: str) -> None:
             raise _VeventError(f"{name} : {problem}", name)
 
 
-def _check_year(value, name: str) -> None:
-    if isinstance(value, date):
-        problem = year_problem(value)
-        if problem:
-            raise _VeventError(f"{name} : {problem}", name)
-
-
 def _raw(value) -> str:
     """The text of a value as the file wrote it (icalendar keeps it for the values it could not read)."""
     for attribute in ("to_ical", "ical_value"):
@@ -253,7 +247,7 @@ def parse_ics(data: bytes, options: ImportOptions, progress=None) -> list[Planne
     if sum("RECURRENCE-ID" not in c for c, _ in vevents) > MAX_EVENTS:
         raise ImportRefused([LocatedError(f"plus de {MAX_EVENTS} événements : découpez le fichier")])
     masters: dict[str, PlannedEvent] = {}
-    overrides: list[tuple[int, object, str, str]] = []
+    overrides: list[tuple[int, Component, str, str]] = []
     for index, (component, default_tz) in enumerate(vevents):
         if progress is not None:
             progress("parse", index, len(vevents))
@@ -379,7 +373,7 @@ def _located(error: _VeventError, layout: _Layout, index: int, line: int | None,
     elif error.prop:
         where = props.get(error.prop, line)
     message = error.message
-    if error.quote and where != line:
+    if error.quote and where is not None and where != line:
         text = dict(layout.lines[index]).get(where, "") if index < len(layout.lines) else ""
         message += f" « {_shown(text)} »"
     return LocatedError(message, where, label)
@@ -445,7 +439,7 @@ def _plan_in_its_zone(component, uid: str, default_tz: str, options: ImportOptio
     written_in_utc = not tzid or (own_key is not None and is_utc(own_key))
     if written_in_utc:
         truth = _plan_vevent(component, uid, "UTC", options, places)
-        candidates = [(default_tz, None)]
+        candidates: list[tuple[str, tzinfo | None]] = [(default_tz, None)]
     else:  # the file's own zone: its wall clock, expanded with its own rules, is the truth
         truth = _plan_vevent(component, uid, default_tz, options, places, wall_zone=own)
         candidates = [(default_tz, own), (default_tz, None), ("UTC", None)]
@@ -491,7 +485,7 @@ def _plan_vevent(component, uid: str, tz: str, options: ImportOptions, places, w
     if not isinstance(start, (date, datetime)):
         raise _VeventError("DTSTART doit être une date ou une date et heure", "DTSTART")
     all_day = not isinstance(start, datetime)
-    floating = all_day or start.tzinfo is None
+    floating = not isinstance(start, datetime) or start.tzinfo is None
     zone = ZoneInfo(tz)
     begin = _instant(start, zone, time())
     local = begin.astimezone(wall_zone or zone)

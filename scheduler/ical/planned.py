@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from models import Place
+from models import Partner, Place
 from models.errors import InvalidInput
 
 MAX_EVENTS = 5000
@@ -20,7 +20,7 @@ _OUR_DESCRIPTION_LINES = ("Type : ", "Organisé par : ", "Public : ", "Sans rend
 class ImportOptions:
     """What the file does not say: who imports, for which partner, where by default."""
 
-    partner: object  # Partner: organiser of what is created
+    partner: Partner  # organiser of what is created
     place: Place  # where events go when LOCATION names no known place
     kind: str = "permanence"
     visibility: str = "public"

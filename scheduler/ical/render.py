@@ -32,6 +32,7 @@ from scheduler.time.recurrence import (
     rule_dates,
     rule_of,
     skipped_holidays,
+    utc_offset,
 )
 
 PRODID = "-//Maillage//Calendrier partagé des partenaires de l'emploi//FR"
@@ -134,8 +135,8 @@ def _other_readings(rule, zone: ZoneInfo) -> list[int]:
         local = datetime.fromtimestamp(rec, zone)
         wall = datetime.combine(local.date(), datetime.min.time()) + timedelta(seconds=rule.start_seconds)
         before, after = (int(wall.replace(tzinfo=zone, fold=f).timestamp()) for f in (0, 1))
-        if before == rec and after != rec and wall.replace(tzinfo=zone, fold=0).utcoffset() < \
-                wall.replace(tzinfo=zone, fold=1).utcoffset():
+        if before == rec and after != rec and utc_offset(wall.replace(tzinfo=zone, fold=0)) < \
+                utc_offset(wall.replace(tzinfo=zone, fold=1)):
             found.append(after)
     return sorted(found)
 
@@ -154,15 +155,15 @@ def _transitions(zone: ZoneInfo, year: int) -> list[tuple[datetime, timedelta, t
     found = []
     t = datetime(year, 1, 1, tzinfo=UTC)
     end = datetime(year + 1, 1, 1, tzinfo=UTC)
-    before = t.astimezone(zone).utcoffset()
+    before = utc_offset(t.astimezone(zone))
     while t < end:
         nxt = t + timedelta(days=1)
-        after = nxt.astimezone(zone).utcoffset()
+        after = utc_offset(nxt.astimezone(zone))
         if after != before:
             lo, hi = t, nxt  # bisect to the minute
             while hi - lo > timedelta(minutes=1):
                 mid = lo + (hi - lo) / 2
-                if mid.astimezone(zone).utcoffset() == before:
+                if utc_offset(mid.astimezone(zone)) == before:
                     lo = mid
                 else:
                     hi = mid
@@ -180,7 +181,7 @@ def vtimezone(tzid: str, year: int) -> str:
     transitions = _transitions(zone, year)
     if not transitions:
         probe = datetime(year, 1, 1, tzinfo=UTC).astimezone(zone)
-        offset = _offset(int(probe.utcoffset().total_seconds()))
+        offset = _offset(int(utc_offset(probe).total_seconds()))
         lines += ["BEGIN:STANDARD", f"TZOFFSETFROM:{offset}", f"TZOFFSETTO:{offset}",
                   f"TZNAME:{probe.tzname()}", "DTSTART:19700101T000000", "END:STANDARD"]
     for instant, before, after in transitions:
@@ -225,6 +226,11 @@ class RenderContext:
     # A series in UTC is used: no X-WR-TIMEZONE then, which readers that apply it would put
     # the UTC values of, and repeat the series on its wall clock.
     utc_used: bool = False
+
+    def required_horizon(self) -> date:
+        if self.horizon is None:
+            raise ValueError("the horizon of holiday EXDATEs must be given (it must not come from 'now')")
+        return self.horizon
 
 
 def default_horizon(today: date) -> date:
@@ -404,8 +410,9 @@ def event_lines(event, ctx: RenderContext) -> list[str]:
         lines.append(_rrule(event, rule, first_ord))
         exdates = []
         if rule.holiday_region is not None or rule.school_zone is not None:
-            last = rule.until_ord if rule.until_ord is not None else ctx.horizon.toordinal()
-            exdates = skipped_holidays(rule, first_ord, min(last, ctx.horizon.toordinal()))
+            horizon = ctx.required_horizon()
+            last = rule.until_ord if rule.until_ord is not None else horizon.toordinal()
+            exdates = skipped_holidays(rule, first_ord, min(last, horizon.toordinal()))
         away = []
         if ctx.place_id is not None:  # moved to another place: not in this place's feed
             away = [rec for rec, x in rule.exceptions.items()
@@ -539,8 +546,7 @@ class CalendarHead:
 
 def render_calendar(events, head: CalendarHead, ctx: RenderContext, year: int | None = None) -> bytes:
     """A whole VCALENDAR (METHOD:PUBLISH) of the events, byte-identical for unchanged data."""
-    if ctx.horizon is None:
-        raise ValueError("the horizon of holiday EXDATEs must be given (it must not come from 'now')")
+    horizon = ctx.required_horizon()
     body = []
     for event in sorted(events, key=lambda e: e.id):
         body += event_lines(event, ctx)
@@ -553,7 +559,7 @@ def render_calendar(events, head: CalendarHead, ctx: RenderContext, year: int | 
         lines += [f"DESCRIPTION:{escape_text(head.description)}", f"X-WR-CALDESC:{escape_text(head.description)}"]
     lines += [f"REFRESH-INTERVAL;VALUE=DURATION:{ttl}", f"X-PUBLISHED-TTL:{ttl}"]
     # The zones' rules of the horizon's first year: the year the feed is mostly read for.
-    zone_year = year or ctx.horizon.year - 2
+    zone_year = year or horizon.year - 2
     zones = "".join(vtimezone(tz, zone_year) for tz in sorted(ctx.zones | {head.timezone}) if not is_utc(tz))
     text = "".join(fold(line) for line in lines) + zones + "\r\n".join(body) + "\r\nEND:VCALENDAR\r\n"
     # Folding the thousands of lines of a big feed one by one costs more than writing them: the

@@ -8,6 +8,7 @@ event. Safe to run twice and to be killed halfway: each source is one transactio
 """
 from __future__ import annotations
 
+import http.client
 import logging
 import urllib.error
 import urllib.request
@@ -33,7 +34,7 @@ JOB_MINUTES = 5  # how often the clock looks for sources that are due
 class SyncActor:
     """Who a sync writes as: the source's partner, through the clock (audited with no user)."""
 
-    id = None
+    id: int | None = None
     is_coordinator = False
 
     def __init__(self, partner):
@@ -105,31 +106,55 @@ def sync_source(source: SyncSource, fetched: Fetched | None = None) -> dict:
     apply_plan(actor, plan, options)
     removed = remove_missing(actor, options.source, {p.uid for p in plan})
     source.etag, source.last_modified_header = fetched.etag, fetched.last_modified
-    counts = {"created": created, "changed": changed, "removed": len(removed),
+    counts: dict[str, int | str] = {"created": created, "changed": changed, "removed": len(removed),
               "unchanged": len(plan) - created - changed}
     counts["status"] = "ok" if created or changed or removed else "unchanged"
     return counts
 
 
 def run_source(source_id: int) -> SyncSource:
-    """One source, one transaction: applied and recorded, or rolled back and the error recorded."""
-    source = db.session.get(SyncSource, source_id)
+    """One source, one transaction: applied and recorded, or rolled back and the error recorded.
+    Whatever goes wrong with one source (its server, its file, an address saved before the strict
+    check, a bug the calendar finds) is its own result, never the next source's: nothing raises
+    from here but the database's own failure to record it."""
+    source = db.session.get_one(SyncSource, source_id)
     try:
         counts = sync_source(source)
         status = counts.pop("status")
         source.last_status, source.last_counts = status, counts
         source.last_message = _summary(status, counts)
-    except (ImportRefused, DomainError, ValueError, OSError) as error:
+    except Exception as error:  # every failure is this source's result (see the docstring)
         db.session.rollback()  # nothing of a failed run stays
-        source = db.session.get(SyncSource, source_id)
-        message = error.message if isinstance(error, DomainError) else str(error)
-        if isinstance(error, ImportRefused):
-            message += " " + " ; ".join(str(e) for e in error.located[:5])
+        source = db.session.get_one(SyncSource, source_id)
+        message = _failure_message(error)
         source.last_status, source.last_message, source.last_counts = "error", message[:2000], {}
-        log.warning("synchronisation %s : %s", source.url, message)
+        if isinstance(error, KNOWN_FAILURES):
+            log.warning("synchronisation %s : %s", source.url, message)
+        else:
+            log.exception("synchronisation %s : erreur inattendue", source.url)
     source.last_run_at = utcnow()
     db.session.commit()
     return source
+
+
+# What a calendar, its server or its address can do wrong, said to the partner as it is; anything
+# else is also recorded on the source, and logged with its traceback (a bug to look at).
+KNOWN_FAILURES = (ImportRefused, DomainError, ValueError, OSError, http.client.HTTPException)
+
+
+def _failure_message(error: Exception) -> str:
+    if isinstance(error, DomainError):
+        message = error.message
+    elif isinstance(error, http.client.HTTPException):
+        message = f"échange HTTP impossible avec ce serveur ({type(error).__name__} : {error})"
+    elif isinstance(error, KNOWN_FAILURES):
+        message = str(error)
+    else:
+        message = (f"erreur inattendue pendant la synchronisation ({type(error).__name__}) : le détail est dans "
+                   "le journal du service")
+    if isinstance(error, ImportRefused):
+        message += " " + " ; ".join(str(e) for e in error.located[:5])
+    return message
 
 
 def _summary(status: str, counts: dict) -> str:
@@ -140,7 +165,8 @@ def _summary(status: str, counts: dict) -> str:
 
 
 def run_due_syncs() -> int:
-    """The clock's job: every active source whose interval has passed. Returns how many ran."""
+    """The clock's job: every active source whose interval has passed, each on its own (one that
+    fails is recorded as failed and the next one runs). Returns how many ran."""
     due = [s.id for s in db.session.scalars(sa.select(SyncSource).where(SyncSource.is_active)) if s.is_due]
     db.session.rollback()
     for source_id in due:

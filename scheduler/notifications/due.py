@@ -8,12 +8,13 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 from functools import cached_property
+from typing import Protocol
 
 import sqlalchemy as sa
 from flask import current_app
 from sqlalchemy.orm import selectinload
 
-from models import Event, Person, Place, Subscription, db
+from models import Event, Partner, Person, Place, Subscription, db
 from models.deliveries import (
     DEFAULT_OFFSETS,
     SUBSCRIBER_OFFSETS,
@@ -87,6 +88,29 @@ def anything_due(zones: Iterable[str], offsets: Iterable[ReminderOffset], lo: in
 
 # --- who is told ---------------------------------------------------------------------------
 
+class ToldEvent(Protocol):
+    """What decides who hears about an event's occurrence: an Event, or the event as it was before
+    a write (scheduler.notifications.notices.EventBefore)."""
+
+    @property
+    def id(self) -> int: ...
+
+    @property
+    def status(self) -> str: ...
+
+    @property
+    def visibility(self) -> str: ...
+
+    @property
+    def place_id(self) -> int | None: ...
+
+    @property
+    def place(self) -> Place | None: ...
+
+    @property
+    def organisers(self) -> Iterable[Partner]: ...
+
+
 @dataclass
 class Recipients:
     """Everything the scan needs to know about people, read once per scan."""
@@ -116,7 +140,7 @@ class Recipients:
                 self.people[person.id] = person
 
     def offsets_of(self, partner_id: int | None) -> tuple[ReminderOffset, ...]:
-        settings = self.settings.get(partner_id)
+        settings = self.settings.get(partner_id) if partner_id is not None else None
         return settings.reminder_offsets if settings else DEFAULT_OFFSETS
 
     def offsets_in_use(self) -> set[ReminderOffset]:
@@ -125,17 +149,18 @@ class Recipients:
             used |= set(settings.reminder_offsets)
         return used
 
-    def subscribers(self, event: Event, place_id: int | None) -> list[Subscription]:
+    def subscribers(self, event: ToldEvent, place_id: int | None) -> list[Subscription]:
         if event.visibility != "public" or event.status == "cancelled":
             return []
         place = event.place if place_id == event.place_id else db.session.get(Place, place_id)
         found = list(self.subscriptions.get(("event", event.id), []))
-        found += self.subscriptions.get(("place", place_id), [])
+        if place_id is not None:
+            found += self.subscriptions.get(("place", place_id), [])
         if place is not None and place.quartier_id is not None:
             found += self.subscriptions.get(("quartier", place.quartier_id), [])
         return found
 
-    def of_occurrence(self, event: Event, occurrence: Occurrence) -> Iterator[dict]:
+    def of_occurrence(self, event: ToldEvent, occurrence: Occurrence) -> Iterator[dict]:
         """Each recipient of an occurrence: channel, recipient, partner, subscription, offsets."""
         told_partners = set()
         for person_id in occurrence.person_ids:
@@ -213,7 +238,7 @@ def plan_weekly_programmes(lo: int, hi: int) -> Iterator[dict]:
     for place in places:
         for day, due in wall_instants(place.timezone, at, lo, hi, weekday=weekday):
             monday = date.fromordinal(day + 7 - weekday)
-            recipient = place.contact_email.lower()
+            recipient = (place.contact_email or "").lower()  # the query keeps those with one
             yield {"kind": "weekly_programme", "channel": "email", "recipient": recipient,
                    "partner_id": place.host_partner_id, "due_at": datetime.fromtimestamp(due, UTC),
                    "payload": {"place_id": place.id, "week_start": monday.isoformat()},

@@ -11,10 +11,11 @@ the commit and one socket write, instead of the server's whole processing time t
 from __future__ import annotations
 
 import email.policy
+import re
 import smtplib
 import socket
 import ssl
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from email import encoders
 from email.header import Header
@@ -26,6 +27,13 @@ from email.utils import formatdate, make_msgid, parseaddr
 from urllib.parse import unquote, urlsplit
 
 WIRE_POLICY = email.policy.compat32.clone(linesep="\r\n")
+_LINE_STARTING_WITH_DOT = re.compile(rb"(?m)^\.")
+
+
+def _dot_stuffed(body: bytes) -> bytes:
+    """The body as SMTP's DATA carries it (RFC 5321, 4.5.2): a line that starts with a dot gets a
+    second one, or the server would take the line for the end of the message."""
+    return _LINE_STARTING_WITH_DOT.sub(b"..", body)
 FROM_ADDRESS = "Maillage <ne-pas-repondre@maillage.localhost>"
 
 
@@ -54,7 +62,7 @@ class SmtpSettings:
 
 
 def build_message(*, to: str, subject: str, text: str, html: str, headers: dict | None = None,
-                  attachments: list[tuple[str, str, bytes]] = (), message_id_domain: str = "maillage") -> Message:
+                  attachments: Sequence[tuple[str, str, bytes]] = (), message_id_domain: str = "maillage") -> Message:
     """multipart/mixed: the text and HTML alternatives, then the attachments.
 
     Built with the compat32 classes: the modern EmailMessage API parses every header it sets and
@@ -76,7 +84,7 @@ def build_message(*, to: str, subject: str, text: str, html: str, headers: dict 
         message = body
     message["From"] = FROM_ADDRESS
     message["To"] = to
-    message["Subject"] = Header(subject, "utf-8")
+    message["Subject"] = Header(subject, "utf-8")  # type: ignore[assignment]  # compat32 takes a Header
     message["Date"] = formatdate(localtime=False)
     message["Message-ID"] = make_msgid(domain=message_id_domain)
     for name, value in (headers or {}).items():
@@ -109,6 +117,7 @@ class SmtpSender:
 
     def _connect(self) -> smtplib.SMTP:
         s = self.settings
+        connection: smtplib.SMTP
         try:
             if s.use_ssl:
                 connection = smtplib.SMTP_SSL(s.host, s.port, timeout=self.timeout,
@@ -117,6 +126,7 @@ class SmtpSender:
                 connection = smtplib.SMTP(s.host, s.port, timeout=self.timeout)
             # The final dot goes in a write of its own: without NODELAY, Nagle's algorithm holds
             # it until the server's delayed ACK (40 ms a message).
+            assert connection.sock is not None  # SMTP(host) connects in its constructor
             connection.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             connection.ehlo()
             self.messages_on_connection = 0
@@ -149,7 +159,7 @@ class SmtpSender:
             code, reply = smtp.getreply()
             if code != 354:
                 raise smtplib.SMTPDataError(code, reply)
-            body = smtplib._quote_periods(message.as_bytes(policy=WIRE_POLICY))
+            body = _dot_stuffed(message.as_bytes(policy=WIRE_POLICY))
             if not body.endswith(b"\r\n"):
                 body += b"\r\n"
             smtp.send(body)

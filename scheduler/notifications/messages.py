@@ -94,6 +94,7 @@ def _event_and_occurrence(delivery: Delivery) -> tuple[Event, Occurrence]:
     event = db.session.get(Event, delivery.event_id) if delivery.event_id else None
     if event is None:
         raise Skip("Événement supprimé.")
+    assert delivery.recurrence_start is not None  # every delivery about an event names its date
     occurrence = occurrence_of(event, delivery.recurrence_start)
     if occurrence is None:
         raise Skip("Cette occurrence n'existe plus.")
@@ -121,6 +122,7 @@ def render_reminder(delivery: Delivery, now: datetime) -> Message:
 
 def render_change(delivery: Delivery, now: datetime) -> Message:
     event, occurrence = _event_and_occurrence(delivery)
+    assert delivery.recurrence_start is not None  # checked by _event_and_occurrence
     planned = french_datetime(delivery.recurrence_start.astimezone(ZoneInfo(occurrence.timezone)))
     reason = (delivery.payload or {}).get("reason")
     if delivery.kind == "occurrence_cancelled":
@@ -146,6 +148,7 @@ def _when_where(side: dict) -> tuple[str, str, str]:
 def date_line(before: dict | None, after: dict | None) -> str:
     """One date of a change to a whole event, in French: what holds now, and what it replaces."""
     if after is None or after["is_cancelled"]:
+        assert before is not None  # a changed date has a side before, after, or both
         return ", ".join(_when_where(before)) + (" : annulé" if after is not None else " : n'a plus lieu")
     now_parts = _when_where(after)
     if before is None or before["is_cancelled"]:

@@ -8,12 +8,13 @@ import json
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from flask import current_app
 
-from models import Delivery, Event, Place, Subscription, db, utcnow
+from models import Delivery, Event, Partner, Place, Subscription, db, utcnow
 from models.operations.deliveries import add_deliveries_if_new, add_delivery_if_new
 from scheduler.french import french_datetime, summarise_dates
 from scheduler.notifications.due import Recipients, delivery_key, iso_instant
@@ -94,8 +95,8 @@ class EventBefore:
     rule: SeriesRule
     status: str
     visibility: str
-    organisers: list
-    place_id: int
+    organisers: list[Partner]
+    place_id: int | None
     place: Place
     removed: list[dict] = field(default_factory=list)  # exceptions the write dropped (audit form)
 
@@ -128,12 +129,19 @@ def changed_dates(before: dict[int, Occurrence], after: dict[int, Occurrence], s
     """(before, after) of each date whose occurrence people would see differently, paired by
     local date (the exceptions followed the same pairing); a single event is one date whatever
     its day."""
+    pairs: list[tuple[Occurrence | None, Occurrence | None]]
     if single and len(before) == 1 and len(after) == 1:
         pairs = [(next(iter(before.values())), next(iter(after.values())))]
     else:
         pairs = [(before.get(day), after.get(day)) for day in sorted(before.keys() | after.keys())]
     found = [(b, a) for b, a in pairs if _worth_telling(b, a)]
-    return sorted(found, key=lambda pair: (pair[0] or pair[1]).starts_at)
+    return sorted(found, key=_first_start)
+
+
+def _first_start(pair: tuple[Occurrence | None, Occurrence | None]) -> int:
+    side = pair[0] if pair[0] is not None else pair[1]
+    assert side is not None  # _worth_telling keeps no pair without a side
+    return side.starts_at
 
 
 def _worth_telling(b: Occurrence | None, a: Occurrence | None) -> bool:
@@ -144,7 +152,7 @@ def _worth_telling(b: Occurrence | None, a: Occurrence | None) -> bool:
     return seen_before not in (None, "cancelled") or seen_after not in (None, "cancelled")
 
 
-def _side(o: Occurrence | None, places: dict[int, Place]) -> dict | None:
+def _side(o: Occurrence | None, places: dict[int | None, Place]) -> dict | None:
     if o is None:
         return None
     place = places.get(o.place_id)
@@ -178,7 +186,8 @@ def notify_event_change(before: EventBefore, event: Event | None, now: datetime 
         kind = "event_changed"
 
     shown = [o for pair in pairs for o in pair if o is not None] + [o for _, o in removed]
-    places = {p.id: p for p in db.session.scalars(sa.select(Place).where(Place.id.in_({o.place_id for o in shown})))}
+    places: dict[int | None, Place] = {
+        p.id: p for p in db.session.scalars(sa.select(Place).where(Place.id.in_({o.place_id for o in shown})))}
     recipients = Recipients.load()
     recipients.load_people(p for o in shown for p in o.person_ids)
     targets: dict[tuple[str, str], dict] = {}
@@ -257,7 +266,7 @@ def plan_conflict_notices(recipients: Recipients, now: datetime, case_ids: Itera
     digests: dict[str, dict] = {}
     for notice in db.session.scalars(q):
         notice.sent_at = utcnow()
-        change = {"case_id": notice.case_id, "conflict_id": notice.conflict_id, "change": notice.change}
+        change: dict[str, Any] = {"case_id": notice.case_id, "conflict_id": notice.conflict_id, "change": notice.change}
         if case_ids is not None and notice.case is not None:
             change.update(facts=case_facts(notice.case), note=note)
         targets = []
@@ -267,7 +276,7 @@ def plan_conflict_notices(recipients: Recipients, now: datetime, case_ids: Itera
             if notice.partner.contact_email:
                 targets.append({"channel": "email", "recipient": notice.partner.contact_email.lower(),
                                 "partner_id": notice.partner_id})
-            settings = recipients.settings.get(notice.partner_id)
+            settings = recipients.settings.get(notice.partner.id)
             if settings is not None and settings.webhook_url:
                 targets.append({"channel": "webhook", "recipient": settings.webhook_url,
                                 "partner_id": notice.partner_id})

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import http.client
 import json
 import logging
 import time as time_module
@@ -73,7 +74,7 @@ def _claim(delivery_id: int, now: datetime) -> bool:
 
 
 def _record_failure(delivery_id: int, now: datetime, error: str) -> None:
-    delivery = db.session.get(Delivery, delivery_id)
+    delivery = db.session.get_one(Delivery, delivery_id)
     attempts = delivery.attempts + 1  # the claim's own count was rolled back with it
     delivery.state = "failed"
     delivery.attempts = attempts
@@ -102,16 +103,20 @@ def post_webhook(delivery: Delivery, message: Message) -> None:
     body = json.dumps({"type": delivery.kind, "delivery": delivery.key, "subject": message.subject,
                        **message.data}, ensure_ascii=False, sort_keys=True).encode()
     timestamp = str(int(time_module.time()))
-    request = urllib.request.Request(delivery.recipient, data=body, method="POST", headers={
-        "Content-Type": "application/json", "User-Agent": "Maillage", "X-Maillage-Event": delivery.kind,
-        "X-Maillage-Delivery": hashlib.sha256(delivery.key.encode()).hexdigest(),
-        "X-Maillage-Timestamp": timestamp, "X-Maillage-Signature": sign_webhook(secret or "", timestamp, body)})
     try:
+        request = urllib.request.Request(delivery.recipient, data=body, method="POST", headers={
+            "Content-Type": "application/json", "User-Agent": "Maillage", "X-Maillage-Event": delivery.kind,
+            "X-Maillage-Delivery": hashlib.sha256(delivery.key.encode()).hexdigest(),
+            "X-Maillage-Timestamp": timestamp, "X-Maillage-Signature": sign_webhook(secret or "", timestamp, body)})
         with open_url(request, 10, current_app.config["ALLOW_PRIVATE_URLS"]) as response:
             if not 200 <= response.status < 300:
                 raise SmtpUnavailable(f"webhook : réponse {response.status}")
     except (urllib.error.URLError, OSError) as error:
         raise SmtpUnavailable(f"webhook injoignable : {failure_reason(error)}") from error
+    except (ValueError, http.client.HTTPException) as error:
+        # An address saved before the strict check of models.operations.urls (a port that is no
+        # number, a backslash): this delivery fails, the next ones are still sent.
+        raise SmtpUnavailable(f"adresse du webhook inutilisable : {error}") from error
 
 
 def send_due(now: datetime, limit: int | None = None) -> dict[str, int]:

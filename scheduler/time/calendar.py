@@ -106,6 +106,12 @@ def _in_window(q: sa.Select, start: datetime, end: datetime) -> sa.Select:
     )
 
 
+def event_ids_in_window(f: CalendarFilter, start: datetime, end: datetime) -> sa.Select:
+    """The ids of the events that may have an occurrence in the window, as a subquery's select
+    (reports read the organisers and kinds of exactly the series `rules_in_window` expands)."""
+    return _in_window(events_query(f), start, end).with_only_columns(Event.id)
+
+
 def _has_tag(tags, tag: str) -> bool:
     return any(t.casefold() == tag for t in tags or [])
 

@@ -97,6 +97,14 @@ class SeriesRule:
 
 # --- time zones and holidays ---------------------------------------------------------------
 
+def utc_offset(aware: datetime) -> timedelta:
+    """The offset from UTC of a datetime that has its zone (a ZoneInfo always gives one)."""
+    offset = aware.utcoffset()
+    if offset is None:
+        raise ValueError(f"{aware!r} has no UTC offset")
+    return offset
+
+
 class _ZoneOffsets:
     """UTC offset of local instants in one zone, memoised: a national calendar has few distinct
     (day, time) pairs per zone, so each is computed by zoneinfo once."""
@@ -113,7 +121,7 @@ class _ZoneOffsets:
             naive = datetime(1970, 1, 1) + timedelta(seconds=local_seconds)
             # fold=0: an ambiguous time is its first instance, a skipped one takes the offset
             # in force before the change (RFC 5545, 3.3.5).
-            off = int(naive.replace(tzinfo=self.zone).utcoffset().total_seconds())
+            off = int(utc_offset(naive.replace(tzinfo=self.zone)).total_seconds())
             self.cache[local_seconds] = off
         return off
 
@@ -251,6 +259,7 @@ def _monthly(rule: SeriesRule, lo_ord: int, hi_ord: int) -> list[int]:
     first = date.fromordinal(start)
     days = rule.weekdays or (first.weekday(),)
     nth = rule.month_week
+    assert nth is not None, "a monthly rule names its week (scheduler.time.rules checks it)"
     month_index = first.year * 12 + first.month - 1
     if count is None:  # jump straight to the window; with a count we must count from the start
         lo_index = date.fromordinal(lo_ord).year * 12 + date.fromordinal(lo_ord).month - 1

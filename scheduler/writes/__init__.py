@@ -23,11 +23,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 
 from models import db, utcnow
+from models.actor import Actor
 from models.conflicts import ScheduleConflict
 from models.errors import InvalidInput, NotFound
 from models.events import Event, OccurrenceException
 from models.operations.conflicts import cases_of_event, delete_conflicts_of
-from models.users import Actor
 from scheduler.conflicts.check import Outcome, check_event, check_write, person_ids_of
 from scheduler.notifications.notices import (
     EventBefore,

@@ -10,8 +10,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 
 from models import db, utcnow
+from models.actor import Actor
 from models.events import Event
-from models.users import Actor
 from scheduler.conflicts.check import Outcome, describe_conflict, refused_conflicts
 from scheduler.french import day_label, hour_label, rule_phrase
 from scheduler.time.recurrence import day_off_reason, expand, rule_of, skipped_holidays

@@ -7,6 +7,7 @@ from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from models import db, utcnow
+from models.actor import Actor
 from models.errors import InvalidInput, NotFound
 from models.events import EVENT_KINDS, STATUSES, VISIBILITIES, Event, OccurrenceException
 from models.operations.audit import apply_changes, plain_value, record
@@ -46,7 +47,7 @@ def resolve_event_values(values: dict) -> dict:
     return values
 
 
-def insert_event(actor, values: dict) -> Event:
+def insert_event(actor: Actor, values: dict) -> Event:
     values = {**EVENT_DEFAULTS, **resolve_event_values(dict(values))}
     place = values["place"]
     values.setdefault("timezone", place.timezone)
@@ -72,7 +73,7 @@ def insert_event(actor, values: dict) -> Event:
 NOT_COPIED = {"id", "uid", "sequence", "created_at", "updated_at", "starts_at", "last_date", "source"}
 
 
-def split_off(actor, event: Event, first_day: date, count: int | None) -> Event:
+def split_off(actor: Actor, event: Event, first_day: date, count: int | None) -> Event:
     """The second part of a split: the series as it is, from `first_day` (a date its rule gives),
     with a new UID, and the exceptions of that day and after. The caller then ends the first part
     and applies the new values to this one."""
@@ -93,7 +94,7 @@ def split_off(actor, event: Event, first_day: date, count: int | None) -> Event:
     return second
 
 
-def change_event(actor, event: Event, values: dict, exceptions_after=None) -> dict:
+def change_event(actor: Actor, event: Event, values: dict, exceptions_after=None) -> dict:
     """Applies the changes and returns them ({} when nothing changed).
 
     When the timing changes, `exceptions_after(event)` (given by the time model: models cannot
@@ -182,7 +183,7 @@ def bump(event: Event) -> None:
     event.updated_at = utcnow()
 
 
-def remove_event(actor, event: Event) -> None:
+def remove_event(actor: Actor, event: Event) -> None:
     actor.require(actor.can_edit_event(event))
     record(actor, "delete", event, {"uid": [event.uid, None], "title": [event.title, None]})
     db.session.delete(event)
@@ -193,7 +194,7 @@ def exception_for(event: Event, recurrence_start: datetime) -> OccurrenceExcepti
     return next((x for x in event.exceptions if x.recurrence_start == recurrence_start), None)
 
 
-def set_exception(actor, event: Event, recurrence_start: datetime, values: dict,
+def set_exception(actor: Actor, event: Event, recurrence_start: datetime, values: dict,
                              action: str) -> OccurrenceException:
     """Cancels or moves one occurrence; the caller has checked that the rule gives it."""
     actor.require(actor.can_edit_event(event))
@@ -227,7 +228,7 @@ def set_exception(actor, event: Event, recurrence_start: datetime, values: dict,
     return exception
 
 
-def drop_exception(actor, event: Event, recurrence_start: datetime) -> None:
+def drop_exception(actor: Actor, event: Event, recurrence_start: datetime) -> None:
     """Undoes a cancellation or a move: the occurrence follows the series again."""
     actor.require(actor.can_edit_event(event))
     exception = exception_for(event, recurrence_start)

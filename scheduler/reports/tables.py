@@ -1,0 +1,81 @@
+"""The reports as tables: what the pages show beside each chart, and what CSV and XLSX carry.
+One table, three renderings: the page, the CSV, the workbook say the same figures."""
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import dataclass
+from datetime import timedelta
+
+from openpyxl import Workbook
+from openpyxl.styles import Font
+
+from models.events import EVENT_KINDS
+from models.partners import PARTNER_TYPES
+from scheduler.french import WEEKDAY_NAMES, french_date
+from scheduler.reports.coverage import Coverage, hours
+
+
+@dataclass
+class Table:
+    key: str  # the sheet's and the file's name
+    title: str  # French, as a caption
+    headers: list[str]
+    rows: list[list]
+
+
+def coverage_tables(report: Coverage) -> list[Table]:
+    types, kinds = report.partner_types, report.kinds
+    by_type = Table("quartiers", "Heures de présence par quartier et type de partenaire",
+                    ["Quartier", "Code", "Département", "Séances", "Heures", *(PARTNER_TYPES[t] for t in types)],
+                    [[q.name, q.code, q.department or "", q.sessions, q.hours,
+                      *(hours(q.by_partner_type.get(t, 0)) for t in types)] for q in report.quartiers])
+    by_kind = Table("types-evenements", "Heures par quartier et type d'événement",
+                    ["Quartier", "Code", *(EVENT_KINDS[k] for k in kinds)],
+                    [[q.name, q.code, *(hours(q.by_kind.get(k, 0)) for k in kinds)] for q in report.quartiers])
+    white = Table("zones-blanches", "Zones blanches : quartiers sans aucune présence d'un type de partenaire",
+                  ["Quartier", "Code", "Type de partenaire absent"],
+                  [[q.name, q.code, PARTNER_TYPES[t]] for q, t in report.white_zones])
+    heat = Table("jours-heures", "Heures de présence par jour de la semaine et heure de la journée",
+                 ["Jour", *(f"{h} h" for h in range(24))],
+                 [[WEEKDAY_NAMES[d].capitalize(), *(hours(s) for s in report.heatmap[d])] for d in range(7)])
+    return [by_type, by_kind, white, heat]
+
+
+def period_label(report) -> str:
+    """"du lundi 1er février 2027 au dimanche 28 février 2027": the end is exclusive."""
+    last = (report.end - timedelta(microseconds=1)).date()
+    return f"du {french_date(report.start.date())} au {french_date(last)}"
+
+
+def _french_number(value):
+    # French spreadsheets read "3,5"; a dot would turn hours into dates or text.
+    return str(value).replace(".", ",") if isinstance(value, float) else value
+
+
+def to_csv(table: Table) -> bytes:
+    """`;`-separated, decimal commas, UTF-8 with a BOM: what a French spreadsheet opens as is."""
+    out = io.StringIO()
+    writer = csv.writer(out, delimiter=";", lineterminator="\r\n")
+    writer.writerow(table.headers)
+    writer.writerows([[_french_number(v) for v in row] for row in table.rows])
+    return ("\ufeff" + out.getvalue()).encode()
+
+
+def to_xlsx(tables: list[Table], heading: str) -> bytes:
+    """One sheet a table, its title and the period on the first line, numbers as numbers."""
+    book = Workbook()
+    book.remove(book.active)
+    for table in tables:
+        sheet = book.create_sheet(table.key[:31])
+        sheet.append([f"{table.title} — {heading}"])
+        sheet["A1"].font = Font(bold=True)
+        sheet.append(table.headers)
+        for cell in sheet[2]:
+            cell.font = Font(bold=True)
+        for row in table.rows:
+            sheet.append(row)
+        sheet.freeze_panes = "A3"
+    out = io.BytesIO()
+    book.save(out)
+    return out.getvalue()
