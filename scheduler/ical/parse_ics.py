@@ -296,7 +296,8 @@ def _calendar_zone(calendar, fallback: str) -> str:
     wr_tz = str(calendar.get("X-WR-TIMEZONE", "")).strip()
     if wr_tz and is_known_timezone(wr_tz):
         return wr_tz
-    return _zone_name(datetime(2000, 1, 1, tzinfo=UTC), wr_tz, fallback) if wr_tz else fallback
+    found = _zone_name(datetime(2000, 1, 1, tzinfo=UTC), wr_tz, fallback) if wr_tz else None
+    return found or fallback
 
 
 _WHAT_FILES_HOLD = {"VTODO": "tâche(s) (VTODO)", "VJOURNAL": "note(s) de journal (VJOURNAL)",

@@ -349,8 +349,9 @@ def _all_day_lines(event, ctx: RenderContext) -> list[str]:
              f"DTSTART;VALUE=DATE:{_day_value(first_ord)}", f"DTEND;VALUE=DATE:{_day_value(first_ord + span)}"]
     if rule.frequency != "once":
         lines.append(_rrule(event, rule, first_ord))
-        last = rule.until_ord if rule.until_ord is not None else ctx.horizon.toordinal()
-        days = skipped_holidays(rule, first_ord, min(last, ctx.horizon.toordinal()))
+        horizon = ctx.required_horizon().toordinal()
+        last = rule.until_ord if rule.until_ord is not None else horizon
+        days = skipped_holidays(rule, first_ord, min(last, horizon))
         if days:
             lines.append("EXDATE;VALUE=DATE:" + ",".join(_day_value(d) for d in days))
     lines += [*_body(event, ctx, event.place, event.room, people_ids, status), "END:VEVENT"]
