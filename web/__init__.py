@@ -9,7 +9,7 @@ bp = Blueprint("web", __name__)
 def init_app(app) -> None:
     from web import (
         auth,
-        coordination,
+        cases,
         deliveries,
         errors,
         events,
@@ -27,7 +27,9 @@ def init_app(app) -> None:
     security.init_app(app)  # CSP, framing and the other security headers of every response
     app.register_blueprint(bp)
     auth.init_app(app)  # sign-in, sessions and CSRF for every page
-    app.register_blueprint(coordination.bp)
+    # /coordination: web/coordination.py's blueprint, with the routes web/cases.py adds to it
+    # (the dashboard, a case's page and its decisions).
+    app.register_blueprint(cases.bp)
     app.register_blueprint(reports.bp)  # /coordination/couverture, /coordination/bilan
     app.register_blueprint(events.bp)  # /coordination/evenements: the event form, its preview, cancel, duplicate
     app.register_blueprint(deliveries.bp)  # /coordination/envois: what was sent, failed, waits
