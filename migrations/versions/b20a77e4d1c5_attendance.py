@@ -1,7 +1,7 @@
 """attendance: people received at an occurrence (counts only), keyed like the exceptions
 
 Revision ID: b20a77e4d1c5
-Revises: e5a1c0d7b913
+Revises: b19d4a11e7c2
 Create Date: 2026-12-04 21:20:00
 """
 from alembic import op
@@ -12,7 +12,7 @@ import models.base  # noqa: F401  (column types of ours that migrations name)
 
 # revision identifiers, used by Alembic.
 revision = 'b20a77e4d1c5'
-down_revision = 'e5a1c0d7b913'
+down_revision = 'b19d4a11e7c2'
 branch_labels = None
 depends_on = None
 
