@@ -37,7 +37,8 @@ from models.versions import (
     shared_page,
     versions_of,
 )
-from scheduler.french import age_label, day_label, hour_label
+from scheduler.french import age_label, day_label, hour_label, rule_phrase, whole_days
+from scheduler.ical.render import render_occurrence
 from scheduler.time.calendar import (
     CalendarFilter,
     first_occurrences_between,
@@ -46,6 +47,7 @@ from scheduler.time.calendar import (
     public_event,
 )
 from web.errors import error_page
+from web.event_details import directions_links, event_structured_data, organiser_contacts, safe_url
 from web.security import framable
 
 bp = Blueprint("public", __name__)
@@ -69,13 +71,6 @@ NEAR_RADIUS_KM = 30
 
 
 # --- formatting ------------------------------------------------------------------------------
-
-def safe_url(url: str | None) -> str | None:
-    """Only web links from partners become links: never javascript: or data: URLs."""
-    if url and url.strip().lower().startswith(("https://", "http://")):
-        return url.strip()
-    return None
-
 
 def _default_zone() -> ZoneInfo:
     return ZoneInfo(current_app.config["DEFAULT_TIMEZONE"])
@@ -142,14 +137,18 @@ def occurrence_rows(pairs) -> list[dict]:
         place = e.place if o.place_id == e.place_id else places[o.place_id]
         start, end = o.start, o.end
         original = datetime.fromtimestamp(o.recurrence_id, ZoneInfo(o.timezone))
+        # An all-day event's days (a moved one too, when it still takes whole days): no hours.
+        whole = e.all_day and start.time() == end.time() == time()
         rows.append({
             "event": e, "place": place, "room": o.room, "day": start.date(),
             "start": start, "end": end, "starts_at": start.isoformat(),
             "recurrence_id": o.recurrence_start.isoformat().replace("+00:00", "Z"),
-            "hours": f"{hour_label(start)} – {hour_label(end)}", "day_label": day_label(start.date()),
+            "occurrence_key": occurrence_key(o.recurrence_start),
+            "hours": whole_days((o.ends_at - o.starts_at) // 60) if whole
+            else f"{hour_label(start)} – {hour_label(end)}", "day_label": day_label(start.date()),
             "local_time_note": o.timezone != default_zone,
             "is_cancelled": o.is_cancelled, "is_moved": o.is_moved,
-            "moved_from": (f"{day_label(original.date())} à {hour_label(original)}"
+            "moved_from": (day_label(original.date()) + ("" if e.all_day else f" à {hour_label(original)}")
                            if o.is_moved and o.starts_at != o.recurrence_id else None),
             "age": age_label(e.age_min, e.age_max),
         })
@@ -287,6 +286,8 @@ def places_found(filters: Filters, first_day: date, text: str, near: tuple[float
     places = {p.id: p for p in db.session.scalars(sa.select(Place).where(Place.id.in_(ids)))} if ids else {}
     start, end = _window(first_day, FOUND_DAYS)
     rows = occurrence_rows(occurrences_between(filters.calendar_filter(place_ids=ids), start, end)) if ids else []
+    now = datetime.now(_default_zone())
+    rows = [r for r in rows if r["end"] > now]  # what is over today helps no one find a door open
     by_place: dict[int, list[dict]] = {}
     for row in rows:
         by_place.setdefault(row["place"].id, []).append(row)
@@ -342,7 +343,9 @@ def home():
             next_week=(first_day + timedelta(days=7)).isoformat(), found=found, search=text)
 
     # What people type is not shared between processes (any text would fill the table).
-    return cached_html((ALL_EVENTS,), (first_day, filters.key(), folded(text), near), build,
+    # A search's lists drop what is over: they are kept an hour at most.
+    hour = datetime.now(_default_zone()).hour if text or near else None
+    return cached_html((ALL_EVENTS,), (first_day, filters.key(), folded(text), near, hour), build,
                        shared=not (text or near))
 
 
@@ -391,12 +394,41 @@ def event(event_id: int):
         e = public_event(event_id)
         start, _ = _window(first_day, 1)
         rows = occurrence_rows([(o, e) for o in next_occurrences(e, start, limit=10)])
+        page_url = absolute_url("public.event", event_id=e.id)
         return render_template(
             "public/event.html", event=e, rows=rows, age=age_label(e.age_min, e.age_max),
-            registration_url=safe_url(e.registration_url),
+            rule=rule_phrase(e), page_url=page_url, directions=directions_links(e.place),
+            registration_url=safe_url(e.registration_url), organisers=organiser_contacts(e),
+            structured_data=event_structured_data(e, rows, page_url),
             feeds=feed_links(f"/feeds/events/{e.id}.ics"), subscribe=subscription_link(evenement=e.id))
 
     return cached_html((event_scope(event_id),), (event_id,), build)
+
+
+def occurrence_key(recurrence_start: datetime) -> str:
+    """An occurrence in a URL: the UTC instant its rule gives it, 20261207T130000Z."""
+    return recurrence_start.astimezone(ZoneInfo("UTC")).strftime("%Y%m%dT%H%M%SZ")
+
+
+@bp.get("/evenements/<int:event_id>/<key>.ics")
+def occurrence_ics(event_id: int, key: str):
+    """One date of an event, to add to one's calendar (the series' UID and RECURRENCE-ID, so that
+    a calendar that also subscribes to the series updates it rather than doubling it)."""
+    e = public_event(event_id)
+    try:
+        wanted = datetime.strptime(key, "%Y%m%dT%H%M%SZ").replace(tzinfo=ZoneInfo("UTC"))
+    except ValueError:
+        abort(404, "Cette date n'existe pas pour cet événement.")
+    # A moved date may have left its rule's day by weeks: look half a year either side.
+    around = [o for o, _ in occurrences_between(CalendarFilter(event_id=e.id), wanted - timedelta(days=190),
+                                                wanted + timedelta(days=190))
+              if o.recurrence_id == int(wanted.timestamp())]
+    if not around:
+        abort(404, "Cette date n'existe pas pour cet événement.")
+    body = render_occurrence(e, around[0], current_app.config["BASE_URL"], include_people=False)
+    return Response(body, content_type="text/calendar; charset=utf-8",
+                    headers={"Content-Disposition": f'attachment; filename="maillage-{e.id}-{key}.ics"'})
+
 
 
 # --- hall screen ---------------------------------------------------------------------------------
