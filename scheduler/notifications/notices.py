@@ -316,11 +316,12 @@ def group_pending_notices(now: datetime) -> int:
     parts: dict[str, list[int]] = {}
     for delivery_id, recipient in rows:
         parts.setdefault(recipient, []).append(delivery_id)
+    several = {recipient: ids for recipient, ids in parts.items() if len(ids) > 1}
     digests = [{"kind": "notice_digest", "channel": "email", "recipient": recipient, "due_at": now,
                 "payload": {"parts": ids}, "key": delivery_key("notice_digest", "email", recipient, "parts", ids[0])}
-               for recipient, ids in parts.items() if len(ids) > 1]
+               for recipient, ids in several.items()]
     inserted = add_deliveries_if_new(digests)
-    grouped = [i for d in digests for i in d["payload"]["parts"]]
+    grouped = [i for ids in several.values() for i in ids]
     for i in range(0, len(grouped), 5000):
         db.session.execute(sa.update(Delivery).where(Delivery.id.in_(grouped[i:i + 5000]), Delivery.state == "pending")
                            .values(state="grouped", next_attempt_at=None, updated_at=utcnow(),
