@@ -2,7 +2,7 @@
 clock, 23 or 25 hours across a change of time), written VALUE=DATE in the feeds
 
 Revision ID: b19d4a11e7c2
-Revises: e5a1c0d7b913
+Revises: 7b3e9d2c4a51
 Create Date: 2026-12-04 21:10:00
 """
 from alembic import op
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = 'b19d4a11e7c2'
-down_revision = 'e5a1c0d7b913'
+down_revision = '7b3e9d2c4a51'
 branch_labels = None
 depends_on = None
 
