@@ -82,6 +82,9 @@ class EventSchema(BaseSchema):
     audience = fields.Nested(AudienceSchema, load_default=lambda: {"age_min": None, "age_max": None, "tags": []})
     timezone = fields.String(validate=length(64), metadata={"description": "par défaut, celui du lieu"})
     start_date = fields.Date(required=True)
+    all_day = fields.Boolean(load_default=False, metadata={
+        "description": "journée entière, gardée comme des dates : start_time 00:00 et une durée de jours entiers "
+                       "(1440 minutes par jour)"})
     start_time = fields.Time(required=True, format="%H:%M")
     end_time = fields.Time(load_only=True, format="%H:%M")
     duration_minutes = fields.Integer(validate=between(1, 7 * 24 * 60))

@@ -86,8 +86,16 @@ def _day_month(day: date, with_year: bool) -> str:
     return f"{text} {day.year}" if with_year else text
 
 
-def _hours(start: time, duration_minutes: int) -> str:
+def whole_days(duration_minutes: int) -> str:
+    """How an all-day event's length is said: "toute la journée", "pendant 3 jours"."""
+    days = round(duration_minutes / (24 * 60))  # a day of 23 or 25 hours is a day
+    return "toute la journée" if days <= 1 else f"pendant {days} jours"
+
+
+def _hours(start: time, duration_minutes: int, all_day: bool = False) -> str:
     """"de 14 h à 17 h"; a session of a day or more says when it starts and how long it lasts."""
+    if all_day:
+        return whole_days(duration_minutes)
     if duration_minutes >= 24 * 60:
         days = duration_minutes // (24 * 60)
         return f"à partir de {hour_label(start)}, pendant {days} jour{'s' if days > 1 else ''}"
@@ -120,7 +128,7 @@ def rule_phrase(event) -> str:
     29 mars, hors jours fériés". `event` is an Event, saved or not (the form's preview phrases
     what is being typed). Years are said only when the series spans a year or more, or for a
     single date."""
-    hours = _hours(event.start_time, event.duration_minutes)
+    hours = _hours(event.start_time, event.duration_minutes, bool(getattr(event, "all_day", False)))
     if event.frequency == "once":
         return f"le {french_date(event.start_date)} {hours}"
     parts = [f"{_how_often(event)} {hours}"]

@@ -37,7 +37,7 @@ from models.versions import (
     shared_page,
     versions_of,
 )
-from scheduler.french import age_label, day_label, hour_label, rule_phrase
+from scheduler.french import age_label, day_label, hour_label, rule_phrase, whole_days
 from scheduler.ical.render import render_occurrence
 from scheduler.time.calendar import (
     CalendarFilter,
@@ -140,15 +140,18 @@ def occurrence_rows(pairs) -> list[dict]:
         place = e.place if o.place_id == e.place_id else places[o.place_id]
         start, end = o.start, o.end
         original = datetime.fromtimestamp(o.recurrence_id, ZoneInfo(o.timezone))
+        # An all-day event's days (a moved one too, when it still takes whole days): no hours.
+        whole = e.all_day and start.time() == end.time() == time()
         rows.append({
             "event": e, "place": place, "room": o.room, "day": start.date(),
             "start": start, "end": end, "starts_at": start.isoformat(),
             "recurrence_id": o.recurrence_start.isoformat().replace("+00:00", "Z"),
             "occurrence_key": occurrence_key(o.recurrence_start),
-            "hours": f"{hour_label(start)} – {hour_label(end)}", "day_label": day_label(start.date()),
+            "hours": whole_days((o.ends_at - o.starts_at) // 60) if whole
+            else f"{hour_label(start)} – {hour_label(end)}", "day_label": day_label(start.date()),
             "local_time_note": o.timezone != default_zone,
             "is_cancelled": o.is_cancelled, "is_moved": o.is_moved,
-            "moved_from": (f"{day_label(original.date())} à {hour_label(original)}"
+            "moved_from": (day_label(original.date()) + ("" if e.all_day else f" à {hour_label(original)}")
                            if o.is_moved and o.starts_at != o.recurrence_id else None),
             "age": age_label(e.age_min, e.age_max),
         })
