@@ -12,7 +12,7 @@ from flask import Blueprint, abort, current_app, flash, redirect, render_templat
 from werkzeug.datastructures import MultiDict
 
 from models import Event, Person, db, utcnow
-from models.errors import FIELD_MESSAGES, DomainError, InvalidInput
+from models.errors import FIELD_MESSAGES, DomainError, Forbidden, InvalidInput
 from models.events import EVENT_KINDS, FREQUENCIES, VISIBILITIES
 from models.operations.events import changed_by_partners_since, event_by_id
 from models.operations.partners import partners_actor_may_name
@@ -275,7 +275,8 @@ def _handle(event: Event | None = None):
         saved = _save(raw, values, event, scope, on)
     except DomainError as error:
         db.session.rollback()
-        return _render(raw, errors_of(error), event=event, scope=scope, on=on, status=422)
+        return _render(raw, errors_of(error), event=event, scope=scope, on=on,
+                       status=403 if isinstance(error, Forbidden) else 422)
     db.session.commit()
     return redirect(url_for("coordination.event", event_id=saved.id))
 
@@ -357,6 +358,8 @@ def preview():
         except DomainError as error:
             db.session.rollback()
             errors = errors_of(error)
+            if isinstance(error, Forbidden):
+                return render_template("events/_preview.html", preview=None, errors=errors), 403
     return render_template("events/_preview.html", preview=found, errors=errors)
 
 
