@@ -61,7 +61,10 @@ def _only_reading():
 YOUTH_BAND = (16, 25)
 # The dated events worth planning for (the weekly ones are in the week's list already).
 COMING_EVENT_KINDS = ("forum", "job_dating", "info_collective")
-HOME_DAYS, QUARTIER_DAYS, PLACE_DAYS, SCREEN_DAYS = 7, 28, 28, 4
+HOME_DAYS, QUARTIER_DAYS, PLACE_DAYS = 7, 28, 28
+# The hall screen shows the next dates until it is full (its script hides what does not fit):
+# a month ahead, this many at most.
+SCREEN_DAYS, SCREEN_LIMIT = 28, 40
 HOME_COMING_DAYS = 56
 HOME_LIMIT = 60  # national scale: past this, the home page sends people to their quartier
 HOME_COMING_LIMIT = 30
@@ -360,6 +363,7 @@ def quartier(code: str):
         rows = occurrence_rows(occurrences_between(filters.calendar_filter(quartier=q.code), start, end))
         return render_template(
             "public/quartier.html", quartier=q, days=by_day(rows), filters=filters,
+            display=display_links("quartier", q),
             first_day_label=day_label(first_day), weeks=QUARTIER_DAYS // 7,
             next_week=(first_day + timedelta(days=7)).isoformat(),
             feeds=feed_links(f"/feeds/quartiers/{q.code}.ics"),
@@ -379,6 +383,7 @@ def place(slug: str):
         rows = occurrence_rows(occurrences_between(filters.calendar_filter(place=p.slug), start, end))
         return render_template(
             "public/place.html", place=p, days=by_day(rows), filters=filters, osm=osm_link(p),
+            display=display_links("place", p), directions=directions_links(p),
             first_day_label=day_label(first_day), weeks=PLACE_DAYS // 7,
             next_week=(first_day + timedelta(days=7)).isoformat(),
             feeds=feed_links(f"/feeds/places/{p.slug}.ics"), subscribe=subscription_link(lieu=p.slug))
@@ -452,6 +457,12 @@ def _scope_filter(kind: str, obj) -> CalendarFilter:
     return CalendarFilter(place=obj.slug) if kind == "place" else CalendarFilter(quartier=obj.code)
 
 
+def _page_url(kind: str, obj) -> str:
+    if kind == "place":
+        return absolute_url("public.place", slug=obj.slug)
+    return absolute_url("public.quartier", code=obj.code)
+
+
 def _zone_of(kind: str, obj) -> ZoneInfo:
     """The wall clock of a place, or of a quartier's department (an overseas quartier's places
     share its zone): a hall's "today" and a poster's week turn at their own midnight."""
@@ -467,10 +478,14 @@ def screen(key: str):
     first_day = _today(zone)
 
     def build():
+        from web.poster import qr_svg_data_uri
+
         start, end = _window(first_day, SCREEN_DAYS, zone)
-        rows = occurrence_rows(occurrences_between(_scope_filter(kind, obj), start, end))
+        rows = occurrence_rows(occurrences_between(_scope_filter(kind, obj), start, end))[:SCREEN_LIMIT]
+        page_url = _page_url(kind, obj)
         return render_template("public/screen.html", scope=obj, scope_kind=kind, days=by_day(rows),
-                               today=first_day, refresh_seconds=current_app.config["SCREEN_REFRESH_SECONDS"])
+                               today=first_day, refresh_seconds=current_app.config["SCREEN_REFRESH_SECONDS"],
+                               page_url=page_url, qr=qr_svg_data_uri(page_url))
 
     response = cached_html((_scope_of(kind, obj),), (key, first_day), build)
     # The screen asks for fresh data; the service worker keeps the last one for when the network drops.
@@ -556,12 +571,43 @@ def widget_snippet():
 
 # --- poster --------------------------------------------------------------------------------------
 
+def poster_monday(zone: ZoneInfo) -> date:
+    """The week a poster shows: `?du=` names a day of it; by default this week, and next week
+    from Thursday on (printed on a Friday, this week's poster would already be over)."""
+    if request.args.get("du"):
+        day = _start_day(zone)
+        return day - timedelta(days=day.weekday())
+    today = _today(zone)
+    this_monday = today - timedelta(days=today.weekday())
+    return this_monday + timedelta(days=7) if today.weekday() >= 3 else this_monday
+
+
+def display_links(kind: str, obj) -> dict:
+    """What a place's or quartier's page offers to show its programme elsewhere: the hall screen's
+    address, and the posters of this week and next (the default one first)."""
+    zone = _zone_of(kind, obj)
+    today = _today(zone)
+    this_monday = today - timedelta(days=today.weekday())
+    endpoint, arg = ("public.place_poster", {"slug": obj.slug}) if kind == "place" else (
+        "public.quartier_poster", {"code": obj.code})
+    posters = [{"label": f"cette semaine (du {day_label(monday)} au {day_label(monday + timedelta(days=6))})",
+                "url": url_for(endpoint, **arg, du=monday.isoformat()), "is_default": is_default}
+               for monday, is_default in ((this_monday, today.weekday() < 3),)]
+    next_monday = this_monday + timedelta(days=7)
+    posters.append({"label": f"la semaine prochaine (du {day_label(next_monday)} au "
+                             f"{day_label(next_monday + timedelta(days=6))})",
+                    "url": url_for(endpoint, **arg, du=next_monday.isoformat()), "is_default": today.weekday() >= 3})
+    posters.sort(key=lambda p: not p["is_default"])
+    key = obj.slug if kind == "place" else obj.code
+    return {"screen": absolute_url("public.screen", key=key), "posters": posters,
+            "refresh_minutes": max(1, current_app.config["SCREEN_REFRESH_SECONDS"] // 60)}
+
+
 def _poster(kind: str, obj, page_url: str):
     from web.poster import render_poster
 
     zone = _zone_of(kind, obj)
-    first_day = _start_day(zone)
-    monday = first_day - timedelta(days=first_day.weekday())
+    monday = poster_monday(zone)
 
     def build():
         start, end = _window(monday, 7, zone)
