@@ -82,6 +82,9 @@ class EventSchema(BaseSchema):
     audience = fields.Nested(AudienceSchema, load_default=lambda: {"age_min": None, "age_max": None, "tags": []})
     timezone = fields.String(validate=length(64), metadata={"description": "par défaut, celui du lieu"})
     start_date = fields.Date(required=True)
+    all_day = fields.Boolean(load_default=False, metadata={
+        "description": "journée entière, gardée comme des dates : start_time 00:00 et une durée de jours entiers "
+                       "(1440 minutes par jour)"})
     start_time = fields.Time(required=True, format="%H:%M")
     end_time = fields.Time(load_only=True, format="%H:%M")
     duration_minutes = fields.Integer(validate=between(1, 7 * 24 * 60))
@@ -291,7 +294,7 @@ class EventById(MethodView):
         """Un événement"""
         return visible_event(event_id)
 
-    @blp.arguments(EventSchema(partial=True))
+    @blp.arguments(EventSchema(partial=True), required=False)  # no body: nothing changes
     @blp.arguments(StrictArgsSchema, location="query", as_kwargs=True)
     @blp.response(200, EventSchema)
     @blp.alt_response(409, **REFUSED)

@@ -101,6 +101,7 @@ class OccurrenceSchema(BaseSchema):
     visibility = fields.String()
     is_cancelled = fields.Boolean()
     is_moved = fields.Boolean()
+    all_day = fields.Boolean(metadata={"description": "journée entière : de minuit à minuit à l'heure du lieu"})
     place = fields.Dict()
     room = fields.String(allow_none=True)
     quartier = fields.String(allow_none=True)
@@ -134,6 +135,7 @@ def occurrence_payloads(rows, include_people: bool) -> list[dict]:
             "visibility": e.visibility,
             "is_cancelled": o.is_cancelled,
             "is_moved": o.is_moved,
+            "all_day": e.all_day,
             "place": {"slug": place.slug, "name": place.name},
             "room": o.room,
             "quartier": place.quartier,

@@ -1,6 +1,7 @@
 import logging
 from logging.config import fileConfig
 
+import sqlalchemy as sa
 from alembic import context
 from flask import current_app
 
@@ -102,25 +103,57 @@ def run_migrations_online():
             # A batch migration copies a table, drops the old one and renames the copy: with
             # foreign keys on (every connection of the app has them, models/base.py), dropping
             # it would delete (CASCADE) or cut loose every row that refers to it. The pragma is
-            # ignored inside a transaction, hence the commit first.
+            # ignored inside a transaction, hence the commits around it.
             connection.commit()
             connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
+            connection.commit()
+            transactional_sqlite(connection)
         context.configure(
             connection=connection,
             target_metadata=get_metadata(),
+            # Each migration in its own transaction, on SQLite too (whose DDL is transactional,
+            # once the driver stops committing it by itself): one that fails leaves nothing of
+            # itself, and the fixed one then runs from where the last good one ended.
+            transaction_per_migration=True,
+            transactional_ddl=True,
             **conf_args
         )
 
-        with context.begin_transaction():
-            context.run_migrations()
+        try:
+            with context.begin_transaction():
+                context.run_migrations()
+        finally:
+            if on_sqlite:
+                transactional_sqlite(connection, undo=True)
 
         if on_sqlite:
             connection.commit()
             broken = connection.exec_driver_sql("PRAGMA foreign_key_check").all()
             connection.exec_driver_sql("PRAGMA foreign_keys=ON")  # the connection goes back to the pool
+            connection.commit()
             if broken:
                 raise RuntimeError("the migrations left rows that refer to nothing: "
                                    + ", ".join(sorted({f"{row[0]} -> {row[2]}" for row in broken})))
+
+
+def _emit_begin(conn):
+    conn.exec_driver_sql("BEGIN")
+
+
+def transactional_sqlite(connection, undo=False):
+    """Python's sqlite3 begins a transaction only before INSERT, UPDATE or DELETE: an ALTER TABLE
+    or CREATE TABLE runs, and stays, on its own, so a migration that failed halfway kept its
+    ADD COLUMN and its fixed version then failed on "duplicate column name". Here the driver
+    is told to leave transactions alone and SQLAlchemy says BEGIN itself (the recipe of its
+    SQLite dialect's documentation); `undo` puts the driver back as the app's pool expects it."""
+    driver = connection.connection.dbapi_connection
+    if undo:
+        if sa.event.contains(connection, "begin", _emit_begin):
+            sa.event.remove(connection, "begin", _emit_begin)
+        driver.isolation_level = ""
+        return
+    driver.isolation_level = None
+    sa.event.listen(connection, "begin", _emit_begin)
 
 
 if context.is_offline_mode():

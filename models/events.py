@@ -86,6 +86,9 @@ class Event(Model):
     start_date: Mapped[date]
     start_time: Mapped[time]
     duration_minutes: Mapped[int]
+    # Kept as dates: starts at midnight and lasts whole days of the wall clock (duration_minutes a
+    # multiple of 1440, 0 for a date without length), 23 or 25 hours across a change of time.
+    all_day: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
     frequency: Mapped[str] = mapped_column(sa.String(10), default="once")
     interval: Mapped[int] = mapped_column(default=1)
     weekdays: Mapped[list[int]] = mapped_column(sa.JSON, default=list)  # 0 = Monday

@@ -37,6 +37,8 @@ class User(UserMixin, Model):
     password_hash: Mapped[str | None] = mapped_column(sa.String(255))
     is_active_account: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # When they last used the coordination pages (models.operations.users.note_visit).
+    last_seen_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     partner = relationship("Partner")
     # A coordinator's territory: the quartiers they coordinate.

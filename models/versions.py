@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Iterable
+from contextlib import contextmanager
 from datetime import datetime, timedelta
 from itertools import chain
 
@@ -154,6 +155,19 @@ def _raise_written_scopes(session) -> None:
         scopes = pending.resolve(session.connection())
         if scopes:
             raise_versions(scopes, session)
+
+
+@contextmanager
+def written_scopes_forgotten(session: Session):
+    """Inside, what flushes note as written is forgotten at the end: for writes made in a savepoint
+    rolled back on purpose (a dry run), which change nothing any cache shows."""
+    kept = session.info.pop(_PENDING, None)
+    try:
+        yield
+    finally:
+        session.info.pop(_PENDING, None)
+        if kept is not None:
+            session.info[_PENDING] = kept
 
 
 def raise_versions(scopes: Iterable[str] = (EVERYTHING,), session: Session | sa.Connection | None = None) -> None:

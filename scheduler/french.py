@@ -5,7 +5,7 @@ One table of day and month names, one way to write a date ("mardi 1er décembre 
 """
 from __future__ import annotations
 
-from datetime import date, datetime, time
+from datetime import date, datetime, time, timedelta
 
 WEEKDAY_NAMES = ("lundi", "mardi", "mercredi", "jeudi", "vendredi", "samedi", "dimanche")
 MONTH_NAMES = ("janvier", "février", "mars", "avril", "mai", "juin", "juillet", "août", "septembre",
@@ -86,8 +86,16 @@ def _day_month(day: date, with_year: bool) -> str:
     return f"{text} {day.year}" if with_year else text
 
 
-def _hours(start: time, duration_minutes: int) -> str:
+def whole_days(duration_minutes: int) -> str:
+    """How an all-day event's length is said: "toute la journée", "pendant 3 jours"."""
+    days = round(duration_minutes / (24 * 60))  # a day of 23 or 25 hours is a day
+    return "toute la journée" if days <= 1 else f"pendant {days} jours"
+
+
+def _hours(start: time, duration_minutes: int, all_day: bool = False) -> str:
     """"de 14 h à 17 h"; a session of a day or more says when it starts and how long it lasts."""
+    if all_day:
+        return whole_days(duration_minutes)
     if duration_minutes >= 24 * 60:
         days = duration_minutes // (24 * 60)
         return f"à partir de {hour_label(start)}, pendant {days} jour{'s' if days > 1 else ''}"
@@ -120,7 +128,7 @@ def rule_phrase(event) -> str:
     29 mars, hors jours fériés". `event` is an Event, saved or not (the form's preview phrases
     what is being typed). Years are said only when the series spans a year or more, or for a
     single date."""
-    hours = _hours(event.start_time, event.duration_minutes)
+    hours = _hours(event.start_time, event.duration_minutes, bool(getattr(event, "all_day", False)))
     if event.frequency == "once":
         return f"le {french_date(event.start_date)} {hours}"
     parts = [f"{_how_often(event)} {hours}"]
@@ -151,3 +159,30 @@ def partners_only_title(kind_label: str, organisers: list[str]) -> str:
 
 
 PARTNERS_ONLY_DETAIL = "Le détail de ce rendez-vous n'est visible que des structures qui l'organisent."
+
+
+def series_label(event) -> str:
+    """A series' timing in a few words: "chaque lundi, 14 h – 17 h, du 14 déc. 2026 au 15 mars
+    2027", "le lundi 14 décembre 2026, 14 h – 17 h" (an Event, or anything with its columns)."""
+    start = datetime.combine(event.start_date, event.start_time)
+    end = start + timedelta(minutes=event.duration_minutes)
+    hours = f"{hour_label(start)} – {hour_label(end)}"
+    if event.frequency == "once":
+        return f"le {french_date(event.start_date)}, {hours}"
+    every = {"daily": "jour", "weekly": "semaine", "monthly": "mois"}[event.frequency]
+    if event.frequency == "weekly" and event.weekdays:
+        what = "chaque " + " et ".join(WEEKDAY_NAMES[d] for d in sorted(event.weekdays))
+    elif event.frequency == "monthly" and event.month_week:
+        nth = {1: "premier", 2: "deuxième", 3: "troisième", 4: "quatrième", -1: "dernier"}[event.month_week]
+        what = f"le {nth} {WEEKDAY_NAMES[event.start_date.weekday()]} du mois"
+    else:
+        what = f"chaque {every}"
+    if (event.interval or 1) > 1:
+        what += f" (tous les {event.interval} {'mois' if every == 'mois' else every + 's'})"
+    span = f"à partir du {short_date(event.start_date)} {event.start_date.year}"
+    last = event.until or getattr(event, "last_date", None)
+    if last is not None:
+        span = f"du {short_date(event.start_date)} {event.start_date.year} au {short_date(last)} {last.year}"
+    elif event.count:
+        span += f", {event.count} fois"
+    return f"{what}, {hours}, {span}"

@@ -32,12 +32,41 @@
           return document.importNode(n, true);
         }));
         loadedAt = new Date();
+        fit();
         try { localStorage.setItem("maillage-screen-loaded:" + location.pathname, loadedAt.toISOString()); } catch (e) {}
         showFresh();
       })
       .catch(showOffline);
   }
   window.maillageScreenRefresh = refresh;
+
+  // The next dates until the screen is full: the first one that does not fit (below or right of
+  // the programme's box, which flows into columns) and every later one are hidden, then the days
+  // left empty.
+  function fit() {
+    var box = programme.getBoundingClientRect();
+    programme.querySelectorAll(".fits-not").forEach(function (e) { e.classList.remove("fits-not"); });
+    var full = false;
+    programme.querySelectorAll(".occ").forEach(function (item) {
+      var r = item.getBoundingClientRect();
+      if (full || r.right > box.right + 1 || r.bottom > box.bottom + 1) {
+        full = true;
+        item.classList.add("fits-not");
+      }
+    });
+    programme.querySelectorAll(".day").forEach(function (day) {
+      if (!day.querySelector(".occ:not(.fits-not)")) { day.classList.add("fits-not"); }
+    });
+  }
+  window.maillageScreenFit = fit;
+  var clock = document.getElementById("horloge");
+  function tick() {
+    if (clock) { clock.textContent = hhmm(new Date()); }
+  }
+  tick();
+  setInterval(tick, 10000);
+  fit();
+  window.addEventListener("resize", fit);
 
   // Loaded from the service worker's copy while offline: tell when that copy was fetched.
   var stored = null;

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import subprocess
-from datetime import UTC, date, datetime, time
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 
 import icalendar
@@ -16,15 +16,19 @@ import recurring_ical_events
 import vobject
 
 
-def _epoch(value) -> int:
+def _epoch(value, date_zone=None) -> int:
+    """Epoch seconds of a DATE-TIME; a DATE is its midnight on the wall clock of `date_zone` (the
+    zone of the place of an all-day event, as the API gives it), refused without one."""
     if isinstance(value, datetime):
         if value.tzinfo is None:
             raise AssertionError(f"floating time in a feed: {value}")
         return int(value.timestamp())
+    if date_zone is not None:
+        return int(datetime.combine(value, time(), date_zone).timestamp())
     raise AssertionError(f"all-day value where a time was expected: {value!r}")
 
 
-def with_icalendar(body: bytes, start: datetime, end: datetime) -> set[tuple[int, int, bool]]:
+def with_icalendar(body: bytes, start: datetime, end: datetime, date_zone=None) -> set[tuple[int, int, bool]]:
     calendar = icalendar.Calendar.from_ical(body)
     found = set()
     # Read as RFC 5545 says. `recurring_ical_events.of()` would first apply the x-wr-timezone
@@ -33,18 +37,25 @@ def with_icalendar(body: bytes, start: datetime, end: datetime) -> set[tuple[int
     # which our feeds never have (`_epoch` refuses them): without it, nothing else changes.
     for component in recurring_ical_events.CalendarQuery(calendar).between(start, end):
         status = str(component.get("STATUS", "CONFIRMED")).upper()
-        found.add((_epoch(component["DTSTART"].dt), _epoch(component["DTEND"].dt), status == "CANCELLED"))
+        found.add((_epoch(component["DTSTART"].dt, date_zone), _epoch(component["DTEND"].dt, date_zone),
+                   status == "CANCELLED"))
     return found
 
 
-def with_vobject(body: bytes, start: datetime, end: datetime) -> set[tuple[int, int, bool]]:
+def with_vobject(body: bytes, start: datetime, end: datetime, date_zone=None) -> set[tuple[int, int, bool]]:
     calendar = vobject.readOne(body.decode("utf-8"))
     lo, hi = start.timestamp(), end.timestamp()
     masters, overrides = {}, {}
+
+    def epoch(value) -> int:
+        if date_zone is not None and isinstance(value, datetime) and value.tzinfo is None:
+            value = value.date()  # the rruleset of a DATE series gives naive midnights
+        return _epoch(value, date_zone)
+
     for vevent in calendar.vevent_list:
         uid = vevent.uid.value
         if hasattr(vevent, "recurrence_id"):
-            overrides.setdefault(uid, {})[_epoch(vevent.recurrence_id.value)] = vevent
+            overrides.setdefault(uid, {})[epoch(vevent.recurrence_id.value)] = vevent
         else:
             masters[uid] = vevent
     found = set()
@@ -54,16 +65,20 @@ def with_vobject(body: bytes, start: datetime, end: datetime) -> set[tuple[int, 
 
     for uid, master in masters.items():
         first, first_end = master.dtstart.value, master.dtend.value
-        duration = _epoch(first_end) - _epoch(first)
+        duration = epoch(first_end) - epoch(first)
+        days = None if isinstance(first, datetime) else (first_end - first).days  # all day: whole days
         if hasattr(master, "rrule"):
-            starts = [_epoch(d) for d in master.getrruleset(addRDate=True)]
+            starts = [epoch(d) for d in master.getrruleset(addRDate=True)]
         else:
-            starts = [_epoch(first)]
+            starts = [epoch(first)]
         moved = overrides.get(uid, {})
         for s in starts:
             if s in moved:
                 v = moved[s]
-                item = (_epoch(v.dtstart.value), _epoch(v.dtend.value), status_of(v) or status_of(master))
+                item = (epoch(v.dtstart.value), epoch(v.dtend.value), status_of(v) or status_of(master))
+            elif days is not None:
+                day = datetime.fromtimestamp(s, date_zone).date()
+                item = (s, epoch(day + timedelta(days=days)), status_of(master))
             else:
                 item = (s, s + duration, status_of(master))
             if item[1] > lo and item[0] < hi:

@@ -152,6 +152,10 @@ MATRIX = {
     "set reminders": Row("PUT", "/api/v1/partners/{slug}/reminder-settings", OWN_EVENT, _json(
         "/api/v1/partners/mission-locale-sud-isere/reminder-settings",
         {"offsets": [{"days_before": 1, "at": "09:00"}]})),
+    # Counts are recorded after an occurrence: the mission locale's workshop of last week.
+    "record people received": Row("PUT", "/api/v1/events/{event_id}/occurrences/{recurrence_id}/attendance",
+                                  OWN_EVENT, _json("/api/v1/events/{past}/occurrences/{past_occurrence}/attendance",
+                                                   {"total": 12, "by_age_band": {"16_25": 9}})),
     # A conflict outside one's partner and territory is not shown at all: 404, not 403.
     "accept conflict": Row("POST", "/api/v1/conflicts/{conflict_id}/accept", OWN_EVENT, _json(
         "/api/v1/conflicts/{conflict}/accept", {"reason": "Deux salles ce jour-là."}), refused=404),
@@ -190,6 +194,8 @@ def world(create_partner, create_quartier, create_place, create_event, token_for
     create_event(bij, [ft], title="Permanence France Travail", frequency="weekly", weekdays=[0], people=[hugo.id])
     create_event(maurepas, [ft], title="Permanence à Maurepas", frequency="weekly", weekdays=[2], people=[hugo.id])
     series.cancel_occurrence(SYSTEM, event, datetime.fromisoformat(CANCELLED_MONDAY), "Formation")
+    past = create_event(bij, [own], title="Atelier CV", kind="atelier", start_date=date.today() - timedelta(days=7),
+                        start_time="10:00", duration_minutes=90)
     run_full_detection()
     db.session.commit()
     from models import ScheduleConflict
@@ -206,7 +212,8 @@ def world(create_partner, create_quartier, create_place, create_event, token_for
 
     return {"headers": headers, "event_id": event.id, "own": own.slug, "quartier": here.code,
             "ids": {"event": event.id, "karima": karima.id, "hugo": hugo.id, "conflict": conflict.id,
-                    "case": conflict.case_id}}
+                    "case": conflict.case_id, "past": past.id,
+                    "past_occurrence": past.starts_at.strftime("%Y-%m-%dT%H:%M:%SZ")}}
 
 
 def _call(client, endpoint: str, world: dict, headers: dict):
@@ -344,3 +351,66 @@ def test_each_restricted_read_admits_exactly_the_actors_of_its_row(client, world
     response = client.get(url, headers=world["headers"](actor))
     expected = 200 if actor in allowed else 401 if actor == "anonymous" else 403
     assert response.status_code == expected, response.get_json()
+
+
+# The event form's page actions (web/events.py), signed in through the real sign-in form. Opening
+# a form writes nothing; each POST carries the page's CSRF token.
+def _form(world: dict, **changes) -> dict:
+    return {"kind": "atelier", "title": "Atelier CV", "place": "bij-echirolles", "room": "",
+            "organisers": ["mission-locale-sud-isere"], "visibility": "public", "start_date": "2027-03-02",
+            "start_time": "10:00", "end_time": "11:30", "frequency": "once", "interval": "1", "ends": "never",
+            "action": "save", **changes}
+
+
+PAGES = {
+    "open the new event form": ("GET", "/coordination/evenements/nouveau", None, {
+        "editor_own", "editor_other", *COORDINATORS}),
+    "create an event from the form": ("POST", "/coordination/evenements/nouveau", _form, OWN_EVENT),
+    # The preview refuses what the write would refuse: an event of someone else's partner or place.
+    "preview an event in the form": ("POST", "/coordination/evenements/apercu", _form, OWN_EVENT),
+    "open the edit form": ("GET", "/coordination/evenements/{event}/modifier", None, OWN_EVENT),
+    "edit the series from the form": ("POST", "/coordination/evenements/{event}/modifier", lambda world: _form(
+        world, kind="permanence", title="Permanence du lundi", start_date=quiet_monday().isoformat(),
+        start_time="14:00", end_time="17:00", frequency="weekly", weekdays=["0"], people=[str(world["ids"]["karima"])],
+        scope="serie", skip_public_holidays="1"), OWN_EVENT),
+    "preview an edit of the series": ("POST", "/coordination/evenements/apercu", lambda world: _form(
+        world, event_id=str(world["event_id"]), scope="serie"), OWN_EVENT),
+    "cancel a date from the page": ("POST", "/coordination/evenements/{event}/annuler", lambda world: {
+        "action": "cancel", "occurrence": MONDAY[:10], "reason": "Formation"}, OWN_EVENT),
+    "duplicate an event": ("GET", "/coordination/evenements/{event}/dupliquer", None, {
+        "editor_own", "editor_other", *COORDINATORS}),
+}
+
+
+@pytest.mark.parametrize("actor", ACTORS)
+@pytest.mark.parametrize("action", PAGES)
+def test_each_page_action_of_the_event_form_admits_exactly_the_actors_of_its_row(client, world, sign_in, action,
+                                                                                  actor):
+    from models import Partner, Quartier
+    from tests.conftest import csrf_token_in
+
+    method, path, body, allowed = PAGES[action]
+    url = path.format(**world["ids"])
+    if actor != "anonymous":
+        partner = {"editor_own": world["own"], "editor_other": "centre-social-maurepas"}.get(actor)
+        codes = {"coordinator_here": ["QP038014"], "coordinator_elsewhere": ["QP035005"]}.get(actor, [])
+        sign_in(client, f"{actor}.page@example.fr", "editor" if actor.startswith("editor") else "coordinator",
+                db.session.scalars(db.select(Partner).where(Partner.slug == partner)).one() if partner else None,
+                list(db.session.scalars(db.select(Quartier).where(Quartier.code.in_(codes)))))
+    token = csrf_token_in(client.get("/coordination/connexion").get_data(as_text=True))
+    audit_before = db.session.query(AuditEntry).count()
+    if method == "GET":
+        response = client.get(url)
+    else:
+        response = client.post(url, data={**body(world), "csrf_token": token})
+    db.session.expire_all()
+    if actor == "anonymous":
+        assert response.status_code in (302, 400) and db.session.query(AuditEntry).count() == audit_before
+        return
+    if actor in allowed:
+        assert response.status_code in (200, 302), (response.status_code, response.get_data(as_text=True)[-3000:])
+        writes = method == "POST" and "apercu" not in url
+        assert (db.session.query(AuditEntry).count() > audit_before) == writes, "a write is recorded, a view is not"
+        return
+    assert response.status_code == 403, response.status_code
+    assert db.session.query(AuditEntry).count() == audit_before, "a refused action changes nothing"

@@ -5,7 +5,8 @@ from datetime import timedelta
 import pytest
 import sqlalchemy as sa
 
-from conftest import french_day, quiet_monday
+from conftest import quiet_monday
+from scheduler.french import french_date
 from tests.conftest import csrf_token_in
 
 
@@ -40,10 +41,9 @@ def _status(conflict_id):
 def test_the_open_list_shows_both_sides_with_what_who_where_when_and_for_whom(client, sign_in, clash):
     sign_in(client)
     page = client.get("/coordination/").get_data(as_text=True)
-    assert "1 ouverts, dont 1 bloquants" in page.replace("<strong>", "").replace("</strong>", "")
+    assert "1 cas ouverts, dont 1 bloquants" in page.replace("<strong>", "").replace("</strong>", "")
     for text in ("Permanence mission locale", "Entretiens France Travail", "BIJ d&#39;Échirolles",
-                 f"{french_day(quiet_monday())}, 15 h – 16 h", "Mission Locale", "tout public",
-                 "est réservé deux fois"):
+                 f"Le {french_date(quiet_monday())} à 14 h 00", "Mission Locale", "est réservé deux fois"):
         assert text in page, text
 
 
@@ -58,7 +58,7 @@ def test_accepting_with_a_reason_takes_the_conflict_out_of_the_open_list(client,
     response = client.post(f"/coordination/chevauchements/{cid}/accepter",
                            data={"csrf_token": token, "reason": "Deux bureaux ce jour-là."}, follow_redirects=True)
     assert response.status_code == 200 and _status(cid) == "accepted"
-    assert "Aucun chevauchement ouvert ici." in response.get_data(as_text=True)
+    assert "Aucun cas de chevauchement ouvert ici." in response.get_data(as_text=True)
     accepted = client.get("/coordination/?statut=accepted").get_data(as_text=True)
     assert "Deux bureaux ce jour-là." in accepted
 

@@ -10,7 +10,7 @@ from datetime import date, timedelta
 import pytest
 import sqlalchemy as sa
 
-from conftest import paris_at, quiet_monday
+from conftest import paris_at, paris_today, quiet_monday
 from models import AuditEntry, Event, db
 from tests.conftest import csrf_token_in
 
@@ -257,3 +257,48 @@ def test_the_place_search_finds_by_name_commune_or_quartier(client, sign_in, ter
         html = client.get(f"/coordination/evenements/nouveau?lieu_q={text}").get_data(as_text=True)
         select = html[html.index('id="champ-place"'):html.index("</select>", html.index('id="champ-place"'))]
         assert expected in select and absent not in select, text
+
+
+def test_an_editor_s_dashboard_opens_on_the_coming_weeks_of_their_partner(client, sign_in, territory, create_event):
+    from models import Place
+
+    bij = db.session.scalars(sa.select(Place).where(Place.slug == "bij")).one()
+    tomorrow = paris_today() + timedelta(days=1)
+    create_event(bij, [territory["ml"], territory["cs"]], title="Permanence co-animée", frequency="weekly",
+                 weekdays=[tomorrow.weekday()], count=2, start_date=tomorrow)
+    create_event(bij, [territory["cs"]], title="Atelier du centre social", start_date=tomorrow, start_time="09:00",
+                 duration_minutes=60)
+    signed_in(client, sign_in, "conseillere@ml.example.fr", territory["ml"])
+    html = client.get("/coordination/").get_data(as_text=True)
+    calendar = html[html.index('id="mon-calendrier"'):html.index("</section>", html.index('id="mon-calendrier"'))]
+    assert "Nouvel évènement" in calendar and 'href="/coordination/evenements/nouveau"' in calendar
+    assert "Permanence co-animée" in calendar, "a co-organised event is in each organiser's calendar"
+    assert "Atelier du centre social" not in calendar
+    assert "Permanence France Travail" not in calendar, "another partner's event is not in my calendar"
+
+
+def test_a_coordinator_sees_what_partners_changed_since_their_last_visit(client, sign_in, territory, app):
+    from models import User
+    from models.operations.users import SEEN_EVERY, VISIT_GAP
+
+    editor = app.test_client()
+    token = signed_in(editor, sign_in, "conseillere@ml.example.fr", territory["ml"])
+    start = territory["start"]
+    assert editor.post("/coordination/evenements/nouveau", data=form(
+        csrf_token=token, title="Atelier CV du mardi", kind="atelier", weekdays=["1"], room="Salle 2",
+        start_date=start.isoformat(), until=(start + timedelta(weeks=3)).isoformat(),
+        action="save")).status_code == 302
+
+    sign_in(client, "coordo@example.fr", quartiers=[territory["quartier"]])
+    html = client.get("/coordination/").get_data(as_text=True)
+    assert "Atelier CV du mardi" in html and "créé par" in html
+
+    # A visit later, after a long gap: what was changed before the previous visit ended is not new.
+    coordinator = db.session.scalars(sa.select(User).where(User.email == "coordo@example.fr")).one()
+    coordinator.last_seen_at -= VISIT_GAP + SEEN_EVERY
+    for entry in db.session.scalars(sa.select(AuditEntry)):
+        entry.at -= VISIT_GAP + SEEN_EVERY + timedelta(hours=1)
+    db.session.commit()
+    html = client.get("/coordination/").get_data(as_text=True)
+    assert "Atelier CV du mardi" not in html
+    assert "Aucun évènement créé ou modifié par les partenaires depuis." in html

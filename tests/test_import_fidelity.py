@@ -142,3 +142,58 @@ def test_reimporting_into_another_default_place_keeps_the_zone_the_file_gives(cl
     assert imported_occurrences() == first
     again = upload(client, headers, body, place="cs-ouest").get_json()
     assert again["summary"]["unchanged"] == 1, again
+
+
+def _zones_all_defined(body: bytes) -> bool:
+    """Every TZID the file uses has its VTIMEZONE in the file: what ical.js needs (it has no zone
+    database of its own and reads an unknown zone as floating)."""
+    calendars = icalendar.Calendar.from_ical(body, multiple=True)
+    defined = {str(tz["TZID"]) for c in calendars for tz in c.walk("VTIMEZONE")}
+    used = {str(p.params["TZID"]) for c in calendars for e in c.walk("VEVENT") for p in e.values()
+            if hasattr(p, "params") and "TZID" in p.params}
+    return used <= defined
+
+
+def test_every_file_of_the_shared_corpus_lands_with_the_readers_occurrences_or_is_refused(app, client, headers):
+    """The real-world files: 0 silent difference with recurring-ical-events, and with ical.js on
+    each file it can read with the zones it defines; the others refused whole, located."""
+    from models import Event, db
+    from models.operations.partners import partner_by_slug
+    from models.operations.territory import place_by_slug
+    from models.users import User
+    from scheduler.ical.imports import apply_plan
+    from scheduler.ical.parse_csv import parse_file
+    from scheduler.ical.planned import ImportOptions, ImportRefused
+    from test_imports import _corpus_dir
+
+    user = db.session.scalar(sa.select(User))
+    lo, hi = datetime(1995, 1, 1, tzinfo=PARIS), datetime(2035, 1, 1, tzinfo=PARIS)
+    counts = {"imported": 0, "refused": 0, "by ical.js too": 0}
+    for path in sorted(_corpus_dir().glob("*.ics")):
+        body = path.read_bytes()
+        options = ImportOptions(partner=partner_by_slug("mission-locale-sud"), place=place_by_slug("bij-echirolles"))
+        try:
+            apply_plan(user, parse_file(path.name, body, options), options)
+            db.session.flush()
+        except ImportRefused as refused:
+            db.session.rollback()
+            assert all(e.line for e in refused.located), (path.name, [str(e) for e in refused.located])
+            assert db.session.scalar(sa.select(sa.func.count(Event.id))) == 0, path.name
+            counts["refused"] += 1
+            continue
+        landed = imported_occurrences(lo, hi)
+        db.session.rollback()
+        counts["imported"] += 1
+        calendars = icalendar.Calendar.from_ical(body, multiple=True)
+        floating = ZoneInfo(str(calendars[0].get("X-WR-TIMEZONE", "")).strip() or "Europe/Paris")
+        assert shown(landed) == shown(with_recurring_ical_events(body, floating, lo, hi)), path.name
+        text = body.removeprefix(b"\xef\xbb\xbf")
+        if _zones_all_defined(body):
+            try:
+                by_icaljs = with_icaljs(text, lo, hi, floating)
+            except AssertionError as unreadable:  # ical.js refuses some files outright
+                assert "could not read" in str(unreadable)
+                continue
+            assert shown(landed) == shown({(s, e) for s, e, cancelled in by_icaljs if not cancelled}), path.name
+            counts["by ical.js too"] += 1
+    assert counts["imported"] >= 45 and counts["refused"] >= 40 and counts["by ical.js too"] >= 30, counts

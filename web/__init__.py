@@ -5,12 +5,13 @@ from flask import Blueprint
 
 from web import (
     auth,
-    coordination,
+    cases,
     deliveries,
     errors,
     events,
     feeds,
     legal,
+    partners,
     places_map,
     public,
     reports,
@@ -26,12 +27,15 @@ def init_app(app) -> None:
     security.init_app(app)  # CSP, framing and the other security headers of every response
     app.register_blueprint(bp)
     auth.init_app(app)  # sign-in, sessions and CSRF for every page
-    app.register_blueprint(coordination.bp)
+    # /coordination: web/coordination.py's blueprint, with the routes web/cases.py adds to it
+    # (the dashboard, a case's page and its decisions).
+    app.register_blueprint(cases.bp)
     app.register_blueprint(reports.bp)  # /coordination/couverture, /coordination/bilan
     app.register_blueprint(events.bp)  # /coordination/evenements: the event form, its preview, cancel, duplicate
     app.register_blueprint(deliveries.bp)  # /coordination/envois: what was sent, failed, waits
     app.register_blueprint(legal.bp)  # personal data, legal notice, accessibility statement, favicon
     app.register_blueprint(places_map.bp)  # /carte: the places on a map, and their list beside it
+    app.register_blueprint(partners.bp)  # /partenaires: who does what, where
     app.register_blueprint(public.bp)  # "/", quartiers, lieux, evenements, ecran, widget
     # One per app, not per process: tests run apps on different databases side by side.
     app.extensions["page_cache"] = public.PageCache()

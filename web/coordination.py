@@ -12,8 +12,8 @@ from zoneinfo import ZoneInfo
 import sqlalchemy as sa
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 
-from models import Event, Person, Place, Quartier, ScheduleConflict, db, utcnow
-from models.conflicts import CONFLICT_KINDS, CONFLICT_STATUSES, SEVERITIES
+from models import Event, Person, Place, Quartier, ScheduleConflict, db
+from models.conflicts import CONFLICT_STATUSES
 from models.errors import DomainError
 from models.operations.audit import history
 from models.operations.cases import accept_conflict
@@ -123,25 +123,13 @@ def conflict_views(conflicts: list[ScheduleConflict]) -> list[dict]:
              "sides": [side_view(c, "a", people, places), side_view(c, "b", people, places)]} for c in conflicts]
 
 
-def _month_start() -> datetime:
+def month_start() -> datetime:
     zone = ZoneInfo(current_app.config["DEFAULT_TIMEZONE"])
     now = datetime.now(zone)
     return datetime(now.year, now.month, 1, tzinfo=zone)
 
 
-def territory_counts() -> dict:
-    visible = conflicts_query(current_user).order_by(None).subquery()
-    count = lambda *where: db.session.scalar(sa.select(sa.func.count()).select_from(visible).where(*where))  # noqa: E731
-    return {
-        "open": count(visible.c.status == "open"),
-        "open_hard": count(visible.c.status == "open", visible.c.severity == "hard"),
-        "accepted": count(visible.c.status == "accepted"),
-        "resolved_this_month": count(visible.c.status.in_(["resolved", "closed"]),
-                                     visible.c.closed_at >= _month_start()),
-    }
-
-
-def _quartiers() -> list[Quartier]:
+def quartiers_for_filters() -> list[Quartier]:
     if current_user.is_coordinator and current_user.quartiers:
         return list(current_user.quartiers)
     return list(db.session.scalars(sa.select(Quartier).order_by(Quartier.code)))
@@ -154,29 +142,6 @@ def _helpers():
 
 
 # --- pages ---------------------------------------------------------------------------------------
-
-@bp.get("/")
-@login_required
-def dashboard():
-    """The open conflicts of the territory, hard first, then by date."""
-    status = request.args.get("statut", "open")
-    status = status if status in CONFLICT_STATUSES else "open"
-    kind = request.args.get("type") if request.args.get("type") in CONFLICT_KINDS else None
-    quartier = request.args.get("quartier") or None
-    page = max(1, request.args.get("page", 1, type=int))
-    query = conflicts_query(current_user, status=status, kind=kind, quartier=quartier,
-                            start=utcnow() if status in ("open", "accepted") else None)
-    total = db.session.scalar(sa.select(sa.func.count()).select_from(query.order_by(None).subquery()))
-    pages = max(1, -(-total // PAGE_SIZE))
-    if page > pages:  # also keeps the offset a number the database takes
-        abort(404, f"Cette page n'existe pas : la liste compte {pages} page(s).")
-    conflicts = list(db.session.scalars(query.limit(PAGE_SIZE).offset((page - 1) * PAGE_SIZE)))
-    return render_template(
-        "coordination/dashboard.html", items=conflict_views(conflicts), counts=territory_counts(),
-        total=total, page=page, pages=pages, status=status, kind=kind,
-        quartier=quartier, quartiers=_quartiers(), kinds=CONFLICT_KINDS, statuses=CONFLICT_STATUSES,
-        severities=SEVERITIES)
-
 
 @bp.get("/chevauchements/<int:conflict_id>")
 @login_required
@@ -288,7 +253,7 @@ def week():
     if not in_calendar(first):
         abort(400, OUT_OF_CALENDAR)
     monday = first - timedelta(days=first.weekday())
-    quartiers = _quartiers()
+    quartiers = quartiers_for_filters()
     place_slug = request.args.get("lieu") or None
     code = request.args.get("quartier") or (None if place_slug else (quartiers[0].code if quartiers else None))
     start = datetime.combine(monday, time(), zone)

@@ -8,19 +8,20 @@ from __future__ import annotations
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, session, url_for
 from werkzeug.datastructures import MultiDict
 
 from models import Event, Person, db, utcnow
-from models.errors import FIELD_MESSAGES, DomainError, InvalidInput
+from models.errors import FIELD_MESSAGES, DomainError, Forbidden, InvalidInput
 from models.events import EVENT_KINDS, FREQUENCIES, VISIBILITIES
-from models.operations.events import event_by_id
+from models.operations.events import changed_by_partners_since, event_by_id
 from models.operations.partners import partners_actor_may_name
 from models.operations.territory import place_by_slug, places_matching
+from models.operations.users import note_visit
 from models.territory import SCHOOL_ZONE_CHOICES
 from scheduler import writes
 from scheduler.french import WEEKDAY_NAMES, day_label, hour_label
-from scheduler.time.calendar import next_occurrences
+from scheduler.time.calendar import CalendarFilter, next_occurrences, occurrences_between
 from scheduler.time.recurrence import occurrence_on, rule_of
 from scheduler.writes.preview import dry_run
 from web.auth import current_user, login_required
@@ -274,7 +275,8 @@ def _handle(event: Event | None = None):
         saved = _save(raw, values, event, scope, on)
     except DomainError as error:
         db.session.rollback()
-        return _render(raw, errors_of(error), event=event, scope=scope, on=on, status=422)
+        return _render(raw, errors_of(error), event=event, scope=scope, on=on,
+                       status=403 if isinstance(error, Forbidden) else 422)
     db.session.commit()
     return redirect(url_for("coordination.event", event_id=saved.id))
 
@@ -356,6 +358,8 @@ def preview():
         except DomainError as error:
             db.session.rollback()
             errors = errors_of(error)
+            if isinstance(error, Forbidden):
+                return render_template("events/_preview.html", preview=None, errors=errors), 403
     return render_template("events/_preview.html", preview=found, errors=errors)
 
 
@@ -391,3 +395,46 @@ def cancel(event_id: int):
             return redirect(url_for("coordination.event", event_id=event.id))
     return render_template("events/cancel.html", event=event, errors=errors, on=request.values.get("date", ""),
                            occurrences=_dates_of(event) if event.is_recurring else []), 422 if errors else 200
+
+
+# --- my calendar (templates/coordination/_my_calendar.html, on the dashboard) ---------------------
+
+MY_WEEKS = 4
+FIRST_VISIT_LOOKS_BACK = timedelta(days=7)
+
+
+@bp.before_app_request
+def _note_visit():
+    """A new visit to the coordination pages remembers when the previous one ended (in the
+    session): a coordinator's "changed since your last visit" counts from there."""
+    if not request.path.startswith("/coordination") or not current_user.is_authenticated:
+        return
+    seen = current_user.last_seen_at
+    previous = note_visit(current_user)
+    if previous is not None or "previous_visit" not in session:
+        session["previous_visit"] = (previous or utcnow() - FIRST_VISIT_LOOKS_BACK).isoformat()
+    if current_user.last_seen_at != seen:
+        db.session.commit()
+
+
+@bp.app_context_processor
+def _my_calendar():
+    return {"my_calendar": my_calendar}
+
+
+def my_calendar() -> dict:
+    """An editor's coming weeks of their partner's events (theirs first: the dashboard opens on
+    them); a coordinator's events created or changed by partners since their last visit."""
+    if current_user.is_coordinator:
+        since = datetime.fromisoformat(session.get("previous_visit") or (utcnow() - FIRST_VISIT_LOOKS_BACK).isoformat())
+        return {"since": since, "changed": changed_by_partners_since(current_user, since), "days": []}
+    if current_user.partner is None:
+        return {"days": [], "changed": []}
+    zone = ZoneInfo(current_app.config["DEFAULT_TIMEZONE"])
+    start = datetime.combine(datetime.now(zone).date(), time(), zone)
+    pairs = occurrences_between(CalendarFilter(partner=current_user.partner.slug, include_private=True), start,
+                                start + timedelta(weeks=MY_WEEKS))
+    days: dict[date, list] = {}
+    for o, event in pairs:
+        days.setdefault(o.start.date(), []).append({"o": o, "event": event})
+    return {"days": [{"label": day_label(d), "rows": rows} for d, rows in sorted(days.items())], "changed": []}

@@ -3,6 +3,9 @@ MAP_TILES_URL; beside it, the list of the same places and their next dates, whic
 itself for whoever does not see the map (the script reads its markers from that list)."""
 from __future__ import annotations
 
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
 import sqlalchemy as sa
 from flask import Blueprint, current_app, render_template, request
 
@@ -62,5 +65,6 @@ def map_page():
         return render_template("public/map.html", groups=groups, mapped=mapped, search=text, near=near,
                                filters=filters, days=FOUND_DAYS)
 
-    return cached_html((ALL_EVENTS,), (first_day, filters.key(), text, near, config["MAP_TILES_URL"],
+    hour = datetime.now(ZoneInfo(config["DEFAULT_TIMEZONE"])).hour  # places_found drops what is over
+    return cached_html((ALL_EVENTS,), (first_day, filters.key(), text, near, hour, config["MAP_TILES_URL"],
                                        config["MAP_ATTRIBUTION"]), build, shared=False)

@@ -37,7 +37,8 @@ from models.versions import (
     shared_page,
     versions_of,
 )
-from scheduler.french import age_label, day_label, hour_label
+from scheduler.french import age_label, day_label, hour_label, rule_phrase, whole_days
+from scheduler.ical.render import render_occurrence
 from scheduler.time.calendar import (
     CalendarFilter,
     first_occurrences_between,
@@ -46,7 +47,8 @@ from scheduler.time.calendar import (
     public_event,
 )
 from web.errors import error_page
-from web.poster import render_poster
+from web.event_details import directions_links, event_structured_data, organiser_contacts, safe_url
+from web.poster import qr_svg_data_uri, render_poster
 from web.security import framable
 
 bp = Blueprint("public", __name__)
@@ -60,7 +62,10 @@ def _only_reading():
 YOUTH_BAND = (16, 25)
 # The dated events worth planning for (the weekly ones are in the week's list already).
 COMING_EVENT_KINDS = ("forum", "job_dating", "info_collective")
-HOME_DAYS, QUARTIER_DAYS, PLACE_DAYS, SCREEN_DAYS = 7, 28, 28, 4
+HOME_DAYS, QUARTIER_DAYS, PLACE_DAYS = 7, 28, 28
+# The hall screen shows the next dates until it is full (its script hides what does not fit):
+# a month ahead, this many at most.
+SCREEN_DAYS, SCREEN_LIMIT = 28, 40
 HOME_COMING_DAYS = 56
 HOME_LIMIT = 60  # national scale: past this, the home page sends people to their quartier
 HOME_COMING_LIMIT = 30
@@ -70,13 +75,6 @@ NEAR_RADIUS_KM = 30
 
 
 # --- formatting ------------------------------------------------------------------------------
-
-def safe_url(url: str | None) -> str | None:
-    """Only web links from partners become links: never javascript: or data: URLs."""
-    if url and url.strip().lower().startswith(("https://", "http://")):
-        return url.strip()
-    return None
-
 
 def _default_zone() -> ZoneInfo:
     return ZoneInfo(current_app.config["DEFAULT_TIMEZONE"])
@@ -143,14 +141,18 @@ def occurrence_rows(pairs) -> list[dict]:
         place = e.place if o.place_id == e.place_id else places[o.place_id]
         start, end = o.start, o.end
         original = datetime.fromtimestamp(o.recurrence_id, ZoneInfo(o.timezone))
+        # An all-day event's days (a moved one too, when it still takes whole days): no hours.
+        whole = e.all_day and start.time() == end.time() == time()
         rows.append({
             "event": e, "place": place, "room": o.room, "day": start.date(),
             "start": start, "end": end, "starts_at": start.isoformat(),
             "recurrence_id": o.recurrence_start.isoformat().replace("+00:00", "Z"),
-            "hours": f"{hour_label(start)} – {hour_label(end)}", "day_label": day_label(start.date()),
+            "occurrence_key": occurrence_key(o.recurrence_start),
+            "hours": whole_days((o.ends_at - o.starts_at) // 60) if whole
+            else f"{hour_label(start)} – {hour_label(end)}", "day_label": day_label(start.date()),
             "local_time_note": o.timezone != default_zone,
             "is_cancelled": o.is_cancelled, "is_moved": o.is_moved,
-            "moved_from": (f"{day_label(original.date())} à {hour_label(original)}"
+            "moved_from": (day_label(original.date()) + ("" if e.all_day else f" à {hour_label(original)}")
                            if o.is_moved and o.starts_at != o.recurrence_id else None),
             "age": age_label(e.age_min, e.age_max),
         })
@@ -288,6 +290,8 @@ def places_found(filters: Filters, first_day: date, text: str, near: tuple[float
     places = {p.id: p for p in db.session.scalars(sa.select(Place).where(Place.id.in_(ids)))} if ids else {}
     start, end = day_window(first_day, FOUND_DAYS)
     rows = occurrence_rows(occurrences_between(filters.calendar_filter(place_ids=ids), start, end)) if ids else []
+    now = datetime.now(_default_zone())
+    rows = [r for r in rows if r["end"] > now]  # what is over today helps no one find a door open
     by_place: dict[int, list[dict]] = {}
     for row in rows:
         by_place.setdefault(row["place"].id, []).append(row)
@@ -343,7 +347,9 @@ def home():
             next_week=(first_day + timedelta(days=7)).isoformat(), found=found, search=text)
 
     # What people type is not shared between processes (any text would fill the table).
-    return cached_html((ALL_EVENTS,), (first_day, filters.key(), folded(text), near), build,
+    # A search's lists drop what is over: they are kept an hour at most.
+    hour = datetime.now(_default_zone()).hour if text or near else None
+    return cached_html((ALL_EVENTS,), (first_day, filters.key(), folded(text), near, hour), build,
                        shared=not (text or near))
 
 
@@ -358,6 +364,7 @@ def quartier(code: str):
         rows = occurrence_rows(occurrences_between(filters.calendar_filter(quartier=q.code), start, end))
         return render_template(
             "public/quartier.html", quartier=q, days=by_day(rows), filters=filters,
+            display=display_links("quartier", q),
             first_day_label=day_label(first_day), weeks=QUARTIER_DAYS // 7,
             next_week=(first_day + timedelta(days=7)).isoformat(),
             feeds=feed_links(f"/feeds/quartiers/{q.code}.ics"),
@@ -377,6 +384,7 @@ def place(slug: str):
         rows = occurrence_rows(occurrences_between(filters.calendar_filter(place=p.slug), start, end))
         return render_template(
             "public/place.html", place=p, days=by_day(rows), filters=filters, osm=osm_link(p),
+            display=display_links("place", p), directions=directions_links(p),
             first_day_label=day_label(first_day), weeks=PLACE_DAYS // 7,
             next_week=(first_day + timedelta(days=7)).isoformat(),
             feeds=feed_links(f"/feeds/places/{p.slug}.ics"), subscribe=subscription_link(lieu=p.slug))
@@ -392,12 +400,41 @@ def event(event_id: int):
         e = public_event(event_id)
         start, _ = day_window(first_day, 1)
         rows = occurrence_rows([(o, e) for o in next_occurrences(e, start, limit=10)])
+        page_url = absolute_url("public.event", event_id=e.id)
         return render_template(
             "public/event.html", event=e, rows=rows, age=age_label(e.age_min, e.age_max),
-            registration_url=safe_url(e.registration_url),
+            rule=rule_phrase(e), page_url=page_url, directions=directions_links(e.place),
+            registration_url=safe_url(e.registration_url), organisers=organiser_contacts(e),
+            structured_data=event_structured_data(e, rows, page_url),
             feeds=feed_links(f"/feeds/events/{e.id}.ics"), subscribe=subscription_link(evenement=e.id))
 
     return cached_html((event_scope(event_id),), (event_id,), build)
+
+
+def occurrence_key(recurrence_start: datetime) -> str:
+    """An occurrence in a URL: the UTC instant its rule gives it, 20261207T130000Z."""
+    return recurrence_start.astimezone(ZoneInfo("UTC")).strftime("%Y%m%dT%H%M%SZ")
+
+
+@bp.get("/evenements/<int:event_id>/<key>.ics")
+def occurrence_ics(event_id: int, key: str):
+    """One date of an event, to add to one's calendar (the series' UID and RECURRENCE-ID, so that
+    a calendar that also subscribes to the series updates it rather than doubling it)."""
+    e = public_event(event_id)
+    try:
+        wanted = datetime.strptime(key, "%Y%m%dT%H%M%SZ").replace(tzinfo=ZoneInfo("UTC"))
+    except ValueError:
+        abort(404, "Cette date n'existe pas pour cet événement.")
+    # A moved date may have left its rule's day by weeks: look half a year either side.
+    around = [o for o, _ in occurrences_between(CalendarFilter(event_id=e.id), wanted - timedelta(days=190),
+                                                wanted + timedelta(days=190))
+              if o.recurrence_id == int(wanted.timestamp())]
+    if not around:
+        abort(404, "Cette date n'existe pas pour cet événement.")
+    body = render_occurrence(e, around[0], current_app.config["BASE_URL"], include_people=False)
+    return Response(body, content_type="text/calendar; charset=utf-8",
+                    headers={"Content-Disposition": f'attachment; filename="maillage-{e.id}-{key}.ics"'})
+
 
 
 # --- hall screen ---------------------------------------------------------------------------------
@@ -421,6 +458,12 @@ def _scope_filter(kind: str, obj) -> CalendarFilter:
     return CalendarFilter(place=obj.slug) if kind == "place" else CalendarFilter(quartier=obj.code)
 
 
+def _page_url(kind: str, obj) -> str:
+    if kind == "place":
+        return absolute_url("public.place", slug=obj.slug)
+    return absolute_url("public.quartier", code=obj.code)
+
+
 def wall_zone_of(kind: str, obj) -> ZoneInfo:
     """The wall clock of a place, or of a quartier's department (an overseas quartier's places
     share its zone): a hall's "today" and a poster's week turn at their own midnight."""
@@ -437,9 +480,11 @@ def screen(key: str):
 
     def build():
         start, end = day_window(first_day, SCREEN_DAYS, zone)
-        rows = occurrence_rows(occurrences_between(_scope_filter(kind, obj), start, end))
+        rows = occurrence_rows(occurrences_between(_scope_filter(kind, obj), start, end))[:SCREEN_LIMIT]
+        page_url = _page_url(kind, obj)
         return render_template("public/screen.html", scope=obj, scope_kind=kind, days=by_day(rows),
-                               today=first_day, refresh_seconds=current_app.config["SCREEN_REFRESH_SECONDS"])
+                               today=first_day, refresh_seconds=current_app.config["SCREEN_REFRESH_SECONDS"],
+                               page_url=page_url, qr=qr_svg_data_uri(page_url))
 
     response = cached_html((_scope_of(kind, obj),), (key, first_day), build)
     # The screen asks for fresh data; the service worker keeps the last one for when the network drops.
@@ -525,10 +570,41 @@ def widget_snippet():
 
 # --- poster --------------------------------------------------------------------------------------
 
+def poster_monday(zone: ZoneInfo) -> date:
+    """The week a poster shows: `?du=` names a day of it; by default this week, and next week
+    from Thursday on (printed on a Friday, this week's poster would already be over)."""
+    if request.args.get("du"):
+        day = requested_start_day(zone)
+        return day - timedelta(days=day.weekday())
+    today = _today(zone)
+    this_monday = today - timedelta(days=today.weekday())
+    return this_monday + timedelta(days=7) if today.weekday() >= 3 else this_monday
+
+
+def display_links(kind: str, obj) -> dict:
+    """What a place's or quartier's page offers to show its programme elsewhere: the hall screen's
+    address, and the posters of this week and next (the default one first)."""
+    zone = wall_zone_of(kind, obj)
+    today = _today(zone)
+    this_monday = today - timedelta(days=today.weekday())
+    endpoint, arg = ("public.place_poster", {"slug": obj.slug}) if kind == "place" else (
+        "public.quartier_poster", {"code": obj.code})
+    posters = [{"label": f"cette semaine (du {day_label(monday)} au {day_label(monday + timedelta(days=6))})",
+                "url": url_for(endpoint, **arg, du=monday.isoformat()), "is_default": is_default}
+               for monday, is_default in ((this_monday, today.weekday() < 3),)]
+    next_monday = this_monday + timedelta(days=7)
+    posters.append({"label": f"la semaine prochaine (du {day_label(next_monday)} au "
+                             f"{day_label(next_monday + timedelta(days=6))})",
+                    "url": url_for(endpoint, **arg, du=next_monday.isoformat()), "is_default": today.weekday() >= 3})
+    posters.sort(key=lambda p: not p["is_default"])
+    key = obj.slug if kind == "place" else obj.code
+    return {"screen": absolute_url("public.screen", key=key), "posters": posters,
+            "refresh_minutes": max(1, current_app.config["SCREEN_REFRESH_SECONDS"] // 60)}
+
+
 def _poster(kind: str, obj, page_url: str):
     zone = wall_zone_of(kind, obj)
-    first_day = requested_start_day(zone)
-    monday = first_day - timedelta(days=first_day.weekday())
+    monday = poster_monday(zone)
 
     def build():
         start, end = day_window(monday, 7, zone)

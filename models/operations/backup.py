@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import importlib
 import pkgutil
+import sqlite3
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
@@ -83,9 +84,32 @@ def schema_revision(connection) -> str | None:
     return connection.execute(sa.text("SELECT version_num FROM alembic_version")).scalar()
 
 
-def export_calendar() -> dict:
-    """Every row of every table, ordered by primary key: two exports of the same data are equal."""
+def snapshot_connection() -> sa.Connection:
+    """The session's connection, reading the whole database as it was at one moment, whatever
+    is committed meanwhile: otherwise, table after table, an export taken while the service runs
+    holds rows whose parents were written after their table was read (an `event_organisers` row
+    without its event), and the import stops on the foreign key. PostgreSQL: a REPEATABLE READ,
+    read-only transaction (one snapshot, taken at the first read; writers are not held back).
+    SQLite: one read transaction (the driver opens none for reads, so each SELECT would be a
+    moment of its own); in its rollback-journal mode, writers wait for the export to end (up to
+    the engine's 30 s), as they wait for any long transaction. The caller ends it (rollback).
+    Within a transaction the session already has (a test's), that transaction is read."""
+    if db.session.get_bind().dialect.name == "postgresql":
+        if db.session().in_transaction():
+            return db.session.connection()
+        return db.session.connection(execution_options={"isolation_level": "REPEATABLE READ",
+                                                        "postgresql_readonly": True})
     connection = db.session.connection()
+    driver = connection.connection.dbapi_connection
+    if isinstance(driver, sqlite3.Connection) and not driver.in_transaction:
+        connection.exec_driver_sql("BEGIN")
+    return connection
+
+
+def export_calendar() -> dict:
+    """Every row of every table, ordered by primary key, in one snapshot (`snapshot_connection`):
+    two exports of the same data are equal, and an export taken during writes restores."""
+    connection = snapshot_connection()
     tables = {}
     for table in _tables():
         columns = [c.name for c in table.columns]

@@ -18,7 +18,7 @@ from models.partners import (
     partner_quartier_ids,
     person_quartier_ids,
 )
-from models.territory import Place
+from models.territory import Place, Quartier
 from models.users import User
 
 PARTNER_TEXTS = ("slug", "name", "type", "contact_email", "contact_phone", "website")
@@ -176,3 +176,22 @@ def partners_actor_may_name(actor: User) -> list[Partner]:
     if actor.is_coordinator:
         named = sa.or_(named, Partner.id.not_in(working_somewhere))
     return list(db.session.scalars(query.where(named)))
+
+
+def partners_directory(quartier_code: str | None = None, partner_type: str | None = None,
+                       spe: bool | None = None) -> list[Partner]:
+    """The cartographie des acteurs: partners by name, those working in a quartier (hosting a
+    place there or organising an event at one of its places), of a kind, in the SPE or outside."""
+    q = sa.select(Partner).order_by(Partner.name)
+    if quartier_code:
+        places = sa.select(Place.id).join(Quartier, Quartier.id == Place.quartier_id).where(
+            Quartier.code == quartier_code)
+        q = q.where(sa.or_(
+            Partner.id.in_(sa.select(Place.host_partner_id).where(Place.id.in_(places))),
+            Partner.id.in_(sa.select(event_organisers.c.partner_id).join(Event, Event.id == event_organisers.c.event_id)
+                           .where(Event.place_id.in_(places), Event.status != "cancelled"))))
+    if partner_type:
+        q = q.where(Partner.type == partner_type)
+    if spe is not None:
+        q = q.where(Partner.is_spe.is_(spe))
+    return list(db.session.scalars(q))

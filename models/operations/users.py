@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import secrets
+from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 
@@ -50,3 +51,22 @@ def revoke_api_token(token: str) -> None:
     if row is not None and row.revoked_at is None:
         row.revoked_at = utcnow()
         db.session.flush()
+
+
+# A gap longer than this between two requests starts a new visit; last_seen_at is written at most
+# this often, not on every page.
+VISIT_GAP = timedelta(minutes=30)
+SEEN_EVERY = timedelta(minutes=5)
+
+
+def note_visit(user: User, now: datetime | None = None) -> datetime | None:
+    """Records that the user is using the pages; when this starts a new visit, returns when the
+    previous one ended (what "since your last visit" counts from), else None. Flushes, the caller
+    commits."""
+    now = now or utcnow()
+    seen = user.last_seen_at
+    if seen is not None and now - seen < SEEN_EVERY:
+        return None
+    user.last_seen_at = now
+    db.session.flush()
+    return seen if seen is not None and now - seen >= VISIT_GAP else None

@@ -196,7 +196,7 @@ _EVENT_COLUMNS = ("id", "uid", "kind", "title", "description", "place_id", "room
                   "registration_url", "walk_in", "age_min", "age_max", "audience_tags", "timezone", "start_date",
                   "start_time", "duration_minutes", "frequency", "interval", "weekdays", "month_week", "until",
                   "count", "skip_public_holidays", "holiday_region", "pause_school_holidays", "school_zone",
-                  "sequence", "created_at", "updated_at")
+                  "sequence", "created_at", "updated_at", "all_day")
 
 
 def feed_rows(spec: FeedSpec, today: date) -> list:

@@ -35,7 +35,8 @@ from scheduler.writes import EventWrites, delete_events
 
 # --- what an import changes ---------------------------------------------------------------------
 
-COMPARED = ("title", "description", "kind", "place", "visibility", "status", "timezone", "start_date", "start_time",
+COMPARED = ("title", "description", "kind", "place", "visibility", "status", "timezone", "all_day", "start_date",
+            "start_time",
             "duration_minutes", "frequency", "interval", "weekdays", "month_week", "until", "count",
             "skip_public_holidays", "pause_school_holidays", "holiday_region", "age_min", "age_max", "audience_tags")
 
@@ -46,7 +47,7 @@ def _exception_key(x, default_minutes: int) -> tuple:
     if x.is_cancelled:
         return (rec, True, None, None)
     starts = x.starts_at.astimezone(UTC) if x.starts_at is not None else rec
-    return (rec, False, starts, x.duration_minutes or default_minutes)
+    return (rec, False, starts, x.duration_minutes if x.duration_minutes is not None else default_minutes)
 
 
 def differences(planned: PlannedEvent, event: Event) -> dict:

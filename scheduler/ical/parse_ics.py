@@ -291,7 +291,10 @@ def parse_ics(data: bytes, options: ImportOptions, progress=None) -> list[Planne
 
 
 def _calendar_zone(calendar, fallback: str) -> str:
+    """The zone of a calendar's floating times: its X-WR-TIMEZONE (Google), UTC included."""
     wr_tz = str(calendar.get("X-WR-TIMEZONE", "")).strip()
+    if wr_tz and is_known_timezone(wr_tz):
+        return wr_tz
     found = _zone_name(datetime(2000, 1, 1, tzinfo=UTC), wr_tz, fallback) if wr_tz else None
     return found or fallback
 
@@ -492,6 +495,10 @@ def _plan_vevent(component, uid: str, tz: str, options: ImportOptions, places, w
         if not isinstance(end, (date, datetime)) or isinstance(end, datetime) != (not all_day):
             raise _VeventError("DTEND n'est pas du même type que DTSTART (date ou date et heure)", "DTEND")
         minutes = (_instant(end, zone, time()) - begin) / timedelta(minutes=1)
+        if all_day:  # days of the calendar, whatever their length in hours
+            minutes = (end - start).days * 24 * 60
+    elif isinstance(duration, timedelta) and all_day:
+        minutes = max(duration.days, 0) * 24 * 60  # a DURATION of a date counts days (RFC 5545)
     elif isinstance(duration, timedelta):
         # Days of a DURATION are days of the calendar (RFC 5545): 23 or 25 hours across a change of time.
         nominal = datetime.combine(local.date() + timedelta(days=duration.days), local.time().replace(tzinfo=None))
@@ -500,10 +507,8 @@ def _plan_vevent(component, uid: str, tz: str, options: ImportOptions, places, w
     else:
         minutes = 24 * 60 if all_day else 0
     minutes = round(minutes)
-    if minutes <= 0:
-        if end is not None and minutes < 0:
-            raise _VeventError("la fin (DTEND) est avant le début (DTSTART)", "DTEND")
-        minutes = 1  # RFC 5545: no end means an instant; Maillage keeps one minute
+    if minutes < 0:
+        raise _VeventError("la fin (DTEND) est avant le début (DTSTART)", "DTEND")
     if minutes > MAX_DURATION_MINUTES:
         raise _VeventError("l'événement dure plus de 7 jours : Maillage ne gère pas de tels événements",
                            "DTEND" if end is not None else "DURATION")
@@ -523,6 +528,7 @@ def _plan_vevent(component, uid: str, tz: str, options: ImportOptions, places, w
         "visibility": "partners" if klass in ("PRIVATE", "CONFIDENTIAL") else options.visibility,
         "status": {"CANCELLED": "cancelled", "TENTATIVE": "tentative"}.get(status, "confirmed"),
         "timezone": tz,
+        "all_day": all_day,
         "start_date": local.date(),
         "start_time": local.time().replace(tzinfo=None, microsecond=0),
         "duration_minutes": minutes,
@@ -756,7 +762,7 @@ def _plan_override(master: PlannedEvent, component) -> None:
         minutes = round((_instant(start + timedelta(days=1), zone, at) - begin) / timedelta(minutes=1))
     else:
         minutes = values["duration_minutes"]
-    if not 1 <= minutes <= MAX_DURATION_MINUTES:
+    if not 0 <= minutes <= MAX_DURATION_MINUTES:
         raise _VeventError("durée de l'occurrence modifiée invalide (fin avant le début, ou plus de 7 jours)", "DTEND")
     if begin == recurrence and minutes == values["duration_minutes"]:
         return  # an override that changes nothing Maillage keeps (a title, an alarm)

@@ -301,7 +301,9 @@ def _rrule(event, rule, first_ord: int) -> str:
     if rule.count is not None:
         # Our COUNT starts at the series' start; DTSTART is its first date, so they agree.
         parts.append(f"COUNT={rule.count}")
-    if rule.until_ord is not None:
+    if rule.until_ord is not None and rule.all_day:
+        parts.append(f"UNTIL={_day_value(rule.until_ord)}")  # a date, as DTSTART is (RFC 5545)
+    elif rule.until_ord is not None:
         # UNTIL in UTC (RFC 5545: DTSTART has a TZID or is UTC itself): the last second of the local day.
         end_local = (rule.until_ord - EPOCH_ORD + 1) * DAY - 1
         zone = ZoneInfo(rule.timezone)
@@ -328,8 +330,60 @@ def _body(event, ctx: RenderContext, place, room, person_ids, status: str) -> li
     return lines
 
 
+def _day_value(day_ord: int) -> str:
+    return date.fromordinal(day_ord).strftime("%Y%m%d")
+
+
+def _all_day_lines(event, ctx: RenderContext) -> list[str]:
+    """An all-day event as dates (VALUE=DATE), never midnight-to-midnight times: calendars show
+    it as a day, and its days last 23 or 25 hours across a change of time as the API says."""
+    rule = rule_of(event)
+    zone = ZoneInfo(event.timezone)
+    first_ord = next(rule_dates(rule, rule.start_ord, rule.start_ord + 800), None)
+    if first_ord is None:
+        return []
+    span = rule.duration // DAY
+    stamp, created = utc_stamp(event.updated_at), utc_stamp(event.created_at)
+    status = STATUS_CODES.get(event.status, "CONFIRMED")
+    sequence = event.sequence or 0
+    people_ids = tuple(p.id for p in event.people)
+    lines = ["BEGIN:VEVENT", *_common(event, stamp, created, sequence),
+             f"DTSTART;VALUE=DATE:{_day_value(first_ord)}", f"DTEND;VALUE=DATE:{_day_value(first_ord + span)}"]
+    if rule.frequency != "once":
+        lines.append(_rrule(event, rule, first_ord))
+        horizon = ctx.required_horizon().toordinal()
+        last = rule.until_ord if rule.until_ord is not None else horizon
+        days = skipped_holidays(rule, first_ord, min(last, horizon))
+        if days:
+            lines.append("EXDATE;VALUE=DATE:" + ",".join(_day_value(d) for d in days))
+    lines += [*_body(event, ctx, event.place, event.room, people_ids, status), "END:VEVENT"]
+    for exception in event.exceptions if rule.frequency != "once" else []:
+        rec = int(exception.recurrence_start.timestamp())
+        spec = rule.exceptions[rec]
+        starts = spec.starts_at if spec.starts_at is not None else rec
+        duration = spec.duration if spec.duration is not None else rule.duration
+        local, local_end = (datetime.fromtimestamp(t, zone) for t in (starts, starts + duration))
+        if local.time() == local_end.time() == datetime.min.time():  # whole days (23 or 25 hours on some)
+            when = [f"DTSTART;VALUE=DATE:{local:%Y%m%d}", f"DTEND;VALUE=DATE:{local_end:%Y%m%d}"]
+        else:  # moved to hours of a day
+            _use_zone(ctx, event.timezone)
+            when = [f"DTSTART{instant_value(starts, zone, event.timezone)}",
+                    f"DTEND{instant_value(starts + duration, zone, event.timezone)}"]
+        place = ctx.places.get(spec.place_id, event.place) if spec.place_id is not None else event.place
+        x_stamp = utc_stamp(max(exception.updated_at, event.updated_at))
+        lines += ["BEGIN:VEVENT", f"UID:{event.uid}", f"DTSTAMP:{x_stamp}", f"CREATED:{created}",
+                  f"LAST-MODIFIED:{x_stamp}", f"SEQUENCE:{sequence}",
+                  f"RECURRENCE-ID;VALUE=DATE:{_day_value(datetime.fromtimestamp(rec, zone).date().toordinal())}",
+                  *when, *_body(event, ctx, place, spec.room if spec.room is not None else event.room,
+                                spec.person_ids if spec.person_ids is not None else people_ids,
+                                "CANCELLED" if spec.is_cancelled else status), "END:VEVENT"]
+    return lines
+
+
 def event_lines(event, ctx: RenderContext) -> list[str]:
     """The VEVENTs of one series (master, then overrides), as unfolded content lines."""
+    if event.all_day and (ctx.place_id is None or ctx.place_id == event.place_id):
+        return _all_day_lines(event, ctx)
     if event.frequency == "once" and not event.exceptions and (ctx.place_id is None or ctx.place_id == event.place_id):
         return _single_lines(event, ctx)
     rule = rule_of(event)

@@ -160,7 +160,7 @@ _RULE_COLUMNS = (Event.id, Event.timezone, Event.start_date, Event.start_time, E
                  Event.frequency, Event.interval, sa.cast(Event.weekdays, sa.Text).label("weekdays"),
                  Event.month_week, Event.until, Event.count,
                  Event.skip_public_holidays, Event.holiday_region, Event.pause_school_holidays, Event.school_zone,
-                 Event.place_id, Event.room, Event.status)
+                 Event.place_id, Event.room, Event.status, Event.all_day)
 
 
 def first_occurrences_between(f: CalendarFilter, start: datetime, end: datetime,
@@ -189,6 +189,7 @@ class EventFacts:
     audience: dict
     walk_in: bool
     registration_url: str | None
+    all_day: bool = False
     organisers: list[str] = field(default_factory=list)  # slugs, in the order of Event.organisers
     people: dict[int, str] = field(default_factory=dict)  # id -> name, when asked for
 
@@ -227,10 +228,11 @@ def _event_facts(ids: set[int], people: bool) -> dict[int, EventFacts]:
         return {}
     events = {r.id: EventFacts(r.id, r.title, r.kind, r.status, r.visibility,
                                {"age_min": r.age_min, "age_max": r.age_max, "tags": list(r.audience_tags or [])},
-                               r.walk_in, r.registration_url)
+                               r.walk_in, r.registration_url, bool(r.all_day))
               for r in db.session.execute(sa.select(
                   Event.id, Event.title, Event.kind, Event.status, Event.visibility, Event.age_min, Event.age_max,
-                  Event.audience_tags, Event.walk_in, Event.registration_url).where(Event.id.in_(ids)))}
+                  Event.audience_tags, Event.walk_in, Event.registration_url, Event.all_day)
+                  .where(Event.id.in_(ids)))}
     for event_id, slug in db.session.execute(
             sa.select(event_organisers.c.event_id, Partner.slug)
             .join(Partner, Partner.id == event_organisers.c.partner_id)

@@ -87,6 +87,7 @@ class SeriesRule:
     count: int | None = None
     holiday_region: str | None = "metropole"  # None: public holidays are not skipped
     school_zone: str | None = None  # "A", "B" or "C": paused during its school holidays; None: not paused
+    all_day: bool = False  # days from midnight to midnight on the wall clock (duration: whole days)
     place_id: int | None = None
     room: str | None = None
     person_ids: tuple[int, ...] = ()
@@ -354,6 +355,12 @@ def _expand_one(rule: SeriesRule, lo: int, hi: int, out: list[Occurrence]) -> No
         skip = days_off(rule.holiday_region, rule.school_zone, lo_ord, hi_ord)
         days = [d for d in days if d not in skip]
     starts = zone_offsets(rule.timezone).utc_starts(days, rule.start_seconds)
+    if rule.all_day:
+        # Whole days of the wall clock: 23 or 25 hours across a change of time, not the duration.
+        span = duration // DAY
+        ends = zone_offsets(rule.timezone).utc_starts([d + span for d in days], 0)
+        out.extend(_with_exceptions(rule, starts, lo, hi, dict(zip(starts, ends, strict=True))))
+        return
     if rule.exceptions:
         out.extend(_with_exceptions(rule, starts, lo, hi))
         return
@@ -364,14 +371,17 @@ def _expand_one(rule: SeriesRule, lo: int, hi: int, out: list[Occurrence]) -> No
                 for s in starts if earliest < s < hi])
 
 
-def _with_exceptions(rule: SeriesRule, starts: list[int], lo: int, hi: int) -> list[Occurrence]:
-    """The occurrences of one series with cancelled or moved ones, in and out of the window."""
+def _with_exceptions(rule: SeriesRule, starts: list[int], lo: int, hi: int,
+                     ends: dict[int, int] | None = None) -> list[Occurrence]:
+    """The occurrences of one series with cancelled or moved ones, in and out of the window;
+    `ends`: the end of each start when it is not start + duration (all-day series)."""
     out = []
     exceptions = rule.exceptions
     for rec in starts:
         spec = exceptions.get(rec)
-        occ = (_apply_exception(rule, rec, spec) if spec is not None else
-               Occurrence(rule.event_id, rec, rec, rec + rule.duration, rule.place_id, rule.room,
+        end = ends[rec] if ends is not None else rec + rule.duration
+        occ = (_apply_exception(rule, rec, spec, end - rec) if spec is not None else
+               Occurrence(rule.event_id, rec, rec, end, rule.place_id, rule.room,
                           rule.person_ids, rule.timezone, rule.is_cancelled))
         if occ.ends_at > lo and occ.starts_at < hi:
             out.append(occ)
@@ -386,11 +396,14 @@ def _with_exceptions(rule: SeriesRule, starts: list[int], lo: int, hi: int) -> l
     return out
 
 
-def _apply_exception(rule: SeriesRule, rec: int, spec: ExceptionSpec) -> Occurrence:
+def _apply_exception(rule: SeriesRule, rec: int, spec: ExceptionSpec, length: int | None = None) -> Occurrence:
+    """`length`: the occurrence's own length when the rule gives it (an all-day one on a day of
+    23 or 25 hours), else its duration."""
+    natural = rule.duration if length is None else length
     starts = spec.starts_at if spec.starts_at is not None else rec
-    duration = spec.duration if spec.duration is not None else rule.duration
+    duration = spec.duration if spec.duration is not None else natural
     moved = not spec.is_cancelled and (
-        starts != rec or duration != rule.duration
+        starts != rec or duration != natural
         or (spec.place_id is not None and spec.place_id != rule.place_id)
         or (spec.room is not None and spec.room != rule.room)
         or (spec.person_ids is not None and tuple(spec.person_ids) != rule.person_ids))
@@ -495,6 +508,7 @@ def rule_of(event) -> SeriesRule:
         count=event.count,
         holiday_region=holiday_region_of(event.holiday_region) if event.skip_public_holidays else None,
         school_zone=school_zone_of_series(event),
+        all_day=bool(event.all_day),
         place_id=event.place_id,
         room=event.room,
         person_ids=tuple(p.id for p in event.people),

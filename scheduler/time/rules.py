@@ -10,7 +10,7 @@ from models.events import FREQUENCIES, Event
 from models.operations.territory import check_timezone
 from models.territory import SCHOOL_ZONE_CHOICES, is_overseas
 
-TIMING_FIELDS = ("timezone", "start_date", "start_time", "duration_minutes", "frequency", "interval",
+TIMING_FIELDS = ("timezone", "all_day", "start_date", "start_time", "duration_minutes", "frequency", "interval",
                  "weekdays", "month_week", "until", "count", "skip_public_holidays", "holiday_region",
                  "pause_school_holidays", "school_zone")
 
@@ -54,8 +54,13 @@ def check_timing(e: Event) -> None:
     if e.frequency not in FREQUENCIES:
         raise InvalidInput.on("frequency", f"Fréquence non prise en charge : « {e.frequency} ». Une série ne peut "
                        "pas être plus fréquente que quotidienne (once, daily, weekly, monthly).")
-    if not 1 <= e.duration_minutes <= MAX_DURATION_MINUTES:
+    # 0: an instant (RFC 5545: an event without end), as an imported file may have; the API and
+    # the pages ask for an end after the start.
+    if not 0 <= e.duration_minutes <= MAX_DURATION_MINUTES:
         raise InvalidInput.on("duration_minutes", "La fin doit être après le début, et la durée d'au plus 7 jours.")
+    if e.all_day and (e.start_time != time() or e.duration_minutes % (24 * 60)):
+        raise InvalidInput.on("all_day", "Un événement sur la journée entière commence à minuit et dure des jours "
+                              "entiers (durée multiple de 1440 minutes).")
     if not 1 <= (e.interval or 1) <= 52:
         raise InvalidInput.on("interval", "L'intervalle doit être compris entre 1 et 52.")
     if any(not isinstance(d, int) or not 0 <= d <= 6 for d in e.weekdays or []):

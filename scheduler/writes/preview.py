@@ -12,6 +12,7 @@ from datetime import UTC, date, datetime, timedelta
 from models import db, utcnow
 from models.actor import Actor
 from models.events import Event
+from models.versions import written_scopes_forgotten
 from scheduler.conflicts.check import Outcome, describe_conflict, refused_conflicts
 from scheduler.french import day_label, hour_label, rule_phrase
 from scheduler.time.recurrence import day_off_reason, expand, rule_of, skipped_holidays
@@ -81,14 +82,15 @@ def dry_run(actor: Actor, write: Callable[[EventWrites], Event], *, strict: bool
     """Runs `write` (given an EventWrites of the actor, it returns the event to preview) and the
     overlap check, reads the preview, then rolls it all back. Refusals for rights or bad values
     are raised as the real write raises them; a refused overlap is reported, not raised."""
-    savepoint = db.session.begin_nested()
-    try:
-        writes = EventWrites(actor, strict=strict, refuse=False, now=now)
-        event = write(writes)
-        outcomes = writes.finish()
-        return preview_of(event, outcomes.get(event.id, Outcome()), strict, now)
-    finally:
-        savepoint.rollback()
+    with written_scopes_forgotten(db.session()):
+        savepoint = db.session.begin_nested()
+        try:
+            writes = EventWrites(actor, strict=strict, refuse=False, now=now)
+            event = write(writes)
+            outcomes = writes.finish()
+            return preview_of(event, outcomes.get(event.id, Outcome()), strict, now)
+        finally:
+            savepoint.rollback()
 
 
 def preview_of(event: Event, outcome: Outcome, strict: bool = False, now: datetime | None = None) -> Preview:

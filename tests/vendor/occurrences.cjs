@@ -32,6 +32,11 @@ for (const root of roots) {
       masters.set(uid, vevent);
     }
   }
+  // An occurrence whose series is not in the file (an invitation to one date of it): shown on its
+  // own, as calendar clients show it.
+  for (const [uid, items] of overrides) {
+    if (!masters.has(uid) && items.length === 1) masters.set(uid, items[0]);
+  }
   const cancelled = (component) => String(component.getFirstPropertyValue("status") || "").toUpperCase() === "CANCELLED";
   for (const [uid, master] of masters) {
     const event = new ICAL.Event(master, { strictExceptions: true, exceptions: overrides.get(uid) || [] });
