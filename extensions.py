@@ -21,7 +21,7 @@ from flask_migrate import Migrate
 from flask_smorest import Api
 from flask_smorest.pagination import PaginationMetadataSchema
 from flask_wtf.csrf import CSRFProtect
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
 from models.base import db
 
@@ -62,6 +62,9 @@ class MaillageApi(Api):
             payload.setdefault("message", too_large_message())
         payload.setdefault("message", _DEFAULT_MESSAGES.get(code, error.description))
         payload.setdefault("errors", {})
+        if isinstance(error, MethodNotAllowed) and error.valid_methods:
+            # What the address does take (RFC 9110): werkzeug's own answer says it, the JSON one must too.
+            headers = {**(headers or {}), "Allow": ", ".join(sorted(error.valid_methods))}
         return payload, code, headers
 
     def _register_pagination_header(self):

@@ -71,6 +71,7 @@ def refuse_deep_json() -> None:
 
 def init_app(app) -> None:
     from api import (
+        attendance,
         cases,
         conflicts,
         coverage,
@@ -91,7 +92,8 @@ def init_app(app) -> None:
     app.register_error_handler(DomainError, domain_error_response)
     app.register_error_handler(sa.exc.DBAPIError, database_error_response)
     app.register_error_handler(conflicts.HardConflictsRefused, conflicts.refused_response)
-    for module in (partners, territory, events, occurrences, imports, reminders, conflicts, cases, coverage):
+    for module in (partners, territory, events, occurrences, imports, reminders, conflicts, cases, coverage,
+                   attendance):
         api.register_blueprint(module.blp)
     app.register_blueprint(feeds.bp)  # text/calendar, outside the OpenAPI document
     health.init_app(app)  # /healthz, /metrics and the counting of every request

@@ -294,7 +294,7 @@ class EventById(MethodView):
         """Un événement"""
         return visible_event(event_id)
 
-    @blp.arguments(EventSchema(partial=True))
+    @blp.arguments(EventSchema(partial=True), required=False)  # no body: nothing changes
     @blp.arguments(StrictArgsSchema, location="query", as_kwargs=True)
     @blp.response(200, EventSchema)
     @blp.alt_response(409, **REFUSED)

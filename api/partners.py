@@ -80,7 +80,7 @@ class PartnerById(MethodView):
         """Un partenaire"""
         return _partner(slug)
 
-    @blp.arguments(PartnerSchema(partial=True))
+    @blp.arguments(PartnerSchema(partial=True), required=False)  # no body: nothing changes
     @blp.response(200, PartnerSchema)
     def patch(self, data, slug):
         """Modifier un partenaire"""
@@ -126,7 +126,7 @@ class PersonById(MethodView):
         require_api_user()
         return _person(person_id)
 
-    @blp.arguments(PersonSchema(partial=True))
+    @blp.arguments(PersonSchema(partial=True), required=False)  # no body: nothing changes
     @blp.response(200, PersonSchema)
     def patch(self, data, person_id):
         """Modifier une personne"""

@@ -50,7 +50,7 @@ class ReminderSettings(MethodView):
         user.require(user.can_edit_partner(partner))  # the webhook secret is in it
         return _visible(partner)
 
-    @blp.arguments(ReminderSettingsSchema)
+    @blp.arguments(ReminderSettingsSchema, required=False)  # no body: nothing changes
     @blp.response(200, ReminderSettingsSchema)
     def put(self, data, slug):
         """Modifier les rappels et le webhook d'un partenaire"""

@@ -72,7 +72,7 @@ class QuartierByCode(MethodView):
         """Un quartier"""
         return ops.quartier_by_code(code)
 
-    @blp.arguments(QuartierSchema(partial=True))
+    @blp.arguments(QuartierSchema(partial=True), required=False)  # no body: nothing changes
     @blp.response(200, QuartierSchema)
     def patch(self, data, code):
         """Modifier un quartier"""
@@ -111,7 +111,7 @@ class PlaceBySlug(MethodView):
         """Un lieu"""
         return ops.place_by_slug(slug)
 
-    @blp.arguments(PlaceSchema(partial=True))
+    @blp.arguments(PlaceSchema(partial=True), required=False)  # no body: nothing changes
     @blp.response(200, PlaceSchema)
     def patch(self, data, slug):
         """Modifier un lieu"""

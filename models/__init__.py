@@ -1,4 +1,5 @@
 """The data of Maillage and the operations on it. Imports nothing else of ours."""
+from models.attendance import Attendance
 from models.audit import AuditEntry
 from models.base import Base, Model, UTCDateTime, db, utcnow
 from models.conflicts import ConflictCase, ConflictNotice, ScheduleConflict
@@ -15,6 +16,7 @@ from models.versions import PageState, ScopeVersion
 
 __all__ = [
     "ApiToken",
+    "Attendance",
     "AuditEntry",
     "Base",
     "ClockLock",

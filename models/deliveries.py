@@ -16,7 +16,8 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from models.base import Model, UTCDateTime, utcnow
 
-STATES = {"pending": "En attente", "sent": "Envoyé", "failed": "En échec", "skipped": "Non envoyé"}
+STATES = {"pending": "En attente", "sent": "Envoyé", "failed": "En échec", "skipped": "Non envoyé",
+          "grouped": "Regroupé dans un seul message"}
 KINDS = {
     "reminder": "Rappel avant une occurrence",
     "weekly_programme": "Programme de la semaine d'un lieu",
@@ -29,6 +30,7 @@ KINDS = {
     "conflict_opened": "Chevauchement signalé",
     "conflict_resolved": "Chevauchement résolu",
     "conflict_digest": "Chevauchements : les changements du moment",
+    "notice_digest": "Les avis d'un même passage, en un seul message",
     "subscription_confirm": "Confirmation d'abonnement",
 }
 CHANNELS = {"email": "Courriel", "webhook": "Webhook"}

@@ -152,6 +152,10 @@ MATRIX = {
     "set reminders": Row("PUT", "/api/v1/partners/{slug}/reminder-settings", OWN_EVENT, _json(
         "/api/v1/partners/mission-locale-sud-isere/reminder-settings",
         {"offsets": [{"days_before": 1, "at": "09:00"}]})),
+    # Counts are recorded after an occurrence: the mission locale's workshop of last week.
+    "record people received": Row("PUT", "/api/v1/events/{event_id}/occurrences/{recurrence_id}/attendance",
+                                  OWN_EVENT, _json("/api/v1/events/{past}/occurrences/{past_occurrence}/attendance",
+                                                   {"total": 12, "by_age_band": {"16_25": 9}})),
     # A conflict outside one's partner and territory is not shown at all: 404, not 403.
     "accept conflict": Row("POST", "/api/v1/conflicts/{conflict_id}/accept", OWN_EVENT, _json(
         "/api/v1/conflicts/{conflict}/accept", {"reason": "Deux salles ce jour-là."}), refused=404),
@@ -190,6 +194,8 @@ def world(create_partner, create_quartier, create_place, create_event, token_for
     create_event(bij, [ft], title="Permanence France Travail", frequency="weekly", weekdays=[0], people=[hugo.id])
     create_event(maurepas, [ft], title="Permanence à Maurepas", frequency="weekly", weekdays=[2], people=[hugo.id])
     series.cancel_occurrence(SYSTEM, event, datetime.fromisoformat(CANCELLED_MONDAY), "Formation")
+    past = create_event(bij, [own], title="Atelier CV", kind="atelier", start_date=date.today() - timedelta(days=7),
+                        start_time="10:00", duration_minutes=90)
     run_full_detection()
     db.session.commit()
     from models import ScheduleConflict
@@ -206,7 +212,8 @@ def world(create_partner, create_quartier, create_place, create_event, token_for
 
     return {"headers": headers, "event_id": event.id, "own": own.slug, "quartier": here.code,
             "ids": {"event": event.id, "karima": karima.id, "hugo": hugo.id, "conflict": conflict.id,
-                    "case": conflict.case_id}}
+                    "case": conflict.case_id, "past": past.id,
+                    "past_occurrence": past.starts_at.strftime("%Y-%m-%dT%H:%M:%SZ")}}
 
 
 def _call(client, endpoint: str, world: dict, headers: dict):

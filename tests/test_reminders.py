@@ -812,23 +812,27 @@ def test_deleting_an_event_tells_its_people_and_its_conflicts_close_with_notices
     assert [e.action for e in history("conflicts", conflict["id"])] == ["open", "close"]
 
     run(datetime.now(UTC))
-    closed = [m for m in mailbox.messages if m["Subject"] == "Chevauchements : 1 clos"]
-    assert sorted(m["To"] for m in closed) == ["accueil@cs.example.fr", "accueil@ml.example.fr", "coordo@example.fr"]
-    text = text_of(closed[0])
-    assert "Clos — Lieu ou salle occupé deux fois (bloquant) :" in text
-    assert "« Permanence mission locale » et « Atelier du centre social »" in text
-    assert "« Atelier du centre social » a été retiré du calendrier." in text
-    deleted = [m for m in mailbox.messages if m["Subject"].startswith("Supprimé")]
-    assert sorted(m["To"] for m in deleted) == ["accueil@bij.example.fr", "accueil@cs.example.fr"]
-    assert deleted[0]["Subject"] == f"Supprimé : Atelier du centre social, {french_datetime(paris(day, 14))}"
-    text = text_of(deleted[0])
-    assert "« Atelier du centre social » (atelier) a été retiré du calendrier. Voici la date concernée :" in text
-    assert f"- {french_date(day)}, 14 h 00–16 h 00, BIJ d'Échirolles : n'a plus lieu" in text
-    assert "Le calendrier du lieu : http://maillage.test/lieux/bij-echirolles" in text
-    assert not list(deleted[0].iter_attachments())
-    assert len(mailbox) == 5
+    # One message per address: the centre social, told of both, reads both in one.
+    assert sorted(m["To"] for m in mailbox.messages) == [
+        "accueil@bij.example.fr", "accueil@cs.example.fr", "accueil@ml.example.fr", "coordo@example.fr"]
+    by_address = {m["To"]: m for m in mailbox.messages}
+    assert by_address["accueil@cs.example.fr"]["Subject"] == "Maillage : 2 avis vous concernent"
+    for to in ("accueil@ml.example.fr", "coordo@example.fr", "accueil@cs.example.fr"):
+        text = text_of(by_address[to])
+        assert "Clos — Lieu ou salle occupé deux fois (bloquant) :" in text
+        assert "« Permanence mission locale » et « Atelier du centre social »" in text
+        assert "« Atelier du centre social » a été retiré du calendrier." in text
+    deleted = by_address["accueil@bij.example.fr"]
+    assert deleted["Subject"] == f"Supprimé : Atelier du centre social, {french_datetime(paris(day, 14))}"
+    for message in (deleted, by_address["accueil@cs.example.fr"]):
+        text = text_of(message)
+        assert "« Atelier du centre social » (atelier) a été retiré du calendrier. Voici la date concernée :" in text
+        assert f"{french_date(day)}, 14 h 00–16 h 00, BIJ d'Échirolles : n'a plus lieu" in text
+        assert "http://maillage.test/lieux/bij-echirolles" in text
+        assert not list(message.iter_attachments())
+    assert len(mailbox) == 4
     run(datetime.now(UTC) + timedelta(minutes=1))
-    assert len(mailbox) == 5
+    assert len(mailbox) == 4
 
 
 def _calendar(*vevents: str) -> bytes:
@@ -877,12 +881,16 @@ def test_a_sync_that_retimes_cancels_or_drops_events_tells_their_people_once(
     sync_source(db.session.merge(source), Fetched(200, changed))
     db.session.commit()
     run(datetime.now(UTC))
+    # Each address is told of the three changes once, in one message of the run.
     told = sorted((m["Subject"], m["To"]) for m in mailbox.messages)
+    recipients = ("accueil@bij.example.fr", "contact@mls.example.fr")
+    assert told == [("Maillage : 3 avis vous concernent", to) for to in recipients]
     expected = [f"Annulé : Atelier CV, {french_datetime(atelier)}",
                 f"Changement : Permanence, à partir du {french_date(first)}",
                 f"Supprimé : Forum emploi, {french_datetime(forum)}"]
-    recipients = ("accueil@bij.example.fr", "contact@mls.example.fr")
-    assert told == [(subject, to) for subject in expected for to in recipients]
+    for message in mailbox.messages:
+        text = text_of(message)
+        assert all(f"— {subject} —" in text for subject in expected), text
     mailbox.messages.clear()
     sync_source(db.session.merge(source), Fetched(200, changed))  # the same calendar again: nothing new
     db.session.commit()

@@ -407,6 +407,33 @@ def render_daily_digest(delivery: Delivery, now: datetime) -> Message:
         data={"open": len(open_ones), "new": len(new)})
 
 
+def render_notice_digest(delivery: Delivery, now: datetime) -> Message:
+    """The notices of one run to one address (`group_pending_notices`), one section each."""
+    parts = [d for d in db.session.scalars(sa.select(Delivery).where(
+        Delivery.id.in_(delivery.payload.get("parts", []))).order_by(Delivery.id))]
+    paragraphs: list[str] = []
+    links: list[tuple[str, str]] = []
+    subjects = []
+    data = []
+    for part in parts:
+        try:
+            message = RENDERERS[part.kind](part, now)
+        except Skip:
+            continue
+        subjects.append(message.subject)
+        paragraphs += [f"— {message.subject} —", *message.paragraphs,
+                       *(f"{label} : {value}" for label, value in message.facts),
+                       *(f"• {item}" for item in message.items)]
+        links += [link for link in message.links if link not in links]
+        data.append({"kind": part.kind, **message.data})
+    if not subjects:
+        raise Skip("Plus rien à dire : les avis regroupés sont devenus sans objet.")
+    if len(subjects) == 1:
+        return Message(subject=subjects[0], paragraphs=paragraphs[1:], links=links, data=data[0])
+    return Message(subject=f"Maillage : {len(subjects)} avis vous concernent", paragraphs=paragraphs,
+                   links=links, data={"parts": data})
+
+
 # Every kind of delivery and what writes its message (models.deliveries.KINDS).
 RENDERERS = {
     "reminder": render_reminder,
@@ -420,5 +447,6 @@ RENDERERS = {
     "conflict_opened": render_conflict_change,
     "conflict_resolved": render_conflict_change,
     "conflict_digest": render_conflict_digest,
+    "notice_digest": render_notice_digest,
     "daily_digest": render_daily_digest,
 }

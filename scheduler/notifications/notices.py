@@ -300,6 +300,36 @@ def record_conflict_notices(now: datetime, case_ids: Iterable[int] | None = None
     return len(add_deliveries_if_new(list(plan_conflict_notices(Recipients.load(), now, case_ids, note))))
 
 
+# What a run tells one address goes in one message: these notices (not reminders, programmes or
+# subscribers' messages, which carry their own attachment or unsubscribe link).
+GROUPED_KINDS = ("occurrence_cancelled", "occurrence_moved", "event_cancelled", "event_changed", "event_deleted",
+                 "conflict_digest")
+
+
+def group_pending_notices(now: datetime) -> int:
+    """Every address with several notices waiting (never tried) gets them as ONE message, a
+    `notice_digest` listing them; the parts are marked `grouped`. Returns the digests recorded."""
+    rows = db.session.execute(sa.select(Delivery.id, Delivery.recipient).where(
+        Delivery.state == "pending", Delivery.attempts == 0, Delivery.channel == "email",
+        Delivery.subscription_id.is_(None), Delivery.kind.in_(GROUPED_KINDS), Delivery.due_at <= now)
+        .order_by(Delivery.id)).all()
+    parts: dict[str, list[int]] = {}
+    for delivery_id, recipient in rows:
+        parts.setdefault(recipient, []).append(delivery_id)
+    several = {recipient: ids for recipient, ids in parts.items() if len(ids) > 1}
+    digests = [{"kind": "notice_digest", "channel": "email", "recipient": recipient, "due_at": now,
+                "payload": {"parts": ids}, "key": delivery_key("notice_digest", "email", recipient, "parts", ids[0])}
+               for recipient, ids in several.items()]
+    inserted = add_deliveries_if_new(digests)
+    grouped = [i for ids in several.values() for i in ids]
+    for i in range(0, len(grouped), 5000):
+        db.session.execute(sa.update(Delivery).where(Delivery.id.in_(grouped[i:i + 5000]), Delivery.state == "pending")
+                           .values(state="grouped", next_attempt_at=None, updated_at=utcnow(),
+                                   last_error="Envoyé avec les autres avis du même passage.")
+                           .execution_options(synchronize_session=False))
+    return len(inserted)
+
+
 def describe_conflict(conflict) -> str:
     a, b = conflict.a_event, conflict.b_event
     start = conflict.starts_at.astimezone(ZoneInfo(a.timezone if a else current_app.config["DEFAULT_TIMEZONE"]))

@@ -42,7 +42,7 @@ from scheduler.notifications.due import (
 )
 from scheduler.notifications.mail import SmtpSender, SmtpSettings, SmtpUnavailable
 from scheduler.notifications.messages import Message, Skip, email_of, render
-from scheduler.notifications.notices import record_conflict_notices
+from scheduler.notifications.notices import group_pending_notices, record_conflict_notices
 from scheduler.outbound import failure_reason, open_url
 from scheduler.time.recurrence import epoch
 
@@ -192,6 +192,8 @@ def scan(now: datetime) -> dict[str, int]:
                 log.warning("non envoyé (échéance %s manquée) : %s", due_at.isoformat(), key)
     # Notices the conflicts engine recorded are due as soon as they exist, whatever the interval.
     counts["pending"] += record_conflict_notices(now)
+    # ... and what this run tells one address goes in one message.
+    counts["pending"] += group_pending_notices(now)
     if mark is None:
         db.session.add(ScanMark(name=SCAN_MARK, scanned_until=now))
     elif now > mark.scanned_until:

@@ -35,8 +35,9 @@ from scheduler.notifications.notices import (
     notify_occurrence_change,
     record_conflict_notices,
 )
+from scheduler.reports.attendance import attendance_keys, carry_attendance, hand_over_attendance
 from scheduler.time.recurrence import carried_over, epoch, gives_occurrence, rule_days, rule_of
-from scheduler.time.rules import OUT_OF_CALENDAR, in_calendar
+from scheduler.time.rules import OUT_OF_CALENDAR, TIMING_FIELDS, in_calendar
 from scheduler.writes import rows
 
 
@@ -144,6 +145,10 @@ class EventWrites:
                     else datetime.fromtimestamp(key, UTC) for x in changed.exceptions}
 
         changes = rows.change_event(self.actor, event, values, exceptions_after)
+        if changes.keys() & set(TIMING_FIELDS):
+            # People received stay with their occurrence, as its cancellation or move does.
+            new_rule = rule_of(event)
+            carry_attendance(event, carried_over(old_rule, new_rule, attendance_keys(event)))
         if changes:
             touched.whole = True
             if "exceptions_removed" in changes and touched.before is not None:
@@ -208,6 +213,7 @@ class EventWrites:
             event.count - len(rule_days(rule, rule.start_ord, first.toordinal() - 1))
         self._touch(event)
         second = rows.split_off(self.actor, event, first, remaining)
+        hand_over_attendance(event, second, first)
         self._touch(second, created=True)
         # UNTIL and COUNT may not share an RRULE (RFC 5545): the first part ends before its count.
         self.update(event, {"until": first - timedelta(days=1), "count": None})
