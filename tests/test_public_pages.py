@@ -193,12 +193,16 @@ class _Scripts(HTMLParser):
             (self.sources if src else self.inline).append(src or tag)
 
 
+OUR_SCRIPTS = {"/static/ecran.js", "/static/autour.js", "/static/partage.js", "/static/widget.js",
+               "/static/widget-apercu.js"}
+
+
 def test_no_page_carries_inline_script_and_partner_text_adds_none(client, territory):
     for url in _urls(territory):
         parser = _Scripts()
         parser.feed(client.get(url).get_data(as_text=True))
         assert parser.inline == [], url
-        assert set(parser.sources) <= {"/static/ecran.js", "/static/autour.js", "/static/partage.js"}, url
+        assert set(parser.sources) <= OUR_SCRIPTS, url
 
 
 def test_a_page_never_shows_stale_data_after_a_write(client, territory, token_for):

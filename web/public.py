@@ -13,7 +13,7 @@ import threading
 from collections import OrderedDict
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
-from urllib.parse import quote, urlencode
+from urllib.parse import quote, urlencode, urlsplit
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
@@ -506,16 +506,47 @@ WIDGET_DAYS = 14
 WIDGET_LIMIT = 12
 
 
+class WidgetLook:
+    """`?theme=sombre` and `?accent=RRGGBB` of a widget's address. An accent that would not be
+    readable on the theme's background (contrast under 4.5:1, WCAG AA) is not used."""
+
+    BACKGROUNDS = {"clair": "ffffff", "sombre": "111111"}
+
+    def __init__(self, args):
+        self.theme = args.get("theme") if args.get("theme") in self.BACKGROUNDS else "clair"
+        accent = (args.get("accent") or "").strip().lstrip("#").lower()
+        valid = len(accent) == 6 and all(c in "0123456789abcdef" for c in accent)
+        self.accent = accent if valid and contrast(accent, self.BACKGROUNDS[self.theme]) >= 4.5 else None
+
+    def query(self) -> dict:
+        return {k: v for k, v in (("theme", self.theme if self.theme != "clair" else None),
+                                  ("accent", self.accent)) if v}
+
+    def key(self) -> tuple:
+        return (self.theme, self.accent)
+
+
+def contrast(hex_a: str, hex_b: str) -> float:
+    """WCAG contrast ratio of two sRGB colours written RRGGBB."""
+    def luminance(hex_colour: str) -> float:
+        channels = [int(hex_colour[i:i + 2], 16) / 255 for i in (0, 2, 4)]
+        linear = [c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in channels]
+        return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
+    lighter, darker = sorted((luminance(hex_a), luminance(hex_b)), reverse=True)
+    return (lighter + 0.05) / (darker + 0.05)
+
+
 def _widget(scope_label: str, f: CalendarFilter, page_url: str, scope: str, key: tuple):
     first_day = _today()
+    look = WidgetLook(request.args)
 
     def build():
         start, end = day_window(first_day, WIDGET_DAYS)
         rows = occurrence_rows(occurrences_between(f, start, end))
         return render_template("public/widget.html", scope_label=scope_label, days=by_day(rows[:WIDGET_LIMIT]),
-                               more=max(0, len(rows) - WIDGET_LIMIT), page_url=page_url)
+                               more=max(0, len(rows) - WIDGET_LIMIT), page_url=page_url, look=look)
 
-    return cached_html((scope,), key, build)
+    return cached_html((scope,), (*key, look.key()), build)
 
 
 @bp.get("/widget/lieux/<slug>")
@@ -549,6 +580,7 @@ def widget_partner(slug: str):
 def widget_snippet():
     """Builds the <iframe> code for a place, quartier or partner, with filters."""
     filters = Filters(request.args)
+    look = WidgetLook(request.args)
     scope = request.args.get("portee", "")
     src = preview = None
     kind_name, _, key = scope.partition(":")
@@ -557,15 +589,20 @@ def widget_snippet():
                     "partenaire": "public.widget_partner"}.get(kind_name)
         if endpoint:
             arg = {"public.widget_quartier": "code"}.get(endpoint, "slug")
-            preview = url_for(endpoint, **{arg: key}, **filters.query())
+            preview = url_for(endpoint, **{arg: key}, **filters.query(), **look.query())
             src = current_app.config["BASE_URL"] + preview
-    snippet = (f'<iframe src="{src}" title="Permanences emploi à venir" loading="lazy" '
-               f'style="width:100%;min-height:420px;border:0"></iframe>') if src else None
+    base = urlsplit(current_app.config["BASE_URL"])
+    snippet = render_template("public/widget_code.txt", src=src, origin=f"{base.scheme}://{base.netloc}") \
+        if src else None
+    # The light default, left as it was when choosing the dark theme, is no choice to warn about.
+    given = (request.args.get("accent") or "").lstrip("#").lower()
+    accent_refused = given not in ("", "0b3d91") and look.accent is None
     places = db.session.execute(sa.select(Place.slug, Place.name).order_by(Place.name)).all()
     quartiers = db.session.execute(sa.select(Quartier.code, Quartier.name).order_by(Quartier.name)).all()
     partners = db.session.execute(sa.select(Partner.slug, Partner.name).order_by(Partner.name)).all()
     return render_template("public/widget_snippet.html", snippet=snippet, preview=preview, scope=scope, filters=filters,
-                           places=places, quartiers=quartiers, partners=partners)
+                           places=places, quartiers=quartiers, partners=partners, look=look,
+                           accent_refused=accent_refused)
 
 
 # --- poster --------------------------------------------------------------------------------------

@@ -8,13 +8,15 @@ from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from flask import Blueprint, Response, abort, current_app, render_template, request
+from weasyprint import HTML
 
 from models import Quartier, db
 from models.errors import DomainError
 from models.partners import PARTNER_TYPES
 from scheduler.reports import charts
 from scheduler.reports.coverage import DEFAULT_WATCHED_TYPES, Territory, coverage, territory_for
-from scheduler.reports.tables import coverage_tables, period_label, to_csv, to_xlsx
+from scheduler.reports.review import review
+from scheduler.reports.tables import coverage_tables, period_label, review_tables, to_csv, to_xlsx
 from scheduler.time.calendar import in_calendar
 from web.auth import coordinator_required, current_user
 
@@ -105,3 +107,48 @@ def coverage_xlsx():
 
 def _all_quartiers() -> list[Quartier]:
     return list(db.session.scalars(sa.select(Quartier).order_by(Quartier.code)))
+
+
+def _review():
+    first, last, start, end = _period()
+    try:
+        report = review(start, end, _territory())
+    except DomainError as error:
+        abort(error.status, error.message)
+    return first, last, report
+
+
+def _review_context(first, last, report) -> dict:
+    return {"report": report, "tables": {t.key: t for t in review_tables(report)}, "first": first, "last": last,
+            "period": period_label(report),
+            "charts": {"sessions": charts.data_uri(charts.review_sessions_chart(report)),
+                       "people": charts.data_uri(charts.review_people_chart(report))}}
+
+
+@bp.get("/bilan")
+@coordinator_required
+def review_page():
+    """The review of a period: per action and per quartier."""
+    first, last, report = _review()
+    return render_template("coordination/review.html", **_review_context(first, last, report),
+                           quartiers=list(current_user.quartiers) or _all_quartiers(),
+                           chosen=request.args.getlist("quartier"), department=request.args.get("departement", ""),
+                           query=request.args.to_dict(flat=False))
+
+
+@bp.get("/bilan.pdf")
+@coordinator_required
+def review_pdf():
+    """The review to hand out at the partners' meeting: A4, charts included."""
+    first, last, report = _review()
+    html = render_template("coordination/review_pdf.html", **_review_context(first, last, report))
+    return _download(HTML(string=html, base_url=request.url_root).write_pdf(), "application/pdf",
+                     f"bilan-{first}-{last}.pdf")
+
+
+@bp.get("/bilan.xlsx")
+@coordinator_required
+def review_xlsx():
+    first, last, report = _review()
+    return _download(to_xlsx(review_tables(report), period_label(report)),
+                     "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", f"bilan-{first}-{last}.xlsx")

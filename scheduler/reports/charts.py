@@ -13,6 +13,7 @@ from models.events import EVENT_KINDS
 from models.partners import PARTNER_TYPES
 from scheduler.french import WEEKDAY_NAMES
 from scheduler.reports.coverage import Coverage, hours
+from scheduler.reports.review import Review
 
 # Text stays text (searchable in the PDF, sharp at any size); ids are stable, so two renders of
 # the same figures are the same bytes.
@@ -37,8 +38,8 @@ def data_uri(svg: str) -> str:
     return "data:image/svg+xml;base64," + base64.b64encode(svg.encode()).decode()
 
 
-def stacked_hours_chart(labels: list[str], series: dict[str, list[float]], title: str) -> str:
-    """Horizontal bars, one a label, stacked by series (hours)."""
+def stacked_hours_chart(labels: list[str], series: dict[str, list[float]], title: str, unit: str = "heures") -> str:
+    """Horizontal bars, one a label, stacked by series (hours, or `unit`)."""
     labels = labels[:MAX_BARS]
     figure = Figure(figsize=(7.5, 0.9 + 0.32 * max(1, len(labels))))
     axes = figure.subplots()
@@ -48,7 +49,7 @@ def stacked_hours_chart(labels: list[str], series: dict[str, list[float]], title
         axes.barh(labels, values, left=left, label=name, color=PALETTE[index % len(PALETTE)])
         left = [a + b for a, b in zip(left, values, strict=True)]
     axes.invert_yaxis()  # the first label on top, as in the table
-    axes.set_xlabel("heures")
+    axes.set_xlabel(unit)
     axes.set_title(title, loc="left")
     axes.spines[["top", "right"]].set_visible(False)
     if series:
@@ -91,3 +92,19 @@ def heatmap_chart(report: Coverage) -> str:
     axes.set_title("Heures de présence par jour et heure (heure locale) : où sont les creux ?", loc="left")
     figure.colorbar(image, ax=axes, label="heures")
     return svg_of(figure)
+
+
+def review_sessions_chart(report: Review) -> str:
+    shown = report.quartiers[:MAX_BARS]
+    return stacked_hours_chart(
+        [f"{q.name} ({q.code})" for q in shown],
+        {"tenues": [q.tally.held for q in shown], "à venir": [q.tally.to_come for q in shown],
+         "annulées": [q.tally.cancelled for q in shown]},
+        "Séances par quartier", unit="séances")
+
+
+def review_people_chart(report: Review) -> str:
+    shown = report.quartiers[:MAX_BARS]
+    return stacked_hours_chart([f"{q.name} ({q.code})" for q in shown],
+                               {"personnes reçues": [q.tally.people for q in shown]},
+                               "Personnes reçues par quartier (séances comptées)", unit="personnes")

@@ -14,6 +14,7 @@ from models.events import EVENT_KINDS
 from models.partners import PARTNER_TYPES
 from scheduler.french import WEEKDAY_NAMES, french_date
 from scheduler.reports.coverage import Coverage, hours
+from scheduler.reports.review import Review, Tally
 
 
 @dataclass
@@ -79,3 +80,30 @@ def to_xlsx(tables: list[Table], heading: str) -> bytes:
     out = io.BytesIO()
     book.save(out)
     return out.getvalue()
+
+
+TALLY_HEADERS = ["Séances prévues", "Tenues", "À venir", "Annulées", "Déplacées", "Heures tenues",
+                 "Personnes reçues", "Séances comptées", "Personnes par séance", "Chevauchements"]
+
+
+def _tally_cells(t: Tally) -> list:
+    return [t.planned, t.held, t.to_come, t.cancelled, t.moved, t.hours, t.people, t.counted,
+            t.per_session if t.per_session is not None else "", sum(t.overlaps.values())]
+
+
+def review_tables(report: Review) -> list[Table]:
+    actions = Table("actions", "Par action : séances, heures, personnes reçues",
+                    ["Action", "Type", "Quartier", "Partenaires", *TALLY_HEADERS],
+                    [[s.title, EVENT_KINDS.get(s.kind, s.kind), s.quartier, ", ".join(s.partners),
+                      *_tally_cells(s.tally)] for s in report.series])
+    quartiers = Table("quartiers", "Par quartier", ["Quartier", "Code", "Partenaires", *TALLY_HEADERS],
+                      [[q.name, q.code, len(q.partners), *_tally_cells(q.tally)] for q in report.quartiers]
+                      + [["Total", "", len({p for q in report.quartiers for p in q.partners}),
+                          *_tally_cells(report.total)]])
+    cancellations = Table("annulations", "Séances annulées et leurs motifs", ["Action", "Motif", "Séances"],
+                          [[s.title, why, n] for s in report.series for why, n in sorted(s.tally.reasons.items())])
+    overlaps = Table("chevauchements", "Chevauchements des dates de la période, et ce qu'ils sont devenus",
+                     ["Quartier", "Code", "État", "Nombre"],
+                     [[q.name, q.code, status, n] for q in report.quartiers
+                      for status, n in sorted(q.tally.overlaps.items())])
+    return [actions, quartiers, cancellations, overlaps]
