@@ -82,11 +82,12 @@ def review(start: datetime, end: datetime, territory: Territory, now: datetime |
     check_window(start, end)
     now_s = epoch(now or utcnow())
     quartiers = {q.id: QuartierReview(q.code, q.name) for q in territory.quartiers}
-    place_quartier = dict(db.session.execute(
-        sa.select(Place.id, Place.quartier_id).where(Place.quartier_id.in_(quartiers))).all())
+    place_quartier = {place_id: quartier_id for place_id, quartier_id in db.session.execute(
+        sa.select(Place.id, Place.quartier_id).where(Place.quartier_id.in_(quartiers))) if quartier_id is not None}
     f = CalendarFilter(include_private=True, place_ids=None if territory.national else tuple(place_quartier))
     occurrences = [o for o in expand(rules_in_window(f, start, end, people=False), start, end)
-                   if place_quartier.get(o.place_id) in quartiers and o.starts_at >= epoch(start)]
+                   if o.place_id is not None and place_quartier.get(o.place_id) in quartiers
+                   and o.starts_at >= epoch(start)]
     ids = {o.event_id for o in occurrences}
     series = {r.id: SeriesReview(r.id, r.title, r.kind, "", []) for r in db.session.execute(
         sa.select(Event.id, Event.title, Event.kind).where(Event.id.in_(ids)))} if ids else {}
@@ -100,6 +101,7 @@ def review(start: datetime, end: datetime, territory: Territory, now: datetime |
     counts = {(a.event_id, epoch(a.recurrence_start)): a.total for a in db.session.scalars(
         sa.select(Attendance).where(Attendance.event_id.in_(ids)))} if ids else {}
     for o in occurrences:
+        assert o.place_id is not None  # kept above only at a place of these quartiers
         s, q = series[o.event_id], quartiers[place_quartier[o.place_id]]
         s.quartier = s.quartier or q.code
         q.partners.update(s.partners)
