@@ -17,10 +17,10 @@ depends_on = None
 
 
 def upgrade():
-    with op.batch_alter_table('events') as batch:
+    with op.batch_alter_table('events', table_kwargs={'sqlite_autoincrement': True}) as batch:
         batch.add_column(sa.Column('all_day', sa.Boolean(), nullable=False, server_default=sa.false()))
 
 
 def downgrade():
-    with op.batch_alter_table('events') as batch:
+    with op.batch_alter_table('events', table_kwargs={'sqlite_autoincrement': True}) as batch:
         batch.drop_column('all_day')
