@@ -30,6 +30,7 @@ from models.errors import InvalidInput, NotFound
 from models.events import Event, OccurrenceException
 from models.operations.conflicts import cases_of_event, delete_conflicts_of
 from scheduler.conflicts.check import Outcome, check_event, check_write, person_ids_of
+from scheduler.french import french_date
 from scheduler.notifications.notices import (
     EventBefore,
     notify_event_change,
@@ -37,7 +38,6 @@ from scheduler.notifications.notices import (
     record_conflict_notices,
 )
 from scheduler.reports.attendance import attendance_keys, carry_attendance, hand_over_attendance
-from scheduler.french import french_date
 from scheduler.time.recurrence import carried_over, epoch, expand, gives_occurrence, rule_days, rule_of
 from scheduler.time.rules import OUT_OF_CALENDAR, TIMING_FIELDS, in_calendar
 from scheduler.writes import rows
