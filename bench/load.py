@@ -27,14 +27,11 @@ import csv
 import json
 import os
 import random
-import re
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 import uuid
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -46,27 +43,10 @@ BIN = Path(sys.executable).parent
 
 import sqlalchemy as sa
 
+from tests.helpers.processes import free_port, get, procfile_web_line, procfile_workers, start_web
+
 PG_ADMIN_URL = os.environ.get("BENCH_POSTGRES_ADMIN_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 TARGET_RPS, TARGET_P99_MS = 500.0, 100.0
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def procfile_web_line() -> str:
-    for line in (ROOT / "Procfile").read_text(encoding="utf-8").splitlines():
-        if line.startswith("web:"):
-            return line.removeprefix("web:").strip()
-    raise SystemExit("Procfile has no web: line")
-
-
-def procfile_workers() -> int:
-    """The workers the Procfile's web line starts when WEB_CONCURRENCY is not set."""
-    found = re.search(r"\$\{WEB_CONCURRENCY:-(\d+)\}", procfile_web_line())
-    return int(found.group(1)) if found else 1
 
 
 def flask(env: dict, *args: str) -> str:
@@ -145,37 +125,7 @@ def choose_targets(url: str, env: dict, folder: Path, rng: random.Random, n_edit
     return {"feeds": feeds, "pages": pages, "editors": editors, "acknowledged": str(folder / "acknowledged.jsonl")}
 
 
-def get(url: str, timeout: float = 120) -> int:
-    with urllib.request.urlopen(url, timeout=timeout) as response:
-        response.read()
-        return response.status
-
-
 # The Procfile's access log (`--access-logfile -`), with the time gunicorn spent on each request.
-ACCESS_LOG_FORMAT = "%(m)s %(U)s%(q)s %(s)s %(M)s"
-
-
-def start_web(port: int, workers: int, env: dict, log: Path, access_log: Path | None = None) -> subprocess.Popen:
-    """The Procfile's web line as honcho would run it (a shell), on 127.0.0.1:port, in a process
-    group of its own (os.killpg ends it and its workers). `access_log`: where its access log goes,
-    each line ending with the milliseconds gunicorn spent on the request (GUNICORN_CMD_ARGS,
-    the line itself unchanged)."""
-    web_env = {**env, "BIND": "127.0.0.1", "PORT": str(port), "WEB_CONCURRENCY": str(workers),
-               "PATH": f"{BIN}:{env.get('PATH', os.environ.get('PATH', ''))}"}
-    if access_log is not None:
-        web_env["GUNICORN_CMD_ARGS"] = f"--access-logformat '{ACCESS_LOG_FORMAT}'"
-    server = subprocess.Popen(["sh", "-c", f"exec {procfile_web_line()}"], cwd=ROOT, env=web_env,
-                              stdout=open(access_log, "w") if access_log else subprocess.DEVNULL,
-                              stderr=open(log, "w"), start_new_session=True)
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            get(f"http://127.0.0.1:{port}/static/maillage.css", timeout=5)
-            return server
-        except OSError:
-            if server.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"gunicorn did not start:\n{log.read_text()[-3000:]}") from None
-            time.sleep(0.3)
 
 
 def server_times(access_log: Path, skip_lines: int, count: int | None = None) -> dict:

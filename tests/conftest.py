@@ -7,25 +7,25 @@ does any skipped test: a skip in CI is a failure hidden.
 from __future__ import annotations
 
 import contextlib
-import functools
 import os
 import socket
 import threading
 import uuid
-from datetime import UTC, date, datetime, time, timedelta
-from zoneinfo import ZoneInfo
+from datetime import time
 
-import holidays
 import pytest
 import sqlalchemy as sa
 
-IN_CI = os.environ.get("CI") == "true"
-PG_ADMIN_URL = os.environ.get("TEST_POSTGRES_ADMIN_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+from helpers.actors import SYSTEM
+from helpers.database import IN_CI, PG_ADMIN_URL, pg_base
+from helpers.dates import quiet_monday
+from helpers.pages import csrf_token_in
+
+# Fixtures several modules use, defined with their helpers and registered here for every test.
+from helpers.reminders import mailbox  # noqa: F401
+from helpers.sync import published  # noqa: F401
+
 BACKENDS = ["sqlite", "postgresql"]
-
-
-def _pg_base(url: str) -> str:
-    return url.rsplit("/", 1)[0]
 
 
 @pytest.fixture(scope="session", params=BACKENDS)
@@ -43,28 +43,10 @@ def database_url(request, tmp_path_factory):
         if IN_CI:
             pytest.fail(f"PostgreSQL is required under CI=true and was not reachable: {error}")
         pytest.skip(f"PostgreSQL not reachable: {error}")
-    yield f"{_pg_base(PG_ADMIN_URL)}/{name}"
+    yield f"{pg_base(PG_ADMIN_URL)}/{name}"
     with admin.connect() as conn:
         conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
     admin.dispose()
-
-
-@contextlib.contextmanager
-def fresh_database(kind: str, tmp_path):
-    """The URL of a new, empty database of that kind ("sqlite" or "postgresql"), dropped after."""
-    if kind == "sqlite":
-        yield f"sqlite:///{tmp_path / f'fresh-{uuid.uuid4().hex}.sqlite3'}"
-        return
-    name = f"maillage_fresh_{os.getpid()}_{uuid.uuid4().hex[:8]}"
-    admin = sa.create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield f"{_pg_base(PG_ADMIN_URL)}/{name}"
-    finally:
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 @pytest.fixture(scope="session")
@@ -152,144 +134,7 @@ def backend(database_url) -> str:
     return "postgresql" if database_url.startswith("postgresql") else "sqlite"
 
 
-# --- dates taken from today -------------------------------------------------------------------
-# The application reads the real clock: the conflicts' horizon (today to twelve months), the
-# notices' (90 days), the feeds' window, the pages' "this week", the sessions' lifetime. A test's
-# dates are therefore found from today, never written out, so that the suite passes on any date.
-# Cached: every test of a run gets the same dates, even one that runs past midnight (import them
-# `from conftest`, the module pytest loads: `tests.conftest` would be a second copy, with its own).
-
-PARIS = ZoneInfo("Europe/Paris")
-
-
-def paris_today() -> date:
-    return datetime.now(PARIS).date()
-
-
-def french_holidays(*years: int) -> holidays.HolidayBase:
-    """The metropole's public holidays (the ones series skip by default)."""
-    return holidays.France(years=years)
-
-
-def _paris_offset(day: date) -> timedelta:
-    return datetime.combine(day, time(12), PARIS).utcoffset()
-
-
-@functools.cache
-def quiet_monday(weeks: int = 4, after_days: int = 7) -> date:
-    """The first Monday at least `after_days` ahead that starts `weeks` weeks with no public holiday
-    and no change of time in Paris: a weekly series there runs unbroken, at one UTC offset."""
-    monday = paris_today() + timedelta(days=after_days)
-    monday += timedelta(days=-monday.weekday() % 7)
-    while True:
-        span = [monday + timedelta(days=n) for n in range(weeks * 7)]
-        days_off = french_holidays(monday.year, span[-1].year)
-        if not any(day in days_off for day in span) and _paris_offset(span[0]) == _paris_offset(span[-1]):
-            return monday
-        monday += timedelta(weeks=1)
-
-
-@functools.cache
-def next_dst_sunday(month: int, after_days: int = 14) -> date:
-    """The Sunday Paris changes time in `month` (3: summer time starts, 10: it ends), the first one
-    more than `after_days` ahead."""
-    assert month in (3, 10)
-    year = paris_today().year
-    while True:
-        last = date(year, month, 31)
-        sunday = last - timedelta(days=(last.weekday() + 1) % 7)
-        if sunday > paris_today() + timedelta(days=after_days):
-            assert _paris_offset(sunday - timedelta(days=1)) != _paris_offset(sunday + timedelta(days=1))
-            return sunday
-        year += 1
-
-
-def next_march_dst_sunday(after_days: int = 14) -> date:
-    return next_dst_sunday(3, after_days)
-
-
-def next_october_dst_sunday(after_days: int = 14) -> date:
-    return next_dst_sunday(10, after_days)
-
-
-def a_weekday_after(days: int, weekday: int, weeks: int = 1) -> date:
-    """The first `weekday` (0 is Monday) at least `days` days after today that starts `weeks` such
-    weekdays in a row with no public holiday (a series skips those by default)."""
-    day = paris_today() + timedelta(days=days)
-    day += timedelta(days=(weekday - day.weekday()) % 7)
-    while any(d in french_holidays(d.year) for d in (day + timedelta(weeks=n) for n in range(weeks))):
-        day += timedelta(weeks=1)
-    return day
-
-
-def next_monday() -> date:
-    """The coming Monday in Paris (a week from today when today is Monday)."""
-    today = paris_today()
-    return today + timedelta(days=7 - today.weekday())
-
-
-def next_working_monday() -> date:
-    """Next Monday, or the first Monday after it that is no public holiday and neither is its
-    Tuesday: a weekly series from there is not taken out on its first date (series skip holidays
-    by default; a single dated event never does)."""
-    monday = next_monday()
-    while monday in french_holidays(monday.year) or monday + timedelta(days=1) in french_holidays(monday.year):
-        monday += timedelta(weeks=1)
-    return monday
-
-
-FRENCH_DAYS = ["lundi", "mardi", "mercredi", "jeudi", "vendredi", "samedi", "dimanche"]
-FRENCH_MONTHS = ["janvier", "février", "mars", "avril", "mai", "juin", "juillet", "août", "septembre", "octobre",
-                 "novembre", "décembre"]
-
-
-def french_day(day: date) -> str:
-    """A date as the pages write it, "lundi 1er mars 2027" (written here again, not taken from the
-    application, so that a test of its wording can fail)."""
-    first = "er" if day.day == 1 else ""
-    return f"{FRENCH_DAYS[day.weekday()]} {day.day}{first} {FRENCH_MONTHS[day.month - 1]} {day.year}"
-
-
-def paris_at(day: date, hour: int, minute: int = 0) -> datetime:
-    return datetime.combine(day, time(hour, minute), PARIS)
-
-
-def utc_z(moment: datetime) -> str:
-    """An instant as the API writes it in UTC: 2027-03-01T13:00:00Z."""
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
 # --- small builders ---------------------------------------------------------------------------
-
-class _System:
-    """The actor for fixtures: a coordinator of the whole territory."""
-
-    id = None
-    is_coordinator = True
-    partner_id = None
-    quartiers: list = []
-    territory_quartier_ids: set = set()
-
-    def covers_place(self, place):
-        return True
-
-    def can_edit_place(self, place):
-        return True
-
-    def can_edit_event(self, event):
-        return True
-
-    def can_edit_partner(self, partner):
-        return True
-
-    def can_edit_quartier(self, quartier):
-        return True
-
-    def require(self, allowed, message=""):
-        return None
-
-
-SYSTEM = _System()
 
 
 @pytest.fixture
@@ -482,14 +327,6 @@ def pytest_sessionfinish(session, exitstatus):
 
 
 # --- the pages' sign-in (web/auth.py) ----------------------------------------------------------
-
-def csrf_token_in(html: str) -> str:
-    """The CSRF token of the first form of a page."""
-    import re
-
-    match = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', html)
-    assert match, "no CSRF token in the page"
-    return match.group(1)
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 import pytest
 import sqlalchemy as sa
 
-from feed_readers import api_occurrences, window, with_icalendar, with_icaljs, with_vobject
+from helpers.feed_readers import api_occurrences, window, with_icalendar, with_icaljs, with_vobject
 
 PARIS = ZoneInfo("Europe/Paris")
 FILE = Path(__file__).parent / "data" / "import_fidelity" / "all_day_events_across_changes_of_time.ics"

@@ -10,7 +10,7 @@ from datetime import date, datetime, timedelta
 
 import pytest
 
-from conftest import paris_at, quiet_monday
+from helpers.dates import paris_at, quiet_monday
 from models import AuditEntry, Event, db
 
 # Actors: nobody; an editor of the organising partner; an editor of another partner; the
@@ -171,7 +171,7 @@ def world(create_partner, create_quartier, create_place, create_event, token_for
     place in Maurepas; the PIMMS hosts a place in Villeneuve and nothing else; France Travail runs
     a Monday permanence at the BIJ (at the mission locale's time: a place conflict) and one in
     Maurepas, both with Hugo; a new association works nowhere yet."""
-    from conftest import SYSTEM
+    from helpers.actors import SYSTEM
     from models.operations.partners import create_person
     from scheduler import writes as series
     from scheduler.conflicts.check import run_full_detection
@@ -264,7 +264,7 @@ def test_a_partner_or_a_person_that_works_elsewhere_too_is_deleted_only_by_a_nat
 
 
 def test_a_partner_whose_people_are_booked_elsewhere_works_elsewhere_too(client, world):
-    from conftest import SYSTEM
+    from helpers.actors import SYSTEM
     from models import Event
     from models.operations.partners import create_person
 
@@ -398,8 +398,8 @@ PAGES = {
 @pytest.mark.parametrize("action", PAGES)
 def test_each_page_action_of_the_event_form_admits_exactly_the_actors_of_its_row(client, world, sign_in, action,
                                                                                   actor):
+    from helpers.pages import csrf_token_in
     from models import Partner, Quartier
-    from tests.conftest import csrf_token_in
 
     method, path, body, allowed = PAGES[action]
     url = path.format(**world["ids"])

@@ -8,7 +8,8 @@ from zoneinfo import ZoneInfo
 import pytest
 import sqlalchemy as sa
 
-from conftest import SYSTEM, paris_today
+from helpers.actors import SYSTEM
+from helpers.dates import paris_today
 from models import Attendance, AuditEntry, Event, db
 from scheduler import writes
 from scheduler.reports.attendance import record_attendance

@@ -9,12 +9,14 @@ from zoneinfo import ZoneInfo
 import pytest
 import sqlalchemy as sa
 
-from conftest import SYSTEM, csrf_token_in, paris_today
+from helpers.actors import SYSTEM
+from helpers.dates import paris_today
+from helpers.pages import csrf_token_in
+from helpers.reminders import run, text_of
 from models import Attendance, AuditEntry, Delivery, db
 from models.operations.partners import create_person
 from scheduler import writes
 from scheduler.reports.attendance import record_attendance
-from test_reminders import mailbox, run, text_of  # noqa: F401  (mailbox: the SMTP server fixture)
 
 PARIS = ZoneInfo("Europe/Paris")
 
@@ -58,7 +60,7 @@ def _link(message) -> str:
     return "/" + match.group(0).split("://", 1)[1].split("/", 1)[1]  # the path and query, for the test client
 
 
-def test_the_next_morning_each_organiser_is_asked_once_and_answers_through_the_link(app, client, mailbox, held):  # noqa: F811
+def test_the_next_morning_each_organiser_is_asked_once_and_answers_through_the_link(app, client, mailbox, held):
     day, event = held["day"], held["event"]
     run(_paris(day + timedelta(days=1), 8, 59))
     assert len(mailbox) == 0
@@ -100,7 +102,7 @@ def test_the_next_morning_each_organiser_is_asked_once_and_answers_through_the_l
     assert entry.changes["by_link_to"] == [None, "awa@ml.example.fr"] and entry.user_id is None
 
 
-def test_no_question_once_counted_nor_for_a_cancelled_occurrence(app, mailbox, held, create_event):  # noqa: F811
+def test_no_question_once_counted_nor_for_a_cancelled_occurrence(app, mailbox, held, create_event):
     day, event = held["day"], held["event"]
     record_attendance(SYSTEM, event, _paris(day, 14), 5)
     other_day = day + timedelta(days=1)
@@ -115,7 +117,7 @@ def test_no_question_once_counted_nor_for_a_cancelled_occurrence(app, mailbox, h
     assert states == {"skipped"}, states  # recorded, then not sent: already counted
 
 
-def test_a_link_opens_only_its_occurrence_and_a_forged_one_nothing(app, client, mailbox, held, create_event):  # noqa: F811
+def test_a_link_opens_only_its_occurrence_and_a_forged_one_nothing(app, client, mailbox, held, create_event):
     day, event = held["day"], held["event"]
     run(_paris(day + timedelta(days=1), 9, 0))
     link = _link(next(m for m in mailbox.messages if m["To"] == "contact@bij.example.fr"))

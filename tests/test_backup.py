@@ -2,41 +2,15 @@
 from __future__ import annotations
 
 import json
-from contextlib import contextmanager
 from datetime import date
 
 import pytest
 import sqlalchemy as sa
 
-from app import create_app
-from conftest import fresh_database
+from helpers.backup import new_database, run
 from models import Event, Partner, db
 
 WINDOW = "/api/v1/occurrences?start=2027-01-01&end=2028-01-01"
-
-
-@contextmanager
-def new_database(backend, tmp_path):
-    """A new, migrated, empty database of the same kind as the test's, and an app on it."""
-    from flask_migrate import upgrade
-
-    with fresh_database(backend, tmp_path) as url:
-        other = create_app({"SQLALCHEMY_DATABASE_URI": url, "TESTING": True, "SECRET_KEY": "test",
-                            "BASE_URL": "http://maillage.test", "RATELIMITS": {}})
-        with other.app_context():
-            upgrade()
-        try:
-            yield other
-        finally:
-            with other.app_context():
-                db.engine.dispose()
-
-
-def run(app, *args):
-    # Its own app context: the CLI would otherwise run in the test app's, on the test's database.
-    with app.app_context():
-        result = app.test_cli_runner().invoke(args=list(args))
-    return result.exit_code, result.output
 
 
 @pytest.fixture

@@ -9,9 +9,9 @@ import time
 
 import sqlalchemy as sa
 
-from conftest import SYSTEM
+from helpers.actors import SYSTEM
+from helpers.backup import new_database, run
 from models import Event, db
-from test_backup import new_database, run
 
 
 class Writer(threading.Thread):
@@ -28,7 +28,7 @@ class Writer(threading.Thread):
     def run(self):
         from datetime import time as clock_time
 
-        from conftest import quiet_monday
+        from helpers.dates import quiet_monday
         from scheduler.writes import EventWrites, delete_event
 
         try:

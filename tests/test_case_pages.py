@@ -6,17 +6,17 @@ import re
 import pytest
 import sqlalchemy as sa
 
-from tests.conftest import csrf_token_in
+from helpers.pages import csrf_token_in
 
 WEEKS = 5
 
 
 @pytest.fixture
 def case(create_quartier, create_partner, create_place, create_event):
+    from helpers.actors import SYSTEM
     from models import ConflictCase, db
     from models.operations.partners import create_person
     from scheduler.conflicts.check import run_full_detection
-    from tests.conftest import SYSTEM
 
     create_quartier("QN03801M")
     ml = create_partner("mission-locale", contact_email="accueil@ml.example.fr", contact_phone="04 76 00 00 01")
@@ -98,10 +98,10 @@ def test_an_editor_of_another_partner_does_not_find_the_case(client, sign_in, ca
 
 def test_a_capacity_case_shows_every_series_of_the_person(client, sign_in, create_quartier, create_partner,
                                                           create_place, create_event):
+    from helpers.actors import SYSTEM
     from models import ConflictCase, db
     from models.operations.partners import create_person
     from scheduler.conflicts.check import run_full_detection
-    from tests.conftest import SYSTEM
 
     create_quartier("QN03801M")
     fjt = create_partner("fjt", type="fjt")

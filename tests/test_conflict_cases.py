@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import sqlalchemy as sa
 
-from conftest import quiet_monday
+from helpers.dates import quiet_monday
 
 WEEKS = 6
 
@@ -94,10 +94,10 @@ def test_accepting_the_whole_case_accepts_every_date_in_one_action_and_says_so_n
 
 def test_a_whole_case_acceptance_covers_the_dates_the_rules_add_later_until_a_series_changes(
         app, client, clash, monkeypatch):
+    from helpers.actors import SYSTEM
     from models import ScheduleConflict, db
     from scheduler import writes
     from scheduler.conflicts.check import run_full_detection
-    from tests.conftest import SYSTEM
 
     # A horizon of three weeks sees the first dates; the next runs see more as time passes.
     monkeypatch.setitem(app.config, "CONFLICT_HORIZON_DAYS", 21)

@@ -8,7 +8,7 @@ from email.parser import BytesParser
 
 import pytest
 
-from tests.test_reminders import free_port
+from helpers.processes import free_port
 
 
 @pytest.fixture

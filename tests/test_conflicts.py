@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 import pytest
 import sqlalchemy as sa
 
-from conftest import french_holidays, next_march_dst_sunday, paris_today, quiet_monday, utc_z
+from helpers.dates import french_holidays, next_march_dst_sunday, paris_today, quiet_monday, utc_z
 
 PARIS = ZoneInfo("Europe/Paris")
 # The series start on this Monday unless told otherwise (create_event's default too): four weeks
@@ -32,9 +32,9 @@ def territory(create_quartier, create_partner, create_place):
 
 @pytest.fixture
 def person(app):
+    from helpers.actors import SYSTEM
     from models import db
     from models.operations.partners import create_person
-    from tests.conftest import SYSTEM
 
     def build(partner, name="Nadia Haddad", role="interpreter", **values):
         p = create_person(SYSTEM, {"partner": partner.slug, "name": name, "role": role, **values})
@@ -601,11 +601,11 @@ def test_the_check_of_each_series_finds_what_the_full_detection_finds_for_it(ter
     """A random calendar of weekly, fortnightly, monthly and single events sharing places, rooms,
     people and publics, some occurrences moved: checking a series right after the full detection
     agrees with it on every conflict of that series, and changes nothing."""
+    from helpers.actors import SYSTEM
     from models import db
     from scheduler import writes as series
     from scheduler.conflicts.check import check_event, person_ids_of
     from scheduler.time.recurrence import expand, rule_of
-    from tests.conftest import SYSTEM
 
     t = territory
     rng = random.Random(11)

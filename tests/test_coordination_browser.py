@@ -7,6 +7,8 @@ import re
 
 import pytest
 
+from helpers.browser import serious_violations
+
 pytestmark = pytest.mark.browser
 
 
@@ -30,14 +32,6 @@ def _sign_in(page, base, email, password):
     page.get_by_label("Mot de passe").fill(password)
     page.get_by_role("button", name="Se connecter").click()
     page.wait_for_url(base + "/coordination/")
-
-
-def serious_violations(page) -> list[str]:
-    from axe_playwright_python.sync_playwright import Axe
-
-    results = Axe().run(page)
-    return [f"{v['id']} ({v['impact']}): {v['help']} — {[n['target'] for n in v['nodes']][:3]}"
-            for v in results.response["violations"] if v["impact"] in ("serious", "critical")]
 
 
 def test_a_coordinator_accepts_a_demo_conflict_and_it_leaves_the_open_list(live_server, page, demo):

@@ -5,9 +5,9 @@ from datetime import timedelta
 import pytest
 import sqlalchemy as sa
 
-from conftest import quiet_monday
+from helpers.dates import quiet_monday
+from helpers.pages import csrf_token_in
 from scheduler.french import french_date
-from tests.conftest import csrf_token_in
 
 
 @pytest.fixture

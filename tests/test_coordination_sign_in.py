@@ -1,7 +1,7 @@
 """Sign-in to the coordination pages: password, session, CSRF, sign-out, expiry."""
 from datetime import UTC, datetime, timedelta
 
-from tests.conftest import csrf_token_in
+from helpers.pages import csrf_token_in
 
 
 def _login_page(client):

@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 import openpyxl
 import pytest
 
-from conftest import SYSTEM
+from helpers.actors import SYSTEM
 from models import db
 from scheduler import writes
 from scheduler.reports.coverage import Territory, coverage, territory_quartiers

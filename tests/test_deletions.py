@@ -8,12 +8,12 @@ from datetime import UTC, date, datetime
 import sqlalchemy as sa
 
 from app import create_app
-from conftest import SYSTEM
+from helpers.actors import SYSTEM
 
 
 def _next_monday() -> date:
     """Next Monday or later: three Mondays in a row with no holiday (the series count them)."""
-    from conftest import a_weekday_after
+    from helpers.dates import a_weekday_after
 
     return a_weekday_after(1, 0, weeks=3)
 

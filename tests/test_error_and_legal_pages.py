@@ -109,7 +109,7 @@ def test_the_favicon_is_served_and_named_by_every_page(client):
 
 def test_the_three_legal_pages_are_linked_from_the_footer_of_every_page(
         client, sign_in, create_quartier, create_place, create_partner, create_event):
-    from conftest import next_monday
+    from helpers.dates import next_monday
 
     quartier = create_quartier("QN03801M")
     place = create_place("bij-echirolles", quartier="QN03801M")
@@ -194,7 +194,7 @@ def test_the_map_page_lists_the_places_and_lets_the_browser_load_tiles_from_the_
         app, client, monkeypatch, create_place, create_partner, create_event):
     from pathlib import Path
 
-    from conftest import paris_today
+    from helpers.dates import paris_today
 
     monkeypatch.setitem(app.config, "MAP_TILES_URL", "https://{s}.tuiles.example.fr/{z}/{x}/{y}.png")
     place = create_place("bij-echirolles", "BIJ d'Échirolles", latitude=45.146, longitude=5.717)

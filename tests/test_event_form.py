@@ -10,9 +10,10 @@ from datetime import date, timedelta
 import pytest
 import sqlalchemy as sa
 
-from conftest import paris_at, paris_today, quiet_monday
+from helpers.database import row_counts
+from helpers.dates import paris_at, paris_today, quiet_monday
+from helpers.pages import csrf_token_in
 from models import AuditEntry, Event, db
-from tests.conftest import csrf_token_in
 
 
 def christmas_monday() -> date:
@@ -61,11 +62,6 @@ def form(**changes) -> dict:
 def signed_in(client, sign_in, email, partner):
     sign_in(client, email, role="editor", partner=partner)
     return csrf_token_in(client.get("/coordination/evenements/nouveau").get_data(as_text=True))
-
-
-def row_counts() -> dict[str, int]:
-    return {t.name: db.session.execute(sa.select(sa.func.count()).select_from(t)).scalar()
-            for t in db.metadata.sorted_tables}
 
 
 def error_next_to(html: str, field: str) -> str:

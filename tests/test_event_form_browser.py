@@ -11,8 +11,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from tests.feed_readers import api_occurrences, with_icalendar, with_icaljs
-from tests.test_coordination_browser import serious_violations
+from helpers.browser import serious_violations
+from helpers.feed_readers import api_occurrences, with_icalendar, with_icaljs
 
 pytestmark = pytest.mark.browser
 

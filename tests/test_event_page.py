@@ -11,7 +11,7 @@ import icalendar
 import pytest
 import vobject
 
-from conftest import next_working_monday
+from helpers.dates import next_working_monday
 
 
 @pytest.fixture
@@ -98,7 +98,7 @@ def test_without_a_share_sheet_the_link_is_copied(browser, live_server, event):
         page.click("#copier")
         page.wait_for_function("document.getElementById('partage-etat').textContent.includes('copié')")
         assert page.evaluate("navigator.clipboard.readText()") == f"http://maillage.test/evenements/{event.id}"
-        from test_public_browser import serious_violations
+        from helpers.browser import serious_violations
 
         assert serious_violations(page) == []
     finally:

@@ -13,7 +13,6 @@ import contextlib
 import json
 import os
 import shutil
-import socket
 import subprocess
 import threading
 import time
@@ -26,7 +25,10 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from conftest import IN_CI, PG_ADMIN_URL, csrf_token_in, quiet_monday
+from helpers.database import IN_CI, PG_ADMIN_URL
+from helpers.dates import quiet_monday
+from helpers.pages import csrf_token_in
+from helpers.processes import free_port
 
 RESTART_ALLOWED = IN_CI or os.environ.get("MAILLAGE_RESTART_POSTGRESQL") == "1"
 PG_BASE = PG_ADMIN_URL.rsplit("/", 1)[0]
@@ -217,11 +219,6 @@ def test_a_full_disk_refuses_writes_with_a_clear_503_leaves_no_half_write_and_wr
 
 # --- unreachable, or a plain bug -----------------------------------------------------------------
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
 
 def test_an_unreachable_database_is_a_503_in_the_json_shape_on_the_api_and_feeds_and_a_french_page_elsewhere():
     from app import create_app
@@ -320,7 +317,7 @@ def call(method: str, url: str, body: dict | None = None, headers: dict | None =
                                                 "(always run under CI=true)")
 def test_postgresql_restarted_under_load_maillage_answers_again_within_5_seconds_and_loses_no_acknowledged_write(
         tmp_path):
-    from bench.load import start_web
+    from helpers.processes import start_web
     from models import Event, db
 
     if shutil.which("pg_ctlcluster") is None or not os.path.isdir("/etc/postgresql"):

@@ -10,7 +10,7 @@ import icalendar
 import pytest
 import recurring_ical_events
 
-from feed_readers import api_occurrences, window, with_icalendar, with_icaljs, with_vobject
+from helpers.feed_readers import api_occurrences, window, with_icalendar, with_icaljs, with_vobject
 
 PARIS = ZoneInfo("Europe/Paris")
 SPRING, AUTUMN = date(2027, 3, 28), date(2027, 10, 31)  # the Sundays of the changes of time in 2027

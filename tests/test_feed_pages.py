@@ -8,8 +8,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from test_sync import published  # noqa: F401  (the local HTTP server fixture)
-from tests.conftest import csrf_token_in
+from helpers.pages import csrf_token_in
 
 DATA = Path(__file__).parent / "data"
 
@@ -98,9 +97,9 @@ def test_the_import_page_lists_every_located_error_of_a_refused_file(client, sig
 
 def test_the_import_preview_says_a_double_booking_at_a_place_that_refuses_it_stops_the_import(
         client, sign_in, create_partner, create_place, create_event):
-    from conftest import next_working_monday
+    from helpers.dates import next_working_monday
+    from helpers.imports import two_sessions_from_next_monday
     from models import Event, Place, db
-    from test_imports import two_sessions_from_next_monday
 
     form = _signed_in_editor(client, sign_in, create_partner, create_place)
     bij = db.session.scalar(sa.select(Place).where(Place.slug == "bij-echirolles"))
@@ -117,7 +116,7 @@ def test_the_import_preview_says_a_double_booking_at_a_place_that_refuses_it_sto
 
 
 def test_the_sync_page_adds_a_calendar_runs_it_and_shows_the_last_result(client, sign_in, create_partner,
-                                                                         create_place, published):  # noqa: F811
+                                                                         create_place, published):
     from models import Event, db
 
     ml = create_partner("mission-locale-sud", name="Mission locale Sud")
@@ -180,9 +179,9 @@ def _signed_in_editor(client, sign_in, create_partner, create_place):
 
 def test_a_big_file_goes_to_its_jobs_page_which_reloads_itself_without_javascript_until_the_outcome(
         client, sign_in, create_partner, create_place, app):
+    from helpers.imports import big_calendar
     from models import Event, db
     from scheduler.ical.jobs import run_queued_jobs
-    from test_imports import big_calendar
 
     form = _signed_in_editor(client, sign_in, create_partner, create_place)
     answer = client.post("/coordination/import", content_type="multipart/form-data",
@@ -236,9 +235,9 @@ def test_in_a_browser_a_big_import_shows_the_servers_progress_while_a_real_clock
     preview; the confirmation, then the import's progress and its outcome."""
     import time as timer
 
+    from helpers.imports import big_calendar
     from models import Event, db
     from models.operations.users import get_or_create_user
-    from test_imports import big_calendar
 
     ml = create_partner("mission-locale-sud", name="Mission locale Sud")
     create_place("bij-echirolles", name="BIJ d'Échirolles")

@@ -10,8 +10,8 @@ import icalendar
 import pytest
 import vobject
 
-from conftest import french_holidays, next_march_dst_sunday, next_monday, next_october_dst_sunday, paris_today
-from feed_readers import api_occurrences, window, with_icalendar, with_icaljs, with_vobject
+from helpers.dates import french_holidays, next_march_dst_sunday, next_monday, next_october_dst_sunday, paris_today
+from helpers.feed_readers import api_occurrences, window, with_icalendar, with_icaljs, with_vobject
 
 PARIS = ZoneInfo("Europe/Paris")
 # The territory's dates hang on the next two changes of time (feeds keep a month of the past only).
@@ -292,7 +292,7 @@ def test_every_process_sees_a_committed_change_at_once(client, territory):
     from scheduler.ical import feeds
 
     before = client.get("/feeds/all.ics")
-    from conftest import SYSTEM
+    from helpers.actors import SYSTEM
     from models import db
     from scheduler.writes import update_event
 
@@ -507,7 +507,7 @@ def test_weekly_series_pause_during_the_school_holidays_of_their_own_zone_and_sk
         client, youth_territory):
     import holidays
 
-    from bench.occurrences import school_holidays
+    from helpers.oracle import school_holidays
 
     first, last = youth_territory["first"], youth_territory["last"]
     public = holidays.France(years=range(first.year, last.year + 1))

@@ -11,7 +11,7 @@ import pytest
 import schemathesis
 import sqlalchemy as sa
 
-from conftest import quiet_monday
+from helpers.dates import quiet_monday
 from models import AuditEntry, Event, Place, Quartier, db
 
 
@@ -94,7 +94,7 @@ def test_a_description_keeps_its_lines_and_a_right_to_left_mark_is_no_override(c
     ({"start_date": quiet_monday().replace(year=2200)}, "start_date"),
 ])
 def test_the_write_service_that_pages_and_imports_call_refuses_the_same(ready, values, field):
-    from conftest import SYSTEM
+    from helpers.actors import SYSTEM
     from models.errors import InvalidInput
     from scheduler import writes
 

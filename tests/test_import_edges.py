@@ -111,14 +111,14 @@ def test_an_outlook_all_day_series_whose_moved_date_is_named_by_its_midnight_imp
 
 def test_no_message_of_the_shared_corpus_speaks_english_or_says_none(app, create_partner, create_place):
     """The real-world files refused: each message French and located (no parser internals)."""
+    from helpers.imports import corpus_dir
     from scheduler.ical.parse_csv import parse_file
     from scheduler.ical.planned import ImportOptions, ImportRefused
-    from test_imports import _corpus_dir
 
     partner, place = create_partner("ml"), create_place("bij")
     english = ("Expected", "could not", "Invalid", "Content line", "got:", "must be", "None", "Traceback")
     refused = 0
-    for path in sorted(_corpus_dir().glob("*.ics")):
+    for path in sorted(corpus_dir().glob("*.ics")):
         try:
             parse_file(path.name, path.read_bytes(), ImportOptions(partner=partner, place=place))
         except ImportRefused as error:

@@ -14,7 +14,7 @@ import pytest
 import recurring_ical_events
 import sqlalchemy as sa
 
-from feed_readers import with_icaljs
+from helpers.feed_readers import with_icaljs
 
 DATA = Path(__file__).parent / "data"
 PARIS = ZoneInfo("Europe/Paris")
@@ -160,6 +160,7 @@ def _zones_all_defined(body: bytes) -> bool:
 def test_every_file_of_the_shared_corpus_lands_with_the_readers_occurrences_or_is_refused(app, client, headers):
     """The real-world files: 0 silent difference with recurring-ical-events, and with ical.js on
     each file it can read with the zones it defines; the others refused whole, located."""
+    from helpers.imports import corpus_dir
     from models import Event, db
     from models.operations.partners import partner_by_slug
     from models.operations.territory import place_by_slug
@@ -167,12 +168,11 @@ def test_every_file_of_the_shared_corpus_lands_with_the_readers_occurrences_or_i
     from scheduler.ical.imports import apply_plan
     from scheduler.ical.parse_csv import parse_file
     from scheduler.ical.planned import ImportOptions, ImportRefused
-    from test_imports import _corpus_dir
 
     user = db.session.scalar(sa.select(User))
     lo, hi = datetime(1995, 1, 1, tzinfo=PARIS), datetime(2035, 1, 1, tzinfo=PARIS)
     counts = {"imported": 0, "refused": 0, "by ical.js too": 0}
-    for path in sorted(_corpus_dir().glob("*.ics")):
+    for path in sorted(corpus_dir().glob("*.ics")):
         body = path.read_bytes()
         options = ImportOptions(partner=partner_by_slug("mission-locale-sud"), place=place_by_slug("bij-echirolles"))
         try:

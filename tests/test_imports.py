@@ -13,22 +13,13 @@ import pytest
 import recurring_ical_events
 import sqlalchemy as sa
 
-from conftest import french_holidays, next_working_monday
-from feed_readers import api_occurrences, window, with_icalendar, with_vobject
+from helpers.dates import french_holidays, next_working_monday
+from helpers.feed_readers import api_occurrences, window, with_icalendar, with_vobject
+from helpers.imports import big_calendar, corpus_dir, two_sessions_from_next_monday
 
 DATA = Path(__file__).parent / "data"
 PARIS = ZoneInfo("Europe/Paris")
 START, END = date(2026, 12, 1), date(2027, 12, 1)
-
-
-def _corpus_dir() -> Path:
-    """The shared corpus: ../shared/corpora from the repository root (CI), or /work/shared."""
-    root = Path(__file__).resolve().parent.parent
-    for candidate in (root.parent / "shared" / "corpora", root.parent.parent / "shared" / "corpora",
-                      Path("/work/shared/corpora")):
-        if (candidate / "icalendar-tests").is_dir():
-            return candidate / "icalendar-tests"
-    pytest.fail("the shared corpus ../shared/corpora/icalendar-tests is missing")
 
 
 @pytest.fixture
@@ -137,23 +128,6 @@ def test_a_preview_lists_what_would_be_created_and_saves_nothing(client, setting
     assert db.session.scalar(sa.select(sa.func.count(Event.id))) == 0
 
 
-def two_sessions_from_next_monday(uid_suffix: str = "") -> bytes:
-    """A small .ics (Thunderbird's shape): a permanence at the BIJ next Monday at 14:00 and a
-    workshop at the PIMMS the day after; what the tests below import."""
-    from datetime import timedelta
-
-    monday = next_working_monday()
-    lines = ["BEGIN:VCALENDAR", "PRODID:-//Mozilla.org/NONSGML Mozilla Calendar V1.1//EN", "VERSION:2.0"]
-    for n, (title, place, day, hours) in enumerate((("Permanence emploi", "BIJ d'Échirolles", monday, ("14", "16")),
-                                                    ("Atelier CV", "PIMMS Villeneuve", monday + timedelta(days=1),
-                                                     ("09", "11"))), start=1):
-        lines += ["BEGIN:VEVENT", f"UID:seance-{n}{uid_suffix}@thunderbird", "DTSTAMP:20261110T100000Z",
-                  f"SUMMARY:{title}", f"LOCATION:{place}",
-                  f"DTSTART;TZID=Europe/Paris:{day:%Y%m%d}T{hours[0]}0000",
-                  f"DTEND;TZID=Europe/Paris:{day:%Y%m%d}T{hours[1]}0000", "END:VEVENT"]
-    return ("\r\n".join(lines + ["END:VCALENDAR"]) + "\r\n").encode()
-
-
 @pytest.fixture
 def refusing_bij(setting, create_partner, create_event):
     """The BIJ refuses double bookings, and France Travail holds it next Monday from 15:00."""
@@ -191,30 +165,6 @@ def test_an_import_that_double_books_a_place_that_refuses_it_is_listed_in_the_pr
     db.session.commit()
     assert _upload(client, headers, two_sessions_from_next_monday()).status_code == 200
     assert db.session.scalar(sa.select(sa.func.count(ScheduleConflict.id))) == 1
-
-
-def big_calendar(count: int, broken_at: int | None = None) -> bytes:
-    """A calendar of `count` events in the shape of our own feeds, from next Monday: one in ten a
-    weekly series of eight dates, the others single events spread over the year, at the BIJ and
-    the PIMMS. `broken_at`: that VEVENT ends before it starts (the file must be refused whole)."""
-    from datetime import timedelta
-
-    today = datetime.now(PARIS).date()
-    monday = today + timedelta(days=7 - today.weekday())
-    lines = ["BEGIN:VCALENDAR", "VERSION:2.0", "PRODID:-//Maillage//Calendrier partagé des partenaires de l'emploi//FR",
-             "METHOD:PUBLISH", "X-WR-TIMEZONE:Europe/Paris"]
-    for n in range(count):
-        day = monday + timedelta(days=n % 300)
-        hour = 8 + n % 9
-        end = hour - 1 if n == broken_at else hour + 1
-        lines += ["BEGIN:VEVENT", f"UID:grand-{n}@maillage.test", "DTSTAMP:20261201T090000Z",
-                  f"DTSTART;TZID=Europe/Paris:{day:%Y%m%d}T{hour:02d}0000",
-                  f"DTEND;TZID=Europe/Paris:{day:%Y%m%d}T{end:02d}0000",
-                  *(["RRULE:FREQ=WEEKLY;COUNT=8;WKST=MO"] if n % 10 == 0 else []),
-                  f"SUMMARY:Permanence n° {n}",
-                  f"LOCATION:{'BIJ d' + chr(39) + 'Échirolles' if n % 2 else 'PIMMS Villeneuve'}",
-                  "END:VEVENT"]
-    return ("\r\n".join(lines + ["END:VCALENDAR"]) + "\r\n").encode()
 
 
 # --- big files: worked by the clock as jobs, their progress seen from elsewhere ------------------
@@ -504,7 +454,7 @@ def test_every_calendar_of_the_shared_corpus_imports_or_is_refused_whole(app, cl
     from scheduler.ical.planned import ImportOptions, ImportRefused
 
     user = db.session.scalar(sa.select(User))
-    files = sorted(_corpus_dir().glob("*.ics"))
+    files = sorted(corpus_dir().glob("*.ics"))
     assert len(files) >= 100
     outcomes = {"imported": 0, "refused": 0}
     for path in files:

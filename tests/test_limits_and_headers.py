@@ -9,7 +9,8 @@ from datetime import timedelta
 import pytest
 
 from app import create_app
-from conftest import SYSTEM, next_monday
+from helpers.actors import SYSTEM
+from helpers.dates import next_monday
 
 
 def assert_json_error(response, code):

@@ -12,7 +12,7 @@ from alembic.script import ScriptDirectory
 from flask_migrate import upgrade
 
 from app import create_app
-from conftest import fresh_database
+from helpers.database import fresh_database
 from models import db
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"

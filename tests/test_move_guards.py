@@ -7,8 +7,8 @@ from zoneinfo import ZoneInfo
 import pytest
 import sqlalchemy as sa
 
-from conftest import paris_today, quiet_monday
-from tests.conftest import csrf_token_in
+from helpers.dates import paris_today, quiet_monday
+from helpers.pages import csrf_token_in
 
 PARIS = ZoneInfo("Europe/Paris")
 

@@ -9,8 +9,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from conftest import SYSTEM
-from test_sync import published  # noqa: F401  (the local calendar server)
+from helpers.actors import SYSTEM
 
 PRIVATE_URLS = {
     "loopback": "http://127.0.0.1:8080/calendrier.ics",
@@ -71,8 +70,8 @@ def test_a_webhook_on_the_machine_or_a_private_network_is_refused_by_the_api(cli
 
 
 def test_the_sync_page_refuses_a_private_address_and_says_why(client, sign_in, partner_and_place):
+    from helpers.pages import csrf_token_in
     from models import SyncSource, db
-    from tests.conftest import csrf_token_in
 
     sign_in(client, "conseillere@example.fr", role="editor", partner=partner_and_place[0])
     page = client.get("/coordination/synchronisation").get_data(as_text=True)
@@ -86,7 +85,7 @@ def test_the_sync_page_refuses_a_private_address_and_says_why(client, sign_in, p
 
 @pytest.mark.parametrize("host", ["127.0.0.1", "localhost"])
 def test_a_calendar_whose_address_leads_to_the_machine_when_fetched_is_not_asked(app, partner_and_place,
-                                                                                 published, host):  # noqa: F811
+                                                                                 published, host):
     """Saved while the name was public (here: while allowed); by fetch time it leads to the
     machine: the clock refuses to connect and says so on the sync page."""
     from models import db

@@ -5,7 +5,7 @@ from datetime import timedelta
 
 import pytest
 
-from conftest import paris_today
+from helpers.dates import paris_today
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ from datetime import timedelta
 
 import pytest
 
-from conftest import quiet_monday
+from helpers.dates import quiet_monday
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ from __future__ import annotations
 import icalendar
 import pytest
 
-from conftest import quiet_monday
+from helpers.dates import quiet_monday
 
 
 @pytest.fixture

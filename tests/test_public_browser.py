@@ -2,14 +2,12 @@
 against the API, accessibility (axe), framing from another origin, the screen without network."""
 from __future__ import annotations
 
-import socket
-import threading
 from datetime import timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from public_territory import HOSTILE_TITLE, PRIVATE_TITLE, build_territory
+from helpers.browser import host_page_server, serious_violations
+from helpers.public_territory import HOSTILE_TITLE, PRIVATE_TITLE, build_territory
 
 pytestmark = pytest.mark.browser
 
@@ -65,14 +63,6 @@ def from_api(page, base: str, params: dict) -> list[list]:
     return [[o["event_id"], o["starts_at"],
              "cancelled" if o["is_cancelled"] else ("moved" if o["is_moved"] else "confirmed")]
             for o in response.json()]
-
-
-def serious_violations(page) -> list[str]:
-    from axe_playwright_python.sync_playwright import Axe
-
-    results = Axe().run(page)
-    return [f"{v['id']} ({v['impact']}): {v['help']} — {[n['target'] for n in v['nodes']][:3]}"
-            for v in results.response["violations"] if v["impact"] in ("serious", "critical")]
 
 
 @pytest.mark.parametrize("viewport", [PHONE, DESKTOP], ids=["phone", "desktop"])
@@ -153,33 +143,12 @@ def test_the_keyboard_reaches_the_content_first_and_in_reading_order(live_server
     assert {"A", "INPUT", "BUTTON"} <= set(kinds)
 
 
-def _host_page_server(html: str):
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self):
-            body = html.encode()
-            self.send_response(200)
-            self.send_header("Content-Type", "text/html; charset=utf-8")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *args):
-            pass
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    return server, f"http://localhost:{port}"  # another origin: other host name, other port
-
-
 def test_the_widget_renders_inside_another_sites_page_and_other_pages_refuse_framing(
         live_server, page, territory):
     t = territory
     widget_url = f"{live_server}/widget/lieux/{t.centre.slug}"
     place_url = f"{live_server}/lieux/{t.centre.slug}"
-    server, origin = _host_page_server(f"""<!doctype html><html lang="fr"><head><title>Centre social</title></head>
+    server, origin = host_page_server(f"""<!doctype html><html lang="fr"><head><title>Centre social</title></head>
 <body><div style="width:320px"><iframe id="widget" src="{widget_url}" title="Permanences"
  style="width:100%;min-height:420px;border:0"></iframe></div>
 <iframe id="page" src="{place_url}" title="Page"></iframe></body></html>""")
@@ -236,9 +205,9 @@ def test_the_hall_screen_refreshes_itself_and_shows_a_cancellation_without_a_rel
         live_server, page, app, territory, monkeypatch):
     from datetime import datetime, time
 
-    from conftest import SYSTEM
+    from helpers.actors import SYSTEM
+    from helpers.public_territory import PARIS
     from models import db
-    from public_territory import PARIS
     from scheduler.writes import cancel_occurrence
 
     t = territory

@@ -10,7 +10,7 @@ from io import BytesIO
 
 import pytest
 
-from public_territory import HOSTILE_DESCRIPTION, PRIVATE_TITLE, build_territory
+from helpers.public_territory import HOSTILE_DESCRIPTION, PRIVATE_TITLE, build_territory
 
 
 @pytest.fixture
@@ -223,9 +223,9 @@ def test_a_page_never_shows_stale_data_after_a_write(client, territory, token_fo
 def test_a_cancellation_reaches_the_cached_screen_at_once(client, territory):
     from datetime import datetime, time
 
-    from conftest import SYSTEM
+    from helpers.actors import SYSTEM
+    from helpers.public_territory import PARIS
     from models import db
-    from public_territory import PARIS
     from scheduler.writes import cancel_occurrence
 
     t = territory
@@ -310,8 +310,8 @@ def test_the_quartier_poster_keeps_partner_text_as_text_and_leaves_private_event
 def test_the_event_pages_calendar_link_gives_that_series_alone_as_both_parsers_read_it(client, territory):
     from datetime import datetime, time
 
-    from feed_readers import with_icalendar, with_vobject
-    from public_territory import PARIS
+    from helpers.feed_readers import with_icalendar, with_vobject
+    from helpers.public_territory import PARIS
 
     t = territory
     html = client.get(f"/evenements/{t.daily.id}").get_data(as_text=True)
@@ -337,7 +337,7 @@ def test_the_first_occurrences_of_a_window_are_those_the_full_read_gives(app, te
     from dataclasses import replace
     from datetime import datetime, time
 
-    from public_territory import PARIS
+    from helpers.public_territory import PARIS
     from scheduler.time.calendar import CalendarFilter, first_occurrences_between, occurrences_between
 
     t = territory
@@ -359,7 +359,7 @@ def _versions(*scopes) -> dict[str, str]:
 
 
 def test_a_write_raises_the_versions_of_what_it_shows_once_at_commit_and_nothing_else(app, territory):
-    from conftest import SYSTEM
+    from helpers.actors import SYSTEM
     from models import db
     from models.versions import ALL_EVENTS, event_scope, partner_scope, place_scope, quartier_scope
     from scheduler.writes import update_event
@@ -387,10 +387,10 @@ def test_a_write_raises_the_versions_of_what_it_shows_once_at_commit_and_nothing
 def test_moving_an_occurrence_to_another_place_raises_both_places(app, territory):
     from datetime import datetime, time
 
-    from conftest import SYSTEM
+    from helpers.actors import SYSTEM
+    from helpers.public_territory import PARIS
     from models import db
     from models.versions import place_scope
-    from public_territory import PARIS
     from scheduler.writes import move_occurrence
 
     t = territory
@@ -509,7 +509,7 @@ def test_on_sqlite_a_page_is_served_at_once_while_an_import_holds_the_write_lock
 ], ids=["march", "october"])
 def test_a_weekly_permanence_keeps_its_wall_clock_time_across_the_dst_change_on_every_page(
         client, create_quartier, create_place, create_partner, create_event, tmp_path, month, offsets):
-    from conftest import next_dst_sunday
+    from helpers.dates import next_dst_sunday
 
     create_quartier()
     place = create_place("pij-dst", "PIJ des Saisons", quartier="QN03801M")

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from public_territory import build_territory
-from test_public_browser import serious_violations
+from helpers.browser import serious_violations
+from helpers.public_territory import build_territory
 
 pytestmark = pytest.mark.browser
 

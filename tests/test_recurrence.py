@@ -9,8 +9,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bench.occurrences import rrule_occurrences
-from conftest import next_monday
+from helpers.dates import next_monday
+from helpers.oracle import rrule_occurrences
 from scheduler.time.recurrence import (
     ExceptionSpec,
     SeriesRule,
@@ -458,7 +458,7 @@ def test_rule_dates_gives_local_days_before_holidays():
 
 @pytest.fixture
 def monday_series(create_partner, create_quartier, create_place, create_event):
-    from conftest import SYSTEM
+    from helpers.actors import SYSTEM
     from models import db
     from models.operations.partners import create_person
 
@@ -483,7 +483,7 @@ def _occurrences(start: date, end: date):
 
 
 def test_cancelling_and_moving_through_the_series_operations_keeps_the_series_and_its_history(monday_series):
-    from conftest import SYSTEM
+    from helpers.actors import SYSTEM
     from models import AuditEntry, db
     from models.errors import NotFound
     from models.operations.events import event_by_id
@@ -613,7 +613,7 @@ def test_a_series_pauses_during_the_school_holidays_of_its_places_zone_only_when
 def test_an_event_dated_on_a_public_holiday_takes_place_while_a_series_skips_that_day(client, youth_places):
     from icalendar import Calendar
 
-    from conftest import french_holidays
+    from helpers.dates import french_holidays
 
     _, post = youth_places
     today = date.today()
@@ -690,7 +690,7 @@ def test_a_place_without_a_zone_needs_one_given_and_overseas_academies_are_refus
 
 def test_pausing_a_series_drops_the_exceptions_of_the_dates_it_takes_out_which_cannot_be_cancelled(
         client, youth_places):
-    from bench.occurrences import school_holidays
+    from helpers.oracle import school_holidays
 
     headers, post = youth_places
     event = post(client, "pij-echirolles").get_json()
@@ -754,7 +754,7 @@ def test_a_new_time_carries_each_exception_to_its_date_at_the_new_wall_clock_tim
 
 
 def test_a_stray_exception_never_takes_the_date_of_one_its_rule_gave():
-    from conftest import next_working_monday
+    from helpers.dates import next_working_monday
     from scheduler.time.recurrence import carried_over
 
     monday = next_working_monday()  # a holiday would give no occurrence to carry over
@@ -791,8 +791,8 @@ def _z(moment: datetime) -> str:
 
 
 def _feeds_agree_with_the_api(client, first: date, last: date) -> set:
-    from feed_readers import api_occurrences, with_icalendar, with_icaljs, with_vobject
-    from feed_readers import window as feed_window
+    from helpers.feed_readers import api_occurrences, with_icalendar, with_icaljs, with_vobject
+    from helpers.feed_readers import window as feed_window
 
     body = client.get("/feeds/all.ics").data
     expected = api_occurrences(client, first, last)

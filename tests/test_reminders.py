@@ -6,7 +6,6 @@ winter and UTC+2 in summer (2027: from 28 March to 31 October).
 from __future__ import annotations
 
 import re
-import socket
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -14,38 +13,11 @@ import pytest
 import sqlalchemy as sa
 import vobject
 
-from conftest import SYSTEM, a_weekday_after, french_day
+from helpers.actors import SYSTEM
+from helpers.dates import a_weekday_after, french_day
+from helpers.reminders import at, run, text_of
 
 PARIS = ZoneInfo("Europe/Paris")
-
-
-def at(text: str) -> datetime:
-    return datetime.fromisoformat(text).astimezone(UTC)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@pytest.fixture
-def mailbox(app):
-    """A real SMTP server on a free port; the app sends to it."""
-    from aiosmtpd.controller import Controller
-
-    from scheduler.notifications.mailbox import Mailbox
-
-    box = Mailbox()
-    box.port = free_port()
-    box.controller = Controller(box, hostname="127.0.0.1", port=box.port)
-    box.controller.start()
-    previous = app.config["SMTP_URL"]
-    app.config["SMTP_URL"] = f"smtp://127.0.0.1:{box.port}"
-    yield box
-    if box.controller._thread is not None:  # some tests stop it themselves (SMTP down)
-        box.controller.stop()
-    app.config["SMTP_URL"] = previous
 
 
 @pytest.fixture
@@ -64,12 +36,6 @@ def territory(create_partner, create_place, create_quartier):
     return {"partner": partner, "place": place, "adviser": adviser, "quartier": quartier}
 
 
-def run(now: str | datetime):
-    from scheduler.notifications.sending import run_due
-
-    return run_due(at(now) if isinstance(now, str) else now)
-
-
 def deliveries(**where):
     import sqlalchemy as sa
 
@@ -79,10 +45,6 @@ def deliveries(**where):
     for name, value in where.items():
         q = q.where(getattr(Delivery, name) == value)
     return list(db.session.scalars(q))
-
-
-def text_of(message) -> str:
-    return message.get_body(("plain",)).get_content()
 
 
 def html_of(message) -> str:
@@ -464,7 +426,7 @@ def test_links_mailed_before_links_were_signed_still_work_after_the_upgrade(back
     from flask_migrate import downgrade, upgrade
 
     from app import create_app
-    from conftest import fresh_database
+    from helpers.database import fresh_database
 
     with fresh_database(backend, tmp_path) as url:
         old = create_app({"SQLALCHEMY_DATABASE_URI": url, "TESTING": True, "SECRET_KEY": "test", "RATELIMITS": {}})

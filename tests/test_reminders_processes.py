@@ -16,8 +16,6 @@ from pathlib import Path
 
 import pytest
 
-from test_reminders import mailbox  # noqa: F401  (fixture)
-
 ROOT = Path(__file__).resolve().parent.parent
 DUE = "2027-01-12T08:00:00+00:00"  # two days before at 9:00 in Paris
 
@@ -59,7 +57,7 @@ def wait_until(condition, timeout: float) -> bool:
 
 
 def test_a_runner_killed_in_the_middle_of_1000_reminders_then_restarted_delivers_exactly_1000(
-        app, database_url, mailbox, crowd):  # noqa: F811
+        app, database_url, mailbox, crowd):
     crowd(1000)
     first = runner(database_url, mailbox.port)
     assert wait_until(lambda: len(mailbox) >= 300, timeout=120), first.communicate()
@@ -78,7 +76,7 @@ def test_a_runner_killed_in_the_middle_of_1000_reminders_then_restarted_delivers
     assert f"{1000 - delivered_before_restart} envoyé(s)" in out
 
 
-def test_two_runners_at_once_deliver_each_message_once(app, database_url, mailbox, crowd):  # noqa: F811
+def test_two_runners_at_once_deliver_each_message_once(app, database_url, mailbox, crowd):
     from models import Delivery, db
     from scheduler.notifications.sending import scan
 
@@ -102,7 +100,7 @@ def test_two_clock_processes_make_one_active_clock_and_the_standby_takes_over_wh
     # A database of its own: the clock that becomes active runs every job (imports queued by other
     # tests, the minute's reminders), which would touch the shared test database and make the
     # clocks slow to stop.
-    from conftest import fresh_database
+    from helpers.database import fresh_database
 
     with fresh_database(backend, tmp_path) as url:
         env = {**os.environ, "DATABASE_URL": url, "SMTP_URL": "smtp://127.0.0.1:9",

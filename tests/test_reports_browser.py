@@ -12,11 +12,12 @@ import openpyxl
 import pytest
 from pypdf import PdfReader
 
-from conftest import SYSTEM, paris_today
+from helpers.actors import SYSTEM
+from helpers.browser import serious_violations
+from helpers.dates import paris_today
 from models import db
 from scheduler import writes
 from scheduler.reports.attendance import record_attendance
-from test_coordination_browser import serious_violations
 
 pytestmark = pytest.mark.browser
 PARIS = ZoneInfo("Europe/Paris")

@@ -11,7 +11,8 @@ import openpyxl
 import pytest
 from pypdf import PdfReader
 
-from conftest import SYSTEM, paris_today
+from helpers.actors import SYSTEM
+from helpers.dates import paris_today
 from models import db
 from scheduler import writes
 from scheduler.reports.attendance import record_attendance

@@ -11,7 +11,7 @@ from io import BytesIO
 import pytest
 from pypdf import PdfReader
 
-from conftest import french_day, paris_today
+from helpers.dates import french_day, paris_today
 
 
 @pytest.fixture

@@ -8,9 +8,10 @@ from zoneinfo import ZoneInfo
 import pytest
 import sqlalchemy as sa
 
-from conftest import paris_at, quiet_monday
+from helpers.database import row_counts
+from helpers.dates import paris_at, quiet_monday
+from helpers.feed_readers import with_icalendar, with_icaljs
 from models import AuditEntry, Event, db
-from tests.feed_readers import with_icalendar, with_icaljs
 
 PARIS = ZoneInfo("Europe/Paris")
 WEEKS = 6
@@ -20,7 +21,7 @@ WEEKS = 6
 def permanence(create_quartier, create_partner, create_place, create_event, token_for):
     """The mission locale's Monday permanence at the BIJ, six Mondays, 14 h – 17 h; its second
     Monday cancelled (training) and its fifth moved to 15 h."""
-    from conftest import SYSTEM
+    from helpers.actors import SYSTEM
     from scheduler import writes
 
     create_quartier("QN03801M")
@@ -36,11 +37,6 @@ def permanence(create_quartier, create_partner, create_place, create_event, toke
             "editor": token_for("conseillere@ml.example.fr", "editor", ml),
             "other": token_for("animatrice@cs.example.fr", "editor",
                                db.session.scalars(sa.select(type(ml)).where(type(ml).slug == "centre-social")).one())}
-
-
-def row_counts() -> dict[str, int]:
-    return {table.name: db.session.execute(sa.select(sa.func.count()).select_from(table)).scalar()
-            for table in db.metadata.sorted_tables}
 
 
 def monday(week: int) -> date:

@@ -14,7 +14,8 @@ from zoneinfo import ZoneInfo
 import pytest
 import sqlalchemy as sa
 
-from conftest import SYSTEM, csrf_token_in
+from helpers.actors import SYSTEM
+from helpers.pages import csrf_token_in
 
 DATA = Path(__file__).parent / "data"
 POISONED = "http://127.0.0.1:5103\\@evil.example/"

@@ -8,8 +8,8 @@ import re
 
 import pytest
 
-from public_territory import build_territory
-from test_public_browser import _host_page_server, serious_violations
+from helpers.browser import host_page_server, serious_violations
+from helpers.public_territory import build_territory
 
 
 @pytest.fixture
@@ -46,7 +46,7 @@ def test_the_widget_takes_the_theme_and_a_readable_accent_only(client, territory
 def test_the_frame_is_as_tall_as_the_widget_in_a_page_of_another_site(client, live_server, page, territory, scope):
     key = f"quartier:{territory.quartier.code}" if scope == "quartier" else f"lieu:{territory.bij.slug}"
     snippet = snippet_of(client, f"portee={key}").replace("http://maillage.test", live_server)
-    server, origin = _host_page_server(f"""<!doctype html><html lang="fr"><head><title>Centre social</title></head>
+    server, origin = host_page_server(f"""<!doctype html><html lang="fr"><head><title>Centre social</title></head>
 <body><h1>Nos partenaires emploi</h1><div style="width:360px">{snippet}</div><p>Suite de la page.</p></body></html>""")
     try:
         page.set_viewport_size({"width": 390, "height": 844})

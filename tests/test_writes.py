@@ -11,8 +11,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 import sqlalchemy as sa
 
-from conftest import quiet_monday
-from tests.conftest import csrf_token_in
+from helpers.dates import quiet_monday
+from helpers.pages import csrf_token_in
 
 WEEKS = 4
 
@@ -144,7 +144,7 @@ def _write_through(entry: str, bij, client, sign_in, published) -> None:
 @pytest.mark.parametrize("entry", ["api", "page", "import", "sync"])
 def test_a_write_from_every_entry_point_records_its_overlaps_and_notices_the_same_way(
         entry, app, client, sign_in, bij, published, private_urls_allowed):
-    from conftest import paris_at
+    from helpers.dates import paris_at
 
     _write_through(entry, bij, client, sign_in, published)
     recorded = _what_was_recorded()

@@ -29,7 +29,7 @@ class Territory:
 
 
 def build_territory(create_quartier, create_place, create_partner, create_event) -> Territory:
-    from conftest import SYSTEM
+    from helpers.actors import SYSTEM
     from models import db
     from scheduler.writes import cancel_occurrence, move_occurrence
 

@@ -98,7 +98,7 @@ def window(start: date, end: date, tz) -> tuple[datetime, datetime]:
     return datetime.combine(start, time(), tz), datetime.combine(end, time(), tz)
 
 
-ICALJS_SCRIPT = Path(__file__).parent / "vendor" / "occurrences.cjs"
+ICALJS_SCRIPT = Path(__file__).resolve().parent.parent / "vendor" / "occurrences.cjs"
 
 
 def with_icaljs(body: bytes, start: datetime, end: datetime, floating_zone=None) -> set[tuple[int, int, bool]]:

@@ -1,0 +1,66 @@
+"""Maillage's processes as they run in production: the Procfile's web line under gunicorn, on a free port."""
+from __future__ import annotations
+
+import os
+import re
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent.parent
+BIN = Path(sys.executable).parent
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def procfile_web_line() -> str:
+    for line in (ROOT / "Procfile").read_text(encoding="utf-8").splitlines():
+        if line.startswith("web:"):
+            return line.removeprefix("web:").strip()
+    raise SystemExit("Procfile has no web: line")
+
+
+def procfile_workers() -> int:
+    """The workers the Procfile's web line starts when WEB_CONCURRENCY is not set."""
+    found = re.search(r"\$\{WEB_CONCURRENCY:-(\d+)\}", procfile_web_line())
+    return int(found.group(1)) if found else 1
+
+
+def get(url: str, timeout: float = 120) -> int:
+    with urllib.request.urlopen(url, timeout=timeout) as response:
+        response.read()
+        return response.status
+
+
+ACCESS_LOG_FORMAT = "%(m)s %(U)s%(q)s %(s)s %(M)s"
+
+
+def start_web(port: int, workers: int, env: dict, log: Path, access_log: Path | None = None) -> subprocess.Popen:
+    """The Procfile's web line as honcho would run it (a shell), on 127.0.0.1:port, in a process
+    group of its own (os.killpg ends it and its workers). `access_log`: where its access log goes,
+    each line ending with the milliseconds gunicorn spent on the request (GUNICORN_CMD_ARGS,
+    the line itself unchanged)."""
+    web_env = {**env, "BIND": "127.0.0.1", "PORT": str(port), "WEB_CONCURRENCY": str(workers),
+               "PATH": f"{BIN}:{env.get('PATH', os.environ.get('PATH', ''))}"}
+    if access_log is not None:
+        web_env["GUNICORN_CMD_ARGS"] = f"--access-logformat '{ACCESS_LOG_FORMAT}'"
+    # The log files are handed to the server, open for its life.
+    server = subprocess.Popen(["sh", "-c", f"exec {procfile_web_line()}"], cwd=ROOT, env=web_env,
+                              stdout=open(access_log, "w") if access_log else subprocess.DEVNULL,  # noqa: SIM115
+                              stderr=open(log, "w"), start_new_session=True)  # noqa: SIM115
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            get(f"http://127.0.0.1:{port}/static/maillage.css", timeout=5)
+            return server
+        except OSError:
+            if server.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"gunicorn did not start:\n{log.read_text()[-3000:]}") from None
+            time.sleep(0.3)
