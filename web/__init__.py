@@ -5,6 +5,7 @@ from flask import Blueprint
 
 from web import (
     auth,
+    case_decisions,  # noqa: F401 (its routes join the coordination blueprint: a case's decisions)
     cases,
     deliveries,
     errors,
