@@ -4,6 +4,7 @@ from __future__ import annotations
 from flask import Blueprint
 
 from web import (
+    accounts,
     auth,
     cases,
     deliveries,
@@ -33,6 +34,7 @@ def init_app(app) -> None:
     app.register_blueprint(reports.bp)  # /coordination/couverture, /coordination/bilan
     app.register_blueprint(events.bp)  # /coordination/evenements: the event form, its preview, cancel, duplicate
     app.register_blueprint(deliveries.bp)  # /coordination/envois: what was sent, failed, waits
+    app.register_blueprint(accounts.bp)  # /coordination/comptes: deactivate accounts, revoke API tokens
     app.register_blueprint(legal.bp)  # personal data, legal notice, accessibility statement, favicon
     app.register_blueprint(places_map.bp)  # /carte: the places on a map, and their list beside it
     app.register_blueprint(partners.bp)  # /partenaires: who does what, where
