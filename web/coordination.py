@@ -22,11 +22,11 @@ from models.operations.events import event_by_id
 from models.territory import SCHOOL_ZONE_CHOICES, is_overseas, school_zone_of
 from scheduler import writes
 from scheduler.conflicts.detection import SERIES
+from scheduler.french import age_label, day_label, hour_label
 from scheduler.time.calendar import CalendarFilter, occurrences_between
 from scheduler.time.rules import OUT_OF_CALENDAR, in_calendar
 from scheduler.writes import Resolution
 from web.auth import current_user, login_required
-from web.public import age_label, day_label, hour_label
 
 bp = Blueprint("coordination", __name__, url_prefix="/coordination")
 
