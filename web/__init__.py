@@ -5,6 +5,7 @@ from flask import Blueprint
 
 from web import (
     accounts,
+    attendance,
     auth,
     cases,
     deliveries,
@@ -28,8 +29,9 @@ def init_app(app) -> None:
     security.init_app(app)  # CSP, framing and the other security headers of every response
     app.register_blueprint(bp)
     auth.init_app(app)  # sign-in, sessions and CSRF for every page
-    # /coordination: web/coordination.py's blueprint, with the routes web/cases.py adds to it
-    # (the dashboard, a case's page and its decisions).
+    # /coordination: web/coordination.py's blueprint, with the routes web/cases.py (the dashboard,
+    # a case's page and its decisions) and web/attendance.py (people received) add to it.
+    assert attendance.bp is cases.bp
     app.register_blueprint(cases.bp)
     app.register_blueprint(reports.bp)  # /coordination/couverture, /coordination/bilan
     app.register_blueprint(events.bp)  # /coordination/evenements: the event form, its preview, cancel, duplicate
