@@ -34,6 +34,7 @@ from scheduler.notifications.notices import (
     describe_conflict,
     occurrence_of,
 )
+from scheduler.reports.attendance import attendance_link_token, attendance_of, iso_z
 from scheduler.time.calendar import CalendarFilter, occurrences_between
 from scheduler.time.recurrence import Occurrence, epoch
 
@@ -470,6 +471,37 @@ def render_notice_digest(delivery: Delivery, now: datetime) -> Message:
                    links=links, data={"parts": data})
 
 
+def attendance_link(event_id: int, recurrence_start: datetime, partner_id: int, recipient: str) -> str:
+    """The one-click link of the next-morning question: its small form, no account needed."""
+    token = attendance_link_token(event_id, recurrence_start, partner_id, recipient, current_app.config["SECRET_KEY"])
+    return f"{_base_url()}/coordination/personnes-recues/{event_id}/{iso_z(recurrence_start)}?jeton={token}"
+
+
+def render_attendance_request(delivery: Delivery, now: datetime) -> Message:
+    """The morning after: how many people came? Not asked again once someone has answered."""
+    event, occurrence = _event_and_occurrence(delivery)
+    assert delivery.recurrence_start is not None  # checked by _event_and_occurrence
+    if occurrence.is_cancelled or event.status == "cancelled":
+        raise Skip("Occurrence annulée : personne à compter.")
+    if attendance_of(event, delivery.recurrence_start) is not None:
+        raise Skip("Les personnes reçues sont déjà notées.")
+    start = occurrence.start
+    days = (now.astimezone(start.tzinfo).date() - start.date()).days
+    when = {0: "aujourd'hui", 1: "hier"}.get(days, f"le {french_date(start.date())}")
+    place = db.session.get(Place, occurrence.place_id) if occurrence.place_id else None
+    at = f"à « {event.title} »" + (f" ({place.name})" if place else "")
+    return Message(
+        subject=f"Personnes reçues {when} : {event.title}",
+        paragraphs=[f"Bonjour, combien de personnes avez-vous reçues {when} {at} ?",
+                    ("Le lien ci-dessous ouvre un petit formulaire : un nombre suffit, la répartition par tranche "
+                     "d'âge est facultative. Maillage ne garde que des nombres, jamais de noms ; ils servent au "
+                     "bilan que les partenaires présentent ensemble.")],
+        facts=_occurrence_facts(event, occurrence),
+        links=[("Noter les personnes reçues", attendance_link(
+            event.id, delivery.recurrence_start, delivery.payload["partner_id"], delivery.recipient))],
+        data=_occurrence_data(event, occurrence))
+
+
 # Every kind of delivery and what writes its message (models.deliveries.KINDS).
 RENDERERS = {
     "reminder": render_reminder,
@@ -485,4 +517,5 @@ RENDERERS = {
     "conflict_digest": render_conflict_digest,
     "notice_digest": render_notice_digest,
     "daily_digest": render_daily_digest,
+    "attendance_request": render_attendance_request,
 }
