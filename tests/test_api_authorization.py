@@ -384,6 +384,13 @@ PAGES = {
         new_place_postcode="38100", new_place_quartier="QP038014"), {"editor_own", "editor_other", *HERE}),
     "duplicate an event": ("GET", "/coordination/evenements/{event}/dupliquer", None, {
         "editor_own", "editor_other", *COORDINATORS}),
+    # People received (web/attendance.py): the list shows each one what they may count.
+    "list the sessions to count": ("GET", "/coordination/personnes-recues", None, {
+        "editor_own", "editor_other", *COORDINATORS}),
+    "open the people received form": ("GET", "/coordination/personnes-recues/{past}/{past_occurrence}", None,
+                                      OWN_EVENT),
+    "record people received from the page": ("POST", "/coordination/personnes-recues/{past}/{past_occurrence}",
+                                             lambda world: {"total": "7", "band_16_25": "5"}, OWN_EVENT),
 }
 
 
