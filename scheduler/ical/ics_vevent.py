@@ -234,7 +234,8 @@ def _plan_exdates(planned: PlannedEvent, component) -> None:
     planned.exceptions = [PlannedException(instant, True) for instant in sorted(given - skipped)]
 
 
-def plan_override(master: PlannedEvent, component) -> None:
+def recurrence_of(master: PlannedEvent, component) -> datetime:
+    """The UTC instant of the occurrence an override's RECURRENCE-ID names (one the series gives)."""
     values = master.values
     if values["frequency"] == "once":
         raise VeventError("RECURRENCE-ID pour un événement qui ne se répète pas", "RECURRENCE-ID")
@@ -252,14 +253,17 @@ def plan_override(master: PlannedEvent, component) -> None:
     if not gives_occurrence(planned_rule(values), int(recurrence.timestamp())):
         raise VeventError(f"RECURRENCE-ID {recurrence.astimezone(zone):%d/%m/%Y %H:%M} n'est pas une date de la "
                            "série", "RECURRENCE-ID")
-    master.exceptions = [x for x in master.exceptions if x.recurrence_start != recurrence]
-    if str(component.get("STATUS", "")).upper() == "CANCELLED":
-        master.exceptions.append(PlannedException(recurrence, True))
-        return
+    return recurrence
+
+
+def override_timing(values: dict, component) -> tuple[datetime, int, bool]:
+    """Where an override puts its occurrence: its start (UTC), its minutes, and whether it is a
+    whole day (a date moves the occurrence to that whole day, midnight to midnight, as readers
+    show it)."""
+    zone = ZoneInfo(values["timezone"])
     start = prop(component, "DTSTART")
     if not isinstance(start, (date, datetime)):
         raise VeventError("DTSTART manquant ou invalide dans l'occurrence modifiée", "DTSTART")
-    # A date moves the occurrence to that whole day (midnight to midnight), as readers show it.
     whole_day = not isinstance(start, datetime)
     at = time() if whole_day else values["start_time"]
     begin = to_instant(start, zone, at)
@@ -275,9 +279,18 @@ def plan_override(master: PlannedEvent, component) -> None:
         minutes = values["duration_minutes"]
     if not 0 <= minutes <= MAX_DURATION_MINUTES:
         raise VeventError("durée de l'occurrence modifiée invalide (fin avant le début, ou plus de 7 jours)", "DTEND")
+    return begin, minutes, whole_day
+
+
+def plan_override(master: PlannedEvent, component) -> None:
+    values = master.values
+    recurrence = recurrence_of(master, component)
+    master.exceptions = [x for x in master.exceptions if x.recurrence_start != recurrence]
+    if str(component.get("STATUS", "")).upper() == "CANCELLED":
+        master.exceptions.append(PlannedException(recurrence, True))
+        return
+    begin, minutes, _whole_day = override_timing(values, component)
     if begin == recurrence and minutes == values["duration_minutes"]:
         return  # an override that changes nothing Maillage keeps (a title, an alarm)
     master.exceptions.append(PlannedException(recurrence, False, begin, minutes))
     master.exceptions.sort(key=lambda x: x.recurrence_start)
-
-

@@ -14,6 +14,7 @@ from icalendar.cal import Component
 from models import Place, db
 from models.operations.territory import is_known_timezone
 from models.operations.text import text_problem
+from scheduler.ical.ics_split import is_this_and_future, split_this_and_future
 from scheduler.ical.ics_values import VeventError, prop, shown, stamp, zone_name
 from scheduler.ical.ics_vevent import plan_in_its_zone, plan_override
 from scheduler.ical.planned import (
@@ -183,6 +184,10 @@ def parse_ics(data: bytes, options: ImportOptions, progress=None) -> list[Planne
             masters[planned.uid] = planned
         except VeventError as error:
             errors.append(_located(error, layout, index, line, label))
+    # Occurrences moved with all the following ones split their series: after the others, which
+    # name the series' dates as it was written.
+    overrides.sort(key=lambda item: is_this_and_future(item[1]))
+    split: set[str] = set()
     for index, component, uid, default_tz in overrides:
         line = layout.vevents[index] if index < len(layout.vevents) else None
         label = f"VEVENT n° {index + 1} (UID {shown(uid)}, occurrence modifiée)"
@@ -193,6 +198,15 @@ def parse_ics(data: bytes, options: ImportOptions, progress=None) -> list[Planne
                 single = plan_in_its_zone(component, f"{uid}-{stamp(rid)}", default_tz, options, places)
                 single.line, single.component = line, label
                 masters.setdefault(single.uid, single)
+            elif is_this_and_future(component):
+                if uid in split:
+                    raise VeventError("plusieurs RANGE=THISANDFUTURE pour une même série : non pris en charge ; "
+                                      "exportez-la en plusieurs séries", "RECURRENCE-ID")
+                split.add(uid)
+                following = split_this_and_future(master, component, default_tz, options, places)
+                if following is not None:
+                    following.line, following.component = line, label
+                    masters[following.uid] = following
             else:
                 plan_override(master, component)
         except VeventError as error:
