@@ -133,3 +133,24 @@ def test_people_received_are_noted_with_the_keyboard_on_a_phone_and_a_desk(live_
     page.wait_for_load_state()
     assert "Merci : 9 personnes reçues notée(s)." in page.locator(".messages").inner_text()
     page.screenshot(path=f"/tmp/personnes-recues-formulaire-{width}.png", full_page=True)
+
+
+def test_the_accounts_page_deactivates_an_account_and_fits_a_phone(live_server, page, demo, tmp_path):
+    from models import User, db
+
+    _sign_in(page, live_server, *demo)
+    page.goto(live_server + "/coordination/comptes/")
+    assert serious_violations(page) == [], "comptes"
+    button = page.get_by_role("button", name="Désactiver le compte").first
+    label = button.get_attribute("aria-label")
+    button.focus()
+    page.keyboard.press("Enter")
+    page.wait_for_url(live_server + "/coordination/comptes/")
+    assert "désactivé" in page.locator("[role=status]").inner_text()
+    email = label.removeprefix("Désactiver le compte ")
+    db.session.expire_all()
+    assert not db.session.scalars(db.select(User).where(User.email == email)).one().is_active_account
+    for width in (390, 1280):
+        page.set_viewport_size({"width": width, "height": 900})
+        page.screenshot(path=str(tmp_path / f"comptes-{width}.png"), full_page=True)
+        assert page.evaluate("document.documentElement.scrollWidth") <= width, width

@@ -249,6 +249,28 @@ def test_duplicating_opens_the_copy_in_the_form_and_writes_nothing(client, sign_
     assert row_counts() == before
 
 
+def test_the_series_page_lists_its_dates_each_with_the_three_choices(client, sign_in, territory, create_event):
+    from models import Place
+
+    bij = db.session.scalars(sa.select(Place).where(Place.slug == "bij")).one()
+    event = create_event(bij, [territory["ml"]], title="Atelier CV", kind="atelier", frequency="weekly",
+                         weekdays=[3], start_date=paris_today() + timedelta(days=1), count=3)
+    signed_in(client, sign_in, "conseillere@ml.example.fr", territory["ml"])
+    html = client.get(f"/coordination/evenements/{event.id}").get_data(as_text=True)
+    assert "Tous les jeudis de 14 h à 17 h" in html
+    days = re.findall(rf'/coordination/evenements/{event.id}/annuler\?date=(\d{{4}}-\d\d-\d\d)', html)
+    assert len(days) == 3 and all(date.fromisoformat(d).weekday() == 3 for d in days)
+    second = days[1]
+    for link, scope in ((f"modifier?portee=date&amp;date={second}", "date"),
+                        (f"modifier?portee=suivantes&amp;date={second}", "suivantes")):
+        assert f"/coordination/evenements/{event.id}/{link}" in html
+        form_page = client.get(f"/coordination/evenements/{event.id}/{link.replace('&amp;', '&')}")
+        chosen = form_page.get_data(as_text=True)
+        assert f'value="{scope}" checked' in chosen and f'<option value="{second}" selected>' in chosen
+    cancel = client.get(f"/coordination/evenements/{event.id}/annuler?date={second}").get_data(as_text=True)
+    assert f'<option value="{second}" selected>' in cancel
+
+
 def test_the_place_search_finds_by_name_commune_or_quartier(client, sign_in, territory):
     signed_in(client, sign_in, "conseillere@ml.example.fr", territory["ml"])
     for text, expected, absent in (("maurepas", "PIJ de Maurepas", "BIJ d&#39;Échirolles"),

@@ -206,13 +206,13 @@ def _choices(raw: dict) -> dict:
 
 def _render(raw: dict, errors: dict, *, event: Event | None = None, scope: str = "serie", on: str = "",
             preview=None, status: int = 200, duplicate_of: Event | None = None):
-    occurrences = _dates_of(event) if event is not None and event.is_recurring else []
+    occurrences = coming_dates(event) if event is not None and event.is_recurring else []
     return render_template("events/form.html", f=raw, errors=errors, event=event, scope=scope, on=on,
                            scopes=SCOPES, occurrences=occurrences, preview=preview,
                            duplicate_of=duplicate_of, **_choices(raw)), status
 
 
-def _dates_of(event: Event) -> list[tuple[str, str]]:
+def coming_dates(event: Event) -> list[tuple[str, str]]:
     """The coming dates of a series, as (ISO date, French label), for the date choices."""
     return [(o.start.date().isoformat(), f"{day_label(o.start.date())} {o.start.year}, {hour_label(o.start)}"
              + (" (annulée)" if o.is_cancelled else ""))
@@ -419,7 +419,7 @@ def cancel(event_id: int):
             flash(message, "success")
             return redirect(url_for("coordination.event", event_id=event.id))
     return render_template("events/cancel.html", event=event, errors=errors, on=request.values.get("date", ""),
-                           occurrences=_dates_of(event) if event.is_recurring else []), 422 if errors else 200
+                           occurrences=coming_dates(event) if event.is_recurring else []), 422 if errors else 200
 
 
 # --- my calendar (templates/coordination/_my_calendar.html, on the dashboard) ---------------------
@@ -444,7 +444,9 @@ def _note_visit():
 
 @bp.app_context_processor
 def _my_calendar():
-    return {"my_calendar": my_calendar}
+    # coming_dates: the series page (templates/coordination/event.html) lists its dates with
+    # the form's three choices on each.
+    return {"my_calendar": my_calendar, "coming_dates": coming_dates}
 
 
 def my_calendar() -> dict:
