@@ -111,6 +111,30 @@ def test_signing_out_in_the_browser_ends_the_session(live_server, page, demo):
     assert "/coordination/connexion" in page.url
 
 
+@pytest.mark.parametrize("width", [390, 1280])
+def test_people_received_are_noted_with_the_keyboard_on_a_phone_and_a_desk(live_server, page, demo, width):
+    """The demo's last four weeks in the list; the form of the latest session, typed and sent with
+    the keyboard; both pages fit the width and axe finds nothing serious."""
+    page.set_viewport_size({"width": width, "height": 900})
+    _sign_in(page, live_server, *demo)
+    page.goto(live_server + "/coordination/personnes-recues?quartier=QP038014")
+    assert page.locator("main table tbody tr").count() > 0
+    assert serious_violations(page) == [], "liste"
+    assert page.evaluate("document.documentElement.scrollWidth") <= width
+    page.screenshot(path=f"/tmp/personnes-recues-liste-{width}.png", full_page=True)
+    page.locator("main table tbody a").first.click()
+    assert page.locator("h1").inner_text() == "Personnes reçues"
+    assert page.evaluate("document.activeElement.id") == "total"  # ready to type
+    assert serious_violations(page) == [], "formulaire"
+    assert page.evaluate("document.documentElement.scrollWidth") <= width
+    page.keyboard.press("Control+A")
+    page.keyboard.type("9")
+    page.keyboard.press("Enter")
+    page.wait_for_load_state()
+    assert "Merci : 9 personnes reçues notée(s)." in page.locator(".messages").inner_text()
+    page.screenshot(path=f"/tmp/personnes-recues-formulaire-{width}.png", full_page=True)
+
+
 def test_the_accounts_page_deactivates_an_account_and_fits_a_phone(live_server, page, demo, tmp_path):
     from models import User, db
 
