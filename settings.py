@@ -241,6 +241,8 @@ SETTINGS: tuple[Setting, ...] = (
             "Types d'événements, séparés par des virgules, qui ne se disputent jamais un public."),
     Setting("NOTICE_HORIZON_DAYS", "90", whole_number("un nombre entier de jours (au moins 1) est attendu", 1),
             "Jusqu'où, en jours, le changement d'un événement entier est signalé aux personnes concernées."),
+    Setting("API_TOKEN_DAYS", "365", whole_number("un nombre entier de jours (au moins 1) est attendu", 1),
+            "Durée de validité, en jours, d'un nouveau jeton d'API (flask tokens create)."),
     Setting("REMINDER_GRACE_MINUTES", "180", whole_number("un nombre entier de minutes (0 ou plus) est attendu"),
             "Après un arrêt de l'horloge, ce qui est échu depuis moins de ces minutes part en retard ; "
             "le reste est noté comme manqué."),

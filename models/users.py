@@ -39,6 +39,9 @@ class User(UserMixin, Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     # When they last used the coordination pages (models.operations.users.note_visit).
     last_seen_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Part of the id a session cookie carries (get_id): signing out, a new password or a
+    # deactivation add one, and every cookie signed before stops at its next request.
+    session_version: Mapped[int] = mapped_column(default=1, server_default="1")
 
     partner = relationship("Partner")
     # A coordinator's territory: the quartiers they coordinate.
@@ -49,6 +52,15 @@ class User(UserMixin, Model):
     def is_active(self) -> bool:  # Flask-Login
         return self.is_active_account
 
+    def get_id(self) -> str:
+        """What Flask-Login keeps in the session: the id and the session version (web/auth.py's
+        user loader finds the user only while both match)."""
+        return f"{self.id}:{self.session_version or 1}"
+
+    def end_sessions(self) -> None:
+        """Every session cookie of this user stops working (a sign-out, a new password)."""
+        self.session_version = (self.session_version or 1) + 1
+
     @property
     def is_coordinator(self) -> bool:
         return self.role == "coordinator"
@@ -57,6 +69,7 @@ class User(UserMixin, Model):
         if len(password) < 10:
             raise InvalidInput("Le mot de passe doit compter au moins 10 caractères.")
         self.password_hash = _password_hasher.hash(password)
+        self.end_sessions()  # a cookie copied before the change must not outlive the old password
 
     def check_password(self, password: str) -> bool:
         if not self.password_hash:
@@ -128,6 +141,14 @@ class ApiToken(Model):
     user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"), index=True)
     token_hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Set by models.operations.users.create_api_token (API_TOKEN_DAYS after its creation).
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     user: Mapped[User] = relationship(back_populates="tokens")
+
+    def state(self, now: datetime) -> str:
+        """In French, as the token lists say it."""
+        if self.revoked_at is not None:
+            return "révoqué"
+        return "expiré" if self.expires_at <= now else "actif"

@@ -1,6 +1,9 @@
-"""The coordination pages in Debian's Chromium: a coordinator signs in, finds a conflict of the demo
-territory, accepts it with a reason and sees it leave the open list; axe finds nothing serious."""
+"""The coordination pages in Debian's Chromium: a coordinator signs in, finds an overlap case of the
+demo territory, accepts it whole with one reason from its page, comes back to the filtered list it
+left and sees the case gone from it; axe finds nothing serious."""
 from __future__ import annotations
+
+import re
 
 import pytest
 
@@ -46,22 +49,32 @@ def test_a_coordinator_accepts_a_demo_conflict_and_it_leaves_the_open_list(live_
             "Lieu ou salle occupé deux fois": "place", "Personne attendue à deux endroits": "staff",
             "Même public visé au même moment": "audience", "Capacité dépassée": "capacity"}[kind])
         assert page.get_by_role("link", name=kind).count() >= 1, kind
-    # The two job datings of Pissevin split the same young people.
-    page.goto(f"{live_server}/coordination/?type=audience&quartier=QP030007")
+    # The two job datings of Pissevin split the same young people: one case, decided in one action
+    # from its page, and the coordinator comes back to the list they left, filters and all.
+    filtered = f"{live_server}/coordination/?type=audience&quartier=QP030007"
+    page.goto(filtered)
     card = page.locator("article.conflict", has_text="Job dating logistique")
     assert card.count() == 1
     assert "Job dating restauration" in card.inner_text()
     card.get_by_role("link", name="Même public visé au même moment").click()
+    assert "/coordination/cas/" in page.url and "quartier=QP030007" in page.url
+    case_url = page.url.split("?")[0]
+    assert page.locator("h1").inner_text().startswith("Chevauchement")
     page.get_by_label("Raison de l’acceptation").fill(
         "Publics différents : logistique et restauration, orientation croisée.")
-    page.get_by_role("button", name="Accepter le chevauchement").click()
-    page.wait_for_url(f"{live_server}/coordination/")
+    page.get_by_role("button", name=re.compile(r"^Accepter (les \d+ dates|la date)$")).click()
+    page.wait_for_url(re.compile(re.escape(live_server + "/coordination/?") + ".*quartier=QP030007"))
+    assert "type=audience" in page.url
     assert "Chevauchement accepté" in page.locator("[role=status]").inner_text()
-    page.goto(f"{live_server}/coordination/?type=audience&quartier=QP030007")
+    # It left the open list (the one we came back to), and is in the accepted one with its reason.
     assert page.locator("article.conflict", has_text="Job dating logistique").count() == 0
     page.goto(f"{live_server}/coordination/?statut=accepted")
-    assert page.locator("article.conflict", has_text="Job dating logistique").count() == 1
-    assert "orientation croisée" in page.content()
+    accepted = page.locator("article.conflict", has_text="Job dating logistique")
+    assert accepted.count() == 1
+    assert "orientation croisée" in accepted.inner_text()
+    page.goto(case_url)
+    assert "Accepté" in page.locator("#resume").inner_text()
+    assert page.get_by_role("button", name=re.compile("^Accepter")).count() == 0
 
 
 def test_the_coordination_pages_have_no_serious_accessibility_violation(live_server, page, demo):
@@ -96,3 +109,24 @@ def test_signing_out_in_the_browser_ends_the_session(live_server, page, demo):
     page.wait_for_url(live_server + "/coordination/connexion")
     page.goto(live_server + "/coordination/")
     assert "/coordination/connexion" in page.url
+
+
+def test_the_accounts_page_deactivates_an_account_and_fits_a_phone(live_server, page, demo, tmp_path):
+    from models import User, db
+
+    _sign_in(page, live_server, *demo)
+    page.goto(live_server + "/coordination/comptes/")
+    assert serious_violations(page) == [], "comptes"
+    button = page.get_by_role("button", name="Désactiver le compte").first
+    label = button.get_attribute("aria-label")
+    button.focus()
+    page.keyboard.press("Enter")
+    page.wait_for_url(live_server + "/coordination/comptes/")
+    assert "désactivé" in page.locator("[role=status]").inner_text()
+    email = label.removeprefix("Désactiver le compte ")
+    db.session.expire_all()
+    assert not db.session.scalars(db.select(User).where(User.email == email)).one().is_active_account
+    for width in (390, 1280):
+        page.set_viewport_size({"width": width, "height": 900})
+        page.screenshot(path=str(tmp_path / f"comptes-{width}.png"), full_page=True)
+        assert page.evaluate("document.documentElement.scrollWidth") <= width, width

@@ -35,6 +35,9 @@ READERS_DISAGREE = {
 }
 REFUSED = {
     "custom_tzid_own_rules.ics": (22, "fuseau horaire « Fuseau du bureau » défini par le fichier"),
+    # Every reader moves the later dates by a day (Fridays after the 2nd Thursday): no monthly
+    # rule of Maillage gives them.
+    "this_and_future_monthly_moved_a_day.ics": (15, "RANGE=THISANDFUTURE : les dates suivantes, décalées"),
 }
 
 
@@ -197,3 +200,21 @@ def test_every_file_of_the_shared_corpus_lands_with_the_readers_occurrences_or_i
             assert shown(landed) == shown({(s, e) for s, e, cancelled in by_icaljs if not cancelled}), path.name
             counts["by ical.js too"] += 1
     assert counts["imported"] >= 45 and counts["refused"] >= 40 and counts["by ical.js too"] >= 30, counts
+
+
+def test_an_occurrence_moved_with_all_the_following_ones_splits_the_series_and_a_reimport_changes_nothing(
+        client, headers):
+    from models import Event, db
+
+    body = (DATA / "import_fidelity" / "this_and_future_later_hour.ics").read_bytes()
+    preview = upload(client, headers, body, endpoint="/api/v1/imports/preview").get_json()
+    first, following = sorted(preview["created"], key=lambda c: c["starts"])
+    assert first["uid"] == "atelier-cv@test" and following["uid"] == "atelier-cv@test-20270315T080000Z"
+    assert following["notes"] == [("suite de la série modifiée à partir du 15/03/2027 (RANGE=THISANDFUTURE) : "
+                                  "une seconde série")]
+    assert upload(client, headers, body).status_code == 200
+    counts = dict(db.session.execute(sa.select(Event.uid, Event.count)).all())
+    # 12 dates: 4 before the 15th (1, 4, 8, 11 March), 8 from it, the EXDATE of the 25th among them.
+    assert counts == {"atelier-cv@test": 4, "atelier-cv@test-20270315T080000Z": 8}
+    again = upload(client, headers, body).get_json()
+    assert again["summary"]["unchanged"] == 2 and not again["changed"], again

@@ -423,7 +423,7 @@ def test_writes_to_places_partners_or_people_raise_everything_and_a_deleted_even
 
 
 def test_a_write_keeps_the_cached_pages_of_other_places_and_rebuilds_its_own(client, territory, token_for):
-    from web.public import page_cache
+    from web.public.cache import page_cache
 
     t = territory
     bij, centre = f"/lieux/{t.bij.slug}?du={t.monday}", f"/lieux/{t.centre.slug}?du={t.monday}"
@@ -550,7 +550,7 @@ def test_an_overseas_quartier_screen_and_poster_turn_their_day_at_its_own_midnig
     from datetime import datetime
     from zoneinfo import ZoneInfo
 
-    from web.public import wall_zone_of
+    from web.public.display import wall_zone_of
 
     reunion = ZoneInfo("Indian/Reunion")
     quartier = create_quartier("QN97401M", name="Ariste", communes=("Le Port",), department="974")

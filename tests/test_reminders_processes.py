@@ -26,21 +26,21 @@ DUE = "2027-01-12T08:00:00+00:00"  # two days before at 9:00 in Paris
 
 @pytest.fixture
 def crowd(app, create_partner, create_place, create_event):
-    """Job forums with `n` advisers on them: n reminders due at DUE."""
+    """A job forum with `n` advisers on it: n reminders due at DUE. An event names at most
+    MAX_NAMED people, so the forum's stands are several events at the same hour."""
     from models import Person, db
+    from models.operations.partners import MAX_NAMED
 
     def build(n: int):
         partner = create_partner("france-travail", type="france_travail")
+        place = create_place("maison-de-quartier")
         db.session.add_all(Person(partner_id=partner.id, name=f"Conseiller {i}", email=f"c{i:04d}@ft.example.fr")
                            for i in range(n))
         db.session.commit()
         people = list(db.session.scalars(db.select(Person.id).order_by(Person.id)))
-        # At most 100 people named on an event: one forum per hundred advisers, at the same time
-        # in as many places.
-        for i in range(0, n, 100):
-            number = i // 100 + 1
-            create_event(create_place(f"maison-de-quartier-{number}"), [partner], title=f"Forum emploi {number}",
-                         kind="forum", start_date=date(2027, 1, 14), people=people[i:i + 100])
+        for stand, first in enumerate(range(0, n, MAX_NAMED), start=1):
+            create_event(place, [partner], title=f"Forum emploi, stand {stand}", kind="forum",
+                         start_date=date(2027, 1, 14), people=people[first:first + MAX_NAMED])
     return build
 
 

@@ -22,11 +22,11 @@ from models.operations.events import event_by_id
 from models.territory import SCHOOL_ZONE_CHOICES, is_overseas, school_zone_of
 from scheduler import writes
 from scheduler.conflicts.detection import SERIES
+from scheduler.french import age_label, day_label, hour_label, rule_phrase
 from scheduler.time.calendar import CalendarFilter, occurrences_between
 from scheduler.time.rules import OUT_OF_CALENDAR, in_calendar
 from scheduler.writes import Resolution
 from web.auth import current_user, login_required
-from web.public import age_label, day_label, hour_label
 
 bp = Blueprint("coordination", __name__, url_prefix="/coordination")
 
@@ -293,7 +293,7 @@ def event(event_id: int):
     end = datetime.combine(date(2000, 1, 1), e.start_time) + timedelta(minutes=e.duration_minutes)
     origin = _conflict_of_event(request.args.get("chevauchement"), e)
     return render_template("coordination/event.html", event=e, can_edit=current_user.can_edit_event(e),
-                           origin=origin,
+                           origin=origin, rule=rule_phrase(e),
                            end_time=end.strftime("%H:%M"), place_zone=school_zone_of(e.holiday_region),
                            overseas=is_overseas(e.holiday_region), zones=SCHOOL_ZONE_CHOICES)
 

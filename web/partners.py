@@ -15,7 +15,8 @@ from models.operations.partners import partner_by_slug, partners_directory
 from models.partners import PARTNER_TYPES
 from scheduler.french import day_label, rule_phrase
 from scheduler.time.calendar import CalendarFilter, occurrences_between
-from web.public import by_day, day_window, feed_links, occurrence_rows, requested_start_day, safe_url
+from web.event_details import safe_url
+from web.public.listing import by_day, day_window, feed_links, occurrence_rows, requested_start_day
 
 bp = Blueprint("partners_pages", __name__)
 

@@ -12,17 +12,9 @@ from flask import Blueprint, current_app, render_template, request
 from models import Place, db
 from models.versions import ALL_EVENTS
 from scheduler.time.calendar import occurrences_between
-from web.public import (
-    FOUND_DAYS,
-    Filters,
-    cached_html,
-    day_window,
-    near_position,
-    occurrence_rows,
-    places_found,
-    requested_start_day,
-    search_text,
-)
+from web.public.cache import cached_html
+from web.public.listing import Filters, day_window, occurrence_rows, requested_start_day
+from web.public.search import FOUND_DAYS, near_position, places_found, search_text
 
 bp = Blueprint("map", __name__)
 

@@ -11,6 +11,7 @@ from models.base import db
 from models.errors import Conflict, InvalidInput, NotFound
 from models.operations.audit import apply_changes, record
 from models.operations.partners import partner_by_slug
+from models.operations.place_search import folded
 from models.operations.text import check_texts
 from models.territory import DEPARTMENT_TIMEZONES, Place, Quartier, department_of_postcode
 from models.users import User
@@ -130,6 +131,19 @@ def create_place(actor: Actor, values: dict, default_timezone: str = "Europe/Par
     db.session.flush()
     record(actor, "create", place, {k: [None, v] for k, v in values.items()})
     return place
+
+
+def free_place_slug(name: str, city: str | None = None) -> str:
+    """An identifier for a place typed by name in the event form: "bij-d-echirolles", or with its
+    commune, then a number, when that one is taken."""
+    words = folded(name).split()[:8]
+    base = "-".join(words)[:70].strip("-") or "lieu"
+    candidates = [base]
+    if city:
+        candidates.append(f"{base}-{'-'.join(folded(city).split())}"[:76].strip("-"))
+    candidates += [f"{base}-{n}" for n in range(2, 100)]
+    taken = set(db.session.scalars(sa.select(Place.slug).where(Place.slug.in_(candidates))))
+    return next(c for c in candidates if c not in taken)
 
 
 def update_place(actor: Actor, place: Place, values: dict) -> Place:

@@ -36,6 +36,7 @@ from models.deliveries import PartnerReminderSettings, ScanMark
 from models.operations.deliveries import add_deliveries_if_new
 from scheduler.notifications.due import (
     Recipients,
+    plan_attendance_requests,
     plan_daily_digests,
     plan_reminders,
     plan_weekly_programmes,
@@ -192,7 +193,7 @@ def scan(now: datetime) -> dict[str, int]:
     if hi > lo:
         recipients = Recipients.load()
         planned = [*plan_reminders(lo, hi, recipients), *plan_weekly_programmes(lo, hi),
-                   *plan_daily_digests(lo, hi)]
+                   *plan_daily_digests(lo, hi), *plan_attendance_requests(lo, hi, recipients)]
         for values in planned:
             if values["due_at"] <= late_limit:
                 values["state"] = "skipped"
