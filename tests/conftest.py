@@ -22,7 +22,7 @@ from helpers.dates import quiet_monday
 from helpers.pages import csrf_token_in
 
 # Fixtures several modules use, defined with their helpers and registered here for every test.
-from helpers.reminders import mailbox  # noqa: F401
+from helpers.reminders import mailbox, reminder_territory  # noqa: F401
 from helpers.sync import published  # noqa: F401
 
 BACKENDS = ["sqlite", "postgresql"]

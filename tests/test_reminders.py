@@ -6,7 +6,7 @@ winter and UTC+2 in summer (2027: from 28 March to 31 October).
 from __future__ import annotations
 
 import re
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -14,37 +14,17 @@ import sqlalchemy as sa
 import vobject
 
 from helpers.actors import SYSTEM
-from helpers.dates import a_weekday_after, french_day
-from helpers.reminders import at, run, text_of
-
-PARIS = ZoneInfo("Europe/Paris")
+from helpers.dates import a_weekday_after, french_day, paris_at
+from helpers.reminders import at, deliveries, run, text_of
 
 
 @pytest.fixture
-def territory(create_partner, create_place, create_quartier):
-    """A mission locale with one adviser, and the BIJ of Villeneuve where she holds permanences."""
-    from models import db
-    from models.operations.partners import create_person
-
-    quartier = create_quartier()
-    partner = create_partner("mission-locale", contact_email="accueil@ml.example.fr")
-    place = create_place("bij-echirolles", name="BIJ d'Échirolles", quartier=quartier.code,
-                         address="2 place de la Convention", city="Échirolles",
-                         contact_email="accueil@bij.example.fr")
-    adviser = create_person(SYSTEM, {"partner": partner.slug, "name": "Awa Diallo", "email": "awa@ml.example.fr"})
-    db.session.commit()
-    return {"partner": partner, "place": place, "adviser": adviser, "quartier": quartier}
+def territory(reminder_territory):
+    """A mission locale with one adviser, and the BIJ where she holds permanences (helpers.reminders)."""
+    return reminder_territory
 
 
-def deliveries(**where):
-    import sqlalchemy as sa
-
-    from models import Delivery, db
-
-    q = sa.select(Delivery).order_by(Delivery.due_at, Delivery.id)
-    for name, value in where.items():
-        q = q.where(getattr(Delivery, name) == value)
-    return list(db.session.scalars(q))
+PARIS = ZoneInfo("Europe/Paris")
 
 
 def html_of(message) -> str:
@@ -146,7 +126,7 @@ def test_a_cancelled_occurrence_gets_a_notice_and_no_reminder(app, mailbox, terr
     event = create_event(territory["place"], [territory["partner"]], title="Permanence mission locale",
                          start_date=first, start_time="14:00", frequency="weekly", count=2,
                          people=[territory["adviser"].id])
-    cancel_occurrence(SYSTEM, event, paris(second, 14), reason="Conseillère en formation")
+    cancel_occurrence(SYSTEM, event, paris_at(second, 14), reason="Conseillère en formation")
     db.session.commit()
     run(datetime.now(UTC))
     assert sorted(m["To"] for m in mailbox.messages) == ["accueil@bij.example.fr", "awa@ml.example.fr"]
@@ -156,14 +136,14 @@ def test_a_cancelled_occurrence_gets_a_notice_and_no_reminder(app, mailbox, terr
     assert ics_of(notice).vevent.status.value == "CANCELLED"
     mailbox.messages.clear()
 
-    run(paris(first - timedelta(days=2), 9))  # the first occurrence's reminder
+    run(paris_at(first - timedelta(days=2), 9))  # the first occurrence's reminder
     assert [m["Subject"] for m in mailbox.messages] == [
         f"Rappel : Permanence mission locale, le {french_day(first)} à 14 h 00"]
-    run(paris(second - timedelta(days=2), 8, 59))
-    run(paris(second - timedelta(days=2), 9))  # the cancelled one's would be now
-    run(paris(second, 8))
+    run(paris_at(second - timedelta(days=2), 8, 59))
+    run(paris_at(second - timedelta(days=2), 9))  # the cancelled one's would be now
+    run(paris_at(second, 8))
     assert len(mailbox) == 1
-    assert not [d for d in deliveries(kind="reminder") if d.recurrence_start == paris(second, 14)]
+    assert not [d for d in deliveries(kind="reminder") if d.recurrence_start == paris_at(second, 14)]
 
 
 def test_a_reminder_recorded_before_the_cancellation_is_not_sent(app, mailbox, territory, create_event):
@@ -174,10 +154,10 @@ def test_a_reminder_recorded_before_the_cancellation_is_not_sent(app, mailbox, t
     day = a_weekday_after(9, 3)  # a Thursday ahead: the cancellation's notices are due before its reminder
     event = create_event(territory["place"], [territory["partner"]], start_date=day,
                          people=[territory["adviser"].id])
-    due = paris(day - timedelta(days=2), 9)
+    due = paris_at(day - timedelta(days=2), 9)
     scan(due)
     db.session.commit()
-    cancel_occurrence(SYSTEM, event, paris(day, 14))
+    cancel_occurrence(SYSTEM, event, paris_at(day, 14))
     db.session.commit()
     send_due(due)
     [reminder] = deliveries(kind="reminder")
@@ -195,17 +175,17 @@ def test_a_moved_occurrence_gets_a_notice_and_its_reminder_follows_the_new_date(
     event = create_event(territory["place"], [territory["partner"]], title="Atelier CV", kind="atelier",
                          start_date=first, start_time="14:00", frequency="weekly", count=2,
                          people=[territory["adviser"].id])
-    move_occurrence(SYSTEM, event, paris(second, 14), starts_at=paris(wednesday, 10), reason="Salle prise mardi")
+    move_occurrence(SYSTEM, event, paris_at(second, 14), starts_at=paris_at(wednesday, 10), reason="Salle prise mardi")
     db.session.commit()
     run(datetime.now(UTC))
     notice = next(m for m in mailbox.messages if m["To"] == "awa@ml.example.fr")
     assert notice["Subject"] == f"Changement : Atelier CV, {french_day(second)} à 14 h 00"
     assert f"Quand : {french_day(wednesday)}, de 10 h 00 à 13 h 00" in text_of(notice)
     mailbox.messages.clear()
-    run(paris(second - timedelta(days=2), 9))  # Sunday: two days before the old date, nothing
+    run(paris_at(second - timedelta(days=2), 9))  # Sunday: two days before the old date, nothing
     assert len(mailbox) == 0
-    run(paris(wednesday - timedelta(days=2), 8, 59))
-    run(paris(wednesday - timedelta(days=2), 9))  # Monday 9:00: two days before the new one
+    run(paris_at(wednesday - timedelta(days=2), 8, 59))
+    run(paris_at(wednesday - timedelta(days=2), 9))  # Monday 9:00: two days before the new one
     assert [m["Subject"] for m in mailbox.messages] == [f"Rappel : Atelier CV, le {french_day(wednesday)} à 10 h 00"]
 
 
@@ -342,15 +322,15 @@ def test_a_young_person_subscribes_confirms_gets_reminders_and_unsubscribes_in_o
                        data={"csrf_token": _csrf(page.text), "email": "Yanis@Example.fr"})
     assert done.status_code == 200 and "Vérifiez votre boîte" in done.text
 
-    run(paris(first - timedelta(days=1), 9))  # not confirmed yet: no reminder, but the confirmation
+    run(paris_at(first - timedelta(days=1), 9))  # not confirmed yet: no reminder, but the confirmation
     assert [m["To"] for m in mailbox.messages] == ["yanis@example.fr"]
     assert mailbox.messages[0]["Subject"] == "Confirmez votre abonnement aux rappels Maillage"
     link = re.search(r"http://maillage.test(/abonnement/confirmer/\S+)", text_of(mailbox.messages[0])).group(1)
     assert "Abonnement confirmé" in client.get(link).text
     mailbox.messages.clear()
 
-    run(paris(second - timedelta(days=1), 8, 59))
-    run(paris(second - timedelta(days=1), 9))  # the day before at 9:00
+    run(paris_at(second - timedelta(days=1), 8, 59))
+    run(paris_at(second - timedelta(days=1), 9))  # the day before at 9:00
     [reminder] = [m for m in mailbox.messages if m["To"] == "yanis@example.fr"]
     assert reminder["Subject"] == "Rappel : Job dating, demain à 14 h 00"
     unsubscribe = re.search(r"Ne plus recevoir ces messages : http://maillage.test(\S+)", text_of(reminder)).group(1)
@@ -360,7 +340,7 @@ def test_a_young_person_subscribes_confirms_gets_reminders_and_unsubscribes_in_o
 
     response = client.get(unsubscribe)
     assert response.status_code == 200 and "Désabonnement effectué" in response.text
-    run(paris(third - timedelta(days=1), 9))
+    run(paris_at(third - timedelta(days=1), 9))
     assert not [m for m in mailbox.messages if m["Subject"].startswith("Rappel") and m["To"] == "yanis@example.fr"
                 and french_day(third).rsplit(" ", 1)[0] in m["Subject"]]
     assert [m["To"] for m in mailbox.messages].count("yanis@example.fr") == 1
@@ -465,7 +445,7 @@ def test_a_subscriber_to_a_quartier_is_told_when_an_occurrence_is_cancelled(app,
     confirm(subscribe("lina@example.fr", "quartier", territory["quartier"].id))
     subscribe("pas-confirme@example.fr", "quartier", territory["quartier"].id)
     db.session.commit()
-    cancel_occurrence(SYSTEM, event, paris(first + timedelta(weeks=1), 14))
+    cancel_occurrence(SYSTEM, event, paris_at(first + timedelta(weeks=1), 14))
     db.session.commit()
     run(datetime.now(UTC))
     to_lina = [m for m in mailbox.messages if m["To"] == "lina@example.fr"]
@@ -579,9 +559,9 @@ def test_a_conflict_opened_is_told_to_both_partners_and_the_coordinator_and_the_
     run(datetime.now(UTC) + timedelta(minutes=1))
     assert len(mailbox) == 0  # each notice once
 
-    run(paris(day - timedelta(days=2), 7, 59))
+    run(paris_at(day - timedelta(days=2), 7, 59))
     assert not [m for m in mailbox.messages if m["To"] == "coordo@example.fr"]
-    run(paris(day - timedelta(days=2), 8))  # 8:00 in Paris
+    run(paris_at(day - timedelta(days=2), 8))  # 8:00 in Paris
     [digest] = [m for m in mailbox.messages if m["To"] == "coordo@example.fr"]
     assert digest["Subject"] == "Chevauchements : 0 nouveau(x), 1 ouvert(s)"
     assert "Lieu ou salle occupé deux fois (bloquant)" in text_of(digest)
@@ -599,10 +579,6 @@ def first_monday() -> date:
     while monday in holidays.France(years=monday.year):
         monday += timedelta(weeks=1)
     return monday
-
-
-def paris(day: date, hour: int, minute: int = 0) -> datetime:
-    return datetime.combine(day, time(hour, minute), PARIS)
 
 
 def test_cancelling_a_whole_series_tells_each_person_once_and_none_of_its_reminders_is_sent(
@@ -642,12 +618,12 @@ def test_cancelling_a_whole_series_tells_each_person_once_and_none_of_its_remind
     data = json.loads(body)
     assert (data["type"], data["change"], data["event"]["id"]) == ("event_cancelled", "cancelled", event.id)
     assert [(d["before"]["starts_at"], d["after"]["is_cancelled"]) for d in data["dates"]] == [
-        (paris(day, 14).isoformat(), True) for day in dates]
+        (paris_at(day, 14).isoformat(), True) for day in dates]
 
     mailbox.messages.clear()
     run(datetime.now(UTC) + timedelta(minutes=1))
     for day in dates:  # every reminder time of every date: the adviser's and the subscriber's
-        for due in (paris(day - timedelta(days=2), 9), paris(day - timedelta(days=1), 9), paris(day, 8)):
+        for due in (paris_at(day - timedelta(days=2), 9), paris_at(day - timedelta(days=1), 9), paris_at(day, 8)):
             run(due - timedelta(minutes=1))
             run(due)
     assert len(mailbox) == 0 and deliveries(kind="reminder") == []
@@ -662,7 +638,7 @@ def test_a_reminder_recorded_before_the_whole_event_is_cancelled_is_not_sent(app
 
     day = first_monday()
     event = create_event(territory["place"], [territory["partner"]], start_date=day, people=[territory["adviser"].id])
-    due = paris(day - timedelta(days=2), 9)
+    due = paris_at(day - timedelta(days=2), 9)
     scan(due)
     db.session.commit()
     update_event(SYSTEM, event, {"status": "cancelled"})
@@ -671,7 +647,7 @@ def test_a_reminder_recorded_before_the_whole_event_is_cancelled_is_not_sent(app
     [reminder] = deliveries(kind="reminder")
     assert reminder.state == "skipped" and "annulée" in reminder.last_error
     assert sorted((m["To"], m["Subject"]) for m in mailbox.messages) == [
-        (to, f"Annulé : Permanence mission locale, {french_datetime(paris(day, 14))}")
+        (to, f"Annulé : Permanence mission locale, {french_datetime(paris_at(day, 14))}")
         for to in ("accueil@bij.example.fr", "awa@ml.example.fr")]
     assert "Voici la date concernée :" in text_of(mailbox.messages[0])
 
@@ -686,7 +662,7 @@ def test_a_new_time_for_the_series_is_one_notice_per_person_and_a_patch_that_mov
     headers, url = token_for(), f"/api/v1/events/{event.id}"
     second = first + timedelta(weeks=1)
     assert client.post(f"{url}/occurrences/cancel", headers=headers, json={
-        "recurrence_start": paris(second, 14).isoformat(), "reason": "Bureau de vote"}).status_code == 200
+        "recurrence_start": paris_at(second, 14).isoformat(), "reason": "Bureau de vote"}).status_code == 200
     run(datetime.now(UTC))
     assert [m["Subject"].split(" :")[0] for m in mailbox.messages] == ["Annulé", "Annulé"]
     mailbox.messages.clear()
@@ -708,7 +684,7 @@ def test_a_new_time_for_the_series_is_one_notice_per_person_and_a_patch_that_mov
         assert f"- {french_date(day)}, 15 h 00–18 h 00, BIJ d'Échirolles (au lieu de 14 h 00–17 h 00)" in text
     assert french_date(second) not in text  # still cancelled: nothing changes for anyone that day
     [cancelled] = [v for v in ics_of(message).vevent_list if hasattr(v, "recurrence_id")]
-    assert cancelled.status.value == "CANCELLED" and cancelled.recurrence_id.value == paris(second, 15)
+    assert cancelled.status.value == "CANCELLED" and cancelled.recurrence_id.value == paris_at(second, 15)
     mailbox.messages.clear()
     run(datetime.now(UTC) + timedelta(minutes=1))
     assert len(mailbox) == 0
@@ -724,7 +700,8 @@ def test_new_weekdays_say_which_dates_go_which_come_and_that_a_cancellation_no_l
                          skip_public_holidays=False)
     headers, url = token_for(), f"/api/v1/events/{event.id}"
     second = first + timedelta(weeks=1)
-    client.post(f"{url}/occurrences/cancel", headers=headers, json={"recurrence_start": paris(second, 14).isoformat()})
+    client.post(f"{url}/occurrences/cancel", headers=headers,
+                json={"recurrence_start": paris_at(second, 14).isoformat()})
     run(datetime.now(UTC))
     mailbox.messages.clear()
 
@@ -785,7 +762,7 @@ def test_deleting_an_event_tells_its_people_and_its_conflicts_close_with_notices
         assert "« Permanence mission locale » et « Atelier du centre social »" in text
         assert "« Atelier du centre social » a été retiré du calendrier." in text
     deleted = by_address["accueil@bij.example.fr"]
-    assert deleted["Subject"] == f"Supprimé : Atelier du centre social, {french_datetime(paris(day, 14))}"
+    assert deleted["Subject"] == f"Supprimé : Atelier du centre social, {french_datetime(paris_at(day, 14))}"
     for message in (deleted, by_address["accueil@cs.example.fr"]):
         text = text_of(message)
         assert "« Atelier du centre social » (atelier) a été retiré du calendrier. Voici la date concernée :" in text
@@ -827,15 +804,15 @@ def test_a_sync_that_retimes_cancels_or_drops_events_tells_their_people_once(
     db.session.commit()
     first = first_monday()
     weekly = "RRULE:FREQ=WEEKLY;BYDAY=MO;COUNT=3"
-    atelier, forum = paris(first + timedelta(days=2), 10), paris(first + timedelta(days=3), 9)
+    atelier, forum = paris_at(first + timedelta(days=2), 10), paris_at(first + timedelta(days=3), 9)
     sync_source(source, Fetched(200, _calendar(
-        _vevent("permanence@ml", "Permanence", paris(first, 14), 3, weekly),
+        _vevent("permanence@ml", "Permanence", paris_at(first, 14), 3, weekly),
         _vevent("atelier@ml", "Atelier CV", atelier, 2), _vevent("forum@ml", "Forum emploi", forum, 4))))
     db.session.commit()
     run(datetime.now(UTC))
     assert len(mailbox) == 0  # new events: nothing to tell yet
 
-    changed = _calendar(_vevent("permanence@ml", "Permanence", paris(first, 15), 3, weekly),
+    changed = _calendar(_vevent("permanence@ml", "Permanence", paris_at(first, 15), 3, weekly),
                         _vevent("atelier@ml", "Atelier CV", atelier, 2, "STATUS:CANCELLED"))
     options = ImportOptions(partner=ml, place=bij, source=f"sync:{source.id}")
     assert preview(SyncActor(ml), parse_ics(changed, options), options).summary()["changed"] == 2

@@ -4,8 +4,10 @@ from __future__ import annotations
 from flask import Blueprint
 
 from web import (
+    accounts,
     attendance,
     auth,
+    case_decisions,  # noqa: F401 (its routes join the coordination blueprint: a case's decisions)
     cases,
     deliveries,
     errors,
@@ -35,6 +37,7 @@ def init_app(app) -> None:
     app.register_blueprint(reports.bp)  # /coordination/couverture, /coordination/bilan
     app.register_blueprint(events.bp)  # /coordination/evenements: the event form, its preview, cancel, duplicate
     app.register_blueprint(deliveries.bp)  # /coordination/envois: what was sent, failed, waits
+    app.register_blueprint(accounts.bp)  # /coordination/comptes: deactivate accounts, revoke API tokens
     app.register_blueprint(legal.bp)  # personal data, legal notice, accessibility statement, favicon
     app.register_blueprint(places_map.bp)  # /carte: the places on a map, and their list beside it
     app.register_blueprint(partners.bp)  # /partenaires: who does what, where

@@ -96,6 +96,11 @@ def logout():
     """Sign out (a POST with the CSRF token)."""
     form = SignOutForm()
     if form.validate_on_submit():
+        if current_user.is_authenticated:
+            # A copy of this cookie (or of any other of this account) stops working now, not
+            # when it would have expired.
+            current_user.end_sessions()
+            db.session.commit()
         logout_user()
         session.clear()
         flash("Vous êtes déconnecté·e.", "success")
@@ -103,10 +108,16 @@ def logout():
 
 
 @login_manager.user_loader
-def _load_user(user_id: str):
-    if not user_id.isdigit():
+def _load_user(session_id: str):
+    """The user of a session: its id and session version (User.get_id) must both match, so a
+    cookie signed before a sign-out, a new password or a deactivation opens nothing."""
+    user_id, _, version = session_id.partition(":")
+    if not (user_id.isdigit() and version.isdigit()):
         return None
-    return db.session.get(User, int(user_id))
+    user = db.session.get(User, int(user_id))
+    if user is None or not user.is_active or user.session_version != int(version):
+        return None
+    return user
 
 
 def _fresh_request_globals():

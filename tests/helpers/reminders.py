@@ -1,11 +1,14 @@
 """Mail for real: an SMTP server (aiosmtpd) the tests start (the `mailbox` fixture, registered
-by conftest), the clock's sending run at an instant, a message's text."""
+by conftest), the clock's sending run at an instant, the deliveries recorded, a message's text;
+the `reminder_territory` fixture (registered by conftest) (a mission locale's adviser at the BIJ)."""
 from __future__ import annotations
 
 from datetime import UTC, datetime
 
 import pytest
+import sqlalchemy as sa
 
+from helpers.actors import SYSTEM
 from helpers.processes import free_port
 
 
@@ -40,3 +43,29 @@ def run(now: str | datetime):
 
 def text_of(message) -> str:
     return message.get_body(("plain",)).get_content()
+
+
+@pytest.fixture
+def reminder_territory(create_partner, create_place, create_quartier):
+    """A mission locale with one adviser, and the BIJ of Villeneuve where she holds permanences."""
+    from models import db
+    from models.operations.partners import create_person
+
+    quartier = create_quartier()
+    partner = create_partner("mission-locale", contact_email="accueil@ml.example.fr")
+    place = create_place("bij-echirolles", name="BIJ d'Échirolles", quartier=quartier.code,
+                         address="2 place de la Convention", city="Échirolles",
+                         contact_email="accueil@bij.example.fr")
+    adviser = create_person(SYSTEM, {"partner": partner.slug, "name": "Awa Diallo", "email": "awa@ml.example.fr"})
+    db.session.commit()
+    return {"partner": partner, "place": place, "adviser": adviser, "quartier": quartier}
+
+
+def deliveries(**where):
+    from models import Delivery, db
+
+    q = sa.select(Delivery).order_by(Delivery.due_at, Delivery.id)
+    for name, value in where.items():
+        q = q.where(getattr(Delivery, name) == value)
+    return list(db.session.scalars(q))
+
