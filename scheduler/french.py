@@ -162,6 +162,16 @@ def partners_only_title(kind_label: str, organisers: list[str]) -> str:
     return f"Réservé aux partenaires : {kind_label.lower()}{by}"
 
 
+def title_for(event, reader_partner_id: int | None) -> str:
+    """An event's title as a reader of that partner may read it (None: a coordinator, a subscriber,
+    anyone of no organising partner): a partners-only event's title only for the people of the
+    partners that organise it, in a feed, a message or its attachment; everyone else reads
+    `partners_only_title` (stated in templates/partials/young_people_rule.html)."""
+    if event.visibility == "public" or reader_partner_id in {p.id for p in event.organisers}:
+        return event.title
+    return partners_only_title(event.kind_label, [p.name for p in event.organisers])
+
+
 PARTNERS_ONLY_DETAIL = "Le détail de ce rendez-vous n'est visible que des structures qui l'organisent."
 
 

@@ -7,6 +7,7 @@ from web import (
     accounts,
     attendance,
     auth,
+    case_decisions,  # noqa: F401 (its routes join the coordination blueprint: a case's decisions)
     cases,
     deliveries,
     errors,
