@@ -81,8 +81,9 @@ ENVIRONMENTS = ("production", "development", "test")
 
 
 def environment(text: str) -> str:
+    """Empty: decided by DATABASE_URL (production_problems)."""
     value = text.strip().lower()
-    if value not in ENVIRONMENTS:
+    if value and value not in ENVIRONMENTS:
         raise ValueError("production, development (make run) ou test est attendu")
     return value
 
@@ -216,9 +217,10 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("DATABASE_URL", "sqlite:///{instance}/maillage.sqlite3", database_url,
             "La base de données : un fichier SQLite, ou postgresql://… en production.",
             key="SQLALCHEMY_DATABASE_URI", secret=True),
-    Setting("MAILLAGE_ENV", "production", environment,
+    Setting("MAILLAGE_ENV", "", environment,
             "production : refuse de démarrer sans vraie SECRET_KEY ; development (make run) et test "
-            "acceptent la clé de développement, et le disent."),
+            "acceptent la clé de développement, et le disent ; vide : production dès que DATABASE_URL "
+            "est donnée."),
     Setting("SECRET_KEY", DEV_SECRET_KEY, secret_key,
             "Signe les sessions, les formulaires et les liens d'abonnement ; obligatoire en production "
             f"(au moins {MIN_SECRET_KEY_LENGTH} caractères aléatoires).",
@@ -377,9 +379,14 @@ def from_environ(instance_path: str | Path = INSTANCE, given=(), environ=None) -
 
 def development_mode(config: dict, environ, given=()) -> bool:
     """make run (MAILLAGE_ENV=development), the tests (MAILLAGE_ENV=test, or an app made with
-    TESTING), or Flask's debug mode; anything else is production."""
-    return (config.get("MAILLAGE_ENV") in ("development", "test") or bool(dict(given).get("TESTING"))
-            or environ.get("FLASK_DEBUG", "").strip().lower() in ("1", "true", "yes", "on"))
+    TESTING), Flask's debug mode, or no MAILLAGE_ENV and no DATABASE_URL (the SQLite file of a
+    checkout: `flask db heads` on a development machine); anything else is production."""
+    declared = config.get("MAILLAGE_ENV")
+    if declared == "production":
+        return False
+    return (declared in ("development", "test") or bool(dict(given).get("TESTING"))
+            or environ.get("FLASK_DEBUG", "").strip().lower() in ("1", "true", "yes", "on")
+            or (not declared and "DATABASE_URL" not in environ and "SQLALCHEMY_DATABASE_URI" not in given))
 
 
 def production_problems(config: dict, environ, given=()) -> list[str]:

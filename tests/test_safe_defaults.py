@@ -21,9 +21,11 @@ ROOT = Path(__file__).resolve().parent.parent
 REAL_KEY = "k" * 43
 
 
-def start(tmp_path, **env) -> subprocess.CompletedProcess:
+def start(tmp_path, database=True, **env) -> subprocess.CompletedProcess:
     """`import app` (what gunicorn and the flask CLI do) with only these settings."""
-    environ = {"PATH": os.environ["PATH"], "DATABASE_URL": f"sqlite:///{tmp_path / 'm.sqlite3'}", **env}
+    environ = {"PATH": os.environ["PATH"], **env}
+    if database:
+        environ["DATABASE_URL"] = f"sqlite:///{tmp_path / 'm.sqlite3'}"
     return subprocess.run([sys.executable, "-c", "import app; print('démarré')"], cwd=ROOT, env=environ,
                           capture_output=True, text=True, timeout=120)
 
@@ -47,6 +49,14 @@ def test_the_development_key_serves_make_run_and_tests_and_says_so(tmp_path, mar
     result = start(tmp_path, **marker)
     assert result.returncode == 0 and "démarré" in result.stdout, result.stderr
     assert "clé de développement" in result.stderr and "jamais en production" in result.stderr
+
+
+def test_a_checkout_without_database_url_is_development_unless_told_production(tmp_path):
+    """`flask db heads` on a development machine (the SQLite file of the checkout) still works."""
+    result = start(tmp_path, database=False)
+    assert result.returncode == 0 and "clé de développement" in result.stderr, result.stderr
+    result = start(tmp_path, database=False, MAILLAGE_ENV="production")
+    assert result.returncode != 0 and result.stderr.startswith("SECRET_KEY : en production"), result.stderr
 
 
 def test_production_starts_with_a_real_key_without_a_word(tmp_path):

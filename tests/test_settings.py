@@ -79,7 +79,7 @@ def test_each_setting_is_read_from_the_environment_typed(clean_environ, tmp_path
     assert (config["DEFAULT_TIMEZONE"], config["TRUSTED_PROXIES"], config["ALLOW_PRIVATE_URLS"]) == (
         "America/Cayenne", 0, True)
     assert config["RATELIMIT_STORAGE_URI"] == "redis://127.0.0.1:6379"
-    assert config["MAILLAGE_ENV"] == "production"
+    assert config["MAILLAGE_ENV"] == "production"  # lower case
     assert config["RATELIMITS"] == {"auth.login": "5/minute", "auth.login/account": "6 per hour",
                                     "feeds": "1 per second", "occurrences": "2 per hour",
                                     "feeds_pages.private_links": "3 per day",
