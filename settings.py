@@ -246,6 +246,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("REMINDER_GRACE_MINUTES", "180", whole_number("un nombre entier de minutes (0 ou plus) est attendu"),
             "Après un arrêt de l'horloge, ce qui est échu depuis moins de ces minutes part en retard ; "
             "le reste est noté comme manqué."),
+    Setting("SEPARATE_SENDERS", "0", boolean,
+            "1 : les courriels et webhooks dus partent des processus « python -m scheduler send » "
+            "(Procfile sender:), l'horloge ne fait plus que relever ce qui est dû."),
     Setting("SCREEN_REFRESH_SECONDS", "300", whole_number("un nombre entier de secondes (au moins 10) est attendu", 10),
             "Toutes les combien de secondes l'écran du hall (/ecran/…) recharge son programme."),
     Setting("IMPORT_MAX_MB", "20", megabytes,

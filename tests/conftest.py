@@ -282,6 +282,9 @@ class _System:
     def can_edit_partner(self, partner):
         return True
 
+    def may_name_partner(self, partner):
+        return True
+
     def can_edit_quartier(self, quartier):
         return True
 

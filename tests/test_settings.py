@@ -57,7 +57,8 @@ def test_each_setting_is_read_from_the_environment_typed(clean_environ, tmp_path
            "RATELIMIT_TOKENS": "3 per day", "RATELIMIT_SUBSCRIPTIONS": "4 per hour",
            "PROMETHEUS_MULTIPROC_DIR": str(tmp_path), "CONFLICT_HORIZON_DAYS": "30",
            "CONFLICT_NON_COMPETING_KINDS": "", "NOTICE_HORIZON_DAYS": "7", "REMINDER_GRACE_MINUTES": "0",
-           "SCREEN_REFRESH_SECONDS": "60", "IMPORT_MAX_MB": "5", "IMPORT_INLINE_MAX_EVENTS": "10",
+           "SEPARATE_SENDERS": "1", "SCREEN_REFRESH_SECONDS": "60", "IMPORT_MAX_MB": "5",
+           "IMPORT_INLINE_MAX_EVENTS": "10",
            "IMPORT_API_INLINE_MAX_EVENTS": "20", "MAILBOX_DIR": str(tmp_path / "mail"),
            "CLOCK_HEARTBEAT_SECONDS": "0.5", "CLOCK_LOCK_TTL_SECONDS": "2",
            "LEGAL_PUBLISHER": "Ville d'Échirolles, 1 place des Cinq-Fontaines", "LEGAL_DIRECTOR": "Mme la maire",
@@ -80,7 +81,8 @@ def test_each_setting_is_read_from_the_environment_typed(clean_environ, tmp_path
     assert config["PROMETHEUS_MULTIPROC_DIR"] == str(tmp_path)
     assert (config["CONFLICT_HORIZON_DAYS"], config["CONFLICT_NON_COMPETING_KINDS"], config["NOTICE_HORIZON_DAYS"]) == (
         30, (), 7)
-    assert (config["REMINDER_GRACE_MINUTES"], config["SCREEN_REFRESH_SECONDS"]) == (0, 60)
+    assert (config["REMINDER_GRACE_MINUTES"], config["SEPARATE_SENDERS"], config["SCREEN_REFRESH_SECONDS"]) == (
+        0, True, 60)
     assert config["API_TOKEN_DAYS"] == 30
     assert config["IMPORT_MAX_CONTENT_LENGTH"] == 5 * 1024 * 1024 and config["MAX_CONTENT_LENGTH"] == 1024 * 1024
     assert (config["IMPORT_INLINE_MAX_EVENTS"], config["IMPORT_API_INLINE_MAX_EVENTS"]) == (10, 20)
@@ -212,7 +214,7 @@ BAD_VALUES = [
     ("BASE_URL", "agenda.example.fr"), ("BASE_URL", "https://agenda.example.fr/?x=1"),
     ("DEFAULT_TIMEZONE", "Europe/Pariss"), ("DEFAULT_TIMEZONE", ""),
     ("TRUSTED_PROXIES", "-1"), ("TRUSTED_PROXIES", "un"),
-    ("ALLOW_PRIVATE_URLS", "peut-être"),
+    ("ALLOW_PRIVATE_URLS", "peut-être"), ("SEPARATE_SENDERS", "2"),
     ("RATELIMIT_STORAGE_URI", "127.0.0.1:6379"), ("RATELIMIT_STORAGE_URI", "postgresql://db/maillage"),
     ("RATELIMIT_LOGIN", "ten per minute"), ("RATELIMIT_FEEDS", "300"), ("RATELIMIT_OCCURRENCES", ""),
     ("RATELIMIT_TOKENS", "30 per fortnight"), ("RATELIMIT_SUBSCRIPTIONS", "beaucoup"),

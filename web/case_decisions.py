@@ -84,5 +84,5 @@ def resolve_case(case_id: int):
         flash(f"Chevauchement résolu ({what}) : il quitte la liste des chevauchements ouverts.", "success")
         return back_to_dashboard()
     flash(f"C'est enregistré ({what}) ; le chevauchement reste ouvert pour {case.open_count} "
-          f"date{'s' if case.open_count != 1 else ''}.", "info")
+          f"date{'s' if case.open_count > 1 else ''}.", "info")
     return back_to_case(case_id)

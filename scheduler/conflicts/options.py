@@ -179,7 +179,7 @@ def free_slots(event: Event, occurrence: Occurrence, keep_clear_of: Sequence[Occ
                 if not o.is_cancelled and o.recurrence_id != occurrence.recurrence_id}
     ctx = _context(set(occurrence.person_ids))
     opening, closing, open_days = usual_hours(occurrence.place_id)
-    found: list[Slot] = []
+    by_day: list[list[Slot]] = []  # each day's free slots, nearest to its hour first
     for candidate_day in _days_nearest(day):
         if candidate_day in own_days or candidate_day.weekday() not in open_days | {day.weekday()}:
             continue
@@ -193,6 +193,7 @@ def free_slots(event: Event, occurrence: Occurrence, keep_clear_of: Sequence[Occ
         # Nearest to the hour it has (on its own day as on the others).
         hour = datetime.combine(candidate_day, occurrence.start.time(), zone).timestamp()
         starts.sort(key=lambda s: abs(s.timestamp() - hour))
+        free: list[Slot] = []
         for s in starts:
             begin = int(s.timestamp())
             if begin == occurrence.starts_at or s < now:
@@ -201,8 +202,15 @@ def free_slots(event: Event, occurrence: Occurrence, keep_clear_of: Sequence[Occ
             if any(candidate.starts_at < o.ends_at and o.starts_at < candidate.ends_at for o in keep_clear_of):
                 continue
             if _hard_clash(candidate, others, ctx) is None:
-                found.append(Slot(s, s + timedelta(seconds=length)))
-                break  # one slot a day: three days to choose from rather than three hours of one
-        if len(found) >= limit:
+                free.append(Slot(s, s + timedelta(seconds=length)))
+                if len(free) == limit:
+                    break
+        by_day.append(free)
+        if sum(1 for f in by_day if f) >= limit:
             break
-    return found
+    # One slot a day first (three days to choose from rather than three hours of one), then the
+    # next hours of the nearest days when the place opens on few days.
+    found: list[Slot] = []
+    for rank in range(limit):
+        found += [f[rank] for f in by_day if len(f) > rank]
+    return found[:limit]
