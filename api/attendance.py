@@ -1,8 +1,6 @@
 """People received at an occurrence: a count, optionally split by age band, never names."""
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import fields
@@ -11,9 +9,8 @@ from api.auth import require_api_user
 from api.schemas import BaseSchema
 from models import db
 from models.attendance import AGE_BANDS
-from models.errors import NotFound
 from models.operations.events import event_by_id
-from scheduler.reports.attendance import record_attendance
+from scheduler.reports.attendance import iso_z, record_attendance, recurrence_instant
 
 blp = Blueprint("attendance", __name__, url_prefix="/api/v1", description="Personnes reçues")
 
@@ -27,19 +24,7 @@ class AttendanceSchema(BaseSchema):
     updated_at = fields.DateTime(dump_only=True)
 
     def _recurrence_id(self, attendance) -> str:
-        return attendance.recurrence_start.astimezone(UTC).isoformat().replace("+00:00", "Z")
-
-
-def recurrence_instant(text: str) -> datetime:
-    """The occurrence's identity in the path, as the occurrences give it (2027-05-03T12:00:00Z)."""
-    try:
-        instant = datetime.fromisoformat(text)
-    except ValueError:
-        raise NotFound("Identifiant d'occurrence attendu : l'instant UTC de l'occurrence "
-                       "(recurrence_id des occurrences, par exemple 2027-05-03T12:00:00Z).") from None
-    if instant.tzinfo is None:
-        raise NotFound("Identifiant d'occurrence sans décalage horaire : ajoutez Z (UTC).")
-    return instant
+        return iso_z(attendance.recurrence_start)
 
 
 @blp.route("/events/<int:event_id>/occurrences/<recurrence_id>/attendance")

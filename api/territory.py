@@ -10,6 +10,7 @@ from marshmallow import fields, validate
 from api.auth import require_api_user
 from api.schemas import SLUG, BaseSchema, SelectPage, entries, length, reference
 from models import Place, Quartier, db
+from models.errors import FIELD_MESSAGES
 from models.operations import territory as ops
 from scheduler.conflicts.check import PLACE_FIELDS_IN_DETECTION, check_events_sharing, detection_facts
 
@@ -33,7 +34,7 @@ class PlaceSchema(BaseSchema):
     host_partner = fields.Function(lambda p: p.host_partner.slug if p.host_partner else None,
                                    deserialize=reference, allow_none=True)
     address = fields.String(allow_none=True, validate=length(300))
-    postcode = fields.String(allow_none=True, validate=validate.Regexp(r"^\d{5}$", error="Code postal à 5 chiffres."))
+    postcode = fields.String(allow_none=True, validate=validate.Regexp(r"^\d{5}$", error=FIELD_MESSAGES["postcode"]))
     city = fields.String(allow_none=True, validate=length(120))
     department = fields.String(allow_none=True, validate=validate.Regexp(
         r"^(\d{2}|2A|2B|97\d)$", error="Numéro de département (exemple : 38, 974)."))

@@ -1,10 +1,12 @@
 """The demo territory: the seed's territories and each of its twelve scheduling patterns, dated
-from the current week on, with a few overlaps between partners for the coordinators to find.
+from the current week on, with a few overlaps between partners for the coordinators to find; the
+main series began six months ago, with people received noted and a few sessions cancelled.
 
 Idempotent: everything has a fixed key (slug, QPV code, event UID); what exists is left as is.
 """
 from __future__ import annotations
 
+import random
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -14,6 +16,7 @@ from models import Event, Partner, Person, Place, Quartier, db
 from models.operations.partners import create_partner, create_person
 from models.operations.territory import create_place, create_quartier
 from models.operations.users import get_or_create_user
+from scheduler.reports.attendance import record_attendance
 from scheduler.time.recurrence import expand, rule_of
 from scheduler.writes import cancel_occurrence, create_event, move_occurrence
 
@@ -107,6 +110,9 @@ PLACES = [
 ]
 
 
+HISTORY_WEEKS = 26  # the main series began six months ago: their past fills the reports
+
+
 def _monday(today: date) -> date:
     return today - timedelta(days=today.weekday())
 
@@ -116,41 +122,42 @@ def events_of_the_demo(monday: date) -> list[dict]:
     def day(weekday: int, weeks: int = 0) -> date:
         return monday + timedelta(days=7 * weeks + weekday)
 
+    back = -HISTORY_WEEKS  # the main series began six months ago
     weekly = lambda *days, **kw: {"frequency": "weekly", "weekdays": list(days), **kw}  # noqa: E731
     youth = {"age_min": 16, "age_max": 25}
     return [
         # Échirolles, action 1: street work every Wednesday afternoon, educator + ML adviser.
         dict(key="aller-vers-villeneuve", kind="aller_vers", title="Travail de rue avec la mission locale",
              place="espace-public-villeneuve", organisers=["prevention-specialisee-codase", "mission-locale-sud-isere"],
-             people=["lucas", "karima"], start_date=day(2), start=time(14), minutes=180, **weekly(2), **youth,
+             people=["lucas", "karima"], start_date=day(2, back), start=time(14), minutes=180, **weekly(2), **youth,
              description="Un éducateur et une conseillère de la mission locale vont à la rencontre des jeunes "
                          "du quartier."),
         # Échirolles, action 1: ML permanence at the BIJ every Monday afternoon for a few months.
         dict(key="permanence-ml-bij", kind="permanence", title="Permanence de la mission locale au BIJ",
              place="bij-echirolles", organisers=["mission-locale-sud-isere"], people=["karima"],
-             start_date=day(0), start=time(14), minutes=180, walk_in=True, **youth,
+             start_date=day(0, back), start=time(14), minutes=180, walk_in=True, **youth,
              **weekly(0, until=day(0, 16)), description="Sans rendez-vous : CV, recherche d'emploi, formation."),
         # A youth structure's own workshop, which pauses during the school holidays (zone A: Grenoble).
         dict(key="atelier-bij-jeunes", kind="atelier", title="Atelier jobs d'été et orientation du BIJ",
-             place="bij-echirolles", organisers=["bij-echirolles"], start_date=day(2), start=time(9, 30),
+             place="bij-echirolles", organisers=["bij-echirolles"], start_date=day(2, back), start=time(9, 30),
              minutes=150, walk_in=True, pause_school_holidays=True, **weekly(2), **youth,
              description="CV, jobs d'été, BAFA, orientation ; pas d'atelier pendant les vacances scolaires."),
         # Échirolles Villeneuve, action 2: one Thursday afternoon a month, three stages.
         dict(key="villeneuve-tour-de-table", kind="coordination", title="Tour de table des partenaires",
              place="centre-social-village-2", room="Salle polyvalente", visibility="partners",
              organisers=["centre-social-village-2", "mission-locale-sud-isere", "france-travail-echirolles"],
-             start_date=day(3), start=time(13, 30), minutes=60,
+             start_date=day(3, back), start=time(13, 30), minutes=60,
              frequency="monthly", month_week=2, weekdays=[3]),
         dict(key="villeneuve-permanence-partenaires", kind="permanence",
              title="Permanence de tous les partenaires", place="centre-social-village-2", room="Salle polyvalente",
              organisers=["centre-social-village-2", "mission-locale-sud-isere", "france-travail-echirolles",
                          "bij-echirolles", "prevention-specialisee-codase"],
-             people=["karima"], start_date=day(3), start=time(14, 30), minutes=120, walk_in=True,
+             people=["karima"], start_date=day(3, back), start=time(14, 30), minutes=120, walk_in=True,
              frequency="monthly", month_week=2, weekdays=[3], **youth),
         dict(key="villeneuve-debriefing", kind="coordination", title="Débriefing des partenaires",
              place="centre-social-village-2", room="Salle polyvalente", visibility="partners",
              organisers=["centre-social-village-2", "mission-locale-sud-isere", "france-travail-echirolles"],
-             start_date=day(3), start=time(16, 30), minutes=30,
+             start_date=day(3, back), start=time(16, 30), minutes=30,
              frequency="monthly", month_week=2, weekdays=[3]),
         # Rennes Maurepas, action 3: the Groupe solidarité emploi every six weeks.
         dict(key="gse-maurepas", kind="coordination", title="Groupe solidarité emploi (GSE) – formation élargie",
@@ -162,7 +169,7 @@ def events_of_the_demo(monday: date) -> list[dict]:
              place="centre-social-maurepas", room="Grande salle",
              organisers=["meif-rennes", "mission-locale-rennes", "france-travail-rennes-nord", "cap-emploi-35",
                          "plie-rennes"],
-             start_date=day(0), start=time(9, 30), minutes=150, walk_in=True, **weekly(0),
+             start_date=day(0, back), start=time(9, 30), minutes=150, walk_in=True, **weekly(0),
              description="Offres d'emploi, ateliers et rencontres avec les conseillers, sans rendez-vous."),
         # Overlap (place): the régie books the same room on Monday mornings.
         dict(key="atelier-numerique-regie", kind="atelier", title="Atelier numérique de la régie",
@@ -171,17 +178,17 @@ def events_of_the_demo(monday: date) -> list[dict]:
         # Saint-Denis, action 6: once a week, a permanence in two host structures in turn.
         dict(key="permanence-ml-pimms", kind="permanence", title="Permanence de la mission locale au PIMMS",
              place="pimms-saint-denis", organisers=["mission-locale-saint-denis", "pimms-saint-denis"],
-             people=["sophie"], start_date=day(3), start=time(9, 30), minutes=180, walk_in=True, **youth,
+             people=["sophie"], start_date=day(3, back), start=time(9, 30), minutes=180, walk_in=True, **youth,
              **weekly(3, interval=2)),
         dict(key="permanence-ml-cosmonautes", kind="permanence",
              title="Permanence de la mission locale aux Cosmonautes", place="centre-social-cosmonautes",
              room="Salle 1", organisers=["mission-locale-saint-denis", "centre-social-cosmonautes"],
-             people=["sophie"], start_date=day(3, 1), start=time(9, 30), minutes=180, walk_in=True, **youth,
+             people=["sophie"], start_date=day(3, back + 1), start=time(9, 30), minutes=180, walk_in=True, **youth,
              **weekly(3, interval=2)),
         # Club Ambition réussite, action 4: one group session a week, open entry.
         dict(key="club-ambition-reussite", kind="atelier", title="Club Ambition réussite",
              place="centre-social-cosmonautes", room="Salle 1", organisers=["france-travail-saint-denis"],
-             start_date=day(4), start=time(10), minutes=120, walk_in=True, age_min=18, age_max=30,
+             start_date=day(4, back), start=time(10), minutes=120, walk_in=True, age_min=18, age_max=30,
              audience_tags=["jeunes diplômés"], **weekly(4),
              description="Session collective hebdomadaire, entrée permanente."),
         # Nîmes, pratique 5: twice a year, the neighbourhood job forum.
@@ -207,7 +214,7 @@ def events_of_the_demo(monday: date) -> list[dict]:
              audience_tags=["sans diplôme"], **weekly(1, interval=2, count=3)),
         # Marseille, pratique 3: CV workshop two afternoons a week.
         dict(key="atelier-cv-gavotte", kind="atelier", title="Atelier CV", place="espace-insertion-gavotte",
-             room="Salle informatique", organisers=["espace-insertion-gavotte"], start_date=day(1),
+             room="Salle informatique", organisers=["espace-insertion-gavotte"], start_date=day(1, back),
              start=time(14), minutes=150, walk_in=True, **weekly(1, 3)),
         # Gironde, action 7: an interpreter booked by several agencies — here twice at once (staff).
         dict(key="entretiens-interprete-ft", kind="permanence", title="Entretiens avec interprète (arabe, dari)",
@@ -220,7 +227,7 @@ def events_of_the_demo(monday: date) -> list[dict]:
              **weekly(1, interval=2)),
         # Overseas: a weekly permanence in La Réunion, on its own clock.
         dict(key="permanence-chaudron", kind="permanence", title="Permanence de la mission locale au Chaudron",
-             place="case-chaudron", organisers=["mission-locale-nord-reunion"], start_date=day(1),
+             place="case-chaudron", organisers=["mission-locale-nord-reunion"], start_date=day(1, back),
              start=time(8, 30), minutes=210, walk_in=True, **youth, **weekly(1)),
     ] + [
         # Parrainage FJT, pratique 17: a sponsor follows at most three young people at once,
@@ -233,11 +240,11 @@ def events_of_the_demo(monday: date) -> list[dict]:
     ]
 
 
-def _demo_exceptions(actor, key: str, event: Event) -> None:
-    """A cancelled and a moved occurrence, so that every screen shows both cases."""
+def _demo_exceptions(actor, key: str, event: Event, monday: date) -> None:
+    """A cancelled and a moved occurrence in the coming weeks, so that every screen shows both cases."""
     if key not in ("lundis-emploi-maurepas", "permanence-ml-bij"):
         return
-    start = datetime.combine(event.start_date, time(), ZoneInfo(event.timezone))
+    start = datetime.combine(monday, time(), ZoneInfo(event.timezone))
     occurrences = [o for o in expand([rule_of(event)], start, start + timedelta(days=35)) if not o.is_cancelled]
     if key == "lundis-emploi-maurepas":
         cancel_occurrence(actor, event, occurrences[2].recurrence_start,
@@ -246,6 +253,42 @@ def _demo_exceptions(actor, key: str, event: Event) -> None:
         target = occurrences[1]
         move_occurrence(actor, event, target.recurrence_start,
                         starts_at=target.start + timedelta(days=1), reason="Lundi : réunion d'équipe.")
+
+
+# The past of the demo: a few sessions cancelled (the nth past occurrence of these series), people
+# received noted for most of the others, so that coverage, the review and the people received
+# pages show something on `make run`.
+PAST_CANCELLATIONS = {
+    "permanence-ml-bij": (5, "Conseillère en formation."),
+    "lundis-emploi-maurepas": (9, "Grève des transports : salle fermée."),
+    "club-ambition-reussite": (3, "Salle indisponible (travaux)."),
+    "atelier-cv-gavotte": (20, "Animatrice absente."),
+}
+PEOPLE_RECEIVED = {"permanence": (3, 14), "lundi_emploi": (12, 35), "atelier": (4, 12), "aller_vers": (6, 20),
+                   "forum": (60, 140), "job_dating": (10, 30), "info_collective": (5, 15)}
+
+
+def _demo_history(actor, key: str, event: Event, today: date) -> None:
+    """Cancellations and people received for the occurrences before `today` (none noted for
+    about one in six: the review says which sessions were counted)."""
+    zone = ZoneInfo(event.timezone)
+    start = datetime.combine(event.start_date, time(), zone)
+    now = datetime.combine(today, time(), zone)
+    if start >= now or event.kind not in PEOPLE_RECEIVED:
+        return
+    past = [o for o in expand([rule_of(event)], start, now) if not o.is_cancelled and o.ends_at <= now.timestamp()]
+    cancelled = PAST_CANCELLATIONS.get(key)
+    if cancelled is not None and cancelled[0] < len(past):
+        cancel_occurrence(actor, event, past[cancelled[0]].recurrence_start, cancelled[1])
+    rng = random.Random(key)  # the same figures at every load
+    low, high = PEOPLE_RECEIVED[event.kind]
+    youth = event.age_min is not None and event.age_max is not None and event.age_max <= 25
+    for i, occurrence in enumerate(past):
+        if (cancelled is not None and i == cancelled[0]) or rng.random() < 1 / 6:
+            continue
+        total = rng.randint(low, high)
+        bands = {"16_25": total - rng.randint(0, 2)} if youth and total > 2 else None
+        record_attendance(actor, event, occurrence.recurrence_start, total, bands, now=now)
 
 
 def load_demo(today: date | None = None) -> str:
@@ -292,7 +335,9 @@ def load_demo(today: date | None = None) -> str:
         event.uid = uid
         created += 1
         db.session.flush()
-        _demo_exceptions(coordinator, uid[len("demo-"):-len("@maillage")], event)
+        key = uid[len("demo-"):-len("@maillage")]
+        _demo_exceptions(coordinator, key, event, _monday(today))
+        _demo_history(coordinator, key, event, today)
     db.session.flush()
     return (f"Territoire de démonstration prêt : {len(QUARTIERS)} quartiers, {len(PARTNERS)} partenaires, "
             f"{len(PLACES)} lieux ; {created} série(s) ajoutée(s).\n"

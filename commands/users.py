@@ -10,7 +10,7 @@ from flask.cli import AppGroup
 from models import db
 from models.errors import DomainError
 from models.operations.partners import partner_by_slug
-from models.operations.users import get_or_create_user
+from models.operations.users import deactivate_user, get_or_create_user, reactivate_user, user_by_email
 from models.users import User
 
 users_cli = AppGroup("users", help="Comptes des coordinateur·rices et contributeur·rices.")
@@ -40,3 +40,29 @@ def set_password(email, from_stdin, role, partner_slug):
         raise click.ClickException(error.message) from None
     db.session.commit()
     click.echo(f"Mot de passe enregistré pour {user.email}.")
+
+
+@users_cli.command("deactivate")
+@click.argument("email")
+def deactivate(email):
+    """Désactive un compte : plus de connexion, ses sessions ouvertes et ses jetons d'API cessent aussitôt."""
+    try:
+        user = user_by_email(email)
+    except DomainError as error:
+        raise click.ClickException(error.message) from None
+    revoked = deactivate_user(user)
+    db.session.commit()
+    click.echo(f"Compte {user.email} désactivé ; {revoked} jeton(s) d'API révoqué(s).")
+
+
+@users_cli.command("reactivate")
+@click.argument("email")
+def reactivate(email):
+    """Réactive un compte désactivé (ses anciens jetons restent révoqués)."""
+    try:
+        user = user_by_email(email)
+    except DomainError as error:
+        raise click.ClickException(error.message) from None
+    reactivate_user(user)
+    db.session.commit()
+    click.echo(f"Compte {user.email} réactivé.")

@@ -32,6 +32,7 @@ KINDS = {
     "conflict_digest": "Chevauchements : les changements du moment",
     "notice_digest": "Les avis d'un même passage, en un seul message",
     "subscription_confirm": "Confirmation d'abonnement",
+    "attendance_request": "Question du lendemain : personnes reçues",
 }
 CHANNELS = {"email": "Courriel", "webhook": "Webhook"}
 

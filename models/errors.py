@@ -21,6 +21,7 @@ FIELD_MESSAGES = {
     "range": "Valeur entre {min} et {max} attendue.",
     "end_before_start": "La fin est avant le début.",
     "no_weekday": "Choisissez au moins un jour de la semaine.",
+    "postcode": "Code postal à 5 chiffres.",
 }
 
 

@@ -142,11 +142,15 @@ def _month_days(days: list[int]) -> str:
     return _and_list(said)
 
 
+# From ten months on, an end date without its year could be read as before the start.
+YEARS_SAID_FROM_DAYS = 300
+
+
 def rule_phrase(event) -> str:
     """A series' rule as a person says it: "tous les lundis de 14 h à 17 h, du 7 décembre au
     29 mars, hors jours fériés". `event` is an Event, saved or not (the form's preview phrases
-    what is being typed). Years are said only when the series spans a year or more, or for a
-    single date."""
+    what is being typed). Years are said only when the series spans most of a year or more
+    ("du 7 décembre au 6 décembre" would read backwards), or for a single date."""
     hours = _hours(event.start_time, event.duration_minutes, bool(getattr(event, "all_day", False)))
     added = [date.fromisoformat(d) for d in getattr(event, "extra_dates", None) or []]
     also = f", et le {_and_list([_day_month(d, True) for d in added])}" if added else ""
@@ -154,7 +158,7 @@ def rule_phrase(event) -> str:
         return f"le {french_date(event.start_date)} {hours}{also}"
     parts = [f"{_how_often(event)} {hours}"]
     until, count = event.until, event.count
-    with_year = until is not None and (until - event.start_date).days >= 365
+    with_year = until is not None and (until - event.start_date).days >= YEARS_SAID_FROM_DAYS
     start = _day_month(event.start_date, with_year)
     if until is not None:
         parts.append(f"du {start} au {_day_month(until, with_year)}")
@@ -177,6 +181,16 @@ def partners_only_title(kind_label: str, organisers: list[str]) -> str:
     its organisers."""
     by = f" — {', '.join(organisers)}" if organisers else ""
     return f"Réservé aux partenaires : {kind_label.lower()}{by}"
+
+
+def title_for(event, reader_partner_id: int | None) -> str:
+    """An event's title as a reader of that partner may read it (None: a coordinator, a subscriber,
+    anyone of no organising partner): a partners-only event's title only for the people of the
+    partners that organise it, in a feed, a message or its attachment; everyone else reads
+    `partners_only_title` (stated in templates/partials/young_people_rule.html)."""
+    if event.visibility == "public" or reader_partner_id in {p.id for p in event.organisers}:
+        return event.title
+    return partners_only_title(event.kind_label, [p.name for p in event.organisers])
 
 
 PARTNERS_ONLY_DETAIL = "Le détail de ce rendez-vous n'est visible que des structures qui l'organisent."

@@ -377,8 +377,20 @@ PAGES = {
         world, event_id=str(world["event_id"]), scope="serie"), OWN_EVENT),
     "cancel a date from the page": ("POST", "/coordination/evenements/{event}/annuler", lambda world: {
         "action": "cancel", "occurrence": MONDAY[:10], "reason": "Formation"}, OWN_EVENT),
+    # A place added from the form: an editor's is hosted by their partner; a coordinator's must
+    # be in their territory.
+    "add a place from the event form": ("POST", "/coordination/evenements/nouveau", lambda world: _form(
+        world, action="add_place", new_place_name="Maison des habitants Anatole France", new_place_city="Grenoble",
+        new_place_postcode="38100", new_place_quartier="QP038014"), {"editor_own", "editor_other", *HERE}),
     "duplicate an event": ("GET", "/coordination/evenements/{event}/dupliquer", None, {
         "editor_own", "editor_other", *COORDINATORS}),
+    # People received (web/attendance.py): the list shows each one what they may count.
+    "list the sessions to count": ("GET", "/coordination/personnes-recues", None, {
+        "editor_own", "editor_other", *COORDINATORS}),
+    "open the people received form": ("GET", "/coordination/personnes-recues/{past}/{past_occurrence}", None,
+                                      OWN_EVENT),
+    "record people received from the page": ("POST", "/coordination/personnes-recues/{past}/{past_occurrence}",
+                                             lambda world: {"total": "7", "band_16_25": "5"}, OWN_EVENT),
 }
 
 

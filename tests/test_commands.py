@@ -84,3 +84,34 @@ def test_the_migrations_build_exactly_the_models(app):
     with db.engine.connect() as conn:
         diff = compare_metadata(MigrationContext.configure(conn), db.metadata)
     assert diff == []
+
+
+def test_the_demo_has_six_months_of_history_with_people_received_and_a_few_cancellations(app, client):
+    from datetime import datetime, time
+    from zoneinfo import ZoneInfo
+
+    from commands.demo import load_demo
+    from models import Attendance
+    from scheduler.reports.coverage import Territory, territory_quartiers
+    from scheduler.reports.review import review
+
+    paris = ZoneInfo("Europe/Paris")
+    load_demo(date(2027, 3, 1))
+    db.session.commit()
+    start, end = datetime(2026, 9, 1, tzinfo=paris), datetime.combine(date(2027, 3, 1), time(), paris)
+    report = review(start, end, Territory(territory_quartiers(), national=True), now=end)
+    t = report.total
+    # Six months of the weekly series: hundreds of sessions held, most of them counted.
+    assert t.held > 200 and t.people > 0 and 0.7 < t.counted / t.held < 0.95, (t.held, t.counted)
+    assert t.cancelled >= 4 and "Grève des transports : salle fermée." in t.reasons
+    assert t.to_come == 0
+    by_title = {s.title: s.tally for s in report.series}
+    assert by_title["Travail de rue avec la mission locale"].people > 0
+    assert "Tour de table des partenaires" not in by_title or by_title["Tour de table des partenaires"].counted == 0
+    # Counts only for what has happened, youth sessions split by age band within their total.
+    for a in db.session.scalars(sa.select(Attendance)):
+        assert a.recurrence_start < end and sum((a.by_age_band or {}).values()) <= a.total
+    # The same figures at every load.
+    noted = db.session.scalar(sa.select(sa.func.sum(Attendance.total)))
+    again = app.test_cli_runner().invoke(args=["demo", "load"])
+    assert again.exit_code == 0 and db.session.scalar(sa.select(sa.func.sum(Attendance.total))) == noted

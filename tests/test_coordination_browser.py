@@ -109,3 +109,116 @@ def test_signing_out_in_the_browser_ends_the_session(live_server, page, demo):
     page.wait_for_url(live_server + "/coordination/connexion")
     page.goto(live_server + "/coordination/")
     assert "/coordination/connexion" in page.url
+
+
+@pytest.mark.parametrize("width", [390, 1280])
+def test_people_received_are_noted_with_the_keyboard_on_a_phone_and_a_desk(live_server, page, demo, width):
+    """The demo's last four weeks in the list; the form of the latest session, typed and sent with
+    the keyboard; both pages fit the width and axe finds nothing serious."""
+    page.set_viewport_size({"width": width, "height": 900})
+    _sign_in(page, live_server, *demo)
+    page.goto(live_server + "/coordination/personnes-recues?quartier=QP038014")
+    assert page.locator("main table tbody tr").count() > 0
+    assert serious_violations(page) == [], "liste"
+    assert page.evaluate("document.documentElement.scrollWidth") <= width
+    page.screenshot(path=f"/tmp/personnes-recues-liste-{width}.png", full_page=True)
+    page.locator("main table tbody a").first.click()
+    assert page.locator("h1").inner_text() == "Personnes reçues"
+    assert page.evaluate("document.activeElement.id") == "total"  # ready to type
+    assert serious_violations(page) == [], "formulaire"
+    assert page.evaluate("document.documentElement.scrollWidth") <= width
+    page.keyboard.press("Control+A")
+    page.keyboard.type("9")
+    page.keyboard.press("Enter")
+    page.wait_for_load_state()
+    assert "Merci : 9 personnes reçues notée(s)." in page.locator(".messages").inner_text()
+    page.screenshot(path=f"/tmp/personnes-recues-formulaire-{width}.png", full_page=True)
+
+
+def test_the_accounts_page_deactivates_an_account_and_fits_a_phone(live_server, page, demo, tmp_path):
+    from models import User, db
+
+    _sign_in(page, live_server, *demo)
+    page.goto(live_server + "/coordination/comptes/")
+    assert serious_violations(page) == [], "comptes"
+    button = page.get_by_role("button", name="Désactiver le compte").first
+    label = button.get_attribute("aria-label")
+    button.focus()
+    page.keyboard.press("Enter")
+    page.wait_for_url(live_server + "/coordination/comptes/")
+    assert "désactivé" in page.locator("[role=status]").inner_text()
+    email = label.removeprefix("Désactiver le compte ")
+    db.session.expire_all()
+    assert not db.session.scalars(db.select(User).where(User.email == email)).one().is_active_account
+    for width in (390, 1280):
+        page.set_viewport_size({"width": width, "height": 900})
+        page.screenshot(path=str(tmp_path / f"comptes-{width}.png"), full_page=True)
+        assert page.evaluate("document.documentElement.scrollWidth") <= width, width
+
+
+def _open_case(page, base, filters, has_text):
+    """From the filtered dashboard, the case whose card names `has_text`; returns the card's dates line."""
+    page.goto(f"{base}/coordination/?{filters}")
+    card = page.locator("article.conflict", has_text=has_text)
+    assert card.count() == 1, has_text
+    dates = card.locator(".case-dates").inner_text()
+    card.locator("h3 a").click()
+    assert "/coordination/cas/" in page.url and filters.split("&")[-1] in page.url
+    return dates
+
+
+def test_a_coordinator_accepts_a_25_date_case_in_one_action_and_gets_the_filters_back(live_server, page, demo):
+    _sign_in(page, live_server, *demo)
+    filters = "statut=open&type=staff&quartier=QP033012"
+    dates = _open_case(page, live_server, filters, "Entretiens avec interprète")
+    live = int(re.search(r"(\d+) ouvertes", dates).group(1))
+    assert live >= 25, dates
+    assert serious_violations(page) == [], page.url
+    page.get_by_label("Raison de l’acceptation").fill("L'interprète intervient à distance pour l'une des deux.")
+    page.get_by_role("button", name=f"Accepter les {live} dates").click()
+    page.wait_for_url(f"{live_server}/coordination/?{filters}")
+    assert f"({live})" in page.locator("[role=status]").inner_text()
+    assert page.locator("article.conflict", has_text="Entretiens avec interprète").count() == 0
+    assert page.locator("#quartier").input_value() == "QP033012"
+    assert page.locator("#type").input_value() == "staff"
+
+
+def test_a_coordinator_changes_the_room_on_all_dates_and_sees_the_case_closed(live_server, page, demo):
+    _sign_in(page, live_server, *demo)
+    filters = "statut=open&type=place&quartier=QP035005"
+    _open_case(page, live_server, filters, "Atelier numérique de la régie")
+    case_url = page.url.split("?")[0]
+    side = page.locator("section.case-actions", has_text="Résoudre en modifiant « Atelier numérique de la régie »")
+    side.locator("summary", has_text="Changer de salle").click()
+    room = side.get_by_label("Salle", exact=True)
+    assert "Salle du Gros-Chêne — libre à ces dates" in room.inner_text()
+    room.select_option("Salle du Gros-Chêne")
+    assert side.get_by_label("Toute la série").first.is_checked()
+    assert serious_violations(page) == [], page.url
+    side.get_by_role("button", name="Changer de salle").click()
+    page.wait_for_url(f"{live_server}/coordination/?{filters}")
+    assert "Chevauchement résolu (changement de salle)" in page.locator("[role=status]").inner_text()
+    assert page.locator("article.conflict", has_text="Atelier numérique de la régie").count() == 0
+    page.goto(case_url)
+    assert "Résolu" in page.locator("#resume").inner_text()
+    assert "0 date ouverte" in page.locator("#resume").inner_text()
+    assert page.locator("section.case-actions").count() == 0
+
+
+def test_a_coordinator_applies_a_proposed_free_slot_and_gets_the_filters_back(live_server, page, demo):
+    _sign_in(page, live_server, *demo)
+    filters = "statut=open&type=place&quartier=QP035005"
+    dates = _open_case(page, live_server, filters, "Atelier numérique de la régie")
+    before = int(re.search(r"(\d+) ouvertes", dates).group(1))
+    side = page.locator("section.case-actions", has_text="Résoudre en modifiant « Atelier numérique de la régie »")
+    slots = side.locator("ul.slots button")
+    assert slots.count() == 3
+    chosen = slots.first.inner_text()
+    slots.first.click()
+    page.wait_for_url(re.compile(re.escape(live_server + "/coordination/cas/") + r"\d+\?.*quartier=QP035005"))
+    assert "type=place" in page.url
+    assert "C'est enregistré (déplacement au " in page.locator("[role=status]").inner_text()
+    assert f"{before - 1} dates ouvertes" in page.locator("#resume").inner_text()
+    assert page.get_by_role("link", name="← Tous les chevauchements").get_attribute("href").endswith(
+        "?" + filters)
+    assert chosen.startswith("Déplacer au ")

@@ -108,28 +108,49 @@ def test_the_favicon_is_served_and_named_by_every_page(client):
 
 
 def test_the_three_legal_pages_are_linked_from_the_footer_of_every_page(
-        client, sign_in, create_quartier, create_place, create_partner, create_event):
+        app, client, sign_in, create_quartier, create_place, create_partner, create_event):
+    """Every page: each GET route of the application that answers HTML (its arguments those of
+    a real quartier, place, partner and event, or unknown ones, whose French error page counts
+    too), anonymous and then signed in, redirects followed; plus a search's results."""
+    from flask import url_for
+
     from conftest import next_monday
 
     quartier = create_quartier("QN03801M")
     place = create_place("bij-echirolles", quartier="QN03801M")
     partner = create_partner("mission-locale")
     event = create_event(place, [partner], start_date=next_monday())
-    public = ["/", f"/quartiers/{quartier.code}", f"/lieux/{place.slug}", f"/evenements/{event.id}",
-              f"/ecran/{place.slug}", f"/widget/lieux/{place.slug}", "/widget/", f"/abonnement?lieu={place.slug}",
-              f"/agenda?flux=/feeds/places/{place.slug}.ics", "/coordination/connexion", "/nulle-part", "/carte",
-              *LEGAL_LINKS]
-    for url in public:
-        response = client.get(url)
-        assert response.status_code in (200, 404), url
-        footer = footer_of(response.get_data(as_text=True))
-        assert all(f'href="{link}"' in footer for link in LEGAL_LINKS), url
+    values = {"token": "jeton-inconnu", "case_id": 999999, "conflict_id": 999999, "job_id": 999999,
+              "event_id": event.id, "recurrence_id": "20990101T000000Z", "key": place.slug, "code": quartier.code}
+
+    def urls(prefix_wanted: bool) -> list[str]:
+        found = []
+        with app.test_request_context():
+            for rule in app.url_map.iter_rules():
+                if "GET" not in rule.methods or rule.rule.startswith(("/api", "/static", "/feeds")):
+                    continue
+                if rule.rule.startswith("/coordination/") != prefix_wanted:
+                    continue
+                slug = partner.slug if "partner" in rule.endpoint else place.slug
+                found.append(url_for(rule.endpoint, **{name: values.get(name, slug) for name in rule.arguments}))
+        return found
+
+    def check(url_list: list[str]) -> int:
+        pages = 0
+        for url in url_list:
+            response = client.get(url, follow_redirects=True)
+            assert response.status_code in (200, 404), url
+            if response.mimetype != "text/html":
+                continue  # a feed, a PDF, a workbook, a script
+            footer = footer_of(response.get_data(as_text=True))
+            assert all(f'href="{link}"' in footer for link in LEGAL_LINKS), url
+            pages += 1
+        return pages
+
+    public = check([*urls(False), "/?q=38130", "/nulle-part"])
+    assert public >= 20
     sign_in(client)
-    for url in ("/coordination/", "/coordination/semaine", "/coordination/liens-prives"):
-        response = client.get(url)
-        assert response.status_code == 200, url
-        footer = footer_of(response.get_data(as_text=True))
-        assert all(f'href="{link}"' in footer for link in LEGAL_LINKS), url
+    assert check(urls(True)) >= 15
 
 
 def test_the_legal_pages_say_what_the_settings_say(app, client):
@@ -153,9 +174,11 @@ def test_the_legal_pages_say_what_the_settings_say(app, client):
 def test_the_accessibility_statement_lists_the_pages_the_browser_tests_check():
     import test_map_browser
     import test_public_browser
+    import test_subscription_browser
     from web.legal import AXE_VERSION, CHECKED_PAGES
 
-    checked = test_public_browser.CHECKED_BY_AXE | test_map_browser.CHECKED_BY_AXE
+    checked = (test_public_browser.CHECKED_BY_AXE | test_map_browser.CHECKED_BY_AXE
+               | test_subscription_browser.CHECKED_BY_AXE)
     assert {key for _, key in CHECKED_PAGES} == checked
     from pathlib import Path
 

@@ -30,7 +30,9 @@ def christmas_monday() -> date:
 def territory(app, create_quartier, create_partner, create_place, create_event):
     """Villeneuve: the BIJ (rooms Accueil and Salle 2), hosted by the centre social; France
     Travail's Monday permanence there, 14 h – 17 h in the Accueil room, from four weeks before
-    Christmas; a PIJ elsewhere, in Maurepas."""
+    Christmas; a PIJ elsewhere, in Maurepas. The mission locale and the centre social ran a forum
+    together last year: the mission locale's editors may name the centre social as co-organiser
+    (docs/security.md)."""
     quartier = create_quartier("QN03801M", "Villeneuve")
     create_quartier("QN03501M", "Maurepas", ("Rennes",), "35")
     ml = create_partner("mission-locale")
@@ -44,6 +46,8 @@ def territory(app, create_quartier, create_partner, create_place, create_event):
     start = christmas_monday() - timedelta(weeks=4)
     create_event(bij, [ft], title="Permanence France Travail", frequency="weekly", weekdays=[0],
                  start_date=start, room="Accueil", count=12)
+    create_event(bij, [ml, cs], title="Forum de l'emploi", kind="forum", frequency="once",
+                 start_date=start - timedelta(days=400), room="Salle 2")
     return {"quartier": quartier, "ml": ml, "cs": cs, "start": start}
 
 
@@ -249,6 +253,28 @@ def test_duplicating_opens_the_copy_in_the_form_and_writes_nothing(client, sign_
     assert row_counts() == before
 
 
+def test_the_series_page_lists_its_dates_each_with_the_three_choices(client, sign_in, territory, create_event):
+    from models import Place
+
+    bij = db.session.scalars(sa.select(Place).where(Place.slug == "bij")).one()
+    event = create_event(bij, [territory["ml"]], title="Atelier CV", kind="atelier", frequency="weekly",
+                         weekdays=[3], start_date=paris_today() + timedelta(days=1), count=3)
+    signed_in(client, sign_in, "conseillere@ml.example.fr", territory["ml"])
+    html = client.get(f"/coordination/evenements/{event.id}").get_data(as_text=True)
+    assert "Tous les jeudis de 14 h à 17 h" in html
+    days = re.findall(rf'/coordination/evenements/{event.id}/annuler\?date=(\d{{4}}-\d\d-\d\d)', html)
+    assert len(days) == 3 and all(date.fromisoformat(d).weekday() == 3 for d in days)
+    second = days[1]
+    for link, scope in ((f"modifier?portee=date&amp;date={second}", "date"),
+                        (f"modifier?portee=suivantes&amp;date={second}", "suivantes")):
+        assert f"/coordination/evenements/{event.id}/{link}" in html
+        form_page = client.get(f"/coordination/evenements/{event.id}/{link.replace('&amp;', '&')}")
+        chosen = form_page.get_data(as_text=True)
+        assert f'value="{scope}" checked' in chosen and f'<option value="{second}" selected>' in chosen
+    cancel = client.get(f"/coordination/evenements/{event.id}/annuler?date={second}").get_data(as_text=True)
+    assert f'<option value="{second}" selected>' in cancel
+
+
 def test_the_place_search_finds_by_name_commune_or_quartier(client, sign_in, territory):
     signed_in(client, sign_in, "conseillere@ml.example.fr", territory["ml"])
     for text, expected, absent in (("maurepas", "PIJ de Maurepas", "BIJ d&#39;Échirolles"),
@@ -257,6 +283,46 @@ def test_the_place_search_finds_by_name_commune_or_quartier(client, sign_in, ter
         html = client.get(f"/coordination/evenements/nouveau?lieu_q={text}").get_data(as_text=True)
         select = html[html.index('id="champ-place"'):html.index("</select>", html.index('id="champ-place"'))]
         assert expected in select and absent not in select, text
+
+
+def test_an_editor_adds_a_place_from_the_form_which_keeps_what_was_typed_and_chooses_it(client, sign_in,
+                                                                                      territory):
+    from models import Place
+
+    token = signed_in(client, sign_in, "conseillere@ml.example.fr", territory["ml"])
+    typed = form(csrf_token=token, place="", room="", title="Atelier CV du jeudi", action="add_place",
+                 new_place_name="Maison des habitants Anatole France", new_place_address="2 rue Anatole France",
+                 new_place_postcode="3813", new_place_city="Échirolles", new_place_quartier="QN03801M",
+                 new_place_rooms="Salle polyvalente, Bureau 1")
+    before = row_counts()
+    refused = client.post("/coordination/evenements/nouveau", data=typed)
+    assert refused.status_code == 422
+    html = refused.get_data(as_text=True)
+    assert error_next_to(html, "new_place_postcode") == "Code postal à 5 chiffres."
+    assert "<details class=\"new-place\" open>" in html and 'value="Atelier CV du jeudi"' in html
+    assert row_counts() == before, "nothing written while anything is wrong"
+
+    added = client.post("/coordination/evenements/nouveau", data=typed | {"new_place_postcode": "38130"})
+    assert added.status_code == 200
+    html = added.get_data(as_text=True)
+    place = db.session.scalars(sa.select(Place).where(Place.name == "Maison des habitants Anatole France")).one()
+    assert (place.slug, place.host_partner.slug, place.quartier.code, place.department, place.rooms) == (
+        "maison-des-habitants-anatole-france", "mission-locale", "QN03801M", "38", ["Salle polyvalente", "Bureau 1"])
+    assert "Lieu « Maison des habitants Anatole France » ajouté" in html
+    assert f'<option value="{place.slug}" selected>' in html, "the new place is chosen"
+    assert 'value="Atelier CV du jeudi"' in html and '<option value="Salle polyvalente">' in html
+    entry = db.session.scalars(sa.select(AuditEntry).where(AuditEntry.entity_type == "places",
+                                                           AuditEntry.entity_id == place.id)).one()
+    assert entry.user.email == "conseillere@ml.example.fr" and entry.action == "create"
+
+    again = client.post("/coordination/evenements/nouveau", data=typed | {"new_place_postcode": "38130"})
+    assert again.status_code == 200, "the same name again gets an identifier of its own"
+    assert db.session.scalars(sa.select(Place.slug).where(Place.name == "Maison des habitants Anatole France")
+                              .order_by(Place.id)).all() == [place.slug, place.slug + "-echirolles"]
+
+    data = form(csrf_token=token, place=place.slug, room="Bureau 1", start_date=territory["start"].isoformat(),
+                until=(territory["start"] + timedelta(weeks=4)).isoformat(), action="save")
+    assert client.post("/coordination/evenements/nouveau", data=data).status_code == 302
 
 
 def test_an_editor_s_dashboard_opens_on_the_coming_weeks_of_their_partner(client, sign_in, territory, create_event):

@@ -57,6 +57,10 @@ def test_a_counsellor_creates_a_co_organised_permanence_then_changes_its_time_fr
     page.goto(live_server + "/coordination/evenements/nouveau")
     assert page.title() == "Nouvel évènement — Maillage" and fits(page)
     assert serious_violations(page) == []
+    page.get_by_text("Le lieu n'est pas dans la liste ? L'ajouter").click()  # its fields, read by axe too
+    assert page.get_by_label("Nom du lieu").is_visible() and fits(page) and serious_violations(page) == []
+    page.get_by_text("Le lieu n'est pas dans la liste ? L'ajouter").click()
+    assert page.get_by_label("Série mensuelle : le…").is_hidden(), "a weekly series does not ask for the month's week"
 
     start = next_monday()
     page.get_by_label("Titre").fill(TITLE)
@@ -90,6 +94,8 @@ def test_a_counsellor_creates_a_co_organised_permanence_then_changes_its_time_fr
     page.wait_for_url(f"{live_server}/coordination/evenements/*")
     assert "Évènement créé" in page.locator("[role=status]").inner_text()
     event_id = int(page.url.rsplit("/", 1)[1])
+    assert page.locator(".series-dates li").count() >= 3, "the series page lists its coming dates"
+    assert fits(page) and serious_violations(page) == []
 
     page.goto(live_server + "/lieux/bij-echirolles")
     assert page.get_by_text(TITLE).count() >= 1

@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 import re
 from datetime import datetime, time, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import icalendar
 import pytest
@@ -103,3 +105,60 @@ def test_without_a_share_sheet_the_link_is_copied(browser, live_server, event):
         assert serious_violations(page) == []
     finally:
         context.close()
+
+
+def test_the_json_ld_is_a_valid_schema_org_event_for_each_date_moved_and_cancelled_ones_too(
+        client, event, create_place):
+    """Validated against tests/data/schema_org_event.json (schema.org's Event as search engines
+    read it); a date moved to a place without address nor coordinates still has its own place."""
+    import jsonschema_rs
+
+    from conftest import SYSTEM
+    from models import db
+    from scheduler.writes import cancel_occurrence, move_occurrence, update_event
+
+    create_place("mjc-pont-de-claix", "MJC du Pont-de-Claix", postcode="38800", city="Le Pont-de-Claix")
+    first, second = next_working_monday(), next_working_monday() + timedelta(days=2)
+    zone = event.place.timezone
+    starts = [datetime.combine(day, time(14), ZoneInfo(zone)) for day in (first, second)]
+    cancel_occurrence(SYSTEM, event, starts[0], reason="Formation")
+    move_occurrence(SYSTEM, event, starts[1], place="mjc-pont-de-claix")
+    update_event(SYSTEM, event, {"title": "Permanence </script><script>alert(1)</script> au BIJ"})  # closes nothing
+    db.session.commit()
+
+    html = client.get(f"/evenements/{event.id}").get_data(as_text=True)
+    [block] = re.findall(r'<script type="application/ld\+json">(.*?)</script>', html, re.S)
+    data = json.loads(block)
+    schema = json.loads((Path(__file__).parent / "data" / "schema_org_event.json").read_text())
+    validator = jsonschema_rs.validator_for(schema, validate_formats=True)
+    assert len(data) >= 3
+    for item in data:
+        assert [e.message for e in validator.iter_errors(item)] == [], item
+        assert datetime.fromisoformat(item["endDate"]) > datetime.fromisoformat(item["startDate"])
+        assert item["name"] == "Permanence </script><script>alert(1)</script> au BIJ"
+    assert data[0]["eventStatus"] == "https://schema.org/EventCancelled"
+    assert data[1]["eventStatus"] == "https://schema.org/EventRescheduled"
+    assert data[1]["location"] == {"@type": "Place", "name": "MJC du Pont-de-Claix", "address": {
+        "@type": "PostalAddress", "postalCode": "38800", "addressLocality": "Le Pont-de-Claix",
+        "addressCountry": "FR"}}
+    assert data[2]["location"]["address"]["streetAddress"] == "1 place des Cinq-Fontaines"
+    # A value schema.org does not know is refused: the schema can fail.
+    assert not validator.is_valid({**data[2], "eventStatus": "scheduled"})
+    assert not validator.is_valid({**data[2], "startDate": "lundi 14 h"})
+
+
+def test_a_date_moved_in_time_says_when_it_was_planned_first(client, event):
+    from conftest import SYSTEM
+    from models import db
+    from scheduler.french import day_label
+    from scheduler.writes import move_occurrence
+
+    monday = next_working_monday()
+    zone = ZoneInfo(event.place.timezone)
+    move_occurrence(SYSTEM, event, datetime.combine(monday, time(14), zone),
+                    starts_at=datetime.combine(monday + timedelta(days=1), time(10), zone))
+    db.session.commit()
+    html = client.get(f"/evenements/{event.id}").get_data(as_text=True)
+    moved = re.search(r'data-status="moved">(.*?)</li>', html, re.S).group(1)
+    assert "Déplacé" in moved and f"(prévu d'abord le {day_label(monday)} à 14 h)" in moved
+    assert day_label(monday + timedelta(days=1)).capitalize() in moved

@@ -34,6 +34,8 @@ def pages_of(t) -> dict[str, str]:
         # How to subscribe to a feed in one's calendar, and to email reminders.
         "subscribe": f"/agenda?flux=/feeds/places/{t.bij.slug}.ics",
         "email": f"/abonnement?lieu={t.bij.slug}",
+        "partners": "/partenaires",
+        "partner": f"/partenaires/{t.permanence.organisers[0].slug}",
         "privacy": "/donnees-personnelles",
         "notice": "/mentions-legales",
         "accessibility": "/accessibilite",
@@ -45,6 +47,7 @@ def pages_of(t) -> dict[str, str]:
 # CHECKED_PAGES; tests/test_error_and_legal_pages.py checks both say the same).
 PAGE_KINDS = {"home": "home", "quartier": "quartier", "place": "place", "event": "event", "screen": "screen",
               "widget": "widget", "snippet": "widget", "subscribe": "subscribe", "email": "subscribe",
+              "partners": "partners", "partner": "partners",
               "privacy": "legal", "notice": "legal", "accessibility": "legal", "error": "legal"}
 CHECKED_BY_AXE = set(PAGE_KINDS.values())
 

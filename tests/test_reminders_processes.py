@@ -1,4 +1,6 @@
-"""Exactly once across processes: `flask reminders run-due` killed halfway, and two at once.
+"""Exactly once across processes: `flask reminders run-due` killed halfway, and two at once; the
+same with sender processes (`python -m scheduler send`): four at once on PostgreSQL (they share
+the rows with `FOR UPDATE SKIP LOCKED`), one on SQLite.
 
 The runners are real processes on the test's database (SQLite file or PostgreSQL), sending to a
 real SMTP server (aiosmtpd) in the test process; the count is taken at that server.
@@ -42,11 +44,38 @@ def crowd(app, create_partner, create_place, create_event):
     return build
 
 
-def runner(database_url: str, smtp_port: int) -> subprocess.Popen:
+def runner(database_url: str, smtp_port: int, mode: str = "run-due") -> subprocess.Popen:
+    """`flask reminders run-due --now DUE`, or a sender (`python -m scheduler send`) starting at DUE
+    that stops once nothing is due."""
     env = {**os.environ, "DATABASE_URL": database_url, "SMTP_URL": f"smtp://127.0.0.1:{smtp_port}",
            "BASE_URL": "http://maillage.test"}
-    return subprocess.Popen([sys.executable, "-m", "flask", "--app", "app", "reminders", "run-due", "--now", DUE],
+    command = (["-m", "flask", "--app", "app", "reminders", "run-due", "--now", DUE] if mode == "run-due"
+               else ["-m", "scheduler", "send", "--now", DUE, "--exit-when-idle"])
+    return subprocess.Popen([sys.executable, *command],
                             cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+@pytest.fixture(params=["run-due", "senders"])
+def runners(request, backend):
+    """(mode, how many at once): two `run-due`; or senders, four on PostgreSQL, one on SQLite."""
+    if request.param == "run-due":
+        return "run-due", 2
+    return "senders", 4 if backend == "postgresql" else 1
+
+
+def sent_count(out: str) -> int:
+    return int(out.split(" envoyé(s)")[0].split()[-1])
+
+
+def record_due():
+    """What the clock's scan records at DUE (the senders only send)."""
+    from datetime import datetime
+
+    from models import db
+    from scheduler.notifications.sending import scan
+
+    scan(datetime.fromisoformat(DUE))
+    db.session.commit()
 
 
 def wait_until(condition, timeout: float) -> bool:
@@ -59,40 +88,44 @@ def wait_until(condition, timeout: float) -> bool:
 
 
 def test_a_runner_killed_in_the_middle_of_1000_reminders_then_restarted_delivers_exactly_1000(
-        app, database_url, mailbox, crowd):  # noqa: F811
+        app, database_url, mailbox, crowd, runners):  # noqa: F811
+    mode, many = runners
     crowd(1000)
-    first = runner(database_url, mailbox.port)
-    assert wait_until(lambda: len(mailbox) >= 300, timeout=120), first.communicate()
-    first.send_signal(signal.SIGKILL)
-    first.wait()
+    count = 1 if mode == "run-due" else many
+    if mode == "senders":
+        record_due()
+    first = [runner(database_url, mailbox.port, mode) for _ in range(count)]
+    assert wait_until(lambda: len(mailbox) >= 300, timeout=120), [r.poll() for r in first]
+    for process in first:
+        process.send_signal(signal.SIGKILL)
+    for process in first:
+        process.wait()
     time.sleep(0.2)  # let the server finish what it had already been handed
     delivered_before_restart = len(mailbox)
     assert 300 <= delivered_before_restart < 1000, "the kill came in the middle of sending"
 
-    second = runner(database_url, mailbox.port)
-    out, err = second.communicate(timeout=300)
-    assert second.returncode == 0, err
+    second = [runner(database_url, mailbox.port, mode) for _ in range(count)]
+    outputs = [process.communicate(timeout=300) for process in second]
+    assert [process.returncode for process in second] == [0] * count, [err for _, err in outputs]
     recipients = Counter(to for _, tos in mailbox.envelopes for to in tos)
     assert len(mailbox) == 1000
     assert len(recipients) == 1000 and set(recipients.values()) == {1}
-    assert f"{1000 - delivered_before_restart} envoyé(s)" in out
+    assert sum(sent_count(out) for out, _ in outputs) == 1000 - delivered_before_restart
 
 
-def test_two_runners_at_once_deliver_each_message_once(app, database_url, mailbox, crowd):  # noqa: F811
+def test_runners_at_once_deliver_each_message_once(app, database_url, mailbox, crowd, runners):  # noqa: F811
     from models import Delivery, db
-    from scheduler.notifications.sending import scan
 
+    mode, many = runners
     crowd(300)
-    scan(__import__("datetime").datetime.fromisoformat(DUE))  # recorded, so both runners race to send
-    db.session.commit()
-    runners = [runner(database_url, mailbox.port), runner(database_url, mailbox.port)]
-    outputs = [r.communicate(timeout=300) for r in runners]
-    assert [r.returncode for r in runners] == [0, 0], [err for _, err in outputs]
+    record_due()  # recorded, so the runners race to send
+    started = [runner(database_url, mailbox.port, mode) for _ in range(many)]
+    outputs = [r.communicate(timeout=300) for r in started]
+    assert [r.returncode for r in started] == [0] * many, [err for _, err in outputs]
     recipients = Counter(to for _, tos in mailbox.envelopes for to in tos)
     assert len(mailbox) == 300
     assert len(recipients) == 300 and set(recipients.values()) == {1}
-    sent = [int(out.split(" envoyé(s)")[0].rsplit(" ", 1)[1]) for out, _ in outputs]
-    assert sum(sent) == 300
+    assert sum(sent_count(out) for out, _ in outputs) == 300
     db.session.expire_all()
     assert db.session.scalar(db.select(db.func.count()).select_from(Delivery).where(Delivery.state == "sent")) == 300
 

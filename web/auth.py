@@ -24,6 +24,7 @@ from wtforms.validators import DataRequired, Length
 
 from extensions import csrf, login_manager
 from models import db
+from models.operations.users import password_matches
 from models.users import User
 
 __all__ = ["bp", "coordinator_required", "current_user", "init_app", "login_required"]
@@ -60,6 +61,12 @@ def coordinator_required(view):
     return wrapped
 
 
+def sign_in_account() -> str:
+    """What the per-account limit of sign-in attempts counts by: the address typed, whoever types
+    it from wherever (rotating client addresses does not reset it)."""
+    return "account:" + request.form.get("email", "").strip().lower()[:254]
+
+
 def _safe_next(target: str | None) -> str:
     """Only a path of this site: never an open redirect."""
     if target:
@@ -78,8 +85,9 @@ def login():
     if form.validate_on_submit():
         email = form.email.data.strip().lower()
         user = db.session.scalar(sa.select(User).where(User.email == email))
-        # The same message whatever was wrong: do not reveal which addresses have an account.
-        if user is not None and user.is_active and user.check_password(form.password.data):
+        # The same message and the same time whatever was wrong: do not reveal which addresses
+        # have an account.
+        if password_matches(user, form.password.data):
             session.clear()  # a fresh session: nothing planted before sign-in survives it
             session.permanent = True
             session["signed_in_at"] = datetime.now(UTC).isoformat()
@@ -96,6 +104,11 @@ def logout():
     """Sign out (a POST with the CSRF token)."""
     form = SignOutForm()
     if form.validate_on_submit():
+        if current_user.is_authenticated:
+            # A copy of this cookie (or of any other of this account) stops working now, not
+            # when it would have expired.
+            current_user.end_sessions()
+            db.session.commit()
         logout_user()
         session.clear()
         flash("Vous êtes déconnecté·e.", "success")
@@ -103,10 +116,16 @@ def logout():
 
 
 @login_manager.user_loader
-def _load_user(user_id: str):
-    if not user_id.isdigit():
+def _load_user(session_id: str):
+    """The user of a session: its id and session version (User.get_id) must both match, so a
+    cookie signed before a sign-out, a new password or a deactivation opens nothing."""
+    user_id, _, version = session_id.partition(":")
+    if not (user_id.isdigit() and version.isdigit()):
         return None
-    return db.session.get(User, int(user_id))
+    user = db.session.get(User, int(user_id))
+    if user is None or not user.is_active or user.session_version != int(version):
+        return None
+    return user
 
 
 def _fresh_request_globals():

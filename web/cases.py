@@ -29,7 +29,9 @@ from models.operations.cases import (
 )
 from models.partners import PERSON_ROLES
 from scheduler.french import day_label, hour_label, series_label, summarise_dates
+from scheduler.writes.decisions import live_dates
 from web.auth import current_user, login_required
+from web.case_options import side_options
 from web.coordination import PAGE_SIZE, bp, conflict_views, month_start, quartiers_for_filters, what_clashes
 
 FILTERS = ("statut", "type", "quartier", "page")
@@ -188,6 +190,8 @@ def case(case_id: int):
     series = _series_of(found)
     people = {p.id: p for p in _people(series, dates)}
     places = {p.id: p for p in db.session.scalars(sa.select(Place))} if dates else {}
+    can_edit = {e.id: can_act and current_user.can_edit_event(e) for e in series}
+    sides = side_options(current_user, found, live_dates(found), can_edit) if can_act else []
     return render_template(
         "coordination/case.html", case=found, can_act=can_act, series=series,
         series_labels={e.id: series_label(e) for e in series},
@@ -195,7 +199,7 @@ def case(case_id: int):
         rows=date_rows(found, dates), contacts=_contacts(series), people=list(people.values()),
         roles=PERSON_ROLES, history=history("conflict_cases", found.id), filters=dashboard_filters(),
         token=request.args.get("jeton") if not can_act else None, statuses=CONFLICT_STATUSES,
-        can_edit={e.id: can_act and current_user.can_edit_event(e) for e in series})
+        can_edit=can_edit, sides=sides)
 
 
 def back_to_case(case_id: int, filters: dict | None = None):

@@ -22,7 +22,7 @@ from models.operations.events import event_by_id
 from models.territory import SCHOOL_ZONE_CHOICES, is_overseas, school_zone_of
 from scheduler import writes
 from scheduler.conflicts.detection import SERIES
-from scheduler.french import age_label, day_label, hour_label
+from scheduler.french import age_label, day_label, hour_label, rule_phrase
 from scheduler.time.calendar import CalendarFilter, occurrences_between
 from scheduler.time.rules import OUT_OF_CALENDAR, in_calendar
 from scheduler.writes import Resolution
@@ -256,6 +256,11 @@ def week():
     quartiers = quartiers_for_filters()
     place_slug = request.args.get("lieu") or None
     code = request.args.get("quartier") or (None if place_slug else (quartiers[0].code if quartiers else None))
+    if current_user.is_coordinator and current_user.quartiers:  # another territory's week is not found
+        place = db.session.scalar(sa.select(Place).where(Place.slug == place_slug)) if place_slug else None
+        if (code and code not in {q.code for q in quartiers}) or (
+                place_slug and (place is None or not current_user.covers_place(place))):
+            abort(404)
     start = datetime.combine(monday, time(), zone)
     end = start + timedelta(days=7)
     f = CalendarFilter(quartier=code, place=place_slug, include_private=True)
@@ -293,7 +298,7 @@ def event(event_id: int):
     end = datetime.combine(date(2000, 1, 1), e.start_time) + timedelta(minutes=e.duration_minutes)
     origin = _conflict_of_event(request.args.get("chevauchement"), e)
     return render_template("coordination/event.html", event=e, can_edit=current_user.can_edit_event(e),
-                           origin=origin,
+                           origin=origin, rule=rule_phrase(e),
                            end_time=end.strftime("%H:%M"), place_zone=school_zone_of(e.holiday_region),
                            overseas=is_overseas(e.holiday_region), zones=SCHOOL_ZONE_CHOICES)
 

@@ -36,14 +36,21 @@ def organiser_contacts(e) -> list[dict]:
     return contacts
 
 
-def event_structured_data(e, rows: list[dict], page_url: str) -> list[dict]:
-    """schema.org Events (JSON-LD), one per coming date, so that search engines show the dates."""
-    place = e.place
-    location: dict = {"@type": "Place", "name": place.name, "address": {
-        "@type": "PostalAddress", "streetAddress": place.address, "postalCode": place.postcode,
-        "addressLocality": place.city, "addressCountry": "FR"}}
+def schema_place(place: Place) -> dict:
+    """A place as schema.org reads it: its name, its postal address (the fields it has) and its
+    coordinates when known."""
+    address = {"@type": "PostalAddress", "streetAddress": place.address, "postalCode": place.postcode,
+               "addressLocality": place.city, "addressCountry": "FR"}
+    location: dict = {"@type": "Place", "name": place.name,
+                      "address": {k: v for k, v in address.items() if v}}
     if place.latitude is not None and place.longitude is not None:
         location["geo"] = {"@type": "GeoCoordinates", "latitude": place.latitude, "longitude": place.longitude}
+    return location
+
+
+def event_structured_data(e, rows: list[dict], page_url: str) -> list[dict]:
+    """schema.org Events (JSON-LD), one per coming date, so that search engines show the dates
+    (a date moved elsewhere with its own place)."""
     organisers = [{"@type": "Organization", "name": p.name, **({"url": safe_url(p.website)} if safe_url(p.website)
                                                                 else {})} for p in e.organisers]
     return [{
@@ -53,6 +60,6 @@ def event_structured_data(e, rows: list[dict], page_url: str) -> list[dict]:
         "eventStatus": "https://schema.org/EventCancelled" if r["is_cancelled"] else (
             "https://schema.org/EventRescheduled" if r["is_moved"] else "https://schema.org/EventScheduled"),
         "eventAttendanceMode": "https://schema.org/OfflineEventAttendanceMode", "isAccessibleForFree": True,
-        "location": location if r["place"].id == place.id else {"@type": "Place", "name": r["place"].name},
+        "location": schema_place(r["place"]),
         "organizer": organisers,
     } for r in rows]

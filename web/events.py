@@ -25,6 +25,8 @@ from scheduler.time.calendar import CalendarFilter, next_occurrences, occurrence
 from scheduler.time.recurrence import occurrence_on, rule_of
 from scheduler.writes.preview import dry_run
 from web.auth import current_user, login_required
+from web.coordination import quartiers_for_filters
+from web.event_place import NEW_PLACE_FIELDS, add_place, new_place_values, place_errors_of
 
 bp = Blueprint("event_form", __name__, url_prefix="/coordination/evenements")
 
@@ -34,7 +36,7 @@ MULTI = ("organisers", "people", "weekdays")
 CHECKBOXES = ("walk_in", "skip_public_holidays", "pause_school_holidays")
 SINGLE = ("kind", "title", "description", "place", "room", "age_min", "age_max", "tags", "registration_url",
           "visibility", "start_date", "start_time", "end_time", "frequency", "interval", "month_week", "ends",
-          "until", "count", "school_zone", "lieu_q")
+          "until", "count", "school_zone", "lieu_q", *NEW_PLACE_FIELDS)
 # The write path names some fields as the event does; the form shows the error where it is typed.
 FORM_FIELD = {"duration_minutes": "end_time", "audience_tags": "tags", "timezone": "place",
               "holiday_region": "place", "recurrence_start": "occurrence"}
@@ -73,7 +75,7 @@ def raw_of_event(event: Event) -> dict:
         "until": event.until.isoformat() if event.until else "", "count": _text(event.count),
         "school_zone": event.school_zone or "", "lieu_q": "", "walk_in": event.walk_in,
         "skip_public_holidays": event.skip_public_holidays, "pause_school_holidays": event.pause_school_holidays,
-    }
+    } | dict.fromkeys(NEW_PLACE_FIELDS, "")
 
 
 def _text(value) -> str:
@@ -198,18 +200,19 @@ def _choices(raw: dict) -> dict:
                                      .order_by(Person.name).limit(200))) if partners else []
     return {"places": places, "partners": partners, "people": people, "rooms": chosen.rooms if chosen else [],
             "kinds": EVENT_KINDS, "visibilities": VISIBILITIES, "frequencies": FREQUENCIES,
-            "weekday_names": WEEKDAY_NAMES, "month_weeks": MONTH_WEEKS, "zones": SCHOOL_ZONE_CHOICES}
+            "weekday_names": WEEKDAY_NAMES, "month_weeks": MONTH_WEEKS, "zones": SCHOOL_ZONE_CHOICES,
+            "quartiers": quartiers_for_filters()}
 
 
 def _render(raw: dict, errors: dict, *, event: Event | None = None, scope: str = "serie", on: str = "",
             preview=None, status: int = 200, duplicate_of: Event | None = None):
-    occurrences = _dates_of(event) if event is not None and event.is_recurring else []
+    occurrences = coming_dates(event) if event is not None and event.is_recurring else []
     return render_template("events/form.html", f=raw, errors=errors, event=event, scope=scope, on=on,
                            scopes=SCOPES, occurrences=occurrences, preview=preview,
                            duplicate_of=duplicate_of, **_choices(raw)), status
 
 
-def _dates_of(event: Event) -> list[tuple[str, str]]:
+def coming_dates(event: Event) -> list[tuple[str, str]]:
     """The coming dates of a series, as (ISO date, French label), for the date choices."""
     return [(o.start.date().isoformat(), f"{day_label(o.start.date())} {o.start.year}, {hour_label(o.start)}"
              + (" (annulée)" if o.is_cancelled else ""))
@@ -265,6 +268,8 @@ def _handle(event: Event | None = None):
     action = request.form.get("action", "save")
     if action == "search":
         return _render(raw, {}, event=event, scope=scope, on=on)
+    if action == "add_place":
+        return _add_place(raw, event, scope, on)
     values, errors = parse(raw)
     if errors:
         return _render(raw, errors, event=event, scope=scope, on=on, status=422)
@@ -279,6 +284,26 @@ def _handle(event: Event | None = None):
                        status=403 if isinstance(error, Forbidden) else 422)
     db.session.commit()
     return redirect(url_for("coordination.event", event_id=saved.id))
+
+
+def _add_place(raw: dict, event: Event | None, scope: str, on: str):
+    """The new place of the form's "Ajouter ce lieu": written (audited), then chosen in the form,
+    the rest of what was typed kept."""
+    values, errors = new_place_values(raw, current_user)
+    status = 422
+    if not errors:
+        try:
+            place = add_place(current_user, values)
+        except DomainError as error:
+            db.session.rollback()
+            errors = place_errors_of(error)
+            status = 403 if isinstance(error, Forbidden) else 422
+        else:
+            db.session.commit()
+            raw.update(dict.fromkeys(NEW_PLACE_FIELDS, ""), place=place.slug, lieu_q="")
+            flash(f"Lieu « {place.name} » ajouté : il est choisi ci-dessous.", "success")
+            return _render(raw, {}, event=event, scope=scope, on=on)
+    return _render(raw, errors, event=event, scope=scope, on=on, status=status)
 
 
 def _save(raw: dict, values: dict, event: Event | None, scope: str, on: str) -> Event:
@@ -394,7 +419,7 @@ def cancel(event_id: int):
             flash(message, "success")
             return redirect(url_for("coordination.event", event_id=event.id))
     return render_template("events/cancel.html", event=event, errors=errors, on=request.values.get("date", ""),
-                           occurrences=_dates_of(event) if event.is_recurring else []), 422 if errors else 200
+                           occurrences=coming_dates(event) if event.is_recurring else []), 422 if errors else 200
 
 
 # --- my calendar (templates/coordination/_my_calendar.html, on the dashboard) ---------------------
@@ -419,7 +444,9 @@ def _note_visit():
 
 @bp.app_context_processor
 def _my_calendar():
-    return {"my_calendar": my_calendar}
+    # coming_dates: the series page (templates/coordination/event.html) lists its dates with
+    # the form's three choices on each.
+    return {"my_calendar": my_calendar, "coming_dates": coming_dates}
 
 
 def my_calendar() -> dict:

@@ -15,8 +15,9 @@ bp = Blueprint("legal", __name__)
 
 # What the accessibility statement says was measured, and how: tests/test_public_browser.py runs
 # axe-core on each of these pages at a phone's and a desktop's width and fails on any serious or
-# critical violation, as does tests/test_map_browser.py on the map (tests/test_error_and_legal_pages.py
-# checks this list against theirs).
+# critical violation, as do tests/test_map_browser.py on the map and tests/test_subscription_browser.py
+# on each page of an email subscription (tests/test_error_and_legal_pages.py checks this list against
+# theirs).
 AXE_VERSION = "4.12"
 CHECKED_PAGES = (
     ("Accueil : le programme de la semaine, la recherche et « autour de moi »", "home"),
@@ -26,7 +27,9 @@ CHECKED_PAGES = (
     ("Page d'un événement", "event"),
     ("Écran d'accueil (hall)", "screen"),
     ("Cadre à intégrer (widget) et sa page de code", "widget"),
-    ("S'abonner à un agenda, recevoir des rappels par courriel", "subscribe"),
+    ("Les partenaires, et la page de chacun avec ses rendez-vous", "partners"),
+    ("S'abonner à un agenda, recevoir des rappels par courriel (le formulaire, sa confirmation, le désabonnement)",
+     "subscribe"),
     ("Pages d'erreur, données personnelles, mentions légales, cette déclaration", "legal"),
 )
 

@@ -2,7 +2,7 @@
 rules on given months, and dates added to a rule (iCal RDATE) at the series' time
 
 Revision ID: c21e7f3a9b10
-Revises: b20a77e4d1c5
+Revises: c3a5e7f91d20
 Create Date: 2026-12-05 08:00:00
 """
 from alembic import op
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = 'c21e7f3a9b10'
-down_revision = 'b20a77e4d1c5'
+down_revision = 'c3a5e7f91d20'
 branch_labels = None
 depends_on = None
 

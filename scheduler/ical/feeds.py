@@ -44,7 +44,7 @@ from models.versions import (
     quartier_scope,
     versions_of,
 )
-from scheduler.french import PARTNERS_ONLY_DETAIL, partners_only_title
+from scheduler.french import PARTNERS_ONLY_DETAIL, title_for
 from scheduler.ical.render import (
     CalendarHead,
     RenderContext,
@@ -168,11 +168,10 @@ def _hide_what_others_organise(spec: FeedSpec, events: list) -> list:
     organisers, not its title nor its description (which may name a young person)."""
     if not spec.for_person:
         return events
-    own = set(db.session.scalars(_organised_by(spec.own_partner_id))) if spec.own_partner_id is not None else set()
     for e in events:
-        if e.visibility != "public" and e.id not in own:
-            e.title = partners_only_title(EVENT_KINDS.get(e.kind, e.kind), [p.name for p in e.organisers])
-            e.description = PARTNERS_ONLY_DETAIL
+        title = title_for(e, spec.own_partner_id)
+        if title != e.title:
+            e.title, e.description = title, PARTNERS_ONLY_DETAIL
     return events
 
 
@@ -230,12 +229,12 @@ def feed_rows(spec: FeedSpec, today: date) -> list:
     by_id = {e.id: e for e in events}
     # One query each, on the same selection: no thousands of bound ids.
     conn = db.session.connection()  # Core rows: the ORM's row processing is not needed here
-    for event_id, name in conn.execute(
-            sa.select(event_organisers.c.event_id, Partner.name)
+    for event_id, partner_id, name in conn.execute(
+            sa.select(event_organisers.c.event_id, Partner.id, Partner.name)
             .join(Partner, Partner.id == event_organisers.c.partner_id)
             .where(event_organisers.c.event_id.in_(ids)).order_by(Partner.name)):
         if event_id in by_id:
-            by_id[event_id].organisers.append(_Named(None, name))
+            by_id[event_id].organisers.append(_Named(partner_id, name))
     for event_id, person_id, name in conn.execute(
             sa.select(event_people.c.event_id, Person.id, Person.name)
             .join(Person, Person.id == event_people.c.person_id)
@@ -300,7 +299,8 @@ def feed_head(spec: FeedSpec, default_timezone: str, owner_name: str = "") -> Ca
                 tz = zones.pop()
     elif spec.scope == "event":
         event = db.session.get(Event, int(spec.value))
-        title = f"Maillage — {event.title if event else spec.value}"
+        shown = event and (title_for(event, spec.own_partner_id) if spec.for_person else event.title)
+        title = f"Maillage — {shown or spec.value}"
         tz = event.timezone if event else default_timezone
     elif spec.scope == "private":
         title, tz = f"Maillage — lien privé {owner_name}".rstrip(), default_timezone

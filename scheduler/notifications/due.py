@@ -22,6 +22,7 @@ from models.deliveries import (
     ReminderOffset,
 )
 from models.users import User
+from scheduler.reports.attendance import ATTENDANCE_KINDS
 from scheduler.time.calendar import CalendarFilter, rules_in_window
 from scheduler.time.recurrence import (
     DAY,
@@ -34,6 +35,9 @@ from scheduler.time.recurrence import (
 
 WEEKLY_PROGRAMME_AT = (4, time(10, 0))  # Friday 10:00 local: the programme of the week after
 DAILY_DIGEST_AT = time(8, 0)
+# The morning after an occurrence, on its wall clock: "how many people did you receive yesterday?"
+# (a ReminderOffset one day *after*), for the kinds of event where partners receive people.
+ATTENDANCE_REQUEST = ReminderOffset(-1, time(9, 0))
 # --- when things fall due ------------------------------------------------------------------
 
 def wall_instants(zone_name: str, at: time, lo: int, hi: int, weekday: int | None = None) -> list[tuple[int, int]]:
@@ -161,25 +165,29 @@ class Recipients:
             found += self.subscriptions.get(("quartier", place.quartier_id), [])
         return found
 
-    def of_occurrence(self, event: ToldEvent, occurrence: Occurrence) -> Iterator[dict]:
-        """Each recipient of an occurrence: channel, recipient, partner, subscription, offsets."""
+    def staff_of(self, event: ToldEvent, occurrence: Occurrence) -> Iterator[dict]:
+        """The partners' side of an occurrence, by email: the people named on it, and the contact
+        address of each organiser none of whose people is named."""
         told_partners = set()
         for person_id in occurrence.person_ids:
             person = self.people.get(person_id)
             if person is None or not person.email:
                 continue
             told_partners.add(person.partner_id)
-            yield {"channel": "email", "recipient": person.email.lower(), "partner_id": person.partner_id,
-                   "offsets": self.offsets_of(person.partner_id)}
+            yield {"channel": "email", "recipient": person.email.lower(), "partner_id": person.partner_id}
         for partner in event.organisers:
-            offsets = self.offsets_of(partner.id)
             if partner.id not in told_partners and partner.contact_email:
-                yield {"channel": "email", "recipient": partner.contact_email.lower(), "partner_id": partner.id,
-                       "offsets": offsets}
+                yield {"channel": "email", "recipient": partner.contact_email.lower(), "partner_id": partner.id}
+
+    def of_occurrence(self, event: ToldEvent, occurrence: Occurrence) -> Iterator[dict]:
+        """Each recipient of an occurrence: channel, recipient, partner, subscription, offsets."""
+        for to in self.staff_of(event, occurrence):
+            yield {**to, "offsets": self.offsets_of(to["partner_id"])}
+        for partner in event.organisers:
             settings = self.settings.get(partner.id)
             if settings is not None and settings.webhook_url:
                 yield {"channel": "webhook", "recipient": settings.webhook_url, "partner_id": partner.id,
-                       "offsets": offsets}
+                       "offsets": self.offsets_of(partner.id)}
         for subscription in self.subscribers(event, occurrence.place_id):
             yield {"channel": "email", "recipient": subscription.email, "subscription_id": subscription.id,
                    "offsets": SUBSCRIBER_OFFSETS}
@@ -259,3 +267,32 @@ def plan_daily_digests(lo: int, hi: int) -> Iterator[dict]:
             yield {"kind": "daily_digest", "channel": "email", "recipient": user.email.lower(),
                    "due_at": datetime.fromtimestamp(due, UTC), "payload": {"user_id": user.id, "day": day_iso},
                    "key": delivery_key("daily_digest", "email", user.email.lower(), day_iso)}
+
+
+def plan_attendance_requests(lo: int, hi: int, recipients: Recipients) -> Iterator[dict]:
+    """The next-morning question to each organiser of each occurrence held the day before (its
+    people named on it, or its contact address): one delivery per address and occurrence."""
+    zones = set(db.session.scalars(sa.select(Event.timezone).distinct()))
+    if not any(wall_instants(zone, ATTENDANCE_REQUEST.at, lo, hi) for zone in zones):
+        return
+    window_start, window_end = datetime.fromtimestamp(lo - 3 * DAY, UTC), datetime.fromtimestamp(hi, UTC)
+    rules = rules_in_window(CalendarFilter(include_private=True, include_cancelled_events=False,
+                                           kinds=ATTENDANCE_KINDS), window_start, window_end)
+    due = [(o, due_at) for o in expand(rules, window_start, window_end) if not o.is_cancelled
+           and lo < (due_at := reminder_due(o, ATTENDANCE_REQUEST)) <= hi and due_at >= o.ends_at]
+    if not due:
+        return
+    by_id = _events_by_id({o.event_id for o, _ in due})
+    recipients.load_people(p for o, _ in due for p in o.person_ids)
+    for occurrence, due_at in due:
+        event = by_id[occurrence.event_id]
+        organisers = {p.id for p in event.organisers}
+        for to in recipients.staff_of(event, occurrence):
+            if to["partner_id"] not in organisers:
+                continue  # an interpreter named on the session: the organisers count
+            yield {**to, "kind": "attendance_request", "event_id": event.id,
+                   "recurrence_start": occurrence.recurrence_start, "due_at": datetime.fromtimestamp(due_at, UTC),
+                   # The address is in the payload too: each recipient's message has its own link.
+                   "payload": {"partner_id": to["partner_id"], "recipient": to["recipient"]},
+                   "key": delivery_key("attendance_request", "email", to["recipient"], event.id,
+                                       iso_instant(occurrence.recurrence_id))}

@@ -93,13 +93,15 @@ def build_message(*, to: str, subject: str, text: str, html: str, headers: dict 
 
 
 class SmtpSender:
-    """One connection reused for a batch of messages; `with SmtpSender(settings) as smtp:`."""
+    """One connection reused for a batch of messages (a sender process: for as long as it runs),
+    opened again at the next message after a failure; `with SmtpSender(settings) as smtp:`."""
 
     def __init__(self, settings: SmtpSettings, timeout: float = 30):
         self.settings = settings
         self.timeout = timeout
         self.connection: smtplib.SMTP | None = None
         self.messages_on_connection = 0
+        self.down = False  # the last message lost the connection, or found no server
 
     def __enter__(self) -> SmtpSender:
         return self
@@ -133,7 +135,9 @@ class SmtpSender:
             if s.username:
                 connection.login(s.username, s.password or "")
         except (smtplib.SMTPException, OSError) as error:
+            self.down = True
             raise SmtpUnavailable(f"serveur SMTP injoignable ({s.host}:{s.port}) : {error}") from error
+        self.down = False
         return connection
 
     def send(self, message: Message, before_final_dot: Callable[[], None]) -> None:
@@ -177,6 +181,7 @@ class SmtpSender:
             raise SmtpUnavailable(f"message refusé par le serveur : {code} {reply!r}")
 
     def _drop(self) -> None:
+        self.down = True
         if self.connection is not None:
             try:
                 self.connection.close()

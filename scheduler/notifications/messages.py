@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta
+from typing import cast
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
@@ -16,7 +17,14 @@ from models.operations.cases import case_link_token
 from models.operations.conflicts import conflicts_query
 from models.operations.subscriptions import link_token
 from models.users import User
-from scheduler.french import french_date, french_datetime, french_time
+from scheduler.french import (
+    PARTNERS_ONLY_DETAIL,
+    french_date,
+    french_datetime,
+    french_time,
+    partners_only_title,
+    title_for,
+)
 from scheduler.ical.feeds import FeedSpec, build_feed
 from scheduler.ical.render import render_occurrence
 from scheduler.notifications.mail import build_message
@@ -26,6 +34,7 @@ from scheduler.notifications.notices import (
     describe_conflict,
     occurrence_of,
 )
+from scheduler.reports.attendance import attendance_link_token, attendance_of, iso_z
 from scheduler.time.calendar import CalendarFilter, occurrences_between
 from scheduler.time.recurrence import Occurrence, epoch
 
@@ -105,8 +114,31 @@ def _event_and_occurrence(delivery: Delivery) -> tuple[Event, Occurrence]:
     return event, occurrence
 
 
+class _ReadByOthers:
+    """An event as a reader outside its organising partners reads it in a message and its
+    attachment: `title_for`'s title, no description (they may name a young person)."""
+
+    def __init__(self, event: Event):
+        self._event = event
+        self.title = title_for(event, None)
+        self.description = PARTNERS_ONLY_DETAIL
+
+    def __getattr__(self, name: str):
+        return getattr(self._event, name)
+
+
+def hides_title(event: Event, reader_partner_id: int | None) -> bool:
+    return title_for(event, reader_partner_id) != event.title
+
+
+def as_read_by(event: Event, delivery: Delivery) -> Event:
+    """The event as the delivery's reader (of `delivery.partner_id`) may read it."""
+    return cast(Event, _ReadByOthers(event)) if hides_title(event, delivery.partner_id) else event
+
+
 def render_reminder(delivery: Delivery, now: datetime) -> Message:
     event, occurrence = _event_and_occurrence(delivery)
+    event = as_read_by(event, delivery)
     if occurrence.is_cancelled or event.status == "cancelled":
         raise Skip("Occurrence annulée : pas de rappel.")
     if occurrence.starts_at <= epoch(now):
@@ -126,6 +158,7 @@ def render_reminder(delivery: Delivery, now: datetime) -> Message:
 
 def render_change(delivery: Delivery, now: datetime) -> Message:
     event, occurrence = _event_and_occurrence(delivery)
+    event = as_read_by(event, delivery)
     assert delivery.recurrence_start is not None  # checked by _event_and_occurrence
     planned = french_datetime(delivery.recurrence_start.astimezone(ZoneInfo(occurrence.timezone)))
     reason = (delivery.payload or {}).get("reason")
@@ -176,6 +209,10 @@ def render_event_change(delivery: Delivery, now: datetime) -> Message:
     """A change to a whole event, from what the write recorded (the event may be gone since)."""
     p = delivery.payload
     word, happened = EVENT_CHANGE_WORDS[delivery.kind]
+    # A partners-only event's title only for its organisers' people (scheduler.french.title_for);
+    # a delivery recorded before the payload said who they are keeps what it said.
+    hidden = p.get("visibility", "public") != "public" and delivery.partner_id not in p.get("organiser_ids", ())
+    title = partners_only_title(p["kind_label"], p["organisers"]) if hidden else p["title"]
     dates, removed = p["dates"], p["removed"]
     items = [date_line(d["before"], d["after"]) for d in dates]
     if p["more"]:
@@ -189,7 +226,7 @@ def render_event_change(delivery: Delivery, now: datetime) -> Message:
         when = f"à partir du {french_date(first_day)}"
     concerned = "" if not dates else (" Voici la date concernée :" if len(items) == 1
                                       else " Voici les dates à venir concernées :")
-    paragraphs = [f"« {p['title']} » ({p['kind_label'].lower()}) {happened}.{concerned}"]
+    paragraphs = [f"« {title} » ({p['kind_label'].lower()}) {happened}.{concerned}"]
     if removed:
         dropped = " ; ".join(("l'annulation du " if x["was"] == "cancelled" else "le déplacement de la date du ")
                              + french_date(date.fromisoformat(x["date"])) for x in removed)
@@ -202,15 +239,16 @@ def render_event_change(delivery: Delivery, now: datetime) -> Message:
         event = None  # that id now names another event
     ics = None
     if event is not None:
-        ics = build_feed(FeedSpec("event", str(event.id), private=delivery.subscription_id is None),
+        ics = build_feed(FeedSpec("event", str(event.id), private=delivery.subscription_id is None,
+                                  for_person=hidden, own_partner_id=delivery.partner_id),
                          now.date(), _base_url(), current_app.config["DEFAULT_TIMEZONE"])
     links = ([("Voir l'événement", f"{_base_url()}/evenements/{delivery.event_id}")] if event is not None
              else [("Le calendrier du lieu", f"{_base_url()}/lieux/{p['place']}")])
     return Message(
-        subject=f"{word} : {p['title']}, {when}", paragraphs=paragraphs, facts=facts, items=items, links=links,
+        subject=f"{word} : {title}, {when}", paragraphs=paragraphs, facts=facts, items=items, links=links,
         ics=ics, ics_note="L'événement, tel qu'il est désormais, est joint à ce message (evenement.ics) : "
                           "ouvrez-le pour mettre votre agenda à jour.",
-        data={"event": {"id": delivery.event_id, "uid": p["uid"], "title": p["title"]},
+        data={"event": {"id": delivery.event_id, "uid": p["uid"], "title": title},
               "change": delivery.kind.removeprefix("event_"), "dates": dates, "more": p["more"], "removed": removed})
 
 
@@ -228,7 +266,7 @@ def render_weekly_programme(delivery: Delivery, now: datetime) -> Message:
     items = []
     for occurrence, event in rows:
         line = (f"{french_date(occurrence.start.date())}, {french_time(occurrence.start)}–"
-                f"{french_time(occurrence.end)} : {event.title}")
+                f"{french_time(occurrence.end)} : {title_for(event, delivery.partner_id)}")
         if event.organisers:
             line += f" ({', '.join(p.name for p in event.organisers)})"
         if occurrence.room:
@@ -270,7 +308,13 @@ def render(delivery: Delivery, now: datetime, cache: dict | None = None) -> Mess
     subscription = None
     if delivery.kind != "subscription_confirm":
         subscription = _subscription(delivery)
-    key = (delivery.kind, delivery.event_id, delivery.recurrence_start, subscription is not None,
+    # Who reads it: a partners-only title is written only for its organisers' people.
+    if delivery.kind in ("reminder", "occurrence_cancelled", "occurrence_moved") and delivery.event_id:
+        event = db.session.get(Event, delivery.event_id)
+        reader: object = event is not None and hides_title(event, delivery.partner_id)
+    else:
+        reader = delivery.partner_id
+    key = (delivery.kind, delivery.event_id, delivery.recurrence_start, subscription is not None, reader,
            json.dumps(delivery.payload, sort_keys=True),
            delivery.subscription_id if delivery.kind == "subscription_confirm" else None)
     cache = {} if cache is None else cache
@@ -312,22 +356,22 @@ def case_link(case_id: int, recipient: str) -> str:
     return f"{_base_url()}/coordination/cas/{case_id}?jeton={token}"
 
 
-def _change_facts(change: dict) -> dict | None:
-    """What a message says of one case change: written in the change when the case went with its
-    event, else read now (None: gone)."""
+def _change_facts(change: dict, reader_partner_id: int | None) -> dict | None:
+    """What a message says of one case change to a reader of that partner: written in the change
+    when the case went with its event, else read now (None: gone)."""
     if change.get("facts") is not None:
         return change["facts"]
     if change.get("case_id") is not None:
         case = db.session.get(ConflictCase, change["case_id"])
-        return case_facts(case) if case is not None else None
+        return case_facts(case, reader_partner_id) if case is not None else None
     conflict = db.session.get(ScheduleConflict, change.get("conflict_id") or 0)  # a notice from before cases
-    facts = conflict_facts(conflict) if conflict is not None else None
+    facts = conflict_facts(conflict, reader_partner_id) if conflict is not None else None
     return facts and {**facts, "dates": ""}
 
 
 def render_conflict_change(delivery: Delivery, now: datetime) -> Message:
     """A webhook's event: one case change."""
-    facts = _change_facts(delivery.payload)
+    facts = _change_facts(delivery.payload, delivery.partner_id)
     if facts is None:
         raise Skip("Chevauchement supprimé avec son événement.")
     change = delivery.payload.get("change", "opened")
@@ -354,7 +398,7 @@ def render_conflict_digest(delivery: Delivery, now: datetime) -> Message:
     counts: dict[str, int] = {}
     items, links = [], []
     for change in delivery.payload.get("changes", []):
-        facts = _change_facts(change)
+        facts = _change_facts(change, delivery.partner_id)
         if facts is None:
             continue
         what = change.get("change", "opened")
@@ -427,6 +471,37 @@ def render_notice_digest(delivery: Delivery, now: datetime) -> Message:
                    links=links, data={"parts": data})
 
 
+def attendance_link(event_id: int, recurrence_start: datetime, partner_id: int, recipient: str) -> str:
+    """The one-click link of the next-morning question: its small form, no account needed."""
+    token = attendance_link_token(event_id, recurrence_start, partner_id, recipient, current_app.config["SECRET_KEY"])
+    return f"{_base_url()}/coordination/personnes-recues/{event_id}/{iso_z(recurrence_start)}?jeton={token}"
+
+
+def render_attendance_request(delivery: Delivery, now: datetime) -> Message:
+    """The morning after: how many people came? Not asked again once someone has answered."""
+    event, occurrence = _event_and_occurrence(delivery)
+    assert delivery.recurrence_start is not None  # checked by _event_and_occurrence
+    if occurrence.is_cancelled or event.status == "cancelled":
+        raise Skip("Occurrence annulée : personne à compter.")
+    if attendance_of(event, delivery.recurrence_start) is not None:
+        raise Skip("Les personnes reçues sont déjà notées.")
+    start = occurrence.start
+    days = (now.astimezone(start.tzinfo).date() - start.date()).days
+    when = {0: "aujourd'hui", 1: "hier"}.get(days, f"le {french_date(start.date())}")
+    place = db.session.get(Place, occurrence.place_id) if occurrence.place_id else None
+    at = f"à « {event.title} »" + (f" ({place.name})" if place else "")
+    return Message(
+        subject=f"Personnes reçues {when} : {event.title}",
+        paragraphs=[f"Bonjour, combien de personnes avez-vous reçues {when} {at} ?",
+                    ("Le lien ci-dessous ouvre un petit formulaire : un nombre suffit, la répartition par tranche "
+                     "d'âge est facultative. Maillage ne garde que des nombres, jamais de noms ; ils servent au "
+                     "bilan que les partenaires présentent ensemble.")],
+        facts=_occurrence_facts(event, occurrence),
+        links=[("Noter les personnes reçues", attendance_link(
+            event.id, delivery.recurrence_start, delivery.payload["partner_id"], delivery.recipient))],
+        data=_occurrence_data(event, occurrence))
+
+
 # Every kind of delivery and what writes its message (models.deliveries.KINDS).
 RENDERERS = {
     "reminder": render_reminder,
@@ -442,4 +517,5 @@ RENDERERS = {
     "conflict_digest": render_conflict_digest,
     "notice_digest": render_notice_digest,
     "daily_digest": render_daily_digest,
+    "attendance_request": render_attendance_request,
 }

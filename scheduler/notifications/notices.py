@@ -18,7 +18,7 @@ from models import Delivery, Event, Partner, Place, Subscription, db, utcnow
 from models.conflicts import ConflictNotice
 from models.operations.cases import dates_of
 from models.operations.deliveries import add_deliveries_if_new, add_delivery_if_new
-from scheduler.french import french_datetime, summarise_dates
+from scheduler.french import french_datetime, summarise_dates, title_for
 from scheduler.notifications.due import Recipients, delivery_key, iso_instant
 from scheduler.time.recurrence import (
     Occurrence,
@@ -211,6 +211,8 @@ def notify_event_change(before: EventBefore, event: Event | None, now: datetime 
     current = event if event is not None else before
     payload = {
         "uid": before.uid, "title": current.title, "kind_label": current.kind_label,
+        # Who may read the title (scheduler.french.title_for), the event being perhaps gone when sent.
+        "visibility": current.visibility, "organiser_ids": sorted(p.id for p in current.organisers),
         "timezone": before.rule.timezone if event is None else event.timezone, "place": current.place.slug,
         "organisers": [p.name for p in current.organisers],
         "dates": [{"before": _side(b, places), "after": _side(a, places)} for b, a in pairs[:MAX_LISTED_DATES]],
@@ -268,6 +270,7 @@ def plan_conflict_notices(recipients: Recipients, now: datetime, case_ids: Itera
         notice.sent_at = utcnow()
         change: dict[str, Any] = {"case_id": notice.case_id, "conflict_id": notice.conflict_id, "change": notice.change}
         if case_ids is not None and notice.case is not None:
+            # Written once for every reader of the change: as a reader of no organiser reads it.
             change.update(facts=case_facts(notice.case), note=note)
         targets = []
         if notice.user is not None and notice.user.email:
@@ -330,27 +333,35 @@ def group_pending_notices(now: datetime) -> int:
     return len(inserted)
 
 
-def describe_conflict(conflict) -> str:
+def two_sides(a, b, reader_partner_id: int | None) -> str:
+    """« A » et « B » of a conflict or case, each title as the reader may read it (`title_for`)."""
+    sides = f"« {title_for(a, reader_partner_id)} »"
+    return sides + (f" et « {title_for(b, reader_partner_id)} »" if b is not None and b.id != a.id else "")
+
+
+def describe_conflict(conflict, reader_partner_id: int | None = None) -> str:
     a, b = conflict.a_event, conflict.b_event
     start = conflict.starts_at.astimezone(ZoneInfo(a.timezone if a else current_app.config["DEFAULT_TIMEZONE"]))
     severity = "bloquant" if conflict.is_hard else "avertissement"
-    sides = f"« {a.title} »" + (f" et « {b.title} »" if b is not None and b.id != a.id else "")
+    sides = two_sides(a, b, reader_partner_id)
     return f"{conflict.kind_label} ({severity}) : {sides}, {french_datetime(start)}"
 
 
-def conflict_facts(conflict) -> dict | None:
-    """What a conflict's notice says about it (None when a side is gone)."""
+def conflict_facts(conflict, reader_partner_id: int | None = None) -> dict | None:
+    """What a conflict's notice says about it to a reader of that partner (None when a side is gone)."""
     if conflict.a_event is None or conflict.b_event is None:
         return None
-    return {"description": describe_conflict(conflict), "kind_label": conflict.kind_label, "reason": conflict.reason,
+    return {"description": describe_conflict(conflict, reader_partner_id), "kind_label": conflict.kind_label,
+            "reason": conflict.reason,
             "data": {"id": conflict.id, "kind": conflict.kind, "status": conflict.status,
                      "events": [conflict.a_event_id, conflict.b_event_id],
                      "starts_at": conflict.starts_at.isoformat()}}
 
 
-def case_facts(case) -> dict | None:
-    """What a case's notice says about it (None when a series is gone): its two series, its
-    kind, and its dates summarised ("les mardis du 8 déc. au 30 mars, 17 dates")."""
+def case_facts(case, reader_partner_id: int | None = None) -> dict | None:
+    """What a case's notice says about it to a reader of that partner (None when a series is
+    gone): its two series (`two_sides`), its kind, and its dates summarised ("les mardis du 8
+    déc. au 30 mars, 17 dates")."""
     if case.a_event is None or case.b_event is None:
         return None
     a, b = case.a_event, case.b_event
@@ -359,7 +370,7 @@ def case_facts(case) -> dict | None:
     dates = dates_of(case)
     shown = [c for c in dates if c.ends_at > now and c.status in ("open", "accepted")] or \
         [c for c in dates if c.ends_at > now] or dates
-    sides = f"« {a.title} »" + (f" et « {b.title} »" if b.id != a.id else "")
+    sides = two_sides(a, b, reader_partner_id)
     severity = "bloquant" if case.is_hard else "avertissement"
     return {"description": f"{case.kind_label} ({severity}) : {sides}",
             "dates": summarise_dates([c.starts_at.astimezone(zone) for c in shown]),

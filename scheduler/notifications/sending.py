@@ -36,6 +36,7 @@ from models.deliveries import PartnerReminderSettings, ScanMark
 from models.operations.deliveries import add_deliveries_if_new
 from scheduler.notifications.due import (
     Recipients,
+    plan_attendance_requests,
     plan_daily_digests,
     plan_reminders,
     plan_weekly_programmes,
@@ -119,6 +120,46 @@ def post_webhook(delivery: Delivery, message: Message) -> None:
         raise SmtpUnavailable(f"adresse du webhook inutilisable : {error}") from error
 
 
+def deliver(delivery_id: int, now: datetime, smtp: SmtpSender, rendered: dict, row_locked: bool = False,
+            email_paused: bool = False) -> str | None:
+    """Sends one recorded delivery: "sent", "failed", "skipped", or None when it is not to send
+    now (another runner took it; an email while `email_paused`, the SMTP server having just
+    failed). Ends the transaction whatever happens.
+
+    `row_locked`: the caller's transaction holds the row (PostgreSQL `FOR UPDATE`, the senders),
+    so the claim follows in it. Otherwise the read ends before the claim: SQLite must not hold a
+    shared lock while it waits for the write one, and the claim's condition decides."""
+    delivery = db.session.get(Delivery, delivery_id)
+    if (delivery is None or delivery.state not in ("pending", "failed")
+            or (email_paused and delivery.channel == "email")):
+        db.session.rollback()
+        return None
+    try:
+        message = render(delivery, now, rendered)
+    except Skip as reason:
+        _record_skip(delivery_id, str(reason))
+        db.session.commit()
+        return "skipped"
+    email = email_of(delivery, message) if delivery.channel == "email" else None
+    if not row_locked:
+        db.session.rollback()
+    if not _claim(delivery_id, now):
+        db.session.rollback()
+        return None
+    try:
+        if email is not None:
+            smtp.send(email, before_final_dot=db.session.commit)
+        else:
+            post_webhook(delivery, message)
+            db.session.commit()
+    except SmtpUnavailable as error:
+        db.session.rollback()
+        _record_failure(delivery_id, now, str(error))
+        db.session.commit()
+        return "failed"
+    return "sent"
+
+
 def send_due(now: datetime, limit: int | None = None) -> dict[str, int]:
     """Sends the recorded deliveries due at `now`; commits after each one."""
     counts = {"sent": 0, "failed": 0, "skipped": 0}
@@ -127,43 +168,14 @@ def send_due(now: datetime, limit: int | None = None) -> dict[str, int]:
         sa.select(Delivery.id).where(Delivery.state.in_(("pending", "failed")), Delivery.next_attempt_at <= now)
         .order_by(Delivery.due_at, Delivery.id).limit(limit)))
     db.session.rollback()  # end the read: SQLite must not hold a shared lock while we wait for the write one
-    smtp_down = False
+    smtp_down = False  # tried this tick already: the next tick tries the emails again
     rendered: dict = {}
     with SmtpSender(SmtpSettings.from_url(current_app.config["SMTP_URL"])) as smtp:
         for delivery_id in ids:
-            delivery = db.session.get(Delivery, delivery_id)
-            if delivery is None or delivery.state not in ("pending", "failed"):
-                db.session.rollback()
-                continue
-            if delivery.channel == "email" and smtp_down:
-                db.session.rollback()
-                continue  # tried this tick already: the next tick tries again
-            try:
-                message = render(delivery, now, rendered)
-            except Skip as reason:
-                _record_skip(delivery_id, str(reason))
-                db.session.commit()
-                counts["skipped"] += 1
-                continue
-            email = email_of(delivery, message) if delivery.channel == "email" else None
-            db.session.rollback()
-            if not _claim(delivery_id, now):
-                db.session.rollback()
-                continue
-            try:
-                if email is not None:
-                    smtp.send(email, before_final_dot=db.session.commit)
-                else:
-                    post_webhook(delivery, message)
-                    db.session.commit()
-            except SmtpUnavailable as error:
-                db.session.rollback()
-                _record_failure(delivery_id, now, str(error))
-                db.session.commit()
-                counts["failed"] += 1
-                smtp_down = smtp_down or (email is not None and smtp.connection is None)
-                continue
-            counts["sent"] += 1
+            outcome = deliver(delivery_id, now, smtp, rendered, email_paused=smtp_down)
+            if outcome is not None:
+                counts[outcome] += 1
+            smtp_down = smtp_down or smtp.down
     return counts
 
 
@@ -181,7 +193,7 @@ def scan(now: datetime) -> dict[str, int]:
     if hi > lo:
         recipients = Recipients.load()
         planned = [*plan_reminders(lo, hi, recipients), *plan_weekly_programmes(lo, hi),
-                   *plan_daily_digests(lo, hi)]
+                   *plan_daily_digests(lo, hi), *plan_attendance_requests(lo, hi, recipients)]
         for values in planned:
             if values["due_at"] <= late_limit:
                 values["state"] = "skipped"
@@ -209,5 +221,8 @@ def run_due(now: datetime | None = None) -> dict[str, int]:
         raise ValueError("run_due needs an aware instant")
     scanned = scan(now)
     db.session.commit()
+    if current_app.config["SEPARATE_SENDERS"]:
+        # The senders (`python -m scheduler send`) send what the scan recorded.
+        return {"recorded": scanned["pending"], "missed": scanned["skipped"], "sent": 0, "failed": 0, "skipped": 0}
     sent = send_due(now)
     return {"recorded": scanned["pending"], "missed": scanned["skipped"], **sent}

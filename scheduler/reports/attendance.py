@@ -2,6 +2,10 @@
 once it has started, counts only (a total, optionally split by age band)."""
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
@@ -10,10 +14,14 @@ import sqlalchemy as sa
 from models import Attendance, Event, db, utcnow
 from models.actor import Actor
 from models.attendance import AGE_BANDS, MAX_PEOPLE
-from models.errors import InvalidInput, NotFound
+from models.errors import Forbidden, InvalidInput, NotFound
+from models.events import EVENT_KINDS
 from models.operations.audit import apply_changes, record
 from scheduler.time.recurrence import epoch, gives_occurrence, rule_of
 
+# Where partners receive people (asked the next morning, listed in /coordination/personnes-recues);
+# not their own meetings, nor what "other" may be.
+ATTENDANCE_KINDS = tuple(k for k in EVENT_KINDS if k not in ("coordination", "other"))
 NOT_ORGANISER = ("Seuls les partenaires qui organisent cette occurrence, et leurs coordinateurs, "
                  "notent les personnes reçues.")
 
@@ -55,7 +63,8 @@ def attendance_of(event: Event, recurrence_start: datetime) -> Attendance | None
 
 def record_attendance(actor: Actor, event: Event, recurrence_start: datetime, total, by_age_band=None,
                       now: datetime | None = None) -> Attendance:
-    """Sets the count of one occurrence (again, if it was set): nothing written on bad input."""
+    """Sets the count of one occurrence (again, if it was set): nothing written on bad input.
+    A `LinkActor` (the next-morning message's link) is audited with the address it was sent to."""
     actor.require(actor.can_edit_event(event), NOT_ORGANISER)
     recurrence_start = recurrence_start.astimezone(UTC)
     starts, cancelled = occurrence_facts(event, recurrence_start)
@@ -75,6 +84,8 @@ def record_attendance(actor: Actor, event: Event, recurrence_start: datetime, to
     attendance.recorded_by_id = actor.id
     attendance.updated_at = utcnow()
     db.session.flush()
+    if isinstance(actor, LinkActor):
+        changes["by_link_to"] = [None, actor.recipient]
     record(actor, "record_attendance", event, {"recurrence_start": [recurrence_start, recurrence_start], **changes})
     return attendance
 
@@ -112,3 +123,78 @@ def attendance_keys(event: Event) -> list[int]:
     """The recurrence instants (epoch seconds) of the counts of a series."""
     return [epoch(start) for start in db.session.scalars(
         sa.select(Attendance.recurrence_start).where(Attendance.event_id == event.id))]
+
+
+def iso_z(instant: datetime) -> str:
+    """An occurrence's identity in a path, as the occurrences give it (2027-05-03T12:00:00Z)."""
+    return instant.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def recurrence_instant(text: str) -> datetime:
+    """The occurrence an `iso_z` path names; NotFound when it names none."""
+    try:
+        instant = datetime.fromisoformat(text)
+    except ValueError:
+        raise NotFound("Identifiant d'occurrence attendu : l'instant UTC de l'occurrence "
+                       "(recurrence_id des occurrences, par exemple 2027-05-03T12:00:00Z).") from None
+    if instant.tzinfo is None:
+        raise NotFound("Identifiant d'occurrence sans décalage horaire : ajoutez Z (UTC).")
+    return instant
+
+
+# --- the next-morning message's link ---------------------------------------------------------
+
+def attendance_link_token(event_id: int, recurrence_start: datetime, partner_id: int, recipient: str,
+                          secret_key: str) -> str:
+    """The token of a next-morning link: one occurrence, one organiser partner, one address (a
+    partner's contact address may have no account). `partner.address.mac`."""
+    recipient = recipient.lower()
+    who = base64.urlsafe_b64encode(recipient.encode()).rstrip(b"=").decode()
+    signed = f"attendance:{event_id}:{epoch(recurrence_start)}:{partner_id}:{recipient}"
+    mac = hmac.new(secret_key.encode(), signed.encode(), hashlib.sha256).digest()
+    return f"{partner_id}.{who}.{base64.urlsafe_b64encode(mac).rstrip(b'=').decode()}"
+
+
+class LinkActor:
+    """Who records through a next-morning link: the organiser partner the message was sent for,
+    audited with no user and the address the link went to."""
+
+    id: int | None = None
+    is_coordinator = False
+
+    def __init__(self, partner_id: int, recipient: str):
+        self.partner_id = partner_id
+        self.recipient = recipient
+        self.quartiers: list = []
+
+    def can_edit_event(self, event) -> bool:
+        # Checked again at each use: a partner no longer organising the series loses its links.
+        return any(p.id == self.partner_id for p in event.organisers)
+
+    def can_edit_place(self, place) -> bool:
+        return False
+
+    def can_edit_partner(self, partner) -> bool:
+        return False
+
+    def require(self, allowed: bool, message: str = NOT_ORGANISER) -> None:
+        if not allowed:
+            raise Forbidden(message)
+
+
+def link_actor(event: Event, recurrence_start: datetime, token: str, secret_keys: Iterable[str]) -> LinkActor | None:
+    """The actor of a next-morning link if `token` is one of ours for this occurrence (any of the
+    keys: SECRET_KEY, then SECRET_KEY_FALLBACKS), else None."""
+    partner, dot, rest = (token or "").partition(".")
+    who, dot2, _ = rest.partition(".")
+    if not (dot and dot2 and partner.isdigit()) or len(token) > 700:
+        return None
+    try:
+        recipient = base64.urlsafe_b64decode(who + "=" * (-len(who) % 4)).decode()
+    except (ValueError, UnicodeDecodeError):
+        return None
+    partner_id = int(partner)
+    if any(hmac.compare_digest(attendance_link_token(event.id, recurrence_start, partner_id, recipient, key), token)
+           for key in secret_keys):
+        return LinkActor(partner_id, recipient)
+    return None

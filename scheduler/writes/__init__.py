@@ -20,7 +20,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
 from models import db, utcnow
 from models.actor import Actor
@@ -29,6 +30,7 @@ from models.errors import InvalidInput, NotFound
 from models.events import Event, OccurrenceException
 from models.operations.conflicts import cases_of_event, delete_conflicts_of
 from scheduler.conflicts.check import Outcome, check_event, check_write, person_ids_of
+from scheduler.french import french_date
 from scheduler.notifications.notices import (
     EventBefore,
     notify_event_change,
@@ -36,7 +38,7 @@ from scheduler.notifications.notices import (
     record_conflict_notices,
 )
 from scheduler.reports.attendance import attendance_keys, carry_attendance, hand_over_attendance
-from scheduler.time.recurrence import carried_over, epoch, gives_occurrence, rule_days, rule_of
+from scheduler.time.recurrence import carried_over, epoch, expand, gives_occurrence, rule_days, rule_of
 from scheduler.time.rules import OUT_OF_CALENDAR, TIMING_FIELDS, in_calendar
 from scheduler.writes import rows
 
@@ -179,7 +181,31 @@ class EventWrites:
                 values[name] = value
         if len(values) == 2:
             raise InvalidInput("Indiquez ce qui change : horaire, lieu, salle ou personnes.")
+        if starts_at is not None:
+            self._check_new_date(event, recurrence_start, starts_at, existing)
         return self.set_exception(event, recurrence_start, values, "move_occurrence")
+
+    def _check_new_date(self, event: Event, recurrence_start: datetime, starts_at: datetime,
+                        existing: OccurrenceException | None) -> None:
+        """A move goes to a day the series has free, and an occurrence still to come stays to come:
+        moved into the past it would vanish from every list without anyone being told (one already
+        past may be set to the day it really took place: its attendance follows it). Two
+        occurrences of one series on one day read as a mistake (a move onto its own day only
+        changes its hours)."""
+        now = self.now or utcnow()
+        current = existing.starts_at if existing is not None and existing.starts_at is not None else recurrence_start
+        if starts_at < now <= current:
+            raise InvalidInput.on("starts_at", "Une occurrence ne peut pas être déplacée dans le passé : "
+                                               "choisissez une date à venir.")
+        zone = ZoneInfo(event.timezone)
+        day = starts_at.astimezone(zone).date()
+        start = datetime.combine(day, time(), zone)
+        same_day = [o for o in expand([rule_of(event)], start, start + timedelta(days=1))
+                    if not o.is_cancelled and o.recurrence_id != epoch(recurrence_start)
+                    and o.start.date() == day]
+        if same_day:
+            raise InvalidInput.on("starts_at", f"« {event.title} » a déjà une occurrence le {french_date(day)} : "
+                                               "choisissez un autre jour.")
 
     def set_exception(self, event: Event, recurrence_start: datetime, values: dict, action: str) -> OccurrenceException:
         """One occurrence as `values` say (cancelled, or its start, duration, place, room,

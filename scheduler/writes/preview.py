@@ -8,12 +8,15 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from models import db, utcnow
 from models.actor import Actor
+from models.conflicts import CONFLICT_KINDS
 from models.events import Event
 from models.versions import written_scopes_forgotten
 from scheduler.conflicts.check import Outcome, describe_conflict, refused_conflicts
+from scheduler.conflicts.detection import SERIES
 from scheduler.french import day_label, hour_label, rule_phrase
 from scheduler.time.recurrence import day_off_reason, expand, rule_of, skipped_holidays
 from scheduler.writes import EventWrites
@@ -55,6 +58,38 @@ class PreviewOverlap:
     other_event_id: int
     other_title: str
     description: str  # describe_conflict's French line
+    timezone: str = "Europe/Paris"  # the event's, to say the date on its wall clock
+    whole_series: bool = False  # one overlap for both series from that date on (capacity)
+
+    @property
+    def day(self) -> date:
+        return self.starts_at.astimezone(ZoneInfo(self.timezone)).date()
+
+
+@dataclass(frozen=True)
+class OverlapGroup:
+    """The overlaps of one kind with one other event: a weekly clash is one line with its dates,
+    not a line per Monday (a partner reads what to change, and with whom)."""
+    kind: str  # CONFLICT_KINDS' French label
+    is_hard: bool
+    would_refuse: bool
+    other_event_id: int
+    other_title: str
+    days: list[date]
+    whole_series: bool = False
+
+    SHOWN_DAYS = 4
+
+    @property
+    def dates_label(self) -> str:
+        """"lundi 14 décembre, lundi 4 janvier et 9 autres dates"; "à partir du lundi 14 décembre"."""
+        if self.whole_series:
+            return f"à partir du {day_label(self.days[0])}"
+        labels = [day_label(d) for d in self.days[:self.SHOWN_DAYS]]
+        rest = len(self.days) - len(labels)
+        if rest:
+            return f"{', '.join(labels)} et {rest} autre{'s' if rest > 1 else ''} date{'s' if rest > 1 else ''}"
+        return " et ".join([", ".join(labels[:-1]), labels[-1]]) if len(labels) > 1 else labels[0]
 
 
 @dataclass
@@ -75,6 +110,18 @@ class Preview:
     @property
     def would_be_refused(self) -> bool:
         return any(o.would_refuse for o in self.overlaps)
+
+    @property
+    def overlap_groups(self) -> list[OverlapGroup]:
+        """The overlaps by kind and other event, hard ones first, each with its dates in order."""
+        groups: dict[tuple[str, int], list[PreviewOverlap]] = {}
+        for o in sorted(self.overlaps, key=lambda o: o.starts_at):
+            groups.setdefault((o.kind, o.other_event_id), []).append(o)
+        found = [OverlapGroup(CONFLICT_KINDS.get(kind, kind), rows[0].is_hard, any(o.would_refuse for o in rows),
+                              other, rows[0].other_title, sorted({o.day for o in rows}),
+                              any(o.whole_series for o in rows))
+                 for (kind, other), rows in groups.items()]
+        return sorted(found, key=lambda g: (not g.is_hard, g.days[0]))
 
 
 def dry_run(actor: Actor, write: Callable[[EventWrites], Event], *, strict: bool = False,
@@ -109,7 +156,8 @@ def preview_of(event: Event, outcome: Outcome, strict: bool = False, now: dateti
     for c in outcome.current:
         other = c.b_event if c.a_event_id == event.id else c.a_event
         overlaps.append(PreviewOverlap(c.kind, c.is_hard, c.id in refused, c.starts_at, other.id, other.title,
-                                       describe_conflict(c)))
+                                       describe_conflict(c), event.timezone,
+                                       c.a_recurrence_id == SERIES and c.b_recurrence_id == SERIES))
     return Preview(
         phrase=rule_phrase(event),
         sessions=len([o for o in everything if not o.is_cancelled])
