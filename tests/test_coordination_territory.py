@@ -108,3 +108,43 @@ def test_a_coordinator_covering_the_owner_may_renew_their_link(client, sign_in, 
     db.session.expire_all()
     assert db.session.get(country["FeedToken"], country["link"]).revoked_at is not None
     assert db.session.query(User).filter_by(email="coordo-national@example.fr").one().quartiers == []
+
+
+def test_another_territory_s_week_is_not_found(client, sign_in, country):
+    _rennes(client, sign_in)
+    assert client.get("/coordination/semaine?quartier=QP035005").status_code == 200
+    assert client.get("/coordination/semaine?quartier=QP030003").status_code == 404
+    assert client.get("/coordination/semaine?lieu=agence-pissevin").status_code == 404
+    assert client.get("/coordination/semaine?lieu=fjt-rennes").status_code == 200
+
+
+def test_overlaps_at_a_place_in_no_quartier_are_national(client, sign_in, country, create_place, create_event):
+    from models import ConflictCase, Partner, ScheduleConflict
+    from models.operations.cases import cases_query
+    from models.operations.conflicts import conflicts_query
+    from scheduler.conflicts.check import run_full_detection
+
+    nimes = db.session.scalars(db.select(Partner).where(Partner.slug == "france-travail-nimes")).one()
+    annex = create_place("annexe-mairie", postcode="30900")
+    create_event(annex, [nimes], title="Atelier A")
+    create_event(annex, [nimes], title="Atelier B")
+    run_full_detection()
+    db.session.commit()
+    case = db.session.scalars(db.select(ConflictCase)).one()
+    _rennes(client, sign_in)
+    rennes = db.session.scalars(db.select(User).where(User.email == "coordo-rennes@example.fr")).one()
+    assert db.session.scalars(conflicts_query(rennes)).all() == []
+    assert db.session.scalars(cases_query(rennes)).all() == []
+    assert client.get(f"/coordination/cas/{case.id}").status_code == 404
+    conflict = db.session.scalars(db.select(ScheduleConflict)).first()
+    assert client.get(f"/coordination/chevauchements/{conflict.id}").status_code == 404
+    national = get_national()
+    assert db.session.scalars(cases_query(national)).all() == [case]
+
+
+def get_national() -> User:
+    from models.operations.users import get_or_create_user
+
+    user = get_or_create_user("coordo-national@example.fr", "coordinator", None)
+    db.session.commit()
+    return user
