@@ -17,6 +17,17 @@ ROLES = {"coordinator": "Coordinateur·rice", "editor": "Contributeur·rice"}
 
 # argon2id: memory-hard, as the coordinators' sign-in requires.
 _password_hasher = PasswordHasher()
+# Verified against when there is no account (or no password) to check, so that a sign-in takes
+# the same time whether the address has an account or not; made once, with the same parameters.
+_NO_ACCOUNT_HASH = _password_hasher.hash("aucun compte : cette empreinte ne correspond à rien")
+
+
+def spend_a_password_check(password: str) -> None:
+    """One argon2 verification that always fails, as long as a real one."""
+    try:
+        _password_hasher.verify(_NO_ACCOUNT_HASH, password)
+    except (VerificationError, InvalidHashError):
+        pass
 
 user_quartiers = sa.Table(
     "user_quartiers",

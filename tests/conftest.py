@@ -26,6 +26,9 @@ from helpers.reminders import mailbox, reminder_territory  # noqa: F401
 from helpers.sync import published  # noqa: F401
 
 BACKENDS = ["sqlite", "postgresql"]
+# The development SECRET_KEY serves the tests and the processes they start, never production
+# (settings.py production_problems).
+os.environ.setdefault("MAILLAGE_ENV", "test")
 
 
 @pytest.fixture(scope="session", params=BACKENDS)
