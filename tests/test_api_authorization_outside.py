@@ -11,9 +11,15 @@ from datetime import date, time, timedelta
 
 import pytest
 
-from conftest import paris_at, quiet_monday
+from helpers.authorization import ICS
+from helpers.dates import paris_at, quiet_monday
 from models import AuditEntry, Event, db
-from test_api_authorization import ICS, world  # noqa: F401  (world: the matrix's fixture)
+
+
+@pytest.fixture
+def world(authorization_world):
+    """Villeneuve and Maurepas, their partners, series and a conflict (helpers.authorization)."""
+    return authorization_world
 
 MONDAY = paris_at(quiet_monday() + timedelta(weeks=1), 14).isoformat()
 WEDNESDAY = paris_at(quiet_monday() + timedelta(weeks=1, days=2), 14).isoformat()
@@ -73,7 +79,7 @@ def _maurepas_job(w) -> tuple[str, dict]:
 def _maurepas_conflict(kind: str) -> Call:
     """A place conflict in Maurepas alone: the centre social's workshop at France Travail's time."""
     def build(w):
-        from conftest import SYSTEM
+        from helpers.actors import SYSTEM
         from models import ScheduleConflict
         from scheduler import writes
         from scheduler.conflicts.check import run_full_detection
@@ -99,7 +105,7 @@ def sa_or_event(event_id: int):
 
 
 def _past_maurepas(w) -> tuple[str, dict]:
-    from conftest import SYSTEM
+    from helpers.actors import SYSTEM
     from scheduler import writes
 
     past = writes.create_event(SYSTEM, {"kind": "atelier", "title": "Atelier passé", "place": "centre-social-maurepas",
@@ -204,7 +210,7 @@ def test_the_two_columns_cover_every_write_endpoint_of_the_openapi_document(clie
 
 
 @pytest.mark.parametrize(("endpoint", "column"), CASES, ids=[f"{e[0]} {e[1]} {c}" for e, c in CASES])
-def test_writing_outside_or_for_another_partner_is_refused_and_changes_nothing(client, world, endpoint,  # noqa: F811
+def test_writing_outside_or_for_another_partner_is_refused_and_changes_nothing(client, world, endpoint,
                                                                               column):
     call = OUTSIDE[endpoint][COLUMNS[column]]
     assert not isinstance(call, str)
@@ -221,7 +227,7 @@ def test_writing_outside_or_for_another_partner_is_refused_and_changes_nothing(c
     assert db.session.query(AuditEntry).count() == audit_before, "a refused write changes nothing"
 
 
-def test_a_coordinator_gives_the_consent_an_editor_then_builds_on(client, world):  # noqa: F811
+def test_a_coordinator_gives_the_consent_an_editor_then_builds_on(client, world):
     """The mission locale's editor may not name the PIMMS; the Villeneuve coordinator (who covers
     the PIMMS) adds it as co-organiser; from then on the editor may name it."""
     editor, coordinator = world["headers"]("editor_own"), world["headers"]("coordinator_here")

@@ -10,7 +10,7 @@ import icalendar
 import pytest
 import recurring_ical_events
 
-from helpers.feed_readers import api_occurrences, window, with_icalendar, with_icaljs, with_vobject
+from helpers.feed_readers import read_by_all, window, with_icalendar
 
 PARIS = ZoneInfo("Europe/Paris")
 SPRING, AUTUMN = date(2027, 3, 28), date(2027, 10, 31)  # the Sundays of the changes of time in 2027
@@ -22,22 +22,6 @@ def bij(app, create_partner, create_quartier, create_place):
     partner = create_partner("mission-locale-sud")
     create_quartier()
     return create_place("bij-echirolles", name="BIJ d'Échirolles", quartier="QN03801M"), partner
-
-
-def read_by_all(client, headers=None, live_only: bool = False) -> tuple[bytes, set]:
-    """The feed, and the occurrences every parser and the API agree on (asserted); `live_only`:
-    on those that take place (a reader may drop a cancelled occurrence rather than show it so)."""
-    body = client.get("/feeds/all.ics").data
-    lo, hi = window(START, END, PARIS)
-    by_api = api_occurrences(client, START, END, headers=headers)
-
-    def kept(found: set) -> set:
-        return {o for o in found if not o[2]} if live_only else found
-
-    assert kept(with_icalendar(body, lo, hi)) == kept(by_api)
-    assert kept(with_vobject(body, lo, hi)) == kept(by_api)
-    assert kept(with_icaljs(body, lo, hi)) == kept(by_api)
-    return body, by_api
 
 
 def test_a_series_kept_in_utc_is_written_in_utc_without_a_calendar_zone_that_contradicts_it(client, bij,

@@ -7,7 +7,9 @@ from datetime import date, time, timedelta
 
 import pytest
 
-from conftest import SYSTEM, csrf_token_in, paris_at, quiet_monday
+from helpers.actors import SYSTEM
+from helpers.dates import paris_at, quiet_monday
+from helpers.pages import csrf_token_in
 from models import AuditEntry, Event, OccurrenceException, Partner, Quartier, ScheduleConflict, db
 
 MONDAY = paris_at(quiet_monday() + timedelta(weeks=1), 14)
@@ -18,12 +20,12 @@ def nimes(app, create_quartier, create_partner, create_place, create_event):
     """Maurepas and Pissevin. In Pissevin, France Travail Nîmes's Monday permanence and the
     centre social's workshop at the same time and place (a conflict and its case), a workshop of
     last week, and an import job of its editor waiting to be confirmed."""
+    from helpers.authorization import ICS
     from models.operations.feeds import create_feed_token, create_sync_source
     from models.operations.users import get_or_create_user, issue_api_token
     from scheduler import writes
     from scheduler.conflicts.check import run_full_detection
     from scheduler.ical.jobs import run_queued_jobs, submit
-    from test_api_authorization import ICS
 
     create_quartier("QP035005", "Maurepas", ("Rennes",), "35")
     create_quartier("QP030003", "Pissevin", ("Nîmes",), "30")

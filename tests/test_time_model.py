@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from dateutil.rrule import MO, MONTHLY, WEEKLY, YEARLY, rrule, rruleset, weekday
 
-from test_feed_edges import read_by_all
+from helpers.feed_readers import read_by_all
 
 PARIS = ZoneInfo("Europe/Paris")
 

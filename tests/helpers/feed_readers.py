@@ -10,6 +10,7 @@ import json
 import subprocess
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import icalendar
 import recurring_ical_events
@@ -120,3 +121,25 @@ def with_icaljs(body: bytes, start: datetime, end: datetime, floating_zone=None)
         return int(wall.replace(tzinfo=floating_zone).timestamp())
 
     return {(instant(s, fs), instant(e, fe), bool(c)) for s, e, c, fs, fe in json.loads(result.stdout)}
+
+
+PARIS = ZoneInfo("Europe/Paris")
+
+
+def read_by_all(client, headers=None, live_only: bool = False, start: date = date(2027, 1, 1),
+                end: date = date(2028, 1, 1)) -> tuple[bytes, set]:
+    """The feed, and the occurrences every parser and the API agree on (asserted); `live_only`:
+    on those that take place (a reader may drop a cancelled occurrence rather than show it so); the
+    occurrences from `start` to `end` (the year 2027: its changes of time)."""
+    body = client.get("/feeds/all.ics").data
+    lo, hi = window(start, end, PARIS)
+    by_api = api_occurrences(client, start, end, headers=headers)
+
+    def kept(found: set) -> set:
+        return {o for o in found if not o[2]} if live_only else found
+
+    assert kept(with_icalendar(body, lo, hi)) == kept(by_api)
+    assert kept(with_vobject(body, lo, hi)) == kept(by_api)
+    assert kept(with_icaljs(body, lo, hi)) == kept(by_api)
+    return body, by_api
+
