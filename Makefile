@@ -29,6 +29,9 @@ demo: migrate
 	$(BIN)/flask demo load
 	$(BIN)/flask conflicts detect
 
+# The development SECRET_KEY is accepted only outside production (settings.py production_problems).
+run bench: export MAILLAGE_ENV ?= development
+
 run: demo
 	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/honcho -f Procfile.dev start
 

@@ -57,6 +57,10 @@ def create_app(overrides: dict | None = None) -> Flask:
     # What the caller gives is not read from the environment (tests give a database, a key…).
     app.config.update(settings.from_environ(app.instance_path, given=overrides or {}))
     app.config.update(overrides or {})
+    if settings.uses_development_key(app.config):
+        # Only reachable outside production (settings.production_problems): say it where it shows.
+        app.logger.warning("SECRET_KEY : clé de développement « %s » (MAILLAGE_ENV=%s) ; jamais en production.",
+                           settings.DEV_SECRET_KEY, app.config.get("MAILLAGE_ENV"))
     if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
         # Several processes (web, clock) share the file: wait for locks rather than fail.
         app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {"connect_args": {"timeout": 30}})
@@ -79,7 +83,8 @@ def create_app(overrides: dict | None = None) -> Flask:
     api.init_app(app)
     web.init_app(app)
     commands.init_app(app)
-    create_limiter(app, exempt=api.RATE_EXEMPT)  # after every blueprint: limits are set by their names
+    # After every blueprint: limits are set by their names.
+    create_limiter(app, exempt=api.RATE_EXEMPT, keys=web.RATE_KEYS)
     return app
 
 

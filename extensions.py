@@ -105,10 +105,12 @@ def create_api(app: Flask) -> MaillageApi:
 
 # --- rate limits (Flask-Limiter) ----------------------------------------------------------------
 
-def create_limiter(app: Flask, exempt: dict[str, Callable[[], bool]]) -> Limiter:
+def create_limiter(app: Flask, exempt: dict[str, Callable[[], bool]],
+                   keys: dict[str, Callable[[], str]] | None = None) -> Limiter:
     """Applies RATELIMITS (endpoint or blueprint name -> limit), so after every blueprint is
     registered; only POSTs count on page endpoints (showing the sign-in form is free, trying a
-    password is not). `exempt`: by name, who a limit does not hold back."""
+    password is not). `exempt`: by name, who a limit does not hold back. A name `endpoint/key`
+    counts by `keys[key]` instead of the client address (sign-in attempts per account)."""
     limiter = Limiter(get_remote_address, app=app)
 
     @app.after_request
@@ -120,10 +122,12 @@ def create_limiter(app: Flask, exempt: dict[str, Callable[[], bool]]) -> Limiter
         return response
 
     for name, rate in app.config["RATELIMITS"].items():
-        if name in app.blueprints:
-            limiter.limit(rate, exempt_when=exempt.get(name))(app.blueprints[name])
-        elif name in app.view_functions:
-            methods = ["POST"] if "POST" in next(app.url_map.iter_rules(name)).methods else None
-            app.view_functions[name] = limiter.limit(rate, methods=methods, exempt_when=exempt.get(name))(
-                app.view_functions[name])
+        target, _, key = name.partition("/")
+        key_func = (keys or {})[key] if key else None
+        if target in app.blueprints:
+            limiter.limit(rate, key_func=key_func, exempt_when=exempt.get(name))(app.blueprints[target])
+        elif target in app.view_functions:
+            methods = ["POST"] if "POST" in next(app.url_map.iter_rules(target)).methods else None
+            app.view_functions[target] = limiter.limit(rate, key_func=key_func, methods=methods,
+                                                       exempt_when=exempt.get(name))(app.view_functions[target])
     return limiter

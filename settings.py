@@ -26,6 +26,8 @@ from models.events import EVENT_KINDS
 # SQLite file and the local mailbox live. `{instance}` in a default stands for it.
 INSTANCE = Path(__file__).resolve().parent / "instance"
 DEV_SECRET_KEY = "dev-only-change-me"
+# A production key is random and at least this long (secrets.token_urlsafe(32) gives 43).
+MIN_SECRET_KEY_LENGTH = 32
 MEGABYTE = 1024 * 1024
 
 
@@ -68,11 +70,22 @@ def boolean(text: str) -> bool:
 
 
 def secret_key(text: str) -> str:
-    # Refusing the development key in production is one more line here, as the default goes
-    # through this parser too: `if text == DEV_SECRET_KEY: raise ValueError(…)`.
+    # Whether the development key may serve depends on MAILLAGE_ENV too: checked by
+    # production_problems once every setting is read.
     if not text:
         raise ValueError("une clé secrète non vide est attendue")
     return text
+
+
+ENVIRONMENTS = ("production", "development", "test")
+
+
+def environment(text: str) -> str:
+    """Empty: decided by DATABASE_URL (production_problems)."""
+    value = text.strip().lower()
+    if value and value not in ENVIRONMENTS:
+        raise ValueError("production, development (make run) ou test est attendu")
+    return value
 
 
 def secret_keys(text: str) -> list[str]:
@@ -204,8 +217,13 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("DATABASE_URL", "sqlite:///{instance}/maillage.sqlite3", database_url,
             "La base de données : un fichier SQLite, ou postgresql://… en production.",
             key="SQLALCHEMY_DATABASE_URI", secret=True),
+    Setting("MAILLAGE_ENV", "", environment,
+            "production : refuse de démarrer sans vraie SECRET_KEY ; development (make run) et test "
+            "acceptent la clé de développement, et le disent ; vide : production dès que DATABASE_URL "
+            "est donnée."),
     Setting("SECRET_KEY", DEV_SECRET_KEY, secret_key,
-            "Signe les sessions, les formulaires et les liens d'abonnement ; à changer en production.",
+            "Signe les sessions, les formulaires et les liens d'abonnement ; obligatoire en production "
+            f"(au moins {MIN_SECRET_KEY_LENGTH} caractères aléatoires).",
             secret=True),
     Setting("SECRET_KEY_FALLBACKS", "", secret_keys,
             "Anciennes clés séparées par des virgules : les sessions et les liens qu'elles ont signés "
@@ -216,8 +234,9 @@ SETTINGS: tuple[Setting, ...] = (
             "L'adresse publique de Maillage, celle des liens des courriels et des flux."),
     Setting("DEFAULT_TIMEZONE", "Europe/Paris", time_zone,
             "Le fuseau horaire par défaut des lieux et des pages."),
-    Setting("TRUSTED_PROXIES", "1", whole_number("un nombre entier de relais (0 ou plus) est attendu"),
-            "Nombre de relais devant gunicorn dont on croit les en-têtes X-Forwarded-* (0 : exposé directement)."),
+    Setting("TRUSTED_PROXIES", "0", whole_number("un nombre entier de relais (0 ou plus) est attendu"),
+            "Nombre de relais devant gunicorn dont on croit les en-têtes X-Forwarded-* (0 : exposé "
+            "directement ; 1 derrière un relais inverse comme nginx)."),
     Setting("ALLOW_PRIVATE_URLS", "0", boolean,
             "1 : les agendas synchronisés et les webhooks peuvent viser 127.0.0.1 ou un réseau privé "
             "(tests et postes de développement)."),
@@ -225,6 +244,9 @@ SETTINGS: tuple[Setting, ...] = (
             "Où compter les requêtes limitées : memory:// pour un processus, redis://… pour plusieurs."),
     Setting("RATELIMIT_LOGIN", "10 per minute", rate_limit,
             "Essais de connexion par adresse IP.", key=("RATELIMITS", "auth.login")),
+    Setting("RATELIMIT_LOGIN_ACCOUNT", "20 per hour", rate_limit,
+            "Essais de connexion par compte (adresse électronique saisie), d'où qu'ils viennent.",
+            key=("RATELIMITS", "auth.login/account")),
     Setting("RATELIMIT_FEEDS", "300 per minute", rate_limit,
             "Lectures des flux iCal par adresse IP.", key=("RATELIMITS", "feeds")),
     Setting("RATELIMIT_OCCURRENCES", "30 per minute", rate_limit,
@@ -349,6 +371,37 @@ def from_environ(instance_path: str | Path = INSTANCE, given=(), environ=None) -
             config.setdefault(key[0], {})[key[1]] = parsed
         else:
             config[key] = parsed
+    problems.extend(production_problems(config, environ, given))
     if problems:
         raise SystemExit(" ; ".join(problems) + ".")
     return config
+
+
+def development_mode(config: dict, environ, given=()) -> bool:
+    """make run (MAILLAGE_ENV=development), the tests (MAILLAGE_ENV=test, or an app made with
+    TESTING), Flask's debug mode, or no MAILLAGE_ENV and no DATABASE_URL (the SQLite file of a
+    checkout: `flask db heads` on a development machine); anything else is production."""
+    declared = config.get("MAILLAGE_ENV")
+    if declared == "production":
+        return False
+    return (declared in ("development", "test") or bool(dict(given).get("TESTING"))
+            or environ.get("FLASK_DEBUG", "").strip().lower() in ("1", "true", "yes", "on")
+            or (not declared and "DATABASE_URL" not in environ and "SQLALCHEMY_DATABASE_URI" not in given))
+
+
+def production_problems(config: dict, environ, given=()) -> list[str]:
+    """In production, a real SECRET_KEY: with the development one, anyone could sign a session
+    cookie of a national coordinator. A key the caller gives (create_app's overrides) is theirs."""
+    key = config.get("SECRET_KEY")
+    if ("SECRET_KEY" in given or key is None or "MAILLAGE_ENV" not in config  # a bad MAILLAGE_ENV stops anyway
+            or development_mode(config, environ, given)):
+        return []
+    if key == DEV_SECRET_KEY or len(key) < MIN_SECRET_KEY_LENGTH:
+        return [(f"SECRET_KEY : en production, une clé aléatoire d'au moins {MIN_SECRET_KEY_LENGTH} caractères "
+                "est attendue (python3 -c 'import secrets; print(secrets.token_urlsafe(32))'), la clé de "
+                "développement ne sert qu'avec MAILLAGE_ENV=development (make run)")]
+    return []
+
+
+def uses_development_key(config: dict) -> bool:
+    return config.get("SECRET_KEY") == DEV_SECRET_KEY

@@ -11,7 +11,7 @@ from api.schemas import BaseSchema, between, length
 from models import db
 from models.deliveries import DEFAULT_OFFSETS, MAX_DAYS_BEFORE
 from models.operations.deliveries import set_reminder_settings, settings_for
-from models.operations.partners import partner_by_slug
+from models.operations.partners import partner_by_slug, require_partner
 
 blp = Blueprint("reminders", __name__, url_prefix="/api/v1", description="Rappels et webhooks des partenaires")
 
@@ -47,7 +47,7 @@ class ReminderSettings(MethodView):
     def get(self, slug):
         """Réglages des rappels d'un partenaire"""
         user, partner = require_api_user(), partner_by_slug(slug)
-        user.require(user.can_edit_partner(partner))  # the webhook secret is in it
+        require_partner(user, partner)  # the webhook secret is in it
         return _visible(partner)
 
     @blp.arguments(ReminderSettingsSchema, required=False)  # no body: nothing changes

@@ -7,7 +7,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from models.base import Model, UTCDateTime, db, utcnow
-from models.events import Event, event_organisers, event_people
+from models.events import Event, OccurrenceException, event_organisers, event_people
 from models.territory import Place
 
 # API value -> French label. Order follows the guide: the SPE first, then the partners outside it.
@@ -95,14 +95,34 @@ class Person(Model):
 
 # --- where a partner works (what a coordinator's rights over it follow) -------------------------
 
+def partner_workplaces() -> sa.Subquery:
+    """(partner_id, quartier_id) of where each partner works: the places it hosts, the places of
+    the events it organises or co-organises, and the places a date of those events was moved to
+    (quartier_id None for a place in no quartier). What "works in" means for rights
+    (docs/security.md)."""
+    hosted = sa.select(Place.host_partner_id.label("partner_id"), Place.quartier_id).where(
+        Place.host_partner_id.is_not(None))
+    organised = (sa.select(event_organisers.c.partner_id, Place.quartier_id)
+                 .join(Event, Event.id == event_organisers.c.event_id).join(Place, Place.id == Event.place_id))
+    moved = (sa.select(event_organisers.c.partner_id, Place.quartier_id)
+             .join(OccurrenceException, OccurrenceException.event_id == event_organisers.c.event_id)
+             .join(Place, Place.id == OccurrenceException.place_id))
+    return sa.union(hosted, organised, moved).subquery("workplaces")
+
+
 def partner_quartier_ids(partner: Partner) -> set[int | None]:
-    """The quartiers a partner works in: those of the places it hosts and of the places of the
-    events it organises (None for a place in no quartier); empty when it does neither yet."""
-    hosted = sa.select(Place.quartier_id).where(Place.host_partner_id == partner.id)
-    organised = (sa.select(Place.quartier_id).join(Event, Event.place_id == Place.id)
-                 .join(event_organisers, event_organisers.c.event_id == Event.id)
-                 .where(event_organisers.c.partner_id == partner.id))
-    return set(db.session.scalars(sa.union(hosted, organised)))
+    """The quartiers a partner works in (`partner_workplaces`; None for a place in no quartier);
+    empty when it works nowhere yet."""
+    works = partner_workplaces()
+    return set(db.session.scalars(sa.select(works.c.quartier_id).where(works.c.partner_id == partner.id)))
+
+
+def co_organiser_ids(partner_id: int) -> set[int]:
+    """The partners that organise at least one event together with this one (itself excluded):
+    the partners its editors may name as co-organisers without a coordinator."""
+    mine = sa.select(event_organisers.c.event_id).where(event_organisers.c.partner_id == partner_id)
+    return set(db.session.scalars(sa.select(event_organisers.c.partner_id).distinct().where(
+        event_organisers.c.event_id.in_(mine), event_organisers.c.partner_id != partner_id)))
 
 
 def person_quartier_ids(person: Person) -> set[int | None]:

@@ -11,12 +11,23 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from models.base import Model, UTCDateTime, db, utcnow
 from models.errors import Forbidden, InvalidInput
-from models.partners import partner_quartier_ids
+from models.partners import co_organiser_ids, partner_quartier_ids
 
 ROLES = {"coordinator": "Coordinateur·rice", "editor": "Contributeur·rice"}
 
 # argon2id: memory-hard, as the coordinators' sign-in requires.
 _password_hasher = PasswordHasher()
+# Verified against when there is no account (or no password) to check, so that a sign-in takes
+# the same time whether the address has an account or not; made once, with the same parameters.
+_NO_ACCOUNT_HASH = _password_hasher.hash("aucun compte : cette empreinte ne correspond à rien")
+
+
+def spend_a_password_check(password: str) -> None:
+    """One argon2 verification that always fails, as long as a real one."""
+    try:
+        _password_hasher.verify(_NO_ACCOUNT_HASH, password)
+    except (VerificationError, InvalidHashError):
+        pass
 
 user_quartiers = sa.Table(
     "user_quartiers",
@@ -85,10 +96,14 @@ class User(UserMixin, Model):
         return {q.id for q in self.quartiers}
 
     def covers_place(self, place) -> bool:
-        """Is the place in this coordinator's territory? (An empty territory means all of it.)"""
-        quartier_id = place.quartier.id if place.quartier is not None else place.quartier_id
+        """Is the place in this coordinator's territory? An empty territory means all of it; a
+        place in no quartier belongs to national coordinators only (and to the partner hosting
+        it: `can_edit_place`)."""
         territory = self.territory_quartier_ids
-        return not territory or quartier_id is None or quartier_id in territory
+        if not territory:
+            return True
+        quartier_id = place.quartier.id if place.quartier is not None else place.quartier_id
+        return quartier_id is not None and quartier_id in territory
 
     def can_edit_place(self, place) -> bool:
         if self.is_coordinator:
@@ -104,16 +119,26 @@ class User(UserMixin, Model):
         return self.partner_id is not None and any(p.id == self.partner_id for p in event.organisers)
 
     def can_edit_partner(self, partner) -> bool:
-        """Editors: their own partner. Coordinators: every partner when national; else those that
-        host a place or organise an event at a place of their territory, or neither anywhere yet.
-        A partner's people follow it."""
+        """Editors: their own partner. Coordinators: every partner when national; else those
+        whose every quartier (`partner_quartier_ids`: places hosted, places of its events) is in
+        their territory, a partner working nowhere yet included. A place in no quartier is
+        national: a partner working there is edited by a national coordinator. A partner's
+        people, reminder settings, webhook, sync sources and links follow it."""
         if not self.is_coordinator:
             return self.partner_id is not None and partner.id == self.partner_id
         territory = self.territory_quartier_ids
-        if not territory:
+        return not territory or partner_quartier_ids(partner) <= territory
+
+    def may_name_partner(self, partner) -> bool:
+        """May this user name `partner` as an organiser of an event (or the host of a place)?
+        Their own partner; a partner they may edit; for a coordinator, a partner that already
+        works in their territory; for an editor, a partner that already co-organises an event
+        with theirs (its consent, given once by one who may act for it). docs/security.md."""
+        if self.partner_id is not None and partner.id == self.partner_id:
             return True
-        quartiers = partner_quartier_ids(partner)
-        return not quartiers or bool(quartiers & territory)
+        if self.is_coordinator:
+            return self.can_edit_partner(partner) or bool(partner_quartier_ids(partner) & self.territory_quartier_ids)
+        return self.partner_id is not None and partner.id in co_organiser_ids(self.partner_id)
 
     def works_only_here(self, quartier_ids: set[int | None]) -> bool:
         """Are all these quartiers (None: a place in no quartier) in this user's territory? Always

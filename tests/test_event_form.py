@@ -30,7 +30,9 @@ def christmas_monday() -> date:
 def territory(app, create_quartier, create_partner, create_place, create_event):
     """Villeneuve: the BIJ (rooms Accueil and Salle 2), hosted by the centre social; France
     Travail's Monday permanence there, 14 h – 17 h in the Accueil room, from four weeks before
-    Christmas; a PIJ elsewhere, in Maurepas."""
+    Christmas; a PIJ elsewhere, in Maurepas. The mission locale and the centre social ran a forum
+    together last year: the mission locale's editors may name the centre social as co-organiser
+    (docs/security.md)."""
     quartier = create_quartier("QN03801M", "Villeneuve")
     create_quartier("QN03501M", "Maurepas", ("Rennes",), "35")
     ml = create_partner("mission-locale")
@@ -44,6 +46,8 @@ def territory(app, create_quartier, create_partner, create_place, create_event):
     start = christmas_monday() - timedelta(weeks=4)
     create_event(bij, [ft], title="Permanence France Travail", frequency="weekly", weekdays=[0],
                  start_date=start, room="Accueil", count=12)
+    create_event(bij, [ml, cs], title="Forum de l'emploi", kind="forum", frequency="once",
+                 start_date=start - timedelta(days=400), room="Salle 2")
     return {"quartier": quartier, "ml": ml, "cs": cs, "start": start}
 
 

@@ -145,3 +145,20 @@ def test_the_json_ld_is_a_valid_schema_org_event_for_each_date_moved_and_cancell
     # A value schema.org does not know is refused: the schema can fail.
     assert not validator.is_valid({**data[2], "eventStatus": "scheduled"})
     assert not validator.is_valid({**data[2], "startDate": "lundi 14 h"})
+
+
+def test_a_date_moved_in_time_says_when_it_was_planned_first(client, event):
+    from conftest import SYSTEM
+    from models import db
+    from scheduler.french import day_label
+    from scheduler.writes import move_occurrence
+
+    monday = next_working_monday()
+    zone = ZoneInfo(event.place.timezone)
+    move_occurrence(SYSTEM, event, datetime.combine(monday, time(14), zone),
+                    starts_at=datetime.combine(monday + timedelta(days=1), time(10), zone))
+    db.session.commit()
+    html = client.get(f"/evenements/{event.id}").get_data(as_text=True)
+    moved = re.search(r'data-status="moved">(.*?)</li>', html, re.S).group(1)
+    assert "Déplacé" in moved and f"(prévu d'abord le {day_label(monday)} à 14 h)" in moved
+    assert day_label(monday + timedelta(days=1)).capitalize() in moved

@@ -74,7 +74,8 @@ def territory(client, create_partner, create_quartier, create_place, create_even
     db.session.commit()
 
     # Every Monday afternoon across both DST changes, public holidays skipped (Easter and Whit Monday).
-    mondays = create_event(bij, [ml], title="Permanence mission locale ; CV, lettres\net entretiens",
+    mondays = create_event(bij, [ml], title="Permanence mission locale ; CV, lettres et entretiens",
+                           description="Apportez votre CV ; lettres, entretiens\net un projet",
                            start_date=START - timedelta(days=START.weekday()), frequency="weekly",
                            until=END - timedelta(days=2), people=[adviser.id], audience_tags=["sans diplôme"],
                            age_min=16, age_max=25)
@@ -226,10 +227,16 @@ def test_a_feed_follows_every_rule_real_calendars_need(client, territory):
     rules = {sub.name: sub["RRULE"] for sub in paris.subcomponents}
     assert rules["DAYLIGHT"]["BYMONTH"] == [3] and rules["STANDARD"]["BYMONTH"] == [10]
     summary = next(str(c["SUMMARY"]) for c in calendar.walk("VEVENT") if "CV" in str(c["SUMMARY"]))
-    assert summary == "Permanence mission locale ; CV, lettres\net entretiens"
-    assert "SUMMARY:Permanence mission locale \\; CV\\, lettres\\net entretiens" in lines
+    assert summary == "Permanence mission locale ; CV, lettres et entretiens"
+    assert "SUMMARY:Permanence mission locale \\; CV\\, lettres et entretiens" in lines
+    # A title is one line; a description keeps its line breaks, escaped as \n.
+    description = next(str(c["DESCRIPTION"]) for c in calendar.walk("VEVENT") if str(c["SUMMARY"]) == summary)
+    assert description.startswith("Apportez votre CV ; lettres, entretiens\net un projet")
+    assert any(line.startswith("DESCRIPTION:Apportez votre CV \\; lettres\\, entretiens\\net un projet")
+               for line in lines)
     # vobject reads the same escaped text.
-    assert any(v.summary.value == summary for v in vobject.readOne(body.decode()).vevent_list)
+    events = vobject.readOne(body.decode()).vevent_list
+    assert any(v.summary.value == summary and v.description.value.startswith(description[:40]) for v in events)
     # The cancelled series keeps its UID, with STATUS:CANCELLED.
     job_dating = next(c for c in calendar.walk("VEVENT") if str(c["SUMMARY"]) == "Job dating annulé")
     assert job_dating["STATUS"] == "CANCELLED" and job_dating["UID"]

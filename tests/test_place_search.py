@@ -3,6 +3,7 @@ no accents, no capitals, a typo) and around a position: the look-ups, the home p
 near=lat,lon&radius_km=."""
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 import pytest
@@ -106,3 +107,16 @@ def test_the_api_gives_the_occurrences_near_a_point_with_their_distance(client, 
         refused = client.get("/api/v1/occurrences", query_string={**window, **bad})
         assert refused.status_code == 422 and set(refused.get_json()) == {"code", "status", "message", "errors"}
     assert "near" in client.get("/api/v1/openapi.json").get_data(as_text=True)
+
+
+def test_the_quartiers_to_choose_from_are_named_with_their_commune_in_the_communes_order(
+        client, create_quartier):
+    create_quartier("QN03801M", "Villeneuve – Village 2", ("Échirolles",), "38")
+    create_quartier("QN01301M", "La Gavotte-Peyret", ("Marseille", "Septèmes-les-Vallons"), "13")
+    create_quartier("QN03501M", "Maurepas", ("Rennes",), "35")
+    for url in ("/", "/widget/"):
+        html = client.get(url).get_data(as_text=True)
+        labels = re.findall(r'<option value="(?:quartier:)?(QN\d+M)"[^>]*>([^<]+)</option>', html)
+        assert labels == [("QN03801M", "Échirolles — Villeneuve – Village 2"),
+                          ("QN01301M", "Marseille — La Gavotte-Peyret"),
+                          ("QN03501M", "Rennes — Maurepas")], url

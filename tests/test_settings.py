@@ -26,6 +26,9 @@ def clean_environ(monkeypatch):
     """No setting from the developer's or CI's environment leaks into a test."""
     for name in SETTING_NAMES:
         monkeypatch.delenv(name, raising=False)
+    # As every test does (conftest.py): the development key is accepted (tests/test_safe_defaults.py
+    # checks production's refusal).
+    monkeypatch.setenv("MAILLAGE_ENV", "test")
     return monkeypatch
 
 
@@ -49,7 +52,7 @@ def app_on(database_url: str, **overrides):
 def test_each_setting_is_read_from_the_environment_typed(clean_environ, tmp_path):
     from app import create_app
 
-    env = {"DATABASE_URL": "postgres://maillage@db.example.fr/maillage", "SECRET_KEY": "k",
+    env = {"DATABASE_URL": "postgres://maillage@db.example.fr/maillage", "SECRET_KEY": "k" * 32,
            "SECRET_KEY_FALLBACKS": " older , old ,", "SMTP_URL": "smtps://u:p@smtp.example.fr:465",
            "BASE_URL": "https://agenda.example.fr/", "DEFAULT_TIMEZONE": "America/Cayenne",
            "TRUSTED_PROXIES": "0", "ALLOW_PRIVATE_URLS": "oui", "RATELIMIT_STORAGE_URI": "redis://127.0.0.1:6379",
@@ -64,18 +67,21 @@ def test_each_setting_is_read_from_the_environment_typed(clean_environ, tmp_path
            "LEGAL_PUBLISHER": "Ville d'Échirolles, 1 place des Cinq-Fontaines", "LEGAL_DIRECTOR": "Mme la maire",
            "LEGAL_HOST": "Hébergeur SAS, Lyon", "DATA_CONTROLLER": "Ville d'Échirolles",
            "MAP_TILES_URL": "https://tuiles.example.fr/{z}/{x}/{y}.png", "MAP_ATTRIBUTION": "© OSM",
-           "CONTACT_EMAIL": "dpo@echirolles.example", "API_TOKEN_DAYS": "30"}
+           "CONTACT_EMAIL": "dpo@echirolles.example", "API_TOKEN_DAYS": "30",
+           "MAILLAGE_ENV": "Production", "RATELIMIT_LOGIN_ACCOUNT": "6 per hour"}
     assert set(env) == set(SETTING_NAMES), "one value for every setting"
     for name, value in env.items():
         clean_environ.setenv(name, value)
     config = create_app().config
     assert config["SQLALCHEMY_DATABASE_URI"] == "postgresql+psycopg://maillage@db.example.fr/maillage"
-    assert (config["SECRET_KEY"], config["SECRET_KEY_FALLBACKS"]) == ("k", ["older", "old"])
+    assert (config["SECRET_KEY"], config["SECRET_KEY_FALLBACKS"]) == ("k" * 32, ["older", "old"])
     assert (config["SMTP_URL"], config["BASE_URL"]) == ("smtps://u:p@smtp.example.fr:465", "https://agenda.example.fr")
     assert (config["DEFAULT_TIMEZONE"], config["TRUSTED_PROXIES"], config["ALLOW_PRIVATE_URLS"]) == (
         "America/Cayenne", 0, True)
     assert config["RATELIMIT_STORAGE_URI"] == "redis://127.0.0.1:6379"
-    assert config["RATELIMITS"] == {"auth.login": "5/minute", "feeds": "1 per second", "occurrences": "2 per hour",
+    assert config["MAILLAGE_ENV"] == "production"  # lower case
+    assert config["RATELIMITS"] == {"auth.login": "5/minute", "auth.login/account": "6 per hour",
+                                    "feeds": "1 per second", "occurrences": "2 per hour",
                                     "feeds_pages.private_links": "3 per day",
                                     "subscriptions.subscribe_page": "4 per hour"}
     assert config["PROMETHEUS_MULTIPROC_DIR"] == str(tmp_path)
@@ -222,7 +228,8 @@ BAD_VALUES = [
     ("CONFLICT_HORIZON_DAYS", "abc"), ("CONFLICT_HORIZON_DAYS", "0"),
     ("CONFLICT_NON_COMPETING_KINDS", "coordination,reunion"),
     ("NOTICE_HORIZON_DAYS", "90.5"),
-    ("REMINDER_GRACE_MINUTES", "3h"), ("API_TOKEN_DAYS", "0"),
+    ("REMINDER_GRACE_MINUTES", "3h"), ("API_TOKEN_DAYS", "0"), ("MAILLAGE_ENV", "prod"),
+    ("RATELIMIT_LOGIN_ACCOUNT", "beaucoup"),
     ("SCREEN_REFRESH_SECONDS", "5"),
     ("IMPORT_MAX_MB", "twenty"), ("IMPORT_MAX_MB", "0"),
     ("IMPORT_INLINE_MAX_EVENTS", "deux cents"),
@@ -242,7 +249,7 @@ def test_every_setting_that_can_be_wrong_has_a_bad_value_tried_below():
 
 
 def _start(env_changes: dict) -> subprocess.CompletedProcess:
-    env = {k: v for k, v in os.environ.items() if k not in SETTING_NAMES}
+    env = {**{k: v for k, v in os.environ.items() if k not in SETTING_NAMES}, "MAILLAGE_ENV": "test"}
     return subprocess.run([sys.executable, "-c", "import app"], cwd=ROOT, env={**env, **env_changes},
                           capture_output=True, text=True, timeout=120)
 
@@ -271,7 +278,7 @@ def test_several_bad_values_are_all_named_in_the_one_line():
 
 
 def test_the_clock_process_stops_the_same_way_on_a_bad_value():
-    env = {k: v for k, v in os.environ.items() if k not in SETTING_NAMES}
+    env = {**{k: v for k, v in os.environ.items() if k not in SETTING_NAMES}, "MAILLAGE_ENV": "test"}
     started = subprocess.run([sys.executable, "-m", "scheduler"], cwd=ROOT, capture_output=True, text=True,
                              env={**env, "CLOCK_HEARTBEAT_SECONDS": "vite"}, timeout=120)
     assert started.returncode != 0

@@ -24,6 +24,9 @@ from web import (
 
 bp = Blueprint("web", __name__)
 
+# What rate limits may count by instead of the client address (extensions.create_limiter).
+RATE_KEYS = {"account": auth.sign_in_account}
+
 
 def init_app(app) -> None:
     errors.init_app(app)  # French error pages; the API's and feeds' stay JSON

@@ -24,6 +24,7 @@ from wtforms.validators import DataRequired, Length
 
 from extensions import csrf, login_manager
 from models import db
+from models.operations.users import password_matches
 from models.users import User
 
 __all__ = ["bp", "coordinator_required", "current_user", "init_app", "login_required"]
@@ -60,6 +61,12 @@ def coordinator_required(view):
     return wrapped
 
 
+def sign_in_account() -> str:
+    """What the per-account limit of sign-in attempts counts by: the address typed, whoever types
+    it from wherever (rotating client addresses does not reset it)."""
+    return "account:" + request.form.get("email", "").strip().lower()[:254]
+
+
 def _safe_next(target: str | None) -> str:
     """Only a path of this site: never an open redirect."""
     if target:
@@ -78,8 +85,9 @@ def login():
     if form.validate_on_submit():
         email = form.email.data.strip().lower()
         user = db.session.scalar(sa.select(User).where(User.email == email))
-        # The same message whatever was wrong: do not reveal which addresses have an account.
-        if user is not None and user.is_active and user.check_password(form.password.data):
+        # The same message and the same time whatever was wrong: do not reveal which addresses
+        # have an account.
+        if password_matches(user, form.password.data):
             session.clear()  # a fresh session: nothing planted before sign-in survives it
             session.permanent = True
             session["signed_in_at"] = datetime.now(UTC).isoformat()

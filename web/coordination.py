@@ -256,6 +256,11 @@ def week():
     quartiers = quartiers_for_filters()
     place_slug = request.args.get("lieu") or None
     code = request.args.get("quartier") or (None if place_slug else (quartiers[0].code if quartiers else None))
+    if current_user.is_coordinator and current_user.quartiers:  # another territory's week is not found
+        place = db.session.scalar(sa.select(Place).where(Place.slug == place_slug)) if place_slug else None
+        if (code and code not in {q.code for q in quartiers}) or (
+                place_slug and (place is None or not current_user.covers_place(place))):
+            abort(404)
     start = datetime.combine(monday, time(), zone)
     end = start + timedelta(days=7)
     f = CalendarFilter(quartier=code, place=place_slug, include_private=True)
@@ -329,6 +334,8 @@ def _event_or_404(event_id: int) -> Event:
 @login_required
 def edit_event(event_id: int):
     e = _event_or_404(event_id)
+    if not current_user.can_edit_event(e):  # refused as such, before the form is read
+        abort(403, "Vous ne pouvez modifier que les événements de votre structure ou de votre territoire.")
     values: dict = {}
     try:
         start = time.fromisoformat(request.form.get("start", ""))

@@ -14,16 +14,17 @@ from flask import Blueprint, Response, abort, current_app, flash, redirect, rend
 from models import Partner, Place, Quartier, db
 from models.errors import DomainError
 from models.events import EVENT_KINDS, VISIBILITIES
-from models.feeds import SYNC_STATUSES, SyncSource
+from models.feeds import SYNC_STATUSES
 from models.operations.feeds import (
     can_manage_feed_token,
     create_feed_token,
     create_sync_source,
     delete_sync_source,
-    feed_token_by_id,
+    feed_token_for,
     feed_tokens_of,
     renew_feed_token,
     revoke_feed_token,
+    sync_source_for,
     sync_sources_of,
 )
 from models.operations.imports import confirm_import_job, import_job_for
@@ -74,6 +75,8 @@ def private_links():
     new_address = None
     if request.method == "POST":
         action = request.form.get("action")
+        # Another's link is not found: 404, its existence not revealed, nothing changed.
+        row = _id_or_404(feed_token_for, "token_id") if action in ("renew", "revoke") else None
         try:
             if action == "create":
                 owner = request.form.get("owner", "me")
@@ -84,8 +87,7 @@ def private_links():
                                              label=request.form.get("label", "")[:120])
                 new_address = feed_addresses(f"/feeds/private/{token}.ics")
                 flash("Lien privé créé : copiez-le maintenant, il ne sera plus affiché.", "success")
-            elif action in ("renew", "revoke"):
-                row = feed_token_by_id(int(request.form.get("token_id", "0") or 0))
+            elif row is not None:
                 if action == "renew":
                     _, token = renew_feed_token(user, row)
                     new_address = feed_addresses(f"/feeds/private/{token}.ics")
@@ -101,14 +103,23 @@ def private_links():
     return render_template("feeds/private_links.html", tokens=tokens, new_address=new_address)
 
 
+def _id_or_404(find, field: str):
+    """What the form's `field` names, among what the user may act on; else 404."""
+    try:
+        return find(current_user, int(request.form.get(field, "")))
+    except (DomainError, ValueError):
+        abort(404)
+
+
 # --- import --------------------------------------------------------------------------------------
 # Every upload becomes an ImportJob (models/imports.py): its preview, then on confirmation its
 # import. A small file is worked in the request and the page answers with the outcome; a big one
 # is worked by the clock process, and the job's page shows its progress (scheduler/import_jobs.py).
 
 def _partners_for(user) -> list[Partner]:
+    """The partners a user may import or sync for."""
     if user.is_coordinator:
-        return list(db.session.scalars(sa.select(Partner).order_by(Partner.name)))
+        return [p for p in db.session.scalars(sa.select(Partner).order_by(Partner.name)) if user.can_edit_partner(p)]
     return [user.partner] if user.partner else []
 
 
@@ -252,10 +263,7 @@ def sync_settings():
                 db.session.commit()
                 flash("Calendrier ajouté : il sera synchronisé par l'horloge.", "success")
             else:
-                source = db.session.get(SyncSource, int(request.form.get("source_id", "0") or 0))
-                if source is None:
-                    raise DomainError("Synchronisation inconnue.")
-                user.require(user.can_edit_partner(source.partner))
+                source = _id_or_404(sync_source_for, "source_id")
                 if action == "delete":
                     delete_sync_source(user, source)
                     db.session.commit()
@@ -269,6 +277,7 @@ def sync_settings():
             db.session.rollback()
             flash(getattr(error, "message", "Demande invalide."), "error")
         return redirect(url_for("feeds_pages.sync_settings"))
-    sources = sync_sources_of(None if user.is_coordinator else (user.partner_id or -1))
-    return render_template("feeds/sync.html", sources=sources, statuses=SYNC_STATUSES, partners=_partners_for(user),
-                           places=list(db.session.scalars(sa.select(Place).order_by(Place.name))), kinds=EVENT_KINDS)
+    places = [p for p in db.session.scalars(sa.select(Place).order_by(Place.name))
+              if not user.is_coordinator or user.can_edit_place(p)]
+    return render_template("feeds/sync.html", sources=sync_sources_of(user), statuses=SYNC_STATUSES,
+                           partners=_partners_for(user), places=places, kinds=EVENT_KINDS)

@@ -46,8 +46,8 @@ def conflicts_query(user, status: str | None = None, kind: str | None = None, qu
     if user.is_coordinator:
         territory = user.territory_quartier_ids
         if territory:
-            q = q.where(sa.or_(pa.quartier_id.in_(territory), pa.quartier_id.is_(None),
-                               pb.quartier_id.in_(territory), pb.quartier_id.is_(None)))
+            # A place in no quartier is national (User.covers_place): either series in the territory.
+            q = q.where(sa.or_(pa.quartier_id.in_(territory), pb.quartier_id.in_(territory)))
     else:
         q = q.where(_organised_by(user.partner_id or -1))
     if status:

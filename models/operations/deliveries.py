@@ -11,8 +11,12 @@ from models.actor import Actor
 from models.base import db, dialect_insert, utcnow
 from models.deliveries import MAX_DAYS_BEFORE, STATES, Delivery, PartnerReminderSettings, ReminderOffset
 from models.errors import InvalidInput
+from models.events import Event
 from models.operations.audit import apply_changes, record
+from models.operations.partners import require_partner
 from models.operations.urls import outbound_url
+from models.subscriptions import Subscription
+from models.territory import Place
 
 
 def settings_for(partner_id: int) -> PartnerReminderSettings | None:
@@ -22,7 +26,7 @@ def settings_for(partner_id: int) -> PartnerReminderSettings | None:
 def set_reminder_settings(actor: Actor, partner, values: dict, allow_private: bool = False) -> PartnerReminderSettings:
     """Sets a partner's offsets ([{"days_before", "at"}]) and webhook URL; a webhook gets a secret.
     `allow_private`: the ALLOW_PRIVATE_URLS setting (models.operations.urls)."""
-    actor.require(actor.can_edit_partner(partner))
+    require_partner(actor, partner)
     values = dict(values)
     if "offsets" in values:
         offsets = []
@@ -85,13 +89,33 @@ def add_delivery_if_new(values: dict) -> bool:
     return bool(add_deliveries_if_new([values]))
 
 
-def deliveries_by_state(state: str | None = None, limit: int = 200) -> list[Delivery]:
-    q = sa.select(Delivery).order_by(Delivery.due_at.desc(), Delivery.id.desc()).limit(limit)
+def deliveries_seen_by(actor) -> sa.ColumnElement[bool]:
+    """The deliveries a coordinator sees on /coordination/envois: all for a national one; for a
+    territorial one, those about an event at a place of their territory, those to public
+    subscribers of a quartier, place or event of it, and those addressed to them. Nothing else:
+    not another territory's subscribers' addresses, nor its partners' webhooks (docs/security.md)."""
+    territory = actor.territory_quartier_ids
+    if not territory:
+        return sa.true()
+    places = sa.select(Place.id).where(Place.quartier_id.in_(territory))
+    events = sa.select(Event.id).where(Event.place_id.in_(places))
+    subscriptions = sa.select(Subscription.id).where(sa.or_(
+        sa.and_(Subscription.target_type == "quartier", Subscription.target_id.in_(territory)),
+        sa.and_(Subscription.target_type == "place", Subscription.target_id.in_(places)),
+        sa.and_(Subscription.target_type == "event", Subscription.target_id.in_(events))))
+    return sa.or_(Delivery.event_id.in_(events), Delivery.subscription_id.in_(subscriptions),
+                  Delivery.recipient == actor.email)
+
+
+def deliveries_by_state(actor, state: str | None = None, limit: int = 200) -> list[Delivery]:
+    q = (sa.select(Delivery).where(deliveries_seen_by(actor))
+         .order_by(Delivery.due_at.desc(), Delivery.id.desc()).limit(limit))
     if state:
         q = q.where(Delivery.state == state)
     return list(db.session.scalars(q))
 
 
-def delivery_counts() -> dict[str, int]:
-    rows = db.session.execute(sa.select(Delivery.state, sa.func.count()).group_by(Delivery.state))
+def delivery_counts(actor) -> dict[str, int]:
+    rows = db.session.execute(sa.select(Delivery.state, sa.func.count()).where(deliveries_seen_by(actor))
+                              .group_by(Delivery.state))
     return dict.fromkeys(STATES, 0) | dict(rows.all())

@@ -11,6 +11,7 @@ from models.errors import InvalidInput, NotFound
 from models.feeds import FeedToken, SyncSource
 from models.operations.audit import record
 from models.operations.urls import outbound_url
+from models.operations.users import may_manage_account
 from models.partners import partner_quartier_ids
 
 
@@ -32,9 +33,13 @@ def create_feed_token(actor: Actor, *, user=None, partner=None, label: str = "")
 
 
 def can_manage_feed_token(actor: Actor, row: FeedToken) -> bool:
+    """A partner's link: those who may write the partner. A person's link: that person, and the
+    coordinators who may manage their account (`may_manage_account`). docs/security.md."""
     if row.partner_id is not None:
         return actor.can_edit_partner(row.partner)
-    return getattr(actor, "id", None) == row.user_id or actor.is_coordinator
+    if getattr(actor, "id", None) == row.user_id:
+        return True
+    return actor.is_coordinator and may_manage_account(actor, row.user)  # type: ignore[arg-type]
 
 
 def revoke_feed_token(actor: Actor, row: FeedToken) -> None:
@@ -49,13 +54,6 @@ def renew_feed_token(actor: Actor, row: FeedToken) -> tuple[FeedToken, str]:
     """Revokes the token and gives a new one for the same owner (a link that leaked)."""
     revoke_feed_token(actor, row)
     return create_feed_token(actor, user=row.user, partner=row.partner, label=row.label)
-
-
-def feed_token_by_id(token_id: int) -> FeedToken:
-    row = db.session.get(FeedToken, token_id)
-    if row is None:
-        raise NotFound("Lien privé inconnu.")
-    return row
 
 
 def active_feed_token(token: str) -> FeedToken | None:
@@ -84,6 +82,8 @@ def create_sync_source(actor: Actor, partner, place, url: str, kind: str = "perm
                        allow_private: bool = False) -> SyncSource:
     """`allow_private`: the ALLOW_PRIVATE_URLS setting (models.operations.urls)."""
     actor.require(actor.can_edit_partner(partner))
+    if actor.is_coordinator:  # what it brings lands at that place: the place must be theirs too
+        actor.require(actor.can_edit_place(place), "Ce lieu n'est pas dans votre territoire.")
     url = (url or "").strip()
     if url.lower().startswith("webcal://"):  # the scheme calendars use for a subscription: https
         url = "https://" + url[len("webcal://"):]
@@ -106,11 +106,31 @@ def delete_sync_source(actor: Actor, source: SyncSource) -> None:
     db.session.flush()
 
 
-def sync_sources_of(partner_id: int | None) -> list[SyncSource]:
+def sync_sources_of(actor) -> list[SyncSource]:
+    """The synced calendars an actor sees (and acts on): those of the partners they may write."""
     q = sa.select(SyncSource).order_by(SyncSource.id)
-    if partner_id is not None:
-        q = q.where(SyncSource.partner_id == partner_id)
-    return list(db.session.scalars(q))
+    if not actor.is_coordinator:
+        return list(db.session.scalars(q.where(SyncSource.partner_id == (actor.partner_id or -1))))
+    if not actor.territory_quartier_ids:
+        return list(db.session.scalars(q))
+    return [s for s in db.session.scalars(q) if actor.can_edit_partner(s.partner)]
+
+
+def sync_source_for(actor, source_id: int) -> SyncSource:
+    """A synced calendar the actor may act on; another one is not found (its address is not
+    revealed)."""
+    source = db.session.get(SyncSource, source_id)
+    if source is None or not actor.can_edit_partner(source.partner):
+        raise NotFound("Synchronisation inconnue.")
+    return source
+
+
+def feed_token_for(actor, token_id: int) -> FeedToken:
+    """A private link the actor may manage; another one is not found."""
+    row = db.session.get(FeedToken, token_id)
+    if row is None or not can_manage_feed_token(actor, row):
+        raise NotFound("Lien privé inconnu.")
+    return row
 
 
 def private_feed_audience(row: FeedToken) -> tuple[int | None, tuple[int, ...] | None]:

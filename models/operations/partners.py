@@ -15,7 +15,9 @@ from models.partners import (
     SPE_TYPES,
     Partner,
     Person,
+    co_organiser_ids,
     partner_quartier_ids,
+    partner_workplaces,
     person_quartier_ids,
 )
 from models.territory import Place, Quartier
@@ -63,6 +65,17 @@ def people_by_ids(ids: list[int], field: str = "people") -> list[Person]:
     return [found[i] for i in ids]
 
 
+def require_partner(actor: Actor, partner: Partner) -> None:
+    """Refuses, in French, a write to a partner (its contacts, people, reminders, webhook, links,
+    synced calendars) that the actor may not make (`can_edit_partner`)."""
+    if actor.is_coordinator:
+        actor.require(actor.can_edit_partner(partner),
+                      f"« {partner.name} » intervient hors de votre territoire (lieux ou événements dans d'autres "
+                      "quartiers, ou dans un lieu sans quartier) : ses données reviennent à un·e coordinateur·rice "
+                      "de tous ces quartiers, ou national·e.")
+    actor.require(actor.can_edit_partner(partner), "Vous ne pouvez modifier que votre structure.")
+
+
 def _check_partner_values(values: dict) -> None:
     check_texts(values, one_line=PARTNER_TEXTS)
     if "type" in values and values["type"] not in PARTNER_TYPES:
@@ -84,7 +97,7 @@ def create_partner(actor: Actor, values: dict) -> Partner:
 
 
 def update_partner(actor: Actor, partner: Partner, values: dict) -> Partner:
-    actor.require(actor.can_edit_partner(partner))
+    require_partner(actor, partner)
     _check_partner_values(values)
     if "slug" in values and values["slug"] != partner.slug and db.session.scalar(
             sa.select(Partner.id).where(Partner.slug == values["slug"])):
@@ -99,7 +112,7 @@ def update_partner(actor: Actor, partner: Partner, values: dict) -> Partner:
 
 def delete_partner(actor: User, partner: Partner) -> None:
     actor.require(actor.is_coordinator, "Seul·e un·e coordinateur·rice peut supprimer un partenaire.")
-    actor.require(actor.can_edit_partner(partner), "Ce partenaire n'intervient pas dans votre territoire.")
+    require_partner(actor, partner)
     # Its people go with it, and with them their bookings: those count as where it works too.
     quartiers = partner_quartier_ids(partner).union(*(person_quartier_ids(p) for p in partner.people))
     actor.require(actor.works_only_here(quartiers),
@@ -113,7 +126,7 @@ def delete_partner(actor: User, partner: Partner) -> None:
 
 def create_person(actor: Actor, values: dict) -> Person:
     partner = partner_by_slug(values.pop("partner"))
-    actor.require(actor.can_edit_partner(partner))
+    require_partner(actor, partner)
     check_texts(values, one_line=PERSON_TEXTS)
     if values.get("role", "adviser") not in PERSON_ROLES:
         raise InvalidInput("Rôle inconnu.", {"role": ["Rôle inconnu."]})
@@ -125,11 +138,11 @@ def create_person(actor: Actor, values: dict) -> Person:
 
 
 def update_person(actor: Actor, person: Person, values: dict) -> Person:
-    actor.require(actor.can_edit_partner(person.partner))
+    require_partner(actor, person.partner)
     check_texts(values, one_line=PERSON_TEXTS)
     if "partner" in values:
         new_partner = partner_by_slug(values.pop("partner"))
-        actor.require(actor.can_edit_partner(new_partner))
+        require_partner(actor, new_partner)
         values["partner"] = new_partner
     if "role" in values and values["role"] not in PERSON_ROLES:
         raise InvalidInput("Rôle inconnu.", {"role": ["Rôle inconnu."]})
@@ -141,7 +154,7 @@ def update_person(actor: Actor, person: Person, values: dict) -> Person:
 
 
 def delete_person(actor: User, person: Person) -> None:
-    actor.require(actor.can_edit_partner(person.partner))
+    require_partner(actor, person.partner)
     if actor.is_coordinator:
         actor.require(actor.works_only_here(person_quartier_ids(person)),
                       "Cette personne intervient aussi hors de votre territoire (événements dans d'autres "
@@ -153,28 +166,25 @@ def delete_person(actor: User, person: Person) -> None:
 
 
 def partners_actor_may_name(actor: User) -> list[Partner]:
-    """The partners an actor may name as organisers of an event: a national coordinator, all; a
-    coordinator, those that work in their territory or nowhere yet; an editor, their own partner
-    and those that work where it works (its co-organisers: each then sees the event as theirs).
-    Stand-in until the security work's function of the same name lands; callers keep the name."""
+    """The partners an actor may name as organisers (`User.may_name_partner`, as one query): a
+    national coordinator, all; a territorial one, those working only in their territory (or
+    nowhere yet) and those already working in it; an editor, their own partner and those that
+    already co-organise an event with it."""
     query = sa.select(Partner).order_by(Partner.name)
-    if actor.is_coordinator and not actor.territory_quartier_ids:
+    territory = actor.territory_quartier_ids
+    if actor.is_coordinator and not territory:
         return list(db.session.scalars(query))
-    quartiers: set[int | None]
+    named = Partner.id == actor.partner_id
     if actor.is_coordinator:
-        quartiers = set(actor.territory_quartier_ids)
-    elif actor.partner_id is None:
-        return []
+        works = partner_workplaces()
+        inside = sa.select(works.c.partner_id).where(works.c.quartier_id.in_(territory))
+        outside = sa.select(works.c.partner_id).where(
+            sa.or_(works.c.quartier_id.is_(None), works.c.quartier_id.not_in(territory)))
+        named = sa.or_(named, Partner.id.in_(inside), Partner.id.not_in(outside))
+    elif actor.partner_id is not None:
+        named = sa.or_(named, Partner.id.in_(co_organiser_ids(actor.partner_id)))
     else:
-        quartiers = partner_quartier_ids(db.session.get_one(Partner, actor.partner_id)) - {None}
-    hosting = sa.select(Place.host_partner_id).where(Place.quartier_id.in_(quartiers))
-    organising = (sa.select(event_organisers.c.partner_id).join(Event, Event.id == event_organisers.c.event_id)
-                  .join(Place, Place.id == Event.place_id).where(Place.quartier_id.in_(quartiers)))
-    working_somewhere = sa.union(sa.select(Place.host_partner_id).where(Place.host_partner_id.is_not(None)),
-                                 sa.select(event_organisers.c.partner_id))
-    named = sa.or_(Partner.id.in_(hosting), Partner.id.in_(organising), Partner.id == actor.partner_id)
-    if actor.is_coordinator:
-        named = sa.or_(named, Partner.id.not_in(working_somewhere))
+        return []
     return list(db.session.scalars(query.where(named)))
 
 

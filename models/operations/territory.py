@@ -118,6 +118,14 @@ def _resolve_place_values(values: dict, default_timezone: str) -> dict:
     return values
 
 
+def _require_may_host(actor: Actor, partner) -> None:
+    """Hosting a place is working there: a place names as host only a partner the actor may name
+    as an organiser (`may_name_partner`, docs/security.md)."""
+    if partner is not None:
+        actor.require(actor.may_name_partner(partner),
+                      f"Vous ne pouvez pas désigner « {partner.name} » comme structure d'accueil de ce lieu.")
+
+
 def create_place(actor: Actor, values: dict, default_timezone: str = "Europe/Paris") -> Place:
     check_texts(values, **PLACE_TEXTS)
     _refuse_taken_place_slug(values["slug"])
@@ -127,6 +135,7 @@ def create_place(actor: Actor, values: dict, default_timezone: str = "Europe/Par
     with db.session.no_autoflush:
         place = Place(**values)
         actor.require(actor.can_edit_place(place), "Ce lieu n'est pas dans votre territoire.")
+        _require_may_host(actor, place.host_partner)
     db.session.add(place)
     db.session.flush()
     record(actor, "create", place, {k: [None, v] for k, v in values.items()})
@@ -152,6 +161,8 @@ def update_place(actor: Actor, place: Place, values: dict) -> Place:
     if "slug" in values:
         _refuse_taken_place_slug(values["slug"], place)
     values = _resolve_place_values(values, place.timezone)
+    if values.get("host_partner") is not None and values["host_partner"] is not place.host_partner:
+        _require_may_host(actor, values["host_partner"])
     changes = apply_changes(place, values)
     actor.require(actor.can_edit_place(place), "Ce lieu n'est pas dans votre territoire.")
     if changes:
@@ -173,8 +184,8 @@ def places_matching(actor: User, text: str = "", limit: int = 60) -> list[Place]
     """Places whose name, commune, quartier name or code holds `text` (any case), those of a
     coordinator's territory only: what the event form offers."""
     query = sa.select(Place).outerjoin(Quartier, Quartier.id == Place.quartier_id).order_by(Place.name)
-    if actor.is_coordinator and actor.territory_quartier_ids:
-        query = query.where(sa.or_(Place.quartier_id.in_(actor.territory_quartier_ids), Place.quartier_id.is_(None)))
+    if actor.is_coordinator and actor.territory_quartier_ids:  # a place in no quartier is national
+        query = query.where(Place.quartier_id.in_(actor.territory_quartier_ids))
     text = text.strip()
     if text:
         like = f"%{text.lower()}%"

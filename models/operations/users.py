@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from models.base import db, secret_digest, utcnow
 from models.errors import InvalidInput, NotFound
 from models.partners import partner_quartier_ids
-from models.users import ROLES, ApiToken, User
+from models.users import ROLES, ApiToken, User, spend_a_password_check
 
 
 def get_or_create_user(email: str, role: str, partner=None) -> User:
@@ -28,6 +28,15 @@ def get_or_create_user(email: str, role: str, partner=None) -> User:
             user.partner = partner
     db.session.flush()
     return user
+
+
+def password_matches(user: User | None, password: str) -> bool:
+    """Sign-in: is this the password of this active account? One argon2 verification whatever
+    the case (no account, deactivated, no password yet), so that the time taken tells nothing."""
+    if user is None or not user.is_active or not user.password_hash:
+        spend_a_password_check(password)
+        return False
+    return user.check_password(password)
 
 
 # How long an API token works unless told otherwise (settings.py API_TOKEN_DAYS says the same).

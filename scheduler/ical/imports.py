@@ -37,7 +37,8 @@ from scheduler.writes import EventWrites, delete_events
 
 COMPARED = ("title", "description", "kind", "place", "visibility", "status", "timezone", "all_day", "start_date",
             "start_time",
-            "duration_minutes", "frequency", "interval", "weekdays", "month_week", "until", "count",
+            "duration_minutes", "frequency", "interval", "weekdays", "month_week", "month_days", "months",
+            "extra_dates", "until", "count",
             "skip_public_holidays", "pause_school_holidays", "holiday_region", "age_min", "age_max", "audience_tags")
 
 
@@ -61,7 +62,7 @@ def differences(planned: PlannedEvent, event: Event) -> dict:
             new, old = new.id, event.place_id
         if name == "weekdays":
             new, old = sorted(new or []), sorted(old or [])
-        if name == "audience_tags":
+        if name in ("audience_tags", "month_days", "months", "extra_dates"):
             new, old = list(new or []), list(old or [])
         if new != old:
             changes[name] = [old, new]

@@ -50,6 +50,9 @@ class SyncActor:
     def can_edit_partner(self, partner) -> bool:
         return partner.id == self.partner_id
 
+    def may_name_partner(self, partner) -> bool:
+        return partner.id == self.partner_id  # a synced calendar speaks for its partner alone
+
     def require(self, allowed: bool, message: str = "Action non autorisée pour la synchronisation.") -> None:
         if not allowed:
             raise Forbidden(message)

@@ -19,13 +19,14 @@ from models import Event, Partner, Place, Quartier, db
 from models.errors import Forbidden, InvalidInput
 from models.events import EVENT_KINDS, event_organisers
 from models.partners import PARTNER_TYPES
-from scheduler.time.calendar import CalendarFilter, check_window, event_ids_in_window, rules_in_window
+from scheduler.time.calendar import CalendarFilter, check_window, rules_in_window
 from scheduler.time.recurrence import DAY, expand, utc_offset
 
 # A zone blanche is a quartier without any presence of one of these kinds of partner; the public
 # employment service's two front doors for young people and job seekers unless asked otherwise.
 DEFAULT_WATCHED_TYPES = ("mission_locale", "france_travail")
 HOUR = 3600
+WEEK = 7 * DAY
 
 
 @dataclass
@@ -135,49 +136,72 @@ def coverage(start: datetime, end: datetime, territory: Territory,
         sa.select(Place.id, Place.quartier_id).where(Place.quartier_id.is_not(None))).all())
     f = CalendarFilter(include_private=True, include_cancelled_events=False,
                        place_ids=None if national else tuple(place_quartier))
-    ids = event_ids_in_window(f, start, end).scalar_subquery()
-    kind_of = dict(db.session.execute(sa.select(Event.id, Event.kind).where(Event.id.in_(ids))).all())
+    rules = rules_in_window(f, start, end, people=False)
+    # The kinds of the series the rules name: by their ids (not the window's query again) for a
+    # territory; for the whole country, every series' (tens of thousands of bound ids would cost more).
+    kind_of: dict[int, str] = {}
     types_of: dict[int, set[str]] = {}
-    for event_id, partner_type in db.session.execute(
-            sa.select(event_organisers.c.event_id, Partner.type)
-            .join(Partner, Partner.id == event_organisers.c.partner_id)
-            .where(event_organisers.c.event_id.in_(ids))):
-        types_of.setdefault(event_id, set()).add(partner_type)
-    _add_occurrences(report, rows, place_quartier, kind_of, types_of,
-                     expand(rules_in_window(f, start, end, people=False), start, end))
+    ids = sorted({r.event_id for r in rules})
+    chunks = [None] if national else [ids[i:i + 5000] for i in range(0, len(ids), 5000)]
+    for chunk in chunks:
+        kinds = sa.select(Event.id, Event.kind)
+        types = (sa.select(event_organisers.c.event_id, Partner.type)
+                 .join(Partner, Partner.id == event_organisers.c.partner_id))
+        if chunk is not None:
+            kinds, types = kinds.where(Event.id.in_(chunk)), types.where(event_organisers.c.event_id.in_(chunk))
+        kind_of.update(db.session.execute(kinds).all())
+        for event_id, partner_type in db.session.execute(types):
+            types_of.setdefault(event_id, set()).add(partner_type)
+    _add_occurrences(report, rows, place_quartier, kind_of, types_of, expand(rules, start, end))
     return report
 
 
 def _add_occurrences(report: Coverage, rows: dict[int, QuartierCoverage], place_quartier: dict[int, int | None],
                      kind_of: dict[int, str], types_of: dict[int, set[str]], occurrences) -> None:
+    """Sums the occurrences per (quartier, series) and per (start in the local week, length)
+    first, then gives each sum to its kinds and to the heat map: a weekly series is one sum, not
+    fifty occurrences each touching every dict (bench/coverage.py)."""
     lo, hi = int(report.start.timestamp()), int(report.end.timestamp())
-    heat = report.heatmap
+    per_series: dict[tuple[int, int], list[int]] = {}  # (quartier id, event id) -> [seconds, sessions]
+    spans: dict[tuple[int, int], int] = {}  # (local second of the week it starts, seconds) -> how many
     offsets: dict[tuple[str, int], int] = {}  # (zone, UTC hour) -> offset: zones change on the hour
     zones: dict[str, ZoneInfo] = {}
     for o in occurrences:
         if o.is_cancelled:
             continue
-        row = rows.get(place_quartier.get(o.place_id))  # type: ignore[arg-type]
-        if row is None:
+        quartier_id = place_quartier.get(o.place_id)
+        if quartier_id not in rows:
             continue  # moved out of the territory, or at a place in no quartier
-        begin, finish = max(o.starts_at, lo), min(o.ends_at, hi)
-        seconds = finish - begin
+        begin = max(o.starts_at, lo)
+        seconds = min(o.ends_at, hi) - begin
         if seconds <= 0:
             continue
-        row.seconds += seconds
-        row.sessions += 1
-        kind = kind_of.get(o.event_id, "other")
-        row.by_kind[kind] = row.by_kind.get(kind, 0) + seconds
-        for partner_type in types_of.get(o.event_id, ()):
-            row.by_partner_type[partner_type] = row.by_partner_type.get(partner_type, 0) + seconds
-        key = (o.timezone, begin // HOUR)
-        offset = offsets.get(key)
+        key = (quartier_id, o.event_id)
+        total = per_series.get(key)
+        if total is None:
+            per_series[key] = [seconds, 1]
+        else:
+            total[0] += seconds
+            total[1] += 1
+        hour_key = (o.timezone, begin // HOUR)
+        offset = offsets.get(hour_key)
         if offset is None:
             zone = zones.get(o.timezone) or zones.setdefault(o.timezone, ZoneInfo(o.timezone))
-            offset = offsets[key] = int(utc_offset(datetime.fromtimestamp(begin, zone)).total_seconds())
-        local = begin + offset
+            offset = offsets[hour_key] = int(utc_offset(datetime.fromtimestamp(begin, zone)).total_seconds())
+        span = ((begin + offset) % WEEK, seconds)
+        spans[span] = spans.get(span, 0) + 1
+    for (quartier_id, event_id), (seconds, sessions) in per_series.items():
+        row = rows[quartier_id]
+        row.seconds += seconds
+        row.sessions += sessions
+        kind = kind_of.get(event_id, "other")
+        row.by_kind[kind] = row.by_kind.get(kind, 0) + seconds
+        for partner_type in types_of.get(event_id, ()):
+            row.by_partner_type[partner_type] = row.by_partner_type.get(partner_type, 0) + seconds
+    heat = report.heatmap
+    for (local, seconds), times in spans.items():
         while seconds > 0:  # spread over the hours of the wall clock it spans
             chunk = min(seconds, HOUR - local % HOUR)
-            heat[(local // DAY + 3) % 7][(local // HOUR) % 24] += chunk  # 1970-01-01 was a Thursday
+            heat[(local // DAY + 3) % 7][(local // HOUR) % 24] += chunk * times  # 1970-01-01 was a Thursday
             local += chunk
             seconds -= chunk

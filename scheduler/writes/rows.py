@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 from models import db, utcnow
 from models.actor import Actor
-from models.errors import InvalidInput, NotFound
+from models.errors import Forbidden, InvalidInput, NotFound
 from models.events import EVENT_KINDS, STATUSES, VISIBILITIES, Event, OccurrenceException
 from models.operations.audit import apply_changes, plain_value, record
 from models.operations.partners import partners_by_slugs, people_by_ids
@@ -47,6 +47,18 @@ def resolve_event_values(values: dict) -> dict:
     return values
 
 
+def require_may_name(actor: Actor, partners) -> None:
+    """An event names as organisers only partners the writer may act for (`may_name_partner`:
+    docs/security.md): naming one is writing in its name, in its feed and its notices."""
+    refused = [p for p in partners if not actor.may_name_partner(p)]
+    if refused:
+        names = ", ".join(f"« {p.name} »" for p in refused)
+        raise Forbidden(f"Vous ne pouvez pas nommer {names} comme organisateur : seul·es ses membres, ceux "
+                        "d'un partenaire qui organise déjà un événement avec lui ou un·e coordinateur·rice de son "
+                        "territoire le peuvent.", {"organisers": [f"Non autorisé : {p.slug}"
+                                                                               for p in refused]})
+
+
 def insert_event(actor: Actor, values: dict) -> Event:
     values = {**EVENT_DEFAULTS, **resolve_event_values(dict(values))}
     place = values["place"]
@@ -59,6 +71,7 @@ def insert_event(actor: Actor, values: dict) -> Event:
         actor.require(actor.can_edit_event(event),
                       "Vous ne pouvez créer que des événements que votre structure organise, "
                       "dans votre territoire.")
+        require_may_name(actor, event.organisers)
         check_timing(event)
     db.session.add(event)
     db.session.flush()
@@ -104,6 +117,8 @@ def change_event(actor: Actor, event: Event, values: dict, exceptions_after=None
     actor.require(actor.can_edit_event(event))
     values = resolve_event_values(dict(values))
     timing_before = {name: plain_value(getattr(event, name)) for name in TIMING_FIELDS}
+    if "organisers" in values:  # those it had stay; each one added must be one the actor may name
+        require_may_name(actor, [p for p in values["organisers"] if p not in event.organisers])
     if "place" in values and values["place"] is not event.place:
         # The new place's clock and holidays, unless the change says otherwise.
         values.setdefault("timezone", values["place"].timezone)

@@ -10,8 +10,9 @@ from zoneinfo import ZoneInfo
 import sqlalchemy as sa
 from flask import abort, current_app, request, url_for
 
-from models import Place, db
+from models import Place, Quartier, db
 from models.events import EVENT_KINDS
+from models.operations.place_search import folded
 from scheduler.french import age_label, day_label, hour_label, whole_days
 from scheduler.time.calendar import (
     CalendarFilter,
@@ -133,4 +134,12 @@ def occurrence_key(recurrence_start: datetime) -> str:
     """An occurrence in a URL: the UTC instant its rule gives it, 20261207T130000Z."""
     return recurrence_start.astimezone(ZoneInfo("UTC")).strftime("%Y%m%dT%H%M%SZ")
 
+
+def quartier_choices() -> list[tuple[str, str]]:
+    """The quartiers of a list to choose from, as people know them: by their commune first
+    ("Échirolles — Villeneuve – Village 2"), in the order of the communes' names (an official
+    QPV name alone says nothing to whoever does not live there)."""
+    rows = db.session.execute(sa.select(Quartier.code, Quartier.name, Quartier.communes)).all()
+    labelled = [(code, f"{communes[0]} — {name}" if communes else name) for code, name, communes in rows]
+    return sorted(labelled, key=lambda choice: (folded(choice[1]), choice[0]))
 

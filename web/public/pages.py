@@ -6,10 +6,9 @@ from datetime import datetime, timedelta
 from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
-import sqlalchemy as sa
 from flask import Response, abort, current_app, redirect, render_template, request, url_for
 
-from models import Place, Quartier, db
+from models import Place
 from models.operations.place_search import folded
 from models.operations.territory import place_by_slug, quartier_by_code
 from models.versions import (
@@ -40,6 +39,7 @@ from web.public.listing import (
     feed_links,
     local_today,
     occurrence_rows,
+    quartier_choices,
     requested_start_day,
     subscription_link,
 )
@@ -86,7 +86,7 @@ def home():
         for row in coming:
             q = row["place"].quartier
             by_quartier.setdefault(q.code if q else "", {"quartier": q, "rows": []})["rows"].append(row)
-        quartiers = db.session.execute(sa.select(Quartier.code, Quartier.name).order_by(Quartier.name)).all()
+        quartiers = quartier_choices()
         return render_template(
             "public/home.html", days=by_day(rows), total=total, limit=HOME_LIMIT,
             coming=sorted(by_quartier.values(), key=lambda g: g["quartier"].name if g["quartier"] else "~"),

@@ -7,7 +7,7 @@ from urllib.parse import urlsplit
 import sqlalchemy as sa
 from flask import current_app, render_template, request, url_for
 
-from models import Partner, Place, Quartier, db
+from models import Partner, Place, db
 from models.operations.partners import partner_by_slug
 from models.operations.territory import place_by_slug, quartier_by_code
 from models.versions import (
@@ -21,7 +21,7 @@ from scheduler.time.calendar import (
 )
 from web.public.blueprint import bp
 from web.public.cache import cached_html
-from web.public.listing import Filters, absolute_url, by_day, day_window, local_today, occurrence_rows
+from web.public.listing import Filters, absolute_url, by_day, day_window, local_today, occurrence_rows, quartier_choices
 from web.security import framable
 
 # --- widget --------------------------------------------------------------------------------------
@@ -122,7 +122,7 @@ def widget_snippet():
     given = (request.args.get("accent") or "").lstrip("#").lower()
     accent_refused = given not in ("", "0b3d91") and look.accent is None
     places = db.session.execute(sa.select(Place.slug, Place.name).order_by(Place.name)).all()
-    quartiers = db.session.execute(sa.select(Quartier.code, Quartier.name).order_by(Quartier.name)).all()
+    quartiers = quartier_choices()
     partners = db.session.execute(sa.select(Partner.slug, Partner.name).order_by(Partner.name)).all()
     return render_template("public/widget_snippet.html", snippet=snippet, preview=preview, scope=scope, filters=filters,
                            places=places, quartiers=quartiers, partners=partners, look=look,
