@@ -27,6 +27,7 @@ from models.conflicts import (
     severity_of,
 )
 from models.errors import Conflict as ConflictError
+from models.errors import InvalidInput
 from models.events import event_people
 from models.operations.cases import refresh_cases
 from models.operations.conflicts import set_status
@@ -421,6 +422,25 @@ def refused_conflicts(conflicts: Iterable[ScheduleConflict], strict: bool = Fals
     refusing = {p.id: p for p in db.session.scalars(sa.select(Place).where(
         Place.id.in_(set().union(*(places_of(c) for c in hard))), Place.refuses_hard_conflicts.is_(True)))}
     return [c for c in hard if places_of(c) & refusing.keys()], sorted(refusing.values(), key=attrgetter("name"))
+
+
+# How many overlaps one write may open (CONFLICT_MAX_OPENED in settings.py): each is a case to read
+# and notices to send; past it, a series is more likely a mistake (or a flood) than a plan.
+MAX_OPENED = 200
+
+
+class TooManyConflicts(InvalidInput):
+    """The write would open more overlaps than CONFLICT_MAX_OPENED: the caller rolls back."""
+
+
+def refuse_too_many(opened: int) -> None:
+    limit = _setting("CONFLICT_MAX_OPENED", MAX_OPENED)
+    if opened > limit:
+        raise TooManyConflicts(
+            f"Refusé : cette modification ouvrirait {opened} chevauchements, au plus {limit} à la fois. "
+            "Rien n'a été enregistré : raccourcissez la série ou choisissez un autre lieu ou horaire (une "
+            "coordinatrice ou un coordinateur peut la forcer avec strict=false).",
+            {"strict": [f"{opened} chevauchements ouverts, au plus {limit} sans strict=false (coordination)."]})
 
 
 def check_write(event: Event, actor: Actor | None = None, strict: bool = False, **check) -> Outcome:
