@@ -45,6 +45,9 @@ from types import SimpleNamespace
 from zoneinfo import ZoneInfo
 
 ROOT = Path(__file__).resolve().parent.parent
+# Not bench/ itself (python puts the script's folder first): its public.py would shadow the
+# `public` package aiosmtpd imports when the app loads its commands.
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != ROOT / "bench"]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
@@ -279,7 +282,7 @@ def _timing(rng: random.Random, pattern: str, kind: str, start: date) -> dict:
     first += timedelta(days=(weekday - first.weekday()) % 7)
     t = {"start_date": first, "start_time": rng.choice(START_TIMES), "duration_minutes": rng.choice(DURATIONS),
          "frequency": "weekly", "interval": 1, "weekdays": [weekday], "month_week": None,
-         "until": None, "count": None}
+         "until": None, "count": None, "month_days": None, "months": None, "extra_dates": None}
     if pattern == "weekly_two_days":
         t["weekdays"] = sorted({weekday, (weekday + rng.choice([1, 2, 3])) % 5})
     elif pattern == "every_two_weeks":

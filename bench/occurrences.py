@@ -28,6 +28,9 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 ROOT = Path(__file__).resolve().parent.parent
+# Not bench/ itself (python puts the script's folder first): its public.py would shadow the
+# `public` package aiosmtpd imports when the app loads its commands.
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != ROOT / "bench"]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 

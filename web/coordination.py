@@ -334,6 +334,8 @@ def _event_or_404(event_id: int) -> Event:
 @login_required
 def edit_event(event_id: int):
     e = _event_or_404(event_id)
+    if not current_user.can_edit_event(e):  # refused as such, before the form is read
+        abort(403, "Vous ne pouvez modifier que les événements de votre structure ou de votre territoire.")
     values: dict = {}
     try:
         start = time.fromisoformat(request.form.get("start", ""))

@@ -305,7 +305,10 @@ def record_conflict_notices(now: datetime, case_ids: Iterable[int] | None = None
 
 # What a run tells one address goes in one message: these notices (not reminders, programmes or
 # subscribers' messages, which carry their own attachment or unsubscribe link).
-GROUPED_KINDS = ("occurrence_cancelled", "occurrence_moved", "event_cancelled", "event_changed", "event_deleted",
+# Everything a run may tell a partner's or a coordinator's address (public subscribers' messages each
+# carry their own unsubscribe link and stay apart): one message per address and run.
+GROUPED_KINDS = ("reminder", "weekly_programme", "daily_digest", "attendance_request",
+                 "occurrence_cancelled", "occurrence_moved", "event_cancelled", "event_changed", "event_deleted",
                  "conflict_digest")
 
 
