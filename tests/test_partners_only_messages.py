@@ -163,3 +163,22 @@ def test_the_api_lists_another_partners_mentoring_by_its_kind(client, bij, creat
     for reader in (token_for("animateur@bij.example.fr", "editor", bij["host"]), token_for("coordo@example.fr")):
         assert titles(reader) == [MASKED]
     assert titles({}) == []  # and without a token, partners-only events are not there at all
+
+
+def test_the_coordination_week_shows_another_partners_mentoring_by_its_kind(app, sign_in, bij, create_event):
+    from conftest import quiet_monday
+
+    monday = quiet_monday()
+    mentoring(create_event, bij, monday, frequency="once")
+    week = f"/coordination/semaine?quartier={bij['place'].quartier.code}&du={monday}"
+
+    def page_for(email, role, partner) -> str:
+        client = app.test_client()  # each person in a browser of their own
+        sign_in(client, email, role=role, partner=partner)
+        return client.get(week).get_data(as_text=True)
+
+    assert f"rencontre avec {YOUNG_NAME}" in page_for("animatrice@cs.example.fr", "editor", bij["social"])
+    for email, role, partner in (("animateur@bij.example.fr", "editor", bij["host"]),
+                                 ("coordo@example.fr", "coordinator", None)):
+        html = page_for(email, role, partner)
+        assert YOUNG_NAME not in html and "Réservé aux partenaires : autre — Centre social" in html, email
