@@ -43,11 +43,18 @@ class AudienceSchema(BaseSchema):
 
 class RecurrenceSchema(BaseSchema):
     frequency = fields.String(required=True, validate=one_of(FREQUENCIES), metadata={
-        "description": "once, daily (tous les n jours), weekly, monthly (nième ou dernier jour de semaine)"})
+        "description": "once, daily (tous les n jours), weekly, monthly (nième ou dernier jour de semaine, ou "
+                       "jours du mois), yearly (mois et jours du mois, ou nième jour de semaine du mois)"})
     interval = fields.Integer(load_default=1, validate=between(1, 52))
     weekdays = fields.List(fields.String(validate=one_of(WEEKDAY_CODES)), load_default=list)
     month_week = fields.Integer(allow_none=True, load_default=None,
                                 validate=validate.OneOf([1, 2, 3, 4, -1], error="1 à 4, ou -1 pour le dernier."))
+    month_days = fields.List(fields.Integer(validate=between(-31, 31)), load_default=list, metadata={
+        "description": "monthly or yearly: days of the month, 1 to 31, -1 for the last (iCal BYMONTHDAY)"})
+    months = fields.List(fields.Integer(validate=between(1, 12)), load_default=list, metadata={
+        "description": "yearly: months, 1 to 12 (iCal BYMONTH); empty: the start's month"})
+    extra_dates = fields.List(fields.Date(), load_default=list, validate=validate.Length(max=1000), metadata={
+        "description": "dates added to the rule, at the series' time (iCal RDATE)"})
     until = fields.Date(allow_none=True, load_default=None)
     count = fields.Integer(allow_none=True, load_default=None, validate=between(1, 1000))
 
@@ -131,7 +138,9 @@ class EventSchema(BaseSchema):
         if "recurrence" in data:
             r = data.pop("recurrence")
             data.update(frequency=r["frequency"], interval=r.get("interval", 1), month_week=r.get("month_week"),
-                        until=r.get("until"), count=r.get("count"),
+                        until=r.get("until"), count=r.get("count"), month_days=r.get("month_days") or None,
+                        months=r.get("months") or None,
+                        extra_dates=[d.isoformat() for d in r.get("extra_dates") or []] or None,
                         weekdays=[WEEKDAY_CODES.index(code) for code in r.get("weekdays", [])])
         return data
 
@@ -204,9 +213,9 @@ class PreviewSchema(BaseSchema):
 DRY_RUN = {"schema": PreviewSchema, "description": "dry_run : ce que l'écriture donnerait ; rien n'est écrit"}
 
 
-def previewed(actor, write, strict: bool):
+def previewed(actor, write, strict: bool | None):
     """A dry run's answer: 200 with the preview (flask-smorest passes a Response through)."""
-    return jsonify(PreviewSchema().dump(dry_run(actor, write, strict=strict)))
+    return jsonify(PreviewSchema().dump(dry_run(actor, write, strict=bool(strict))))
 
 
 class EventQueryArgsSchema(BaseSchema):

@@ -282,7 +282,7 @@ def _timing(rng: random.Random, pattern: str, kind: str, start: date) -> dict:
     first += timedelta(days=(weekday - first.weekday()) % 7)
     t = {"start_date": first, "start_time": rng.choice(START_TIMES), "duration_minutes": rng.choice(DURATIONS),
          "frequency": "weekly", "interval": 1, "weekdays": [weekday], "month_week": None,
-         "until": None, "count": None}
+         "until": None, "count": None, "month_days": None, "months": None, "extra_dates": None}
     if pattern == "weekly_two_days":
         t["weekdays"] = sorted({weekday, (weekday + rng.choice([1, 2, 3])) % 5})
     elif pattern == "every_two_weeks":

@@ -30,7 +30,7 @@ VISIBILITIES = {"public": "Public", "partners": "Partenaires seulement"}
 STATUSES = {"tentative": "Provisoire", "confirmed": "Confirmé", "cancelled": "Annulé"}
 # "once" is a single date; nothing more frequent than daily exists on purpose.
 FREQUENCIES = {"once": "Une fois", "daily": "Tous les n jours", "weekly": "Chaque semaine",
-               "monthly": "Chaque mois"}
+               "monthly": "Chaque mois", "yearly": "Chaque année"}
 WEEKDAY_CODES = ["MO", "TU", "WE", "TH", "FR", "SA", "SU"]  # iCal and the API; 0 = Monday
 
 event_organisers = sa.Table(
@@ -93,6 +93,12 @@ class Event(Model):
     interval: Mapped[int] = mapped_column(default=1)
     weekdays: Mapped[list[int]] = mapped_column(sa.JSON, default=list)  # 0 = Monday
     month_week: Mapped[int | None]  # 1..4 = nth weekday of the month, -1 = last one
+    # Monthly or yearly on days of the month (1..31, -1 = the last day) instead of a weekday.
+    month_days: Mapped[list[int] | None] = mapped_column(sa.JSON)
+    months: Mapped[list[int] | None] = mapped_column(sa.JSON)  # yearly: 1..12; none = the start's month
+    # Dates added to the rule's (iCal RDATE), ISO "YYYY-MM-DD", at the series' time; COUNT and
+    # UNTIL bound the rule only.
+    extra_dates: Mapped[list[str] | None] = mapped_column(sa.JSON)
     until: Mapped[date | None]
     count: Mapped[int | None]
     skip_public_holidays: Mapped[bool] = mapped_column(default=True)
@@ -147,7 +153,10 @@ class Event(Model):
         return {
             "frequency": self.frequency, "interval": self.interval,
             "weekdays": [WEEKDAY_CODES[d] for d in self.weekdays or []],
-            "month_week": self.month_week, "until": self.until, "count": self.count,
+            "month_week": self.month_week, "month_days": list(self.month_days or []),
+            "months": list(self.months or []),
+            "extra_dates": [date.fromisoformat(d) for d in self.extra_dates or []],
+            "until": self.until, "count": self.count,
         }
 
     def __repr__(self) -> str:

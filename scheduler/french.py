@@ -116,11 +116,30 @@ def _how_often(event) -> str:
             return f"un {_and_list([WEEKDAY_NAMES[d] for d in weekdays])} sur deux"
         on_days = f"les {days}" if len(weekdays) > 1 else f"le {WEEKDAY_NAMES[weekdays[0]]}"
         return f"toutes les {interval} semaines, {on_days}"
+    month_days = list(getattr(event, "month_days", None) or [])
+    if event.frequency == "yearly":
+        months = list(getattr(event, "months", None) or [event.start_date.month])
+        of = _and_list([MONTH_NAMES[m - 1] for m in months])
+        every = "chaque année" if interval == 1 else f"tous les {interval} ans"
+        if event.month_week is not None:
+            rank = MONTH_WEEK_NAMES.get(event.month_week, "premier")
+            return f"{every}, le {rank} {_and_list([WEEKDAY_NAMES[d] for d in weekdays])} de {of}"
+        return f"{every}, le {_month_days(month_days or [event.start_date.day])} {of}"
+    every = "du mois" if interval == 1 else f"tous les {interval} mois"
+    if month_days:
+        return f"le {_month_days(month_days)} {every}"
     # monthly: the nth (or last) of the chosen weekdays
     rank = MONTH_WEEK_NAMES.get(event.month_week, "premier")
     days = _and_list([WEEKDAY_NAMES[d] for d in weekdays])
-    every = "du mois" if interval == 1 else f"tous les {interval} mois"
     return f"le {rank} {days} {every}"
+
+
+def _month_days(days: list[int]) -> str:
+    """"1er, 15 et dernier jour": days of the month as a person says them (-1 the last)."""
+    said = [f"{d}{'er' if d == 1 else ''}" for d in sorted(d for d in days if d > 0)]
+    said += ["dernier jour" if d == -1 else "avant-dernier jour" if d == -2 else f"{-d}e jour en partant de la fin"
+             for d in sorted((d for d in days if d < 0), reverse=True)]
+    return _and_list(said)
 
 
 # From ten months on, an end date without its year could be read as before the start.
@@ -133,8 +152,10 @@ def rule_phrase(event) -> str:
     what is being typed). Years are said only when the series spans most of a year or more
     ("du 7 décembre au 6 décembre" would read backwards), or for a single date."""
     hours = _hours(event.start_time, event.duration_minutes, bool(getattr(event, "all_day", False)))
+    added = [date.fromisoformat(d) for d in getattr(event, "extra_dates", None) or []]
+    also = f", et le {_and_list([_day_month(d, True) for d in added])}" if added else ""
     if event.frequency == "once":
-        return f"le {french_date(event.start_date)} {hours}"
+        return f"le {french_date(event.start_date)} {hours}{also}"
     parts = [f"{_how_often(event)} {hours}"]
     until, count = event.until, event.count
     with_year = until is not None and (until - event.start_date).days >= YEARS_SAID_FROM_DAYS
@@ -151,7 +172,7 @@ def rule_phrase(event) -> str:
     if event.pause_school_holidays:
         zone = getattr(event, "school_holidays_zone", None)
         parts.append(f"hors vacances scolaires (zone {zone})" if zone else "hors vacances scolaires")
-    return ", ".join(parts)
+    return ", ".join(parts) + also
 
 
 def partners_only_title(kind_label: str, organisers: list[str]) -> str:
@@ -183,7 +204,7 @@ def series_label(event) -> str:
     hours = f"{hour_label(start)} – {hour_label(end)}"
     if event.frequency == "once":
         return f"le {french_date(event.start_date)}, {hours}"
-    every = {"daily": "jour", "weekly": "semaine", "monthly": "mois"}[event.frequency]
+    every = {"daily": "jour", "weekly": "semaine", "monthly": "mois", "yearly": "année"}[event.frequency]
     if event.frequency == "weekly" and event.weekdays:
         what = "chaque " + " et ".join(WEEKDAY_NAMES[d] for d in sorted(event.weekdays))
     elif event.frequency == "monthly" and event.month_week:
@@ -192,7 +213,8 @@ def series_label(event) -> str:
     else:
         what = f"chaque {every}"
     if (event.interval or 1) > 1:
-        what += f" (tous les {event.interval} {'mois' if every == 'mois' else every + 's'})"
+        unit = {"mois": "mois", "année": "ans"}.get(every, every + "s")
+        what += f" (tous les {event.interval} {unit})"
     span = f"à partir du {short_date(event.start_date)} {event.start_date.year}"
     last = event.until or getattr(event, "last_date", None)
     if last is not None:

@@ -67,7 +67,7 @@ def with_vobject(body: bytes, start: datetime, end: datetime, date_zone=None) ->
         first, first_end = master.dtstart.value, master.dtend.value
         duration = epoch(first_end) - epoch(first)
         days = None if isinstance(first, datetime) else (first_end - first).days  # all day: whole days
-        if hasattr(master, "rrule"):
+        if hasattr(master, "rrule") or hasattr(master, "rdate"):  # a set of RDATEs alone is a series too
             starts = [epoch(d) for d in master.getrruleset(addRDate=True)]
         else:
             starts = [epoch(first)]

@@ -52,7 +52,8 @@ def test_an_organiser_records_people_received_by_the_api(client, series, token_f
     assert response.get_json()["total"] == 14 and response.get_json()["by_age_band"] == {"16_25": 11, "26_29": 2}
     assert client.put(url, headers=headers, json={"total": 15}).get_json()["by_age_band"] is None  # set again
     assert _counts(event.id) == {_z(_past_monday(6)): 15}
-    history = db.session.scalars(sa.select(AuditEntry).where(AuditEntry.action == "record_attendance")).all()
+    history = db.session.scalars(sa.select(AuditEntry).where(AuditEntry.action == "record_attendance")
+                                  .order_by(AuditEntry.id)).all()
     assert [h.changes["total"] for h in history] == [[None, 14], [14, 15]]
 
 

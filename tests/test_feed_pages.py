@@ -91,7 +91,7 @@ def test_the_import_page_lists_every_located_error_of_a_refused_file(client, sig
     response = client.post("/coordination/import", content_type="multipart/form-data", data={
         "csrf_token": csrf_token_in(page), "partner": "mission-locale-sud", "place": "bij-echirolles",
         "kind": "permanence", "visibility": "public",
-        "file": (io.BytesIO((DATA / "malformed" / "yearly.ics").read_bytes()), "yearly.ics")})
+        "file": (io.BytesIO((DATA / "malformed" / "week_numbers.ics").read_bytes()), "week_numbers.ics")})
     assert response.status_code == 422
     assert "rien n'a été importé" in _text(response) and "ligne 15" in _text(response)
 

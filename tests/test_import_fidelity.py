@@ -32,6 +32,10 @@ READERS_DISAGREE = {
     # Outlook names the moved date of an all-day series by a midnight date-time: ical.js, with
     # strictExceptions, matches no date to it and leaves the date where it was.
     "outlook_all_day_midnight_recurrence_id.ics": "recurring-ical-events",
+    # RFC 5545 (3.8.5.2, 3.3.10): the set is DTSTART, the RRULE's dates (COUNT bounds the rule) and
+    # the RDATEs. ical.js counts the RDATEs within COUNT and, without RRULE, leaves DTSTART out.
+    # Maillage's feeds write such series so that ical.js reads them right (tests/test_time_model.py).
+    "rdate_extra_dates.ics": "recurring-ical-events",
 }
 REFUSED = {
     "custom_tzid_own_rules.ics": (22, "fuseau horaire « Fuseau du bureau » défini par le fichier"),

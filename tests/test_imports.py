@@ -422,7 +422,7 @@ def test_an_import_file_may_be_larger_than_other_bodies_up_to_its_own_limit(clie
 MALFORMED = {
     "missing_end.ics": (10, "BEGIN:VEVENT jamais fermé"),
     "bad_date.ics": (13, "DTSTART"),
-    "yearly.ics": (15, "FREQ=YEARLY"),
+    "week_numbers.ics": (15, "répétition non prise en charge (BYWEEKNO)"),
     "end_before_start.ics": (14, "avant le début"),
     "garbage_line.ics": (9, "ligne illisible"),
     "not_a_calendar.ics": (1, "BEGIN:VCALENDAR"),

@@ -11,6 +11,7 @@ from models.errors import InvalidInput, NotFound
 from models.feeds import FeedToken, SyncSource
 from models.operations.audit import record
 from models.operations.urls import outbound_url
+from models.operations.users import may_manage_account
 from models.partners import partner_quartier_ids
 
 
@@ -32,22 +33,13 @@ def create_feed_token(actor: Actor, *, user=None, partner=None, label: str = "")
 
 
 def can_manage_feed_token(actor: Actor, row: FeedToken) -> bool:
-    """A partner's link: those who may write the partner. A person's link: that person, a
-    national coordinator, and a territorial one who covers the person (an editor whose partner
-    they may write; a coordinator whose whole territory is in theirs). docs/security.md."""
+    """A partner's link: those who may write the partner. A person's link: that person, and the
+    coordinators who may manage their account (`may_manage_account`). docs/security.md."""
     if row.partner_id is not None:
         return actor.can_edit_partner(row.partner)
-    owner = row.user
-    if getattr(actor, "id", None) == owner.id:
+    if getattr(actor, "id", None) == row.user_id:
         return True
-    if not actor.is_coordinator:
-        return False
-    territory: set[int] = getattr(actor, "territory_quartier_ids", set())
-    if not territory:
-        return True
-    if owner.is_coordinator:
-        return bool(owner.territory_quartier_ids) and owner.territory_quartier_ids <= territory
-    return owner.partner is not None and actor.can_edit_partner(owner.partner)
+    return actor.is_coordinator and may_manage_account(actor, row.user)  # type: ignore[arg-type]
 
 
 def revoke_feed_token(actor: Actor, row: FeedToken) -> None:

@@ -195,7 +195,7 @@ _EVENT_COLUMNS = ("id", "uid", "kind", "title", "description", "place_id", "room
                   "registration_url", "walk_in", "age_min", "age_max", "audience_tags", "timezone", "start_date",
                   "start_time", "duration_minutes", "frequency", "interval", "weekdays", "month_week", "until",
                   "count", "skip_public_holidays", "holiday_region", "pause_school_holidays", "school_zone",
-                  "sequence", "created_at", "updated_at", "all_day")
+                  "sequence", "created_at", "updated_at", "all_day", "month_days", "months", "extra_dates")
 
 
 def feed_rows(spec: FeedSpec, today: date) -> list:
@@ -262,6 +262,7 @@ _FROM_TEXT: dict[str, Callable[[str], Any]] = {
     "created_at": lambda v: datetime.fromisoformat(v).replace(tzinfo=UTC),
     "updated_at": lambda v: datetime.fromisoformat(v).replace(tzinfo=UTC),
     "weekdays": decode_json_list, "audience_tags": decode_json_list,
+    "month_days": decode_json_list, "months": decode_json_list, "extra_dates": decode_json_list,
 }
 _CONVERTED = tuple(_FROM_TEXT)
 

@@ -54,16 +54,15 @@ def apply_rrule(values: dict, rule: dict, zone, all_day: bool = False) -> None:
     if not freq:
         raise VeventError("RRULE sans fréquence (FREQ manquant ou règle vide) : indiquez par exemple "
                            "FREQ=WEEKLY;BYDAY=MO", "RRULE")
-    supported = {"DAILY": "daily", "WEEKLY": "weekly", "MONTHLY": "monthly"}
+    supported = {"DAILY": "daily", "WEEKLY": "weekly", "MONTHLY": "monthly", "YEARLY": "yearly"}
     if freq not in supported:
         raise VeventError(f"répétition FREQ={freq} non prise en charge : Maillage gère les répétitions "
-                           "quotidiennes, hebdomadaires et mensuelles (nième jour de la semaine)", "RRULE")
-    unknown = set(rule) - {"FREQ", "INTERVAL", "BYDAY", "BYSETPOS", "UNTIL", "COUNT", "WKST"}
-    if freq == "WEEKLY" and rule.get("BYMONTH") is None:
-        unknown -= set()
+                          "quotidiennes, hebdomadaires, mensuelles et annuelles", "RRULE")
+    unknown = set(rule) - {"FREQ", "INTERVAL", "BYDAY", "BYSETPOS", "BYMONTHDAY", "BYMONTH", "UNTIL", "COUNT", "WKST"}
     if unknown:
         raise VeventError(f"répétition non prise en charge ({', '.join(sorted(unknown))}) : Maillage gère "
-                           "« chaque semaine le lundi », « le 2e jeudi du mois »…, pas « le 15 du mois »", "RRULE")
+                          "« chaque semaine le lundi », « le 2e jeudi du mois », « le 15 du mois », "
+                          "« chaque année le 3 mars »…", "RRULE")
     interval = int(one("INTERVAL") or 1)
     if not 1 <= interval <= 52:
         raise VeventError("INTERVAL doit être compris entre 1 et 52", "RRULE")
@@ -76,33 +75,59 @@ def apply_rrule(values: dict, rule: dict, zone, all_day: bool = False) -> None:
         days.append(WEEKDAY_CODES.index(match.group(2)))
         nths.add(int(match.group(1)) if match.group(1) else None)
     setpos = rule.get("BYSETPOS") or []
+    month_days = [int(d) for d in rule.get("BYMONTHDAY") or []]
+    months = [int(m) for m in rule.get("BYMONTH") or []]
+    if any(not (1 <= d <= 31 or -31 <= d <= -1) for d in month_days) or any(not 1 <= m <= 12 for m in months):
+        raise VeventError("BYMONTHDAY (1 à 31, -1 à -31) ou BYMONTH (1 à 12) invalide", "RRULE")
+    if months and freq != "YEARLY":
+        raise VeventError("BYMONTH dans une répétition qui n'est pas annuelle : non pris en charge", "RRULE")
+    if month_days and (freq not in ("MONTHLY", "YEARLY") or days or setpos):
+        raise VeventError("BYMONTHDAY avec BYDAY ou BYSETPOS, ou dans une répétition ni mensuelle ni annuelle : "
+                          "non pris en charge", "RRULE")
     start_weekday = values["start_date"].weekday()
-    if freq == "DAILY":
-        if days or setpos:
-            raise VeventError("une répétition quotidienne limitée à certains jours n'est pas prise en charge : "
-                               "utilisez une répétition hebdomadaire", "RRULE")
-    elif freq == "WEEKLY":
+    if freq == "DAILY" and (days or setpos):
+        # Every day, on some weekdays: the weekly rule of those days, when it steps one day at a time.
+        if setpos or nths - {None} or interval != 1:
+            raise VeventError("une répétition quotidienne limitée à certains jours, avec INTERVAL ou BYSETPOS : "
+                              "non prise en charge ; utilisez une répétition hebdomadaire", "RRULE")
+        values["frequency"], freq = "weekly", "WEEKLY"
+    if freq == "WEEKLY":
         if setpos or nths - {None}:
             raise VeventError("BYSETPOS ou jour numéroté dans une répétition hebdomadaire : non pris en charge",
-                               "RRULE")
+                              "RRULE")
         wkst = str(one("WKST") or "MO").upper()
         days = sorted(set(days or [start_weekday]))
         if wkst != "MO" and interval > 1 and len(days) > 1:
             raise VeventError("semaines commençant un autre jour que le lundi (WKST) avec INTERVAL : "
-                               "non pris en charge", "RRULE")
+                              "non pris en charge", "RRULE")
         values["weekdays"] = days
-    else:  # MONTHLY: the nth (or last) weekday of the month
-        nth = None
-        if setpos:
-            if len(setpos) != 1 or len(days) != 1 or nths != {None}:
-                raise VeventError("BYSETPOS n'est pris en charge qu'avec un seul jour (exemple : 2e jeudi)", "RRULE")
-            nth = int(setpos[0])
-        elif len(nths) == 1 and None not in nths:
-            nth = nths.pop()
-        if not days or nth not in (1, 2, 3, 4, -1):
-            raise VeventError("répétition mensuelle non prise en charge : Maillage gère le 1er à 4e ou le dernier "
-                               "jour de la semaine du mois (exemple : BYDAY=2TH ou BYDAY=-1FR)", "RRULE")
-        values["weekdays"], values["month_week"] = sorted(set(days)), nth
+    elif freq in ("MONTHLY", "YEARLY"):
+        if freq == "YEARLY":
+            if (days or month_days) and not months:
+                raise VeventError("répétition annuelle sur des jours sans BYMONTH (jours de toute l'année) : "
+                                  "non prise en charge ; indiquez le mois (BYMONTH)", "RRULE")
+            values["months"] = sorted(set(months)) or None
+        if month_days:
+            values["month_days"] = sorted(set(month_days))
+        elif days:
+            # The nth (or last) weekday of the month.
+            nth = None
+            if setpos:
+                if len(setpos) != 1 or len(days) != 1 or nths != {None}:
+                    raise VeventError("BYSETPOS n'est pris en charge qu'avec un seul jour (exemple : 2e jeudi)",
+                                      "RRULE")
+                nth = int(setpos[0])
+            elif len(nths) == 1 and None not in nths:
+                nth = nths.pop()
+            if nth not in (1, 2, 3, 4, -1):
+                raise VeventError("répétition sur un jour de la semaine non prise en charge : Maillage gère le 1er à "
+                                  "4e ou le dernier jour de la semaine du mois (exemple : BYDAY=2TH ou BYDAY=-1FR)",
+                                  "RRULE")
+            values["weekdays"], values["month_week"] = sorted(set(days)), nth
+        elif setpos:
+            raise VeventError("BYSETPOS sans BYDAY : non pris en charge", "RRULE")
+        elif freq == "MONTHLY":
+            values["month_days"] = [values["start_date"].day]  # the start's day of each month
     count, until = one("COUNT"), one("UNTIL")
     if count is not None:
         if not 1 <= int(count) <= MAX_COUNT:
@@ -117,7 +142,7 @@ def apply_rrule(values: dict, rule: dict, zone, all_day: bool = False) -> None:
             raise VeventError("UNTIL est avant le début de la série", "RRULE")
     # DTSTART must be the series' first date: otherwise RFC 5545 counts it as an extra occurrence.
     rule_ = series_rule(values)
-    first = next(rule_dates(rule_, rule_.start_ord, rule_.start_ord + 800), None)
+    first = next(rule_dates(rule_, rule_.start_ord, rule_.start_ord + 3000), None)
     if first != rule_.start_ord:
         raise VeventError("DTSTART ne tombe pas sur un jour de la règle de répétition (RRULE) : "
                            "la première date serait ambiguë", "DTSTART")
@@ -138,7 +163,10 @@ def series_rule(values: dict, holiday_region: str | None = None, school_zone: st
         event_id=0, timezone=values["timezone"], start_ord=values["start_date"].toordinal(),
         start_seconds=t.hour * 3600 + t.minute * 60 + t.second, duration=values["duration_minutes"] * 60,
         frequency=values["frequency"], interval=values["interval"], weekdays=tuple(values["weekdays"]),
-        month_week=values["month_week"], until_ord=values["until"].toordinal() if values["until"] else None,
+        month_week=values["month_week"], month_days=tuple(values.get("month_days") or ()),
+        months=tuple(values.get("months") or ()),
+        extra_ords=tuple(date.fromisoformat(d).toordinal() for d in values.get("extra_dates") or ()),
+        until_ord=values["until"].toordinal() if values["until"] else None,
         count=values["count"], holiday_region=holiday_region, school_zone=school_zone)
 
 

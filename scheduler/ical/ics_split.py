@@ -9,7 +9,7 @@ other days), the file is refused at the override's line rather than imported dif
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import timedelta
+from datetime import date, timedelta
 from zoneinfo import ZoneInfo
 
 from scheduler.ical.ics_rules import COMPARED_DAYS, series_rule
@@ -47,12 +47,17 @@ def split_this_and_future(master: PlannedEvent, component, default_tz: str, opti
         raise VeventError("RANGE=THISANDFUTURE qui déplace les dates d'une série sans jours fériés ou vacances "
                           "scolaires : non pris en charge", "RECURRENCE-ID")
     original = series_rule(values)
-    before = len(rule_days(original, original.start_ord, rid_day.toordinal() - 1))
+    # COUNT counts the rule's dates, not those added to it (RDATE).
+    before = len(rule_days(series_rule(dict(values, extra_dates=None)), original.start_ord, rid_day.toordinal() - 1))
     after = _dates_from(original, rid_day.toordinal())
+    added = [date.fromisoformat(d) for d in values.get("extra_dates") or []]
     following = dict(values)
     following.update(start_date=local.date(), start_time=local.time().replace(tzinfo=None, microsecond=0),
                      duration_minutes=minutes,
                      weekdays=sorted({(w + shift) % 7 for w in values["weekdays"]}),
+                     month_days=sorted({d + shift if d > 0 else d for d in values["month_days"]})
+                     if values.get("month_days") else None,
+                     extra_dates=[(d + timedelta(days=shift)).isoformat() for d in added if d >= rid_day] or None,
                      until=values["until"] + timedelta(days=shift) if values["until"] else None,
                      count=values["count"] - before if values["count"] else None)
     described = plan_in_its_zone(component, master.uid, default_tz, options, places).values
@@ -77,6 +82,7 @@ def split_this_and_future(master: PlannedEvent, component, default_tz: str, opti
         values["until"], rid_day - timedelta(days=1))
     if values["count"]:
         values["count"] = before
+    values["extra_dates"] = [d.isoformat() for d in added if d < rid_day] or None
     master.exceptions = [x for x in master.exceptions if x.recurrence_start < recurrence]
     return PlannedEvent(uid=f"{master.uid}-{stamp(recurrence)}"[:255], values=following, exceptions=later,
                         all_day=master.all_day, floating=master.floating, notes=[note])

@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from icalendar.timezone.windows_to_olson import WINDOWS_TO_OLSON
 
 from models.operations.territory import is_known_timezone
-from scheduler.ical.render import is_utc
+from scheduler.ical.ics_text import is_utc
 from scheduler.time.rules import year_problem
 
 

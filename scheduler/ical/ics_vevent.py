@@ -16,6 +16,7 @@ from scheduler.ical.ics_rules import (
     series_instants,
     series_rule,
 )
+from scheduler.ical.ics_text import is_utc
 from scheduler.ical.ics_values import VeventError, check_year, one_line, prop, shown, to_instant, zone_name
 from scheduler.ical.planned import (
     _OUR_DESCRIPTION_LINES,
@@ -23,14 +24,14 @@ from scheduler.ical.planned import (
     PlannedEvent,
     PlannedException,
 )
-from scheduler.ical.render import default_horizon, is_utc
+from scheduler.ical.render import default_horizon
 from scheduler.time.recurrence import (
     SeriesRule,
     gives_occurrence,
     holiday_region_of,
     skipped_holidays,
 )
-from scheduler.time.rules import MAX_DURATION_MINUTES, local_to_utc
+from scheduler.time.rules import MAX_COUNT, MAX_DURATION_MINUTES, local_to_utc
 
 
 def _place_of(location: str, places: dict[str, Place], default: Place) -> Place:
@@ -83,7 +84,8 @@ def plan_in_its_zone(component, uid: str, default_tz: str, options: ImportOption
     else:  # the file's own zone: its wall clock, expanded with its own rules, is the truth
         truth = _plan_vevent(component, uid, default_tz, options, places, wall_zone=own)
         candidates = [(default_tz, own), (default_tz, None), ("UTC", None)]
-    if truth.values["frequency"] == "once":  # one instant: the place's clock names it as well
+    if truth.values["frequency"] == "once" and not truth.values["extra_dates"]:
+        # One instant: the place's clock names it as well.
         return _plan_vevent(component, uid, default_tz, options, places)
     instants = series_instants(truth.values, own)
     for tz, wall_zone in candidates:
@@ -143,9 +145,6 @@ def _plan_vevent(component, uid: str, tz: str, options: ImportOptions, places, w
     if minutes > MAX_DURATION_MINUTES:
         raise VeventError("l'événement dure plus de 7 jours : Maillage ne gère pas de tels événements",
                            "DTEND" if end is not None else "DURATION")
-    if "RDATE" in component:
-        raise VeventError("RDATE (liste de dates supplémentaires) n'est pas pris en charge : "
-                           "exportez ces dates comme événements séparés", "RDATE")
     title = one_line(component.get("SUMMARY", ""))[:200] or "Sans titre"
     location = one_line(component.get("LOCATION", "") or "")
     place = _place_of(location, places, options.place) if location else options.place
@@ -164,6 +163,7 @@ def _plan_vevent(component, uid: str, tz: str, options: ImportOptions, places, w
         "start_time": local.time().replace(tzinfo=None, microsecond=0),
         "duration_minutes": minutes,
         "frequency": "once", "interval": 1, "weekdays": [], "month_week": None, "until": None, "count": None,
+        "month_days": None, "months": None, "extra_dates": None,
         "skip_public_holidays": False,
         "pause_school_holidays": False,
         "holiday_region": place.department,
@@ -179,6 +179,9 @@ def _plan_vevent(component, uid: str, tz: str, options: ImportOptions, places, w
                 raise VeventError("plusieurs RRULE dans un même événement : non pris en charge", "RRULE")
             rrules = rrules[0]
         apply_rrule(values, dict(rrules), wall_zone or zone, all_day)
+    if "RDATE" in component:
+        values["extra_dates"] = _extra_dates(component, values, zone, wall_zone or zone, all_day)
+    if rrules is not None or values["extra_dates"]:
         if isinstance(duration, timedelta) and duration.days and end is None and not all_day:
             check_nominal_duration(values, duration, wall_zone or zone)
         _plan_exdates(planned, component)
@@ -237,7 +240,7 @@ def _plan_exdates(planned: PlannedEvent, component) -> None:
 def recurrence_of(master: PlannedEvent, component) -> datetime:
     """The UTC instant of the occurrence an override's RECURRENCE-ID names (one the series gives)."""
     values = master.values
-    if values["frequency"] == "once":
+    if values["frequency"] == "once" and not values["extra_dates"]:
         raise VeventError("RECURRENCE-ID pour un événement qui ne se répète pas", "RECURRENCE-ID")
     zone = ZoneInfo(values["timezone"])
     rid = prop(component, "RECURRENCE-ID")
@@ -294,3 +297,35 @@ def plan_override(master: PlannedEvent, component) -> None:
         return  # an override that changes nothing Maillage keeps (a title, an alarm)
     master.exceptions.append(PlannedException(recurrence, False, begin, minutes))
     master.exceptions.sort(key=lambda x: x.recurrence_start)
+
+
+def _extra_dates(component, values: dict, zone: ZoneInfo, wall_zone, all_day: bool) -> list[str]:
+    """RDATE: dates added to the rule, at the series' own time on its wall clock (ISO dates)."""
+    found = set()
+    rdates = component.get("RDATE")
+    for item in rdates if isinstance(rdates, list) else [rdates]:
+        try:
+            written = [v.dt for v in item.dts]
+        except Exception:
+            raise VeventError("RDATE : valeur illisible", "RDATE", quote=True) from None
+        for value in written:
+            if not isinstance(value, (date, datetime)):  # a PERIOD (start/end of its own)
+                raise VeventError("RDATE en période (début/fin propres) : non pris en charge ; exportez ces dates "
+                                  "comme événements séparés", "RDATE")
+            check_year(value, "RDATE")
+            if isinstance(value, datetime) == all_day:
+                raise VeventError("RDATE n'est pas du même type que DTSTART (date ou date et heure)", "RDATE")
+            day = value
+            if isinstance(value, datetime):
+                local = to_instant(value, zone, values["start_time"]).astimezone(wall_zone)
+                day = local.date()
+                if local.time().replace(tzinfo=None) != values["start_time"]:
+                    raise VeventError(f"RDATE {local:%d/%m/%Y %H:%M} à une autre heure que la série "
+                                      f"({values['start_time']:%H:%M}) : non pris en charge ; exportez cette date "
+                                      "comme événement séparé", "RDATE")
+            if day < values["start_date"]:
+                raise VeventError("RDATE avant le début de la série (DTSTART) : non pris en charge", "RDATE")
+            found.add(day)
+    if len(found) > MAX_COUNT:
+        raise VeventError(f"plus de {MAX_COUNT} dates RDATE : non pris en charge", "RDATE")
+    return [d.isoformat() for d in sorted(found)]

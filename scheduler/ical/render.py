@@ -18,198 +18,39 @@ both). Tests read every feed back with icalendar and with vobject.
 """
 from __future__ import annotations
 
-import calendar as calendar_lib
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
-from functools import cache, lru_cache
 from zoneinfo import ZoneInfo
 
 from models import Place, db
 from models.events import WEEKDAY_CODES
+from scheduler.ical.ics_text import (
+    escape_text,
+    fold,
+    instant_value,
+    is_utc,
+    local_of_epoch,
+    local_of_ordinal,
+    other_readings,
+    recurrence_value,
+    utc_stamp,
+    vtimezone,
+    zone_form,
+)
 from scheduler.time.recurrence import (
     DAY,
     EPOCH_ORD,
     rule_dates,
+    rule_days,
     rule_of,
     skipped_holidays,
-    utc_offset,
     zone_offsets,
 )
+from scheduler.time.rules import LAST_YEAR
 
 PRODID = "-//Maillage//Calendrier partagé des partenaires de l'emploi//FR"
 STATUS_CODES = {"confirmed": "CONFIRMED", "tentative": "TENTATIVE", "cancelled": "CANCELLED"}
-
-
-# --- the text format -------------------------------------------------------------------------
-
-def escape_text(value: str) -> str:
-    """RFC 5545 TEXT: backslash, semicolon, comma and newline escaped; CR dropped."""
-    # Chained replace() runs in C; str.translate with a mapping to strings does not.
-    return (value.replace("\\", "\\\\").replace(";", "\\;").replace(",", "\\,")
-            .replace("\r\n", "\n").replace("\r", "").replace("\n", "\\n"))
-
-
-def fold(line: str) -> str:
-    """One content line folded at 75 octets, never inside a UTF-8 character, CRLF-terminated."""
-    if len(line) <= 75 and line.isascii():  # most lines: no need to count octets
-        return line + "\r\n"
-    raw = line.encode()
-    if len(raw) <= 75:
-        return line + "\r\n"
-    parts, start, limit = [], 0, 75
-    while start < len(raw):
-        end = min(start + limit, len(raw))
-        while end < len(raw) and (raw[end] & 0xC0) == 0x80:  # a continuation byte: step back
-            end -= 1
-        parts.append(raw[start:end].decode())
-        start, limit = end, 74  # continuation lines start with a space, which counts
-    return "\r\n ".join(parts) + "\r\n"
-
-
-@lru_cache(maxsize=4096)  # many events share their stamps (bulk imports, a day's edits)
-def utc_stamp(instant: datetime) -> str:
-    return instant.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
-
-
-@lru_cache(maxsize=65536)  # a feed's events share their days and start times
-def _local_of_ordinal(day_ord: int, seconds: int) -> str:
-    d = date.fromordinal(day_ord)
-    return f"{d.year:04d}{d.month:02d}{d.day:02d}T{seconds // 3600:02d}{seconds // 60 % 60:02d}{seconds % 60:02d}"
-
-
-def _local_of_epoch(epoch: int, zone: ZoneInfo) -> str:
-    return datetime.fromtimestamp(epoch, zone).strftime("%Y%m%dT%H%M%S")
-
-
-@cache
-def is_utc(tzid: str) -> bool:
-    """A zone whose clock has always been UTC's (UTC, Etc/UTC, GMT, Etc/GMT, Zulu…): its wall
-    clock is the UTC value. Tested on the zone's behaviour rather than on a list of its names, so
-    that every alias counts; Africa/Abidjan and Europe/London, with their past or summer offsets, do not."""
-    zone = ZoneInfo(tzid)
-    return all(not datetime(year, month, 1, tzinfo=UTC).astimezone(zone).utcoffset()
-               for year in range(1800, 2201) for month in (1, 4, 7, 10))
-
-
-@cache
-def zone_form(tzid: str) -> tuple[str, str]:
-    """How a DATE-TIME of this zone is written: `NAME` + first + wall clock + second.
-    (";TZID=Europe/Paris:", "") for a zone with a VTIMEZONE; (":", "Z") for UTC (DESIGN.md:
-    UTC values end in Z, never TZID=UTC; many clients know no zone called UTC or GMT)."""
-    return (":", "Z") if is_utc(tzid) else (f";TZID={tzid}:", "")
-
-
-def _unclear(naive: datetime, zone: ZoneInfo) -> bool:
-    """A wall-clock time that a change of time makes ambiguous (autumn) or skips (spring)."""
-    return naive.replace(tzinfo=zone, fold=0).utcoffset() != naive.replace(tzinfo=zone, fold=1).utcoffset()
-
-
-def instant_value(epoch: int, zone: ZoneInfo, tzid: str) -> str:
-    """`;TZID=…:wall clock` for an instant, or `:…Z` when its wall-clock time is ambiguous: readers
-    take the first instance of an ambiguous time, which may not be this one (DESIGN.md)."""
-    at, z = zone_form(tzid)
-    local = datetime.fromtimestamp(epoch, zone)
-    if not z and _unclear(local.replace(tzinfo=None), zone):
-        return ":" + utc_stamp(local)
-    return f"{at}{local:%Y%m%dT%H%M%S}{z}"
-
-
-def recurrence_value(rec: int, rule, zone: ZoneInfo, tzid: str) -> str:
-    """A RECURRENCE-ID (or EXDATE) in the form of DTSTART, or in UTC when the rule's wall-clock time
-    is ambiguous or skipped that day: readers then expand the rule to an instant of their own
-    choosing, and only the UTC value names the one the series gives."""
-    at, z = zone_form(tzid)
-    local = datetime.fromtimestamp(rec, zone)
-    wall = datetime.combine(local.date(), datetime.min.time()) + timedelta(seconds=rule.start_seconds)
-    if not z and (_unclear(wall, zone) or _unclear(local.replace(tzinfo=None), zone)):
-        return ":" + utc_stamp(local)
-    return f"{at}{local:%Y%m%dT%H%M%S}{z}"
-
-
-def _other_readings(rule, zone: ZoneInfo) -> list[int]:
-    """For the exceptions of a series at a wall-clock time that the spring change skips, the other
-    instant readers may give that date: RFC 5545 takes the offset before the change (what the
-    series gives, and its RECURRENCE-ID in UTC names), vobject and ical.js the one after. Written
-    as an EXDATE, their occurrence does not stay live beside the cancelled or moved one."""
-    found = []
-    for rec in rule.exceptions:
-        local = datetime.fromtimestamp(rec, zone)
-        wall = datetime.combine(local.date(), datetime.min.time()) + timedelta(seconds=rule.start_seconds)
-        before, after = (int(wall.replace(tzinfo=zone, fold=f).timestamp()) for f in (0, 1))
-        if before == rec and after != rec and utc_offset(wall.replace(tzinfo=zone, fold=0)) < \
-                utc_offset(wall.replace(tzinfo=zone, fold=1)):
-            found.append(after)
-    return sorted(found)
-
-
-def _offset(seconds: int) -> str:
-    sign = "-" if seconds < 0 else "+"
-    seconds = abs(seconds)
-    text = f"{sign}{seconds // 3600:02d}{seconds // 60 % 60:02d}"
-    return text + (f"{seconds % 60:02d}" if seconds % 60 else "")
-
-
-# --- VTIMEZONE with yearly rules --------------------------------------------------------------
-
-def _transitions(zone: ZoneInfo, year: int) -> list[tuple[datetime, timedelta, timedelta]]:
-    """The UTC instants in `year` at which the zone's offset changes: (instant, before, after)."""
-    found = []
-    t = datetime(year, 1, 1, tzinfo=UTC)
-    end = datetime(year + 1, 1, 1, tzinfo=UTC)
-    before = utc_offset(t.astimezone(zone))
-    while t < end:
-        nxt = t + timedelta(days=1)
-        after = utc_offset(nxt.astimezone(zone))
-        if after != before:
-            lo, hi = t, nxt  # bisect to the minute
-            while hi - lo > timedelta(minutes=1):
-                mid = lo + (hi - lo) / 2
-                if utc_offset(mid.astimezone(zone)) == before:
-                    lo = mid
-                else:
-                    hi = mid
-            found.append((hi.replace(second=0, microsecond=0), before, after))
-            before = after
-        t = nxt
-    return found
-
-
-@cache
-def vtimezone(tzid: str, year: int) -> str:
-    """A VTIMEZONE for the zone's rules in force in `year`, as yearly RRULEs from 1970."""
-    zone = ZoneInfo(tzid)
-    lines = ["BEGIN:VTIMEZONE", f"TZID:{tzid}", f"X-LIC-LOCATION:{tzid}"]
-    transitions = _transitions(zone, year)
-    if not transitions:
-        probe = datetime(year, 1, 1, tzinfo=UTC).astimezone(zone)
-        offset = _offset(int(utc_offset(probe).total_seconds()))
-        lines += ["BEGIN:STANDARD", f"TZOFFSETFROM:{offset}", f"TZOFFSETTO:{offset}",
-                  f"TZNAME:{probe.tzname()}", "DTSTART:19700101T000000", "END:STANDARD"]
-    for instant, before, after in transitions:
-        wall = (instant + before).replace(tzinfo=None)  # the local time the change happens at
-        length = calendar_lib.monthrange(wall.year, wall.month)[1]
-        nth = -1 if wall.day + 7 > length else (wall.day - 1) // 7 + 1
-        weekday = wall.weekday()
-        # The first such day in 1970, so that DTSTART matches its own RRULE.
-        first_1970 = _nth_weekday(1970, wall.month, weekday, nth)
-        local_after = instant.astimezone(zone)
-        kind = "DAYLIGHT" if local_after.dst() else "STANDARD"
-        lines += [f"BEGIN:{kind}", f"TZOFFSETFROM:{_offset(int(before.total_seconds()))}",
-                  f"TZOFFSETTO:{_offset(int(after.total_seconds()))}", f"TZNAME:{local_after.tzname()}",
-                  f"DTSTART:{first_1970:%Y%m%d}T{wall:%H%M%S}",
-                  f"RRULE:FREQ=YEARLY;BYMONTH={wall.month};BYDAY={nth}{WEEKDAY_CODES[weekday]}",
-                  f"END:{kind}"]
-    lines.append("END:VTIMEZONE")
-    return "".join(fold(line) for line in lines)
-
-
-def _nth_weekday(year: int, month: int, weekday: int, nth: int) -> date:
-    if nth == -1:
-        last = date(year, month, calendar_lib.monthrange(year, month)[1])
-        return last - timedelta(days=(last.weekday() - weekday) % 7)
-    first = date(year, month, 1)
-    return first + timedelta(days=(weekday - first.weekday()) % 7 + 7 * (nth - 1))
 
 
 # --- events ---------------------------------------------------------------------------------
@@ -289,27 +130,53 @@ def _age_band(lo, hi) -> str:
 
 
 def _rrule(event, rule, first_ord: int) -> str:
-    freq = {"daily": "DAILY", "weekly": "WEEKLY", "monthly": "MONTHLY"}[rule.frequency]
+    freq = {"daily": "DAILY", "weekly": "WEEKLY", "monthly": "MONTHLY", "yearly": "YEARLY"}[rule.frequency]
     parts = [f"FREQ={freq}"]
     if rule.interval != 1:
         parts.append(f"INTERVAL={rule.interval}")
     if rule.frequency == "weekly":
         parts.append("BYDAY=" + ",".join(WEEKDAY_CODES[d] for d in rule.weekdays))
         parts.append("WKST=MO")  # our weeks start on Monday: it matters with INTERVAL > 1
-    elif rule.frequency == "monthly":
-        parts.append("BYDAY=" + ",".join(f"{rule.month_week}{WEEKDAY_CODES[d]}" for d in rule.weekdays))
-    if rule.count is not None:
+    elif rule.frequency in ("monthly", "yearly"):
+        start = date.fromordinal(rule.start_ord)
+        if rule.frequency == "yearly":
+            parts.append("BYMONTH=" + ",".join(str(m) for m in rule.months or (start.month,)))
+        if rule.month_week is not None:
+            parts.append("BYDAY=" + ",".join(f"{rule.month_week}{WEEKDAY_CODES[d]}" for d in rule.weekdays))
+        else:  # days of the month; written even when they are the start's, as every reader then agrees
+            parts.append("BYMONTHDAY=" + ",".join(str(d) for d in rule.month_days or (start.day,)))
+    until_ord = rule.until_ord
+    if rule.count is not None and rule.extra_ords:
+        # ical.js counts RDATEs in COUNT (RFC 5545 bounds the rule only): the count's last date as UNTIL.
+        counted = rule_days(replace(rule, extra_ords=()), rule.start_ord, date(LAST_YEAR, 12, 31).toordinal())
+        until_ord = min(until_ord or counted[-1], counted[-1])
+    elif rule.count is not None:
         # Our COUNT starts at the series' start; DTSTART is its first date, so they agree.
         parts.append(f"COUNT={rule.count}")
-    if rule.until_ord is not None and rule.all_day:
-        parts.append(f"UNTIL={_day_value(rule.until_ord)}")  # a date, as DTSTART is (RFC 5545)
-    elif rule.until_ord is not None:
+    if until_ord is not None and rule.all_day:
+        parts.append(f"UNTIL={_day_value(until_ord)}")  # a date, as DTSTART is (RFC 5545)
+    elif until_ord is not None:
         # UNTIL in UTC (RFC 5545: DTSTART has a TZID or is UTC itself): the last second of the local day.
-        end_local = (rule.until_ord - EPOCH_ORD + 1) * DAY - 1
+        end_local = (until_ord - EPOCH_ORD + 1) * DAY - 1
         zone = ZoneInfo(rule.timezone)
         naive = datetime(1970, 1, 1) + timedelta(seconds=end_local)
         parts.append("UNTIL=" + utc_stamp(naive.replace(tzinfo=zone)))
     return "RRULE:" + ";".join(parts)
+
+
+def _rdates(rule, zone: ZoneInfo, tzid: str) -> list[str]:
+    """The dates added to the rule (RDATE) at its time, in the form of DTSTART, or in UTC where a
+    change of time makes that time ambiguous or skips it (as recurrence_value writes them)."""
+    at, _z = zone_form(tzid)
+    local, in_utc = [], []
+    # Without RRULE, ical.js leaves DTSTART out of the set: it is written among the dates too.
+    for d in ((rule.start_ord,) if rule.frequency == "once" else ()) + tuple(rule.extra_ords):
+        value = recurrence_value(_first_instant(rule, d), rule, zone, tzid)
+        if value.startswith(at):
+            local.append(value[len(at):])
+        else:
+            in_utc.append(value[1:])
+    return ([f"RDATE{at}" + ",".join(local)] if local else []) + (["RDATE:" + ",".join(in_utc)] if in_utc else [])
 
 
 def _common(event, stamp: str, created: str, sequence: int) -> list[str]:
@@ -349,15 +216,19 @@ def _all_day_lines(event, ctx: RenderContext) -> list[str]:
     people_ids = tuple(p.id for p in event.people)
     lines = ["BEGIN:VEVENT", *_common(event, stamp, created, sequence),
              f"DTSTART;VALUE=DATE:{_day_value(first_ord)}", f"DTEND;VALUE=DATE:{_day_value(first_ord + span)}"]
-    if rule.frequency != "once":
-        lines.append(_rrule(event, rule, first_ord))
+    if rule.extra_ords:
+        also = (rule.start_ord,) if rule.frequency == "once" else ()
+        lines.append("RDATE;VALUE=DATE:" + ",".join(_day_value(d) for d in also + tuple(rule.extra_ords)))
+    if rule.frequency != "once" or rule.extra_ords:
+        if rule.frequency != "once":
+            lines.append(_rrule(event, rule, first_ord))
         horizon = ctx.required_horizon().toordinal()
         last = rule.until_ord if rule.until_ord is not None else horizon
         days = skipped_holidays(rule, first_ord, min(last, horizon))
         if days:
             lines.append("EXDATE;VALUE=DATE:" + ",".join(_day_value(d) for d in days))
     lines += [*_body(event, ctx, event.place, event.room, people_ids, status), "END:VEVENT"]
-    for exception in event.exceptions if rule.frequency != "once" else []:
+    for exception in event.exceptions if rule.frequency != "once" or rule.extra_ords else []:
         rec = int(exception.recurrence_start.timestamp())
         spec = rule.exceptions[rec]
         starts = spec.starts_at if spec.starts_at is not None else rec
@@ -384,7 +255,8 @@ def event_lines(event, ctx: RenderContext) -> list[str]:
     """The VEVENTs of one series (master, then overrides), as unfolded content lines."""
     if event.all_day and (ctx.place_id is None or ctx.place_id == event.place_id):
         return _all_day_lines(event, ctx)
-    if event.frequency == "once" and not event.exceptions and (ctx.place_id is None or ctx.place_id == event.place_id):
+    if event.frequency == "once" and not event.exceptions and not event.extra_dates \
+            and (ctx.place_id is None or ctx.place_id == event.place_id):
         return _single_lines(event, ctx)
     rule = rule_of(event)
     tz = event.timezone
@@ -403,14 +275,16 @@ def event_lines(event, ctx: RenderContext) -> list[str]:
         # In another place's feed: only its occurrences moved here, each as a single event.
         return _moved_here(event, ctx, rule, zone, stamp, created, status, sequence)
 
-    if rule.frequency == "once" and rule.exceptions:
+    if rule.frequency == "once" and rule.exceptions and not rule.extra_ords:
         # A single event moved or cancelled: the event itself carries the change (no RRULE to override).
         return _single_with_exception(event, ctx, rule, zone, stamp, created, status, sequence, people_ids)
     lines = ["BEGIN:VEVENT", *_common(event, stamp, created, sequence),
-             f"DTSTART{at}{_local_of_ordinal(first_ord, rule.start_seconds)}{z}",
-             f"DTEND{at}{_local_of_epoch(_first_instant(rule, first_ord) + rule.duration, zone)}{z}"]
-    if rule.frequency != "once":
-        lines.append(_rrule(event, rule, first_ord))
+             f"DTSTART{at}{local_of_ordinal(first_ord, rule.start_seconds)}{z}",
+             f"DTEND{at}{local_of_epoch(_first_instant(rule, first_ord) + rule.duration, zone)}{z}"]
+    if rule.frequency != "once" or rule.extra_ords:
+        if rule.frequency != "once":
+            lines.append(_rrule(event, rule, first_ord))
+        lines += _rdates(rule, zone, tz)
         exdates = []
         if rule.holiday_region is not None or rule.school_zone is not None:
             horizon = ctx.required_horizon()
@@ -420,8 +294,8 @@ def event_lines(event, ctx: RenderContext) -> list[str]:
         if ctx.place_id is not None:  # moved to another place: not in this place's feed
             away = [rec for rec, x in rule.exceptions.items()
                     if not x.is_cancelled and x.place_id is not None and x.place_id != ctx.place_id]
-        values = [_local_of_ordinal(d, rule.start_seconds) for d in exdates]
-        in_utc = [utc_stamp(datetime.fromtimestamp(other, UTC)) for other in _other_readings(rule, zone)]
+        values = [local_of_ordinal(d, rule.start_seconds) for d in exdates]
+        in_utc = [utc_stamp(datetime.fromtimestamp(other, UTC)) for other in other_readings(rule, zone)]
         for rec in away:
             value = recurrence_value(rec, rule, zone, tz)
             if value.startswith(at):
@@ -435,7 +309,7 @@ def event_lines(event, ctx: RenderContext) -> list[str]:
     lines += _body(event, ctx, event.place, event.room, people_ids, status)
     lines.append("END:VEVENT")
 
-    if rule.frequency == "once":
+    if rule.frequency == "once" and not rule.extra_ords:
         return lines
     for exception in event.exceptions:
         rec = int(exception.recurrence_start.timestamp())
@@ -474,13 +348,13 @@ def _single_lines(event, ctx: RenderContext) -> list[str]:
     offset = offsets.offset(local)
     if offsets.offset(end_local) == offset:  # no change of offset in between: add on the wall clock
         end_day, end_seconds = divmod(end_local, DAY)
-        end = _local_of_ordinal(end_day + EPOCH_ORD, end_seconds)
+        end = local_of_ordinal(end_day + EPOCH_ORD, end_seconds)
     else:
-        end = _local_of_epoch(local - offset + event.duration_minutes * 60, ZoneInfo(tz))
+        end = local_of_epoch(local - offset + event.duration_minutes * 60, ZoneInfo(tz))
     status = STATUS_CODES.get(event.status, "CONFIRMED")
     return ["BEGIN:VEVENT", *_common(event, utc_stamp(event.updated_at), utc_stamp(event.created_at),
                                      event.sequence or 0),
-            f"DTSTART{at}{_local_of_ordinal(day, seconds)}{z}", f"DTEND{at}{end}{z}",
+            f"DTSTART{at}{local_of_ordinal(day, seconds)}{z}", f"DTEND{at}{end}{z}",
             *_body(event, ctx, event.place, event.room, tuple(p.id for p in event.people), status), "END:VEVENT"]
 
 

@@ -50,6 +50,7 @@ class Message:
     unsubscribe_url: str | None = None
     ics: bytes | None = None
     ics_note: str = "L'occurrence est jointe à ce message (evenement.ics) : ouvrez-la pour l'ajouter à votre agenda."
+    more_ics: list[tuple[str, bytes]] = field(default_factory=list)  # a digest's other parts' calendars, by file name
     data: dict = field(default_factory=dict)  # the webhook's JSON
 
 
@@ -339,6 +340,7 @@ def email_of(delivery: Delivery, message: Message):
         headers["List-Unsubscribe"] = f"<{message.unsubscribe_url}>"
         headers["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
     attachments = [("evenement.ics", "text/calendar", message.ics)] if message.ics else []
+    attachments += [(name, "text/calendar", body) for name, body in message.more_ics]
     return build_message(to=delivery.recipient, subject=message.subject,
                          text=render_template("mail/message.txt", **context),
                          html=render_template("mail/message.html", **context),
@@ -445,30 +447,42 @@ def render_daily_digest(delivery: Delivery, now: datetime) -> Message:
 
 
 def render_notice_digest(delivery: Delivery, now: datetime) -> Message:
-    """The notices of one run to one address (`group_pending_notices`), one section each."""
+    """What one run tells one address (`group_pending_notices`): reminders, notices, digests and
+    questions, one section each; each part's calendar attached (evenement-1.ics, …)."""
     parts = [d for d in db.session.scalars(sa.select(Delivery).where(
         Delivery.id.in_(delivery.payload.get("parts", []))).order_by(Delivery.id))]
     paragraphs: list[str] = []
     links: list[tuple[str, str]] = []
     subjects = []
     data = []
+    calendars: list[bytes] = []
+    single: Message | None = None
     for part in parts:
         try:
             message = RENDERERS[part.kind](part, now)
         except Skip:
             continue
+        single = message
         subjects.append(message.subject)
         paragraphs += [f"— {message.subject} —", *message.paragraphs,
                        *(f"{label} : {value}" for label, value in message.facts),
                        *(f"• {item}" for item in message.items)]
         links += [link for link in message.links if link not in links]
         data.append({"kind": part.kind, **message.data})
-    if not subjects:
+        if message.ics:
+            calendars.append(message.ics)
+    if single is None:
         raise Skip("Plus rien à dire : les avis regroupés sont devenus sans objet.")
     if len(subjects) == 1:
-        return Message(subject=subjects[0], paragraphs=paragraphs[1:], links=links, data=data[0])
+        return single
     return Message(subject=f"Maillage : {len(subjects)} avis vous concernent", paragraphs=paragraphs,
-                   links=links, data={"parts": data})
+                   links=links, data={"parts": data},
+                   ics=calendars[0] if len(calendars) == 1 else None,
+                   ics_note=("L'événement d'un des avis est joint à ce message (evenement.ics)." if len(calendars) == 1
+                             else f"Les {len(calendars)} événements de ces avis sont joints à ce message "
+                                  "(evenement-1.ics, …) : ouvrez-les pour les ajouter à votre agenda."),
+                   more_ics=[(f"evenement-{n}.ics", body) for n, body in enumerate(calendars, start=1)]
+                   if len(calendars) > 1 else [])
 
 
 def attendance_link(event_id: int, recurrence_start: datetime, partner_id: int, recipient: str) -> str:

@@ -159,6 +159,7 @@ decode_json_list = lru_cache(maxsize=4096)(json.loads)
 _RULE_COLUMNS = (Event.id, Event.timezone, Event.start_date, Event.start_time, Event.duration_minutes,
                  Event.frequency, Event.interval, sa.cast(Event.weekdays, sa.Text).label("weekdays"),
                  Event.month_week, Event.until, Event.count,
+                 *(sa.cast(c, sa.Text).label(c.key) for c in (Event.month_days, Event.months, Event.extra_dates)),
                  Event.skip_public_holidays, Event.holiday_region, Event.pause_school_holidays, Event.school_zone,
                  Event.place_id, Event.room, Event.status, Event.all_day)
 
@@ -292,7 +293,8 @@ def _rules_in_window(f: CalendarFilter, start: datetime, end: datetime, people: 
     for x in db.session.execute(sa.select(OccurrenceException).where(OccurrenceException.event_id.in_(ids))).scalars():
         exceptions.setdefault(x.event_id, []).append(x)
     for r in rows:
-        r["weekdays"] = decode_json_list(r["weekdays"]) if r["weekdays"] is not None else None
+        for name in ("weekdays", "month_days", "months", "extra_dates"):
+            r[name] = decode_json_list(r[name]) if r[name] is not None else None
         r["people"], r["exceptions"] = people_of.get(r["id"], ()), exceptions.get(r["id"], ())
     return [rule_of(SimpleNamespace(**r)) for r in rows]
 

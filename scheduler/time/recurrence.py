@@ -11,24 +11,28 @@ and local instant. The tests check this generator against dateutil.rrule as an o
 """
 from __future__ import annotations
 
-import calendar
 import gc
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
-from functools import cache, lru_cache
+from functools import cache
 from zoneinfo import ZoneInfo
 
-import holidays as holidays_lib
-
 from models.events import school_holidays_zone_of
+from scheduler.time.holidays import (
+    days_off,
+    days_off_in_year,
+    holiday_names,
+    holiday_ordinals,
+    holiday_region_of,
+    school_holiday_names,
+    school_holiday_ordinals,
+)
+from scheduler.time.months import by_month
 
 EPOCH_ORD = date(1970, 1, 1).toordinal()
 DAY = 86400
-# Departments whose public holidays differ from the metropole's ('holidays' subdivisions).
-HOLIDAY_SUBDIVISIONS = {"57": "57", "67": "6AE", "68": "6AE", "971": "971", "972": "972",
-                        "973": "973", "974": "974", "976": "976"}
 
 
 @dataclass(slots=True)
@@ -79,10 +83,13 @@ class SeriesRule:
     start_ord: int  # local start date, as date.toordinal()
     start_seconds: int  # local start time, seconds after midnight
     duration: int  # seconds
-    frequency: str = "once"  # once, daily, weekly, monthly
+    frequency: str = "once"  # once, daily, weekly, monthly, yearly
     interval: int = 1
     weekdays: tuple[int, ...] = ()
     month_week: int | None = None
+    month_days: tuple[int, ...] = ()  # monthly or yearly on these days of the month (-1: the last)
+    months: tuple[int, ...] = ()  # yearly on these months (1..12); () = the start's month
+    extra_ords: tuple[int, ...] = ()  # dates added to the rule's (iCal RDATE), at the same time
     until_ord: int | None = None
     count: int | None = None
     holiday_region: str | None = "metropole"  # None: public holidays are not skipped
@@ -139,38 +146,6 @@ def zone_offsets(name: str) -> _ZoneOffsets:
     return _ZoneOffsets(name)
 
 
-def holiday_region_of(department: str | None) -> str:
-    """The holiday calendar of a department: the metropole's unless it has its own."""
-    return HOLIDAY_SUBDIVISIONS.get(department or "", "metropole")
-
-
-@cache
-def holiday_ordinals(region: str, year: int) -> frozenset[int]:
-    subdiv = None if region == "metropole" else HOLIDAY_SUBDIVISIONS.get(region, region)
-    return frozenset(d.toordinal() for d in holidays_lib.France(years=year, subdiv=subdiv))
-
-
-@cache
-def holiday_names(region: str, year: int) -> dict[date, str]:
-    subdiv = None if region == "metropole" else HOLIDAY_SUBDIVISIONS.get(region, region)
-    return dict(holidays_lib.France(years=year, subdiv=subdiv, language="fr"))
-
-
-@cache
-def school_holiday_ordinals(zone: str, year: int) -> frozenset[int]:
-    """The days of `year` on which the schools of zone A, B or C are on holiday (the `holidays`
-    package's school category: the national calendar's rules, every year)."""
-    days = holidays_lib.France(years=year, subdiv=f"Zone {zone}", categories=(holidays_lib.SCHOOL,))
-    return frozenset(d.toordinal() for d in days)
-
-
-@cache
-def school_holiday_names(zone: str, year: int) -> dict[date, str]:
-    """"Vacances de Noël"…: the French name of each school holiday day of a zone."""
-    return dict(holidays_lib.France(years=year, subdiv=f"Zone {zone}", categories=(holidays_lib.SCHOOL,),
-                                    language="fr"))
-
-
 def day_off_reason(rule: SeriesRule, ordinal: int) -> str | None:
     """Why the rule leaves a day out, in French ("Noël", "vacances de Noël"); None if it does not."""
     day = date.fromordinal(ordinal)
@@ -182,24 +157,11 @@ def day_off_reason(rule: SeriesRule, ordinal: int) -> str | None:
     return None
 
 
-@cache
-def _days_off(region: str | None, zone: str | None, year: int) -> frozenset[int]:
-    """The days of `year` a series with this holiday region and school zone takes out."""
-    days = holiday_ordinals(region, year) if region is not None else frozenset()
-    return (days | school_holiday_ordinals(zone, year)) if zone is not None else days
-
-
-def is_public_holiday(region: str | None, ordinal: int) -> bool:
-    if region is None:
-        return False
-    return ordinal in holiday_ordinals(region, date.fromordinal(ordinal).year)
-
-
 def is_day_off(rule: SeriesRule, ordinal: int) -> bool:
     """Does the rule leave this day out: a public holiday it skips, a school holiday it pauses for?"""
     if rule.holiday_region is None and rule.school_zone is None:
         return False
-    return ordinal in _days_off(rule.holiday_region, rule.school_zone, date.fromordinal(ordinal).year)
+    return ordinal in days_off_in_year(rule.holiday_region, rule.school_zone, date.fromordinal(ordinal).year)
 
 
 # --- the rule ------------------------------------------------------------------------------
@@ -211,8 +173,19 @@ def rule_dates(rule: SeriesRule, lo_ord: int, hi_ord: int) -> Iterator[int]:
 
 
 def rule_days(rule: SeriesRule, lo_ord: int, hi_ord: int) -> list[int]:
-    """rule_dates as a list. Daily and weekly rules are arithmetic progressions of days, built
-    with range() in C rather than one Python step per occurrence; a count becomes a last day."""
+    """rule_dates as a list: the rule's days, and the dates added to it (RDATE: outside COUNT and
+    UNTIL, which bound the rule only, as RFC 5545 has them)."""
+    days = _rule_only(rule, lo_ord, hi_ord)
+    if rule.extra_ords:
+        extra = [d for d in rule.extra_ords if max(lo_ord, rule.start_ord) <= d <= hi_ord]
+        if extra:
+            return sorted(set(days).union(extra))
+    return days
+
+
+def _rule_only(rule: SeriesRule, lo_ord: int, hi_ord: int) -> list[int]:
+    """Daily and weekly rules are arithmetic progressions of days, built with range() in C rather
+    than one Python step per occurrence; a count becomes a last day."""
     start = rule.start_ord
     if rule.until_ord is not None and rule.until_ord < hi_ord:
         hi_ord = rule.until_ord
@@ -230,8 +203,12 @@ def rule_days(rule: SeriesRule, lo_ord: int, hi_ord: int) -> list[int]:
         return list(range(first, hi_ord + 1, step))
     if freq == "weekly":
         return _weekly(rule, lo_ord, hi_ord)
-    if freq == "monthly":
-        return _monthly(rule, lo_ord, hi_ord)
+    if freq in ("monthly", "yearly"):
+        assert freq == "yearly" or rule.month_week is not None or rule.month_days, \
+            "a monthly rule names its week or its days (scheduler.time.rules checks it)"
+        return by_month(start, rule.interval, freq == "yearly", rule.months, rule.count,
+                        rule.weekdays or (date.fromordinal(start).weekday(),), rule.month_week, rule.month_days,
+                        lo_ord, hi_ord)
     raise ValueError(f"unknown frequency {freq!r}")
 
 
@@ -252,54 +229,6 @@ def _weekly(rule: SeriesRule, lo_ord: int, hi_ord: int) -> list[int]:
     if len(days) > 1:
         found.sort()
     return found
-
-
-def _monthly(rule: SeriesRule, lo_ord: int, hi_ord: int) -> list[int]:
-    start, count = rule.start_ord, rule.count
-    first = date.fromordinal(start)
-    days = rule.weekdays or (first.weekday(),)
-    nth = rule.month_week
-    assert nth is not None, "a monthly rule names its week (scheduler.time.rules checks it)"
-    month_index = first.year * 12 + first.month - 1
-    if count is None:  # jump straight to the window; with a count we must count from the start
-        lo_index = date.fromordinal(lo_ord).year * 12 + date.fromordinal(lo_ord).month - 1
-        skip = max(0, (lo_index - month_index) // rule.interval)
-        month_index += skip * rule.interval
-    index = 0
-    out: list[int] = []
-    while True:
-        year, month = divmod(month_index, 12)
-        month += 1
-        month_first = date(year, month, 1).toordinal()
-        if month_first > hi_ord:
-            return out
-        length = calendar.monthrange(year, month)[1]
-        found = []
-        for w in days:
-            if nth == -1:
-                last = month_first + length - 1
-                found.append(last - ((last - 1) % 7 - w) % 7)
-            else:
-                d = month_first + (w - (month_first - 1) % 7) % 7 + 7 * (nth - 1)
-                if d < month_first + length:
-                    found.append(d)
-        for d in sorted(found):
-            if d < start:
-                continue
-            index += 1
-            if (count is not None and index > count) or d > hi_ord:
-                return out
-            if d >= lo_ord:
-                out.append(d)
-        month_index += rule.interval
-
-
-@lru_cache(maxsize=256)
-def days_off(region: str | None, zone: str | None, lo_ord: int, hi_ord: int) -> frozenset[int]:
-    """Public holidays of a region and school holidays of a zone (either may be None) in every
-    year that [lo_ord, hi_ord] touches."""
-    years = range(date.fromordinal(lo_ord).year, date.fromordinal(hi_ord).year + 1)
-    return frozenset().union(*(_days_off(region, zone, y) for y in years))
 
 
 # --- expansion -----------------------------------------------------------------------------
@@ -465,11 +394,13 @@ def skipped_holidays(rule: SeriesRule, lo_ord: int, hi_ord: int) -> list[int]:
     # A dozen public holidays and a few months of school holidays a year: ask the rule about each
     # of them rather than walk all its dates (the feeds call this for every series they write).
     lo_year, hi_year = date.fromordinal(max(lo_ord, 1)).year, date.fromordinal(hi_ord).year
-    weekdays = set(rule.weekdays) if rule.frequency in ("weekly", "monthly") and rule.weekdays else None
+    weekdays = set(rule.weekdays) if rule.frequency in ("weekly", "monthly") and rule.weekdays \
+        and not rule.month_days and not rule.extra_ords else None
     days = sorted(d for year in range(lo_year, hi_year + 1)
-                  for d in _days_off(rule.holiday_region, rule.school_zone, year)
+                  for d in days_off_in_year(rule.holiday_region, rule.school_zone, year)
                   if lo_ord <= d <= hi_ord and (weekdays is None or (d - 1) % 7 in weekdays))
-    if rule.frequency == "weekly" and rule.weekdays and rule.interval == 1 and rule.count is None:
+    if rule.frequency == "weekly" and rule.weekdays and rule.interval == 1 and rule.count is None \
+            and not rule.extra_ords:
         # Every such weekday from the start to the end is a date of the rule: nothing to ask.
         until = rule.until_ord if rule.until_ord is not None else hi_ord
         return [d for d in days if rule.start_ord <= d <= until]
@@ -504,6 +435,9 @@ def rule_of(event) -> SeriesRule:
         interval=event.interval or 1,
         weekdays=tuple(event.weekdays or ()),
         month_week=event.month_week,
+        month_days=tuple(event.month_days or ()),
+        months=tuple(event.months or ()),
+        extra_ords=tuple(date.fromisoformat(d).toordinal() for d in event.extra_dates or ()),
         until_ord=event.until.toordinal() if event.until else None,
         count=event.count,
         holiday_region=holiday_region_of(event.holiday_region) if event.skip_public_holidays else None,
