@@ -12,6 +12,22 @@ Three figures (issue 3), each against what the same run measures:
    (wall time: the database is part of it). Needs PostgreSQL at 127.0.0.1:5432 (or
    --database-url of an EMPTY database); `--skip-db` leaves it out.
 
+4. the free-slot search of a case's page (`scheduler.conflicts.options.free_slots`: the three nearest
+   slots of a case's next date opening no hard overlap) on cases drawn from the stored calendar —
+   target p95 ≤ 200 ms (wall time, PostgreSQL);
+5. the case listing of the national calendar: its conflicts grouped into cases (set up in SQL,
+   not measured: the nightly run keeps them), then the dashboard's first page as a national
+   coordinator sees it (`cases_query`: the count, the first 50 cases, their cards) — target
+   p95 ≤ 500 ms.
+
+6. the real command (issue 21): `flask --app app conflicts detect` run as a child process on the
+   calendar loaded in a new PostgreSQL database, twice: wall time and peak RSS of each run (the
+   child's own rusage, `os.wait4`); the second run, with nothing changed, must write nothing (row
+   counts and last update of conflicts, cases, history and notices compared). Targets at scale 1.0:
+   first run ≤ 2 min and ≤ 1 GB, second ≤ 1 min. At a smaller `--scale` the times are also shown
+   divided by the scale (what they would be if they grew linearly) against the full targets.
+   `--only-command` runs this part alone; `--skip-command` leaves it out.
+
 CPU seconds of this process are reported for 1 and 2 (the cores are shared). `--check` exits
 non-zero when a target is missed. Last line starts with BENCH.
 """
@@ -21,6 +37,7 @@ import argparse
 import os
 import random
 import statistics
+import subprocess
 import sys
 import time as timer
 import uuid
@@ -34,6 +51,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != ROOT / "bench"]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
+# Run as `python bench/conflicts.py`, bench/ comes first on the path and bench/public.py would hide
+# the `public` package aiosmtpd imports (the app loads it).
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != ROOT / "bench"]
 
 from bench.national import SEED, build_national, load_national, national_window
 from scheduler.conflicts.check import competing_audiences, person_limits
@@ -43,6 +63,13 @@ from scheduler.time.recurrence import expand, gc_paused
 TARGET_FULL_SECONDS = 10.0
 TARGET_RATIO = 100.0
 TARGET_P95_MS = 50.0
+TARGET_COMMAND_SECONDS = 120.0
+TARGET_SECOND_RUN_SECONDS = 60.0
+TARGET_COMMAND_RSS_MB = 1024.0
+TARGET_SLOTS_P95_MS = 200.0
+TARGET_CASES_P95_MS = 500.0
+CASE_PAGES = 20  # times the first page of cases is listed
+SLOT_SEARCHES = 100
 SAMPLE = 5000
 PG_ADMIN_URL = os.environ.get("BENCH_POSTGRES_ADMIN_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 
@@ -149,15 +176,162 @@ def incremental_in_postgresql(scale: float, seed: int, start, database_url: str 
                 checks.append((t2 - t1) * 1000)
                 whole.append((t2 - t0) * 1000)
                 db.session.rollback()
+            cases = _cases_in_sql(now)
+            slots = _free_slot_searches(rng, now)
+            listing = _first_page_of_cases()
             db.session.remove()
             db.engine.dispose()
         return {"load_s": load_seconds, "stored_conflicts": len(rows), "writes": len(checks),
-                "p50": statistics.median(checks), "p95": _p95(checks), "p95_whole": _p95(whole)}
+                "p50": statistics.median(checks), "p95": _p95(checks), "p95_whole": _p95(whole),
+                "cases": cases, "slots_p50": statistics.median(slots), "slots_p95": _p95(slots),
+                "cases_p50": statistics.median(listing), "cases_p95": _p95(listing)}
     finally:
         if owned:
             with admin.connect() as conn:
                 conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
             admin.dispose()
+
+
+def _cases_in_sql(now) -> int:
+    """Groups the stored conflicts into their cases as `refresh_cases` would (kind and both
+    series; capacity: the series one too many), in a few statements: set-up, not measured."""
+    import sqlalchemy as sa
+
+    from models import db
+
+    def series(side: str, t: str = "") -> str:
+        return (f"CASE WHEN {t}kind = 'capacity' THEN COALESCE(({t}details->>'excess_event_id')::int, {t}b_event_id) "
+                f"ELSE {t}{side}_event_id END")
+
+    a, b = series("a"), series("b")
+    with db.engine.begin() as conn:
+        conn.execute(sa.text(f"""
+            INSERT INTO conflict_cases (kind, severity, status, a_event_id, b_event_id, open_count, accepted_count,
+                                        ended_count, first_starts_at, last_ends_at, next_starts_at, reason,
+                                        opened_at, updated_at)
+            SELECT kind, min(severity), 'open', {a}, {b}, count(*), 0, 0, min(starts_at), max(ends_at),
+                   min(starts_at), '', :now, :now
+            FROM conflicts GROUP BY kind, {a}, {b}"""), {"now": now})
+        conn.execute(sa.text(f"""
+            UPDATE conflicts SET case_id = k.id FROM conflict_cases k
+            WHERE k.kind = conflicts.kind AND k.a_event_id = {series("a", "conflicts.")}
+              AND k.b_event_id = {series("b", "conflicts.")}"""))
+        conn.execute(sa.text("ANALYZE"))
+        return conn.execute(sa.text("SELECT count(*) FROM conflict_cases")).scalar_one()
+
+
+def _free_slot_searches(rng: random.Random, now) -> list[float]:
+    """The free slots of the next date of random cases, as a case's page asks them (ms each)."""
+    import sqlalchemy as sa
+
+    from models import ConflictCase, ScheduleConflict, db
+    from scheduler.conflicts.options import free_slots, occurrences_of
+    from scheduler.writes.decisions import recurrence_of
+
+    ids = list(db.session.scalars(sa.select(ConflictCase.id).where(ConflictCase.kind.in_(["place", "staff"]))))
+    timings = []
+    for case_id in rng.sample(ids, min(SLOT_SEARCHES, len(ids))):
+        db.session.rollback()
+        t0 = timer.perf_counter()
+        case = db.session.get(ConflictCase, case_id)
+        first = db.session.scalar(sa.select(ScheduleConflict).where(ScheduleConflict.case_id == case_id)
+                                  .order_by(ScheduleConflict.starts_at).limit(1))
+        event, other = case.a_event, case.b_event
+        mine = occurrences_of(event, [recurrence_of(first, event)])
+        if not mine:
+            continue
+        clear_of = occurrences_of(other, [recurrence_of(first, other)])
+        free_slots(event, mine[0], clear_of, now=now)
+        timings.append((timer.perf_counter() - t0) * 1000)
+    db.session.rollback()
+    return timings
+
+
+def _first_page_of_cases() -> list[float]:
+    """The dashboard's first page for a national coordinator: count, 50 cases, their cards (ms each)."""
+    import sqlalchemy as sa
+    from flask import current_app, g
+
+    from models import db
+    from models.operations.cases import cases_query
+    from web.cases import case_cards
+
+    coordinator = SimpleNamespace(is_coordinator=True, territory_quartier_ids=set(), partner_id=None,
+                                  can_edit_event=lambda e: True, is_authenticated=True)
+    timings = []
+    with current_app.test_request_context("/coordination/"):
+        g._login_user = coordinator  # the signed-in coordinator, as flask-login keeps it for the request
+        for _ in range(CASE_PAGES):
+            db.session.rollback()
+            t0 = timer.perf_counter()
+            query = cases_query(coordinator, status="open")
+            db.session.scalar(sa.select(sa.func.count()).select_from(query.order_by(None).subquery()))
+            case_cards(list(db.session.scalars(query.limit(50))))
+            timings.append((timer.perf_counter() - t0) * 1000)
+    return timings
+
+
+def command_in_postgresql(scale: float, seed: int, start) -> dict:
+    """`flask conflicts detect` twice as a child process on the loaded calendar: time, peak RSS,
+    and whether the second run wrote anything."""
+    import sqlalchemy as sa
+    from flask_migrate import upgrade
+
+    from app import create_app
+    from models import db
+
+    name = f"maillage_bench_detect_{uuid.uuid4().hex[:8]}"
+    admin = sa.create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    database_url = PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+    try:
+        app = create_app({"SQLALCHEMY_DATABASE_URI": database_url, "TESTING": True})
+        with app.app_context():
+            upgrade()
+            t0 = timer.perf_counter()
+            load_national(db.engine, scale, seed, start)
+            load_s = timer.perf_counter() - t0
+            with db.engine.begin() as conn:
+                conn.execute(sa.text("ANALYZE"))
+            db.session.remove()
+            db.engine.dispose()
+        now = national_window(start)[0].isoformat()
+        env = {**os.environ, "DATABASE_URL": database_url, "PYTHONPATH": str(ROOT)}
+        flask = [str(Path(sys.executable).with_name("flask")), "--app", "app", "conflicts", "detect", "--now", now]
+        engine = sa.create_engine(database_url)
+        runs = []
+        for _ in range(2):
+            before = _footprint(engine)
+            t0 = timer.perf_counter()
+            child = subprocess.Popen(flask, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                                     text=True)
+            assert child.stdout is not None
+            output = child.stdout.read()
+            _pid, status, usage = os.wait4(child.pid, 0)
+            seconds = timer.perf_counter() - t0
+            if status != 0:
+                raise SystemExit(f"conflicts detect failed ({status}): {output}")
+            runs.append({"s": seconds, "rss_mb": usage.ru_maxrss / 1024, "output": output.strip(),
+                         "wrote": _footprint(engine) != before, "conflicts": _footprint(engine)[0][0]})
+        engine.dispose()
+        return {"load_s": load_s, "runs": runs}
+    finally:
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def _footprint(engine) -> list:
+    """Rows and last change of what detection writes: equal before and after = nothing written."""
+    import sqlalchemy as sa
+
+    with engine.connect() as conn:
+        return [tuple(conn.execute(sa.text(query)).one()) for query in (
+            "SELECT count(*), max(id), max(updated_at) FROM conflicts",
+            "SELECT count(*), max(id), max(updated_at) FROM conflict_cases",
+            "SELECT count(*), max(id) FROM audit_entries",
+            "SELECT count(*), max(id) FROM conflict_notices")]
 
 
 def _p95(values: list[float]) -> float:
@@ -171,8 +345,15 @@ def main() -> None:
     parser.add_argument("--writes", type=int, default=200, help="writes timed for the incremental check")
     parser.add_argument("--database-url", default=None, help="an EMPTY PostgreSQL database (default: a fresh one)")
     parser.add_argument("--skip-db", action="store_true", help="leave out the incremental check in PostgreSQL")
+    parser.add_argument("--skip-command", action="store_true", help="leave out the real command in PostgreSQL")
+    parser.add_argument("--only-command", action="store_true", help="run the real command in PostgreSQL alone")
     parser.add_argument("--check", action="store_true", help="exit non-zero when a target is missed")
     args = parser.parse_args()
+    if args.only_command:
+        missed = run_command(args.scale, args.seed)
+        if args.check and missed:
+            sys.exit(1)
+        return
 
     cal = build_national(args.scale, args.seed)
     window = national_window(cal.start)
@@ -193,7 +374,7 @@ def main() -> None:
         missed.append("full detection")
     if ratio < TARGET_RATIO:
         missed.append("ratio")
-    p95 = None
+    p95 = slots_p95 = cases_p95 = None
     if not args.skip_db:
         inc = incremental_in_postgresql(args.scale, args.seed, cal.start, args.database_url, args.writes)
         p95 = inc["p95"]
@@ -202,11 +383,49 @@ def main() -> None:
               f"(write + check p95 {inc['p95_whole']:.1f} ms) — target p95 ≤ {TARGET_P95_MS:.0f} ms")
         if p95 > TARGET_P95_MS:
             missed.append("incremental p95")
+        print(f"free-slot search of a case's next date: p50 {inc['slots_p50']:.1f} ms, p95 "
+              f"{inc['slots_p95']:.1f} ms — target p95 ≤ {TARGET_SLOTS_P95_MS:.0f} ms")
+        print(f"cases: {inc['stored_conflicts']:,} conflicts in {inc['cases']:,} cases; the dashboard's first page "
+              f"(count, 50 cases, their cards): p50 {inc['cases_p50']:.0f} ms, p95 {inc['cases_p95']:.0f} ms — "
+              f"target p95 ≤ {TARGET_CASES_P95_MS:.0f} ms")
+        if inc["slots_p95"] > TARGET_SLOTS_P95_MS:
+            missed.append("free-slot p95")
+        if inc["cases_p95"] > TARGET_CASES_P95_MS:
+            missed.append("case listing p95")
+        slots_p95, cases_p95 = inc["slots_p95"], inc["cases_p95"]
+    if not args.skip_command:
+        missed += run_command(args.scale, args.seed, cal.start)
     print(f"BENCH conflicts full={full_s:.2f}s ratio={ratio:.0f}x "
           f"incremental_p95={'skipped' if p95 is None else f'{p95:.1f}ms'} "
+          f"slots_p95={'skipped' if slots_p95 is None else f'{slots_p95:.1f}ms'} "
+          f"cases_p95={'skipped' if cases_p95 is None else f'{cases_p95:.0f}ms'} "
           f"{'MISSED: ' + ', '.join(missed) if missed else 'targets met'}")
     if args.check and missed:
         sys.exit(1)
+
+
+def run_command(scale: float, seed: int, start=None) -> list[str]:
+    """Runs and prints part 4; returns the targets missed."""
+    result = command_in_postgresql(scale, seed, start or national_window()[0].date())
+    first, second = result["runs"]
+    print(f"conflicts detect on the calendar at scale {scale} in PostgreSQL (loaded in {result['load_s']:.0f} s, "
+          f"{first['conflicts']:,} conflicts recorded): first run {first['s']:.1f} s, peak RSS "
+          f"{first['rss_mb']:.0f} MB ({first['output']}); second run {second['s']:.1f} s, peak RSS "
+          f"{second['rss_mb']:.0f} MB, wrote {'something' if second['wrote'] else 'nothing'} ({second['output']})")
+    projected = (first["s"] / scale, second["s"] / scale)
+    print(f"targets at scale 1.0: first ≤ {TARGET_COMMAND_SECONDS:.0f} s and ≤ {TARGET_COMMAND_RSS_MB:.0f} MB, "
+          f"second ≤ {TARGET_SECOND_RUN_SECONDS:.0f} s writing nothing; times divided by the scale: "
+          f"{projected[0]:.0f} s ({projected[0] / TARGET_COMMAND_SECONDS:.2f}x the target), "
+          f"{projected[1]:.0f} s ({projected[1] / TARGET_SECOND_RUN_SECONDS:.2f}x)")
+    missed = []
+    if projected[0] > TARGET_COMMAND_SECONDS or first["rss_mb"] > TARGET_COMMAND_RSS_MB:
+        missed.append("command first run")
+    if projected[1] > TARGET_SECOND_RUN_SECONDS or second["wrote"]:
+        missed.append("command second run")
+    print(f"BENCH conflicts_command scale={scale} first={first['s']:.1f}s rss={first['rss_mb']:.0f}MB "
+          f"second={second['s']:.1f}s wrote={'yes' if second['wrote'] else 'no'} "
+          f"{'MISSED: ' + ', '.join(missed) if missed else 'targets met'}")
+    return missed
 
 
 if __name__ == "__main__":

@@ -22,7 +22,7 @@ from models.operations.events import event_by_id
 from models.territory import SCHOOL_ZONE_CHOICES, is_overseas, school_zone_of
 from scheduler import writes
 from scheduler.conflicts.detection import SERIES
-from scheduler.french import age_label, day_label, hour_label, rule_phrase
+from scheduler.french import age_label, day_label, hour_label, rule_phrase, title_for
 from scheduler.time.calendar import CalendarFilter, occurrences_between
 from scheduler.time.rules import OUT_OF_CALENDAR, in_calendar
 from scheduler.writes import Resolution
@@ -282,7 +282,9 @@ def week():
             if local_start.astimezone(zone).date() != day:
                 continue
             conflicts = marked.get((o.event_id, o.recurrence_id), []) + marked.get((o.event_id, SERIES), [])
-            rows.append({"o": o, "event": e, "start": local_start, "end": o.end, "conflicts": conflicts})
+            # Another partner's partners-only event by its kind: its title may name a young person.
+            rows.append({"o": o, "event": e, "title": title_for(e, current_user.partner_id), "start": local_start,
+                         "end": o.end, "conflicts": conflicts})
         days.append({"day": day, "label": day_label(day), "rows": rows})
     places = list(db.session.scalars(sa.select(Place).order_by(Place.name)))
     return render_template("coordination/week.html", days=days, monday=monday, quartiers=quartiers,
