@@ -29,8 +29,8 @@ from models.conflicts import (
 from models.errors import Conflict as ConflictError
 from models.errors import InvalidInput
 from models.events import event_people
-from models.operations.cases import refresh_cases
-from models.operations.conflicts import set_status
+from models.operations.cases import attach_cases, refresh_cases
+from models.operations.conflicts import close_in_bulk, open_in_bulk, set_status
 from scheduler.conflicts.detection import (
     DEFAULT_NON_COMPETING_KINDS,
     HORIZON_DAYS,
@@ -160,12 +160,9 @@ def reconcile(found: dict[tuple, Found], existing: Iterable[ScheduleConflict], a
         else:
             outcome.still.append(conflict)
     if new:
-        db.session.add_all(new)
-        db.session.flush()  # their ids, for the history
-        for conflict in new:
-            set_status(actor, conflict, "open", "open")
-        outcome.created.extend(new)
-    resolved = []
+        attach_cases(new, utcnow())
+        outcome.created.extend(open_in_bulk(actor, new))
+    resolved, closed = [], []
     for conflict in by_identity.values():
         if conflict.status not in LIVE_STATUSES:
             continue
@@ -173,8 +170,9 @@ def reconcile(found: dict[tuple, Found], existing: Iterable[ScheduleConflict], a
             set_status(actor, conflict, "resolved", "resolve", resolved_by_action)
             resolved.append(conflict)
         else:
-            set_status(actor, conflict, "closed", "close")
+            closed.append(conflict)
         outcome.ended.append(conflict)
+    close_in_bulk(actor, closed)
     db.session.flush()
     refresh_cases([*outcome.created, *outcome.still, *outcome.ended], actor, resolved=resolved)
     return outcome
