@@ -7,7 +7,7 @@ from flask_smorest import Blueprint
 from marshmallow import fields
 
 from api.auth import require_api_user
-from api.conflicts import ConflictQueryArgsSchema, ConflictSchema
+from api.conflicts import ConflictQueryArgsSchema, ConflictSchema, title_for_caller
 from api.schemas import BaseSchema, SelectPage, length
 from models import db
 from models.operations.cases import accept_case, accept_date, case_for, cases_query, dates_of
@@ -17,7 +17,7 @@ blp = Blueprint("conflict_cases", __name__, url_prefix="/api/v1",
 
 
 def _series(event) -> dict:
-    return {"event_id": event.id, "title": event.title, "kind": event.kind,
+    return {"event_id": event.id, "title": title_for_caller(event), "kind": event.kind,
             "organisers": [p.slug for p in event.organisers], "place": event.place.slug if event.place else None}
 
 

@@ -6,9 +6,9 @@ from datetime import UTC, datetime
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from flask_smorest.error_handler import ErrorSchema
-from marshmallow import fields
+from marshmallow import fields, post_load
 
-from api.auth import require_api_user
+from api.auth import api_user, require_api_user
 from api.schemas import BaseSchema, SelectPage, length, one_of
 from models import db
 from models.conflicts import CONFLICT_KINDS, CONFLICT_STATUSES
@@ -16,6 +16,7 @@ from models.operations.cases import accept_conflict
 from models.operations.conflicts import conflict_for, conflicts_query
 from scheduler.conflicts.check import HardConflictsRefused
 from scheduler.conflicts.detection import SERIES
+from scheduler.french import title_for
 
 blp = Blueprint("conflicts", __name__, url_prefix="/api/v1", description="Chevauchements entre partenaires")
 
@@ -26,6 +27,14 @@ def _iso(epoch: int | None) -> str | None:
     return datetime.fromtimestamp(epoch, UTC).isoformat().replace("+00:00", "Z")
 
 
+def title_for_caller(event) -> str:
+    """An event's title as the token's holder may read it (scheduler.french.title_for): another
+    partner's partners-only event by its kind and organisers, not its title (it may name a young
+    person). Read-only answers only: nothing that a client sends back as the event's title."""
+    user = api_user()
+    return title_for(event, user.partner_id if user is not None else None)
+
+
 def _side(conflict, which: str) -> dict:
     event = conflict.a_event if which == "a" else conflict.b_event
     recurrence_id = conflict.a_recurrence_id if which == "a" else conflict.b_recurrence_id
@@ -33,7 +42,7 @@ def _side(conflict, which: str) -> dict:
     return {
         "event_id": event.id,
         "recurrence_id": None if recurrence_id == SERIES else _iso(recurrence_id),
-        "title": event.title,
+        "title": title_for_caller(event),
         "kind": event.kind,
         "organisers": [p.slug for p in event.organisers],
         "place": event.place.slug if event.place else None,
@@ -110,10 +119,18 @@ class AcceptConflict(MethodView):
 # mode, places that refuse them); the API adds the query parameter and the 409 body.
 
 class StrictArgsSchema(BaseSchema):
-    strict = fields.Boolean(load_default=False, metadata={
+    strict = fields.Boolean(metadata={
         "description": "true : un chevauchement bloquant (lieu, personne, capacité) que l'écriture créerait la "
                        "refuse (409, rien n'est enregistré). Les lieux qui refusent les chevauchements bloquants "
-                       "(refuses_hard_conflicts) le font sans ce paramètre."})
+                       "(refuses_hard_conflicts) le font sans ce paramètre. Une écriture qui ouvrirait plus de "
+                       "CONFLICT_MAX_OPENED (200) chevauchements est refusée (422) sauf avec false, donné par "
+                       "une coordinatrice ou un coordinateur."})
+
+    @post_load
+    def unsaid(self, data, **kwargs):
+        """Absent is neither true nor false (None): only an explicit false lifts the cap."""
+        data.setdefault("strict", None)
+        return data
 
 
 class RefusedWriteSchema(ErrorSchema):

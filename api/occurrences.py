@@ -2,8 +2,10 @@
 from __future__ import annotations
 
 from datetime import date, datetime, time, timedelta
+from types import SimpleNamespace
 from zoneinfo import ZoneInfo
 
+import sqlalchemy as sa
 from flask import current_app
 from flask.views import MethodView
 from flask_smorest import Blueprint
@@ -12,8 +14,10 @@ from marshmallow import ValidationError, fields, validates_schema
 
 from api.auth import api_user
 from api.schemas import BaseSchema, between, one_of
+from models import Partner, db
 from models.events import EVENT_KINDS
 from models.operations.place_search import places_near
+from scheduler.french import title_for
 from scheduler.time.calendar import MAX_WINDOW_DAYS, CalendarFilter, occurrences_at_most
 from scheduler.time.rules import OUT_OF_CALENDAR, in_calendar
 
@@ -95,7 +99,9 @@ class OccurrenceSchema(BaseSchema):
     starts_at = fields.String(metadata={"description": "ISO 8601 avec le décalage du lieu"})
     ends_at = fields.String()
     timezone = fields.String()
-    title = fields.String()
+    title = fields.String(metadata={"description": (
+        "d'un événement réservé aux partenaires que la structure du jeton n'organise pas : "
+        "« Réservé aux partenaires : type — structures » (son titre peut nommer un ou une jeune)")})
     kind = fields.String()
     status = fields.String()
     visibility = fields.String()
@@ -114,6 +120,22 @@ class OccurrenceSchema(BaseSchema):
 
 def _iso(epoch: int, zone: ZoneInfo) -> str:
     return datetime.fromtimestamp(epoch, zone).isoformat()
+
+
+def hide_others_titles(payloads: list[dict], reader_partner_id: int | None) -> None:
+    """Each partners-only title as the reader may read it (scheduler.french.title_for): the
+    partners named by slug are read once, with their ids and names."""
+    slugs = {slug for item in payloads if item["visibility"] != "public" for slug in item["organisers"]}
+    if not slugs:
+        return
+    partners = {p.slug: p for p in db.session.execute(
+        sa.select(Partner.id, Partner.slug, Partner.name).where(Partner.slug.in_(slugs)))}
+    for item in payloads:
+        if item["visibility"] != "public":
+            event = SimpleNamespace(title=item["title"], visibility=item["visibility"],
+                                    kind_label=EVENT_KINDS.get(item["kind"], item["kind"]),
+                                    organisers=[partners[s] for s in item["organisers"] if s in partners])
+            item["title"] = title_for(event, reader_partner_id)
 
 
 def occurrence_payloads(rows, include_people: bool) -> list[dict]:
@@ -172,6 +194,8 @@ class Occurrences(MethodView):
                            include_private=user is not None, place_ids=tuple(near) if near is not None else None)
         rows = occurrences_at_most(f, start, end, MAX_OCCURRENCES, people=user is not None)
         payloads = occurrence_payloads(rows, include_people=user is not None)
+        if user is not None:
+            hide_others_titles(payloads, user.partner_id)
         if near is not None:
             for (o, _, _), item in zip(rows, payloads, strict=True):
                 item["place"]["distance_km"] = round(near[o.place_id], 2)

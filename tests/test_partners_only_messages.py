@@ -66,7 +66,7 @@ def test_the_place_contact_reads_the_weekly_programme_without_the_name(app, mail
 
 def test_a_conflict_names_the_young_person_only_to_the_organiser(app, mailbox, bij, create_event):  # noqa: F811
     from models import db
-    from scheduler.conflicts.check import run_full_detection
+    from scheduler.conflicts.nightly import run_full_detection
 
     day = a_weekday_after(9, 3)
     mentoring(create_event, bij, day, frequency="once")
@@ -119,3 +119,66 @@ def test_a_cancelled_date_and_a_changed_series_tell_the_place_without_the_name(
 def test_the_rule_for_messages_is_stated_on_the_personal_data_page(client):
     html = client.get("/donnees-personnelles").get_data(as_text=True)
     assert "messages que Maillage envoie" in html and "Réservé aux partenaires" in html
+
+
+def test_a_write_that_meets_another_partners_mentoring_is_told_its_kind_not_its_title(
+        client, bij, create_event, token_for):
+    """The same rule where a write is answered: the refusal (409) and the dry run's overlaps name
+    another partner's partners-only event by its kind; its organisers' people read its title."""
+    from models import db
+
+    day = a_weekday_after(9, 3)
+    mentoring(create_event, bij, day, frequency="once")
+    bij["place"].refuses_hard_conflicts = True
+    db.session.commit()
+    payload = {"kind": "permanence", "title": "Permanence du BIJ", "place": "bij-echirolles", "organisers": ["bij"],
+               "start_date": day.isoformat(), "start_time": "14:00", "end_time": "16:00"}
+    host = token_for("animateur@bij.example.fr", "editor", bij["host"])
+    preview = client.post("/api/v1/events?dry_run=1", headers=host, json=payload)
+    refused = client.post("/api/v1/events", headers=host, json=payload)
+    assert preview.status_code == 200 and refused.status_code == 409
+    for answer in (preview, refused):
+        text = answer.get_data(as_text=True)
+        assert YOUNG_NAME not in text and "Réservé aux partenaires : autre — Centre social" in text
+
+    own = token_for("animatrice@cs.example.fr", "editor", bij["social"])
+    preview = client.post("/api/v1/events?dry_run=1", headers=own, json={
+        **payload, "organisers": ["centre-social"], "title": "Atelier du centre social"})
+    assert preview.status_code == 200, preview.get_json()
+    assert f"rencontre avec {YOUNG_NAME}" in preview.get_data(as_text=True)
+
+
+def test_the_api_lists_another_partners_mentoring_by_its_kind(client, bij, create_event, token_for):
+    day = a_weekday_after(9, 3)
+    mentoring(create_event, bij, day, frequency="once")
+    window = {"start": day.isoformat(), "end": (day + timedelta(days=1)).isoformat()}
+
+    def titles(headers) -> list[str]:
+        response = client.get("/api/v1/occurrences", headers=headers, query_string=window)
+        assert response.status_code == 200
+        return [o["title"] for o in response.get_json()]
+
+    assert titles(token_for("animatrice@cs.example.fr", "editor", bij["social"])) == [
+        f"Parrainage : rencontre avec {YOUNG_NAME}"]
+    for reader in (token_for("animateur@bij.example.fr", "editor", bij["host"]), token_for("coordo@example.fr")):
+        assert titles(reader) == [MASKED]
+    assert titles({}) == []  # and without a token, partners-only events are not there at all
+
+
+def test_the_coordination_week_shows_another_partners_mentoring_by_its_kind(app, sign_in, bij, create_event):
+    from conftest import quiet_monday
+
+    monday = quiet_monday()
+    mentoring(create_event, bij, monday, frequency="once")
+    week = f"/coordination/semaine?quartier={bij['place'].quartier.code}&du={monday}"
+
+    def page_for(email, role, partner) -> str:
+        client = app.test_client()  # each person in a browser of their own
+        sign_in(client, email, role=role, partner=partner)
+        return client.get(week).get_data(as_text=True)
+
+    assert f"rencontre avec {YOUNG_NAME}" in page_for("animatrice@cs.example.fr", "editor", bij["social"])
+    for email, role, partner in (("animateur@bij.example.fr", "editor", bij["host"]),
+                                 ("coordo@example.fr", "coordinator", None)):
+        html = page_for(email, role, partner)
+        assert YOUNG_NAME not in html and "Réservé aux partenaires : autre — Centre social" in html, email

@@ -15,7 +15,7 @@ from models import Person, Place, ScheduleConflict, db
 from models.errors import DomainError
 from models.operations.conflicts import conflicts_query
 from scheduler.conflicts.detection import SERIES
-from scheduler.french import day_label, hour_label
+from scheduler.french import day_label, hour_label, title_for
 from scheduler.time.calendar import CalendarFilter, occurrences_between
 from scheduler.time.rules import OUT_OF_CALENDAR, in_calendar
 from web.auth import current_user, login_required
@@ -108,7 +108,8 @@ def week():
                 continue
             keys = ((o.person_ids or (NOBODY,)) if view == "personnes" else (o.place_id,))
             conflicts = marked.get((o.event_id, o.recurrence_id), []) + marked.get((o.event_id, SERIES), [])
-            item = {"o": o, "event": e, "hours": f"{hour_label(s)} – {hour_label(end_at)}", "conflicts": conflicts,
+            # Another partner's partners-only event by its kind: its title may name a young person.
+            item = {"o": o, "event": e, "title": title_for(e, current_user.partner_id), "hours": f"{hour_label(s)} – {hour_label(end_at)}", "conflicts": conflicts,
                     "cases": list({c.case_id: c for c in conflicts if c.case_id is not None}.values())}
             for key in keys:
                 if key in shown:

@@ -27,9 +27,10 @@ from models.conflicts import (
     severity_of,
 )
 from models.errors import Conflict as ConflictError
+from models.errors import InvalidInput
 from models.events import event_people
-from models.operations.cases import refresh_cases
-from models.operations.conflicts import set_status
+from models.operations.cases import attach_cases, refresh_cases
+from models.operations.conflicts import close_in_bulk, open_in_bulk, set_status
 from scheduler.conflicts.detection import (
     DEFAULT_NON_COMPETING_KINDS,
     HORIZON_DAYS,
@@ -39,6 +40,7 @@ from scheduler.conflicts.detection import (
     Found,
     detect,
 )
+from scheduler.french import title_for
 from scheduler.time.recurrence import Occurrence, epoch, expand, rule_of
 
 log = logging.getLogger("maillage.conflicts")
@@ -96,7 +98,7 @@ def _context(events: Iterable[Event], person_ids: Iterable[int] | None = None) -
         travel_margin=margins, max_concurrent=limits)
 
 
-def _load_events(where, start: datetime, end: datetime, for_notices: bool = False) -> list[Event]:
+def load_events(where, start: datetime, end: datetime, for_notices: bool = False) -> list[Event]:
     """Series that may have occurrences in [start, end), with what expansion needs. The whole
     calendar (`for_notices`) loads in a few bulk queries; a handful of series (the incremental
     check) in one joined query: there, each round trip to the database is most of the cost."""
@@ -158,12 +160,9 @@ def reconcile(found: dict[tuple, Found], existing: Iterable[ScheduleConflict], a
         else:
             outcome.still.append(conflict)
     if new:
-        db.session.add_all(new)
-        db.session.flush()  # their ids, for the history
-        for conflict in new:
-            set_status(actor, conflict, "open", "open")
-        outcome.created.extend(new)
-    resolved = []
+        attach_cases(new, utcnow())
+        outcome.created.extend(open_in_bulk(actor, new))
+    resolved, closed = [], []
     for conflict in by_identity.values():
         if conflict.status not in LIVE_STATUSES:
             continue
@@ -171,8 +170,9 @@ def reconcile(found: dict[tuple, Found], existing: Iterable[ScheduleConflict], a
             set_status(actor, conflict, "resolved", "resolve", resolved_by_action)
             resolved.append(conflict)
         else:
-            set_status(actor, conflict, "closed", "close")
+            closed.append(conflict)
         outcome.ended.append(conflict)
+    close_in_bulk(actor, closed)
     db.session.flush()
     refresh_cases([*outcome.created, *outcome.still, *outcome.ended], actor, resolved=resolved)
     return outcome
@@ -188,24 +188,6 @@ def _refresh(conflict: ScheduleConflict, f: Found, signature: str) -> None:
 
 def _in_horizon(q, start: datetime, end: datetime):
     return q.where(ScheduleConflict.ends_at > start, ScheduleConflict.starts_at < end)
-
-
-def run_full_detection(now: datetime | None = None, actor: Actor | None = None) -> Outcome:
-    """Detects over the whole calendar and horizon, and reconciles every record in it."""
-    start, end = horizon(now)
-    events = _load_events(sa.true(), start, end, for_notices=True)
-    occurrences = expand([rule_of(e) for e in events], start, end)
-    found = detect(occurrences, _context(events))
-    existing = db.session.scalars(_in_horizon(sa.select(ScheduleConflict), start, end))
-    return reconcile(found, existing, actor)
-
-
-def nightly_detection() -> Outcome:
-    """The clock's nightly job: safe to run twice (it reconciles), and a kill halfway commits nothing."""
-    outcome = run_full_detection()
-    db.session.commit()
-    log.info("chevauchements : %s", outcome.summary)
-    return outcome
 
 
 def person_ids_of(event: Event) -> set[int]:
@@ -276,7 +258,7 @@ def check_event(event: Event, actor: Actor | None = None, now: datetime | None =
     if limited & person_ids_of(event):
         occurrences += [o for o in own_live if touched is not None and o.recurrence_id not in touched]
     if wide_ids:
-        wide = _load_events(Event.id.in_(wide_ids), start, end)
+        wide = load_events(Event.id.in_(wide_ids), start, end)
         loaded.update((e.id, e) for e in wide)
         occurrences += expand([rule_of(e) for e in wide], start, end)
     narrow_ids = sharing - wide_ids
@@ -285,7 +267,7 @@ def check_event(event: Event, actor: Actor | None = None, now: datetime | None =
         # One load and one expansion over the span of all windows, not one per window: a monthly
         # series has a dozen windows, each a round trip that brought back the same series.
         lo, hi = windows[0][0], windows[-1][1]
-        near = _load_events(Event.id.in_(narrow_ids), lo, hi)
+        near = load_events(Event.id.in_(narrow_ids), lo, hi)
         loaded.update((e.id, e) for e in near)
         occurrences += _within(expand([rule_of(e) for e in near], lo, hi), windows)
 
@@ -377,9 +359,11 @@ def check_events_sharing(obj, before: dict, actor: Actor | None = None) -> None:
 class HardConflictsRefused(ConflictError):
     """The write would create hard conflicts where they are refused: the caller rolls back."""
 
-    def __init__(self, conflicts: list[ScheduleConflict], refusing_places: list[Place], strict: bool):
+    def __init__(self, conflicts: list[ScheduleConflict], refusing_places: list[Place], strict: bool,
+                 reader_partner_id: int | None = None):
         self.conflicts = conflicts
-        self.descriptions = [describe_conflict(c) for c in conflicts]
+        # Said to the writer: another partner's partners-only event by its kind, not its title.
+        self.descriptions = [describe_conflict(c, reader_partner_id) for c in conflicts]
         if strict:
             why = "le mode strict les refuse"
         else:
@@ -393,15 +377,17 @@ class HardConflictsRefused(ConflictError):
                          {"conflicts": self.descriptions})
 
 
-def describe_conflict(conflict: ScheduleConflict) -> str:
-    """One line in French: what clashes, which two events, when (wall clock of the first side)."""
+def describe_conflict(conflict: ScheduleConflict, reader_partner_id: int | None = None) -> str:
+    """One line in French: what clashes, which two events (each title as a reader of that
+    partner may read it, `title_for`), when (wall clock of the first side)."""
     a, b = conflict.a_event, conflict.b_event
     when = conflict.starts_at.astimezone(ZoneInfo(a.timezone)).strftime("%d/%m/%Y à %H:%M")
     if conflict.a_recurrence_id == SERIES and conflict.b_recurrence_id == SERIES:
         when = "à partir du " + when.split(" à ")[0]
     else:
         when = "le " + when
-    return f"{CONFLICT_KINDS.get(conflict.kind, conflict.kind)} : « {a.title} » et « {b.title} », {when}"
+    sides = f"« {title_for(a, reader_partner_id)} » et « {title_for(b, reader_partner_id)} »"
+    return f"{CONFLICT_KINDS.get(conflict.kind, conflict.kind)} : {sides}, {when}"
 
 
 def places_of(conflict: ScheduleConflict) -> set[int]:
@@ -423,6 +409,25 @@ def refused_conflicts(conflicts: Iterable[ScheduleConflict], strict: bool = Fals
     return [c for c in hard if places_of(c) & refusing.keys()], sorted(refusing.values(), key=attrgetter("name"))
 
 
+# How many overlaps one write may open (CONFLICT_MAX_OPENED in settings.py): each is a case to read
+# and notices to send; past it, a series is more likely a mistake (or a flood) than a plan.
+MAX_OPENED = 200
+
+
+class TooManyConflicts(InvalidInput):
+    """The write would open more overlaps than CONFLICT_MAX_OPENED: the caller rolls back."""
+
+
+def refuse_too_many(opened: int) -> None:
+    limit = _setting("CONFLICT_MAX_OPENED", MAX_OPENED)
+    if opened > limit:
+        raise TooManyConflicts(
+            f"Refusé : cette modification ouvrirait {opened} chevauchements, au plus {limit} à la fois. "
+            "Rien n'a été enregistré : raccourcissez la série ou choisissez un autre lieu ou horaire (une "
+            "coordinatrice ou un coordinateur peut la forcer avec strict=false).",
+            {"strict": [f"{opened} chevauchements ouverts, au plus {limit} sans strict=false (coordination)."]})
+
+
 def check_write(event: Event, actor: Actor | None = None, strict: bool = False, **check) -> Outcome:
     """`check_event` after a write (flushed, not committed), then the rule above: raises
     HardConflictsRefused when the write creates a hard conflict that is refused. The caller
@@ -430,5 +435,5 @@ def check_write(event: Event, actor: Actor | None = None, strict: bool = False, 
     outcome = check_event(event, actor, **check)
     refused, places = refused_conflicts(outcome.created, strict)
     if refused:
-        raise HardConflictsRefused(refused, places, strict)
+        raise HardConflictsRefused(refused, places, strict, actor.partner_id if actor is not None else None)
     return outcome

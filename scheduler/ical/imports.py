@@ -152,7 +152,7 @@ def preview(actor: Actor, plan: list[PlannedEvent], options: ImportOptions, prog
     return result
 
 
-def _overlaps(events: list[Event], outcomes: dict[int, Outcome]) -> list[dict]:
+def _overlaps(events: list[Event], outcomes: dict[int, Outcome], reader_partner_id: int | None) -> list[dict]:
     """The overlaps the written events opened, as {kind, subject, starts_at, title, uid,
     description, refused}, where `refused` says that the rule every write obeys
     (`refused_conflicts`: a hard conflict at a place that refuses them) refuses it."""
@@ -163,7 +163,8 @@ def _overlaps(events: list[Event], outcomes: dict[int, Outcome]) -> list[dict]:
         for conflict in created:
             found.append({"kind": conflict.kind, "subject": conflict.subject,
                           "starts_at": conflict.starts_at.isoformat(), "title": event.title, "uid": event.uid,
-                          "description": describe_conflict(conflict), "refused": conflict.id in refused})
+                          "description": describe_conflict(conflict, reader_partner_id),
+                          "refused": conflict.id in refused})
     return found
 
 
@@ -226,7 +227,7 @@ def _write(actor: Actor, plan: list[PlannedEvent], options: ImportOptions, progr
             raise ImportRefused([LocatedError(error.message, planned.line, planned.component)]) from None
         touched.append(event)
     outcomes = writes.finish(progress)
-    return touched, _overlaps(touched, outcomes)
+    return touched, _overlaps(touched, outcomes, actor.partner_id)
 
 
 def _apply_exceptions(writes: EventWrites, event: Event, planned: PlannedEvent) -> None:

@@ -17,7 +17,7 @@ from models.events import Event
 from models.versions import written_scopes_forgotten
 from scheduler.conflicts.check import Outcome, describe_conflict, refused_conflicts
 from scheduler.conflicts.detection import SERIES
-from scheduler.french import day_label, hour_label, rule_phrase
+from scheduler.french import day_label, hour_label, rule_phrase, title_for
 from scheduler.time.recurrence import day_off_reason, expand, rule_of, skipped_holidays
 from scheduler.writes import EventWrites
 
@@ -135,12 +135,15 @@ def dry_run(actor: Actor, write: Callable[[EventWrites], Event], *, strict: bool
             writes = EventWrites(actor, strict=strict, refuse=False, now=now)
             event = write(writes)
             outcomes = writes.finish()
-            return preview_of(event, outcomes.get(event.id, Outcome()), strict, now)
+            return preview_of(event, outcomes.get(event.id, Outcome()), strict, now, actor.partner_id)
         finally:
             savepoint.rollback()
 
 
-def preview_of(event: Event, outcome: Outcome, strict: bool = False, now: datetime | None = None) -> Preview:
+def preview_of(event: Event, outcome: Outcome, strict: bool = False, now: datetime | None = None,
+               reader_partner_id: int | None = None) -> Preview:
+    """What a write would give, as the writer (of `reader_partner_id`) may read it: another
+    partner's partners-only event by its kind, not its title (`title_for`)."""
     now = now or utcnow()
     rule = rule_of(event)
     start = max(event.starts_at, now.astimezone(UTC).replace(microsecond=0))
@@ -155,8 +158,9 @@ def preview_of(event: Event, outcome: Outcome, strict: bool = False, now: dateti
     overlaps = []
     for c in outcome.current:
         other = c.b_event if c.a_event_id == event.id else c.a_event
-        overlaps.append(PreviewOverlap(c.kind, c.is_hard, c.id in refused, c.starts_at, other.id, other.title,
-                                       describe_conflict(c), event.timezone,
+        overlaps.append(PreviewOverlap(c.kind, c.is_hard, c.id in refused, c.starts_at, other.id,
+                                       title_for(other, reader_partner_id), describe_conflict(c, reader_partner_id),
+                                       event.timezone,
                                        c.a_recurrence_id == SERIES and c.b_recurrence_id == SERIES))
     return Preview(
         phrase=rule_phrase(event),
