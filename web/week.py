@@ -109,7 +109,8 @@ def week():
             keys = ((o.person_ids or (NOBODY,)) if view == "personnes" else (o.place_id,))
             conflicts = marked.get((o.event_id, o.recurrence_id), []) + marked.get((o.event_id, SERIES), [])
             # Another partner's partners-only event by its kind: its title may name a young person.
-            item = {"o": o, "event": e, "title": title_for(e, current_user.partner_id), "hours": f"{hour_label(s)} – {hour_label(end_at)}", "conflicts": conflicts,
+            item = {"o": o, "event": e, "title": title_for(e, current_user.partner_id),
+                    "hours": f"{hour_label(s)} – {hour_label(end_at)}", "conflicts": conflicts,
                     "cases": list({c.case_id: c for c in conflicts if c.case_id is not None}.values())}
             for key in keys:
                 if key in shown:
