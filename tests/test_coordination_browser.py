@@ -14,7 +14,7 @@ pytestmark = pytest.mark.browser
 def demo(app):
     from commands.demo import DEMO_COORDINATOR, DEMO_PASSWORD, load_demo
     from models import db
-    from scheduler.conflicts.check import run_full_detection
+    from scheduler.conflicts.nightly import run_full_detection
 
     load_demo()
     db.session.commit()

@@ -14,7 +14,7 @@ from tests.conftest import csrf_token_in
 def clash(app, create_quartier, create_partner, create_place, create_event):
     """A room booked twice on a Monday ahead (quiet_monday(), create_event's default), detected."""
     from models import db
-    from scheduler.conflicts.check import run_full_detection
+    from scheduler.conflicts.nightly import run_full_detection
 
     create_quartier("QN03801M")
     ml, ft = create_partner("mission-locale"), create_partner("france-travail", type="france_travail")
@@ -178,7 +178,7 @@ def refusing_bij(app, create_quartier, create_partner, create_place, create_even
     """The BIJ refuses double bookings. Its Monday permanence and an interview slot already clash
     (entered before it refused them); on Tuesdays a workshop from 10:00 to 12:00 and a slot at 8:00."""
     from models import ScheduleConflict, db
-    from scheduler.conflicts.check import run_full_detection
+    from scheduler.conflicts.nightly import run_full_detection
 
     monday = quiet_monday()  # two weeks of Mondays and Tuesdays with no holiday
     create_quartier("QN03801M")
