@@ -36,6 +36,7 @@ from __future__ import annotations
 import argparse
 import os
 import random
+import secrets
 import statistics
 import subprocess
 import sys
@@ -297,7 +298,8 @@ def command_in_postgresql(scale: float, seed: int, start) -> dict:
             db.session.remove()
             db.engine.dispose()
         now = national_window(start)[0].isoformat()
-        env = {**os.environ, "DATABASE_URL": database_url, "PYTHONPATH": str(ROOT)}
+        env = {**os.environ, "DATABASE_URL": database_url, "PYTHONPATH": str(ROOT),
+               "SECRET_KEY": secrets.token_urlsafe(32)}
         flask = [str(Path(sys.executable).with_name("flask")), "--app", "app", "conflicts", "detect", "--now", now]
         engine = sa.create_engine(database_url)
         runs = []
