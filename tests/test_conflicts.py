@@ -46,7 +46,7 @@ def person(app):
 
 def detect_all(now=None):
     from models import db
-    from scheduler.conflicts.check import run_full_detection
+    from scheduler.conflicts.nightly import run_full_detection
 
     outcome = run_full_detection(now)
     db.session.commit()

@@ -122,7 +122,7 @@ def test_overlaps_at_a_place_in_no_quartier_are_national(client, sign_in, countr
     from models import ConflictCase, Partner, ScheduleConflict
     from models.operations.cases import cases_query
     from models.operations.conflicts import conflicts_query
-    from scheduler.conflicts.check import run_full_detection
+    from scheduler.conflicts.nightly import run_full_detection
 
     nimes = db.session.scalars(db.select(Partner).where(Partner.slug == "france-travail-nimes")).one()
     annex = create_place("annexe-mairie", postcode="30900")
