@@ -259,6 +259,10 @@ SETTINGS: tuple[Setting, ...] = (
             "Dossier vide partagé par les processus gunicorn d'une machine, pour que /metrics les additionne."),
     Setting("CONFLICT_HORIZON_DAYS", "365", whole_number("un nombre entier de jours (au moins 1) est attendu", 1),
             "Jusqu'où, en jours, les chevauchements sont cherchés."),
+    Setting("CONFLICT_MAX_OPENED", "200",
+            whole_number("un nombre entier de chevauchements (au moins 1) est attendu", 1),
+            "Au-delà de ce nombre de chevauchements ouverts par une écriture, elle est refusée (422), sauf "
+            "strict=false d'une coordination."),
     Setting("CONFLICT_NON_COMPETING_KINDS", "coordination", event_kinds,
             "Types d'événements, séparés par des virgules, qui ne se disputent jamais un public."),
     Setting("NOTICE_HORIZON_DAYS", "90", whole_number("un nombre entier de jours (au moins 1) est attendu", 1),

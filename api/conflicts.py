@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from flask_smorest.error_handler import ErrorSchema
-from marshmallow import fields
+from marshmallow import fields, post_load
 
 from api.auth import api_user, require_api_user
 from api.schemas import BaseSchema, SelectPage, length, one_of
@@ -119,10 +119,18 @@ class AcceptConflict(MethodView):
 # mode, places that refuse them); the API adds the query parameter and the 409 body.
 
 class StrictArgsSchema(BaseSchema):
-    strict = fields.Boolean(load_default=False, metadata={
+    strict = fields.Boolean(metadata={
         "description": "true : un chevauchement bloquant (lieu, personne, capacité) que l'écriture créerait la "
                        "refuse (409, rien n'est enregistré). Les lieux qui refusent les chevauchements bloquants "
-                       "(refuses_hard_conflicts) le font sans ce paramètre."})
+                       "(refuses_hard_conflicts) le font sans ce paramètre. Une écriture qui ouvrirait plus de "
+                       "CONFLICT_MAX_OPENED (200) chevauchements est refusée (422) sauf avec false, donné par "
+                       "une coordinatrice ou un coordinateur."})
+
+    @post_load
+    def unsaid(self, data, **kwargs):
+        """Absent is neither true nor false (None): only an explicit false lifts the cap."""
+        data.setdefault("strict", None)
+        return data
 
 
 class RefusedWriteSchema(ErrorSchema):

@@ -213,9 +213,9 @@ class PreviewSchema(BaseSchema):
 DRY_RUN = {"schema": PreviewSchema, "description": "dry_run : ce que l'écriture donnerait ; rien n'est écrit"}
 
 
-def previewed(actor, write, strict: bool):
+def previewed(actor, write, strict: bool | None):
     """A dry run's answer: 200 with the preview (flask-smorest passes a Response through)."""
-    return jsonify(PreviewSchema().dump(dry_run(actor, write, strict=strict)))
+    return jsonify(PreviewSchema().dump(dry_run(actor, write, strict=bool(strict))))
 
 
 class EventQueryArgsSchema(BaseSchema):

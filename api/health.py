@@ -88,8 +88,12 @@ def healthz():
             database = {"status": "ok", "latency_ms": round((time.perf_counter() - started) * 1000, 1)}
             clock = clock_state(connection)
     except sa.exc.SQLAlchemyError as error:
+        # The driver's message names the database's host, port and user: the log keeps it, the
+        # answer (anyone may ask) only says what kind of failure it was.
         reason = str(getattr(error, "orig", None) or error).splitlines()[0][:200]
-        body = {"status": "down", "database": {"status": "down", "error": reason}, "clock": {"status": "unknown"}}
+        current_app.logger.warning("/healthz : base de données injoignable : %s", reason)
+        body = {"status": "down", "database": {"status": "down", "error": type(error).__name__},
+                "clock": {"status": "unknown"}}
         return jsonify(body), 503, {"Cache-Control": "no-store"}
     status = "ok" if clock["status"] in ("ok", "unknown") else "degraded"
     return jsonify({"status": status, "database": database, "clock": clock}), 200, {"Cache-Control": "no-store"}

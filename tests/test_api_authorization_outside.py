@@ -13,13 +13,9 @@ import pytest
 
 from helpers.authorization import ICS
 from helpers.dates import paris_at, quiet_monday
+from helpers.pages import csrf_token_in
 from models import AuditEntry, Event, db
-
-
-@pytest.fixture
-def world(authorization_world):
-    """Villeneuve and Maurepas, their partners, series and a conflict (helpers.authorization)."""
-    return authorization_world
+from test_api_authorization import PAGES, world  # noqa: F401  (world: the matrix's fixture)
 
 MONDAY = paris_at(quiet_monday() + timedelta(weeks=1), 14).isoformat()
 WEDNESDAY = paris_at(quiet_monday() + timedelta(weeks=1, days=2), 14).isoformat()
@@ -82,7 +78,7 @@ def _maurepas_conflict(kind: str) -> Call:
         from helpers.actors import SYSTEM
         from models import ScheduleConflict
         from scheduler import writes
-        from scheduler.conflicts.check import run_full_detection
+        from scheduler.conflicts.nightly import run_full_detection
 
         writes.create_event(SYSTEM, {"kind": "atelier", "title": "Atelier du centre social",
                                      "place": "centre-social-maurepas", "organisers": ["centre-social-maurepas"],
@@ -104,7 +100,8 @@ def sa_or_event(event_id: int):
     return (ScheduleConflict.a_event_id == event_id) | (ScheduleConflict.b_event_id == event_id)
 
 
-def _past_maurepas(w) -> tuple[str, dict]:
+def _past_maurepas_event() -> tuple[int, str]:
+    """A workshop of the centre social in Maurepas last week: its id and its occurrence's id."""
     from helpers.actors import SYSTEM
     from scheduler import writes
 
@@ -112,8 +109,16 @@ def _past_maurepas(w) -> tuple[str, dict]:
                                         "organisers": ["centre-social-maurepas"], "start_time": time(10),
                                         "start_date": date.today() - timedelta(days=7), "duration_minutes": 90}).event
     db.session.commit()
-    return (f"/api/v1/events/{past.id}/occurrences/{past.starts_at.strftime('%Y-%m-%dT%H:%M:%SZ')}/attendance",
-            {"json": {"total": 3}})
+    return past.id, past.starts_at.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _past_maurepas(w) -> tuple[str, dict]:
+    event_id, occurrence = _past_maurepas_event()
+    return f"/api/v1/events/{event_id}/occurrences/{occurrence}/attendance", {"json": {"total": 3}}
+
+
+def _past_maurepas_page(w) -> str:
+    return "/coordination/personnes-recues/{}/{}".format(*_past_maurepas_event())
 
 
 # (method, path) -> (what coordinator_here, of Villeneuve, does outside it; what editor_own, of the
@@ -210,7 +215,7 @@ def test_the_two_columns_cover_every_write_endpoint_of_the_openapi_document(clie
 
 
 @pytest.mark.parametrize(("endpoint", "column"), CASES, ids=[f"{e[0]} {e[1]} {c}" for e, c in CASES])
-def test_writing_outside_or_for_another_partner_is_refused_and_changes_nothing(client, world, endpoint,
+def test_writing_outside_or_for_another_partner_is_refused_and_changes_nothing(client, world, endpoint,  # noqa: F811
                                                                               column):
     call = OUTSIDE[endpoint][COLUMNS[column]]
     assert not isinstance(call, str)
@@ -227,7 +232,7 @@ def test_writing_outside_or_for_another_partner_is_refused_and_changes_nothing(c
     assert db.session.query(AuditEntry).count() == audit_before, "a refused write changes nothing"
 
 
-def test_a_coordinator_gives_the_consent_an_editor_then_builds_on(client, world):
+def test_a_coordinator_gives_the_consent_an_editor_then_builds_on(client, world):  # noqa: F811
     """The mission locale's editor may not name the PIMMS; the Villeneuve coordinator (who covers
     the PIMMS) adds it as co-organiser; from then on the editor may name it."""
     editor, coordinator = world["headers"]("editor_own"), world["headers"]("coordinator_here")
@@ -243,3 +248,96 @@ def test_a_coordinator_gives_the_consent_an_editor_then_builds_on(client, world)
         **NEW, "place": "bij-echirolles", "organisers": ["france-travail"]}).status_code == 201
     assert client.post("/api/v1/events", headers=coordinator, json={
         **NEW, "place": "bij-echirolles", "organisers": [ELSEWHERE]}).status_code == 403
+
+
+# The event form's page actions (tests/test_api_authorization.py's PAGES), the same two columns.
+# A refused write from the form answers 403 with its French message and records nothing.
+FORM = {"kind": "atelier", "title": "Atelier CV", "place": "bij-echirolles", "room": "",
+        "organisers": ["mission-locale-sud-isere"], "visibility": "public", "start_date": "2027-03-02",
+        "start_time": "10:00", "end_time": "11:30", "frequency": "once", "interval": "1", "ends": "never",
+        "action": "save"}
+
+
+def _page_form(**changes) -> Callable[[dict], dict]:
+    def build(w):
+        return {**FORM, **{k: (v(w) if callable(v) else v) for k, v in changes.items()}}
+    return build
+
+
+SERIES = {"kind": "permanence", "title": "Permanence du lundi", "start_date": quiet_monday().isoformat(),
+          "start_time": "14:00", "end_time": "17:00", "frequency": "weekly", "weekdays": ["0"], "scope": "serie",
+          "skip_public_holidays": "1"}
+NAMING_ELSEWHERE = ["mission-locale-sud-isere", ELSEWHERE]
+NAMING_PIMMS = ["mission-locale-sud-isere", NOT_COORGANISER]
+PageCall = tuple[str, Callable[[dict], str], Callable[[dict], dict] | None]  # method, url, form
+PAGE_OUTSIDE: dict[str, tuple[PageCall | str, PageCall | str]] = {
+    "open the new event form": ("a blank form: nothing outside to ask for", "a blank form: nothing outside to ask for"),
+    "create an event from the form": (
+        ("POST", lambda w: "/coordination/evenements/nouveau", _page_form(place=ELSEWHERE, organisers=[ELSEWHERE])),
+        ("POST", lambda w: "/coordination/evenements/nouveau", _page_form(organisers=NAMING_PIMMS))),
+    "preview an event in the form": (
+        ("POST", lambda w: "/coordination/evenements/apercu", _page_form(organisers=[ELSEWHERE])),
+        ("POST", lambda w: "/coordination/evenements/apercu", _page_form(organisers=NAMING_PIMMS))),
+    "open the edit form": (
+        ("GET", lambda w: f"/coordination/evenements/{_maurepas(w)}/modifier", None),
+        ("GET", lambda w: f"/coordination/evenements/{_ft_bij(w)}/modifier", None)),
+    "edit the series from the form": (
+        ("POST", lambda w: f"/coordination/evenements/{_own(w)}/modifier",
+         _page_form(**SERIES, organisers=NAMING_ELSEWHERE)),
+        ("POST", lambda w: f"/coordination/evenements/{_own(w)}/modifier",
+         _page_form(**SERIES, organisers=NAMING_PIMMS))),
+    "preview an edit of the series": (
+        ("POST", lambda w: "/coordination/evenements/apercu",
+         _page_form(event_id=lambda w: str(_own(w)), scope="serie", organisers=NAMING_ELSEWHERE)),
+        ("POST", lambda w: "/coordination/evenements/apercu",
+         _page_form(event_id=lambda w: str(_own(w)), scope="serie", organisers=NAMING_PIMMS))),
+    "cancel a date from the page": (
+        ("POST", lambda w: f"/coordination/evenements/{_maurepas(w)}/annuler",
+         lambda w: {"action": "cancel", "occurrence": WEDNESDAY[:10], "reason": "Pris"}),
+        ("POST", lambda w: f"/coordination/evenements/{_ft_bij(w)}/annuler",
+         lambda w: {"action": "cancel", "occurrence": MONDAY[:10], "reason": "Pris"})),
+    "add a place from the event form": (
+        ("POST", lambda w: "/coordination/evenements/nouveau", _page_form(
+            action="add_place", new_place_name="Local de Maurepas", new_place_city="Rennes",
+            new_place_postcode="35700", new_place_quartier="QP035005")),
+        "an editor's new place is hosted by their own partner: no other partner is named"),
+    "duplicate an event": ("a read of an event every signed-in partner may read; the copy is the create row's",) * 2,
+    "list the sessions to count": ("a list of what the user may count: nothing outside to ask for",) * 2,
+    "open the people received form": (("GET", _past_maurepas_page, None), ("GET", _past_maurepas_page, None)),
+    "record people received from the page": (
+        ("POST", _past_maurepas_page, lambda w: {"total": "7"}),
+        ("POST", _past_maurepas_page, lambda w: {"total": "7"})),
+}
+PAGE_CASES = [(action, column) for action, calls in PAGE_OUTSIDE.items() for column, i in COLUMNS.items()
+              if not isinstance(calls[i], str)]
+
+
+def test_the_page_columns_cover_every_page_action_of_the_matrix():
+    assert set(PAGE_OUTSIDE) == set(PAGES)
+
+
+@pytest.mark.parametrize(("action", "column"), PAGE_CASES, ids=[f"{a} {c}" for a, c in PAGE_CASES])
+def test_a_page_action_outside_or_for_another_partner_is_refused_and_changes_nothing(
+        client, world, sign_in, action, column):  # noqa: F811
+    from models import Partner, Quartier
+
+    call = PAGE_OUTSIDE[action][COLUMNS[column]]
+    assert not isinstance(call, str)
+    method, url_of, body = call
+    actor = column.split(" ")[0]
+    if actor == "editor_own":
+        sign_in(client, "editor_own.page@example.fr", "editor",
+                db.session.scalars(db.select(Partner).where(Partner.slug == "mission-locale-sud-isere")).one())
+    else:
+        sign_in(client, "coordinator_here.page@example.fr", "coordinator", None,
+                list(db.session.scalars(db.select(Quartier).where(Quartier.code == "QP038014"))))
+    url = url_of(world)
+    token = csrf_token_in(client.get("/coordination/connexion").get_data(as_text=True))
+    audit_before = db.session.query(AuditEntry).count()
+    if method == "GET":
+        response = client.get(url)
+    else:
+        response = client.post(url, data={**(body(world) if body else {}), "csrf_token": token})
+    db.session.expire_all()
+    assert response.status_code == 403, (response.status_code, response.get_data(as_text=True)[-2000:])
+    assert db.session.query(AuditEntry).count() == audit_before, "a refused action changes nothing"

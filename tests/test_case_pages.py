@@ -16,7 +16,7 @@ def case(create_quartier, create_partner, create_place, create_event):
     from helpers.actors import SYSTEM
     from models import ConflictCase, db
     from models.operations.partners import create_person
-    from scheduler.conflicts.check import run_full_detection
+    from scheduler.conflicts.nightly import run_full_detection
 
     create_quartier("QN03801M")
     ml = create_partner("mission-locale", contact_email="accueil@ml.example.fr", contact_phone="04 76 00 00 01")
@@ -101,7 +101,7 @@ def test_a_capacity_case_shows_every_series_of_the_person(client, sign_in, creat
     from helpers.actors import SYSTEM
     from models import ConflictCase, db
     from models.operations.partners import create_person
-    from scheduler.conflicts.check import run_full_detection
+    from scheduler.conflicts.nightly import run_full_detection
 
     create_quartier("QN03801M")
     fjt = create_partner("fjt", type="fjt")

@@ -32,6 +32,9 @@ def test_healthz_answers_503_when_the_database_is_unreachable():
     body = response.get_json()
     assert response.status_code == 503, body
     assert body["status"] == "down" and body["database"]["status"] == "down" and body["database"]["error"]
+    # No host, port, driver or user for anyone who asks (issue 15, item 9): the log has them.
+    text = response.get_data(as_text=True)
+    assert not any(word in text for word in ("127.0.0.1", ":9", "port 9", "psycopg", "postgres", "nothing")), text
 
 
 def test_metrics_count_requests_by_endpoint_and_status(client):

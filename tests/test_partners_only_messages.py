@@ -67,7 +67,7 @@ def test_the_place_contact_reads_the_weekly_programme_without_the_name(app, mail
 
 def test_a_conflict_names_the_young_person_only_to_the_organiser(app, mailbox, bij, create_event):
     from models import db
-    from scheduler.conflicts.check import run_full_detection
+    from scheduler.conflicts.nightly import run_full_detection
 
     day = a_weekday_after(9, 3)
     mentoring(create_event, bij, day, frequency="once")
@@ -164,3 +164,22 @@ def test_the_api_lists_another_partners_mentoring_by_its_kind(client, bij, creat
     for reader in (token_for("animateur@bij.example.fr", "editor", bij["host"]), token_for("coordo@example.fr")):
         assert titles(reader) == [MASKED]
     assert titles({}) == []  # and without a token, partners-only events are not there at all
+
+
+def test_the_coordination_week_shows_another_partners_mentoring_by_its_kind(app, sign_in, bij, create_event):
+    from helpers.dates import quiet_monday
+
+    monday = quiet_monday()
+    mentoring(create_event, bij, monday, frequency="once")
+    week = f"/coordination/semaine?quartier={bij['place'].quartier.code}&du={monday}"
+
+    def page_for(email, role, partner) -> str:
+        client = app.test_client()  # each person in a browser of their own
+        sign_in(client, email, role=role, partner=partner)
+        return client.get(week).get_data(as_text=True)
+
+    assert f"rencontre avec {YOUNG_NAME}" in page_for("animatrice@cs.example.fr", "editor", bij["social"])
+    for email, role, partner in (("animateur@bij.example.fr", "editor", bij["host"]),
+                                 ("coordo@example.fr", "coordinator", None)):
+        html = page_for(email, role, partner)
+        assert YOUNG_NAME not in html and "Réservé aux partenaires : autre — Centre social" in html, email

@@ -68,7 +68,8 @@ def test_each_setting_is_read_from_the_environment_typed(clean_environ, tmp_path
            "LEGAL_HOST": "Hébergeur SAS, Lyon", "DATA_CONTROLLER": "Ville d'Échirolles",
            "MAP_TILES_URL": "https://tuiles.example.fr/{z}/{x}/{y}.png", "MAP_ATTRIBUTION": "© OSM",
            "CONTACT_EMAIL": "dpo@echirolles.example", "API_TOKEN_DAYS": "30",
-           "MAILLAGE_ENV": "Production", "RATELIMIT_LOGIN_ACCOUNT": "6 per hour"}
+           "MAILLAGE_ENV": "Production", "RATELIMIT_LOGIN_ACCOUNT": "6 per hour",
+           "CONFLICT_MAX_OPENED": "50"}
     assert set(env) == set(SETTING_NAMES), "one value for every setting"
     for name, value in env.items():
         clean_environ.setenv(name, value)
@@ -89,7 +90,7 @@ def test_each_setting_is_read_from_the_environment_typed(clean_environ, tmp_path
         30, (), 7)
     assert (config["REMINDER_GRACE_MINUTES"], config["SEPARATE_SENDERS"], config["SCREEN_REFRESH_SECONDS"]) == (
         0, True, 60)
-    assert config["API_TOKEN_DAYS"] == 30
+    assert config["API_TOKEN_DAYS"] == 30 and config["CONFLICT_MAX_OPENED"] == 50
     assert config["IMPORT_MAX_CONTENT_LENGTH"] == 5 * 1024 * 1024 and config["MAX_CONTENT_LENGTH"] == 1024 * 1024
     assert (config["IMPORT_INLINE_MAX_EVENTS"], config["IMPORT_API_INLINE_MAX_EVENTS"]) == (10, 20)
     assert config["MAILBOX_DIR"] == str(tmp_path / "mail")
@@ -228,7 +229,7 @@ BAD_VALUES = [
     ("CONFLICT_HORIZON_DAYS", "abc"), ("CONFLICT_HORIZON_DAYS", "0"),
     ("CONFLICT_NON_COMPETING_KINDS", "coordination,reunion"),
     ("NOTICE_HORIZON_DAYS", "90.5"),
-    ("REMINDER_GRACE_MINUTES", "3h"), ("API_TOKEN_DAYS", "0"), ("MAILLAGE_ENV", "prod"),
+    ("REMINDER_GRACE_MINUTES", "3h"), ("API_TOKEN_DAYS", "0"), ("MAILLAGE_ENV", "prod"), ("CONFLICT_MAX_OPENED", "0"),
     ("RATELIMIT_LOGIN_ACCOUNT", "beaucoup"),
     ("SCREEN_REFRESH_SECONDS", "5"),
     ("IMPORT_MAX_MB", "twenty"), ("IMPORT_MAX_MB", "0"),

@@ -144,6 +144,14 @@ def _expire_old_sessions():
         session.clear()
 
 
+def _not_stored(response):
+    """Coordination pages hold people's names, addresses and private links: no cache (the
+    browser's, a proxy's, the back button after sign-out) keeps a copy."""
+    if request.path.startswith("/coordination"):
+        response.headers["Cache-Control"] = "no-store"
+    return response
+
+
 def _check_csrf():
     if request.method in ("POST", "PUT", "PATCH", "DELETE") and not request.path.startswith(_NOT_COOKIE_AUTHENTICATED):
         csrf.protect()
@@ -190,5 +198,6 @@ def init_app(app) -> None:
     app.before_request_funcs.setdefault(None, []).insert(0, _fresh_request_globals)
     app.before_request(_expire_old_sessions)
     app.before_request(_check_csrf)
+    app.after_request(_not_stored)
     app.register_error_handler(CSRFError, _csrf_error)
     app.register_blueprint(bp)

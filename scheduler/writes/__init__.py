@@ -29,7 +29,7 @@ from models.conflicts import ScheduleConflict
 from models.errors import InvalidInput, NotFound
 from models.events import Event, OccurrenceException
 from models.operations.conflicts import cases_of_event, delete_conflicts_of
-from scheduler.conflicts.check import Outcome, check_event, check_write, person_ids_of
+from scheduler.conflicts.check import Outcome, check_event, check_write, person_ids_of, refuse_too_many
 from scheduler.french import french_date
 from scheduler.notifications.notices import (
     EventBefore,
@@ -105,15 +105,19 @@ class EventWrites:
     """Writes to events by one actor, checked and told once at `finish()`.
 
     `strict`: every hard overlap refuses the writes (otherwise only those at places that refuse
-    them). `refuse`: False leaves the rule to the caller, which reads `finish()`'s outcomes (the
+    them). Writes that would open more than CONFLICT_MAX_OPENED overlaps in all are refused
+    (TooManyConflicts), unless a coordinator says `strict=False` explicitly (None: not said).
+    `refuse`: False leaves the rule to the caller, which reads `finish()`'s outcomes (the
     import locates each refusal in its file). `tell_whole_events`: a pre-existing event is told
     once as a whole, whatever was written to it (the import and the sync: a file says what the
     event now is), instead of one notice per occurrence cancelled or moved."""
 
-    def __init__(self, actor: Actor, *, strict: bool = False, refuse: bool = True, tell_whole_events: bool = False,
-                 resolution: Resolution | None = None, now: datetime | None = None):
+    def __init__(self, actor: Actor, *, strict: bool | None = None, refuse: bool = True,
+                 tell_whole_events: bool = False, resolution: Resolution | None = None, now: datetime | None = None):
         self.actor = actor
-        self.strict = strict
+        self.strict = bool(strict)
+        # Only a coordinator who says so opens more overlaps than the cap (a flood of notices).
+        self.uncapped = strict is False and bool(getattr(actor, "is_coordinator", False))
         self.refuse = refuse
         self.tell_whole_events = tell_whole_events
         self.resolution = resolution
@@ -192,6 +196,8 @@ class EventWrites:
         past may be set to the day it really took place: its attendance follows it). Two
         occurrences of one series on one day read as a mistake (a move onto its own day only
         changes its hours)."""
+        if not in_calendar(starts_at):  # before the day's expansion below, which cannot reach year 9999
+            raise InvalidInput.on("starts_at", OUT_OF_CALENDAR)
         now = self.now or utcnow()
         current = existing.starts_at if existing is not None and existing.starts_at is not None else recurrence_start
         if starts_at < now <= current:
@@ -292,6 +298,8 @@ class EventWrites:
             if progress is not None:
                 progress("overlaps", index, len(touched_all))
             outcomes[touched.event.id] = self._check(touched)
+        if self.refuse and not self.uncapped:
+            refuse_too_many(sum(len(o.created) for o in outcomes.values()))
         for touched in touched_all:
             self._tell(touched)
         self._touched.clear()
@@ -320,17 +328,17 @@ class EventWrites:
 
 # --- single writes: each an EventWrites of one ----------------------------------------------------
 
-def _one(actor: Actor, strict: bool, resolution: Resolution | None, now: datetime | None = None) -> EventWrites:
+def _one(actor: Actor, strict: bool | None, resolution: Resolution | None, now: datetime | None = None) -> EventWrites:
     return EventWrites(actor, strict=strict, resolution=resolution, now=now)
 
 
-def create_event(actor: Actor, values: dict, *, strict: bool = False) -> Written:
+def create_event(actor: Actor, values: dict, *, strict: bool | None = None) -> Written:
     writes = _one(actor, strict, None)
     event = writes.create(values)
     return Written(event, outcome=writes.finish()[event.id])
 
 
-def update_event(actor: Actor, event: Event, values: dict, *, strict: bool = False,
+def update_event(actor: Actor, event: Event, values: dict, *, strict: bool | None = None,
                  resolution: Resolution | None = None) -> Written:
     """Edits the whole series (see `EventWrites.update`)."""
     writes = _one(actor, strict, resolution)
@@ -340,13 +348,13 @@ def update_event(actor: Actor, event: Event, values: dict, *, strict: bool = Fal
 
 
 def cancel_occurrence(actor: Actor, event: Event, recurrence_start: datetime, reason: str = "", *,
-                      strict: bool = False, resolution: Resolution | None = None) -> Written:
+                      strict: bool | None = None, resolution: Resolution | None = None) -> Written:
     writes = _one(actor, strict, resolution)
     exception = writes.cancel_occurrence(event, recurrence_start, reason)
     return Written(event, exception, outcome=writes.finish()[event.id])
 
 
-def move_occurrence(actor: Actor, event: Event, recurrence_start: datetime, *, strict: bool = False,
+def move_occurrence(actor: Actor, event: Event, recurrence_start: datetime, *, strict: bool | None = None,
                     resolution: Resolution | None = None, **move) -> Written:
     """Moves one occurrence (see `EventWrites.move_occurrence` for what may move)."""
     writes = _one(actor, strict, resolution)
@@ -354,13 +362,14 @@ def move_occurrence(actor: Actor, event: Event, recurrence_start: datetime, *, s
     return Written(event, exception, outcome=writes.finish()[event.id])
 
 
-def restore_occurrence(actor: Actor, event: Event, recurrence_start: datetime, *, strict: bool = False) -> Written:
+def restore_occurrence(actor: Actor, event: Event, recurrence_start: datetime, *,
+                       strict: bool | None = None) -> Written:
     writes = _one(actor, strict, None)
     writes.restore_occurrence(event, recurrence_start)
     return Written(event, outcome=writes.finish()[event.id])
 
 
-def split_event(actor: Actor, event: Event, from_date: date, values: dict, *, strict: bool = False) -> Written:
+def split_event(actor: Actor, event: Event, from_date: date, values: dict, *, strict: bool | None = None) -> Written:
     """"This date and the following ones" (see `EventWrites.split`): the new series, with its
     overlaps (the first part's are checked too)."""
     writes = _one(actor, strict, None)
@@ -368,7 +377,7 @@ def split_event(actor: Actor, event: Event, from_date: date, values: dict, *, st
     return Written(second, outcome=writes.finish()[second.id])
 
 
-def end_series(actor: Actor, event: Event, from_date: date, *, strict: bool = False) -> Written:
+def end_series(actor: Actor, event: Event, from_date: date, *, strict: bool | None = None) -> Written:
     writes = _one(actor, strict, None)
     changes = writes.end_series(event, from_date)
     return Written(event, changes=changes, outcome=writes.finish().get(event.id, Outcome()))
