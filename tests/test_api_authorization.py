@@ -161,6 +161,10 @@ MATRIX = {
         "/api/v1/conflicts/{conflict}/accept", {"reason": "Deux salles ce jour-là."}), refused=404),
     "accept conflict case": Row("POST", "/api/v1/conflict-cases/{case_id}/accept", OWN_EVENT, _json(
         "/api/v1/conflict-cases/{case}/accept", {"reason": "Deux salles tous les lundis."}), refused=404),
+    # Resolving it acts on a series: the mission locale's, at 18 h from now on.
+    "resolve conflict case": Row("POST", "/api/v1/conflict-cases/{case_id}/resolve", OWN_EVENT, _json(
+        "/api/v1/conflict-cases/{case}/resolve", {"event_id": "{event}", "scope": "series", "action": "move",
+                                                  "start": "18:00", "end": "19:00"}), refused=404),
 }
 
 
