@@ -22,6 +22,14 @@ Three figures (issue 3), each against what the same run measures:
 6. a whole write through the API that opens an overlap on each date of a year's weekly series, p95
    against the same write without overlaps (`writes_with_conflicts`) — target p95 ≤ 1 s and ≤ 5×.
 
+7. the real command (issue 21): `flask --app app conflicts detect` run as a child process on the
+   calendar loaded in a new PostgreSQL database, twice: wall time and peak RSS of each run (the
+   child's own rusage, `os.wait4`); the second run, with nothing changed, must write nothing (row
+   counts and last update of conflicts, cases, history and notices compared). Targets at scale 1.0:
+   first run ≤ 2 min and ≤ 1 GB, second ≤ 1 min. At a smaller `--scale` the times are also shown
+   divided by the scale (what they would be if they grew linearly) against the full targets.
+   `--only-command` runs this part alone; `--skip-command` leaves it out.
+
 CPU seconds of this process are reported for 1 and 2 (the cores are shared). `--check` exits
 non-zero when a target is missed. Last line starts with BENCH.
 """
@@ -30,7 +38,9 @@ from __future__ import annotations
 import argparse
 import os
 import random
+import secrets
 import statistics
+import subprocess
 import sys
 import time as timer
 import uuid
@@ -56,6 +66,9 @@ from scheduler.time.recurrence import expand, gc_paused
 TARGET_FULL_SECONDS = 10.0
 TARGET_RATIO = 100.0
 TARGET_P95_MS = 50.0
+TARGET_COMMAND_SECONDS = 120.0
+TARGET_SECOND_RUN_SECONDS = 60.0
+TARGET_COMMAND_RSS_MB = 1024.0
 TARGET_SLOTS_P95_MS = 200.0
 TARGET_CASES_P95_MS = 500.0
 TARGET_FLOOD_P95_MS = 1000.0
@@ -311,6 +324,68 @@ def writes_with_conflicts(app, cal, rng, count: int) -> dict:
         raise SystemExit("bench: no write with overlaps went through (see the calendar's series)")
     return {"flood_writes": len(timed["overlapping"]), "flood_opened": statistics.median(opened or [0]),
             "flood_p95": _p95(timed["overlapping"]), "free_p95": _p95(timed["free"])}
+def command_in_postgresql(scale: float, seed: int, start) -> dict:
+    """`flask conflicts detect` twice as a child process on the loaded calendar: time, peak RSS,
+    and whether the second run wrote anything."""
+    import sqlalchemy as sa
+    from flask_migrate import upgrade
+
+    from app import create_app
+    from models import db
+
+    name = f"maillage_bench_detect_{uuid.uuid4().hex[:8]}"
+    admin = sa.create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    database_url = PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+    try:
+        app = create_app({"SQLALCHEMY_DATABASE_URI": database_url, "TESTING": True})
+        with app.app_context():
+            upgrade()
+            t0 = timer.perf_counter()
+            load_national(db.engine, scale, seed, start)
+            load_s = timer.perf_counter() - t0
+            with db.engine.begin() as conn:
+                conn.execute(sa.text("ANALYZE"))
+            db.session.remove()
+            db.engine.dispose()
+        now = national_window(start)[0].isoformat()
+        env = {**os.environ, "DATABASE_URL": database_url, "PYTHONPATH": str(ROOT),
+               "SECRET_KEY": secrets.token_urlsafe(32)}
+        flask = [str(Path(sys.executable).with_name("flask")), "--app", "app", "conflicts", "detect", "--now", now]
+        engine = sa.create_engine(database_url)
+        runs = []
+        for _ in range(2):
+            before = _footprint(engine)
+            t0 = timer.perf_counter()
+            child = subprocess.Popen(flask, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                                     text=True)
+            assert child.stdout is not None
+            output = child.stdout.read()
+            _pid, status, usage = os.wait4(child.pid, 0)
+            seconds = timer.perf_counter() - t0
+            if status != 0:
+                raise SystemExit(f"conflicts detect failed ({status}): {output}")
+            runs.append({"s": seconds, "rss_mb": usage.ru_maxrss / 1024, "output": output.strip(),
+                         "wrote": _footprint(engine) != before, "conflicts": _footprint(engine)[0][0]})
+        engine.dispose()
+        return {"load_s": load_s, "runs": runs}
+    finally:
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def _footprint(engine) -> list:
+    """Rows and last change of what detection writes: equal before and after = nothing written."""
+    import sqlalchemy as sa
+
+    with engine.connect() as conn:
+        return [tuple(conn.execute(sa.text(query)).one()) for query in (
+            "SELECT count(*), max(id), max(updated_at) FROM conflicts",
+            "SELECT count(*), max(id), max(updated_at) FROM conflict_cases",
+            "SELECT count(*), max(id) FROM audit_entries",
+            "SELECT count(*), max(id) FROM conflict_notices")]
 
 
 def _p95(values: list[float]) -> float:
@@ -324,8 +399,15 @@ def main() -> None:
     parser.add_argument("--writes", type=int, default=200, help="writes timed for the incremental check")
     parser.add_argument("--database-url", default=None, help="an EMPTY PostgreSQL database (default: a fresh one)")
     parser.add_argument("--skip-db", action="store_true", help="leave out the incremental check in PostgreSQL")
+    parser.add_argument("--skip-command", action="store_true", help="leave out the real command in PostgreSQL")
+    parser.add_argument("--only-command", action="store_true", help="run the real command in PostgreSQL alone")
     parser.add_argument("--check", action="store_true", help="exit non-zero when a target is missed")
     args = parser.parse_args()
+    if args.only_command:
+        missed = run_command(args.scale, args.seed)
+        if args.check and missed:
+            sys.exit(1)
+        return
 
     cal = build_national(args.scale, args.seed)
     window = national_window(cal.start)
@@ -372,6 +454,8 @@ def main() -> None:
               f"(target p95 ≤ {TARGET_FLOOD_P95_MS:.0f} ms and ≤ {TARGET_FLOOD_RATIO:.0f}x)")
         if inc["flood_p95"] > TARGET_FLOOD_P95_MS or flood_ratio > TARGET_FLOOD_RATIO:
             missed.append("write with overlaps")
+    if not args.skip_command:
+        missed += run_command(args.scale, args.seed, cal.start)
     print(f"BENCH conflicts full={full_s:.2f}s ratio={ratio:.0f}x "
           f"incremental_p95={'skipped' if p95 is None else f'{p95:.1f}ms'} "
           f"slots_p95={'skipped' if slots_p95 is None else f'{slots_p95:.1f}ms'} "
@@ -380,6 +464,30 @@ def main() -> None:
           f"{'MISSED: ' + ', '.join(missed) if missed else 'targets met'}")
     if args.check and missed:
         sys.exit(1)
+
+
+def run_command(scale: float, seed: int, start=None) -> list[str]:
+    """Runs and prints part 4; returns the targets missed."""
+    result = command_in_postgresql(scale, seed, start or national_window()[0].date())
+    first, second = result["runs"]
+    print(f"conflicts detect on the calendar at scale {scale} in PostgreSQL (loaded in {result['load_s']:.0f} s, "
+          f"{first['conflicts']:,} conflicts recorded): first run {first['s']:.1f} s, peak RSS "
+          f"{first['rss_mb']:.0f} MB ({first['output']}); second run {second['s']:.1f} s, peak RSS "
+          f"{second['rss_mb']:.0f} MB, wrote {'something' if second['wrote'] else 'nothing'} ({second['output']})")
+    projected = (first["s"] / scale, second["s"] / scale)
+    print(f"targets at scale 1.0: first ≤ {TARGET_COMMAND_SECONDS:.0f} s and ≤ {TARGET_COMMAND_RSS_MB:.0f} MB, "
+          f"second ≤ {TARGET_SECOND_RUN_SECONDS:.0f} s writing nothing; times divided by the scale: "
+          f"{projected[0]:.0f} s ({projected[0] / TARGET_COMMAND_SECONDS:.2f}x the target), "
+          f"{projected[1]:.0f} s ({projected[1] / TARGET_SECOND_RUN_SECONDS:.2f}x)")
+    missed = []
+    if projected[0] > TARGET_COMMAND_SECONDS or first["rss_mb"] > TARGET_COMMAND_RSS_MB:
+        missed.append("command first run")
+    if projected[1] > TARGET_SECOND_RUN_SECONDS or second["wrote"]:
+        missed.append("command second run")
+    print(f"BENCH conflicts_command scale={scale} first={first['s']:.1f}s rss={first['rss_mb']:.0f}MB "
+          f"second={second['s']:.1f}s wrote={'yes' if second['wrote'] else 'no'} "
+          f"{'MISSED: ' + ', '.join(missed) if missed else 'targets met'}")
+    return missed
 
 
 if __name__ == "__main__":

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import secrets
 import signal
 import statistics
 import subprocess
@@ -125,7 +126,7 @@ def send_the_busy_minute(scale: float, seed: int, busy: datetime, senders: int) 
     logs = tempfile.TemporaryDirectory()
     try:
         app = create_app({"SQLALCHEMY_DATABASE_URI": database_url, "SMTP_URL": f"smtp://127.0.0.1:{port}",
-                          "SEPARATE_SENDERS": True})
+                          "SEPARATE_SENDERS": True, "SECRET_KEY": secrets.token_urlsafe(32)})
         with app.app_context():
             upgrade()
             load_national(db.engine, scale, seed, busy.date() - timedelta(days=9))
@@ -133,7 +134,8 @@ def send_the_busy_minute(scale: float, seed: int, busy: datetime, senders: int) 
             db.session.add(ScanMark(name=SCAN_MARK, scanned_until=busy - timedelta(minutes=1)))
             db.session.commit()
             env = {**os.environ, "DATABASE_URL": database_url, "SMTP_URL": f"smtp://127.0.0.1:{port}",
-                   "SEPARATE_SENDERS": "1", "BASE_URL": "http://maillage.test", "PYTHONPATH": str(ROOT)}
+                   "SEPARATE_SENDERS": "1", "BASE_URL": "http://maillage.test", "PYTHONPATH": str(ROOT),
+                   "SECRET_KEY": secrets.token_urlsafe(32)}
             for i in range(senders):
                 log = Path(logs.name) / f"sender-{i}.log"
                 processes.append(subprocess.Popen(

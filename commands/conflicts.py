@@ -8,7 +8,7 @@ import click
 from flask.cli import AppGroup
 
 from models import db
-from scheduler.conflicts.check import run_full_detection
+from scheduler.conflicts.nightly import run_full_detection
 
 conflicts_cli = AppGroup("conflicts", help="Chevauchements entre partenaires.")
 

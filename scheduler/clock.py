@@ -29,7 +29,7 @@ from flask import Flask
 from models import ClockLock, db, utcnow
 from models.base import rows_touched
 from models.operations.subscriptions import forget_stale_subscriptions
-from scheduler.conflicts.check import nightly_detection
+from scheduler.conflicts.nightly import nightly_detection
 from scheduler.ical import jobs as import_jobs
 from scheduler.ical import sync
 from scheduler.notifications.sending import run_due

@@ -174,7 +174,7 @@ def world(create_partner, create_quartier, create_place, create_event, token_for
     from conftest import SYSTEM
     from models.operations.partners import create_person
     from scheduler import writes as series
-    from scheduler.conflicts.check import run_full_detection
+    from scheduler.conflicts.nightly import run_full_detection
 
     here = create_quartier("QP038014", "Villeneuve")
     elsewhere = create_quartier("QP035005", "Maurepas", ("Rennes",), "35")

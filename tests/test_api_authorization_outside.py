@@ -76,7 +76,7 @@ def _maurepas_conflict(kind: str) -> Call:
         from conftest import SYSTEM
         from models import ScheduleConflict
         from scheduler import writes
-        from scheduler.conflicts.check import run_full_detection
+        from scheduler.conflicts.nightly import run_full_detection
 
         writes.create_event(SYSTEM, {"kind": "atelier", "title": "Atelier du centre social",
                                      "place": "centre-social-maurepas", "organisers": ["centre-social-maurepas"],

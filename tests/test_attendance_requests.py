@@ -60,18 +60,18 @@ def _link(message) -> str:
 
 def test_the_next_morning_each_organiser_is_asked_once_and_answers_through_the_link(app, client, mailbox, held):  # noqa: F811
     day, event = held["day"], held["event"]
-    run(_paris(day + timedelta(days=1), 8, 59))
+    run(_paris(day + timedelta(days=1), 9, 29))
     assert len(mailbox) == 0
-    run(_paris(day + timedelta(days=1), 9, 0))
+    run(_paris(day + timedelta(days=1), 9, 30))
     # Awa for the mission locale, the BIJ's contact address; not the interpreter; not the meeting.
     assert sorted(m["To"] for m in mailbox.messages) == ["awa@ml.example.fr", "contact@bij.example.fr"]
     message = next(m for m in mailbox.messages if m["To"] == "awa@ml.example.fr")
     assert message["Subject"] == "Personnes reçues hier : Permanence de la mission locale au BIJ"
     text = text_of(message)
-    assert ("Bonjour, combien de personnes avez-vous reçues hier à « Permanence de la mission locale au BIJ » "
+    assert ("Combien de personnes avez-vous reçues hier à « Permanence de la mission locale au BIJ » "
             "(BIJ d'Échirolles) ?") in text
     assert "de 14 h 00 à 17 h 00" in text
-    run(_paris(day + timedelta(days=1), 9, 1))
+    run(_paris(day + timedelta(days=1), 9, 31))
     run(_paris(day + timedelta(days=1), 12, 0))
     assert len(mailbox) == 2, "asked once"
     assert {d.state for d in db.session.scalars(sa.select(Delivery).where(
@@ -108,8 +108,8 @@ def test_no_question_once_counted_nor_for_a_cancelled_occurrence(app, mailbox, h
                              start_time="10:00", frequency="once", people=[])
     writes.cancel_occurrence(SYSTEM, cancelled, _paris(other_day, 10), "Grève")
     db.session.commit()
-    run(_paris(day + timedelta(days=1), 9, 0))
-    run(_paris(other_day + timedelta(days=1), 9, 0))
+    run(_paris(day + timedelta(days=1), 9, 30))
+    run(_paris(other_day + timedelta(days=1), 9, 30))
     assert len(mailbox) == 0
     states = {d.state for d in db.session.scalars(sa.select(Delivery).where(Delivery.kind == "attendance_request"))}
     assert states == {"skipped"}, states  # recorded, then not sent: already counted
@@ -117,7 +117,7 @@ def test_no_question_once_counted_nor_for_a_cancelled_occurrence(app, mailbox, h
 
 def test_a_link_opens_only_its_occurrence_and_a_forged_one_nothing(app, client, mailbox, held, create_event):  # noqa: F811
     day, event = held["day"], held["event"]
-    run(_paris(day + timedelta(days=1), 9, 0))
+    run(_paris(day + timedelta(days=1), 9, 30))
     link = _link(next(m for m in mailbox.messages if m["To"] == "contact@bij.example.fr"))
     assert client.get(link).status_code == 200
     assert client.get(link.replace("jeton=", "jeton=x")).status_code == 302  # no account: the sign-in page
@@ -147,3 +147,17 @@ def test_an_organiser_notes_from_the_coordination_pages(client, held, sign_in):
     assert re.search(r"<td>7 ·", listing), listing
     [count] = db.session.scalars(sa.select(Attendance).where(Attendance.event_id == event.id))
     assert count.total == 7 and count.recurrence_start == _paris(day, 14).astimezone(UTC)
+
+
+def test_two_questions_to_one_address_in_one_run_are_one_message(app, mailbox, held, create_event):  # noqa: F811
+    """What a run tells one address goes in one message: Awa held a workshop in the morning and the
+    permanence in the afternoon; she gets both questions, each with its link, in one message."""
+    day = held["day"]
+    create_event(held["event"].place, [held["ml"]], title="Atelier CV", kind="atelier", start_date=day,
+                 start_time="10:00", duration_minutes=90, frequency="once", people=[held["event"].people[0].id])
+    run(_paris(day + timedelta(days=1), 9, 30))
+    to_awa = [m for m in mailbox.messages if m["To"] == "awa@ml.example.fr"]
+    assert len(to_awa) == 1, [m["Subject"] for m in to_awa]
+    text = text_of(to_awa[0])
+    assert "reçues hier à « Atelier CV »" in text and "reçues hier à « Permanence de la mission locale au BIJ »" in text
+    assert len(set(re.findall(r"/coordination/personnes-recues/(\d+)/", text))) == 2

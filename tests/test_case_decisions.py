@@ -35,7 +35,7 @@ def territory(create_quartier, create_partner, create_place):
 
 def _detect():
     from models import db
-    from scheduler.conflicts.check import run_full_detection
+    from scheduler.conflicts.nightly import run_full_detection
 
     run_full_detection()
     db.session.commit()

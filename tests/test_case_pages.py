@@ -15,7 +15,7 @@ WEEKS = 5
 def case(create_quartier, create_partner, create_place, create_event):
     from models import ConflictCase, db
     from models.operations.partners import create_person
-    from scheduler.conflicts.check import run_full_detection
+    from scheduler.conflicts.nightly import run_full_detection
     from tests.conftest import SYSTEM
 
     create_quartier("QN03801M")
@@ -100,7 +100,7 @@ def test_a_capacity_case_shows_every_series_of_the_person(client, sign_in, creat
                                                           create_place, create_event):
     from models import ConflictCase, db
     from models.operations.partners import create_person
-    from scheduler.conflicts.check import run_full_detection
+    from scheduler.conflicts.nightly import run_full_detection
     from tests.conftest import SYSTEM
 
     create_quartier("QN03801M")

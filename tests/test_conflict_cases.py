@@ -15,7 +15,7 @@ WEEKS = 6
 def clash(create_quartier, create_partner, create_place, create_event, token_for):
     """Two weekly Monday series at one place, at the same time: one place case of WEEKS dates."""
     from models import db
-    from scheduler.conflicts.check import run_full_detection
+    from scheduler.conflicts.nightly import run_full_detection
 
     quartier = create_quartier("QN03801M")
     ml = create_partner("mission-locale", contact_email="accueil@ml.example.fr")
@@ -96,7 +96,7 @@ def test_a_whole_case_acceptance_covers_the_dates_the_rules_add_later_until_a_se
         app, client, clash, monkeypatch):
     from models import ScheduleConflict, db
     from scheduler import writes
-    from scheduler.conflicts.check import run_full_detection
+    from scheduler.conflicts.nightly import run_full_detection
     from tests.conftest import SYSTEM
 
     # A horizon of three weeks sees the first dates; the next runs see more as time passes.

@@ -73,7 +73,7 @@ def test_a_partners_webhook_gets_one_event_per_case_change(app, client, webhook_
     import sqlalchemy as sa
 
     from models import Delivery, PartnerReminderSettings, db
-    from scheduler.conflicts.check import run_full_detection
+    from scheduler.conflicts.nightly import run_full_detection
     from scheduler.notifications.sending import run_due
 
     create_quartier("QN03801M")

@@ -14,7 +14,7 @@ pytestmark = pytest.mark.browser
 def demo(app):
     from commands.demo import DEMO_COORDINATOR, DEMO_PASSWORD, load_demo
     from models import db
-    from scheduler.conflicts.check import run_full_detection
+    from scheduler.conflicts.nightly import run_full_detection
 
     load_demo()
     db.session.commit()
@@ -222,3 +222,26 @@ def test_a_coordinator_applies_a_proposed_free_slot_and_gets_the_filters_back(li
     assert page.get_by_role("link", name="← Tous les chevauchements").get_attribute("href").endswith(
         "?" + filters)
     assert chosen.startswith("Déplacer au ")
+
+
+def test_the_week_grid_scrolls_sideways_at_390_px_and_links_its_overlaps_to_their_cases(live_server, page, demo):
+    _sign_in(page, live_server, *demo)
+    page.set_viewport_size({"width": 390, "height": 800})
+    page.goto(f"{live_server}/coordination/semaine?vue=lieux")
+    assert page.locator("table.week-grid").count() >= 1
+    # The page itself does not scroll sideways; the day's table does.
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    assert page.evaluate("Math.max(...[...document.querySelectorAll('.table-scroll')]"
+                         ".map(d => d.scrollWidth - d.clientWidth))") > 0
+    # The demo's series start next week; its link keeps the filters.
+    page.get_by_role("link", name="Semaine suivante →").click()
+    marker = page.locator("table.week-grid a.marker").first
+    assert marker.count() == 1
+    assert serious_violations(page) == [], page.url
+    marker.click()
+    assert "/coordination/cas/" in page.url
+    page.goto(f"{live_server}/coordination/semaine?vue=personnes")
+    page.get_by_role("link", name="Semaine suivante →").click()
+    assert "vue=personnes" in page.url and page.locator("#vue").input_value() == "personnes"
+    assert page.locator("table.week-grid thead th", has_text="Nadia Haddad").count() >= 1
+    assert serious_violations(page) == [], page.url

@@ -14,7 +14,7 @@ from tests.conftest import csrf_token_in
 def clash(app, create_quartier, create_partner, create_place, create_event):
     """A room booked twice on a Monday ahead (quiet_monday(), create_event's default), detected."""
     from models import db
-    from scheduler.conflicts.check import run_full_detection
+    from scheduler.conflicts.nightly import run_full_detection
 
     create_quartier("QN03801M")
     ml, ft = create_partner("mission-locale"), create_partner("france-travail", type="france_travail")
@@ -121,11 +121,40 @@ def test_the_week_view_marks_the_occurrences_in_conflict(client, sign_in, clash)
     sign_in(client)
     monday = quiet_monday()
     page = client.get(f"/coordination/semaine?quartier=QN03801M&du={monday}").get_data(as_text=True)
-    assert page.count('class="in-conflict"') == 2
-    assert f'/coordination/chevauchements/{clash["conflict"].id}' in page
+    assert page.count('class="in-conflict"') == 2  # the place's column, at 14 h and at 15 h
+    assert page.count('class="occ clash"') == 2
+    assert f'/coordination/cas/{clash["conflict"].case_id}' in page
     later = client.get(f"/coordination/semaine?quartier=QN03801M&du={monday + timedelta(weeks=1)}").get_data(
         as_text=True)
     assert "Entretiens France Travail" in later and 'class="in-conflict"' not in later
+
+
+def test_the_week_grid_shows_the_whole_territory_by_default_by_place_or_person_and_keeps_its_filters(
+        client, sign_in, clash, create_quartier, create_place, create_event):
+    from models import db
+    from models.operations.partners import create_person
+    from tests.conftest import SYSTEM
+
+    create_quartier("QN03802M", name="Essarts")
+    other = create_place("mjc", name="MJC Desnos", quartier="QN03802M")
+    nadia = create_person(SYSTEM, {"partner": "mission-locale", "name": "Nadia Haddad"})
+    db.session.commit()
+    create_event(other, [clash["ml"]], title="Atelier numérique", start_time="09:00", people=[nadia.id])
+    sign_in(client)
+    monday = quiet_monday()
+    page = client.get(f"/coordination/semaine?du={monday}").get_data(as_text=True)
+    # Both quartiers, a column per place, the overlap linked to its case, in its hour's row.
+    assert '<th scope="col">BIJ d&#39;Échirolles</th>' in page and '<th scope="col">MJC Desnos</th>' in page
+    assert "Atelier numérique" in page and "Permanence mission locale" in page
+    by_person = client.get(f"/coordination/semaine?du={monday}&vue=personnes").get_data(as_text=True)
+    assert '<th scope="col">Nadia Haddad</th>' in by_person and '<th scope="col">Sans personne nommée</th>' in by_person
+    assert '<th scope="col">MJC Desnos</th>' not in by_person
+    # The week's links keep the filters.
+    narrowed = client.get(f"/coordination/semaine?du={monday}&vue=personnes&quartier=QN03802M").get_data(
+        as_text=True)
+    nxt = (monday + timedelta(weeks=1)).isoformat()
+    assert f'href="/coordination/semaine?du={nxt}&amp;quartier=QN03802M&amp;vue=personnes"' in narrowed
+    assert "Permanence mission locale" not in narrowed
 
 
 def test_editing_the_series_time_from_its_page_closes_the_conflict(client, sign_in, clash):
@@ -178,7 +207,7 @@ def refusing_bij(app, create_quartier, create_partner, create_place, create_even
     """The BIJ refuses double bookings. Its Monday permanence and an interview slot already clash
     (entered before it refused them); on Tuesdays a workshop from 10:00 to 12:00 and a slot at 8:00."""
     from models import ScheduleConflict, db
-    from scheduler.conflicts.check import run_full_detection
+    from scheduler.conflicts.nightly import run_full_detection
 
     monday = quiet_monday()  # two weeks of Mondays and Tuesdays with no holiday
     create_quartier("QN03801M")

@@ -70,6 +70,10 @@ def test_sync_sources_show_only_partners_of_the_territory(client, sign_in, count
     html = client.get("/coordination/synchronisation").get_data(as_text=True)
     assert "calendriers.example.fr/fjt-rennes.ics" in html
     assert "france-travail-nimes.ics" not in html
+    # What may be synced or imported: the territory's partners and places.
+    for page in (html, client.get("/coordination/import").get_data(as_text=True)):
+        assert 'value="fjt-rennes"' in page
+        assert 'value="agence-pissevin"' not in page and 'value="france-travail-nimes"' not in page
 
 
 @pytest.mark.parametrize("action", ["run", "delete"])
@@ -122,7 +126,7 @@ def test_overlaps_at_a_place_in_no_quartier_are_national(client, sign_in, countr
     from models import ConflictCase, Partner, ScheduleConflict
     from models.operations.cases import cases_query
     from models.operations.conflicts import conflicts_query
-    from scheduler.conflicts.check import run_full_detection
+    from scheduler.conflicts.nightly import run_full_detection
 
     nimes = db.session.scalars(db.select(Partner).where(Partner.slug == "france-travail-nimes")).one()
     annex = create_place("annexe-mairie", postcode="30900")

@@ -21,7 +21,7 @@ def _next_monday() -> date:
 def test_deleting_an_event_removes_its_conflicts_and_the_nightly_detection_still_runs(
         app, client, create_partner, create_place, create_event, token_for):
     from models import ConflictNotice, ScheduleConflict, db
-    from scheduler.conflicts.check import run_full_detection
+    from scheduler.conflicts.nightly import run_full_detection
 
     ml, cs = create_partner("mission-locale"), create_partner("centre-social", type="centre_social")
     hall = create_place("centre-social", rooms=["Grande salle"])

@@ -72,7 +72,7 @@ def test_the_api_refuses_a_move_onto_a_day_of_the_same_series_and_takes_one_to_a
 def test_the_conflict_page_refuses_a_move_into_the_past_and_writes_nothing(
         client, sign_in, weekly, create_event, create_partner):
     from models import Place, ScheduleConflict, db
-    from scheduler.conflicts.check import run_full_detection
+    from scheduler.conflicts.nightly import run_full_detection
 
     ft = create_partner("france-travail", type="france_travail")
     create_event(db.session.scalar(sa.select(Place)), [ft], title="Entretiens France Travail",

@@ -21,7 +21,7 @@ def nimes(app, create_quartier, create_partner, create_place, create_event):
     from models.operations.feeds import create_feed_token, create_sync_source
     from models.operations.users import get_or_create_user, issue_api_token
     from scheduler import writes
-    from scheduler.conflicts.check import run_full_detection
+    from scheduler.conflicts.nightly import run_full_detection
     from scheduler.ical.jobs import run_queued_jobs, submit
     from test_api_authorization import ICS
 

@@ -66,7 +66,7 @@ def test_the_place_contact_reads_the_weekly_programme_without_the_name(app, mail
 
 def test_a_conflict_names_the_young_person_only_to_the_organiser(app, mailbox, bij, create_event):  # noqa: F811
     from models import db
-    from scheduler.conflicts.check import run_full_detection
+    from scheduler.conflicts.nightly import run_full_detection
 
     day = a_weekday_after(9, 3)
     mentoring(create_event, bij, day, frequency="once")

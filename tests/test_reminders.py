@@ -619,7 +619,7 @@ def test_a_conflict_opened_is_told_to_both_partners_and_the_coordinator_and_the_
         app, mailbox, territory, create_event, create_partner):
     from models import db
     from models.operations.users import get_or_create_user
-    from scheduler.conflicts.check import run_full_detection
+    from scheduler.conflicts.nightly import run_full_detection
 
     get_or_create_user("coordo@example.fr", "coordinator")
     db.session.commit()

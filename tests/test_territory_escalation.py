@@ -115,3 +115,22 @@ def test_a_place_names_as_host_only_a_partner_the_writer_may_name(client, countr
         "host_partner": "fjt-rennes"})
     assert accepted.status_code == 201, accepted.get_json()
 
+
+
+def test_booking_another_territory_s_adviser_is_naming_their_partner(client, country):
+    adviser = client.post("/api/v1/people", headers=country["national"],
+                          json={"partner": "france-travail-nimes", "name": "Conseillère de Nîmes"})
+    assert adviser.status_code == 201, adviser.get_json()
+    body = {"kind": "atelier", "title": "Atelier avec appât", "place": "fjt-rennes", "organisers": ["fjt-rennes"],
+            "start_date": (quiet_monday() + timedelta(weeks=1)).isoformat(), "start_time": "10:00",
+            "duration_minutes": 60}
+    before = _audit_count()
+    refused = client.post("/api/v1/events", headers=country["rennes"],
+                          json={**body, "people": [adviser.get_json()["id"]]})
+    assert refused.status_code == 403 and "Conseillère de Nîmes" in refused.get_json()["message"]
+    assert _audit_count() == before
+    created = client.post("/api/v1/events", headers=country["rennes"], json=body)
+    assert created.status_code == 201, created.get_json()
+    patched = client.patch(f"/api/v1/events/{created.get_json()['id']}", headers=country["rennes"],
+                           json={"people": [adviser.get_json()["id"]]})
+    assert patched.status_code == 403

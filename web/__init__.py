@@ -20,6 +20,7 @@ from web import (
     reports,
     security,
     subscriptions,
+    week,  # noqa: F401 (its route joins the coordination blueprint: the week grid)
 )
 
 bp = Blueprint("web", __name__)

@@ -66,14 +66,16 @@ def case_cards(cases: list[ConflictCase]) -> list[dict]:
                                         ScheduleConflict.ends_at)
                               .where(ScheduleConflict.case_id.in_([c.id for c in cases]))
                               .order_by(ScheduleConflict.starts_at)).all()
-    first_ids = {}
-    for c in cases:
-        first_ids[c.id] = db.session.scalar(
-            sa.select(ScheduleConflict.id).where(ScheduleConflict.case_id == c.id)
-            .order_by(sa.case((ScheduleConflict.status.in_(["open", "accepted"]), 0), else_=1),
-                      (ScheduleConflict.ends_at <= now), ScheduleConflict.starts_at).limit(1))
+    # Each case's sample date (live first, then to come, then the earliest), in one query.
+    rank = sa.func.row_number().over(
+        partition_by=ScheduleConflict.case_id,
+        order_by=(sa.case((ScheduleConflict.status.in_(["open", "accepted"]), 0), else_=1),
+                  sa.case((ScheduleConflict.ends_at <= now, 1), else_=0), ScheduleConflict.starts_at,
+                  ScheduleConflict.id)).label("rank")
+    ranked = sa.select(ScheduleConflict.id, rank).where(
+        ScheduleConflict.case_id.in_([c.id for c in cases])).subquery()
     samples = {c.id: c for c in db.session.scalars(sa.select(ScheduleConflict).where(
-        ScheduleConflict.id.in_([i for i in first_ids.values() if i is not None])))}
+        ScheduleConflict.id.in_(sa.select(ranked.c.id).where(ranked.c.rank == 1))))}
     sample_views = {v["conflict"].case_id: v for v in conflict_views(list(samples.values()))}
     cards = []
     for case in cases:

@@ -17,14 +17,12 @@ from models.conflicts import CONFLICT_STATUSES
 from models.errors import DomainError
 from models.operations.audit import history
 from models.operations.cases import accept_conflict
-from models.operations.conflicts import can_act_on_conflict, conflict_for, conflicts_query
+from models.operations.conflicts import can_act_on_conflict, conflict_for
 from models.operations.events import event_by_id
 from models.territory import SCHOOL_ZONE_CHOICES, is_overseas, school_zone_of
 from scheduler import writes
 from scheduler.conflicts.detection import SERIES
-from scheduler.french import age_label, day_label, hour_label, rule_phrase, title_for
-from scheduler.time.calendar import CalendarFilter, occurrences_between
-from scheduler.time.rules import OUT_OF_CALENDAR, in_calendar
+from scheduler.french import age_label, day_label, hour_label, rule_phrase
 from scheduler.writes import Resolution
 from web.auth import current_user, login_required
 
@@ -239,57 +237,6 @@ def move(conflict_id: int):
     return _after_action(c, lambda resolution: writes.move_occurrence(
         current_user, event, recurrence_start, starts_at=starts_at, ends_at=ends_at,
         reason=request.form.get("reason", "").strip(), resolution=resolution), action)
-
-
-@bp.get("/semaine")
-@login_required
-def week():
-    """A week of a quartier or a place, with the occurrences in conflict marked."""
-    zone = ZoneInfo(current_app.config["DEFAULT_TIMEZONE"])
-    try:
-        first = date.fromisoformat(request.args.get("du", ""))
-    except ValueError:
-        first = datetime.now(zone).date()
-    if not in_calendar(first):
-        abort(400, OUT_OF_CALENDAR)
-    monday = first - timedelta(days=first.weekday())
-    quartiers = quartiers_for_filters()
-    place_slug = request.args.get("lieu") or None
-    code = request.args.get("quartier") or (None if place_slug else (quartiers[0].code if quartiers else None))
-    if current_user.is_coordinator and current_user.quartiers:  # another territory's week is not found
-        place = db.session.scalar(sa.select(Place).where(Place.slug == place_slug)) if place_slug else None
-        if (code and code not in {q.code for q in quartiers}) or (
-                place_slug and (place is None or not current_user.covers_place(place))):
-            abort(404)
-    start = datetime.combine(monday, time(), zone)
-    end = start + timedelta(days=7)
-    f = CalendarFilter(quartier=code, place=place_slug, include_private=True)
-    try:
-        pairs = occurrences_between(f, start, end)
-    except DomainError as error:
-        abort(400, error.message)
-    marked: dict[tuple[int, int], list[ScheduleConflict]] = {}
-    visible = conflicts_query(current_user, start=start, end=end)
-    for c in db.session.scalars(visible.where(ScheduleConflict.status.in_(["open", "accepted"]))):
-        marked.setdefault((c.a_event_id, c.a_recurrence_id), []).append(c)
-        marked.setdefault((c.b_event_id, c.b_recurrence_id), []).append(c)
-    days = []
-    for i in range(7):
-        day = monday + timedelta(days=i)
-        rows = []
-        for o, e in pairs:
-            local_start = o.start
-            if local_start.astimezone(zone).date() != day:
-                continue
-            conflicts = marked.get((o.event_id, o.recurrence_id), []) + marked.get((o.event_id, SERIES), [])
-            # Another partner's partners-only event by its kind: its title may name a young person.
-            rows.append({"o": o, "event": e, "title": title_for(e, current_user.partner_id), "start": local_start,
-                         "end": o.end, "conflicts": conflicts})
-        days.append({"day": day, "label": day_label(day), "rows": rows})
-    places = list(db.session.scalars(sa.select(Place).order_by(Place.name)))
-    return render_template("coordination/week.html", days=days, monday=monday, quartiers=quartiers,
-                           places=places, quartier=code, place=place_slug,
-                           previous=monday - timedelta(days=7), next=monday + timedelta(days=7))
 
 
 @bp.get("/evenements/<int:event_id>")

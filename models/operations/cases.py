@@ -43,7 +43,7 @@ def case_versions(case: ConflictCase) -> str:
     return f"{case.a_event.sequence or 0}:{case.b_event.sequence or 0}"
 
 
-def _attach(conflicts: list[ScheduleConflict], now: datetime) -> None:
+def attach_cases(conflicts: list[ScheduleConflict], now: datetime) -> None:
     """Gives each conflict without a case its case, creating the cases that do not exist yet."""
     loose = [c for c in conflicts if c.case_id is None]
     if not loose:
@@ -105,7 +105,7 @@ def refresh_cases(conflicts: Iterable[ScheduleConflict], actor: Actor | None = N
     if not conflicts:
         return []
     now = now or utcnow()
-    _attach(conflicts, now)
+    attach_cases(conflicts, now)
     case_ids = {c.case_id for c in conflicts if c.case_id is not None}
     cases: dict[int, ConflictCase] = {}
     for chunk in _chunks(case_ids):

@@ -8,6 +8,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import aliased, selectinload
 
 from models.actor import Actor
+from models.audit import AuditEntry
 from models.base import db, utcnow
 from models.conflicts import ConflictCase, ConflictNotice, ScheduleConflict
 from models.errors import NotFound
@@ -131,6 +132,44 @@ def set_status(actor: Actor | None, conflict: ScheduleConflict, status: str, act
         conflict.decided_at = utcnow()
         conflict.reason = reason
     record(actor, action, conflict, {"status": [before, status], **({"reason": [None, reason]} if reason else {})})
+
+
+# Columns of a ScheduleConflict that `open_in_bulk` copies from the records it is given.
+_OPENED_COLUMNS = ("kind", "severity", "case_id", "a_event_id", "a_recurrence_id", "b_event_id", "b_recurrence_id",
+                   "subject", "starts_at", "ends_at", "details", "signature")
+
+
+def open_in_bulk(actor: Actor | None, conflicts: list[ScheduleConflict]) -> list[ScheduleConflict]:
+    """New dates (transient records, their case given) stored open with their history line, as
+    `set_status` would, in two multi-row INSERTs: an import of parallel series opens thousands of
+    them at once, and one unit-of-work insert per record cost 2 ms each. Returns the stored
+    records (in the session), in the order given."""
+    if not conflicts:
+        return []
+    now = utcnow()
+    rows = [{**{name: getattr(c, name) for name in _OPENED_COLUMNS}, "status": "open", "opened_at": now,
+             "updated_at": now, "reason": ""} for c in conflicts]
+    stored = list(db.session.scalars(
+        sa.insert(ScheduleConflict).returning(ScheduleConflict, sort_by_parameter_order=True), rows))
+    db.session.execute(sa.insert(AuditEntry), [
+        {"user_id": getattr(actor, "id", None), "action": "open", "entity_type": ScheduleConflict.__tablename__,
+         "entity_id": c.id, "changes": {"status": ["open", "open"]}} for c in stored])
+    return stored
+
+
+def close_in_bulk(actor: Actor | None, conflicts: list[ScheduleConflict]) -> None:
+    """Dates no longer true, closed as `set_status` closes one, their history lines written in one
+    multi-row INSERT: deleting a series with thousands of overlaps closes them all at once."""
+    if not conflicts:
+        return
+    now = utcnow()
+    before = [c.status for c in conflicts]
+    for c in conflicts:
+        c.status, c.updated_at, c.closed_at = "closed", now, now
+    db.session.execute(sa.insert(AuditEntry), [
+        {"user_id": getattr(actor, "id", None), "action": "close", "entity_type": ScheduleConflict.__tablename__,
+         "entity_id": c.id, "changes": {"status": [status, "closed"]}}
+        for c, status in zip(conflicts, before, strict=True)])
 
 
 def conflicts_of_event(event_id: int) -> sa.Select:

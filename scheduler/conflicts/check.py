@@ -29,8 +29,8 @@ from models.conflicts import (
 from models.errors import Conflict as ConflictError
 from models.errors import InvalidInput
 from models.events import event_people
-from models.operations.cases import refresh_cases
-from models.operations.conflicts import set_status
+from models.operations.cases import attach_cases, refresh_cases
+from models.operations.conflicts import close_in_bulk, open_in_bulk, set_status
 from scheduler.conflicts.detection import (
     DEFAULT_NON_COMPETING_KINDS,
     HORIZON_DAYS,
@@ -98,7 +98,7 @@ def _context(events: Iterable[Event], person_ids: Iterable[int] | None = None) -
         travel_margin=margins, max_concurrent=limits)
 
 
-def _load_events(where, start: datetime, end: datetime, for_notices: bool = False) -> list[Event]:
+def load_events(where, start: datetime, end: datetime, for_notices: bool = False) -> list[Event]:
     """Series that may have occurrences in [start, end), with what expansion needs. The whole
     calendar (`for_notices`) loads in a few bulk queries; a handful of series (the incremental
     check) in one joined query: there, each round trip to the database is most of the cost."""
@@ -160,12 +160,9 @@ def reconcile(found: dict[tuple, Found], existing: Iterable[ScheduleConflict], a
         else:
             outcome.still.append(conflict)
     if new:
-        db.session.add_all(new)
-        db.session.flush()  # their ids, for the history
-        for conflict in new:
-            set_status(actor, conflict, "open", "open")
-        outcome.created.extend(new)
-    resolved = []
+        attach_cases(new, utcnow())
+        outcome.created.extend(open_in_bulk(actor, new))
+    resolved, closed = [], []
     for conflict in by_identity.values():
         if conflict.status not in LIVE_STATUSES:
             continue
@@ -173,8 +170,9 @@ def reconcile(found: dict[tuple, Found], existing: Iterable[ScheduleConflict], a
             set_status(actor, conflict, "resolved", "resolve", resolved_by_action)
             resolved.append(conflict)
         else:
-            set_status(actor, conflict, "closed", "close")
+            closed.append(conflict)
         outcome.ended.append(conflict)
+    close_in_bulk(actor, closed)
     db.session.flush()
     refresh_cases([*outcome.created, *outcome.still, *outcome.ended], actor, resolved=resolved)
     return outcome
@@ -190,24 +188,6 @@ def _refresh(conflict: ScheduleConflict, f: Found, signature: str) -> None:
 
 def _in_horizon(q, start: datetime, end: datetime):
     return q.where(ScheduleConflict.ends_at > start, ScheduleConflict.starts_at < end)
-
-
-def run_full_detection(now: datetime | None = None, actor: Actor | None = None) -> Outcome:
-    """Detects over the whole calendar and horizon, and reconciles every record in it."""
-    start, end = horizon(now)
-    events = _load_events(sa.true(), start, end, for_notices=True)
-    occurrences = expand([rule_of(e) for e in events], start, end)
-    found = detect(occurrences, _context(events))
-    existing = db.session.scalars(_in_horizon(sa.select(ScheduleConflict), start, end))
-    return reconcile(found, existing, actor)
-
-
-def nightly_detection() -> Outcome:
-    """The clock's nightly job: safe to run twice (it reconciles), and a kill halfway commits nothing."""
-    outcome = run_full_detection()
-    db.session.commit()
-    log.info("chevauchements : %s", outcome.summary)
-    return outcome
 
 
 def person_ids_of(event: Event) -> set[int]:
@@ -278,7 +258,7 @@ def check_event(event: Event, actor: Actor | None = None, now: datetime | None =
     if limited & person_ids_of(event):
         occurrences += [o for o in own_live if touched is not None and o.recurrence_id not in touched]
     if wide_ids:
-        wide = _load_events(Event.id.in_(wide_ids), start, end)
+        wide = load_events(Event.id.in_(wide_ids), start, end)
         loaded.update((e.id, e) for e in wide)
         occurrences += expand([rule_of(e) for e in wide], start, end)
     narrow_ids = sharing - wide_ids
@@ -287,7 +267,7 @@ def check_event(event: Event, actor: Actor | None = None, now: datetime | None =
         # One load and one expansion over the span of all windows, not one per window: a monthly
         # series has a dozen windows, each a round trip that brought back the same series.
         lo, hi = windows[0][0], windows[-1][1]
-        near = _load_events(Event.id.in_(narrow_ids), lo, hi)
+        near = load_events(Event.id.in_(narrow_ids), lo, hi)
         loaded.update((e.id, e) for e in near)
         occurrences += _within(expand([rule_of(e) for e in near], lo, hi), windows)
 

@@ -17,14 +17,15 @@ quartier) keeps the short list of its occurrences still running, so each occurre
 with the few that overlap it instead of with all the others (`detect_pairwise` is that naive
 comparison, kept as the oracle for tests and the benchmark).
 
-Two entry points: `run_full_detection` (the CLI and the nightly job) and `check_event` (after one
-write: only the places, people and quartier the event touches, in the windows of its occurrences).
-Both reconcile what is true with the stored records (models.conflicts) in the same way.
+Two entry points: `run_full_detection` (scheduler/conflicts/nightly.py: the CLI and the nightly
+job, batch by batch) and `check_event` (after one write: only the places, people and quartier the
+event touches, in the windows of its occurrences). Both reconcile what is true with the stored
+records (models.conflicts) in the same way.
 """
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable
+from collections.abc import Iterable, Set
 from dataclasses import dataclass, field
 from operator import attrgetter
 
@@ -170,6 +171,19 @@ def staff_clash(x: Occurrence, y: Occurrence, ctx: DetectionContext) -> Found | 
     return Found("staff", *_ordered(x, y), min(clashing), (clashing, not _overlap(x, y)))
 
 
+def staff_people(x: Occurrence, y: Occurrence, ctx: DetectionContext) -> list[int]:
+    """Everyone through whom two occurrences clash, by the rule of `detect`'s staff loop (the
+    nightly run finds a pair through one batch of people and names them all)."""
+    first, second = (x, y) if x.starts_at <= y.starts_at else (y, x)
+    found = []
+    for pid in set(x.person_ids).intersection(y.person_ids):
+        margin = ctx.travel_margin.get(pid, ctx.default_margin)
+        if second.starts_at < first.ends_at + margin and (
+                second.starts_at < first.ends_at or second.place_id != first.place_id):
+            found.append(pid)
+    return found
+
+
 def audience_clash(x: Occurrence, y: Occurrence, ctx: DetectionContext) -> Found | None:
     quartier = ctx.place_quartier.get(x.place_id)
     if quartier is None or quartier != ctx.place_quartier.get(y.place_id):
@@ -182,35 +196,49 @@ def audience_clash(x: Occurrence, y: Occurrence, ctx: DetectionContext) -> Found
 
 # --- detection --------------------------------------------------------------------------------
 
-def detect(occurrences: Iterable[Occurrence], ctx: DetectionContext) -> dict[tuple, Found]:
+KINDS = frozenset(("place", "staff", "audience", "capacity"))
+
+
+def detect(occurrences: Iterable[Occurrence], ctx: DetectionContext, kinds: Set[str] = KINDS,
+           keys: Set[int] | None = None) -> dict[tuple, Found]:
     """Every conflict among the occurrences, keyed by identity. Cancelled occurrences never clash,
     nor do two occurrences of one series. The rules are those of the `*_clash` functions above,
-    written inline here: these loops run for every occurrence of the country."""
+    written inline here: these loops run for every occurrence of the country.
+
+    `kinds` and `keys` narrow it to one batch of the nightly run (scheduler.conflicts.nightly):
+    only those kinds, and only the places, people or quartiers of `keys`. A staff conflict then
+    names only the batch's people (the nightly run completes it)."""
     found: dict[tuple, Found] = {}
     by_place: dict[int, list] = {}
     by_person: dict[int, list] = {}
     by_quartier: dict[int, list] = {}
-    place_quartier, audiences = ctx.place_quartier, ctx.audiences
+    place_quartier = ctx.place_quartier
+    audiences = ctx.audiences if "audience" in kinds else {}
+    places = "place" in kinds
+    people = "staff" in kinds or "capacity" in kinds
     # Grouped by key in the order they come (expansion keeps a series' occurrences together in
     # memory: walking them in time order instead costs five times more), then each group sorted.
     for o in occurrences:
         if o.is_cancelled:
             continue
-        if o.place_id is not None:
+        if o.place_id is not None and places and (keys is None or o.place_id in keys):
             group = by_place.get(o.place_id)
             if group is None:
                 by_place[o.place_id] = [o]
             else:
                 group.append(o)
-        for pid in o.person_ids:
-            group = by_person.get(pid)
-            if group is None:
-                by_person[pid] = [o]
-            else:
-                group.append(o)
+        if people:
+            for pid in o.person_ids:
+                if keys is not None and pid not in keys:
+                    continue
+                group = by_person.get(pid)
+                if group is None:
+                    by_person[pid] = [o]
+                else:
+                    group.append(o)
         if o.event_id in audiences:
             quartier = place_quartier.get(o.place_id)
-            if quartier is not None:
+            if quartier is not None and (keys is None or quartier in keys):
                 group = by_quartier.get(quartier)
                 if group is None:
                     by_quartier[quartier] = [o]
@@ -244,7 +272,7 @@ def detect(occurrences: Iterable[Occurrence], ctx: DetectionContext) -> dict[tup
                             "place", x, y, place_id, room or y.room)
 
     margins, default_margin = ctx.travel_margin, ctx.default_margin
-    for pid, group in by_person.items():
+    for pid, group in (by_person.items() if "staff" in kinds else ()):
         n = len(group)
         margin = margins.get(pid, default_margin)
         for i in range(n - 1):
@@ -296,7 +324,7 @@ def detect(occurrences: Iterable[Occurrence], ctx: DetectionContext) -> dict[tup
                             found[("audience", ye, y.recurrence_id, xe, x.recurrence_id)] = Found(
                                 "audience", y, x, quartier, info)
 
-    limits = ctx.max_concurrent
+    limits = ctx.max_concurrent if "capacity" in kinds else {}
     spans: dict[tuple[int, int], list] = {}  # (person, event) -> [start, end, first occurrence]
     for pid, group in by_person.items():
         if pid in limits:
@@ -306,8 +334,7 @@ def detect(occurrences: Iterable[Occurrence], ctx: DetectionContext) -> dict[tup
                     spans[(pid, o.event_id)] = [o.starts_at, o.ends_at, o]
                 elif o.ends_at > span[1]:
                     span[1] = o.ends_at
-    for f in capacity_conflicts(spans, limits):
-        found[f.identity] = f
+    keep_capacity(found, capacity_conflicts(spans, limits))
     return found
 
 
@@ -355,8 +382,16 @@ def detect_pairwise(occurrences: Iterable[Occurrence], ctx: DetectionContext) ->
             if pid in ctx.max_concurrent:
                 span = spans.setdefault((pid, o.event_id), [o.starts_at, o.ends_at, o])
                 span[1] = max(span[1], o.ends_at)
-    for f in capacity_conflicts(spans, ctx.max_concurrent):
-        found[f.identity] = f
+    keep_capacity(found, capacity_conflicts(spans, ctx.max_concurrent))
     return found
+
+
+def keep_capacity(found: dict[tuple, Found], capacity: Iterable[Found]) -> None:
+    """Two series too many for several people at once are one conflict, named after the
+    smallest of them (whatever order the people came in)."""
+    for f in capacity:
+        known = found.get(f.identity)
+        if known is None or f.key < known.key:
+            found[f.identity] = f
 
 

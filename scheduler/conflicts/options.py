@@ -58,16 +58,20 @@ def _window(occurrences: list[Occurrence], margin: timedelta = timedelta(days=1)
 
 
 def _neighbours(place_ids: set[int], person_ids: set[int], start: datetime, end: datetime) -> list[Occurrence]:
-    """The occurrences in [start, end) of every series at these places or with these people (a
-    move can bring either in: series with exceptions are all looked at)."""
+    """The occurrences in [start, end) of every series at these places or with these people, those
+    moved there included."""
+    # A series comes here by a moved occurrence only through an exception that names a place
+    # (these ones) or people (any: they are few, and JSON is not searched by value everywhere).
+    moved_in = sa.select(OccurrenceException.event_id).where(sa.or_(
+        OccurrenceException.place_id.in_(place_ids), OccurrenceException.person_ids.is_not(None)))
     touching = [Event.place_id.in_(place_ids),
                 Event.id.in_(sa.select(event_people.c.event_id).where(event_people.c.person_id.in_(person_ids))),
-                Event.id.in_(sa.select(OccurrenceException.event_id))]
+                Event.id.in_(moved_in)]
     events = db.session.scalars(
         sa.select(Event).where(sa.or_(*touching), Event.status != "cancelled",
-                               Event.starts_at < end + timedelta(days=1),
+                               sa.or_(Event.starts_at < end + timedelta(days=1), Event.id.in_(moved_in)),
                                sa.or_(Event.last_date.is_(None), Event.last_date >= (start - timedelta(days=8)).date(),
-                                      Event.id.in_(sa.select(OccurrenceException.event_id))))
+                                      Event.id.in_(moved_in)))
         .options(selectinload(Event.people), selectinload(Event.exceptions))).all()
     return [o for o in expand([rule_of(e) for e in events], start, end) if not o.is_cancelled]
 

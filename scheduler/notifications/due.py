@@ -36,8 +36,9 @@ from scheduler.time.recurrence import (
 WEEKLY_PROGRAMME_AT = (4, time(10, 0))  # Friday 10:00 local: the programme of the week after
 DAILY_DIGEST_AT = time(8, 0)
 # The morning after an occurrence, on its wall clock: "how many people did you receive yesterday?"
-# (a ReminderOffset one day *after*), for the kinds of event where partners receive people.
-ATTENDANCE_REQUEST = ReminderOffset(-1, time(9, 0))
+# (a ReminderOffset one day *after*), for the kinds of event where partners receive people. At 9:30,
+# not in the busiest minute (9:00: every partner's J-2 and every subscriber's reminders).
+ATTENDANCE_REQUEST = ReminderOffset(-1, time(9, 30))
 # --- when things fall due ------------------------------------------------------------------
 
 def wall_instants(zone_name: str, at: time, lo: int, hi: int, weekday: int | None = None) -> list[tuple[int, int]]:

@@ -506,7 +506,7 @@ def render_attendance_request(delivery: Delivery, now: datetime) -> Message:
     at = f"à « {event.title} »" + (f" ({place.name})" if place else "")
     return Message(
         subject=f"Personnes reçues {when} : {event.title}",
-        paragraphs=[f"Bonjour, combien de personnes avez-vous reçues {when} {at} ?",
+        paragraphs=[f"Combien de personnes avez-vous reçues {when} {at} ?",
                     ("Le lien ci-dessous ouvre un petit formulaire : un nombre suffit, la répartition par tranche "
                      "d'âge est facultative. Maillage ne garde que des nombres, jamais de noms ; ils servent au "
                      "bilan que les partenaires présentent ensemble.")],

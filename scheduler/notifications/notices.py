@@ -303,8 +303,6 @@ def record_conflict_notices(now: datetime, case_ids: Iterable[int] | None = None
     return len(add_deliveries_if_new(list(plan_conflict_notices(Recipients.load(), now, case_ids, note))))
 
 
-# What a run tells one address goes in one message: these notices (not reminders, programmes or
-# subscribers' messages, which carry their own attachment or unsubscribe link).
 # Everything a run may tell a partner's or a coordinator's address (public subscribers' messages each
 # carry their own unsubscribe link and stay apart): one message per address and run.
 GROUPED_KINDS = ("reminder", "weekly_programme", "daily_digest", "attendance_request",

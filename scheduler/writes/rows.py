@@ -59,6 +59,17 @@ def require_may_name(actor: Actor, partners) -> None:
                                                                                for p in refused]})
 
 
+def require_may_book(actor: Actor, people) -> None:
+    """A person is booked only by someone who may name their partner (`may_name_partner`): booking
+    another partner's adviser is writing in its name too."""
+    refused = [p for p in people if not actor.may_name_partner(p.partner)]
+    if refused:
+        names = ", ".join(f"« {p.name} » ({p.partner.name})" for p in refused)
+        raise Forbidden(f"Vous ne pouvez pas inscrire {names} : seul·es les membres de sa structure, ceux d'un "
+                        "partenaire qui organise déjà avec elle ou un·e coordinateur·rice de son territoire le "
+                        "peuvent.", {"people": [f"Non autorisé : {p.id}" for p in refused]})
+
+
 def insert_event(actor: Actor, values: dict) -> Event:
     values = {**EVENT_DEFAULTS, **resolve_event_values(dict(values))}
     place = values["place"]
@@ -72,6 +83,7 @@ def insert_event(actor: Actor, values: dict) -> Event:
                       "Vous ne pouvez créer que des événements que votre structure organise, "
                       "dans votre territoire.")
         require_may_name(actor, event.organisers)
+        require_may_book(actor, event.people)
         check_timing(event)
     db.session.add(event)
     db.session.flush()
@@ -119,6 +131,8 @@ def change_event(actor: Actor, event: Event, values: dict, exceptions_after=None
     timing_before = {name: plain_value(getattr(event, name)) for name in TIMING_FIELDS}
     if "organisers" in values:  # those it had stay; each one added must be one the actor may name
         require_may_name(actor, [p for p in values["organisers"] if p not in event.organisers])
+    if "people" in values:
+        require_may_book(actor, [p for p in values["people"] if p not in event.people])
     if "place" in values and values["place"] is not event.place:
         # The new place's clock and holidays, unless the change says otherwise.
         values.setdefault("timezone", values["place"].timezone)
@@ -223,7 +237,9 @@ def set_exception(actor: Actor, event: Event, recurrence_start: datetime, values
             actor.require(actor.can_edit_place(values["place"]) or not actor.is_coordinator,
                           "Ce lieu n'est pas dans votre territoire.")
     if "person_ids" in values and values["person_ids"] is not None:
-        values["person_ids"] = [p.id for p in people_by_ids(values["person_ids"])]
+        named = people_by_ids(values["person_ids"])
+        require_may_book(actor, [p for p in named if p not in event.people])
+        values["person_ids"] = [p.id for p in named]
     exception = exception_for(event, recurrence_start)
     if exception is None:
         exception = OccurrenceException(event=event, recurrence_start=recurrence_start)
