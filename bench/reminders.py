@@ -126,7 +126,7 @@ def send_the_busy_minute(scale: float, seed: int, busy: datetime, senders: int) 
     logs = tempfile.TemporaryDirectory()
     try:
         app = create_app({"SQLALCHEMY_DATABASE_URI": database_url, "SMTP_URL": f"smtp://127.0.0.1:{port}",
-                          "SEPARATE_SENDERS": True})
+                          "SEPARATE_SENDERS": True, "SECRET_KEY": secrets.token_urlsafe(32)})
         with app.app_context():
             upgrade()
             load_national(db.engine, scale, seed, busy.date() - timedelta(days=9))

@@ -656,12 +656,14 @@ def test_the_command_line_detection_is_idempotent_and_agrees_with_the_writes(cli
     headers = token_for()
     for payload in (_payload(t["bij"], [t["ml"]], people=[nadia.id], recurrence={"frequency": "weekly", "count": 5}),
                     _payload(t["bij"], [t["ft"]], start_time="16:00", end_time="18:00", kind="job_dating"),
-                    _payload(t["far"], [t["cs"]], people=[nadia.id], start_date=day_at(7))):
+                    _payload(t["far"], [t["cs"]], people=[nadia.id], start_date=day_at(8))):
         assert client.post("/api/v1/events", headers=headers, json=payload).status_code == 201
     first_id = db.session.scalar(sa.select(sa.func.min(Event.id)))
-    # A move onto Nadia's other booking, a cancellation: each checked on its own occurrence only.
+    # A move onto Nadia's other booking (the Tuesday: a day without a date of the series, as the move
+    # guards require), a cancellation: each checked on its own occurrence only.
     moved = client.post(f"/api/v1/events/{first_id}/occurrences/move", headers=headers, json={
-        "recurrence_start": at(14, 14), "starts_at": paris_iso(7, 15, 30), "ends_at": paris_iso(7, 16, 30)})
+        "recurrence_start": at(14, 14), "starts_at": paris_iso(8, 15, 30), "ends_at": paris_iso(8, 16, 30)})
+    assert moved.status_code == 200, moved.get_json()
     assert [c["kind"] for c in moved.get_json()["conflicts"]] == ["staff"]
     assert client.post(f"/api/v1/events/{first_id}/occurrences/cancel", headers=headers, json={
         "recurrence_start": at(0, 14)}).status_code == 200

@@ -70,6 +70,10 @@ def test_sync_sources_show_only_partners_of_the_territory(client, sign_in, count
     html = client.get("/coordination/synchronisation").get_data(as_text=True)
     assert "calendriers.example.fr/fjt-rennes.ics" in html
     assert "france-travail-nimes.ics" not in html
+    # What may be synced or imported: the territory's partners and places.
+    for page in (html, client.get("/coordination/import").get_data(as_text=True)):
+        assert 'value="fjt-rennes"' in page
+        assert 'value="agence-pissevin"' not in page and 'value="france-travail-nimes"' not in page
 
 
 @pytest.mark.parametrize("action", ["run", "delete"])

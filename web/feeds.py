@@ -123,6 +123,13 @@ def _partners_for(user) -> list[Partner]:
     return [user.partner] if user.partner else []
 
 
+def _places_for(user) -> list[Place]:
+    """The places offered to import or sync into: a coordinator's territory (all for a national
+    one); any place for an editor, as the event form offers."""
+    places = db.session.scalars(sa.select(Place).order_by(Place.name))
+    return [p for p in places if not user.is_coordinator or user.covers_place(p)]
+
+
 def _import_form_values() -> dict:
     return {"partner": request.form.get("partner", ""), "place": request.form.get("place", ""),
             "kind": request.form.get("kind", "permanence"), "visibility": request.form.get("visibility", "public")}
@@ -140,7 +147,7 @@ def _options(user, values: dict) -> ImportOptions:
 def _import_page(status: int = 200, job=None, values=None):
     user = current_user
     context = {"partners": _partners_for(user), "kinds": EVENT_KINDS, "visibilities": VISIBILITIES,
-               "places": list(db.session.scalars(sa.select(Place).order_by(Place.name))), "values": values or {},
+               "places": _places_for(user), "values": values or {},
                "job": job, "progress": progress_view(job) if job is not None else None,
                "max_mb": current_app.config["IMPORT_MAX_CONTENT_LENGTH"] // (1024 * 1024)}
     if job is not None and job.step == "import" and values is None:
@@ -277,7 +284,5 @@ def sync_settings():
             db.session.rollback()
             flash(getattr(error, "message", "Demande invalide."), "error")
         return redirect(url_for("feeds_pages.sync_settings"))
-    places = [p for p in db.session.scalars(sa.select(Place).order_by(Place.name))
-              if not user.is_coordinator or user.can_edit_place(p)]
     return render_template("feeds/sync.html", sources=sync_sources_of(user), statuses=SYNC_STATUSES,
-                           partners=_partners_for(user), places=places, kinds=EVENT_KINDS)
+                           partners=_partners_for(user), places=_places_for(user), kinds=EVENT_KINDS)

@@ -44,7 +44,8 @@ RENDERED_FOR = 60.0  # seconds a rendered message is reused (the minute's thousa
 def next_due(now: datetime, email_paused: bool) -> int | None:
     """The id of the next due delivery no other sender holds; on PostgreSQL it stays locked by
     this transaction."""
-    q = (sa.select(Delivery.id)
+    # The whole row: `deliver` then finds it in the session instead of reading it again.
+    q = (sa.select(Delivery)
          .where(Delivery.state.in_(("pending", "failed")), Delivery.next_attempt_at <= now).limit(1))
     if email_paused:
         q = q.where(Delivery.channel != "email")
@@ -54,7 +55,8 @@ def next_due(now: datetime, email_paused: bool) -> int | None:
         q = q.with_for_update(skip_locked=True)
     else:
         q = q.order_by(Delivery.due_at, Delivery.id)
-    return db.session.scalar(q)
+    delivery = db.session.scalar(q)
+    return delivery.id if delivery is not None else None
 
 
 def run_sender(stopping: threading.Event, at: datetime | None = None, exit_when_idle: bool = False) -> Counter:

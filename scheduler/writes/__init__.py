@@ -196,6 +196,8 @@ class EventWrites:
         past may be set to the day it really took place: its attendance follows it). Two
         occurrences of one series on one day read as a mistake (a move onto its own day only
         changes its hours)."""
+        if not in_calendar(starts_at):  # before the day's expansion below, which cannot reach year 9999
+            raise InvalidInput.on("starts_at", OUT_OF_CALENDAR)
         now = self.now or utcnow()
         current = existing.starts_at if existing is not None and existing.starts_at is not None else recurrence_start
         if starts_at < now <= current:

@@ -72,6 +72,13 @@ def home():
 
     def build():
         found = places_found(filters, first_day, text, near) if text or near else None
+        if found is not None:
+            # A search answers near the place searched: not the national lists, which cost seconds
+            # at national scale for each text typed (bench/public.py) and are one link away.
+            return render_template("public/home.html", found=found, search=text, filters=filters,
+                                   quartiers=quartier_choices(), days=[], coming=[], total=0, limit=HOME_LIMIT,
+                                   first_day=first_day, first_day_label=day_label(first_day),
+                                   next_week=(first_day + timedelta(days=7)).isoformat())
         start, end = day_window(first_day, HOME_DAYS)
         # National scale: the first ones only; the rest is on the quartier pages.
         week, total = first_occurrences_between(filters.calendar_filter(), start, end, HOME_LIMIT)
