@@ -7,10 +7,14 @@ from flask_smorest import Blueprint
 from marshmallow import fields
 
 from api.auth import require_api_user
-from api.conflicts import ConflictQueryArgsSchema, ConflictSchema, title_for_caller
-from api.schemas import BaseSchema, SelectPage, length
-from models import db
+from api.conflicts import REFUSED, ConflictQueryArgsSchema, ConflictSchema, title_for_caller
+from api.schemas import BaseSchema, SelectPage, between, length, one_of
+from models import ScheduleConflict, db
+from models.errors import NotFound
 from models.operations.cases import accept_case, accept_date, case_for, cases_query, dates_of
+from scheduler.writes.decisions import ACTIONS, SCOPES, Decision, decide
+
+AN_ID = between(1, 2**31 - 1)  # what an id column holds (a larger one is refused, not a database error)
 
 blp = Blueprint("conflict_cases", __name__, url_prefix="/api/v1",
                 description="Chevauchements par cas : un type entre deux séries, avec ses dates")
@@ -50,8 +54,9 @@ class ConflictCaseWithDatesSchema(ConflictCaseSchema):
 
 class AcceptCaseSchema(BaseSchema):
     reason = fields.String(required=True, validate=length(2000, 3))
-    conflict_id = fields.Integer(metadata={"description": "une seule date ; sans : toutes les dates ouvertes à "
-                                                          "venir, et celles que les séries ajouteront"})
+    conflict_id = fields.Integer(validate=AN_ID, metadata={
+        "description": "une seule date ; sans : toutes les dates ouvertes à venir, et celles que les séries "
+                       "ajouteront"})
 
 
 @blp.route("/conflict-cases")
@@ -85,4 +90,48 @@ class AcceptConflictCase(MethodView):
         else:
             accept_case(user, case, data["reason"])
         db.session.commit()
+        return case
+
+
+class ResolveCaseSchema(BaseSchema):
+    event_id = fields.Integer(validate=AN_ID, required=True,
+                              metadata={"description": "la série du cas sur laquelle agir"})
+    scope = fields.String(required=True, validate=one_of(SCOPES), metadata={
+        "description": "date (une date), following (cette date et les suivantes), series (toute la série)"})
+    action = fields.String(required=True, validate=one_of(ACTIONS), metadata={
+        "description": "cancel, move, room, place, person"})
+    conflict_id = fields.Integer(validate=AN_ID, metadata={"description": "la date (pour date et following)"})
+    starts_at = fields.AwareDateTime(metadata={"description": "move d'une date : le nouveau début"})
+    ends_at = fields.AwareDateTime(metadata={"description": "move d'une date : la nouvelle fin"})
+    start = fields.Time(metadata={"description": "move de la série : nouvelle heure de début"})
+    end = fields.Time(metadata={"description": "move de la série : nouvelle heure de fin"})
+    room = fields.String(validate=length(200), metadata={"description": "room (ou place) : la salle"})
+    place = fields.String(validate=length(200), metadata={"description": "place : le lieu (slug)"})
+    replace = fields.Integer(validate=AN_ID, metadata={"description": "person : la personne remplacée"})
+    by = fields.Integer(validate=AN_ID, metadata={"description": "person : celle qui la remplace"})
+    reason = fields.String(load_default="", validate=length(2000))
+
+
+@blp.route("/conflict-cases/<int:case_id>/resolve")
+class ResolveConflictCase(MethodView):
+    @blp.arguments(ResolveCaseSchema)
+    @blp.response(200, ConflictCaseWithDatesSchema)
+    @blp.alt_response(409, **REFUSED)
+    def post(self, data, case_id):
+        """Résoudre un cas en agissant sur une de ses séries (une date, cette date et les suivantes, ou toute la
+        série) : annuler, déplacer, changer de salle ou de lieu, remplacer une personne ; vérifié comme les
+        écritures des événements (409 si un chevauchement bloquant est refusé)"""
+        user = require_api_user()
+        case = case_for(user, case_id)
+        event = next((e for e in (case.a_event, case.b_event) if e.id == data["event_id"]), None)
+        if event is None:
+            raise NotFound("Cette série n'est pas l'une des deux séries de ce chevauchement.")
+        conflict = db.session.get(ScheduleConflict, data["conflict_id"]) if data.get("conflict_id") else None
+        decide(user, case, Decision(event=event, scope=data["scope"], action=data["action"], conflict=conflict,
+                                    starts_at=data.get("starts_at"), ends_at=data.get("ends_at"),
+                                    start=data.get("start"), end=data.get("end"), room=data.get("room"),
+                                    place=data.get("place"), replace=data.get("replace"), by=data.get("by"),
+                                    reason=data["reason"]))
+        db.session.commit()
+        db.session.refresh(case)
         return case

@@ -19,8 +19,10 @@ Three figures (issue 3), each against what the same run measures:
    not measured: the nightly run keeps them), then the dashboard's first page as a national
    coordinator sees it (`cases_query`: the count, the first 50 cases, their cards) — target
    p95 ≤ 500 ms.
+6. a whole write through the API that opens an overlap on each date of a year's weekly series, p95
+   against the same write without overlaps (`writes_with_conflicts`) — target p95 ≤ 1 s and ≤ 5×.
 
-6. the real command (issue 21): `flask --app app conflicts detect` run as a child process on the
+7. the real command (issue 21): `flask --app app conflicts detect` run as a child process on the
    calendar loaded in a new PostgreSQL database, twice: wall time and peak RSS of each run (the
    child's own rusage, `os.wait4`); the second run, with nothing changed, must write nothing (row
    counts and last update of conflicts, cases, history and notices compared). Targets at scale 1.0:
@@ -69,6 +71,9 @@ TARGET_SECOND_RUN_SECONDS = 60.0
 TARGET_COMMAND_RSS_MB = 1024.0
 TARGET_SLOTS_P95_MS = 200.0
 TARGET_CASES_P95_MS = 500.0
+TARGET_FLOOD_P95_MS = 1000.0
+TARGET_FLOOD_RATIO = 5.0
+DAYS = ("MO", "TU", "WE", "TH", "FR", "SA", "SU")
 CASE_PAGES = 20  # times the first page of cases is listed
 SLOT_SEARCHES = 100
 SAMPLE = 5000
@@ -116,6 +121,7 @@ def sweep_against_pairwise(occurrences, ctx) -> tuple[float, float, int]:
 
 
 def incremental_in_postgresql(scale: float, seed: int, start, database_url: str | None, writes: int) -> dict:
+    flood_count = max(20, writes // 5)  # `writes` names the write service below
     import sqlalchemy as sa
     from flask_migrate import upgrade
 
@@ -181,11 +187,13 @@ def incremental_in_postgresql(scale: float, seed: int, start, database_url: str 
             slots = _free_slot_searches(rng, now)
             listing = _first_page_of_cases()
             db.session.remove()
+            flooding = writes_with_conflicts(app, cal, rng, flood_count)
+            db.session.remove()
             db.engine.dispose()
         return {"load_s": load_seconds, "stored_conflicts": len(rows), "writes": len(checks),
                 "p50": statistics.median(checks), "p95": _p95(checks), "p95_whole": _p95(whole),
                 "cases": cases, "slots_p50": statistics.median(slots), "slots_p95": _p95(slots),
-                "cases_p50": statistics.median(listing), "cases_p95": _p95(listing)}
+                "cases_p50": statistics.median(listing), "cases_p95": _p95(listing), **flooding}
     finally:
         if owned:
             with admin.connect() as conn:
@@ -272,6 +280,50 @@ def _first_page_of_cases() -> list[float]:
     return timings
 
 
+def writes_with_conflicts(app, cal, rng, count: int) -> dict:
+    """4. A whole write through the API (POST /api/v1/events, a national coordinator's token,
+    strict=false): a weekly series for a year at the place and time of a busy series of the
+    calendar, so that it opens an overlap on each of its dates (and records their notices), against
+    the same series at night at the same place (no overlap), alternated; each deleted after (not
+    timed). Target: p95 ≤ 1 s and ≤ TARGET_FLOOD_RATIO × the p95 without overlaps."""
+    from models import Event, ScheduleConflict, db
+    from models.operations.users import create_api_token, get_or_create_user
+
+    headers = {"Authorization": "Bearer " + create_api_token(get_or_create_user("bench@example.fr", "coordinator"))}
+    db.session.commit()
+    client = app.test_client()
+    weekly = [e["id"] for e in cal.events if e.get("frequency") == "weekly" and not e.get("all_day")]
+    timed: dict[str, list[float]] = {"overlapping": [], "free": []}
+    opened = []
+    for event_id in rng.sample(weekly, min(count, len(weekly))):
+        event = db.session.get(Event, event_id)
+        start = event.start_date
+        body = {"kind": "permanence", "title": "Permanence du banc d'essai", "place": event.place.slug,
+                "organisers": [p.slug for p in event.organisers][:1], "start_date": start.isoformat(),
+                "recurrence": {"frequency": "weekly", "weekdays": [DAYS[(event.weekdays or [0])[0]]],
+                               "until": (start + timedelta(days=364)).isoformat()}}
+        end = datetime.combine(start, event.start_time) + timedelta(minutes=event.duration_minutes)
+        if end.date() != start or event.start_time.hour < 5:
+            continue  # past midnight, or in the night slot of the baseline
+        for label, times in (("overlapping", (event.start_time, end.time())), ("free", ("03:00", "04:00"))):
+            db.session.remove()
+            t0 = timer.perf_counter()
+            response = client.post("/api/v1/events?strict=false", headers=headers, json={
+                **body, "start_time": str(times[0])[:5], "end_time": str(times[1])[:5]})
+            elapsed = (timer.perf_counter() - t0) * 1000
+            if response.status_code != 201:
+                continue
+            timed[label].append(elapsed)
+            created = response.get_json()
+            if label == "overlapping":
+                new_id = created["id"]
+                mine = db.or_(ScheduleConflict.a_event_id == new_id, ScheduleConflict.b_event_id == new_id)
+                opened.append(db.session.scalar(db.select(db.func.count(ScheduleConflict.id)).where(mine)))
+            assert client.delete(f"/api/v1/events/{created['id']}", headers=headers).status_code == 204
+    if not timed["overlapping"] or not timed["free"]:
+        raise SystemExit("bench: no write with overlaps went through (see the calendar's series)")
+    return {"flood_writes": len(timed["overlapping"]), "flood_opened": statistics.median(opened or [0]),
+            "flood_p95": _p95(timed["overlapping"]), "free_p95": _p95(timed["free"])}
 def command_in_postgresql(scale: float, seed: int, start) -> dict:
     """`flask conflicts detect` twice as a child process on the loaded calendar: time, peak RSS,
     and whether the second run wrote anything."""
@@ -376,7 +428,7 @@ def main() -> None:
         missed.append("full detection")
     if ratio < TARGET_RATIO:
         missed.append("ratio")
-    p95 = slots_p95 = cases_p95 = None
+    p95 = slots_p95 = cases_p95 = flood_ratio = None
     if not args.skip_db:
         inc = incremental_in_postgresql(args.scale, args.seed, cal.start, args.database_url, args.writes)
         p95 = inc["p95"]
@@ -395,12 +447,20 @@ def main() -> None:
         if inc["cases_p95"] > TARGET_CASES_P95_MS:
             missed.append("case listing p95")
         slots_p95, cases_p95 = inc["slots_p95"], inc["cases_p95"]
+        flood_ratio = inc["flood_p95"] / inc["free_p95"]
+        print(f"write through the API opening overlaps ({inc['flood_writes']} series, median "
+              f"{inc['flood_opened']:.0f} overlaps each): p95 {inc['flood_p95']:.0f} ms against "
+              f"{inc['free_p95']:.0f} ms for the same series without overlaps — {flood_ratio:.1f}x "
+              f"(target p95 ≤ {TARGET_FLOOD_P95_MS:.0f} ms and ≤ {TARGET_FLOOD_RATIO:.0f}x)")
+        if inc["flood_p95"] > TARGET_FLOOD_P95_MS or flood_ratio > TARGET_FLOOD_RATIO:
+            missed.append("write with overlaps")
     if not args.skip_command:
         missed += run_command(args.scale, args.seed, cal.start)
     print(f"BENCH conflicts full={full_s:.2f}s ratio={ratio:.0f}x "
           f"incremental_p95={'skipped' if p95 is None else f'{p95:.1f}ms'} "
           f"slots_p95={'skipped' if slots_p95 is None else f'{slots_p95:.1f}ms'} "
           f"cases_p95={'skipped' if cases_p95 is None else f'{cases_p95:.0f}ms'} "
+          f"overlapping_write={'skipped' if flood_ratio is None else f'{flood_ratio:.1f}x'} "
           f"{'MISSED: ' + ', '.join(missed) if missed else 'targets met'}")
     if args.check and missed:
         sys.exit(1)

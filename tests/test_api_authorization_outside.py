@@ -90,6 +90,9 @@ def _maurepas_conflict(kind: str) -> Call:
         conflict = db.session.scalars(db.select(ScheduleConflict).where(sa_or_event(maurepas))).first()
         if kind == "case":
             return f"/api/v1/conflict-cases/{conflict.case_id}/accept", {"json": {"reason": "Deux salles."}}
+        if kind == "resolve":
+            return f"/api/v1/conflict-cases/{conflict.case_id}/resolve", {"json": {
+                "event_id": maurepas, "scope": "series", "action": "move", "start": "18:00", "end": "19:00"}}
         return f"/api/v1/conflicts/{conflict.id}/accept", {"json": {"reason": "Deux salles."}}
     return build
 
@@ -201,6 +204,8 @@ OUTSIDE: dict[tuple[str, str], tuple[Call | str, Call]] = {
     ("POST", "/api/v1/conflicts/{conflict_id}/accept"): (
         _maurepas_conflict("conflict"), _maurepas_conflict("conflict")),
     ("POST", "/api/v1/conflict-cases/{case_id}/accept"): (_maurepas_conflict("case"), _maurepas_conflict("case")),
+    ("POST", "/api/v1/conflict-cases/{case_id}/resolve"): (_maurepas_conflict("resolve"),
+                                                           _maurepas_conflict("resolve")),
 }
 COLUMNS = {"coordinator_here writing outside": 0, "editor_own naming another partner": 1}
 CASES = [(endpoint, column) for endpoint, calls in OUTSIDE.items() for column, i in COLUMNS.items()

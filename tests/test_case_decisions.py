@@ -240,3 +240,21 @@ def test_free_slots_come_on_the_same_day_first_then_the_nearest_days_the_place_o
     assert slots == [(monday, "13:00", "14:00"),  # the same day, nearest to 14 h, clear of the other side
                      (monday - timedelta(days=3), "14:00", "15:00"),  # then the nearest day the place opens
                      (monday + timedelta(days=4), "14:00", "15:00")]
+
+
+def test_the_api_resolves_a_case_as_the_page_does_and_refuses_what_is_not_its_own(client, token_for, room_case):
+    headers = token_for()
+    case, b = room_case["case"], room_case["b"]
+    url = f"/api/v1/conflict-cases/{case.id}/resolve"
+    for body, status in (({"event_id": 2**40, "scope": "series", "action": "room", "room": "Salle 2"}, 422),
+                         ({"event_id": room_case["a"].id + b.id + 99, "scope": "series", "action": "room",
+                           "room": "Salle 2"}, 404),
+                         ({"event_id": b.id, "scope": "date", "action": "room", "room": "Salle 2"}, 422),
+                         ({"event_id": b.id, "scope": "toujours", "action": "room", "room": "Salle 2"}, 422)):
+        response = client.post(url, headers=headers, json=body)
+        assert response.status_code == status, (body, response.get_json())
+    assert _case("place").status == "open"
+    response = client.post(url, headers=headers, json={"event_id": b.id, "scope": "series", "action": "room",
+                                                       "room": "Salle 2"})
+    assert response.status_code == 200, response.get_json()
+    assert response.get_json()["status"] == "resolved"
