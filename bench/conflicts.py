@@ -54,9 +54,6 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != ROOT / "bench"]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
-# Run as `python bench/conflicts.py`, bench/ comes first on the path and bench/public.py would hide
-# the `public` package aiosmtpd imports (the app loads it).
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != ROOT / "bench"]
 
 from bench.national import SEED, build_national, load_national, national_window
 from scheduler.conflicts.check import competing_audiences, person_limits

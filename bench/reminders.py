@@ -27,7 +27,6 @@ from __future__ import annotations
 import argparse
 import os
 import secrets
-import signal
 import statistics
 import subprocess
 import sys
@@ -44,13 +43,12 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != ROOT / "bench"]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
-# Not bench/ itself: its public.py would hide the `public` package aiosmtpd imports.
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != ROOT / "bench"]
 
 from bench.national import SEED, load_national, national_rules, national_window
 from models.deliveries import DEFAULT_OFFSETS, SUBSCRIBER_OFFSETS
 from scheduler.notifications.due import anything_due, due_reminders, reminder_due
 from scheduler.time.recurrence import expand
+from tests.helpers.processes import stop_process_groups
 
 TARGET_SECONDS = 1.0
 TARGET_LATENESS_SECONDS = 60.0
@@ -172,15 +170,7 @@ def send_the_busy_minute(scale: float, seed: int, busy: datetime, senders: int) 
                 "p99": lateness[int(len(lateness) * 0.99) - 1] if lateness else None,
                 "max": lateness[-1] if lateness else None}
     finally:
-        for process in processes:
-            if process.poll() is None:
-                os.killpg(process.pid, signal.SIGTERM)
-        for process in processes:
-            try:
-                process.wait(30)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait()
+        stop_process_groups(processes, wait=30)
         controller.stop()
         logs.cleanup()
         with admin.connect() as conn:

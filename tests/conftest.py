@@ -19,7 +19,8 @@ import sqlalchemy as sa
 from helpers.actors import SYSTEM
 
 # Fixtures several modules use, defined with their helpers and registered here for every test.
-from helpers.authorization import authorization_world  # noqa: F401
+from helpers.authorization import authorization_world, world  # noqa: F401
+from helpers.conflicts import add_person, overlap_area  # noqa: F401
 from helpers.database import IN_CI, PG_ADMIN_URL, pg_base
 from helpers.dates import quiet_monday
 from helpers.pages import csrf_token_in

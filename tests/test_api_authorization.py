@@ -10,24 +10,19 @@ from datetime import date, timedelta
 
 import pytest
 
-from helpers.authorization import CANCELLED_MONDAY, FOURTH_MONDAY, ICS, MONDAY
+from helpers.authorization import (
+    ACTORS,
+    CANCELLED_MONDAY,
+    COORDINATORS,
+    FOURTH_MONDAY,
+    HERE,
+    ICS,
+    MONDAY,
+    OWN_EVENT,
+    PAGES,
+)
 from helpers.dates import paris_at, quiet_monday
 from models import AuditEntry, Event, db
-
-
-@pytest.fixture
-def world(authorization_world):
-    """Villeneuve and Maurepas, their partners, series and a conflict (helpers.authorization)."""
-    return authorization_world
-
-# Actors: nobody; an editor of the organising partner; an editor of another partner; the
-# coordinator of the event's quartier; the coordinator of another quartier; a national
-# coordinator (no quartier: the whole country).
-ACTORS = ["anonymous", "editor_own", "editor_other", "coordinator_here", "coordinator_elsewhere",
-          "coordinator_national"]
-COORDINATORS = {"coordinator_here", "coordinator_elsewhere", "coordinator_national"}
-OWN_EVENT = {"editor_own", "coordinator_here", "coordinator_national"}
-HERE = {"coordinator_here", "coordinator_national"}
 
 
 @dataclass
@@ -298,47 +293,6 @@ def test_each_restricted_read_admits_exactly_the_actors_of_its_row(client, world
     response = client.get(url, headers=world["headers"](actor))
     expected = 200 if actor in allowed else 401 if actor == "anonymous" else 403
     assert response.status_code == expected, response.get_json()
-
-
-# The event form's page actions (web/events.py), signed in through the real sign-in form. Opening
-# a form writes nothing; each POST carries the page's CSRF token.
-def _form(world: dict, **changes) -> dict:
-    return {"kind": "atelier", "title": "Atelier CV", "place": "bij-echirolles", "room": "",
-            "organisers": ["mission-locale-sud-isere"], "visibility": "public", "start_date": "2027-03-02",
-            "start_time": "10:00", "end_time": "11:30", "frequency": "once", "interval": "1", "ends": "never",
-            "action": "save", **changes}
-
-
-PAGES = {
-    "open the new event form": ("GET", "/coordination/evenements/nouveau", None, {
-        "editor_own", "editor_other", *COORDINATORS}),
-    "create an event from the form": ("POST", "/coordination/evenements/nouveau", _form, OWN_EVENT),
-    # The preview refuses what the write would refuse: an event of someone else's partner or place.
-    "preview an event in the form": ("POST", "/coordination/evenements/apercu", _form, OWN_EVENT),
-    "open the edit form": ("GET", "/coordination/evenements/{event}/modifier", None, OWN_EVENT),
-    "edit the series from the form": ("POST", "/coordination/evenements/{event}/modifier", lambda world: _form(
-        world, kind="permanence", title="Permanence du lundi", start_date=quiet_monday().isoformat(),
-        start_time="14:00", end_time="17:00", frequency="weekly", weekdays=["0"], people=[str(world["ids"]["karima"])],
-        scope="serie", skip_public_holidays="1"), OWN_EVENT),
-    "preview an edit of the series": ("POST", "/coordination/evenements/apercu", lambda world: _form(
-        world, event_id=str(world["event_id"]), scope="serie"), OWN_EVENT),
-    "cancel a date from the page": ("POST", "/coordination/evenements/{event}/annuler", lambda world: {
-        "action": "cancel", "occurrence": MONDAY[:10], "reason": "Formation"}, OWN_EVENT),
-    # A place added from the form: an editor's is hosted by their partner; a coordinator's must
-    # be in their territory.
-    "add a place from the event form": ("POST", "/coordination/evenements/nouveau", lambda world: _form(
-        world, action="add_place", new_place_name="Maison des habitants Anatole France", new_place_city="Grenoble",
-        new_place_postcode="38100", new_place_quartier="QP038014"), {"editor_own", "editor_other", *HERE}),
-    "duplicate an event": ("GET", "/coordination/evenements/{event}/dupliquer", None, {
-        "editor_own", "editor_other", *COORDINATORS}),
-    # People received (web/attendance.py): the list shows each one what they may count.
-    "list the sessions to count": ("GET", "/coordination/personnes-recues", None, {
-        "editor_own", "editor_other", *COORDINATORS}),
-    "open the people received form": ("GET", "/coordination/personnes-recues/{past}/{past_occurrence}", None,
-                                      OWN_EVENT),
-    "record people received from the page": ("POST", "/coordination/personnes-recues/{past}/{past_occurrence}",
-                                             lambda world: {"total": "7", "band_16_25": "5"}, OWN_EVENT),
-}
 
 
 @pytest.mark.parametrize("actor", ACTORS)

@@ -11,11 +11,10 @@ from datetime import date, time, timedelta
 
 import pytest
 
-from helpers.authorization import ICS
+from helpers.authorization import ICS, PAGES
 from helpers.dates import paris_at, quiet_monday
 from helpers.pages import csrf_token_in
 from models import AuditEntry, Event, db
-from test_api_authorization import PAGES, world  # noqa: F401  (world: the matrix's fixture)
 
 MONDAY = paris_at(quiet_monday() + timedelta(weeks=1), 14).isoformat()
 WEDNESDAY = paris_at(quiet_monday() + timedelta(weeks=1, days=2), 14).isoformat()
@@ -220,7 +219,7 @@ def test_the_two_columns_cover_every_write_endpoint_of_the_openapi_document(clie
 
 
 @pytest.mark.parametrize(("endpoint", "column"), CASES, ids=[f"{e[0]} {e[1]} {c}" for e, c in CASES])
-def test_writing_outside_or_for_another_partner_is_refused_and_changes_nothing(client, world, endpoint,  # noqa: F811
+def test_writing_outside_or_for_another_partner_is_refused_and_changes_nothing(client, world, endpoint,
                                                                               column):
     call = OUTSIDE[endpoint][COLUMNS[column]]
     assert not isinstance(call, str)
@@ -237,7 +236,7 @@ def test_writing_outside_or_for_another_partner_is_refused_and_changes_nothing(c
     assert db.session.query(AuditEntry).count() == audit_before, "a refused write changes nothing"
 
 
-def test_a_coordinator_gives_the_consent_an_editor_then_builds_on(client, world):  # noqa: F811
+def test_a_coordinator_gives_the_consent_an_editor_then_builds_on(client, world):
     """The mission locale's editor may not name the PIMMS; the Villeneuve coordinator (who covers
     the PIMMS) adds it as co-organiser; from then on the editor may name it."""
     editor, coordinator = world["headers"]("editor_own"), world["headers"]("coordinator_here")
@@ -323,7 +322,7 @@ def test_the_page_columns_cover_every_page_action_of_the_matrix():
 
 @pytest.mark.parametrize(("action", "column"), PAGE_CASES, ids=[f"{a} {c}" for a, c in PAGE_CASES])
 def test_a_page_action_outside_or_for_another_partner_is_refused_and_changes_nothing(
-        client, world, sign_in, action, column):  # noqa: F811
+        client, world, sign_in, action, column):
     from models import Partner, Quartier
 
     call = PAGE_OUTSIDE[action][COLUMNS[column]]

@@ -7,41 +7,10 @@ from zoneinfo import ZoneInfo
 import pytest
 import sqlalchemy as sa
 
-from helpers.dates import french_holidays, next_march_dst_sunday, paris_today, quiet_monday, utc_z
+from helpers.conflicts import MONDAY
+from helpers.dates import french_holidays, next_march_dst_sunday, paris_today, utc_z
 
 PARIS = ZoneInfo("Europe/Paris")
-# The series start on this Monday unless told otherwise (create_event's default too): four weeks
-# ahead with no public holiday and one UTC offset. Writes are checked over the twelve months from
-# today, so their dates are taken from today.
-MONDAY = quiet_monday()
-
-
-@pytest.fixture
-def territory(create_quartier, create_partner, create_place):
-    """Two partners, a quartier with two places (one with rooms) and a place elsewhere."""
-    quartier = create_quartier("QN03801M")
-    other_quartier = create_quartier("QN03802M", name="Essarts")
-    ml = create_partner("mission-locale")
-    ft = create_partner("france-travail", type="france_travail")
-    cs = create_partner("centre-social", type="centre_social")
-    hall = create_place("centre-social", quartier="QN03801M", rooms=["Grande salle", "Bureau"])
-    bij = create_place("bij", quartier="QN03801M")
-    far = create_place("pimms-essarts", quartier="QN03802M")
-    return dict(quartier=quartier, other_quartier=other_quartier, ml=ml, ft=ft, cs=cs, hall=hall, bij=bij, far=far)
-
-
-@pytest.fixture
-def person(app):
-    from helpers.actors import SYSTEM
-    from models import db
-    from models.operations.partners import create_person
-
-    def build(partner, name="Nadia Haddad", role="interpreter", **values):
-        p = create_person(SYSTEM, {"partner": partner.slug, "name": name, "role": role, **values})
-        db.session.commit()
-        return p
-
-    return build
 
 
 def detect_all(now=None):
@@ -68,8 +37,8 @@ def local(day, hour, minute=0):
 
 # --- each kind -------------------------------------------------------------------------------
 
-def test_two_series_in_the_same_room_at_once_are_a_hard_place_conflict(territory, create_event):
-    t = territory
+def test_two_series_in_the_same_room_at_once_are_a_hard_place_conflict(overlap_area, create_event):
+    t = overlap_area
     a = create_event(t["hall"], [t["ml"]], room="Grande salle", frequency="weekly", count=4)
     b = create_event(t["hall"], [t["cs"]], title="Atelier numérique", kind="atelier", room="Grande salle",
                      start_time="16:00", frequency="weekly", count=2)
@@ -81,17 +50,17 @@ def test_two_series_in_the_same_room_at_once_are_a_hard_place_conflict(territory
     assert place[0].starts_at == local(MONDAY, 14)
 
 
-def test_a_booking_without_a_room_clashes_with_every_room_of_the_place(territory, create_event):
-    t = territory
+def test_a_booking_without_a_room_clashes_with_every_room_of_the_place(overlap_area, create_event):
+    t = overlap_area
     create_event(t["hall"], [t["ml"]], room="Bureau")
     create_event(t["hall"], [t["cs"]], title="Fête du quartier", kind="other", start_time="15:00")
     detect_all()
     assert len(live("place")) == 1
 
 
-def test_one_interpreter_booked_by_two_agencies_at_once_is_a_staff_conflict(territory, create_event, person):
-    t = territory
-    nadia = person(t["cs"])
+def test_one_interpreter_booked_by_two_agencies_at_once_is_a_staff_conflict(overlap_area, create_event, add_person):
+    t = overlap_area
+    nadia = add_person(t["cs"])
     a = create_event(t["bij"], [t["ml"]], people=[nadia.id], frequency="weekly", count=3)
     b = create_event(t["far"], [t["ft"]], title="Entretiens France Travail", people=[nadia.id],
                      start_time="15:30", duration_minutes=60, frequency="weekly", count=3)
@@ -102,9 +71,9 @@ def test_one_interpreter_booked_by_two_agencies_at_once_is_a_staff_conflict(terr
     assert staff[0].details["person_ids"] == [nadia.id] and staff[0].details["travel"] is False
 
 
-def test_two_places_closer_in_time_than_the_travel_margin_are_a_staff_conflict(territory, create_event, person):
-    t = territory
-    nadia = person(t["cs"])
+def test_two_places_closer_in_time_than_the_travel_margin_are_a_staff_conflict(overlap_area, create_event, add_person):
+    t = overlap_area
+    nadia = add_person(t["cs"])
     create_event(t["bij"], [t["ml"]], people=[nadia.id], start_time="09:00", duration_minutes=120)  # ends 11:00
     create_event(t["far"], [t["ft"]], title="Entretiens", people=[nadia.id], start_time="11:15",
                  duration_minutes=60)
@@ -114,9 +83,9 @@ def test_two_places_closer_in_time_than_the_travel_margin_are_a_staff_conflict(t
 
 
 def test_the_travel_margin_is_set_per_person_and_a_new_one_through_the_api_checks_their_events(
-        client, territory, create_event, person, token_for):
-    t = territory
-    quick = person(t["cs"], name="Lucas Fournier", role="educator", travel_margin_minutes=10)
+        client, overlap_area, create_event, add_person, token_for):
+    t = overlap_area
+    quick = add_person(t["cs"], name="Lucas Fournier", role="educator", travel_margin_minutes=10)
     create_event(t["bij"], [t["ml"]], people=[quick.id], start_time="09:00", duration_minutes=120)
     create_event(t["far"], [t["ft"]], title="Entretiens", people=[quick.id], start_time="11:15", duration_minutes=60)
     detect_all()
@@ -132,8 +101,8 @@ def test_the_travel_margin_is_set_per_person_and_a_new_one_through_the_api_check
 
 
 def test_a_place_moved_to_another_quartier_through_the_api_checks_its_events(
-        client, territory, create_event, token_for):
-    t = territory
+        client, overlap_area, create_event, token_for):
+    t = overlap_area
     create_event(t["bij"], [t["ml"]], title="Job dating restauration", kind="job_dating", age_min=16, age_max=25)
     create_event(t["far"], [t["cs"]], title="Job dating ailleurs", kind="job_dating", age_min=16, age_max=25)
     detect_all()
@@ -143,17 +112,17 @@ def test_a_place_moved_to_another_quartier_through_the_api_checks_its_events(
     assert live("audience") and all(c.severity == "warning" for c in live("audience"))
 
 
-def test_back_to_back_in_the_same_place_needs_no_travel_margin(territory, create_event, person):
-    t = territory
-    nadia = person(t["cs"])
+def test_back_to_back_in_the_same_place_needs_no_travel_margin(overlap_area, create_event, add_person):
+    t = overlap_area
+    nadia = add_person(t["cs"])
     create_event(t["bij"], [t["ml"]], people=[nadia.id], start_time="09:00", duration_minutes=120)
     create_event(t["bij"], [t["ft"]], title="Entretiens", people=[nadia.id], start_time="11:00", duration_minutes=60)
     detect_all()
     assert live() == []
 
 
-def test_two_job_datings_for_the_same_young_people_in_one_quartier_are_an_audience_warning(territory, create_event):
-    t = territory
+def test_two_job_datings_for_the_same_young_people_in_one_quartier_are_an_audience_warning(overlap_area, create_event):
+    t = overlap_area
     create_event(t["bij"], [t["ml"]], title="Job dating restauration", kind="job_dating", age_min=16, age_max=25)
     create_event(t["hall"], [t["ft"]], title="Job dating logistique", kind="job_dating", age_min=18, age_max=30,
                  start_time="15:00", room="Grande salle")
@@ -169,8 +138,8 @@ def test_two_job_datings_for_the_same_young_people_in_one_quartier_are_an_audien
     dict(age_min=16, age_max=25, audience_tags=["femmes"]),  # tags on both sides, none shared
     dict(kind="coordination", title="Groupe solidarité emploi"),  # a meeting does not split the public
 ])
-def test_audiences_that_do_not_intersect_never_compete(territory, create_event, second):
-    t = territory
+def test_audiences_that_do_not_intersect_never_compete(overlap_area, create_event, second):
+    t = overlap_area
     create_event(t["bij"], [t["ml"]], title="Job dating", kind="job_dating", age_min=16, age_max=25,
                  audience_tags=["sans diplôme"])
     create_event(t["hall"], [t["ft"]], **{"title": "Atelier", "kind": "atelier", "room": "Bureau", **second})
@@ -179,9 +148,9 @@ def test_audiences_that_do_not_intersect_never_compete(territory, create_event, 
 
 
 def test_a_sponsor_following_four_young_people_in_the_same_weeks_exceeds_the_capacity(
-        territory, create_event, person):
-    t = territory
-    sponsor = person(t["cs"], name="Jean-Pierre Le Gall", role="sponsor")
+        overlap_area, create_event, add_person):
+    t = overlap_area
+    sponsor = add_person(t["cs"], name="Jean-Pierre Le Gall", role="sponsor")
     series = [create_event(t["bij"], [t["cs"]], title=f"Parrainage {n}", kind="other", people=[sponsor.id],
                            start_date=MONDAY + timedelta(days=n), start_time="18:00",
                            duration_minutes=60, frequency="weekly", count=10) for n in range(4)]
@@ -192,11 +161,11 @@ def test_a_sponsor_following_four_young_people_in_the_same_weeks_exceeds_the_cap
     assert conflict.details["excess_event_id"] == series[3].id and conflict.details["limit"] == 3
 
 
-def test_three_young_people_at_once_or_a_raised_limit_is_within_capacity(territory, create_event, person):
+def test_three_young_people_at_once_or_a_raised_limit_is_within_capacity(overlap_area, create_event, add_person):
     from models import db
 
-    t = territory
-    sponsor = person(t["cs"], name="Jean-Pierre Le Gall", role="sponsor")
+    t = overlap_area
+    sponsor = add_person(t["cs"], name="Jean-Pierre Le Gall", role="sponsor")
     for n in range(3):
         create_event(t["bij"], [t["cs"]], title=f"Parrainage {n}", kind="other", people=[sponsor.id],
                      start_date=MONDAY + timedelta(days=n), start_time="18:00", duration_minutes=60,
@@ -214,9 +183,9 @@ def test_three_young_people_at_once_or_a_raised_limit_is_within_capacity(territo
 
 
 def test_a_sponsor_booked_on_one_moved_occurrence_still_counts_when_another_of_their_series_is_edited(
-        client, territory, create_event, token_for, person):
-    t = territory
-    sponsor = person(t["cs"], name="Jean-Pierre Le Gall", role="sponsor")
+        client, overlap_area, create_event, token_for, add_person):
+    t = overlap_area
+    sponsor = add_person(t["cs"], name="Jean-Pierre Le Gall", role="sponsor")
     monthly = create_event(t["bij"], [t["cs"]], title="Parrainage 0", kind="other", people=[sponsor.id],
                            start_date=MONDAY, start_time="18:00", duration_minutes=60,
                            frequency="monthly", month_week=1, count=3)
@@ -237,10 +206,10 @@ def test_a_sponsor_booked_on_one_moved_occurrence_still_counts_when_another_of_t
 
 # --- time: DST, holidays ------------------------------------------------------------------------
 
-def test_a_conflict_appears_only_after_the_march_dst_change(territory, create_event):
+def test_a_conflict_appears_only_after_the_march_dst_change(overlap_area, create_event):
     """A partner's calendar imported in UTC (12:00–13:00 UTC) against a Paris wall-clock series
     (14:00–16:00): 13:00–14:00 in Paris in winter, 14:00–15:00 once summer time starts."""
-    t = territory
+    t = overlap_area
     change = next_march_dst_sunday()
     first = change - timedelta(days=13)  # two Mondays before the change, two after
     paris = create_event(t["bij"], [t["ml"]], start_date=first, duration_minutes=120, frequency="weekly", count=4)
@@ -268,8 +237,8 @@ def next_monday_holiday() -> date:
     return day
 
 
-def test_a_public_holiday_removes_the_conflict_of_that_day(territory, create_event):
-    t = territory
+def test_a_public_holiday_removes_the_conflict_of_that_day(overlap_area, create_event):
+    t = overlap_area
     holiday = next_monday_holiday()
     create_event(t["bij"], [t["ml"]], start_date=holiday - timedelta(weeks=1), frequency="weekly", count=3)  # skips it
     create_event(t["bij"], [t["ft"]], title="Forum", kind="forum", start_date=holiday, skip_public_holidays=False)
@@ -303,8 +272,8 @@ def _payload(place, organisers, **values):
             "start_date": day_at(0), "start_time": "14:00", "end_time": "17:00", **values}
 
 
-def test_a_write_answers_with_the_conflicts_it_creates(client, territory, create_event, token_for):
-    t = territory
+def test_a_write_answers_with_the_conflicts_it_creates(client, overlap_area, create_event, token_for):
+    t = overlap_area
     first = create_event(t["bij"], [t["ml"]], frequency="weekly", count=4)
     response = client.post("/api/v1/events", headers=token_for(), json=_payload(
         t["bij"], [t["ft"]], start_time="16:00", end_time="18:00",
@@ -317,11 +286,11 @@ def test_a_write_answers_with_the_conflicts_it_creates(client, territory, create
     assert len(live("place")) == 2
 
 
-def test_cancelling_an_occurrence_closes_its_conflict(client, territory, create_event, token_for):
+def test_cancelling_an_occurrence_closes_its_conflict(client, overlap_area, create_event, token_for):
     from models import db
     from models.operations.audit import history
 
-    t = territory
+    t = overlap_area
     create_event(t["bij"], [t["ml"]], frequency="weekly", count=2)
     other = create_event(t["bij"], [t["ft"]], title="Entretiens", frequency="weekly", count=2)
     detect_all()
@@ -341,8 +310,8 @@ def test_cancelling_an_occurrence_closes_its_conflict(client, territory, create_
     assert [e.action for e in history("conflicts", closed.id)] == ["open", "close"]
 
 
-def test_moving_an_occurrence_onto_a_busy_slot_creates_a_conflict(client, territory, create_event, token_for):
-    t = territory
+def test_moving_an_occurrence_onto_a_busy_slot_creates_a_conflict(client, overlap_area, create_event, token_for):
+    t = overlap_area
     create_event(t["bij"], [t["ml"]], start_date=MONDAY + timedelta(days=1))  # Tuesday 14:00–17:00
     weekly = create_event(t["bij"], [t["ft"]], title="Entretiens", frequency="weekly", count=3)
     detect_all()
@@ -356,8 +325,8 @@ def test_moving_an_occurrence_onto_a_busy_slot_creates_a_conflict(client, territ
 
 
 def test_an_occurrence_moved_before_the_first_date_of_its_series_clashes_with_what_is_there(
-        client, territory, create_event, token_for):
-    t = territory
+        client, overlap_area, create_event, token_for):
+    t = overlap_area
     weekly = create_event(t["bij"], [t["ml"]], start_date=MONDAY + timedelta(weeks=1), frequency="weekly", count=3)
     headers = token_for()
     client.post(f"/api/v1/events/{weekly.id}/occurrences/move", headers=headers, json={
@@ -366,11 +335,11 @@ def test_an_occurrence_moved_before_the_first_date_of_its_series_clashes_with_wh
     assert [(c["kind"], c["a"]["event_id"], c["a"]["starts_at"]) for c in response.get_json()["conflicts"]] == [
         ("place", weekly.id, at(3, 14))]
 
-def test_an_accepted_conflict_reopens_when_either_side_changes(client, territory, create_event, token_for):
+def test_an_accepted_conflict_reopens_when_either_side_changes(client, overlap_area, create_event, token_for):
     from models import db
     from models.operations.audit import history
 
-    t = territory
+    t = overlap_area
     a = create_event(t["bij"], [t["ml"]])
     b = create_event(t["bij"], [t["ft"]], title="Entretiens", start_time="15:00", duration_minutes=60)
     detect_all()
@@ -394,12 +363,12 @@ def test_an_accepted_conflict_reopens_when_either_side_changes(client, territory
 
 
 def test_editing_the_time_of_a_series_puts_its_accepted_conflicts_back_in_the_open_list(
-        client, territory, create_event, token_for):
+        client, overlap_area, create_event, token_for):
     """The occurrences of the new rule are new occurrences (new RECURRENCE-IDs): the accepted
     conflict closes and the overlap, if still there, is open again under its new identity."""
     from models import ScheduleConflict, db
 
-    t = territory
+    t = overlap_area
     create_event(t["bij"], [t["ml"]])
     b = create_event(t["bij"], [t["ft"]], title="Entretiens", start_time="15:00", duration_minutes=60)
     detect_all()
@@ -415,10 +384,10 @@ def test_editing_the_time_of_a_series_puts_its_accepted_conflicts_back_in_the_op
 
 
 def test_a_conflict_that_stops_being_true_closes_itself_and_reopens_if_it_comes_back(
-        client, territory, create_event, token_for):
+        client, overlap_area, create_event, token_for):
     from models import ScheduleConflict, db
 
-    t = territory
+    t = overlap_area
     create_event(t["bij"], [t["ml"]])
     b = create_event(t["bij"], [t["ft"]], title="Entretiens", start_time="15:00", duration_minutes=60)
     detect_all()
@@ -435,10 +404,10 @@ def test_a_conflict_that_stops_being_true_closes_itself_and_reopens_if_it_comes_
     assert db.session.scalar(sa.select(sa.func.count()).select_from(ScheduleConflict)) == 1
 
 
-def test_strict_mode_refuses_a_hard_conflict_with_409_and_writes_nothing(client, territory, create_event, token_for):
+def test_strict_mode_refuses_a_hard_conflict_with_409_and_writes_nothing(client, overlap_area, create_event, token_for):
     from models import Event, db
 
-    t = territory
+    t = overlap_area
     create_event(t["bij"], [t["ml"]])
     headers = token_for()
     before = db.session.scalar(sa.select(sa.func.count()).select_from(Event))
@@ -455,10 +424,10 @@ def test_strict_mode_refuses_a_hard_conflict_with_409_and_writes_nothing(client,
     assert client.post("/api/v1/events", headers=headers, json=_payload(t["bij"], [t["ft"]])).status_code == 201
 
 
-def test_a_place_that_refuses_hard_conflicts_refuses_them_without_strict(client, territory, create_event, token_for):
+def test_a_place_that_refuses_hard_conflicts_refuses_them_without_strict(client, overlap_area, create_event, token_for):
     from models import db
 
-    t = territory
+    t = overlap_area
     t["bij"].refuses_hard_conflicts = True
     db.session.commit()
     create_event(t["bij"], [t["ml"]], age_min=16, age_max=25)
@@ -488,11 +457,11 @@ def test_the_openapi_document_gives_strict_and_the_409_body_with_its_conflicts_o
     assert body["conflicts"]["items"] == {"$ref": "#/components/schemas/Conflict"}
 
 
-def test_strict_is_a_boolean_and_a_patch_under_strict_that_double_books_is_refused(client, territory,
+def test_strict_is_a_boolean_and_a_patch_under_strict_that_double_books_is_refused(client, overlap_area,
                                                                                    create_event, token_for):
     from models import Event, db
 
-    t = territory
+    t = overlap_area
     create_event(t["bij"], [t["ml"]])
     moved = create_event(t["bij"], [t["ft"]], title="Entretiens", start_time="09:00", duration_minutes=60)
     headers = token_for()
@@ -508,8 +477,8 @@ def test_strict_is_a_boolean_and_a_patch_under_strict_that_double_books_is_refus
 
 # --- who sees and accepts -------------------------------------------------------------------
 
-def test_an_editor_cannot_accept_another_partners_conflict(client, territory, create_event, token_for):
-    t = territory
+def test_an_editor_cannot_accept_another_partners_conflict(client, overlap_area, create_event, token_for):
+    t = overlap_area
     create_event(t["bij"], [t["ml"]])
     create_event(t["bij"], [t["ft"]], title="Entretiens", start_time="15:00", duration_minutes=60)
     detect_all()
@@ -525,8 +494,8 @@ def test_an_editor_cannot_accept_another_partners_conflict(client, territory, cr
     assert accepted.status_code == 200 and accepted.get_json()["decided_by"] == "ml@example.fr"
 
 
-def test_a_coordinator_sees_only_the_conflicts_of_their_territory(client, territory, create_event, token_for):
-    t = territory
+def test_a_coordinator_sees_only_the_conflicts_of_their_territory(client, overlap_area, create_event, token_for):
+    t = overlap_area
     create_event(t["bij"], [t["ml"]])
     create_event(t["bij"], [t["ft"]], title="Entretiens", start_time="15:00", duration_minutes=60)
     detect_all()
@@ -540,8 +509,8 @@ def test_a_coordinator_sees_only_the_conflicts_of_their_territory(client, territ
     assert client.get(f"/api/v1/conflicts?start={after}", headers=here).get_json() == []
 
 
-def test_accepting_needs_a_reason(client, territory, create_event, token_for):
-    t = territory
+def test_accepting_needs_a_reason(client, overlap_area, create_event, token_for):
+    t = overlap_area
     create_event(t["bij"], [t["ml"]])
     create_event(t["bij"], [t["ft"]], title="Entretiens", start_time="15:00", duration_minutes=60)
     detect_all()
@@ -552,10 +521,10 @@ def test_accepting_needs_a_reason(client, territory, create_event, token_for):
 
 
 def test_each_new_conflict_leaves_notices_for_both_partners_and_the_coordinator(
-        client, territory, create_event, token_for):
+        client, overlap_area, create_event, token_for):
     from models import ConflictNotice, db
 
-    t = territory
+    t = overlap_area
     token_for("villeneuve@example.fr", "coordinator", quartiers=[t["quartier"]])
     token_for("essarts@example.fr", "coordinator", quartiers=[t["other_quartier"]])
     create_event(t["bij"], [t["ml"]])
@@ -597,7 +566,7 @@ def test_the_sweep_finds_exactly_what_comparing_every_pair_finds():
     assert {k: f.signature for k, f in swept.items()} == {k: f.signature for k, f in naive.items()}
 
 
-def test_the_check_of_each_series_finds_what_the_full_detection_finds_for_it(territory, create_event, person):
+def test_the_check_of_each_series_finds_what_the_full_detection_finds_for_it(overlap_area, create_event, add_person):
     """A random calendar of weekly, fortnightly, monthly and single events sharing places, rooms,
     people and publics, some occurrences moved: checking a series right after the full detection
     agrees with it on every conflict of that series, and changes nothing."""
@@ -607,9 +576,9 @@ def test_the_check_of_each_series_finds_what_the_full_detection_finds_for_it(ter
     from scheduler.conflicts.check import check_event, person_ids_of
     from scheduler.time.recurrence import expand, rule_of
 
-    t = territory
+    t = overlap_area
     rng = random.Random(11)
-    people = [person(t["cs"], name=f"Personne {n}", role=role)
+    people = [add_person(t["cs"], name=f"Personne {n}", role=role)
               for n, role in enumerate(["adviser", "adviser", "interpreter", "sponsor", "sponsor"])]
     timing = [dict(frequency="weekly"), dict(frequency="weekly", interval=2), dict(frequency="once"),
               dict(frequency="monthly", month_week=2), dict(frequency="monthly", month_week=-1)]
@@ -647,12 +616,12 @@ def test_the_check_of_each_series_finds_what_the_full_detection_finds_for_it(ter
         db.session.rollback()
 
 
-def test_the_command_line_detection_is_idempotent_and_agrees_with_the_writes(client, territory, create_event,
-                                                                             token_for, person):
+def test_the_command_line_detection_is_idempotent_and_agrees_with_the_writes(client, overlap_area, create_event,
+                                                                             token_for, add_person):
     from models import Event, ScheduleConflict, db
 
-    t = territory
-    nadia = person(t["cs"])
+    t = overlap_area
+    nadia = add_person(t["cs"])
     headers = token_for()
     for payload in (_payload(t["bij"], [t["ml"]], people=[nadia.id], recurrence={"frequency": "weekly", "count": 5}),
                     _payload(t["bij"], [t["ft"]], start_time="16:00", end_time="18:00", kind="job_dating"),
@@ -686,10 +655,10 @@ def test_the_nightly_detection_is_registered_with_the_clock(app):
     assert "conflicts-nightly" in [j.id for j in jobs]
 
 
-def test_a_person_booked_on_one_moved_occurrence_is_found_by_the_next_write(client, territory, create_event,
-                                                                            token_for, person):
-    t = territory
-    nadia = person(t["cs"])
+def test_a_person_booked_on_one_moved_occurrence_is_found_by_the_next_write(client, overlap_area, create_event,
+                                                                            token_for, add_person):
+    t = overlap_area
+    nadia = add_person(t["cs"])
     weekly = create_event(t["bij"], [t["ml"]], frequency="weekly", count=3)
     headers = token_for()
     client.post(f"/api/v1/events/{weekly.id}/occurrences/move", headers=headers, json={
@@ -712,11 +681,11 @@ def _a_monday_from_now() -> date:
 
 
 def test_deleting_an_event_closes_its_conflicts_through_their_lifecycle_and_leaves_no_row_behind(
-        client, territory, create_event, token_for):
+        client, overlap_area, create_event, token_for):
     from models import ConflictNotice, Delivery, ScheduleConflict, db
     from models.operations.audit import history
 
-    t = territory
+    t = overlap_area
     start = _a_monday_from_now()
     create_event(t["bij"], [t["ml"]], start_date=start, frequency="weekly", count=2, skip_public_holidays=False)
     entretiens = create_event(t["bij"], [t["ft"]], title="Entretiens", start_date=start, frequency="weekly", count=2,
@@ -748,12 +717,12 @@ def test_deleting_an_event_closes_its_conflicts_through_their_lifecycle_and_leav
 
 
 def test_deleting_one_of_a_sponsors_series_ends_the_capacity_conflict_it_was_part_of(
-        client, territory, create_event, person, token_for):
+        client, overlap_area, create_event, add_person, token_for):
     from models import ScheduleConflict, db
     from models.operations.audit import history
 
-    t = territory
-    sponsor = person(t["cs"], name="Jean-Pierre Le Gall", role="sponsor")
+    t = overlap_area
+    sponsor = add_person(t["cs"], name="Jean-Pierre Le Gall", role="sponsor")
     start = _a_monday_from_now()
     series = [create_event(t["bij"], [t["cs"]], title=f"Parrainage {n}", kind="other", people=[sponsor.id],
                            start_date=start + timedelta(days=n), start_time="18:00", duration_minutes=60,

@@ -1,5 +1,5 @@
 """The nightly detection streamed in batches (scheduler/conflicts/nightly.py): in the smallest
-batches (one place, one person, one quartier at a time) it stores exactly what detecting over the
+batches (one place, one add_person, one quartier at a time) it stores exactly what detecting over the
 whole calendar at once finds, a staff overlap through two people in different batches included;
 a second run with nothing changed writes nothing; a change closes and opens what it should."""
 from __future__ import annotations
@@ -12,20 +12,20 @@ import pytest
 import sqlalchemy as sa
 
 from helpers.actors import SYSTEM
-from test_conflicts import MONDAY, person, territory  # noqa: F401  (fixtures)
+from helpers.conflicts import MONDAY
 
 
 @pytest.fixture
-def calendar(territory, create_event, person):  # noqa: F811
+def calendar(overlap_area, create_event, add_person):
     """About thirty series sharing places, rooms, people (two people often together) and publics,
     some occurrences moved in time, to another place or to other people."""
     from models import db
     from scheduler import writes as series
     from scheduler.time.recurrence import expand, rule_of
 
-    t = territory
+    t = overlap_area
     rng = random.Random(21)
-    people = [person(t["cs"], name=f"Personne {n}", role=role)
+    people = [add_person(t["cs"], name=f"Personne {n}", role=role)
               for n, role in enumerate(["adviser", "adviser", "interpreter", "sponsor", "sponsor", "adviser"])]
     timing = [dict(frequency="weekly"), dict(frequency="weekly", interval=2), dict(frequency="once"),
               dict(frequency="monthly", month_week=2)]
@@ -103,7 +103,7 @@ def writes_during(work) -> list[str]:
 def test_the_nightly_run_in_the_smallest_batches_stores_what_the_whole_calendar_gives(calendar, monkeypatch):
     from scheduler.conflicts import nightly
 
-    monkeypatch.setattr(nightly, "BATCH_SERIES", 1)  # each place, person, quartier a batch of its own
+    monkeypatch.setattr(nightly, "BATCH_SERIES", 1)  # each place, add_person, quartier a batch of its own
     outcome = detect_nightly(calendar["now"])
     expected = whole_calendar(calendar["now"])
     assert {identity[0] for identity in expected} == {"place", "staff", "audience", "capacity"}

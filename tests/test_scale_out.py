@@ -6,7 +6,6 @@ web processes; every poll is answered; one clock is active, the other waits."""
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
 import threading
@@ -21,8 +20,7 @@ import requests
 import sqlalchemy as sa
 
 from helpers.database import fresh_database
-from helpers.processes import free_port
-from test_two_web_processes import procfile_web_command
+from helpers.processes import free_port, procfile_web_command, stop_process_groups
 
 ROOT = Path(__file__).resolve().parent.parent
 PARIS = ZoneInfo("Europe/Paris")
@@ -158,15 +156,7 @@ def test_two_web_two_senders_two_clocks_deliver_a_busy_minute_once_and_answer_ev
             assert sorted("active" if ": active" in text else "standby" if "en attente" in text else text
                           for text in clock_logs) == ["active", "standby"], clock_logs
         finally:
-            for process in processes:  # only the processes this test started, by their group
-                if process.poll() is None:
-                    os.killpg(process.pid, signal.SIGTERM)
-            for process in processes:
-                try:
-                    process.wait(20)
-                except subprocess.TimeoutExpired:
-                    os.killpg(process.pid, signal.SIGKILL)
-                    process.wait(5)
+            stop_process_groups(processes, wait=20)
         sent = [text for log in logs["sender"] if "envoyé(s)" in (text := log.read_text())]
         assert len(sent) == 2, "both senders stopped on SIGTERM and said what they sent"
 

@@ -4,9 +4,6 @@ no process keeps anything that the database does not confirm on every request.""
 from __future__ import annotations
 
 import os
-import re
-import shlex
-import signal
 import subprocess
 import sys
 import time
@@ -16,21 +13,9 @@ import pytest
 import requests
 
 from helpers.database import fresh_database
-from helpers.processes import free_port
+from helpers.processes import free_port, procfile_web_command, stop_process_groups
 
 ROOT = Path(__file__).resolve().parent.parent
-GUNICORN = Path(sys.executable).with_name("gunicorn")
-
-
-def procfile_web_command(port: int) -> list[str]:
-    """The Procfile's `web:` line, with this test's port and one worker."""
-    line = next(text for text in (ROOT / "Procfile").read_text().splitlines() if text.startswith("web:"))
-    line = line.removeprefix("web:").strip()
-    line = line.replace("${BIND:-127.0.0.1}", "127.0.0.1").replace("${PORT:-5000}", str(port))
-    line = re.sub(r"\$\{WEB_CONCURRENCY:-\d+\}", "1", line)
-    command = shlex.split(line)
-    assert command[0] == "gunicorn"
-    return [str(GUNICORN), *command[1:]]
 
 
 @pytest.fixture
@@ -67,15 +52,7 @@ def deployment(tmp_path):
                     time.sleep(0.2)
             yield urls[0], urls[1], {"Authorization": f"Bearer {token}"}
         finally:
-            for process in processes:  # only the processes this test started, by their group
-                if process.poll() is None:
-                    os.killpg(process.pid, signal.SIGTERM)
-            for process in processes:
-                try:
-                    process.wait(10)
-                except subprocess.TimeoutExpired:
-                    os.killpg(process.pid, signal.SIGKILL)
-                    process.wait(5)
+            stop_process_groups(processes, wait=10)
 
 
 def test_a_change_made_through_one_process_is_served_by_the_other_at_once(deployment):

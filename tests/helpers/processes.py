@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import os
 import re
+import shlex
+import signal
 import socket
 import subprocess
 import sys
@@ -12,6 +14,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 BIN = Path(sys.executable).parent
+GUNICORN = BIN / "gunicorn"
 
 
 def free_port() -> int:
@@ -25,6 +28,28 @@ def procfile_web_line() -> str:
         if line.startswith("web:"):
             return line.removeprefix("web:").strip()
     raise SystemExit("Procfile has no web: line")
+
+
+def procfile_web_command(port: int) -> list[str]:
+    """The Procfile's `web:` line as arguments (no shell), on 127.0.0.1:port with one worker."""
+    line = procfile_web_line().replace("${BIND:-127.0.0.1}", "127.0.0.1").replace("${PORT:-5000}", str(port))
+    command = shlex.split(re.sub(r"\$\{WEB_CONCURRENCY:-\d+\}", "1", line))
+    assert command[0] == "gunicorn"
+    return [str(GUNICORN), *command[1:]]
+
+
+def stop_process_groups(processes: list[subprocess.Popen], wait: float) -> None:
+    """SIGTERM to the group of each process still running (each started with a session of its
+    own: only what the caller started), then SIGKILL to those not gone after `wait` seconds."""
+    for process in processes:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGTERM)
+    for process in processes:
+        try:
+            process.wait(wait)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait(5)
 
 
 def procfile_workers() -> int:
