@@ -533,3 +533,33 @@ def test_our_own_feed_of_series_that_pause_during_school_holidays_imports_as_suc
     lo, hi = window(first, first + timedelta(days=365), PARIS)
     assert with_icalendar(first_feed, lo, hi) == with_icalendar(second_feed, lo, hi)
     assert with_vobject(first_feed, lo, hi) == with_vobject(second_feed, lo, hi)
+
+
+def test_a_file_of_few_events_but_many_overlaps_is_answered_413_with_the_jobs_link_before_any_work(
+        app, client, setting, token_for):
+    """Three parallel weekday series at one place through next year: three events, thousands of
+    overlaps. Past IMPORT_INLINE_MAX_OVERLAP_WORK (lowered here) the API does not start: 413, the
+    JSON error shape, the address of the import jobs; nothing written. The job takes the file."""
+    from bench.import_overlaps import parallel_file
+    from models import Event, ImportJob, db
+
+    headers = token_for("conseillere@example.fr", role="editor", partner=setting["ml"])
+    first = next_working_monday()
+    calendar = parallel_file(3, first, date(first.year + 1, 12, 31))
+    limit, app.config["IMPORT_INLINE_MAX_OVERLAP_WORK"] = app.config["IMPORT_INLINE_MAX_OVERLAP_WORK"], 1000
+    try:
+        for endpoint in ("/api/v1/imports/preview", "/api/v1/imports"):
+            refused = _upload(client, headers, calendar, endpoint=endpoint)
+            body = refused.get_json()
+            assert refused.status_code == 413 and list(body) == ["code", "status", "message", "errors"], body
+            assert "recherche des chevauchements" in body["message"], body
+            assert body["errors"]["json"]["import_jobs"] == ["http://localhost/api/v1/import-jobs"], body
+        assert db.session.scalar(sa.select(sa.func.count(Event.id))) == 0
+        assert db.session.scalar(sa.select(sa.func.count(ImportJob.id))) == 0
+        queued = _upload(client, headers, calendar, endpoint="/api/v1/import-jobs")
+        assert queued.status_code == 202 and queued.get_json()["state"] == "queued", queued.get_json()
+    finally:
+        app.config["IMPORT_INLINE_MAX_OVERLAP_WORK"] = limit
+    # Under the limit (the default), the same file is worked in the request.
+    previewed = _upload(client, headers, calendar, endpoint="/api/v1/imports/preview")
+    assert previewed.status_code == 200 and previewed.get_json()["summary"]["overlaps"] > 500, previewed.get_json()

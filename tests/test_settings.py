@@ -62,7 +62,7 @@ def test_each_setting_is_read_from_the_environment_typed(clean_environ, tmp_path
            "CONFLICT_NON_COMPETING_KINDS": "", "NOTICE_HORIZON_DAYS": "7", "REMINDER_GRACE_MINUTES": "0",
            "SEPARATE_SENDERS": "1", "SCREEN_REFRESH_SECONDS": "60", "IMPORT_MAX_MB": "5",
            "IMPORT_INLINE_MAX_EVENTS": "10",
-           "IMPORT_API_INLINE_MAX_EVENTS": "20", "MAILBOX_DIR": str(tmp_path / "mail"),
+           "IMPORT_API_INLINE_MAX_EVENTS": "20", "IMPORT_INLINE_MAX_OVERLAP_WORK": "30", "MAILBOX_DIR": str(tmp_path / "mail"),
            "CLOCK_HEARTBEAT_SECONDS": "0.5", "CLOCK_LOCK_TTL_SECONDS": "2",
            "LEGAL_PUBLISHER": "Ville d'Échirolles, 1 place des Cinq-Fontaines", "LEGAL_DIRECTOR": "Mme la maire",
            "LEGAL_HOST": "Hébergeur SAS, Lyon", "DATA_CONTROLLER": "Ville d'Échirolles",
@@ -93,6 +93,7 @@ def test_each_setting_is_read_from_the_environment_typed(clean_environ, tmp_path
     assert config["API_TOKEN_DAYS"] == 30 and config["CONFLICT_MAX_OPENED"] == 50
     assert config["IMPORT_MAX_CONTENT_LENGTH"] == 5 * 1024 * 1024 and config["MAX_CONTENT_LENGTH"] == 1024 * 1024
     assert (config["IMPORT_INLINE_MAX_EVENTS"], config["IMPORT_API_INLINE_MAX_EVENTS"]) == (10, 20)
+    assert config["IMPORT_INLINE_MAX_OVERLAP_WORK"] == 30
     assert config["MAILBOX_DIR"] == str(tmp_path / "mail")
     assert (config["CLOCK_HEARTBEAT_SECONDS"], config["CLOCK_LOCK_TTL_SECONDS"]) == (0.5, 2.0)
     assert (config["LEGAL_PUBLISHER"], config["LEGAL_DIRECTOR"], config["LEGAL_HOST"]) == (
