@@ -236,6 +236,7 @@ BAD_VALUES = [
     ("IMPORT_MAX_MB", "twenty"), ("IMPORT_MAX_MB", "0"),
     ("IMPORT_INLINE_MAX_EVENTS", "deux cents"),
     ("IMPORT_API_INLINE_MAX_EVENTS", "-500"),
+    ("IMPORT_INLINE_MAX_OVERLAP_WORK", "beaucoup"),
     ("MAILBOX_DIR", " "),
     ("CLOCK_HEARTBEAT_SECONDS", "0"), ("CLOCK_HEARTBEAT_SECONDS", "nan"),
     ("CLOCK_LOCK_TTL_SECONDS", "une minute"),
