@@ -155,6 +155,26 @@ def _raise_written_scopes(session) -> None:
         scopes = pending.resolve(session.connection())
         if scopes:
             raise_versions(scopes, session)
+            session.info.setdefault(_RAISED, set()).update(scopes)
+
+
+_RAISED = "maillage_scopes_raised"  # session.info: scopes raised by the transaction being committed
+# Called with the scopes a transaction raised, once it is committed (scheduler/rebuild.py rebuilds
+# in the background the feeds and pages that show them).
+COMMITTED_SCOPES_LISTENERS: list = []
+
+
+@sa.event.listens_for(Session, "after_commit")
+def _tell_committed_scopes(session) -> None:
+    scopes = session.info.pop(_RAISED, None)
+    if scopes:
+        for listener in COMMITTED_SCOPES_LISTENERS:
+            listener(scopes)
+
+
+@sa.event.listens_for(Session, "after_rollback")
+def _forget_raised_scopes(session) -> None:
+    session.info.pop(_RAISED, None)
 
 
 @contextmanager
