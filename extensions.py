@@ -24,10 +24,12 @@ from flask_smorest import Api, abort
 from flask_smorest.pagination import PaginationMetadataSchema
 from flask_wtf.csrf import CSRFProtect
 from werkzeug.exceptions import HTTPException, MethodNotAllowed
+from whitenoise import WhiteNoise
 
 from models.base import db
 
-__all__ = ["JSON_PREFIXES", "create_api", "create_limiter", "csrf", "db", "login_manager", "migrate"]
+__all__ = ["JSON_PREFIXES", "create_api", "create_limiter", "csrf", "db", "login_manager", "migrate",
+           "serve_static_files"]
 
 migrate = Migrate()
 login_manager = LoginManager()  # the coordination pages' sign-in (web/auth.py)
@@ -199,3 +201,20 @@ def create_limiter(app: Flask, exempt: dict[str, Callable[[], bool]],
             app.view_functions[target] = limiter.limit(rate, key_func=key_func, methods=methods,
                                                        exempt_when=exempt.get(name))(app.view_functions[target])
     return limiter
+
+
+# --- static files (WhiteNoise) ----------------------------------------------------------------
+
+def serve_static_files(app: Flask, headers: dict[str, str]) -> None:
+    """`/static/` served in front of the app, without its hooks (session, limits, metrics): a
+    file asked again costs a lookup and a 304. `headers`: added to each file (the security
+    headers the app's responses carry). A file added after the start (npm's vendor files) is
+    not known to WhiteNoise and goes on to Flask's own static route."""
+    assert app.static_folder and app.static_url_path
+
+    def add_headers(found, path: str, url: str) -> None:
+        for name, value in headers.items():
+            found[name] = value
+
+    app.wsgi_app = WhiteNoise(app.wsgi_app, root=app.static_folder, prefix=app.static_url_path,  # type: ignore[method-assign]
+                              add_headers_function=add_headers, allow_all_origins=False)
