@@ -16,7 +16,7 @@ from datetime import datetime
 from typing import cast
 
 import sqlalchemy as sa
-from sqlalchemy.orm import aliased, selectinload
+from sqlalchemy.orm import selectinload
 
 from models.actor import Actor
 from models.base import db, utcnow
@@ -239,17 +239,18 @@ def case_for(user, case_id: int) -> ConflictCase:
 
 def cases_query(user, status: str | None = None, kind: str | None = None, quartier: str | None = None,
                 partner: str | None = None, start: datetime | None = None, end: datetime | None = None) -> sa.Select:
-    """The cases this user may see, filtered as the conflicts are; hard first, then by next date."""
-    ea, eb = aliased(Event), aliased(Event)
-    pa, pb = aliased(Place), aliased(Place)
-    q = (sa.select(ConflictCase)
-         .join(ea, ConflictCase.a_event_id == ea.id).join(eb, ConflictCase.b_event_id == eb.id)
-         .join(pa, ea.place_id == pa.id).join(pb, eb.place_id == pb.id))
+    """The cases this user may see, filtered as the conflicts are; hard first, then by next date.
+    Both series of each case (place, organisers) come with it: every list shows them.
+
+    The cases table alone answers a national list and its count (an index for the order); the
+    territory and the quartier are sets of series asked once, not joins of every case to both
+    series and their places (at national scale the count joined 4 tables for each page)."""
+    q = sa.select(ConflictCase)
     if user.is_coordinator:
         territory = user.territory_quartier_ids
         if territory:
             # A place in no quartier is national (User.covers_place): either series in the territory.
-            q = q.where(sa.or_(pa.quartier_id.in_(territory), pb.quartier_id.in_(territory)))
+            q = q.where(_either_series(_series_in(territory)))
     else:
         q = q.where(_organised_by(user.partner_id or -1))
     if status:
@@ -257,8 +258,7 @@ def cases_query(user, status: str | None = None, kind: str | None = None, quarti
     if kind:
         q = q.where(ConflictCase.kind == kind)
     if quartier:
-        ids = sa.select(Quartier.id).where(Quartier.code == quartier).scalar_subquery()
-        q = q.where(sa.or_(pa.quartier_id == ids, pb.quartier_id == ids))
+        q = q.where(_either_series(_series_in(sa.select(Quartier.id).where(Quartier.code == quartier))))
     if partner:
         ids = sa.select(Partner.id).where(Partner.slug == partner).scalar_subquery()
         q = q.where(_organised_by(ids))
@@ -266,13 +266,25 @@ def cases_query(user, status: str | None = None, kind: str | None = None, quarti
         q = q.where(ConflictCase.last_ends_at > start)
     if end is not None:
         q = q.where(ConflictCase.first_starts_at < end)
-    severity_order = sa.case((ConflictCase.severity == "hard", 0), else_=1)
-    return q.order_by(severity_order, ConflictCase.next_starts_at, ConflictCase.first_starts_at, ConflictCase.id)
+    series = [selectinload(side).options(selectinload(Event.place), selectinload(Event.organisers))
+              for side in (ConflictCase.a_event, ConflictCase.b_event)]
+    # "hard" sorts before "warning" (SEVERITIES): the column itself, so that ix_conflict_cases_listing
+    # gives the first page without sorting every open case.
+    return q.options(*series).order_by(ConflictCase.severity, ConflictCase.next_starts_at,
+                                       ConflictCase.first_starts_at, ConflictCase.id)
+
+
+def _series_in(quartier_ids) -> sa.Select:
+    """The series at a place of these quartiers (ids, or a select of them)."""
+    return sa.select(Event.id).join(Place, Event.place_id == Place.id).where(Place.quartier_id.in_(quartier_ids))
+
+
+def _either_series(event_ids: sa.Select):
+    return sa.or_(ConflictCase.a_event_id.in_(event_ids), ConflictCase.b_event_id.in_(event_ids))
 
 
 def _organised_by(partner_id):
-    organised = sa.select(event_organisers.c.event_id).where(event_organisers.c.partner_id == partner_id)
-    return sa.or_(ConflictCase.a_event_id.in_(organised), ConflictCase.b_event_id.in_(organised))
+    return _either_series(sa.select(event_organisers.c.event_id).where(event_organisers.c.partner_id == partner_id))
 
 
 def dates_of(case: ConflictCase) -> list[ScheduleConflict]:
