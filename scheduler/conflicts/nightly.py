@@ -30,15 +30,14 @@ from models import Event, OccurrenceException, Person, Place, db, utcnow
 from models.actor import Actor
 from models.conflicts import LIVE_STATUSES, ConflictCase, ScheduleConflict
 from models.operations.cases import recount_in_bulk
-from scheduler.conflicts.bulk import open_found
 from scheduler.conflicts.check import competing_audiences, horizon, load_events, person_limits, reconcile
 from scheduler.conflicts.detection import DetectionContext, Found, detect, staff_people
+from scheduler.conflicts.recording import LOOKUP_CHUNK, insert_new
 from scheduler.time.recurrence import SeriesRule, expand, gc_paused, rule_of
 
 log = logging.getLogger("maillage.conflicts")
 BATCH_SERIES = 1500  # series expanded at once
 EVENT_CHUNK = 2000  # Event rows read at once to make rules
-LOOKUP_CHUNK = 1000  # identities per lookup (5 parameters each)
 PASSES = (("place", frozenset({"place"})), ("person", frozenset({"staff", "capacity"})),
           ("quartier", frozenset({"audience"})))
 
@@ -220,7 +219,7 @@ def _record(found: dict[tuple, Found], actor: Actor | None, outcome: NightlyOutc
         outcome.still += len(done.still)
         seen.update(c.id for c in done.created + done.still)
     if new:
-        seen.update(open_found(new, actor))
+        seen.update(insert_new(new, actor))
         outcome.created += len(new)
 
 

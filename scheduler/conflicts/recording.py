@@ -19,7 +19,7 @@ from models.conflicts import ConflictCase, ScheduleConflict, severity_of
 from models.operations.cases import recount_in_bulk, refresh_cases
 from scheduler.conflicts.detection import Found
 
-CHUNK = 1000  # ids per IN (...) and rows per INSERT on SQLite
+LOOKUP_CHUNK = 1000  # ids per IN (...)
 
 
 def case_identity(f: Found) -> tuple[str, int, int]:
@@ -30,7 +30,7 @@ def case_identity(f: Found) -> tuple[str, int, int]:
     return (f.kind, f.a[0], f.b[0])
 
 
-def open_found(new: Iterable[Found], actor: Actor | None) -> list[int]:
+def insert_new(new: Iterable[Found], actor: Actor | None) -> list[int]:
     """Stores these conflicts (none of them stored yet) open, with their history line ("open",
     as `set_status` writes it), in their cases; returns their ids in order. A case accepted whole
     accepts its new dates (the rule of `refresh_cases`, on those few); the others are counted
@@ -85,5 +85,5 @@ def cases_for(identities: set[tuple[str, int, int]], now: datetime) -> dict[tupl
 
 def _chunks(ids: Iterable[int]):
     ordered = sorted(ids)
-    for i in range(0, len(ordered), CHUNK):
-        yield ordered[i:i + CHUNK]
+    for i in range(0, len(ordered), LOOKUP_CHUNK):
+        yield ordered[i:i + LOOKUP_CHUNK]
