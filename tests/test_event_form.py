@@ -336,6 +336,7 @@ def test_an_editor_s_dashboard_opens_on_the_coming_weeks_of_their_partner(client
     assert "Nouvel évènement" in calendar and 'href="/coordination/evenements/nouveau"' in calendar
     assert "Permanence co-animée" in calendar, "a co-organised event is in each organiser's calendar"
     assert "Atelier du centre social" not in calendar
+    assert "14 h – 17 h" in calendar and "14:00" not in calendar, "hours written as on every other page"
     assert "Permanence France Travail" not in calendar, "another partner's event is not in my calendar"
 
 

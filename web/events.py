@@ -446,7 +446,8 @@ def _note_visit():
 def _my_calendar():
     # coming_dates: the series page (templates/coordination/event.html) lists its dates with
     # the form's three choices on each.
-    return {"my_calendar": my_calendar, "coming_dates": coming_dates}
+    # hour_label: "14 h – 17 h" as on every other page, not the form's "14:00".
+    return {"my_calendar": my_calendar, "coming_dates": coming_dates, "hour_label": hour_label}
 
 
 def my_calendar() -> dict:
