@@ -210,6 +210,14 @@ def test_feed_polling_is_limited_per_address_in_the_json_shape(limited):
     assert int(refused.headers["Retry-After"]) > 0
 
 
+def test_a_large_feed_limit_is_counted_by_batches_and_still_holds(limited):
+    """60 a minute: sent to the storage two requests at a time (extensions.BatchedLimit)."""
+    client = limited(feeds="60 per minute").test_client()
+    statuses = [client.get("/feeds/all.ics").status_code for _ in range(64)]
+    assert statuses[:60] == [200] * 60
+    assert statuses[-2:] == [429, 429]
+
+
 def test_several_processes_share_their_counters_through_redis(limited):
     """Two apps (as two gunicorn workers would be) on one Redis: the limit is for both together."""
     redis_url = "redis://127.0.0.1:6379"

@@ -7,6 +7,10 @@ ETag is a hash of its bytes, so a rebuild that gives the same bytes keeps the sa
 Last-Modified. Marker, ETag, Last-Modified and bytes live in the database (FeedState), so that
 every web process answers alike, a feed is built once for all of them, and no subscriber sees a
 stale feed once a change is committed; each process also keeps recent feeds in memory.
+
+A poll of a feed this process holds under the current marker asks the database nothing: the
+versions are those this process remembers (models/version_watch.py says when they moved), and
+`feed_in_memory` answers from memory alone; only a miss reads the database.
 """
 from __future__ import annotations
 
@@ -39,6 +43,7 @@ from models.feeds import FeedState
 from models.versions import (
     ALL_EVENTS,
     event_scope,
+    known_versions_of,
     partner_scope,
     place_scope,
     quartier_scope,
@@ -337,11 +342,16 @@ def _build_feed(spec: FeedSpec, today: date, base_url: str, default_timezone: st
 _memory: OrderedDict[str, FeedVersion] = OrderedDict()
 _memory_bytes = 0
 _memory_lock = threading.Lock()
+# Versions without their bytes (ETag, date), of feeds whose clients already held them when this
+# process answered: enough for their next 304 without the database. A few hundred bytes each.
+_heads: OrderedDict[str, FeedVersion] = OrderedDict()
+HEADS_KEPT = 100_000
 
 
 def _remember(key: str, version: FeedVersion) -> None:
     global _memory_bytes
     with _memory_lock:
+        _heads.pop(key, None)
         old = _memory.pop(key, None)
         if old is not None:
             _memory_bytes -= len(old.body)
@@ -354,6 +364,17 @@ def _remember(key: str, version: FeedVersion) -> None:
             _memory_bytes -= len(evicted.body)
 
 
+def _remember_head(key: str, version: FeedVersion) -> None:
+    with _memory_lock:
+        known = _memory.get(key)
+        if known is not None and known.marker == version.marker:
+            return  # the bytes are held already
+        _heads[key] = version
+        _heads.move_to_end(key)
+        while len(_heads) > HEADS_KEPT:
+            _heads.popitem(last=False)
+
+
 def feeds_in_memory() -> int:
     """How many feeds this process holds the bytes of (tests: what was built, what was not)."""
     return len(_memory)
@@ -364,14 +385,44 @@ def forget_feeds() -> None:
     global _memory_bytes
     with _memory_lock:
         _memory.clear()
+        _heads.clear()
         _memory_bytes = 0
 
 
 def feed_marker(spec: FeedSpec, today: date, *parts: str) -> str:
-    """What a feed's bytes are built from, in a few characters: the versions of its scopes (one
-    query), the day, the rendering code and the caller's `parts` (settings, the owner's name)."""
-    text = "|".join((versions_of(spec.scopes), today.isoformat(), _RENDERING, *parts))
+    """What a feed's bytes are built from, in a few characters: the versions of its scopes (from
+    memory, else one query), the day, the rendering code and the caller's `parts` (settings, the
+    owner's name)."""
+    return _marker(versions_of(spec.scopes), today, parts)
+
+
+def _marker(versions: str, today: date, parts: tuple[str, ...]) -> str:
+    text = "|".join((versions, today.isoformat(), _RENDERING, *parts))
     return hashlib.sha256(text.encode()).hexdigest()[:40]
+
+
+def feed_in_memory(spec: FeedSpec, *, base_url: str, default_timezone: str, owner_name: str = "",
+                   now: datetime | None = None, held=None) -> FeedVersion | None:
+    """The feed as this process holds it under the current marker, known without the database
+    (the versions this process remembers and trusts): with its bytes, or without them when
+    `held(version)` says the client holds that version already (a 304). None: ask
+    `current_feed`. Whatever `current_feed` checks on a miss (the feed's partner or place
+    exists, a private link is active) held when it was built under this marker, and anything
+    that would change it moves the marker."""
+    versions = known_versions_of(spec.scopes)
+    if versions is None:
+        return None
+    now = now or utcnow()
+    today = now.astimezone(ZoneInfo(default_timezone)).date()
+    marker = _marker(versions, today, (base_url, default_timezone, owner_name))
+    key = spec.key
+    known = _memory.get(key)
+    if known is not None and known.marker == marker:
+        return known
+    head = _heads.get(key)
+    if head is not None and head.marker == marker and held is not None and held(head):
+        return head
+    return None
 
 
 def current_feed(spec: FeedSpec, *, base_url: str, default_timezone: str, owner_name: str = "",
@@ -401,8 +452,9 @@ def current_feed(spec: FeedSpec, *, base_url: str, default_timezone: str, owner_
             version = FeedVersion(marker, state.etag, state.last_modified, known.body)
             _remember(key, version)
             return version, False
-        current = FeedVersion(marker, state.etag, state.last_modified)  # no bytes: not remembered
+        current = FeedVersion(marker, state.etag, state.last_modified)  # no bytes
         if held is not None and held(current):
+            _remember_head(key, current)
             return current, False
         body = state.body  # another process built it: read, not built again (written with its ETag)
         if body is not None:
