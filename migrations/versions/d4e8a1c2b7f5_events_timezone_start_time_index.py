@@ -2,7 +2,7 @@
 start in a slice of the day, zone by zone (scheduler.time.keyset)
 
 Revision ID: d4e8a1c2b7f5
-Revises: c21e7f3a9b10
+Revises: d8e2f4a6b1c3
 Create Date: 2026-12-05 13:15:00
 
 """
@@ -11,7 +11,7 @@ from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = 'd4e8a1c2b7f5'
-down_revision = 'c21e7f3a9b10'
+down_revision = 'd8e2f4a6b1c3'
 branch_labels = None
 depends_on = None
 
