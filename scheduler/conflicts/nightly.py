@@ -29,7 +29,7 @@ import sqlalchemy as sa
 from models import Event, OccurrenceException, Person, Place, db, utcnow
 from models.actor import Actor
 from models.conflicts import LIVE_STATUSES, ConflictCase, ScheduleConflict
-from models.operations.cases import recount
+from models.operations.cases import recount_in_bulk
 from scheduler.conflicts.check import competing_audiences, horizon, load_events, person_limits, reconcile
 from scheduler.conflicts.detection import DetectionContext, Found, detect, staff_people
 from scheduler.conflicts.recording import LOOKUP_CHUNK, insert_new
@@ -102,7 +102,7 @@ def _rules(start: datetime, end: datetime) -> tuple[list[SeriesRule], dict]:
     rules: list[SeriesRule] = []
     audiences: dict = {}
     for i in range(0, len(ids), EVENT_CHUNK):
-        events = load_events(Event.id.in_(ids[i:i + EVENT_CHUNK]), start, end, for_notices=True)
+        events = load_events(Event.id.in_(ids[i:i + EVENT_CHUNK]), start, end, in_bulk=True)
         rules.extend(rule_of(e) for e in events)
         audiences.update(competing_audiences(events))
         del events  # the session holds clean rows weakly: they go
@@ -244,7 +244,7 @@ def _recount_passing_cases() -> None:
     ids = list(db.session.scalars(sa.select(ConflictCase.id).where(
         ConflictCase.status.in_(LIVE_STATUSES), ConflictCase.next_starts_at <= now)))
     for chunk in _chunks(ids):
-        recount({c.id: c for c in db.session.scalars(sa.select(ConflictCase).where(ConflictCase.id.in_(chunk)))}, now)
+        recount_in_bulk(chunk, now)
         db.session.commit()
 
 

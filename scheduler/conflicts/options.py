@@ -63,19 +63,24 @@ def _neighbours(place_ids: set[int], person_ids: set[int], start: datetime, end:
     moved there included."""
     reach = start - timedelta(days=8)  # an occurrence begun this long before may still run (as below)
     # A series comes here by a changed occurrence only through an exception dated in the window
-    # (where the occurrence was, or where it went) that names a place (these ones) or people (any:
-    # JSON is not searched by value everywhere). Not every exception naming people: at national
-    # scale those are hundreds of series to load and expand for a question about two weeks.
+    # (where the occurrence was, or where it went) that names one of these places or people: the
+    # window's few exceptions are read and their people compared here (JSON is not searched by
+    # value everywhere, and an exception keeping the series' people holds a JSON null, which SQL
+    # does not tell from a list). Not every exception naming people: at national scale those are
+    # a hundred series to load and expand for a question about two weeks.
     in_window = sa.or_(sa.and_(OccurrenceException.starts_at >= reach, OccurrenceException.starts_at < end),
                        sa.and_(OccurrenceException.recurrence_start >= reach,
                                OccurrenceException.recurrence_start < end))
-    moved_in = sa.select(OccurrenceException.event_id).where(in_window, sa.or_(
-        OccurrenceException.place_id.in_(place_ids), OccurrenceException.person_ids.is_not(None)))
-    touching = [Event.place_id.in_(place_ids),
-                Event.id.in_(sa.select(event_people.c.event_id).where(event_people.c.person_id.in_(person_ids))),
-                Event.id.in_(moved_in)]
+    moved_in = {event_id for event_id, place_id, people in db.session.execute(
+        sa.select(OccurrenceException.event_id, OccurrenceException.place_id, OccurrenceException.person_ids)
+        .where(in_window)) if place_id in place_ids or not person_ids.isdisjoint(people or ())}
+    # One set of ids (a union, each part by its index), not an OR of the three: PostgreSQL reads
+    # an OR of IN (subquery) by scanning every series (16 ms at national scale, 0.5 ms this way).
+    touching = sa.union(sa.select(Event.id).where(Event.place_id.in_(place_ids)),
+                        sa.select(event_people.c.event_id).where(event_people.c.person_id.in_(person_ids)),
+                        sa.select(Event.id).where(Event.id.in_(moved_in)))
     events = db.session.scalars(
-        sa.select(Event).where(sa.or_(*touching), Event.status != "cancelled",
+        sa.select(Event).where(Event.id.in_(touching), Event.status != "cancelled",
                                sa.or_(Event.starts_at < end + timedelta(days=1), Event.id.in_(moved_in)),
                                sa.or_(Event.last_date.is_(None), Event.last_date >= reach.date(),
                                       Event.id.in_(moved_in)))
