@@ -173,6 +173,11 @@ def _raise_written_scopes(session) -> None:
             session.info.setdefault(_RAISED, set()).update(scopes)
 
 
+# Called with the scopes a transaction raised, once it is committed (scheduler/rebuild.py rebuilds
+# in the background the feeds and pages that show them).
+COMMITTED_SCOPES_LISTENERS: list = []
+
+
 @sa.event.listens_for(Session, "after_commit")
 def _forget_raised_scopes(session) -> None:
     # This process's own write is forgotten now, before its notice comes back: its next reader
@@ -180,6 +185,8 @@ def _forget_raised_scopes(session) -> None:
     raised = session.info.pop(_RAISED, None)
     if raised:
         watch_of(session.get_bind()).forget(raised)
+        for listener in COMMITTED_SCOPES_LISTENERS:
+            listener(raised)
 
 
 @sa.event.listens_for(Session, "after_rollback")
