@@ -173,6 +173,11 @@ def _raise_written_scopes(session) -> None:
             session.info.setdefault(_RAISED, set()).update(scopes)
 
 
+# Called with the scopes a transaction raised, once it is committed (scheduler/rebuild.py rebuilds
+# in the background the feeds and pages that show them).
+COMMITTED_SCOPES_LISTENERS: list = []
+
+
 @sa.event.listens_for(Session, "after_commit")
 def _forget_raised_scopes(session) -> None:
     # This process's own write is forgotten now, before its notice comes back: its next reader
@@ -180,6 +185,8 @@ def _forget_raised_scopes(session) -> None:
     raised = session.info.pop(_RAISED, None)
     if raised:
         watch_of(session.get_bind()).forget(raised)
+        for listener in COMMITTED_SCOPES_LISTENERS:
+            listener(raised)
 
 
 @sa.event.listens_for(Session, "after_rollback")
@@ -228,11 +235,12 @@ def _as_text(wanted: list[str], found: dict[str, int]) -> str:
     return ",".join(f"{s}={found.get(s, 0)}" for s in wanted)
 
 
-def known_versions_of(scopes: Iterable[str]) -> str | None:
+def known_versions_of(scopes: Iterable[str], engine: sa.Engine | None = None) -> str | None:
     """`versions_of` from this process's memory, without the database; None when it does not
-    know them all or cannot trust them now (models/version_watch.py)."""
+    know them all or cannot trust them now (models/version_watch.py). `engine`: outside an app
+    context (api/feeds.py, FeedPolls), the app's."""
     wanted = sorted({EVERYTHING, *scopes})
-    found = watch_of(db.engine).known(wanted)
+    found = watch_of(engine or db.engine).known(wanted)
     return None if found is None else _as_text(wanted, found)
 
 

@@ -31,6 +31,9 @@ BACKENDS = ["sqlite", "postgresql"]
 # The development SECRET_KEY serves the tests and the processes they start, never production
 # (settings.py production_problems).
 os.environ.setdefault("MAILLAGE_ENV", "test")
+# No thread writing feeds and pages while a test deletes every row, nor in the processes tests
+# start: the rebuilds after writes are tested with it on (tests/test_rebuild.py).
+os.environ.setdefault("REBUILD_AFTER_WRITES", "0")
 
 
 @pytest.fixture(scope="session", params=BACKENDS)
