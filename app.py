@@ -12,8 +12,9 @@ import api
 import commands
 import settings
 import web
-from extensions import create_limiter, db, migrate
+from extensions import create_limiter, db, migrate, serve_static_files
 from models.base import end_session
+from web.security import static_file_headers
 
 
 class RowId(IntegerConverter):
@@ -67,6 +68,7 @@ def create_app(overrides: dict | None = None) -> Flask:
     else:
         # A pooled connection may have died with a database restart: test it before use.
         app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {"pool_pre_ping": True})
+    serve_static_files(app, static_file_headers(app.config))
     if app.config["TRUSTED_PROXIES"]:
         n = app.config["TRUSTED_PROXIES"]
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n, x_port=n)

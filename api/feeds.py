@@ -16,11 +16,10 @@ from api.schemas import BaseSchema, between, one_of
 from models import Event, Partner, Place, Quartier, db
 from models.base import read_without_transaction
 from models.events import EVENT_KINDS
-from models.operations.feeds import active_feed_token, private_feed_audience
-from scheduler.ical.feeds import FeedSpec, current_feed
+from models.operations.feeds import private_access, private_access_in_memory
+from scheduler.ical.feeds import FeedSpec, current_feed, feed_in_memory
 
 bp = Blueprint("feeds", __name__, url_prefix="/feeds")
-bp.before_request(read_without_transaction)
 
 
 class FeedQueryArgsSchema(BaseSchema):
@@ -33,6 +32,8 @@ _FEED_QUERY_ARGS = FeedQueryArgsSchema()  # a schema is costly to build and safe
 
 
 def _filters() -> dict:
+    if not request.args:  # most polls: the schema has nothing to read
+        return {"kind": None, "tag": None, "age": None}
     try:
         args = _FEED_QUERY_ARGS.load(request.args.to_dict())
     except ValidationError as error:
@@ -47,9 +48,12 @@ def _exists(model, column, value, label: str) -> None:
 
 
 def _serve(spec: FeedSpec, owner_name: str = "", exists=None) -> Response:
-    version, changed = current_feed(spec, base_url=current_app.config["BASE_URL"],
-                                    default_timezone=current_app.config["DEFAULT_TIMEZONE"],
-                                    owner_name=owner_name, exists=exists, held=_not_modified)
+    settings = {"base_url": current_app.config["BASE_URL"], "default_timezone": current_app.config["DEFAULT_TIMEZONE"],
+                "owner_name": owner_name}
+    version, changed = feed_in_memory(spec, **settings, held=_not_modified), False
+    if version is None:
+        read_without_transaction()  # only now: a poll answered from memory takes no connection
+        version, changed = current_feed(spec, **settings, exists=exists, held=_not_modified)
     if changed:
         try:
             db.session.commit()
@@ -107,24 +111,30 @@ def quartier_feed(code: str):
                   exists=lambda: _exists(Quartier, Quartier.code, code, "Quartier"))
 
 
+def _public_event(event_id: int) -> None:
+    if db.session.scalar(sa.select(Event.id).where(Event.id == event_id, Event.visibility == "public")) is None:
+        abort(404, message=f"Événement inconnu : {event_id}.")
+
+
 @bp.get("/events/<int:event_id>.ics")
 def event_feed(event_id: int):
     """Un seul événement public (le lien « Ajouter à mon agenda » de sa page)."""
-    if db.session.scalar(sa.select(Event.id).where(Event.id == event_id, Event.visibility == "public")) is None:
-        abort(404, message=f"Événement inconnu : {event_id}.")
-    return _serve(FeedSpec("event", str(event_id), **_filters()))
+    # Checked on a miss: a change of visibility moves the event's version, so the marker.
+    return _serve(FeedSpec("event", str(event_id), **_filters()), exists=lambda: _public_event(event_id))
 
 
 @bp.get("/private/<token>.ics")
 def private_feed(token: str):
     """Un lien privé : événements réservés aux partenaires et noms des intervenant·es compris."""
-    row = active_feed_token(token)
-    if row is None:
+    # From memory while nothing it depends on moved: a revocation raises `accounts` (models/versions.py).
+    access = private_access_in_memory(token)
+    if access is None:
+        read_without_transaction()
+        access = private_access(token)
+    if access is None:
         abort(404, message="Lien privé inconnu ou révoqué : demandez un nouveau lien dans Maillage.")
-    partner = row.partner.slug if row.partner is not None else None
-    owner = row.partner.name if row.partner is not None else (row.user.name or row.user.email)
     audience = {}
-    if row.partner is None:
-        own_partner_id, territory = private_feed_audience(row)
-        audience = {"for_person": True, "own_partner_id": own_partner_id, "territory": territory}
-    return _serve(FeedSpec("private", str(row.id), private=True, partner=partner, **audience, **_filters()), owner)
+    if access.for_person:
+        audience = {"for_person": True, "own_partner_id": access.own_partner_id, "territory": access.territory}
+    return _serve(FeedSpec("private", str(access.token_id), private=True, partner=access.partner, **audience,
+                           **_filters()), access.owner)

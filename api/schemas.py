@@ -92,4 +92,5 @@ class SelectPage(Page):
 
     @property
     def item_count(self):
-        return db.session.scalar(sa.select(sa.func.count()).select_from(self.collection.subquery()))
+        # Without the order: counting needs no sort.
+        return db.session.scalar(sa.select(sa.func.count()).select_from(self.collection.order_by(None).subquery()))

@@ -2,12 +2,15 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from itertools import chain
+from typing import TYPE_CHECKING, Any, cast
 
+import psycopg
 import sqlalchemy as sa
 from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy.dialects import postgresql, sqlite
@@ -113,6 +116,43 @@ def dialect_insert(
     both have ON CONFLICT (upserts, inserts that skip what is there), the generic one has not."""
     dialect = session.dialect if isinstance(session, sa.Connection) else session.get_bind().dialect
     return postgresql.insert if dialect.name == "postgresql" else sqlite.insert
+
+
+def insert_rows(table: sa.Table, rows: Iterable[dict], count: int | None = None) -> list[int]:
+    """Inserts rows (all with the same keys, no id) in the session's transaction; returns their
+    ids in order. For thousands of rows at once (the nightly detection's first run stores
+    hundreds of thousands). PostgreSQL: ids drawn from the table's sequence, then one COPY, fed
+    as `rows` are made: given `count` (how many `rows` gives), a generator is consumed while the
+    server stores what it already has. A prepared INSERT per row cost 0.1 ms a row there."""
+    if count is None:
+        rows = list(rows)
+        count = len(rows)
+    if not count:
+        return []
+    if db.engine.dialect.name != "postgresql":
+        ids: list[int] = []
+        chunk: list[dict] = []
+        for row in rows:
+            chunk.append(row)
+            if len(chunk) == 1000:
+                ids += db.session.execute(table.insert().returning(table.c.id), chunk).scalars().all()
+                chunk = []
+        if chunk:
+            ids += db.session.execute(table.insert().returning(table.c.id), chunk).scalars().all()
+        return ids
+    connection = db.session.connection()
+    ids = list(connection.execute(sa.text("SELECT nextval(pg_get_serial_sequence(:t, 'id')) "
+                                          "FROM generate_series(1, :n)"), {"t": table.name, "n": count}).scalars())
+    json_names = {c.name for c in table.c if isinstance(c.type, sa.JSON)}
+    raw = cast(psycopg.Connection, connection.connection.dbapi_connection)
+    rows = iter(rows)
+    first = next(rows)
+    names = list(first)
+    is_json = [n in json_names for n in names]
+    with raw.cursor() as cursor, cursor.copy(f"COPY {table.name} (id, {', '.join(names)}) FROM STDIN") as copy:
+        for i, row in zip(ids, chain((first,), rows), strict=True):
+            copy.write_row((i, *(json.dumps(row[n]) if j else row[n] for n, j in zip(names, is_json))))
+    return ids
 
 
 # SQLite has one writer at a time, and a big import holds that lock for its whole transaction:

@@ -133,6 +133,8 @@ class ConflictCase(Model):
     __table_args__ = (
         sa.UniqueConstraint("kind", "a_event_id", "b_event_id", name="uq_conflict_cases_identity"),
         sa.Index("ix_conflict_cases_status_next", "status", "next_starts_at"),
+        # The lists' order (models.operations.cases.cases_query): a first page without a sort.
+        sa.Index("ix_conflict_cases_listing", "status", "severity", "next_starts_at", "first_starts_at", "id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

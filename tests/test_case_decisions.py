@@ -242,6 +242,42 @@ def test_free_slots_come_on_the_same_day_first_then_the_nearest_days_the_place_o
                      (monday + timedelta(days=4), "14:00", "15:00")]
 
 
+def test_free_slots_keep_clear_of_occurrences_moved_to_the_place_or_given_the_person(territory, create_event):
+    """The slot search reads the series of the place and people, and those brought there by an
+    exception of the fortnight only: a date of another place's series moved into the room, or
+    given the same person, takes its hours away."""
+    from helpers.actors import SYSTEM
+    from models import Place, db
+    from scheduler import writes
+    from scheduler.conflicts.options import free_slots, occurrences_of
+    from scheduler.time.recurrence import epoch
+
+    t = territory
+    a = create_event(t["bij"], [t["ml"]], frequency="weekly", count=WEEKS, skip_public_holidays=False,
+                     duration_minutes=60, room="Salle 1", people=[t["nadia"].id])
+    b = create_event(t["bij"], [t["cs"]], title="Atelier CV", kind="atelier", frequency="weekly", count=WEEKS,
+                     skip_public_holidays=False, duration_minutes=60, room="Salle 1")
+    create_event(t["bij"], [t["cs"]], title="Accueil", kind="atelier", frequency="weekly", count=WEEKS,
+                 skip_public_holidays=False, start_time="09:00", duration_minutes=60, room="Salle 2")
+    monday = quiet_monday()
+    at = lambda hour: datetime.combine(monday, time(hour), PARIS)  # noqa: E731
+    # Elsewhere by rule; on this Monday one date comes to Salle 1 at 13 h, another gets Nadia at 12 h.
+    mjc = db.session.scalar(sa.select(Place).where(Place.slug == "mjc"))
+    to_room = create_event(mjc, [t["cs"]], title="Réunion", kind="atelier", frequency="weekly", count=WEEKS,
+                           skip_public_holidays=False, start_time="13:00", duration_minutes=60)
+    to_nadia = create_event(mjc, [t["cs"]], title="Accueil MJC", kind="atelier", frequency="weekly", count=WEEKS,
+                            skip_public_holidays=False, start_time="12:00", duration_minutes=60)
+    writes.move_occurrence(SYSTEM, to_room, at(13), strict=False, place="bij", room="Salle 1")
+    writes.move_occurrence(SYSTEM, to_nadia, at(12), strict=False, person_ids=[t["nadia"].id])
+    db.session.commit()
+    [occurrence] = occurrences_of(a, [epoch(at(14))])
+    [other] = occurrences_of(b, [epoch(at(14))])
+    slots = [(s.starts_at.date(), s.starts_at.strftime("%H:%M")) for s in free_slots(a, occurrence, [other])]
+    # Not 13 h (the room taken), nor 12 h to 11 h (Nadia at the MJC from 12 h, and the travel
+    # margin between the two places): 10 h 30.
+    assert slots[0] == (monday, "10:30")
+
+
 def test_the_api_resolves_a_case_as_the_page_does_and_refuses_what_is_not_its_own(client, token_for, room_case):
     headers = token_for()
     case, b = room_case["case"], room_case["b"]

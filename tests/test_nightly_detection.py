@@ -51,6 +51,12 @@ def calendar(overlap_area, create_event, add_person):
 
 def whole_calendar(now: datetime) -> dict:
     """identity -> (subject, details, signature), detected over every series at once."""
+    found = whole_calendar_found(now)
+    return {k: (f.subject, json.loads(json.dumps(f.details)), f.signature) for k, f in found.items()}
+
+
+def whole_calendar_found(now: datetime) -> dict:
+    """identity -> Found, detected over every series at once."""
     from models import Event, Person, Place, db
     from scheduler.conflicts.check import competing_audiences, horizon, person_limits
     from scheduler.conflicts.detection import DetectionContext, detect
@@ -61,8 +67,7 @@ def whole_calendar(now: datetime) -> dict:
     ctx = DetectionContext(
         place_quartier={p.id: p.quartier_id for p in db.session.scalars(sa.select(Place))},
         audiences=competing_audiences(events), travel_margin=margins, max_concurrent=limits)
-    found = detect(expand([rule_of(e) for e in events], *horizon(now)), ctx)
-    return {k: (f.subject, json.loads(json.dumps(f.details)), f.signature) for k, f in found.items()}
+    return detect(expand([rule_of(e) for e in events], *horizon(now)), ctx)
 
 
 def stored() -> dict:
@@ -140,3 +145,91 @@ def test_a_second_run_with_nothing_changed_writes_nothing_and_a_change_is_reconc
     assert after == whole_calendar(now)
     assert third.ended == len(set(before) - set(after)) > 0 and third.created == 0
     assert all(victim.id not in (k[1], k[3]) for k in after)
+
+
+def _records() -> dict:
+    """Everything detection writes, by identity (ids and instants of writing left out): the
+    dates, their cases, their history lines and the cases' notices."""
+    from models import ConflictCase, ConflictNotice, ScheduleConflict, db
+    from models.audit import AuditEntry
+
+    cases = {c.id: c.identity for c in db.session.scalars(sa.select(ConflictCase))}
+    conflicts = {c.id: c for c in db.session.scalars(sa.select(ScheduleConflict))}
+    return {
+        "conflicts": {c.identity: (c.severity, c.status, c.subject, c.starts_at, c.ends_at, c.details, c.signature,
+                                   c.accepted_signature, c.reason, c.closed_at is None, cases.get(c.case_id))
+                      for c in conflicts.values()},
+        "cases": {c.identity: (c.severity, c.status, c.open_count, c.accepted_count, c.ended_count,
+                               c.first_starts_at, c.last_ends_at, c.next_starts_at, c.closed_at is None, c.reason)
+                  for c in db.session.scalars(sa.select(ConflictCase))},
+        "history": sorted((conflicts[e.entity_id].identity, e.action, json.dumps(e.changes, sort_keys=True))
+                          for e in db.session.scalars(sa.select(AuditEntry).where(
+                              AuditEntry.entity_type == "conflicts"))),
+        "notices": sorted((cases[n.case_id], n.change, n.partner_id or 0, n.user_id or 0, n.sent_at is None)
+                          for n in db.session.scalars(sa.select(ConflictNotice))),
+    }
+
+
+def _forget_records() -> None:
+    from models import ConflictCase, ConflictNotice, ScheduleConflict, db
+    from models.audit import AuditEntry
+
+    for model in (ConflictNotice, ScheduleConflict, ConflictCase):
+        db.session.execute(sa.delete(model))
+    db.session.execute(sa.delete(AuditEntry).where(AuditEntry.entity_type == "conflicts"))
+    db.session.commit()
+
+
+def _reconciled_whole(now: datetime) -> None:
+    """The records as one reconciliation of the whole calendar writes them (`reconcile`, the
+    code of every write's check), in one transaction: what the batches must write too."""
+    from models import ScheduleConflict, db
+    from scheduler.conflicts.check import horizon, reconcile
+
+    start, end = horizon(now)
+    found = whole_calendar_found(now)
+    existing = list(db.session.scalars(sa.select(ScheduleConflict).where(
+        ScheduleConflict.ends_at > start, ScheduleConflict.starts_at < end)))
+    reconcile(found, existing, None)
+    db.session.commit()
+    db.session.expire_all()
+
+
+def test_the_batches_write_the_records_one_whole_reconciliation_writes(calendar, token_for, monkeypatch):
+    """Dates, cases, history and notices (to partners and to the coordinators of the places: one
+    national, one of a quartier) as `reconcile` over the whole calendar writes them, on a first
+    run, after a series is cancelled behind the writes' back (dates and cases closed) and after it
+    comes back (reopened)."""
+    from models import Event, Quartier, db
+    from scheduler.conflicts import nightly
+
+    monkeypatch.setattr(nightly, "BATCH_SERIES", 2)
+    token_for("national@example.fr", "coordinator")
+    token_for("quartier@example.fr", "coordinator",
+              quartiers=[db.session.scalar(sa.select(Quartier).where(Quartier.code == "QN03802M"))])
+    now = calendar["now"]
+    victim = max(calendar["events"], key=lambda e: sum(e.id in (k[1], k[3]) for k in whole_calendar_found(now)))
+
+    def set_status(status: str) -> None:
+        db.session.execute(sa.update(Event).where(Event.id == victim.id).values(status=status))
+        db.session.commit()
+
+    def three_runs(run) -> list[dict]:
+        seen = []
+        for status in ("confirmed", "cancelled", "confirmed"):
+            set_status(status)
+            run(now)
+            seen.append(_records())
+        return seen
+
+    _forget_records()  # the fixture's writes recorded some (before the coordinators existed)
+    expected = three_runs(_reconciled_whole)
+    _forget_records()
+    got = three_runs(detect_nightly)
+    assert [len(r["notices"]) for r in expected] == [len(r["notices"]) for r in got]
+    assert any(n[3] for n in expected[0]["notices"]), "coordinators are told too"
+    assert {c[1] for c in expected[1]["cases"].values()} >= {"closed", "open"}
+    assert {h[1] for h in expected[2]["history"]} == {"open", "close", "reopen"}
+    for want, have in zip(expected, got, strict=True):
+        for part in want:
+            assert have[part] == want[part], part

@@ -7,15 +7,17 @@ A case's page also opens, read-only, from the signed link of a digest, for the a
 sent to (a partner's contact address may have no account)."""
 from __future__ import annotations
 
+from collections import defaultdict
 from datetime import UTC, datetime
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
+from sqlalchemy.orm import selectinload
 
 from models import ConflictCase, Event, Person, Place, ScheduleConflict, db, utcnow
-from models.conflicts import CONFLICT_KINDS, CONFLICT_STATUSES, SEVERITIES
+from models.conflicts import CONFLICT_KINDS, CONFLICT_STATUSES, LIVE_STATUSES, SEVERITIES
 from models.errors import DomainError
 from models.operations.audit import history
 from models.operations.cases import (
@@ -32,7 +34,7 @@ from scheduler.french import day_label, hour_label, series_label, summarise_date
 from scheduler.writes.decisions import live_dates
 from web.auth import current_user, login_required
 from web.case_options import side_options
-from web.coordination import PAGE_SIZE, bp, conflict_views, month_start, quartiers_for_filters, what_clashes
+from web.coordination import PAGE_SIZE, bp, month_start, named_in, quartiers_for_filters, what_clashes
 
 FILTERS = ("statut", "type", "quartier", "page")
 
@@ -45,59 +47,73 @@ def dashboard_filters(source=None) -> dict[str, str]:
 
 
 def _counts() -> dict:
+    """The dashboard's figures, in one pass over the visible cases."""
     visible = cases_query(current_user).order_by(None).subquery()
-    count = lambda *where: db.session.scalar(sa.select(sa.func.count()).select_from(visible).where(*where))  # noqa: E731
-    return {
-        "open": count(visible.c.status == "open"),
-        "open_hard": count(visible.c.status == "open", visible.c.severity == "hard"),
-        "accepted": count(visible.c.status == "accepted"),
-        "resolved_this_month": count(visible.c.status.in_(["resolved", "closed"]),
-                                     visible.c.closed_at >= month_start()),
-    }
+    counted = lambda *where: sa.func.count().filter(*where)  # noqa: E731
+    row = db.session.execute(sa.select(
+        counted(visible.c.status == "open"),
+        counted(visible.c.status == "open", visible.c.severity == "hard"),
+        counted(visible.c.status == "accepted"),
+        counted(visible.c.status.in_(["resolved", "closed"]), visible.c.closed_at >= month_start()))).one()
+    return dict(zip(("open", "open_hard", "accepted", "resolved_this_month"), row, strict=True))
 
 
 def case_cards(cases: list[ConflictCase]) -> list[dict]:
-    """Each case as its card says it: both series, what clashes (from its next date), its dates
-    in a few words."""
+    """Each case as its card says it: both series, what clashes (from a sample date), its dates
+    in a few words. A handful of queries for the whole page, whatever its size: the series come
+    with the cases (`cases_query`), the dates of every card in one query, the samples in another."""
     if not cases:
         return []
     now = utcnow()
-    rows = db.session.execute(sa.select(ScheduleConflict.case_id, ScheduleConflict.starts_at, ScheduleConflict.status,
-                                        ScheduleConflict.ends_at)
-                              .where(ScheduleConflict.case_id.in_([c.id for c in cases]))
-                              .order_by(ScheduleConflict.starts_at)).all()
+    ids = [c.id for c in cases]
+    live: dict[int, list[datetime]] = defaultdict(list)
+    every: dict[int, list[datetime]] = defaultdict(list)
+    for case_id, starts_at, status, ends_at in db.session.execute(
+            sa.select(ScheduleConflict.case_id, ScheduleConflict.starts_at, ScheduleConflict.status,
+                      ScheduleConflict.ends_at)
+            .where(ScheduleConflict.case_id.in_(ids)).order_by(ScheduleConflict.starts_at)):
+        every[case_id].append(starts_at)
+        if status in LIVE_STATUSES and ends_at > now:
+            live[case_id].append(starts_at)
     # Each case's sample date (live first, then to come, then the earliest), in one query.
     rank = sa.func.row_number().over(
         partition_by=ScheduleConflict.case_id,
-        order_by=(sa.case((ScheduleConflict.status.in_(["open", "accepted"]), 0), else_=1),
+        order_by=(sa.case((ScheduleConflict.status.in_(LIVE_STATUSES), 0), else_=1),
                   sa.case((ScheduleConflict.ends_at <= now, 1), else_=0), ScheduleConflict.starts_at,
                   ScheduleConflict.id)).label("rank")
-    ranked = sa.select(ScheduleConflict.id, rank).where(
-        ScheduleConflict.case_id.in_([c.id for c in cases])).subquery()
-    samples = {c.id: c for c in db.session.scalars(sa.select(ScheduleConflict).where(
+    ranked = sa.select(ScheduleConflict.id, rank).where(ScheduleConflict.case_id.in_(ids)).subquery()
+    samples = {c.case_id: c for c in db.session.scalars(sa.select(ScheduleConflict).where(
         ScheduleConflict.id.in_(sa.select(ranked.c.id).where(ranked.c.rank == 1))))}
-    sample_views = {v["conflict"].case_id: v for v in conflict_views(list(samples.values()))}
+    # The card says what clashes, not each side: the people and places named, no side views.
+    people, places = named_in(list(samples.values()))
+    series = series_of(cases)
     cards = []
     for case in cases:
         zone = ZoneInfo(case.a_event.timezone)
-        live = [s for cid, s, st, e in rows if cid == case.id and st in ("open", "accepted") and e > now]
-        every = [s for cid, s, _, _ in rows if cid == case.id]
-        shown = live or every
-        cards.append({"case": case, "sample": sample_views.get(case.id),
-                      "dates": summarise_dates([s.astimezone(zone) for s in shown]),
-                      "series": _series_of(case)})
+        sample = samples.get(case.id)
+        cards.append({"case": case,
+                      "sample": sample and {"conflict": sample, "what": what_clashes(sample, people, places)},
+                      "dates": summarise_dates([s.astimezone(zone) for s in live[case.id] or every[case.id]]),
+                      "series": series[case.id]})
     return cards
 
 
-def _series_of(case: ConflictCase) -> list[Event]:
-    """Both series; for capacity, every series of the person at once (the details say which)."""
-    if case.kind != "capacity":
-        return case.events
-    ids = set()
-    for c in db.session.scalars(sa.select(ScheduleConflict).where(ScheduleConflict.case_id == case.id)):
-        ids.update((c.details or {}).get("event_ids", []))
-    ids.update({case.a_event_id, case.b_event_id})
-    return list(db.session.scalars(sa.select(Event).where(Event.id.in_(ids)).order_by(Event.starts_at, Event.id)))
+def series_of(cases: list[ConflictCase]) -> dict[int, list[Event]]:
+    """Both series of each case; for capacity, every series of the person at once (the details
+    say which), read for all the capacity cases together."""
+    found = {c.id: c.events for c in cases}
+    capacity = {c.id: {c.a_event_id, c.b_event_id} for c in cases if c.kind == "capacity"}
+    if not capacity:
+        return found
+    for case_id, details in db.session.execute(sa.select(ScheduleConflict.case_id, ScheduleConflict.details)
+                                               .where(ScheduleConflict.case_id.in_(capacity))):
+        capacity[case_id].update((details or {}).get("event_ids", []))
+    events = {e.id: e for e in db.session.scalars(
+        sa.select(Event).where(Event.id.in_(set().union(*capacity.values())))
+        .options(selectinload(Event.place), selectinload(Event.organisers)))}
+    for case_id, event_ids in capacity.items():
+        found[case_id] = sorted((events[i] for i in event_ids if i in events), key=lambda e: (e.starts_at, e.id))
+    return found
 
 
 @bp.get("/")
@@ -189,7 +205,7 @@ def case(case_id: int):
     if not isinstance(found, ConflictCase):
         return found  # the sign-in page
     dates = dates_of(found)
-    series = _series_of(found)
+    series = series_of([found])[found.id]
     people = {p.id: p for p in _people(series, dates)}
     places = {p.id: p for p in db.session.scalars(sa.select(Place))} if dates else {}
     can_edit = {e.id: can_act and current_user.can_edit_event(e) for e in series}

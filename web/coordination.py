@@ -104,7 +104,8 @@ def what_clashes(conflict: ScheduleConflict, people: dict[int, Person], places: 
     return conflict.kind_label
 
 
-def conflict_views(conflicts: list[ScheduleConflict]) -> list[dict]:
+def named_in(conflicts: list[ScheduleConflict]) -> tuple[dict[int, Person], dict[int, Place]]:
+    """The people and places these conflicts' details name, by id, in two queries."""
     person_ids, place_ids = set(), set()
     for c in conflicts:
         d = c.details or {}
@@ -117,6 +118,11 @@ def conflict_views(conflicts: list[ScheduleConflict]) -> list[dict]:
         place_ids.add(d.get("place_id"))
     people = {p.id: p for p in db.session.scalars(sa.select(Person).where(Person.id.in_(person_ids)))}
     places = {p.id: p for p in db.session.scalars(sa.select(Place).where(Place.id.in_(place_ids - {None})))}
+    return people, places
+
+
+def conflict_views(conflicts: list[ScheduleConflict]) -> list[dict]:
+    people, places = named_in(conflicts)
     return [{"conflict": c, "what": what_clashes(c, people, places),
              "sides": [side_view(c, "a", people, places), side_view(c, "b", people, places)]} for c in conflicts]
 

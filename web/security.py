@@ -25,9 +25,9 @@ def _is_framable() -> bool:
     return getattr(view, "is_framable", False)
 
 
-def _tiles_origin() -> str:
+def _tiles_origin(config=None) -> str:
     """The map's tiles come from MAP_TILES_URL's server, the only image source besides ours."""
-    scheme, rest = current_app.config["MAP_TILES_URL"].split("://", 1)
+    scheme, rest = (config or current_app.config)["MAP_TILES_URL"].split("://", 1)
     host = rest.split("/", 1)[0]
     return f"{scheme}://{re.sub(r'{[a-z]}', '*', host)}"  # {s}.tile… -> *.tile… (a CSP wildcard)
 
@@ -43,6 +43,14 @@ def set_security_headers(response):
     if request.is_secure:  # also behind the proxy: ProxyFix (app.py) reads X-Forwarded-Proto
         response.headers.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
     return response
+
+
+def static_file_headers(config) -> dict[str, str]:
+    """The headers of a static file (served by WhiteNoise, outside the app: extensions.py), as
+    every response of the app carries them (a static file is never framable)."""
+    return {"Content-Security-Policy": _POLICY.format(ancestors="'none'", tiles=_tiles_origin(config)),
+            "X-Frame-Options": "DENY",
+            "X-Content-Type-Options": "nosniff", "Referrer-Policy": "strict-origin-when-cross-origin"}
 
 
 def init_app(app) -> None:

@@ -13,18 +13,19 @@ import hashlib
 import hmac
 from collections.abc import Iterable
 from datetime import datetime
+from typing import cast
 
 import sqlalchemy as sa
-from sqlalchemy.orm import aliased, selectinload
+from sqlalchemy.orm import selectinload
 
 from models.actor import Actor
-from models.base import db, utcnow
+from models.base import db, insert_rows, utcnow
 from models.conflicts import ConflictCase, ScheduleConflict, severity_of
 from models.errors import Conflict as ConflictError
 from models.errors import Forbidden, InvalidInput, NotFound
 from models.events import Event, event_organisers
 from models.operations.audit import record
-from models.operations.conflicts import add_notices, can_act_on_conflict, set_status
+from models.operations.conflicts import add_notices, add_notices_in_bulk, can_act_on_conflict, set_status
 from models.partners import Partner
 from models.territory import Place, Quartier
 from models.users import User
@@ -116,15 +117,14 @@ def refresh_cases(conflicts: Iterable[ScheduleConflict], actor: Actor | None = N
     return list(cases.values())
 
 
-def recount(cases: dict[int, ConflictCase], now: datetime, resolved_case_ids: frozenset[int] | set[int] = frozenset(),
-            actor=None) -> None:
-    """Each case's counts and status from its dates, and the notices of those whose status changed.
-    A date over is neither open nor accepted any more: it counts as ended."""
+def _date_counts(case_ids: Iterable[int], now: datetime) -> dict[int, dict]:
+    """Each case's counts from its dates (a case without any: zeros). A date over is neither open
+    nor accepted any more: it counts as ended."""
     counts: dict[int, dict] = {i: {"open": 0, "accepted": 0, "ended": 0, "first": None, "last": None, "next": None}
-                               for i in cases}
+                               for i in case_ids}
     to_come = ScheduleConflict.ends_at > now
     status = ScheduleConflict.status
-    for chunk in _chunks(cases):
+    for chunk in _chunks(counts):
         rows = db.session.execute(
             sa.select(ScheduleConflict.case_id,
                       sa.func.sum(sa.case((sa.and_(status == "open", to_come), 1), else_=0)),
@@ -137,22 +137,32 @@ def recount(cases: dict[int, ConflictCase], now: datetime, resolved_case_ids: fr
             counts[case_id] = {"open": int(open_ or 0), "accepted": int(accepted or 0),
                                "ended": total - int(open_ or 0) - int(accepted or 0),
                                "first": first, "last": last, "next": next_live}
+    return counts
+
+
+def _status_after(before: str, seen: dict, resolved: bool) -> str:
+    """A case's status from its counts: open while a date is, else accepted while one is, else
+    resolved (an action just ended it), else as it was if already over, else closed."""
+    if seen["open"]:
+        return "open"
+    if seen["accepted"]:
+        return "accepted"
+    if resolved:
+        return "resolved"
+    return before if before in ("resolved", "closed") else "closed"
+
+
+def recount(cases: dict[int, ConflictCase], now: datetime, resolved_case_ids: frozenset[int] | set[int] = frozenset(),
+            actor=None) -> None:
+    """Each case's counts and status from its dates, and the notices of those whose status changed."""
+    counts = _date_counts(cases, now)
     coordinators = None
     for case_id, case in cases.items():
         seen = counts[case_id]
         case.open_count, case.accepted_count, case.ended_count = seen["open"], seen["accepted"], seen["ended"]
         case.first_starts_at, case.last_ends_at, case.next_starts_at = seen["first"], seen["last"], seen["next"]
         before = case.status
-        if case.open_count:
-            after = "open"
-        elif case.accepted_count:
-            after = "accepted"
-        elif case_id in resolved_case_ids:
-            after = "resolved"
-        elif before in ("resolved", "closed"):
-            after = before
-        else:
-            after = "closed"
+        after = _status_after(before, seen, case_id in resolved_case_ids)
         if after == before:
             continue
         case.status = after
@@ -167,6 +177,69 @@ def recount(cases: dict[int, ConflictCase], now: datetime, resolved_case_ids: fr
                 coordinators = _coordinators()
             add_notices(case, change, coordinators)
     db.session.flush()
+
+
+# What `recount` sets, as columns: (counts key, column).
+_COUNT_COLUMNS = (("open", "open_count"), ("accepted", "accepted_count"), ("ended", "ended_count"),
+                  ("first", "first_starts_at"), ("last", "last_ends_at"), ("next", "next_starts_at"))
+
+
+def recount_in_bulk(case_ids: Iterable[int], now: datetime) -> None:
+    """`recount` for cases not loaded as objects (the nightly run: thousands a batch), with the
+    same results: the cases whose counts or status change are updated in one statement sent many
+    times, the notices of those whose status changed inserted in bulk. Nothing else is loaded."""
+    counts = _date_counts(case_ids, now)
+    table = cast(sa.Table, ConflictCase.__table__)
+    k = table.c
+    updates, told = [], []
+    for chunk in _chunks(counts):
+        for row in db.session.execute(sa.select(k.id, k.status, k.a_event_id, k.b_event_id, k.closed_at,
+                                                k.updated_at, *(k[c] for _, c in _COUNT_COLUMNS))
+                                      .where(k.id.in_(chunk))):
+            values, change = _recounted(row.status, row.closed_at, row.updated_at, counts[row.id], now)
+            if change is not None:
+                told.append((row.id, row.a_event_id, row.b_event_id, change))
+            if any(values[c] != getattr(row, c) for c in values):
+                updates.append({"_id": row.id, **values})
+    if updates:
+        db.session.execute(sa.update(table).where(k.id == sa.bindparam("_id")), updates)
+    add_notices_in_bulk(told, _coordinators)
+
+
+def new_cases_in_bulk(cases: dict[tuple[str, int, int], list[tuple[datetime, datetime]]], now: datetime) -> list[int]:
+    """Creates these cases (identity -> the (start, end) of its dates, open, about to be stored)
+    already counted, as `recount` would leave them once their dates are stored, with the notices
+    of their opening: no second pass over their dates. Returns their ids, in order."""
+    rows, told = [], []
+    for (kind, a, b), dates in cases.items():
+        to_come = [start for start, end in dates if end > now]
+        seen = {"open": len(to_come), "accepted": 0, "ended": len(dates) - len(to_come),
+                "first": min(start for start, _ in dates), "last": max(end for _, end in dates),
+                "next": min(to_come, default=None)}
+        values, change = _recounted("new", None, now, seen, now)
+        rows.append({"kind": kind, "severity": severity_of(kind), "a_event_id": a, "b_event_id": b, "reason": "",
+                     "opened_at": now, **values})
+        told.append((a, b, change))
+    ids = insert_rows(cast(sa.Table, ConflictCase.__table__), rows)
+    add_notices_in_bulk([(i, a, b, change) for i, (a, b, change) in zip(ids, told, strict=True) if change is not None],
+                        _coordinators)
+    return ids
+
+
+def _recounted(before: str, closed_at: datetime | None, updated_at: datetime, seen: dict,
+               now: datetime) -> tuple[dict, str | None]:
+    """The columns `recount` gives a case from its counts, and what people are told (None: nothing)."""
+    values = {column: seen[key] for key, column in _COUNT_COLUMNS}
+    after = _status_after(before, seen, False)
+    values.update(status=after, closed_at=closed_at, updated_at=updated_at)
+    if after == before:
+        return values, None
+    values["updated_at"] = now
+    if after in ("resolved", "closed"):
+        values["closed_at"] = now
+    elif after == "open":
+        values["closed_at"] = None
+    return values, _change_told(before, after)
 
 
 def _coordinators() -> list:
@@ -192,17 +265,18 @@ def case_for(user, case_id: int) -> ConflictCase:
 
 def cases_query(user, status: str | None = None, kind: str | None = None, quartier: str | None = None,
                 partner: str | None = None, start: datetime | None = None, end: datetime | None = None) -> sa.Select:
-    """The cases this user may see, filtered as the conflicts are; hard first, then by next date."""
-    ea, eb = aliased(Event), aliased(Event)
-    pa, pb = aliased(Place), aliased(Place)
-    q = (sa.select(ConflictCase)
-         .join(ea, ConflictCase.a_event_id == ea.id).join(eb, ConflictCase.b_event_id == eb.id)
-         .join(pa, ea.place_id == pa.id).join(pb, eb.place_id == pb.id))
+    """The cases this user may see, filtered as the conflicts are; hard first, then by next date.
+    Both series of each case (place, organisers) come with it: every list shows them.
+
+    The cases table alone answers a national list and its count (an index for the order); the
+    territory and the quartier are sets of series asked once, not joins of every case to both
+    series and their places (at national scale the count joined 4 tables for each page)."""
+    q = sa.select(ConflictCase)
     if user.is_coordinator:
         territory = user.territory_quartier_ids
         if territory:
             # A place in no quartier is national (User.covers_place): either series in the territory.
-            q = q.where(sa.or_(pa.quartier_id.in_(territory), pb.quartier_id.in_(territory)))
+            q = q.where(_either_series(_series_in(territory)))
     else:
         q = q.where(_organised_by(user.partner_id or -1))
     if status:
@@ -210,8 +284,7 @@ def cases_query(user, status: str | None = None, kind: str | None = None, quarti
     if kind:
         q = q.where(ConflictCase.kind == kind)
     if quartier:
-        ids = sa.select(Quartier.id).where(Quartier.code == quartier).scalar_subquery()
-        q = q.where(sa.or_(pa.quartier_id == ids, pb.quartier_id == ids))
+        q = q.where(_either_series(_series_in(sa.select(Quartier.id).where(Quartier.code == quartier))))
     if partner:
         ids = sa.select(Partner.id).where(Partner.slug == partner).scalar_subquery()
         q = q.where(_organised_by(ids))
@@ -219,13 +292,25 @@ def cases_query(user, status: str | None = None, kind: str | None = None, quarti
         q = q.where(ConflictCase.last_ends_at > start)
     if end is not None:
         q = q.where(ConflictCase.first_starts_at < end)
-    severity_order = sa.case((ConflictCase.severity == "hard", 0), else_=1)
-    return q.order_by(severity_order, ConflictCase.next_starts_at, ConflictCase.first_starts_at, ConflictCase.id)
+    series = [selectinload(side).options(selectinload(Event.place), selectinload(Event.organisers))
+              for side in (ConflictCase.a_event, ConflictCase.b_event)]
+    # "hard" sorts before "warning" (SEVERITIES): the column itself, so that ix_conflict_cases_listing
+    # gives the first page without sorting every open case.
+    return q.options(*series).order_by(ConflictCase.severity, ConflictCase.next_starts_at,
+                                       ConflictCase.first_starts_at, ConflictCase.id)
+
+
+def _series_in(quartier_ids) -> sa.Select:
+    """The series at a place of these quartiers (ids, or a select of them)."""
+    return sa.select(Event.id).join(Place, Event.place_id == Place.id).where(Place.quartier_id.in_(quartier_ids))
+
+
+def _either_series(event_ids: sa.Select):
+    return sa.or_(ConflictCase.a_event_id.in_(event_ids), ConflictCase.b_event_id.in_(event_ids))
 
 
 def _organised_by(partner_id):
-    organised = sa.select(event_organisers.c.event_id).where(event_organisers.c.partner_id == partner_id)
-    return sa.or_(ConflictCase.a_event_id.in_(organised), ConflictCase.b_event_id.in_(organised))
+    return _either_series(sa.select(event_organisers.c.event_id).where(event_organisers.c.partner_id == partner_id))
 
 
 def dates_of(case: ConflictCase) -> list[ScheduleConflict]:

@@ -2,14 +2,16 @@
 (status, history, notices). Detection (what is true now) lives in `scheduler.conflicts`."""
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
+from typing import cast
 
 import sqlalchemy as sa
 from sqlalchemy.orm import aliased, selectinload
 
 from models.actor import Actor
 from models.audit import AuditEntry
-from models.base import db, utcnow
+from models.base import db, insert_rows, utcnow
 from models.conflicts import ConflictCase, ConflictNotice, ScheduleConflict
 from models.errors import NotFound
 from models.events import Event, event_organisers
@@ -104,7 +106,11 @@ def _coordinators_of(conflict: ScheduleConflict | ConflictCase, coordinators=Non
     if coordinators is None:
         coordinators = list(db.session.scalars(sa.select(User).where(
             User.role == "coordinator", User.is_active_account.is_(True))))
-    return [u for u in coordinators if any(e.place is not None and u.covers_place(e.place) for e in conflict.events)]
+    return _covering(coordinators, [e.place for e in conflict.events])
+
+
+def _covering(coordinators: list, places: list) -> list:
+    return [u for u in coordinators if any(p is not None and u.covers_place(p) for p in places)]
 
 
 def add_notices(case: ConflictCase, change: str, coordinators=None) -> None:
@@ -114,6 +120,37 @@ def add_notices(case: ConflictCase, change: str, coordinators=None) -> None:
         db.session.add(ConflictNotice(case_id=case.id, change=change, partner_id=partner_id))
     for user in _coordinators_of(case, coordinators):
         db.session.add(ConflictNotice(case_id=case.id, change=change, user_id=user.id))
+
+
+def add_notices_in_bulk(changes: list[tuple[int, int, int, str]], coordinators: Callable[[], list]) -> None:
+    """`add_notices` for many cases not loaded as objects, the same rows in one multi-row INSERT:
+    `changes` are (case id, a event id, b event id, change); `coordinators()` is called only if
+    there is a notice to record. Organisers and places are read in a few queries."""
+    if not changes:
+        return
+    event_ids = sorted({i for _, a, b, _ in changes for i in (a, b)})
+    organisers: dict[int, set[int]] = {}
+    place_of: dict[int, int] = {}
+    for i in range(0, len(event_ids), 5000):
+        chunk = event_ids[i:i + 5000]
+        o = event_organisers.c
+        for event, partner in db.session.execute(sa.select(o.event_id, o.partner_id).where(o.event_id.in_(chunk))):
+            organisers.setdefault(event, set()).add(partner)
+        for event, place in db.session.execute(sa.select(Event.id, Event.place_id).where(Event.id.in_(chunk))):
+            place_of[event] = place
+    users = coordinators()
+    places = {p.id: p for p in db.session.scalars(sa.select(Place).where(Place.id.in_(set(place_of.values())))
+                                                  .options(selectinload(Place.quartier)))} if users else {}
+    now = utcnow()
+    rows = []
+    for case_id, a, b, change in changes:
+        series = (a,) if a == b else (a, b)
+        for partner_id in sorted(set().union(*(organisers.get(e, ()) for e in series))):
+            rows.append({"case_id": case_id, "change": change, "partner_id": partner_id, "user_id": None})
+        for user in _covering(users, [places.get(place_of[e]) for e in series]) if users else ():
+            rows.append({"case_id": case_id, "change": change, "partner_id": None, "user_id": user.id})
+    insert_rows(cast(sa.Table, ConflictNotice.__table__), ({**r, "created_at": now, "conflict_id": None,
+                                                            "sent_at": None} for r in rows), len(rows))
 
 
 def set_status(actor: Actor | None, conflict: ScheduleConflict, status: str, action: str, reason: str = "") -> None:
