@@ -275,6 +275,10 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("SEPARATE_SENDERS", "0", boolean,
             "1 : les courriels et webhooks dus partent des processus « python -m scheduler send » "
             "(Procfile sender:), l'horloge ne fait plus que relever ce qui est dû."),
+    Setting("REBUILD_AFTER_WRITES", "1", boolean,
+            "1 : après une écriture, le processus qui l'a faite reconstruit en arrière-plan les flux et pages "
+            "qu'elle change (flux du territoire, accueil, ceux servis récemment) ; 0 : le premier lecteur les "
+            "reconstruit."),
     Setting("SCREEN_REFRESH_SECONDS", "300", whole_number("un nombre entier de secondes (au moins 10) est attendu", 10),
             "Toutes les combien de secondes l'écran du hall (/ecran/…) recharge son programme."),
     Setting("IMPORT_MAX_MB", "20", megabytes,

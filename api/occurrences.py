@@ -3,10 +3,11 @@ from __future__ import annotations
 
 from datetime import date, datetime, time, timedelta
 from types import SimpleNamespace
+from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
-from flask import current_app
+from flask import current_app, request
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from flask_smorest.error_handler import ErrorSchema
@@ -18,16 +19,17 @@ from models import Partner, db
 from models.events import EVENT_KINDS
 from models.operations.place_search import places_near
 from scheduler.french import title_for
-from scheduler.time.calendar import MAX_WINDOW_DAYS, CalendarFilter, occurrences_at_most
+from scheduler.time.calendar import MAX_WINDOW_DAYS, CalendarFilter
+from scheduler.time.keyset import decode_cursor, encode_cursor, key_of, occurrences_page
 from scheduler.time.rules import OUT_OF_CALENDAR, in_calendar
 
 blp = Blueprint("occurrences", __name__, url_prefix="/api/v1", description="Occurrences (calendrier déplié)")
 
 DEFAULT_WINDOW_DAYS = 28
-# What one answer holds at most: a quartier, place or partner gives far fewer in a year; the
-# whole country gives 30,000 a week. Above, a 422 asks for a narrower query (no silent cut: a
-# client that reads one answer has every occurrence of what it asked for).
-MAX_OCCURRENCES = 10_000
+# Occurrences come a page at a time, in keyset order (scheduler.time.keyset): a quartier's month
+# fits in the default page, the whole country's week (25,000) takes fifty, each answered from the
+# series that fall in it rather than from the whole week expanded.
+DEFAULT_LIMIT, MAX_LIMIT = 500, 2000
 
 
 class InstantOrDate(fields.Field):
@@ -72,6 +74,16 @@ class Position(fields.Field):
         return lat, lon
 
 
+class Cursor(fields.String):
+    """The opaque `cursor` of a `next` link, decoded to the key of the last occurrence it follows."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        try:
+            return decode_cursor(super()._deserialize(value, attr, data, **kwargs))
+        except ValueError as error:
+            raise ValidationError(str(error)) from None
+
+
 class OccurrenceQueryArgsSchema(BaseSchema):
     start = InstantOrDate(metadata={"description": "début de la période (par défaut : aujourd'hui)"})
     end = InstantOrDate(metadata={"description": f"fin (par défaut : {DEFAULT_WINDOW_DAYS} jours après le début ; "
@@ -86,6 +98,11 @@ class OccurrenceQueryArgsSchema(BaseSchema):
                                             "avec leur distance (place.distance_km)"})
     radius_km = fields.Float(load_default=DEFAULT_RADIUS_KM, validate=between(0.1, MAX_RADIUS_KM),
                              metadata={"description": f"rayon autour de near, en km (au plus {MAX_RADIUS_KM:.0f})"})
+    limit = fields.Integer(load_default=DEFAULT_LIMIT, validate=between(1, MAX_LIMIT),
+                           metadata={"description": f"occurrences par page (par défaut {DEFAULT_LIMIT}, "
+                                                    f"au plus {MAX_LIMIT})"})
+    cursor = Cursor(metadata={"description": "où reprendre : la valeur donnée par le lien « next » de la page "
+                                             "précédente (en-tête Link), à repasser telle quelle"})
 
     @validates_schema
     def check_window(self, data, **kwargs):
@@ -139,7 +156,7 @@ def hide_others_titles(payloads: list[dict], reader_partner_id: int | None) -> N
 
 
 def occurrence_payloads(rows, include_people: bool) -> list[dict]:
-    """rows: (Occurrence, EventFacts, PlaceFacts) as scheduler.time.calendar.occurrences_at_most gives them."""
+    """rows: (Occurrence, EventFacts, PlaceFacts) as scheduler.time.keyset.occurrences_page gives them."""
     zones: dict[str, ZoneInfo] = {}
     utc = ZoneInfo("UTC")
     out = []
@@ -172,15 +189,28 @@ def occurrence_payloads(rows, include_people: bool) -> list[dict]:
     return out
 
 
+def next_link(args: dict, start: datetime, end: datetime, cursor: str) -> str:
+    """The query of the next page: the same filters, the window as this page resolved it (a
+    default start of "today" must not move between two pages), the cursor."""
+    query = [(name, value) for name, values in request.args.lists() if name not in ("start", "end", "cursor", "limit")
+             for value in values]
+    query += [("start", start.isoformat()), ("end", end.isoformat()), ("limit", str(args["limit"])),
+              ("cursor", cursor)]
+    return f"{request.base_url}?{urlencode(query)}"
+
+
 @blp.route("/occurrences")
 class Occurrences(MethodView):
     @blp.doc(description=(
-        f"Toutes les occurrences demandées en une réponse, par date de début : au plus {MAX_OCCURRENCES} "
-        f"occurrences et {MAX_WINDOW_DAYS} jours de période. Au-delà, 422 (rien n'est tronqué) : "
-        "raccourcissez la période ou filtrez (quartier, lieu, partenaire, type). Sans jeton, le nombre de "
+        f"Les occurrences d'une période ({MAX_WINDOW_DAYS} jours au plus), par date de début, une page à la "
+        f"fois : `limit` occurrences ({DEFAULT_LIMIT} par défaut, au plus {MAX_LIMIT}). Quand d'autres suivent, "
+        "l'en-tête `Link: <…>; rel=\"next\"` donne l'adresse de la page suivante (mêmes filtres, avec un "
+        "`cursor`) ; la dernière page n'en a pas. Chaque occurrence vient une fois, dans l'ordre (début, "
+        "événement, occurrence), même si le calendrier change entre deux pages. Sans jeton, le nombre de "
         "requêtes par adresse est limité : 429 avec Retry-After."))
     @blp.arguments(OccurrenceQueryArgsSchema, location="query")
-    @blp.response(200, OccurrenceSchema(many=True))
+    @blp.response(200, OccurrenceSchema(many=True), headers={"Link": {
+        "description": "la page suivante (rel=\"next\"), absente sur la dernière", "schema": {"type": "string"}}})
     @blp.alt_response(429, schema=ErrorSchema, description="Trop de requêtes depuis cette adresse (sans jeton)")
     def get(self, args):
         """Occurrences d'une période, séries dépliées, annulations et déplacements compris"""
@@ -192,11 +222,13 @@ class Occurrences(MethodView):
         f = CalendarFilter(partner=args.get("partner"), place=args.get("place"), quartier=args.get("quartier"),
                            kind=args.get("kind"), tag=args.get("audience"), age=args.get("age"),
                            include_private=user is not None, place_ids=tuple(near) if near is not None else None)
-        rows = occurrences_at_most(f, start, end, MAX_OCCURRENCES, people=user is not None)
+        rows, more = occurrences_page(f, start, end, args["limit"], after=args.get("cursor"), people=user is not None)
         payloads = occurrence_payloads(rows, include_people=user is not None)
         if user is not None:
             hide_others_titles(payloads, user.partner_id)
         if near is not None:
             for (o, _, _), item in zip(rows, payloads, strict=True):
                 item["place"]["distance_km"] = round(near[o.place_id], 2)
-        return payloads
+        headers = {"Link": f'<{next_link(args, start, end, encode_cursor(key_of(rows[-1][0])))}>; rel="next"'} \
+            if more else {}
+        return payloads, 200, headers

@@ -410,6 +410,7 @@ def command_in_postgresql(scale: float, seed: int, start) -> dict:
             if status != 0:
                 raise SystemExit(f"conflicts detect failed ({status}): {output}")
             runs.append({"s": seconds, "rss_mb": usage.ru_maxrss / 1024, "output": output.strip(),
+                         "cpu_s": usage.ru_utime + usage.ru_stime, "load": os.getloadavg()[0],
                          "wrote": _footprint(engine) != before, "conflicts": _footprint(engine)[0][0]})
         engine.dispose()
         return {"load_s": load_s, "runs": runs}
@@ -517,8 +518,9 @@ def run_command(scale: float, seed: int, start=None) -> list[str]:
     result = command_in_postgresql(scale, seed, start or national_window()[0].date())
     first, second = result["runs"]
     print(f"conflicts detect on the calendar at scale {scale} in PostgreSQL (loaded in {result['load_s']:.0f} s, "
-          f"{first['conflicts']:,} conflicts recorded): first run {first['s']:.1f} s, peak RSS "
-          f"{first['rss_mb']:.0f} MB ({first['output']}); second run {second['s']:.1f} s, peak RSS "
+          f"{first['conflicts']:,} conflicts recorded): first run {first['s']:.1f} s ({first['cpu_s']:.1f} s CPU "
+          f"in the command, load {first['load']:.1f} after), peak RSS {first['rss_mb']:.0f} MB ({first['output']}); "
+          f"second run {second['s']:.1f} s ({second['cpu_s']:.1f} s CPU, load {second['load']:.1f}), peak RSS "
           f"{second['rss_mb']:.0f} MB, wrote {'something' if second['wrote'] else 'nothing'} ({second['output']})")
     projected = (first["s"] / scale, second["s"] / scale)
     print(f"targets at scale 1.0: first ≤ {TARGET_COMMAND_SECONDS:.0f} s and ≤ {TARGET_COMMAND_RSS_MB:.0f} MB, "

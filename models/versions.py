@@ -5,6 +5,8 @@ and a write throws away only what shows it.
 Scopes (strings, by slug or code so that a reader needs no lookup to name its own):
 - `*`: everything; raised by writes to places, partners, people and quartiers (names, addresses,
   quartiers of places: they show everywhere) and by bulk loads;
+- `accounts`: who may read what a private feed link shows: its token (created, revoked) and its
+  owner (deactivated, deleted, another role, partner or territory, another name);
 - `events`: any event or occurrence written (the whole calendar: home page, /feeds/all.ics,
   private links of users);
 - `event:<id>`, `place:<slug>`, `quartier:<code>`, `partner:<slug>`: an event write raises those
@@ -14,7 +16,8 @@ Scopes (strings, by slug or code so that a reader needs no lookup to name its ow
 A reader reads `*` and its own scopes in one query, before the data: a page built from newer data
 under an older version is only a wasted cache entry, never a stale one. Rows are updated at
 commit time (sorted, `*` and `events` first, so that concurrent writers queue on the same rows in
-the same order) and follow commit order.
+the same order) and follow commit order. Each process remembers the versions it read and is told
+when they move (models/version_watch.py): a reader whose scopes did not move asks nothing.
 """
 from __future__ import annotations
 
@@ -31,9 +34,11 @@ from models.base import Model, UTCDateTime, brief_sqlite_lock_wait, db, dialect_
 from models.events import Event, event_organisers
 from models.partners import Partner
 from models.territory import Place, Quartier
+from models.version_watch import CHANNEL, notice_payload, watch_of
 
 EVERYTHING = "*"
 ALL_EVENTS = "events"
+ACCOUNTS = "accounts"
 
 
 class ScopeVersion(Model):
@@ -60,7 +65,11 @@ def partner_scope(slug: str) -> str:
 
 
 _SHOWN_EVERYWHERE = {"places", "partners", "quartiers", "people"}
+# A user's row is written at every visit of the coordination pages (last_seen_at): only what a
+# private feed link depends on raises `accounts`.
+_ACCOUNT_ATTRIBUTES = ("is_active_account", "partner_id", "role", "name", "email", "quartiers")
 _PENDING = "maillage_scopes_changed"  # session.info: scopes to raise at commit
+_RAISED = "maillage_scopes_raised"  # session.info: scopes raised, forgotten by this process at commit
 
 
 def _history_values(obj, attribute: str) -> list:
@@ -79,11 +88,17 @@ class _Pending:
         self.place_ids: set[int] = set()
         self.partner_ids: set[int] = set()
 
-    def note(self, objects: Iterable) -> None:
+    def note(self, objects: Iterable, deleted: bool = False) -> None:
         for obj in objects:
             table = getattr(obj, "__tablename__", None)
             if table in _SHOWN_EVERYWHERE:
                 self.scopes.add(EVERYTHING)
+            elif table == "feed_tokens":
+                self.scopes.add(ACCOUNTS)
+            elif table == "users":
+                state = sa.inspect(obj)
+                if deleted or state.pending or any(state.attrs[a].history.has_changes() for a in _ACCOUNT_ATTRIBUTES):
+                    self.scopes.add(ACCOUNTS)
             elif table == "events":
                 if obj.id is not None:
                     self.event_ids.add(obj.id)
@@ -124,7 +139,7 @@ def _pending(session: Session) -> _Pending:
     return session.info.setdefault(_PENDING, _Pending())
 
 
-_WATCHED = _SHOWN_EVERYWHERE | {"events", "occurrence_exceptions"}
+_WATCHED = _SHOWN_EVERYWHERE | {"events", "occurrence_exceptions", "feed_tokens", "users"}
 
 
 @sa.event.listens_for(Session, "before_flush")
@@ -133,7 +148,7 @@ def _note_deleted_events(session, flush_context, instances) -> None:
     deleted = [obj for obj in session.deleted if getattr(obj, "__tablename__", None) in _WATCHED]
     if deleted:
         gone = _Pending()
-        gone.note(deleted)
+        gone.note(deleted, deleted=True)
         _pending(session).scopes.update(gone.resolve(session.connection()))
 
 
@@ -155,6 +170,28 @@ def _raise_written_scopes(session) -> None:
         scopes = pending.resolve(session.connection())
         if scopes:
             raise_versions(scopes, session)
+            session.info.setdefault(_RAISED, set()).update(scopes)
+
+
+# Called with the scopes a transaction raised, once it is committed (scheduler/rebuild.py rebuilds
+# in the background the feeds and pages that show them).
+COMMITTED_SCOPES_LISTENERS: list = []
+
+
+@sa.event.listens_for(Session, "after_commit")
+def _forget_raised_scopes(session) -> None:
+    # This process's own write is forgotten now, before its notice comes back: its next reader
+    # reads the new versions.
+    raised = session.info.pop(_RAISED, None)
+    if raised:
+        watch_of(session.get_bind()).forget(raised)
+        for listener in COMMITTED_SCOPES_LISTENERS:
+            listener(raised)
+
+
+@sa.event.listens_for(Session, "after_rollback")
+def _nothing_raised(session) -> None:
+    session.info.pop(_RAISED, None)
 
 
 @contextmanager
@@ -183,19 +220,43 @@ def raise_versions(scopes: Iterable[str] = (EVERYTHING,), session: Session | sa.
     statement = dialect_insert(target)(table).on_conflict_do_update(index_elements=["scope"],
                                                     set_={"version": table.c.version + 1})
     target.execute(statement, [{"scope": s, "version": secrets.randbits(48)} for s in ordered])
+    dialect = target.dialect if isinstance(target, sa.Connection) else target.get_bind().dialect
+    if dialect.name == "postgresql":
+        # Delivered to every process's listener when this transaction commits, not before, not
+        # if it rolls back (models/version_watch.py).
+        target.execute(sa.select(sa.func.pg_notify(CHANNEL, notice_payload(ordered))))
 
 
 _VERSIONS = sa.select(ScopeVersion.scope, ScopeVersion.version).where(
     ScopeVersion.scope.in_(sa.bindparam("scopes", expanding=True)))
 
 
-def versions_of(scopes: Iterable[str]) -> str:
-    """The versions of `*` and these scopes, in one query, as a text to key caches with. Every
-    feed poll and page view asks it: read through the session's connection (Core rows), which
-    costs a third of an ORM query."""
-    wanted = sorted({EVERYTHING, *scopes})
-    found = dict(db.session.connection().execute(_VERSIONS, {"scopes": wanted}).all())
+def _as_text(wanted: list[str], found: dict[str, int]) -> str:
     return ",".join(f"{s}={found.get(s, 0)}" for s in wanted)
+
+
+def known_versions_of(scopes: Iterable[str], engine: sa.Engine | None = None) -> str | None:
+    """`versions_of` from this process's memory, without the database; None when it does not
+    know them all or cannot trust them now (models/version_watch.py). `engine`: outside an app
+    context (api/feeds.py, FeedPolls), the app's."""
+    wanted = sorted({EVERYTHING, *scopes})
+    found = watch_of(engine or db.engine).known(wanted)
+    return None if found is None else _as_text(wanted, found)
+
+
+def versions_of(scopes: Iterable[str]) -> str:
+    """The versions of `*` and these scopes, as a text to key caches with: from this process's
+    memory when it holds them all and nothing moved, else in one query (read through the
+    session's connection, Core rows: a third of an ORM query), remembered for the next ones."""
+    wanted = sorted({EVERYTHING, *scopes})
+    watch = watch_of(db.engine)
+    known = watch.known(wanted)
+    if known is not None:
+        return _as_text(wanted, known)
+    ticket = watch.ticket()
+    found = dict(db.session.connection().execute(_VERSIONS, {"scopes": wanted}).all())
+    watch.remember({s: found.get(s, 0) for s in wanted}, ticket)
+    return _as_text(wanted, found)
 
 
 class PageState(Model):

@@ -31,6 +31,9 @@ BACKENDS = ["sqlite", "postgresql"]
 # The development SECRET_KEY serves the tests and the processes they start, never production
 # (settings.py production_problems).
 os.environ.setdefault("MAILLAGE_ENV", "test")
+# No thread writing feeds and pages while a test deletes every row, nor in the processes tests
+# start: the rebuilds after writes are tested with it on (tests/test_rebuild.py).
+os.environ.setdefault("REBUILD_AFTER_WRITES", "0")
 
 
 @pytest.fixture(scope="session", params=BACKENDS)
@@ -77,6 +80,7 @@ def migrated_app(database_url):
 @pytest.fixture
 def app(migrated_app):
     from models import db
+    from models.version_watch import forget_everywhere_in_this_process
 
     with migrated_app.app_context():
         yield migrated_app
@@ -84,6 +88,8 @@ def app(migrated_app):
         with db.engine.begin() as conn:
             for table in reversed(db.metadata.sorted_tables):
                 conn.execute(table.delete())
+        # Emptied behind the ORM's back, no version raised: what this process remembers goes too.
+        forget_everywhere_in_this_process()
 
 
 @pytest.fixture

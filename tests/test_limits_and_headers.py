@@ -59,10 +59,10 @@ def test_a_window_longer_than_four_hundred_days_is_refused(client):
     assert client.get("/api/v1/occurrences?start=2027-01-01&end=2028-02-04").status_code == 200
 
 
-def test_an_occurrence_query_of_more_than_ten_thousand_occurrences_is_refused_whole(
+def test_an_occurrence_query_of_more_than_ten_thousand_occurrences_comes_in_pages_not_refused(
         client, create_partner, create_quartier, create_place, create_event):
-    """No silent cut: an answer holds every occurrence asked for, or the query is refused (422)
-    and told how to narrow it."""
+    """No silent cut and no refusal: past what one page holds, the answer says where the next
+    page is (Link rel=next) until every occurrence has come."""
     create_quartier("QN03801M")
     create_quartier("QN03802M", name="Essarts")
     here = create_place("bij-echirolles", quartier="QN03801M")
@@ -73,17 +73,23 @@ def test_an_occurrence_query_of_more_than_ten_thousand_occurrences_is_refused_wh
         create_event(here if i else there, [ft if i else ml], title=f"Permanence {i}", start_date=monday,
                      start_time=f"{8 + i % 10:02d}:00", duration_minutes=30, frequency="daily",
                      skip_public_holidays=False)
-    # 25 daily series over 400 days: 10,000 occurrences, as many as one answer holds; one more is too many.
+    # 25 daily series over 400 days and one more event: 10,001 occurrences, once refused whole.
     create_event(there, [ml], title="Permanence 25", start_date=monday, frequency="once")
     start, end = monday.isoformat(), (monday + timedelta(days=400)).isoformat()
 
-    body = assert_json_error(client.get(f"/api/v1/occurrences?start={start}&end={end}"), 422)
-    assert "plus de 10\u202f000 occurrences" in body["message"] and "raccourcissez la période" in body["message"]
-    every = client.get(f"/api/v1/occurrences?start={start}&end={(monday + timedelta(days=399)).isoformat()}")
-    assert every.status_code == 200 and len(every.get_json()) == 25 * 399 + 1
-    assert len(client.get(f"/api/v1/occurrences?start={start}&end={end}&quartier=QN03802M").get_json()) == 401
-    assert len(client.get(f"/api/v1/occurrences?start={start}&end={end}&partner=mission-locale").get_json()) == 401
-    assert len(client.get(f"/api/v1/occurrences?start={start}&end={end}&place=pimms-essarts").get_json()) == 401
+    url, seen, pages = f"/api/v1/occurrences?start={start}&end={end}&limit=2000", set(), 0
+    while url:
+        response = client.get(url)
+        assert response.status_code == 200
+        seen.update((o["event_id"], o["recurrence_id"]) for o in response.get_json())
+        pages += 1
+        link = response.headers.get("Link")
+        url = link[link.index("/api/"):link.index(">")] if link else None
+    assert len(seen) == 25 * 400 + 1 and pages == 6
+    first = client.get(f"/api/v1/occurrences?start={start}&end={end}")
+    assert len(first.get_json()) == 500 and 'rel="next"' in first.headers["Link"]
+    for query, count in (("quartier=QN03802M", 401), ("partner=mission-locale", 401), ("place=pimms-essarts", 401)):
+        assert len(client.get(f"/api/v1/occurrences?start={start}&end={end}&{query}").get_json()) == count
 
 
 def test_anonymous_occurrence_queries_are_limited_per_address_and_a_token_is_not(limited, token_for):
@@ -97,9 +103,10 @@ def test_anonymous_occurrence_queries_are_limited_per_address_and_a_token_is_not
     assert client.get("/api/v1/occurrences", environ_base={"REMOTE_ADDR": "192.0.2.7"}).status_code == 200
 
 
-def test_the_openapi_document_states_the_bound_of_an_occurrence_query(client):
+def test_the_openapi_document_states_the_bounds_of_an_occurrence_query(client):
     operation = client.get("/api/v1/openapi.json").get_json()["paths"]["/api/v1/occurrences"]["get"]
-    assert "au plus 10000 occurrences" in operation["description"] and "422" in operation["description"]
+    description = operation["description"]
+    assert "400 jours au plus" in description and "500 par défaut, au plus 2000" in description
     assert {"200", "422", "429"} <= set(operation["responses"])
 
 
@@ -201,6 +208,22 @@ def test_feed_polling_is_limited_per_address_in_the_json_shape(limited):
     refused = client.get("/feeds/all.ics")
     assert "réessayez" in assert_json_error(refused, 429)["message"]
     assert int(refused.headers["Retry-After"]) > 0
+
+
+def test_polls_answered_in_front_of_the_app_count_against_the_feed_limit(limited):
+    client = limited(feeds="2 per minute").test_client()
+    first = client.get("/feeds/all.ics")
+    polls = [client.get("/feeds/all.ics", headers={"If-None-Match": first.headers["ETag"]}) for _ in range(2)]
+    assert [first.status_code, *(p.status_code for p in polls)] == [200, 304, 429]
+    assert int(polls[-1].headers["Retry-After"]) > 0
+
+
+def test_a_large_feed_limit_is_counted_by_batches_and_still_holds(limited):
+    """60 a minute: sent to the storage two requests at a time (extensions.BatchedLimit)."""
+    client = limited(feeds="60 per minute").test_client()
+    statuses = [client.get("/feeds/all.ics").status_code for _ in range(64)]
+    assert statuses[:60] == [200] * 60
+    assert statuses[-2:] == [429, 429]
 
 
 def test_several_processes_share_their_counters_through_redis(limited):

@@ -69,7 +69,7 @@ def test_each_setting_is_read_from_the_environment_typed(clean_environ, tmp_path
            "MAP_TILES_URL": "https://tuiles.example.fr/{z}/{x}/{y}.png", "MAP_ATTRIBUTION": "© OSM",
            "CONTACT_EMAIL": "dpo@echirolles.example", "API_TOKEN_DAYS": "30",
            "MAILLAGE_ENV": "Production", "RATELIMIT_LOGIN_ACCOUNT": "6 per hour",
-           "CONFLICT_MAX_OPENED": "50"}
+           "CONFLICT_MAX_OPENED": "50", "REBUILD_AFTER_WRITES": "0"}
     assert set(env) == set(SETTING_NAMES), "one value for every setting"
     for name, value in env.items():
         clean_environ.setenv(name, value)
@@ -91,6 +91,7 @@ def test_each_setting_is_read_from_the_environment_typed(clean_environ, tmp_path
     assert (config["REMINDER_GRACE_MINUTES"], config["SEPARATE_SENDERS"], config["SCREEN_REFRESH_SECONDS"]) == (
         0, True, 60)
     assert config["API_TOKEN_DAYS"] == 30 and config["CONFLICT_MAX_OPENED"] == 50
+    assert config["REBUILD_AFTER_WRITES"] is False
     assert config["IMPORT_MAX_CONTENT_LENGTH"] == 5 * 1024 * 1024 and config["MAX_CONTENT_LENGTH"] == 1024 * 1024
     assert (config["IMPORT_INLINE_MAX_EVENTS"], config["IMPORT_API_INLINE_MAX_EVENTS"]) == (10, 20)
     assert config["MAILBOX_DIR"] == str(tmp_path / "mail")
@@ -221,7 +222,7 @@ BAD_VALUES = [
     ("BASE_URL", "agenda.example.fr"), ("BASE_URL", "https://agenda.example.fr/?x=1"),
     ("DEFAULT_TIMEZONE", "Europe/Pariss"), ("DEFAULT_TIMEZONE", ""),
     ("TRUSTED_PROXIES", "-1"), ("TRUSTED_PROXIES", "un"),
-    ("ALLOW_PRIVATE_URLS", "peut-être"), ("SEPARATE_SENDERS", "2"),
+    ("ALLOW_PRIVATE_URLS", "peut-être"), ("SEPARATE_SENDERS", "2"), ("REBUILD_AFTER_WRITES", "toujours"),
     ("RATELIMIT_STORAGE_URI", "127.0.0.1:6379"), ("RATELIMIT_STORAGE_URI", "postgresql://db/maillage"),
     ("RATELIMIT_LOGIN", "ten per minute"), ("RATELIMIT_FEEDS", "300"), ("RATELIMIT_OCCURRENCES", ""),
     ("RATELIMIT_TOKENS", "30 per fortnight"), ("RATELIMIT_SUBSCRIPTIONS", "beaucoup"),

@@ -1,6 +1,6 @@
 """Past one machine: two web processes (gunicorn, as the Procfile runs them) on one PostgreSQL.
 A change made through one is in the API, the feeds and the pages served by the other at once:
-no process keeps anything that the database does not confirm on every request."""
+each process remembers only what the database's notices keep current (models/version_watch.py)."""
 from __future__ import annotations
 
 import os

@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import selectinload
 
 from models.actor import Actor
-from models.base import db, utcnow
+from models.base import db, insert_rows, utcnow
 from models.conflicts import ConflictCase, ScheduleConflict, severity_of
 from models.errors import Conflict as ConflictError
 from models.errors import Forbidden, InvalidInput, NotFound
@@ -196,24 +196,50 @@ def recount_in_bulk(case_ids: Iterable[int], now: datetime) -> None:
         for row in db.session.execute(sa.select(k.id, k.status, k.a_event_id, k.b_event_id, k.closed_at,
                                                 k.updated_at, *(k[c] for _, c in _COUNT_COLUMNS))
                                       .where(k.id.in_(chunk))):
-            seen = counts[row.id]
-            values = {column: seen[key] for key, column in _COUNT_COLUMNS}
-            after = _status_after(row.status, seen, False)
-            values.update(status=after, closed_at=row.closed_at, updated_at=row.updated_at)
-            if after != row.status:
-                values["updated_at"] = now
-                if after in ("resolved", "closed"):
-                    values["closed_at"] = now
-                elif after == "open":
-                    values["closed_at"] = None
-                change = _change_told(row.status, after)
-                if change is not None:
-                    told.append((row.id, row.a_event_id, row.b_event_id, change))
+            values, change = _recounted(row.status, row.closed_at, row.updated_at, counts[row.id], now)
+            if change is not None:
+                told.append((row.id, row.a_event_id, row.b_event_id, change))
             if any(values[c] != getattr(row, c) for c in values):
                 updates.append({"_id": row.id, **values})
     if updates:
         db.session.execute(sa.update(table).where(k.id == sa.bindparam("_id")), updates)
     add_notices_in_bulk(told, _coordinators)
+
+
+def new_cases_in_bulk(cases: dict[tuple[str, int, int], list[tuple[datetime, datetime]]], now: datetime) -> list[int]:
+    """Creates these cases (identity -> the (start, end) of its dates, open, about to be stored)
+    already counted, as `recount` would leave them once their dates are stored, with the notices
+    of their opening: no second pass over their dates. Returns their ids, in order."""
+    rows, told = [], []
+    for (kind, a, b), dates in cases.items():
+        to_come = [start for start, end in dates if end > now]
+        seen = {"open": len(to_come), "accepted": 0, "ended": len(dates) - len(to_come),
+                "first": min(start for start, _ in dates), "last": max(end for _, end in dates),
+                "next": min(to_come, default=None)}
+        values, change = _recounted("new", None, now, seen, now)
+        rows.append({"kind": kind, "severity": severity_of(kind), "a_event_id": a, "b_event_id": b, "reason": "",
+                     "opened_at": now, **values})
+        told.append((a, b, change))
+    ids = insert_rows(cast(sa.Table, ConflictCase.__table__), rows)
+    add_notices_in_bulk([(i, a, b, change) for i, (a, b, change) in zip(ids, told, strict=True) if change is not None],
+                        _coordinators)
+    return ids
+
+
+def _recounted(before: str, closed_at: datetime | None, updated_at: datetime, seen: dict,
+               now: datetime) -> tuple[dict, str | None]:
+    """The columns `recount` gives a case from its counts, and what people are told (None: nothing)."""
+    values = {column: seen[key] for key, column in _COUNT_COLUMNS}
+    after = _status_after(before, seen, False)
+    values.update(status=after, closed_at=closed_at, updated_at=updated_at)
+    if after == before:
+        return values, None
+    values["updated_at"] = now
+    if after in ("resolved", "closed"):
+        values["closed_at"] = now
+    elif after == "open":
+        values["closed_at"] = None
+    return values, _change_told(before, after)
 
 
 def _coordinators() -> list:

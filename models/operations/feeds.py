@@ -2,6 +2,9 @@
 from __future__ import annotations
 
 import secrets
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass
 
 import sqlalchemy as sa
 
@@ -13,6 +16,7 @@ from models.operations.audit import record
 from models.operations.urls import outbound_url
 from models.operations.users import may_manage_account
 from models.partners import partner_quartier_ids
+from models.versions import ACCOUNTS, ALL_EVENTS, EVERYTHING, known_versions_of, versions_of
 
 
 def create_feed_token(actor: Actor, *, user=None, partner=None, label: str = "") -> tuple[FeedToken, str]:
@@ -66,6 +70,61 @@ def active_feed_token(token: str) -> FeedToken | None:
     if row.user is not None and not row.user.is_active:
         return None
     return row
+
+
+@dataclass(frozen=True)
+class PrivateAccess:
+    """What an active private link gives: whose it is and what its feed holds (FeedSpec's fields)."""
+
+    token_id: int
+    owner: str  # the partner's name, or the person's name or email
+    partner: str | None  # a partner's link: that partner's slug
+    for_person: bool
+    own_partner_id: int | None
+    territory: tuple[int, ...] | None
+
+
+# What a link gives depends on its token, its owner (accounts), partners' and places' names and
+# quartiers (everything), and, for a person's link, where their partner works (any event write).
+_ACCESS_SCOPES = (EVERYTHING, ACCOUNTS, ALL_EVENTS)
+_ACCESS_KEPT = 10_000
+_accesses: OrderedDict[str, tuple[str, PrivateAccess]] = OrderedDict()  # digest -> (versions, access)
+_accesses_lock = threading.Lock()
+
+
+def private_access_in_memory(token: str, engine: sa.Engine | None = None) -> PrivateAccess | None:
+    """The access of an active link as this process last read it, if nothing it depends on moved
+    since (models/version_watch.py), without the database; None: ask `private_access`. A revoked
+    token, a deactivated owner raise `accounts`, so what was remembered under the old versions is
+    never given again."""
+    if not token or len(token) > 100:
+        return None
+    found = _accesses.get(secret_digest(token))
+    if found is None:
+        return None
+    versions = known_versions_of(_ACCESS_SCOPES, engine)
+    return found[1] if versions is not None and versions == found[0] else None
+
+
+def private_access(token: str) -> PrivateAccess | None:
+    """The access of a private link from the database (None: unknown, revoked, or its owner
+    deactivated), remembered for `private_access_in_memory`. Only active links are remembered:
+    guessed tokens fill no memory."""
+    versions = versions_of(_ACCESS_SCOPES)  # before the rows: a change meanwhile makes it a wasted entry
+    row = active_feed_token(token)
+    if row is None:
+        return None
+    if row.partner is not None:
+        access = PrivateAccess(row.id, row.partner.name, row.partner.slug, False, None, None)
+    else:
+        own_partner_id, territory = private_feed_audience(row)
+        access = PrivateAccess(row.id, row.user.name or row.user.email, None, True, own_partner_id, territory)
+    with _accesses_lock:
+        _accesses[row.token_hash] = (versions, access)
+        _accesses.move_to_end(row.token_hash)
+        while len(_accesses) > _ACCESS_KEPT:
+            _accesses.popitem(last=False)
+    return access
 
 
 def feed_tokens_of(user) -> list[FeedToken]:

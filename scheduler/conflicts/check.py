@@ -98,19 +98,17 @@ def _context(events: Iterable[Event], person_ids: Iterable[int] | None = None) -
         travel_margin=margins, max_concurrent=limits)
 
 
-def load_events(where, start: datetime, end: datetime, for_notices: bool = False) -> list[Event]:
+def load_events(where, start: datetime, end: datetime, in_bulk: bool = False) -> list[Event]:
     """Series that may have occurrences in [start, end), with what expansion needs. The whole
-    calendar (`for_notices`) loads in a few bulk queries; a handful of series (the incremental
+    calendar (`in_bulk`) loads in a few bulk queries; a handful of series (the incremental
     check) in one joined query: there, each round trip to the database is most of the cost."""
     # A series with exceptions may have an occurrence moved anywhere, before its first date too.
     q = sa.select(Event).where(where, sa.or_(
         sa.and_(Event.starts_at < end, sa.or_(
             Event.last_date.is_(None), Event.last_date >= (start - timedelta(days=8)).date())),
         Event.id.in_(sa.select(OccurrenceException.event_id))))
-    if for_notices:  # many conflicts at once: who to tell, loaded in bulk too
-        q = q.options(selectinload(Event.people), selectinload(Event.exceptions),
-                      selectinload(Event.organisers), selectinload(Event.place))
-        return list(db.session.scalars(q))
+    if in_bulk:
+        return list(db.session.scalars(q.options(selectinload(Event.people), selectinload(Event.exceptions))))
     q = q.options(joinedload(Event.people), joinedload(Event.exceptions))
     return list(db.session.scalars(q).unique())
 

@@ -102,7 +102,7 @@ def _rules(start: datetime, end: datetime) -> tuple[list[SeriesRule], dict]:
     rules: list[SeriesRule] = []
     audiences: dict = {}
     for i in range(0, len(ids), EVENT_CHUNK):
-        events = load_events(Event.id.in_(ids[i:i + EVENT_CHUNK]), start, end, for_notices=True)
+        events = load_events(Event.id.in_(ids[i:i + EVENT_CHUNK]), start, end, in_bulk=True)
         rules.extend(rule_of(e) for e in events)
         audiences.update(competing_audiences(events))
         del events  # the session holds clean rows weakly: they go

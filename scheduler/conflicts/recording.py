@@ -16,7 +16,7 @@ from models.actor import Actor
 from models.audit import AuditEntry
 from models.base import insert_rows
 from models.conflicts import ConflictCase, ScheduleConflict, severity_of
-from models.operations.cases import recount_in_bulk, refresh_cases
+from models.operations.cases import new_cases_in_bulk, recount_in_bulk, refresh_cases
 from scheduler.conflicts.detection import Found
 
 LOOKUP_CHUNK = 1000  # ids per IN (...)
@@ -34,12 +34,22 @@ def insert_new(new: Iterable[Found], actor: Actor | None) -> list[int]:
     """Stores these conflicts (none of them stored yet) open, with their history line ("open",
     as `set_status` writes it), in their cases; returns their ids in order. A case accepted whole
     accepts its new dates (the rule of `refresh_cases`, on those few); the others are counted
-    again and told of as `recount` does."""
+    again and told of as `recount` does, the new ones as they are created."""
     new = list(new)
     if not new:
         return []
     now = utcnow()
-    cases = cases_for({case_identity(f) for f in new}, now)
+    dates: dict[tuple[str, int, int], list[tuple[datetime, datetime]]] = {}
+    for f in new:
+        dates.setdefault(case_identity(f), []).append(
+            (datetime.fromtimestamp(f.starts_at, UTC), datetime.fromtimestamp(f.ends_at, UTC)))
+    # Cases stored already are counted again once their new dates are in; the others go in
+    # counted from these dates (a first nightly run creates tens of thousands).
+    cases = _stored_cases(set(dates))
+    stored = set(cases.values())
+    missing = sorted(dates.keys() - cases.keys())
+    cases.update(zip(missing, new_cases_in_bulk({i: dates[i] for i in missing}, now), strict=True))
+    del dates
     severities = {kind: severity_of(kind) for kind in {f.kind for f in new}}
     # Made while the COPY runs: the server stores a row as the next one is made.
     rows = ({"kind": f.kind, "severity": severities[f.kind], "status": "open", "case_id": cases[case_identity(f)],
@@ -53,20 +63,31 @@ def insert_new(new: Iterable[Found], actor: Actor | None) -> list[int]:
     insert_rows(cast(sa.Table, AuditEntry.__table__), (
         {"at": now, "user_id": user_id, "action": "open", "entity_type": "conflicts", "entity_id": i,
          "changes": {"status": ["open", "open"]}} for i in ids), len(ids))
-    case_ids = set(cases.values())
     accepted: set[int] = set()
-    for chunk in _chunks(case_ids):
+    for chunk in _chunks(stored):
         accepted.update(db.session.scalars(sa.select(ConflictCase.id).where(
             ConflictCase.id.in_(chunk), ConflictCase.accepted_versions.is_not(None))))
     if accepted:
         refresh_cases(db.session.scalars(sa.select(ScheduleConflict).where(
             ScheduleConflict.id.in_(ids), ScheduleConflict.case_id.in_(accepted))), actor)
-    recount_in_bulk(case_ids - accepted, now)
+    recount_in_bulk(stored - accepted, now)
     return ids
 
 
 def cases_for(identities: set[tuple[str, int, int]], now: datetime) -> dict[tuple, int]:
     """case identity -> case id, creating the missing cases ("new": counting them opens them)."""
+    found = _stored_cases(identities)
+    missing = sorted(identities - found.keys())
+    ids = insert_rows(cast(sa.Table, ConflictCase.__table__), [
+        {"kind": k, "severity": severity_of(k), "status": "new", "a_event_id": a, "b_event_id": b, "open_count": 0,
+         "accepted_count": 0, "ended_count": 0, "reason": "", "opened_at": now, "updated_at": now}
+        for k, a, b in missing])
+    found.update(zip(missing, ids, strict=True))
+    return found
+
+
+def _stored_cases(identities: set[tuple[str, int, int]]) -> dict[tuple, int]:
+    """case identity -> case id, of those stored."""
     found: dict[tuple, int] = {}
     for chunk in _chunks({i[1] for i in identities}):
         for case_id, kind, a, b in db.session.execute(
@@ -74,12 +95,6 @@ def cases_for(identities: set[tuple[str, int, int]], now: datetime) -> dict[tupl
                 .where(ConflictCase.a_event_id.in_(chunk))):
             if (kind, a, b) in identities:
                 found[(kind, a, b)] = case_id
-    missing = sorted(identities - found.keys())
-    ids = insert_rows(cast(sa.Table, ConflictCase.__table__), [
-        {"kind": k, "severity": severity_of(k), "status": "new", "a_event_id": a, "b_event_id": b, "open_count": 0,
-         "accepted_count": 0, "ended_count": 0, "reason": "", "opened_at": now, "updated_at": now}
-        for k, a, b in missing])
-    found.update(zip(missing, ids))
     return found
 
 

@@ -202,21 +202,9 @@ class PlaceFacts:
     quartier: str | None  # its QPV code
 
 
-def occurrences_at_most(f: CalendarFilter, start: datetime, end: datetime, limit: int,
-                        people: bool = False) -> list[tuple[Occurrence, EventFacts, PlaceFacts]]:
-    """`occurrences_between` for a query anyone may send, each occurrence with the facts of its
-    event and of the place where it happens. Above `limit` occurrences it refuses (InvalidInput)
-    having expanded no more than that many, so that a year of the whole country costs a read of
-    the series' timing, not millions of occurrences; below, it reads only what it returns."""
-    check_window(start, end)
-    # A place's filter drops what was moved elsewhere after expanding: count after it (a place
-    # has few series, so expanding them all costs little).
-    occurrences = _keep_in_place(f, expand(rules_in_window(f, start, end, people=people), start, end,
-                                           limit=None if f.place or f.place_ids is not None else limit))
-    if len(occurrences) > limit:
-        raise InvalidInput(f"La demande donne plus de {limit:,} occurrences".replace(",", "\u202f")
-                           + " : raccourcissez la période ou filtrez par quartier, lieu, partenaire ou type.")
-    occurrences.sort(key=lambda o: (o.starts_at, o.event_id))
+def _with_facts(occurrences: list[Occurrence], people: bool) -> list[tuple[Occurrence, EventFacts, PlaceFacts]]:
+    """Each occurrence with the facts of its event and of the place where it happens, read for
+    these occurrences only (scheduler.time.keyset pages a national window this way)."""
     events = _event_facts({o.event_id for o in occurrences}, people)
     places = {row.id: PlaceFacts(row.slug, row.name, row.code) for row in db.session.execute(
         sa.select(Place.id, Place.slug, Place.name, Quartier.code).outerjoin(Quartier, Quartier.id == Place.quartier_id)
@@ -256,7 +244,8 @@ def _with_events(occurrences: list[Occurrence]) -> list[tuple[Occurrence, Event]
     return [(o, events[o.event_id]) for o in occurrences]
 
 
-def rules_in_window(f: CalendarFilter, start: datetime, end: datetime, people: bool = True) -> list:
+def rules_in_window(f: CalendarFilter, start: datetime, end: datetime, people: bool = True,
+                    where: sa.ColumnElement | None = None) -> list:
     """The rules (`SeriesRule`, exceptions included, people unless told not to) of the series
     that may have an occurrence in the window, read as plain rows: for queries over the whole
     national calendar (the reminders' due scan, the home page), where loading every Event object
@@ -264,11 +253,14 @@ def rules_in_window(f: CalendarFilter, start: datetime, end: datetime, people: b
     # Tens of thousands of rows and rules, no cycles among them: the cyclic collector's passes
     # over every live object would cost as much as reading them.
     with gc_paused():
-        return _rules_in_window(f, start, end, people)
+        return _rules_in_window(f, start, end, people, where)
 
 
-def _rules_in_window(f: CalendarFilter, start: datetime, end: datetime, people: bool) -> list:
+def _rules_in_window(f: CalendarFilter, start: datetime, end: datetime, people: bool,
+                     where: sa.ColumnElement | None = None) -> list:
     selected = _in_window(events_query(f), start, end)
+    if where is not None:
+        selected = selected.where(where)
     # Core rows through the session's connection: the ORM's row processing and Row._asdict() cost
     # more than the rest for the ~20,000 series of a national week. Flushed first, as the session
     # would have.
@@ -281,7 +273,9 @@ def _rules_in_window(f: CalendarFilter, start: datetime, end: datetime, people: 
     if f.tag:
         tag = f.tag.casefold()
         rows = [r for r in rows if _has_tag(r["audience_tags"], tag)]
-    ids = selected.with_only_columns(Event.id).scalar_subquery()
+    # A narrowed selection (a page's slice of time) gives a few hundred rows: their ids, rather
+    # than the selection's conditions evaluated again over every event for each query below.
+    ids = [r["id"] for r in rows] if where is not None else selected.with_only_columns(Event.id).scalar_subquery()
     people_of: dict[int, list] = {}
     if people:
         for event_id, person_id in db.session.execute(

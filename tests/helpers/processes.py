@@ -67,23 +67,28 @@ def get(url: str, timeout: float = 120) -> int:
 ACCESS_LOG_FORMAT = "%(m)s %(U)s%(q)s %(s)s %(M)s"
 
 
-def start_web(port: int, workers: int, env: dict, log: Path, access_log: Path | None = None) -> subprocess.Popen:
+def start_web(port: int, workers: int, env: dict, log: Path, access_log: Path | None = None,
+              app: str = "app:app", ready_path: str = "/static/maillage.css") -> subprocess.Popen:
     """The Procfile's web line as honcho would run it (a shell), on 127.0.0.1:port, in a process
     group of its own (os.killpg ends it and its workers). `access_log`: where its access log goes,
     each line ending with the milliseconds gunicorn spent on the request (GUNICORN_CMD_ARGS,
-    the line itself unchanged)."""
+    the line itself unchanged). `app`: another WSGI app served by the same line (a benchmark's
+    floor), ready once `ready_path` answers."""
+    line = procfile_web_line()
+    assert line.endswith(" app:app"), line
+    line = line.removesuffix("app:app") + app
     web_env = {**env, "BIND": "127.0.0.1", "PORT": str(port), "WEB_CONCURRENCY": str(workers),
                "PATH": f"{BIN}:{env.get('PATH', os.environ.get('PATH', ''))}"}
     if access_log is not None:
         web_env["GUNICORN_CMD_ARGS"] = f"--access-logformat '{ACCESS_LOG_FORMAT}'"
     # The log files are handed to the server, open for its life.
-    server = subprocess.Popen(["sh", "-c", f"exec {procfile_web_line()}"], cwd=ROOT, env=web_env,
+    server = subprocess.Popen(["sh", "-c", f"exec {line}"], cwd=ROOT, env=web_env,
                               stdout=open(access_log, "w") if access_log else subprocess.DEVNULL,  # noqa: SIM115
                               stderr=open(log, "w"), start_new_session=True)  # noqa: SIM115
     deadline = time.monotonic() + 60
     while True:
         try:
-            get(f"http://127.0.0.1:{port}/static/maillage.css", timeout=5)
+            get(f"http://127.0.0.1:{port}{ready_path}", timeout=5)
             return server
         except OSError:
             if server.poll() is not None or time.monotonic() > deadline:

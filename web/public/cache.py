@@ -10,12 +10,17 @@ from collections import OrderedDict
 from pathlib import Path
 
 from flask import Response, current_app, request
+from werkzeug.exceptions import HTTPException
 
+from models import db
+from models.base import read_without_transaction
 from models.versions import (
+    ALL_EVENTS,
     share_page,
     shared_page,
     versions_of,
 )
+from scheduler.rebuild import HOOKS, shows
 from web.public.listing import local_today
 
 # --- a cache that is never stale --------------------------------------------------------------
@@ -40,6 +45,10 @@ class PageCache:
         self.size = size
         self.pages: OrderedDict[tuple, bytes] = OrderedDict()
         self.lock = threading.Lock()
+        self.building: dict[tuple, threading.Event] = {}  # set when the page is in self.pages
+        # The shared pages this process served lately, by what they show: rebuilt after a write
+        # that changes them (rebuild_pages).
+        self.recipes: OrderedDict[tuple, tuple[tuple[str, ...], str, str]] = OrderedDict()
 
     def get_or_build(self, scopes: tuple[str, ...], key: tuple, build, shared: bool = False) -> bytes:
         versions, today = versions_of(scopes), local_today()
@@ -48,8 +57,27 @@ class PageCache:
             if local in self.pages:
                 self.pages.move_to_end(local)
                 return self.pages[local]
+        in_flight = self.building.get(local)
+        if in_flight is not None:
+            # This process is building it under these very versions (the rebuild after a
+            # write): wait for it rather than build it twice.
+            in_flight.wait(BUILD_WAIT_SECONDS)
+            with self.lock:
+                if local in self.pages:
+                    return self.pages[local]
+        flight = threading.Event()
+        self.building[local] = flight
+        try:
+            return self._build(scopes, key, build, shared, local)
+        finally:
+            self.building.pop(local, None)
+            flight.set()
+
+    def _build(self, scopes: tuple[str, ...], key: tuple, build, shared: bool, local: tuple) -> bytes:
+        versions, today = local[0], local[1]
         value = None
         if shared:
+            self.note_recipe(scopes, key)
             config = current_app.config
             shared_key = hashlib.sha256(repr(key).encode()).hexdigest()
             marker = hashlib.sha256("|".join((
@@ -67,6 +95,46 @@ class PageCache:
             while len(self.pages) > self.size:
                 self.pages.popitem(last=False)
         return value
+
+    def note_recipe(self, scopes: tuple[str, ...], key: tuple) -> None:
+        with self.lock:
+            self.recipes.pop(key, None)
+            self.recipes[key] = (scopes, request.full_path, request.url_root)
+            while len(self.recipes) > 4 * REBUILT_AT_MOST:
+                self.recipes.popitem(last=False)
+
+
+# A reader waits this long at most for the build in flight of the page it asks for, then builds it.
+BUILD_WAIT_SECONDS = 10.0
+# After a write, the shared pages this process served lately that show it are rebuilt, the most
+# recently asked first, at most this many (the others are built by their next reader).
+REBUILT_AT_MOST = 16
+
+
+def rebuild_pages(raised: set[str], config) -> None:
+    """Rebuilds the home page and the pages this process served lately that show the scopes a
+    committed write raised (scheduler/rebuild.py's hook): each through its own view, in a request
+    of its own, so that it is built exactly as a reader's request would build it."""
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    cache = page_cache()
+    with cache.lock:
+        recent = list(reversed(cache.recipes.values()))
+    home = ((ALL_EVENTS,), "/", app.config["BASE_URL"] + "/")
+    chosen = [home] + [r for r in recent if r[1:] != home[1:] and r[1].rstrip("?") != "/"]
+    for scopes, path, url_root in chosen[:REBUILT_AT_MOST]:
+        if not shows(scopes, raised):
+            continue
+        with app.test_request_context(path, base_url=url_root):
+            try:
+                read_without_transaction()
+                app.dispatch_request()
+            except HTTPException:  # gone since (a deleted place's page): nothing to build
+                pass
+            finally:
+                db.session.remove()
+
+
+HOOKS.append(rebuild_pages)
 
 
 def page_cache() -> PageCache:
