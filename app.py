@@ -14,7 +14,7 @@ import settings
 import web
 from extensions import create_limiter, db, migrate, serve_static_files
 from models.base import end_session
-from web.security import static_file_headers
+from web.security import headers_outside_the_app, static_file_headers
 
 
 class RowId(IntegerConverter):
@@ -68,10 +68,6 @@ def create_app(overrides: dict | None = None) -> Flask:
     else:
         # A pooled connection may have died with a database restart: test it before use.
         app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {"pool_pre_ping": True})
-    serve_static_files(app, static_file_headers(app.config))
-    if app.config["TRUSTED_PROXIES"]:
-        n = app.config["TRUSTED_PROXIES"]
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n, x_port=n)
 
     app.json.ensure_ascii = False  # French text stays readable in the JSON
     app.json.sort_keys = False  # keys in the order the schemas declare them
@@ -87,6 +83,14 @@ def create_app(overrides: dict | None = None) -> Flask:
     commands.init_app(app)
     # After every blueprint: limits are set by their names.
     create_limiter(app, exempt=api.RATE_EXEMPT, keys=web.RATE_KEYS)
+
+    # In front of the app, innermost first: feed polls answered from memory, static files, the
+    # proxy's headers (read by both).
+    app.wsgi_app = api.FeedPolls(app, app.wsgi_app, headers_outside_the_app(app.config))  # type: ignore[method-assign]
+    serve_static_files(app, static_file_headers(app.config))
+    if app.config["TRUSTED_PROXIES"]:
+        n = app.config["TRUSTED_PROXIES"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n, x_port=n)  # type: ignore[method-assign]
     return app
 
 

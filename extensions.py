@@ -134,7 +134,18 @@ class BatchedLimit:
         self.lock = threading.Lock()
 
     def check(self) -> None:
-        now, address = time.time(), get_remote_address()
+        refused = self.count(get_remote_address())
+        if refused is not None:
+            self._refuse(refused)
+
+    def allows(self, address: str) -> bool:
+        """Counts a request of this address; False: refused (the app's own check then answers
+        the 429, without counting it twice: the address is refused in memory)."""
+        return self.count(address) is None
+
+    def count(self, address: str) -> float | None:
+        """Counts a request; the seconds to wait when it is refused, else None."""
+        now = time.time()
         with self.lock:
             window = int(now // self.period)
             if window != self.window:  # what was not sent of the last window is forgotten with it
@@ -142,11 +153,11 @@ class BatchedLimit:
                 self.refused = {a: until for a, until in self.refused.items() if until > now}
             until = self.refused.get(address)
             if until is not None:
-                self._refuse(until - now)
+                return until - now
             count = self.unsent.get(address, 0) + 1
             if count < self.batch:
                 self.unsent[address] = count
-                return
+                return None
             self.unsent[address] = 0
         strategy = self.limiter.limiter
         # RATELIMIT_KEY_PREFIX as Flask-Limiter's own keys have it (apps sharing one Redis).
@@ -156,7 +167,8 @@ class BatchedLimit:
                 reset = strategy.get_window_stats(item, *key).reset_time
                 with self.lock:
                     self.refused[address] = max(reset, now + 1)
-                self._refuse(reset - now)
+                return reset - now
+        return None
 
     @staticmethod
     def _refuse(wait: float):
@@ -193,7 +205,8 @@ def create_limiter(app: Flask, exempt: dict[str, Callable[[], bool]],
         target, _, key = name.partition("/")
         key_func = (keys or {})[key] if key else None
         if target in BATCHED and not key and target not in exempt:
-            app.before_request_funcs.setdefault(target, []).append(BatchedLimit(limiter, target, rate).check)
+            batched = app.extensions.setdefault("batched_limits", {})[target] = BatchedLimit(limiter, target, rate)
+            app.before_request_funcs.setdefault(target, []).append(batched.check)
         elif target in app.blueprints:
             limiter.limit(rate, key_func=key_func, exempt_when=exempt.get(name))(app.blueprints[target])
         elif target in app.view_functions:

@@ -23,6 +23,7 @@ from api import (
     territory,
 )
 from api.auth import api_user, authenticate_writes
+from api.feeds import FeedPolls as FeedPolls  # app.py puts it in front of the app
 from extensions import JSON_PREFIXES, create_api
 from models import db
 from models.errors import DomainError, database_trouble

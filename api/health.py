@@ -42,12 +42,17 @@ def _after(response):
     endpoint = request.endpoint or "unmatched"  # a bounded set of labels, never the raw path
     if endpoint in ("health.metrics",):
         return response
-    REQUESTS.labels(endpoint, request.method, str(response.status_code)).inc()
+    count_answer(endpoint, request.method, response.status_code, started)
+    return response
+
+
+def count_answer(endpoint: str, method: str, status: int, started: float | None) -> None:
+    """Counts an answer (also those made in front of the app: api/feeds.py, FeedPolls)."""
+    REQUESTS.labels(endpoint, method, str(status)).inc()
     if started is not None:
         LATENCY.labels(endpoint).observe(time.perf_counter() - started)
-    if endpoint.startswith("feeds.") and response.status_code in (200, 304):
-        FEED_RESPONSES.labels("not_modified" if response.status_code == 304 else "full").inc()
-    return response
+    if endpoint.startswith("feeds.") and status in (200, 304):
+        FEED_RESPONSES.labels("not_modified" if status == 304 else "full").inc()
 
 
 def _table(name: str) -> sa.Table | None:

@@ -235,11 +235,12 @@ def _as_text(wanted: list[str], found: dict[str, int]) -> str:
     return ",".join(f"{s}={found.get(s, 0)}" for s in wanted)
 
 
-def known_versions_of(scopes: Iterable[str]) -> str | None:
+def known_versions_of(scopes: Iterable[str], engine: sa.Engine | None = None) -> str | None:
     """`versions_of` from this process's memory, without the database; None when it does not
-    know them all or cannot trust them now (models/version_watch.py)."""
+    know them all or cannot trust them now (models/version_watch.py). `engine`: outside an app
+    context (api/feeds.py, FeedPolls), the app's."""
     wanted = sorted({EVERYTHING, *scopes})
-    found = watch_of(db.engine).known(wanted)
+    found = watch_of(engine or db.engine).known(wanted)
     return None if found is None else _as_text(wanted, found)
 
 

@@ -210,6 +210,14 @@ def test_feed_polling_is_limited_per_address_in_the_json_shape(limited):
     assert int(refused.headers["Retry-After"]) > 0
 
 
+def test_polls_answered_in_front_of_the_app_count_against_the_feed_limit(limited):
+    client = limited(feeds="2 per minute").test_client()
+    first = client.get("/feeds/all.ics")
+    polls = [client.get("/feeds/all.ics", headers={"If-None-Match": first.headers["ETag"]}) for _ in range(2)]
+    assert [first.status_code, *(p.status_code for p in polls)] == [200, 304, 429]
+    assert int(polls[-1].headers["Retry-After"]) > 0
+
+
 def test_a_large_feed_limit_is_counted_by_batches_and_still_holds(limited):
     """60 a minute: sent to the storage two requests at a time (extensions.BatchedLimit)."""
     client = limited(feeds="60 per minute").test_client()

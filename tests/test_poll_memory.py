@@ -226,3 +226,36 @@ def test_a_link_revoked_in_another_process_is_refused_at_once(server):
     revoke_feed_token(SYSTEM, row)
     db.session.commit()
     assert _first_changed_answer(url, etag, 404).status_code == 404
+
+
+def test_a_poll_answered_in_front_of_the_app_has_the_apps_headers_and_is_counted(
+        client, create_partner, create_place, create_event):
+    from flask import request_started
+
+    from api.health import FEED_RESPONSES
+
+    partner = create_partner("mission-locale-sud-isere")
+    create_event(create_place("bij-echirolles"), [partner], title="Permanence au BIJ")
+    etag = client.get(FEED).headers["ETag"]
+    time.sleep(STILL)
+    client.get(FEED, headers={"If-None-Match": etag})  # SQLite: the versions read again once
+    seen = []
+
+    def started(sender, **extra):
+        seen.append(sender)
+
+    request_started.connect(started)
+    try:
+        # A cookie: the app answers (its session hooks may have something to do).
+        client.set_cookie("autre", "1")
+        by_app = client.get(FEED, headers={"If-None-Match": etag})
+        client.delete_cookie("autre")
+        assert len(seen) == 1
+        counted = FEED_RESPONSES.labels("not_modified")._value.get()
+        in_front = client.get(FEED, headers={"If-None-Match": etag})
+        assert len(seen) == 1  # Flask never saw it
+    finally:
+        request_started.disconnect(started)
+    assert by_app.status_code == in_front.status_code == 304
+    assert sorted(by_app.headers.items()) == sorted(in_front.headers.items())
+    assert FEED_RESPONSES.labels("not_modified")._value.get() == counted + 1

@@ -14,6 +14,9 @@ _POLICY = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'se
            "base-uri 'none'; form-action 'self'; frame-src 'self'; frame-ancestors {ancestors}")
 
 
+_HSTS = "max-age=31536000; includeSubDomains"
+
+
 def framable(view):
     """Marks a view that any site may show in an <iframe>."""
     view.is_framable = True
@@ -41,7 +44,7 @@ def set_security_headers(response):
     response.headers.setdefault("X-Content-Type-Options", "nosniff")
     response.headers.setdefault("Referrer-Policy", "strict-origin-when-cross-origin")
     if request.is_secure:  # also behind the proxy: ProxyFix (app.py) reads X-Forwarded-Proto
-        response.headers.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
+        response.headers.setdefault("Strict-Transport-Security", _HSTS)
     return response
 
 
@@ -51,6 +54,14 @@ def static_file_headers(config) -> dict[str, str]:
     return {"Content-Security-Policy": _POLICY.format(ancestors="'none'", tiles=_tiles_origin(config)),
             "X-Frame-Options": "DENY",
             "X-Content-Type-Options": "nosniff", "Referrer-Policy": "strict-origin-when-cross-origin"}
+
+
+def headers_outside_the_app(config):
+    """What `set_security_headers` gives a response that is not framable, for the answers made in
+    front of the app (feed polls from memory: api/feeds.py), as a function of the WSGI environ."""
+    plain = list(static_file_headers(config).items())
+    secure = [*plain, ("Strict-Transport-Security", _HSTS)]
+    return lambda environ: secure if environ.get("wsgi.url_scheme") == "https" else plain
 
 
 def init_app(app) -> None:

@@ -123,8 +123,8 @@ def add_notices(case: ConflictCase, change: str, coordinators=None) -> None:
 
 
 def add_notices_in_bulk(changes: list[tuple[int, int, int, str]], coordinators: Callable[[], list]) -> None:
-    """`add_notices` for many cases not loaded as objects, the same rows in one multi-row INSERT:
-    `changes` are (case id, a event id, b event id, change); `coordinators()` is called only if
+    """`add_notices` for many cases not loaded as objects, the same rows inserted in bulk
+    (`insert_rows`): `changes` are (case id, a event id, b event id, change); `coordinators()` is called only if
     there is a notice to record. Organisers and places are read in a few queries."""
     if not changes:
         return

@@ -92,7 +92,7 @@ _accesses: OrderedDict[str, tuple[str, PrivateAccess]] = OrderedDict()  # digest
 _accesses_lock = threading.Lock()
 
 
-def private_access_in_memory(token: str) -> PrivateAccess | None:
+def private_access_in_memory(token: str, engine: sa.Engine | None = None) -> PrivateAccess | None:
     """The access of an active link as this process last read it, if nothing it depends on moved
     since (models/version_watch.py), without the database; None: ask `private_access`. A revoked
     token, a deactivated owner raise `accounts`, so what was remembered under the old versions is
@@ -102,7 +102,7 @@ def private_access_in_memory(token: str) -> PrivateAccess | None:
     found = _accesses.get(secret_digest(token))
     if found is None:
         return None
-    versions = known_versions_of(_ACCESS_SCOPES)
+    versions = known_versions_of(_ACCESS_SCOPES, engine)
     return found[1] if versions is not None and versions == found[0] else None
 
 

@@ -559,14 +559,14 @@ def _marker(versions: str, today: date, parts: tuple[str, ...]) -> str:
 
 
 def feed_in_memory(spec: FeedSpec, *, base_url: str, default_timezone: str, owner_name: str = "",
-                   now: datetime | None = None, held=None) -> FeedVersion | None:
+                   now: datetime | None = None, held=None, engine: sa.Engine | None = None) -> FeedVersion | None:
     """The feed as this process holds it under the current marker, known without the database
     (the versions this process remembers and trusts): with its bytes, or without them when
     `held(version)` says the client holds that version already (a 304). None: ask
     `current_feed`. Whatever `current_feed` checks on a miss (the feed's partner or place
     exists, a private link is active) held when it was built under this marker, and anything
-    that would change it moves the marker."""
-    versions = known_versions_of(spec.scopes)
+    that would change it moves the marker. `engine`: outside an app context, the app's."""
+    versions = known_versions_of(spec.scopes, engine)
     if versions is None:
         return None
     now = now or utcnow()

@@ -100,7 +100,6 @@ class SmtpSender:
         self.settings = settings
         self.timeout = timeout
         self.connection: smtplib.SMTP | None = None
-        self.messages_on_connection = 0
         self.down = False  # the last message lost the connection, or found no server
 
     def __enter__(self) -> SmtpSender:
@@ -131,7 +130,6 @@ class SmtpSender:
             assert connection.sock is not None  # SMTP(host) connects in its constructor
             connection.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             connection.ehlo()
-            self.messages_on_connection = 0
             if s.username:
                 connection.login(s.username, s.password or "")
         except (smtplib.SMTPException, OSError) as error:
@@ -142,16 +140,16 @@ class SmtpSender:
 
     def send(self, message: Message, before_final_dot: Callable[[], None]) -> None:
         """Sends one message; calls `before_final_dot()` (the caller's commit) just before the
-        server takes it. Raises SmtpUnavailable when the message was not taken."""
+        server takes it; if it raises, the message is abandoned. Raises SmtpUnavailable when the
+        message was not taken."""
         if self.connection is None:
             self.connection = self._connect()
         smtp = self.connection
         sender = parseaddr(message["From"])[1]
         recipients = [parseaddr(message["To"])[1]]
         try:
-            if self.messages_on_connection:
-                smtp.rset()
-            self.messages_on_connection += 1
+            # No RSET between messages: every transaction ends at its final dot's reply, and one
+            # that fails earlier drops the connection.
             code, reply = smtp.mail(sender)
             if code != 250:
                 raise smtplib.SMTPSenderRefused(code, reply, sender)
@@ -170,7 +168,14 @@ class SmtpSender:
         except (smtplib.SMTPException, OSError) as error:
             self._drop()
             raise SmtpUnavailable(f"envoi refusé ou interrompu : {error}") from error
-        before_final_dot()
+        try:
+            before_final_dot()
+        except BaseException:
+            # Not taken (the commit failed, or another sender has the row): the message must not
+            # be ended, and nothing but the dot can end DATA, so the connection goes and the
+            # server throws the message away. The server itself is fine.
+            self._drop(down=False)
+            raise
         try:
             smtp.send(b".\r\n")
             code, reply = smtp.getreply()
@@ -180,8 +185,8 @@ class SmtpSender:
         if code != 250:
             raise SmtpUnavailable(f"message refusé par le serveur : {code} {reply!r}")
 
-    def _drop(self) -> None:
-        self.down = True
+    def _drop(self, down: bool = True) -> None:
+        self.down = down
         if self.connection is not None:
             try:
                 self.connection.close()

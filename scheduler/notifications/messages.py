@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from flask import current_app, render_template
+from sqlalchemy.orm import selectinload
 
 from models import Delivery, Event, Place, Quartier, Subscription, db
 from models.conflicts import ConflictCase, ScheduleConflict
@@ -91,7 +92,9 @@ def _occurrence_data(event: Event, occurrence: Occurrence) -> dict:
 
 
 def _attachment(event: Event, occurrence: Occurrence, for_public: bool) -> bytes:
-    places = {p.id: p for p in db.session.scalars(sa.select(Place).where(Place.id == occurrence.place_id))}
+    # By primary key: a sender's batch finds it in the session (`preload`).
+    place = db.session.get(Place, occurrence.place_id) if occurrence.place_id is not None else None
+    places = {place.id: place} if place is not None else {}
     return render_occurrence(event, occurrence, _base_url(), include_people=not for_public, places=places)
 
 
@@ -332,6 +335,30 @@ def render(delivery: Delivery, now: datetime, cache: dict | None = None) -> Mess
     return message
 
 
+def preload(deliveries: list[Delivery]) -> list:
+    """Reads, in a few statements, what rendering these deliveries asks the session for by
+    primary key (a digest's parts; events with their organisers, people, exceptions and place;
+    the places occurrences moved to; subscriptions), so that `render` finds it in the session
+    instead of a round trip each. The caller keeps the transaction open while it renders, and
+    what this returns: the session holds its objects only as long as someone else does."""
+    parts = _by_id(Delivery, {i for d in deliveries if d.kind == "notice_digest" for i in d.payload.get("parts", [])})
+    every = [*deliveries, *parts]
+    events = _by_id(Event, {d.event_id for d in every if d.event_id is not None},
+                    selectinload(Event.organisers), selectinload(Event.people), selectinload(Event.exceptions),
+                    selectinload(Event.place))
+    moved_to = {x.place_id for e in events for x in e.exceptions if x.place_id is not None}
+    return [*parts, *events, *_by_id(Place, moved_to - {e.place_id for e in events}),
+            *_by_id(Subscription, {d.subscription_id for d in every if d.subscription_id is not None})]
+
+
+def _by_id(model, ids: set, *options) -> list:
+    found: list = []
+    ordered = sorted(ids)
+    for i in range(0, len(ordered), 1000):
+        found += db.session.scalars(sa.select(model).where(model.id.in_(ordered[i:i + 1000])).options(*options))
+    return found
+
+
 def email_of(delivery: Delivery, message: Message):
     context = {"message": message}
     headers = {"X-Maillage-Delivery": delivery.key[:200]}
@@ -449,8 +476,9 @@ def render_daily_digest(delivery: Delivery, now: datetime) -> Message:
 def render_notice_digest(delivery: Delivery, now: datetime) -> Message:
     """What one run tells one address (`group_pending_notices`): reminders, notices, digests and
     questions, one section each; each part's calendar attached (evenement-1.ics, …)."""
-    parts = [d for d in db.session.scalars(sa.select(Delivery).where(
-        Delivery.id.in_(delivery.payload.get("parts", []))).order_by(Delivery.id))]
+    # By primary key: a sender's batch finds them in the session (`preload`).
+    parts = [d for d in (db.session.get(Delivery, i) for i in sorted(delivery.payload.get("parts", [])))
+             if d is not None]
     paragraphs: list[str] = []
     links: list[tuple[str, str]] = []
     subjects = []

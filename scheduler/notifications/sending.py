@@ -60,36 +60,47 @@ def backoff(attempts: int) -> timedelta:
     return timedelta(minutes=min(2 ** max(attempts - 1, 0), 60))
 
 
+def claim_statement(delivery_id: int, now: datetime) -> sa.Update:
+    """Marks the delivery sent if it still is to send. Committed only when the message is about
+    to be handed over (just before SMTP's final dot): another runner's claim on the same row waits
+    for that transaction (row lock on PostgreSQL, the write lock on SQLite), then finds it sent
+    and moves on; a sender that commits it alone (autocommit, `senders.send_batch`) hands the
+    message over only if it changed the row."""
+    return (sa.update(Delivery)
+            .where(Delivery.id == delivery_id, Delivery.state.in_(("pending", "failed")),
+                   Delivery.next_attempt_at <= now)
+            .values(state="sent", sent_at=utcnow(), attempts=Delivery.attempts + 1, updated_at=utcnow(),
+                    last_error="")
+            .execution_options(synchronize_session=False))
+
+
 def _claim(delivery_id: int, now: datetime) -> bool:
-    """Marks the delivery sent, in a transaction the caller commits only when the message is
-    about to be handed over. Another runner's claim on the same row waits for that transaction
-    (row lock on PostgreSQL, the write lock on SQLite), then finds it sent and moves on."""
-    result = db.session.execute(
-        sa.update(Delivery)
-        .where(Delivery.id == delivery_id, Delivery.state.in_(("pending", "failed")),
-               Delivery.next_attempt_at <= now)
-        .values(state="sent", sent_at=utcnow(), attempts=Delivery.attempts + 1, updated_at=utcnow(),
-                last_error="")
-        .execution_options(synchronize_session=False))
-    return rows_touched(result) == 1
+    return rows_touched(db.session.execute(claim_statement(delivery_id, now))) == 1
+
+
+def failure_statement(delivery: Delivery, attempts: int, now: datetime, error: str) -> sa.Update:
+    """Records a failed try, the `attempts`-th, and when to try again (by primary key, no reload)."""
+    log.warning("échec de l'envoi %s (essai %d) : %s", delivery.key, attempts, error)
+    return (sa.update(Delivery).where(Delivery.id == delivery.id)
+            .values(state="failed", attempts=attempts, sent_at=None, last_error=error[:2000], updated_at=utcnow(),
+                    next_attempt_at=None if attempts >= MAX_ATTEMPTS else now + backoff(attempts))
+            .execution_options(synchronize_session=False))
 
 
 def _record_failure(delivery_id: int, now: datetime, error: str) -> None:
     delivery = db.session.get_one(Delivery, delivery_id)
-    attempts = delivery.attempts + 1  # the claim's own count was rolled back with it
-    delivery.state = "failed"
-    delivery.attempts = attempts
-    delivery.sent_at = None
-    delivery.last_error = error[:2000]
-    delivery.updated_at = utcnow()
-    delivery.next_attempt_at = None if attempts >= MAX_ATTEMPTS else now + backoff(attempts)
-    log.warning("échec de l'envoi %s (essai %d) : %s", delivery.key, attempts, error)
+    # The claim's own count was rolled back with it.
+    db.session.execute(failure_statement(delivery, delivery.attempts + 1, now, error))
+
+
+def skip_statement(delivery_id: int, reason: str) -> sa.Update:
+    return (sa.update(Delivery).where(Delivery.id == delivery_id, Delivery.state.in_(("pending", "failed")))
+            .values(state="skipped", last_error=reason, next_attempt_at=None, updated_at=utcnow())
+            .execution_options(synchronize_session=False))
 
 
 def _record_skip(delivery_id: int, reason: str) -> None:
-    db.session.execute(sa.update(Delivery).where(Delivery.id == delivery_id, Delivery.state.in_(("pending", "failed")))
-                       .values(state="skipped", last_error=reason, next_attempt_at=None, updated_at=utcnow())
-                       .execution_options(synchronize_session=False))
+    db.session.execute(skip_statement(delivery_id, reason))
 
 
 def sign_webhook(secret: str, timestamp: str, body: bytes) -> str:

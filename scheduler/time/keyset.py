@@ -106,11 +106,36 @@ def occurrences_page(f: CalendarFilter, start: datetime, end: datetime, limit: i
         s = after[0] + 1
     step = FIRST_SLICE_SECONDS
     while s < hi and len(found) <= limit:
+        # Nights and quiet hours: straight to the next local start time any series has (doubling
+        # across them would overshoot into the busy morning and read all of it at once).
+        s = max(s, min(hi, _next_start(zones, s)))
+        if s >= hi:
+            break
         t = min(hi, s + step)
         read(s, t)
         s, step = t, step * 2
     found.sort(key=key_of)
     return _with_facts(found[:limit], people), len(found) > limit
+
+
+def _next_start(zones: list[str], s: int) -> int:
+    """The earliest instant at or after `s` at which some series' start time or a moved occurrence
+    falls, on the local day of `s` in each zone (or that day's end): a lower bound of the next
+    occurrence's start (index-only look-ups)."""
+    candidates = [db.session.scalar(sa.select(sa.func.min(OccurrenceException.starts_at))
+                                    .where(OccurrenceException.starts_at >= _instant(s)))]
+    found = [int(c.timestamp()) for c in candidates if c is not None]
+    for zone in zones:
+        z = ZoneInfo(zone)
+        pad = _offset_changes(zone, s // 3600 * 3600, s // 3600 * 3600 + 3600)
+        wall = datetime.fromtimestamp(s - pad, z)
+        first = db.session.scalar(sa.select(sa.func.min(Event.start_time)).where(
+            Event.timezone == zone, Event.start_time >= wall.time().replace(microsecond=0)))
+        if first is None:
+            found.append(int(datetime.combine(wall.date() + timedelta(days=1), time(), z).timestamp()) - pad)
+        else:
+            found.append(int(datetime.combine(wall.date(), first, z).timestamp()) - pad)
+    return min(found) if found else s
 
 
 def _instant(seconds: int) -> datetime:
