@@ -292,6 +292,12 @@ SETTINGS: tuple[Setting, ...] = (
             whole_number("un nombre entier d'événements (0 ou plus) est attendu"),
             "Au-delà de ce nombre d'événements, l'import immédiat de l'API répond 413 : passer par "
             "/api/v1/import-jobs."),
+    Setting("IMPORT_INLINE_MAX_OVERLAP_WORK", "200000",
+            whole_number("un nombre entier (0 ou plus) est attendu"),
+            "Au-delà de cette estimation de la recherche des chevauchements d'un fichier (ses occurrences "
+            "des douze mois à venir, chacune multipliée par le nombre d'événements du même lieu), l'import "
+            "est fait par l'horloge (la page) ou répond 413 (l'API), même avec peu d'événements : une "
+            "requête ne doit jamais dépasser le délai de gunicorn."),
     Setting("MAILBOX_DIR", "{instance}/mailbox", folder,
             "Où la boîte aux lettres locale (make run) range les courriels reçus."),
     Setting("CLOCK_HEARTBEAT_SECONDS", "15", seconds("un nombre de secondes (plus que 0) est attendu"),

@@ -6,7 +6,7 @@ Files of up to IMPORT_API_INLINE_MAX_EVENTS events are worked in the request (`/
 confirmation that queues the import itself."""
 from __future__ import annotations
 
-from flask import Response, current_app
+from flask import Response, current_app, url_for
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from flask_smorest.fields import Upload
@@ -20,8 +20,8 @@ from models.events import EVENT_KINDS, VISIBILITIES
 from models.operations.imports import confirm_import_job, import_job_for
 from models.operations.partners import partner_by_slug
 from models.operations.territory import place_by_slug
-from scheduler.ical.imports import apply_plan, preview
-from scheduler.ical.jobs import estimated_events, progress_view, submit
+from scheduler.ical.imports import preview
+from scheduler.ical.jobs import estimated_events, progress_view, submit, too_much_overlap_work
 from scheduler.ical.parse_csv import csv_template, parse_file
 from scheduler.ical.planned import ImportOptions
 
@@ -85,19 +85,27 @@ def _payload(result) -> dict:
     }
 
 
+def _to_a_job(why: str, jobs: str) -> TooLarge:
+    """413 before any work, with the address of the import jobs that take the file instead."""
+    where = f"déposez-le par POST sur {jobs}, qui le traite en arrière-plan et en donne l'avancement."
+    return TooLarge(f"{why} : {where}", {"file": [where], "import_jobs": [jobs]})
+
+
 def run_import(user, form, upload, commit: bool) -> dict:
     """Preview, then (when asked) the import itself; one commit, or nothing."""
     options = _options(user, form)
     data = upload.read()
+    # Before any work: what might outlive gunicorn's timeout goes to an import job.
     count, most = estimated_events(upload.filename or "", data), current_app.config["IMPORT_API_INLINE_MAX_EVENTS"]
+    jobs = url_for("imports.ImportJobs", _external=True)
     if count > most:
-        raise TooLarge(f"Ce fichier compte {count} événements : au-delà de {most}, déposez-le sur "
-                       "/api/v1/import-jobs, qui le traite en arrière-plan et en donne l'avancement.")
+        raise _to_a_job(f"Ce fichier compte {count} événements : au-delà de {most}", jobs)
+    if (work := too_much_overlap_work(upload.filename or "", data, options)) is not None:
+        raise _to_a_job(f"Ce fichier demande une longue recherche des chevauchements (estimée à {work} "
+                        f"comparaisons, au-delà de {current_app.config['IMPORT_INLINE_MAX_OVERLAP_WORK']})", jobs)
     plan = parse_file(upload.filename, data, options)
-    result = preview(user, plan, options)
-    payload = _payload(result)
+    payload = _payload(preview(user, plan, options, dry_run=not commit))
     if commit:
-        apply_plan(user, plan, _options(user, form))
         db.session.commit()
     return payload
 

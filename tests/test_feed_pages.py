@@ -289,3 +289,32 @@ def test_in_a_browser_a_big_import_shows_the_servers_progress_while_a_real_clock
     assert f"{count} créé(s)" in page.content()
     db.session.expire_all()
     assert db.session.scalar(sa.select(sa.func.count(Event.id))) == count
+
+
+def test_a_file_of_few_events_but_many_overlaps_goes_to_a_job_from_the_import_page(
+        client, sign_in, create_partner, create_place, app):
+    """Three events, thousands of overlaps: past IMPORT_INLINE_MAX_OVERLAP_WORK (lowered here)
+    the page does not work it in the request (it might outlive gunicorn's timeout) but gives it
+    to the clock, and shows the job's page; under it, the same file is previewed at once."""
+    from datetime import date
+
+    from bench.import_overlaps import parallel_file
+    from helpers.dates import next_working_monday
+    from scheduler.ical.jobs import run_queued_jobs
+
+    form = _signed_in_editor(client, sign_in, create_partner, create_place)
+    first = next_working_monday()
+    calendar = parallel_file(3, first, date(first.year + 1, 12, 31))
+    limit, app.config["IMPORT_INLINE_MAX_OVERLAP_WORK"] = app.config["IMPORT_INLINE_MAX_OVERLAP_WORK"], 1000
+    try:
+        answer = client.post("/coordination/import", content_type="multipart/form-data",
+                             data={**form, "file": (io.BytesIO(calendar), "creneaux.ics")})
+    finally:
+        app.config["IMPORT_INLINE_MAX_OVERLAP_WORK"] = limit
+    assert answer.status_code == 303 and re.fullmatch(r"/coordination/import/\d+", answer.headers["Location"])
+    assert client.get(answer.headers["Location"] + "/etat").get_json()["state"] == "queued"
+    assert run_queued_jobs() == 1
+    assert "3 à créer" in _text(client.get(answer.headers["Location"]))
+    inline = client.post("/coordination/import", content_type="multipart/form-data",
+                         data={**form, "file": (io.BytesIO(calendar), "creneaux.ics")})
+    assert inline.status_code == 200 and "3 à créer" in _text(inline)

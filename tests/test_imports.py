@@ -228,7 +228,9 @@ def test_a_big_file_is_previewed_then_imported_by_the_clock_and_its_progress_is_
     labels = {s["label"] for s in seen}
     assert {"Lecture du fichier", DRY_RUN_WRITE, "Recherche des chevauchements"} <= labels, labels
     percents = [s["percent"] for s in seen]
-    assert percents == sorted(percents) and len({p for p in percents if 0 < p < 100}) >= 5, percents
+    # The overlaps of the file's new series are one sweep now (check_new_events), a second or less:
+    # the bar moves through the reading and the writing, then jumps.
+    assert percents == sorted(percents) and len({p for p in percents if 0 < p < 100}) >= 3, percents
     assert any(s["label"] == DRY_RUN_WRITE and 0 < s["done"] < s["total"] == 600 for s in seen)
     db.session.expire_all()
     job = db.session.get(ImportJob, job.id)
@@ -238,7 +240,8 @@ def test_a_big_file_is_previewed_then_imported_by_the_clock_and_its_progress_is_
     confirm_import_job(editor, job)
     db.session.commit()
     seen = [s for s in clock_tick_watched(app, job.id) if s["state"] == "running"]
-    assert {"Enregistrement des événements", "Recherche des chevauchements"} <= {s["label"] for s in seen}
+    # Writing is most of an import now; its overlap sweep may pass between two reads.
+    assert "Enregistrement des événements" in {s["label"] for s in seen}
     db.session.expire_all()
     job = db.session.get(ImportJob, job.id)
     assert job.state == "done" and job.result == {"created": 600, "changed": 0, "unchanged": 0}
@@ -533,3 +536,33 @@ def test_our_own_feed_of_series_that_pause_during_school_holidays_imports_as_suc
     lo, hi = window(first, first + timedelta(days=365), PARIS)
     assert with_icalendar(first_feed, lo, hi) == with_icalendar(second_feed, lo, hi)
     assert with_vobject(first_feed, lo, hi) == with_vobject(second_feed, lo, hi)
+
+
+def test_a_file_of_few_events_but_many_overlaps_is_answered_413_with_the_jobs_link_before_any_work(
+        app, client, setting, token_for):
+    """Three parallel weekday series at one place through next year: three events, thousands of
+    overlaps. Past IMPORT_INLINE_MAX_OVERLAP_WORK (lowered here) the API does not start: 413, the
+    JSON error shape, the address of the import jobs; nothing written. The job takes the file."""
+    from bench.import_overlaps import parallel_file
+    from models import Event, ImportJob, db
+
+    headers = token_for("conseillere@example.fr", role="editor", partner=setting["ml"])
+    first = next_working_monday()
+    calendar = parallel_file(3, first, date(first.year + 1, 12, 31))
+    limit, app.config["IMPORT_INLINE_MAX_OVERLAP_WORK"] = app.config["IMPORT_INLINE_MAX_OVERLAP_WORK"], 1000
+    try:
+        for endpoint in ("/api/v1/imports/preview", "/api/v1/imports"):
+            refused = _upload(client, headers, calendar, endpoint=endpoint)
+            body = refused.get_json()
+            assert refused.status_code == 413 and list(body) == ["code", "status", "message", "errors"], body
+            assert "recherche des chevauchements" in body["message"], body
+            assert body["errors"]["json"]["import_jobs"] == ["http://localhost/api/v1/import-jobs"], body
+        assert db.session.scalar(sa.select(sa.func.count(Event.id))) == 0
+        assert db.session.scalar(sa.select(sa.func.count(ImportJob.id))) == 0
+        queued = _upload(client, headers, calendar, endpoint="/api/v1/import-jobs")
+        assert queued.status_code == 202 and queued.get_json()["state"] == "queued", queued.get_json()
+    finally:
+        app.config["IMPORT_INLINE_MAX_OVERLAP_WORK"] = limit
+    # Under the limit (the default), the same file is worked in the request.
+    previewed = _upload(client, headers, calendar, endpoint="/api/v1/imports/preview")
+    assert previewed.status_code == 200 and previewed.get_json()["summary"]["overlaps"] > 500, previewed.get_json()

@@ -62,7 +62,8 @@ def test_each_setting_is_read_from_the_environment_typed(clean_environ, tmp_path
            "CONFLICT_NON_COMPETING_KINDS": "", "NOTICE_HORIZON_DAYS": "7", "REMINDER_GRACE_MINUTES": "0",
            "SEPARATE_SENDERS": "1", "SCREEN_REFRESH_SECONDS": "60", "IMPORT_MAX_MB": "5",
            "IMPORT_INLINE_MAX_EVENTS": "10",
-           "IMPORT_API_INLINE_MAX_EVENTS": "20", "MAILBOX_DIR": str(tmp_path / "mail"),
+           "IMPORT_API_INLINE_MAX_EVENTS": "20", "IMPORT_INLINE_MAX_OVERLAP_WORK": "30",
+           "MAILBOX_DIR": str(tmp_path / "mail"),
            "CLOCK_HEARTBEAT_SECONDS": "0.5", "CLOCK_LOCK_TTL_SECONDS": "2",
            "LEGAL_PUBLISHER": "Ville d'Échirolles, 1 place des Cinq-Fontaines", "LEGAL_DIRECTOR": "Mme la maire",
            "LEGAL_HOST": "Hébergeur SAS, Lyon", "DATA_CONTROLLER": "Ville d'Échirolles",
@@ -94,6 +95,7 @@ def test_each_setting_is_read_from_the_environment_typed(clean_environ, tmp_path
     assert config["REBUILD_AFTER_WRITES"] is False
     assert config["IMPORT_MAX_CONTENT_LENGTH"] == 5 * 1024 * 1024 and config["MAX_CONTENT_LENGTH"] == 1024 * 1024
     assert (config["IMPORT_INLINE_MAX_EVENTS"], config["IMPORT_API_INLINE_MAX_EVENTS"]) == (10, 20)
+    assert config["IMPORT_INLINE_MAX_OVERLAP_WORK"] == 30
     assert config["MAILBOX_DIR"] == str(tmp_path / "mail")
     assert (config["CLOCK_HEARTBEAT_SECONDS"], config["CLOCK_LOCK_TTL_SECONDS"]) == (0.5, 2.0)
     assert (config["LEGAL_PUBLISHER"], config["LEGAL_DIRECTOR"], config["LEGAL_HOST"]) == (
@@ -236,6 +238,7 @@ BAD_VALUES = [
     ("IMPORT_MAX_MB", "twenty"), ("IMPORT_MAX_MB", "0"),
     ("IMPORT_INLINE_MAX_EVENTS", "deux cents"),
     ("IMPORT_API_INLINE_MAX_EVENTS", "-500"),
+    ("IMPORT_INLINE_MAX_OVERLAP_WORK", "beaucoup"),
     ("MAILBOX_DIR", " "),
     ("CLOCK_HEARTBEAT_SECONDS", "0"), ("CLOCK_HEARTBEAT_SECONDS", "nan"),
     ("CLOCK_LOCK_TTL_SECONDS", "une minute"),

@@ -10,6 +10,7 @@ from collections.abc import Iterable, Set
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from operator import attrgetter
+from typing import TypeVar
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
@@ -23,13 +24,14 @@ from models.conflicts import (
     DEFAULT_MAX_CONCURRENT,
     DEFAULT_TRAVEL_MARGIN_MINUTES,
     LIVE_STATUSES,
+    ConflictCase,
     ScheduleConflict,
     severity_of,
 )
 from models.errors import Conflict as ConflictError
 from models.errors import InvalidInput
 from models.events import event_people
-from models.operations.cases import attach_cases, refresh_cases
+from models.operations.cases import attach_cases, recount, refresh_cases
 from models.operations.conflicts import close_in_bulk, open_in_bulk, set_status
 from scheduler.conflicts.detection import (
     DEFAULT_NON_COMPETING_KINDS,
@@ -40,10 +42,12 @@ from scheduler.conflicts.detection import (
     Found,
     detect,
 )
+from scheduler.conflicts.recording import close_in_bulk_by_id, insert_new
 from scheduler.french import title_for
 from scheduler.time.recurrence import Occurrence, epoch, expand, rule_of
 
 log = logging.getLogger("maillage.conflicts")
+Recorded = TypeVar("Recorded", ScheduleConflict, "Opened")  # a stored date, as an ORM object or not
 
 # --- from the database ------------------------------------------------------------------------
 
@@ -118,6 +122,8 @@ class Outcome:
     """What a reconciliation changed."""
 
     created: list[ScheduleConflict] = field(default_factory=list)  # new, or true again
+    # New dates recorded in bulk by `check_new_events` (an import's new series): no ORM object each.
+    opened: list[Opened] = field(default_factory=list)
     still: list[ScheduleConflict] = field(default_factory=list)
     ended: list[ScheduleConflict] = field(default_factory=list)  # closed or resolved
 
@@ -130,6 +136,26 @@ class Outcome:
     def summary(self) -> str:
         return (f"{len(self.created)} nouveau(x) ou rouvert(s), {len(self.still)} toujours vrai(s), "
                 f"{len(self.ended)} clos.")
+
+
+@dataclass(slots=True)
+class Opened:
+    """A date `check_new_events` recorded in bulk, as an import tells it (`describe_conflict`,
+    `refused_conflicts`): the stored record's id and what a ScheduleConflict would say."""
+
+    id: int
+    kind: str
+    subject: str
+    starts_at: datetime
+    a_event: Event
+    b_event: Event
+    a_recurrence_id: int
+    b_recurrence_id: int
+    details: dict
+
+    @property
+    def is_hard(self) -> bool:
+        return severity_of(self.kind) == "hard"
 
 
 def reconcile(found: dict[tuple, Found], existing: Iterable[ScheduleConflict], actor: Actor | None = None,
@@ -209,6 +235,8 @@ def check_event(event: Event, actor: Actor | None = None, now: datetime | None =
     `deleting`: the event is about to be deleted; as it has no occurrence left, its conflicts
     close (and those of its people's capacity are checked again)."""
     start, end = horizon(now)
+    if deleting and not person_ids_of(event) and not previous_person_ids:
+        return _close_all_of(event, actor, start, end)
     own = [] if deleting else expand([rule_of(event)], start, end)
     touched = set(recurrence_ids) if recurrence_ids is not None else None
     own_live = [o for o in own if not o.is_cancelled]
@@ -296,6 +324,71 @@ def check_event(event: Event, actor: Actor | None = None, now: datetime | None =
     return reconcile(found, existing, actor, resolved_by_action, resolving_ids)
 
 
+def _close_all_of(event: Event, actor: Actor | None, start: datetime, end: datetime) -> Outcome:
+    """`check_event` of an event about to be deleted that books nobody: each of its live records
+    in the horizon closes (history lines, its cases counted again and told), in bulk: a series
+    with thousands of overlaps is deleted in well under a second. The Outcome lists nothing
+    (the records go with the event)."""
+    c = ScheduleConflict
+    rows = db.session.execute(_in_horizon(sa.select(c.id, c.status, c.case_id).where(
+        sa.or_(c.a_event_id == event.id, c.b_event_id == event.id), c.status.in_(LIVE_STATUSES)), start, end)).all()
+    if not rows:
+        return Outcome()
+    db.session.flush()
+    close_in_bulk_by_id(actor, [(i, status) for i, status, _ in rows])
+    case_ids = sorted({case_id for *_, case_id in rows if case_id is not None})
+    cases = {case.id: case for case in db.session.scalars(sa.select(ConflictCase).where(ConflictCase.id.in_(case_ids)))}
+    recount(cases, utcnow(), actor=actor)
+    return Outcome()
+
+
+def check_new_events(events: list[Event], actor: Actor | None = None, now: datetime | None = None
+                     ) -> dict[int, list[Opened]]:
+    """After the writes that created `events` (flushed, not committed; none books a person, so
+    they can clash only by place and audience): their overlaps found by one sweep over all of
+    them and the series sharing their places and quartiers, as the nightly run finds them, and
+    recorded in bulk (`insert_new`). One check per file instead of one per series: an import of
+    parallel series found each pair once per series and stored each date as an ORM object.
+    Each date goes to the first of `events` it involves. Their records cannot exist yet (new
+    series), so nothing is reconciled; check these before any other write of the same batch."""
+    start, end = horizon(now)
+    new_ids = {e.id for e in events}
+    live = [o for o in expand([rule_of(e) for e in events], start, end) if not o.is_cancelled]
+    if not live:
+        return {}
+    loaded = {e.id: e for e in events}
+    place_ids = {o.place_id for o in live} | {e.place_id for e in events}
+    queries = [sa.select(Event.id).where(Event.place_id.in_(place_ids)),
+               sa.select(OccurrenceException.event_id).where(OccurrenceException.place_id.in_(place_ids))]
+    if competing_audiences(events):
+        quartiers = sa.select(Place.quartier_id).where(Place.id.in_(place_ids), Place.quartier_id.is_not(None))
+        queries.append(sa.select(Event.id).join(Place, Event.place_id == Place.id).where(
+            Place.quartier_id.in_(quartiers)))
+    sharing = sorted(set(db.session.scalars(sa.union(*queries))) - new_ids)
+    occurrences = list(live)
+    windows = _windows(live, start, end)
+    lo, hi = windows[0][0], windows[-1][1]
+    for i in range(0, len(sharing), 5000):  # ids per IN (...): PostgreSQL takes 65,535 parameters
+        near = load_events(Event.id.in_(sharing[i:i + 5000]), lo, hi)
+        loaded.update((e.id, e) for e in near)
+        occurrences += _within(expand([rule_of(e) for e in near], lo, hi), windows)
+    audiences = competing_audiences(loaded.values())
+    place_quartier: dict[int | None, int | None] = dict(db.session.execute(sa.select(Place.id, Place.quartier_id).where(
+        Place.id.in_({o.place_id for o in occurrences}), Place.quartier_id.is_not(None))).all()) \
+        if audiences.keys() & new_ids else {}
+    ctx = DetectionContext(place_quartier=place_quartier, audiences=audiences)
+    found = [f for f in detect(occurrences, ctx, frozenset({"place", "audience"})).values()
+             if f.x.event_id in new_ids or f.y.event_id in new_ids]
+    order = {e.id: i for i, e in enumerate(events)}
+    opened: dict[int, list[Opened]] = {}
+    for f, conflict_id in zip(found, insert_new(found, actor), strict=True):
+        owner = min((side for side in (f.x.event_id, f.y.event_id) if side in new_ids), key=order.__getitem__)
+        opened.setdefault(owner, []).append(Opened(
+            conflict_id, f.kind, f.subject, datetime.fromtimestamp(f.starts_at, UTC), loaded[f.x.event_id],
+            loaded[f.y.event_id], f.x.recurrence_id, f.y.recurrence_id, f.details))
+    return opened
+
+
 def _windows(occurrences: list[Occurrence], start: datetime, end: datetime) -> list[tuple[datetime, datetime]]:
     """The days around the occurrences (a day on each side covers any travel margin), merged,
     in order."""
@@ -375,7 +468,7 @@ class HardConflictsRefused(ConflictError):
                          {"conflicts": self.descriptions})
 
 
-def describe_conflict(conflict: ScheduleConflict, reader_partner_id: int | None = None) -> str:
+def describe_conflict(conflict: ScheduleConflict | Opened, reader_partner_id: int | None = None) -> str:
     """One line in French: what clashes, which two events (each title as a reader of that
     partner may read it, `title_for`), when (wall clock of the first side)."""
     a, b = conflict.a_event, conflict.b_event
@@ -388,15 +481,14 @@ def describe_conflict(conflict: ScheduleConflict, reader_partner_id: int | None 
     return f"{CONFLICT_KINDS.get(conflict.kind, conflict.kind)} : {sides}, {when}"
 
 
-def places_of(conflict: ScheduleConflict) -> set[int]:
+def places_of(conflict: ScheduleConflict | Opened) -> set[int]:
     """Where the two sides happen (a moved occurrence: its new place), and the shared place."""
     details = conflict.details or {}
     ids = {details.get("place_id"), details.get("a", {}).get("place_id"), details.get("b", {}).get("place_id")}
     return ids - {None}
 
 
-def refused_conflicts(conflicts: Iterable[ScheduleConflict], strict: bool = False
-                      ) -> tuple[list[ScheduleConflict], list[Place]]:
+def refused_conflicts(conflicts: Iterable[Recorded], strict: bool = False) -> tuple[list[Recorded], list[Place]]:
     """The hard ones among `conflicts` (those a write created) that refuse it, and the places that
     refuse them (none under strict mode, which refuses every hard conflict)."""
     hard = [c for c in conflicts if c.is_hard]

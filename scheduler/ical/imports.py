@@ -23,8 +23,9 @@ import sqlalchemy as sa
 
 from models import Event, db
 from models.actor import Actor
+from models.conflicts import ScheduleConflict
 from models.errors import InvalidInput
-from scheduler.conflicts.check import Outcome, describe_conflict, refused_conflicts
+from scheduler.conflicts.check import Opened, Outcome, describe_conflict, refused_conflicts
 from scheduler.ical.planned import (
     ImportOptions,
     ImportRefused,
@@ -124,10 +125,13 @@ def _check_rights(actor: Actor, plan, existing) -> None:
         raise ImportRefused(errors)
 
 
-def preview(actor: Actor, plan: list[PlannedEvent], options: ImportOptions, progress=None) -> Preview:
+def preview(actor: Actor, plan: list[PlannedEvent], options: ImportOptions, progress=None,
+            dry_run: bool = True) -> Preview:
     """What `apply_plan` would do, and the overlaps it would create, without changing anything:
     the plan is applied, asked about, and the whole transaction rolled back (so call it with
-    nothing else pending)."""
+    nothing else pending). `dry_run=False`: the import itself, as `apply_plan` (refused whole by
+    a refused overlap, nothing rolled back: the caller commits), told as its preview, in one
+    write instead of a dry run and then the same write again."""
     existing = existing_events(plan)
     _check_rights(actor, plan, existing)
     result = Preview()
@@ -141,7 +145,12 @@ def preview(actor: Actor, plan: list[PlannedEvent], options: ImportOptions, prog
                 result.changed.append((planned, event, changes))
             else:
                 result.unchanged.append((planned, event))
-    if result.created or result.changed:
+    if (result.created or result.changed) and not dry_run:
+        _touched, result.overlaps = _write(actor, plan, options, progress)
+        result.overlaps_checked = True
+        if refused := _refusals(plan, result.overlaps):
+            raise ImportRefused(refused)
+    elif result.created or result.changed:
         # A dry run: it also finds what only the writes check (rules, rooms, rights).
         try:
             _touched, result.overlaps = _write(actor, plan, options, progress)
@@ -158,8 +167,10 @@ def _overlaps(events: list[Event], outcomes: dict[int, Outcome], reader_partner_
     (`refused_conflicts`: a hard conflict at a place that refuses them) refuses it."""
     found = []
     for event in events:
-        created = outcomes[event.id].created
-        refused = {c.id for c in refused_conflicts(created)[0]}
+        outcome = outcomes[event.id]
+        refused = {c.id for c in refused_conflicts(outcome.created)[0]} | \
+            {c.id for c in refused_conflicts(outcome.opened)[0]}
+        created: list[ScheduleConflict | Opened] = [*outcome.created, *outcome.opened]
         for conflict in created:
             found.append({"kind": conflict.kind, "subject": conflict.subject,
                           "starts_at": conflict.starts_at.isoformat(), "title": event.title, "uid": event.uid,
@@ -199,7 +210,7 @@ def _write(actor: Actor, plan: list[PlannedEvent], options: ImportOptions, progr
     overlaps they opened."""
     existing = existing_events(plan)
     _check_rights(actor, plan, existing)
-    writes = EventWrites(actor, refuse=False, tell_whole_events=True)
+    writes = EventWrites(actor, refuse=False, tell_whole_events=True, new_in_bulk=True)
     touched = []
     for index, planned in enumerate(plan):
         if progress is not None:

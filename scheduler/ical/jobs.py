@@ -26,6 +26,7 @@ import logging
 import os
 import threading
 import time as timer
+from collections import Counter
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -33,14 +34,16 @@ from typing import Any
 import sqlalchemy as sa
 from flask import current_app
 
-from models import db, utcnow
+from models import Event, db, utcnow
 from models.base import rows_touched
 from models.errors import DomainError
 from models.imports import ImportJob
 from models.operations.imports import create_import_job, delete_import_jobs_before
+from scheduler.conflicts.check import horizon
 from scheduler.ical.imports import apply_plan, differences, existing_events, preview
 from scheduler.ical.parse_csv import is_csv, parse_file
-from scheduler.ical.planned import ImportOptions, ImportRefused
+from scheduler.ical.planned import ImportOptions, ImportRefused, PlannedEvent
+from scheduler.time.recurrence import expand, rule_of
 
 log = logging.getLogger("maillage.imports")
 POLL_SECONDS = 2  # how soon the clock picks up a new job
@@ -60,9 +63,50 @@ def estimated_events(filename: str, data: bytes) -> int:
     return data.count(b"BEGIN:VEVENT")
 
 
+class _PlannedRule:
+    """A planned event as `rule_of` reads an Event: its rule, at its place, without exceptions,
+    people or holidays (an estimate)."""
+
+    def __init__(self, index: int, values: dict):
+        self.__dict__.update(dict.fromkeys(("interval", "weekdays", "month_week", "month_days", "months", "extra_dates",
+                                            "until", "count", "all_day", "room", "holiday_region"), None))
+        self.__dict__.update(values)
+        self.id, self.place_id, self.exceptions, self.people = index, values["place"].id, (), ()
+        self.skip_public_holidays = self.pause_school_holidays = False
+        self.status = "confirmed"
+
+
+def overlap_work(plan: list[PlannedEvent]) -> int:
+    """An estimate of the overlap search an import does, cheap to compute before it starts: each
+    occurrence of the file in the horizon, times the other events of its place (the file's and
+    those already there). Ten parallel weekday series at one place: about 25,000."""
+    start, end = horizon()
+    occurrences: Counter[int | None] = Counter(o.place_id for o in expand([rule_of(_PlannedRule(i, p.values))
+                                                      for i, p in enumerate(plan, 1)], start, end))
+    in_file: Counter[int | None] = Counter(p.values["place"].id for p in plan)
+    places = [p for p in occurrences if p is not None]
+    there: dict[int | None, int] = dict(db.session.execute(sa.select(Event.place_id, sa.func.count(Event.id)).where(
+        Event.place_id.in_(places), sa.or_(Event.last_date.is_(None), Event.last_date >= start.date()))
+        .group_by(Event.place_id)).all()) if places else {}
+    return sum(count * (in_file[place] - 1 + there.get(place, 0)) for place, count in occurrences.items())
+
+
+def too_much_overlap_work(filename: str, data: bytes, options: ImportOptions) -> int | None:
+    """The estimate of `overlap_work` when it is past IMPORT_INLINE_MAX_OVERLAP_WORK (a request
+    might then outlive gunicorn's timeout), else None. A file that does not parse is not too
+    much: its refusal is quick, and said by the import itself."""
+    try:
+        work = overlap_work(parse_file(filename, data, options))
+    except DomainError:
+        return None
+    return work if work > current_app.config["IMPORT_INLINE_MAX_OVERLAP_WORK"] else None
+
+
 def runs_inline(job: ImportJob) -> bool:
-    """A file of up to IMPORT_INLINE_MAX_EVENTS events takes a few seconds: worked in the request."""
-    return job.event_count <= current_app.config["IMPORT_INLINE_MAX_EVENTS"]
+    """A file of up to IMPORT_INLINE_MAX_EVENTS events, whose overlap search is not too long
+    either, takes a few seconds: worked in the request."""
+    return (job.event_count <= current_app.config["IMPORT_INLINE_MAX_EVENTS"]
+            and too_much_overlap_work(job.filename, job.data or b"", options_of(job)) is None)
 
 
 def submit(user, partner, place, kind: str, visibility: str, filename: str, data: bytes) -> ImportJob:

@@ -15,8 +15,7 @@ import sqlalchemy as sa
 from flask import current_app
 
 from models import Delivery, Event, Partner, Place, Subscription, db, utcnow
-from models.conflicts import ConflictNotice
-from models.operations.cases import dates_of
+from models.conflicts import ConflictNotice, ScheduleConflict
 from models.operations.deliveries import add_deliveries_if_new, add_delivery_if_new
 from scheduler.french import french_datetime, summarise_dates, title_for
 from scheduler.notifications.due import Recipients, delivery_key, iso_instant
@@ -266,12 +265,15 @@ def plan_conflict_notices(recipients: Recipients, now: datetime, case_ids: Itera
     if case_ids is not None:
         q = q.where(ConflictNotice.case_id.in_(list(case_ids)))
     digests: dict[str, dict] = {}
+    facts: dict[int, dict | None] = {}  # a case told to several recipients is read once
     for notice in db.session.scalars(q):
         notice.sent_at = utcnow()
         change: dict[str, Any] = {"case_id": notice.case_id, "conflict_id": notice.conflict_id, "change": notice.change}
         if case_ids is not None and notice.case is not None:
             # Written once for every reader of the change: as a reader of no organiser reads it.
-            change.update(facts=case_facts(notice.case), note=note)
+            if notice.case.id not in facts:
+                facts[notice.case.id] = case_facts(notice.case)
+            change.update(facts=facts[notice.case.id], note=note)
         targets = []
         if notice.user is not None and notice.user.email:
             targets.append({"channel": "email", "recipient": notice.user.email.lower()})
@@ -368,7 +370,10 @@ def case_facts(case, reader_partner_id: int | None = None) -> dict | None:
     a, b = case.a_event, case.b_event
     zone = ZoneInfo(a.timezone)
     now = utcnow()
-    dates = dates_of(case)
+    # Only what the summary reads: a case of a series deleted may have thousands of dates.
+    dates = db.session.execute(sa.select(ScheduleConflict.starts_at, ScheduleConflict.ends_at, ScheduleConflict.status)
+                               .where(ScheduleConflict.case_id == case.id)
+                               .order_by(ScheduleConflict.starts_at, ScheduleConflict.id)).all()
     shown = [c for c in dates if c.ends_at > now and c.status in ("open", "accepted")] or \
         [c for c in dates if c.ends_at > now] or dates
     sides = two_sides(a, b, reader_partner_id)

@@ -29,7 +29,14 @@ from models.conflicts import ScheduleConflict
 from models.errors import InvalidInput, NotFound
 from models.events import Event, OccurrenceException
 from models.operations.conflicts import cases_of_event, delete_conflicts_of
-from scheduler.conflicts.check import Outcome, check_event, check_write, person_ids_of, refuse_too_many
+from scheduler.conflicts.check import (
+    Outcome,
+    check_event,
+    check_new_events,
+    check_write,
+    person_ids_of,
+    refuse_too_many,
+)
 from scheduler.french import french_date
 from scheduler.notifications.notices import (
     EventBefore,
@@ -110,16 +117,20 @@ class EventWrites:
     `refuse`: False leaves the rule to the caller, which reads `finish()`'s outcomes (the
     import locates each refusal in its file). `tell_whole_events`: a pre-existing event is told
     once as a whole, whatever was written to it (the import and the sync: a file says what the
-    event now is), instead of one notice per occurrence cancelled or moved."""
+    event now is), instead of one notice per occurrence cancelled or moved. `new_in_bulk`: the
+    events this batch creates (and that book nobody) are checked together and their overlaps
+    recorded in bulk (`check_new_events`, outcomes in `Outcome.opened`): an import's series."""
 
     def __init__(self, actor: Actor, *, strict: bool | None = None, refuse: bool = True,
-                 tell_whole_events: bool = False, resolution: Resolution | None = None, now: datetime | None = None):
+                 tell_whole_events: bool = False, resolution: Resolution | None = None, now: datetime | None = None,
+                 new_in_bulk: bool = False):
         self.actor = actor
         self.strict = bool(strict)
         # Only a coordinator who says so opens more overlaps than the cap (a flood of notices).
         self.uncapped = strict is False and bool(getattr(actor, "is_coordinator", False))
         self.refuse = refuse
         self.tell_whole_events = tell_whole_events
+        self.new_in_bulk = new_in_bulk
         self.resolution = resolution
         self.now = now
         self._touched: dict[int, _Touched] = {}
@@ -294,7 +305,17 @@ class EventWrites:
         may be committed) when a hard overlap is refused, unless `refuse` is off."""
         outcomes: dict[int, Outcome] = {}
         touched_all = list(self._touched.values())
+        if self.new_in_bulk and not self.refuse:
+            # First: the others' checks then find these new records as stored, not as new.
+            new = [t.event for t in touched_all if t.before is None and not person_ids_of(t.event)]
+            if new:
+                if progress is not None:
+                    progress("overlaps", 0, len(touched_all))
+                opened = check_new_events(new, self.actor, self.now)
+                outcomes.update((e.id, Outcome(opened=opened.get(e.id, []))) for e in new)
         for index, touched in enumerate(touched_all):
+            if touched.event.id in outcomes:
+                continue
             if progress is not None:
                 progress("overlaps", index, len(touched_all))
             outcomes[touched.event.id] = self._check(touched)
