@@ -17,6 +17,7 @@ end), or a SQLite file when PostgreSQL cannot be reached. Last line starts with 
 from __future__ import annotations
 
 import argparse
+import secrets
 import statistics
 import sys
 import time as timer
@@ -96,7 +97,9 @@ def main() -> None:
 
     url, drop = (args.database_url, lambda: None) if args.database_url else fresh_database()
     try:
-        app = create_app({"SQLALCHEMY_DATABASE_URI": url, "BASE_URL": "http://maillage.test", "RATELIMITS": {}})
+        app = create_app({"SQLALCHEMY_DATABASE_URI": url, "BASE_URL": "http://maillage.test", "RATELIMITS": {},
+                          # Its own key: outside MAILLAGE_ENV=development the dev key is refused.
+                          "SECRET_KEY": secrets.token_urlsafe(32)})
         with app.app_context():
             upgrade()
             t0 = timer.perf_counter()

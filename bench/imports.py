@@ -28,6 +28,7 @@ import argparse
 import io
 import os
 import re
+import secrets
 import statistics
 import sys
 import tempfile
@@ -114,7 +115,9 @@ def main() -> int:
 
     tmp = tempfile.TemporaryDirectory()
     url = args.database_url or f"sqlite:///{tmp.name}/imports.sqlite3"
-    app = create_app({"SQLALCHEMY_DATABASE_URI": url, "BASE_URL": "https://maillage.example.fr", "RATELIMITS": {}})
+    app = create_app({"SQLALCHEMY_DATABASE_URI": url, "BASE_URL": "https://maillage.example.fr", "RATELIMITS": {},
+                      # Its own key: outside MAILLAGE_ENV=development the dev key is refused.
+                      "SECRET_KEY": secrets.token_urlsafe(32)})
     today = datetime.now(ZoneInfo(app.config["DEFAULT_TIMEZONE"])).date()
     client = app.test_client()
     with app.app_context():

@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import secrets
 import statistics
 import sys
 import tempfile
@@ -340,6 +341,8 @@ def main() -> None:
         # after writes only where it is measured (measure_after_writes): the other figures stay
         # those of a reader that rebuilds, with no thread beside it.
         app = create_app({"SQLALCHEMY_DATABASE_URI": url, "BASE_URL": "http://maillage.test", "RATELIMITS": {},
+                          # Its own key: outside MAILLAGE_ENV=development the dev key is refused.
+                          "SECRET_KEY": secrets.token_urlsafe(32),
                           "REBUILD_AFTER_WRITES": False})
         with app.app_context():
             upgrade()
