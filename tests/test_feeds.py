@@ -10,6 +10,7 @@ import icalendar
 import pytest
 import vobject
 
+from helpers.api_pages import all_occurrences
 from helpers.dates import french_holidays, next_march_dst_sunday, next_monday, next_october_dst_sunday, paris_today
 from helpers.feed_readers import api_occurrences, window, with_icalendar, with_icaljs, with_vobject
 
@@ -498,10 +499,8 @@ def youth_territory(client, create_partner, create_quartier, create_place, creat
 
 def _days(client, first: date, last: date, title: str) -> set[date]:
     """The local days of a series' occurrences, as the API gives them."""
-    response = client.get("/api/v1/occurrences", query_string={"start": first.isoformat(),
-                                                                "end": (last + timedelta(days=1)).isoformat()})
-    assert response.status_code == 200, response.get_json()
-    return {datetime.fromisoformat(o["starts_at"]).date() for o in response.get_json() if o["title"] == title}
+    found = all_occurrences(client, start=first.isoformat(), end=(last + timedelta(days=1)).isoformat())
+    return {datetime.fromisoformat(o["starts_at"]).date() for o in found if o["title"] == title}
 
 
 def _weekdays_without(first: date, last: date, *excluded: set[date]) -> set[date]:

@@ -4,7 +4,6 @@ order, even when the calendar changes between two pages."""
 from __future__ import annotations
 
 import base64
-import re
 from datetime import datetime, time, timedelta
 from urllib.parse import parse_qs, urlsplit
 
@@ -12,6 +11,7 @@ import pytest
 import sqlalchemy as sa
 
 from helpers.actors import SYSTEM
+from helpers.api_pages import next_url, walk
 from helpers.dates import PARIS, quiet_monday
 
 
@@ -20,29 +20,6 @@ def assert_json_error(response, code):
     assert response.status_code == code, (response.status_code, response.get_data(as_text=True)[:300])
     assert set(body) == {"code", "status", "message", "errors"} and body["code"] == code
     return body
-
-
-def next_url(response) -> str | None:
-    link = response.headers.get("Link")
-    if link is None:
-        return None
-    found = re.fullmatch(r'<([^>]+)>; rel="next"', link)
-    assert found, link
-    parts = urlsplit(found.group(1))
-    return f"{parts.path}?{parts.query}"
-
-
-def walk(client, url: str, between=None, headers=None) -> list[list[dict]]:
-    """Every page from `url`, following the next links; `between(n)` runs after page n."""
-    pages = []
-    while url:
-        response = client.get(url, headers=headers)
-        assert response.status_code == 200, response.get_data(as_text=True)[:300]
-        pages.append(response.get_json())
-        url = next_url(response)
-        if between is not None and url:
-            between(len(pages))
-    return pages
 
 
 def key(item: dict) -> tuple:

@@ -10,6 +10,7 @@ from io import BytesIO
 
 import pytest
 
+from helpers.api_pages import all_occurrences
 from helpers.public_territory import HOSTILE_DESCRIPTION, PRIVATE_TITLE, build_territory
 
 
@@ -36,11 +37,9 @@ def shown(html: str) -> list[tuple[int, str, str]]:
 
 
 def api_occurrences(client, **params) -> list[tuple[int, str, str]]:
-    response = client.get("/api/v1/occurrences", query_string=params)
-    assert response.status_code == 200, response.get_json()
     return [(o["event_id"], o["starts_at"],
              "cancelled" if o["is_cancelled"] else ("moved" if o["is_moved"] else "confirmed"))
-            for o in response.get_json()]
+            for o in all_occurrences(client, **params)]
 
 
 def test_the_quartier_page_shows_what_the_api_gives_for_the_same_four_weeks(client, territory):

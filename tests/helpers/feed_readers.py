@@ -16,6 +16,8 @@ import icalendar
 import recurring_ical_events
 import vobject
 
+from helpers.api_pages import all_occurrences
+
 
 def _epoch(value, date_zone=None) -> int:
     """Epoch seconds of a DATE-TIME; a DATE is its midnight on the wall clock of `date_zone` (the
@@ -88,11 +90,9 @@ def with_vobject(body: bytes, start: datetime, end: datetime, date_zone=None) ->
 
 
 def api_occurrences(client, start: date, end: date, headers=None, **filters) -> set[tuple[int, int, bool]]:
-    query = {"start": start.isoformat(), "end": end.isoformat(), **{k: v for k, v in filters.items() if v is not None}}
-    response = client.get("/api/v1/occurrences", query_string=query, headers=headers or {})
-    assert response.status_code == 200, response.get_json()
+    found = all_occurrences(client, headers=headers, start=start.isoformat(), end=end.isoformat(), **filters)
     return {(_epoch(datetime.fromisoformat(o["starts_at"])), _epoch(datetime.fromisoformat(o["ends_at"])),
-             o["is_cancelled"]) for o in response.get_json()}
+             o["is_cancelled"]) for o in found}
 
 
 def window(start: date, end: date, tz) -> tuple[datetime, datetime]:
