@@ -279,8 +279,9 @@ def test_in_a_browser_a_big_import_shows_the_servers_progress_while_a_real_clock
     assert page.url == job_url  # the script reloaded the job's page once the preview was ready
     values = [v for _, v in shown]
     assert len({v for v in values if 0 < v < 100}) >= 3, shown
+    # The overlap phase (one sweep per file) now lasts less than the page's one-second poll, so
+    # only the long phase, the trial write, is sure to be seen.
     phases = {phase for phase, _ in shown}
-    assert "Recherche des chevauchements" in phases, shown
     assert any(p.startswith("Essai d'enregistrement") for p in phases), shown
     assert db.session.scalar(sa.select(sa.func.count(Event.id))) == 0
     page.click("text=Confirmer l'import")
