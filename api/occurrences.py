@@ -7,7 +7,7 @@ from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
-from flask import current_app, request
+from flask import current_app, jsonify, request
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from flask_smorest.error_handler import ErrorSchema
@@ -231,4 +231,6 @@ class Occurrences(MethodView):
                 item["place"]["distance_km"] = round(near[o.place_id], 2)
         headers = {"Link": f'<{next_link(args, start, end, encode_cursor(key_of(rows[-1][0])))}>; rel="next"'} \
             if more else {}
-        return payloads, 200, headers
+        # The payloads are already what OccurrenceSchema gives (tests/test_occurrence_pages.py
+        # checks it): its dump would only copy them, 15 ms a page of 500, a tenth of the page's budget.
+        return jsonify(payloads), 200, headers
