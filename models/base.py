@@ -118,6 +118,15 @@ def dialect_insert(
     return postgresql.insert if dialect.name == "postgresql" else sqlite.insert
 
 
+def in_ids(column: Any, ids: Iterable[int | None]) -> sa.ColumnElement[bool]:
+    """`column IN ids` for hundreds of ids. On PostgreSQL one array parameter (`= ANY`): an IN
+    list is a parameter per id, which psycopg splits and converts for every query (8 ms of the
+    16 a page of 500 occurrences spent reading its events' facts); SQLite keeps the IN list."""
+    if db.session.get_bind().dialect.name == "postgresql":
+        return column == sa.any_(sa.bindparam(None, list(ids), type_=postgresql.ARRAY(column.type)))
+    return column.in_(ids)
+
+
 def insert_rows(table: sa.Table, rows: Iterable[dict], count: int | None = None) -> list[int]:
     """Inserts rows (all with the same keys, no id) in the session's transaction; returns their
     ids in order. For thousands of rows at once (the nightly detection's first run stores

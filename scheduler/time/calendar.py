@@ -13,6 +13,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import selectinload
 
 from models import Event, OccurrenceException, Partner, Person, Place, Quartier, db
+from models.base import in_ids
 from models.errors import InvalidInput, NotFound
 from models.events import event_organisers, event_people
 from scheduler.time.recurrence import (
@@ -208,7 +209,7 @@ def _with_facts(occurrences: list[Occurrence], people: bool) -> list[tuple[Occur
     events = _event_facts({o.event_id for o in occurrences}, people)
     places = {row.id: PlaceFacts(row.slug, row.name, row.code) for row in db.session.execute(
         sa.select(Place.id, Place.slug, Place.name, Quartier.code).outerjoin(Quartier, Quartier.id == Place.quartier_id)
-        .where(Place.id.in_({o.place_id for o in occurrences})))} if occurrences else {}
+        .where(in_ids(Place.id, {o.place_id for o in occurrences})))} if occurrences else {}
     return [(o, events[o.event_id], places[o.place_id]) for o in occurrences]
 
 
@@ -221,17 +222,17 @@ def _event_facts(ids: set[int], people: bool) -> dict[int, EventFacts]:
               for r in db.session.execute(sa.select(
                   Event.id, Event.title, Event.kind, Event.status, Event.visibility, Event.age_min, Event.age_max,
                   Event.audience_tags, Event.walk_in, Event.registration_url, Event.all_day)
-                  .where(Event.id.in_(ids)))}
+                  .where(in_ids(Event.id, ids)))}
     for event_id, slug in db.session.execute(
             sa.select(event_organisers.c.event_id, Partner.slug)
             .join(Partner, Partner.id == event_organisers.c.partner_id)
-            .where(event_organisers.c.event_id.in_(ids)).order_by(Partner.name, Partner.id)):
+            .where(in_ids(event_organisers.c.event_id, ids)).order_by(Partner.name, Partner.id)):
         events[event_id].organisers.append(slug)
     if people:
         for event_id, person_id, name in db.session.execute(
                 sa.select(event_people.c.event_id, Person.id, Person.name)
                 .join(Person, Person.id == event_people.c.person_id)
-                .where(event_people.c.event_id.in_(ids))):
+                .where(in_ids(event_people.c.event_id, ids))):
             events[event_id].people[person_id] = name
     return events
 
@@ -276,15 +277,19 @@ def _rules_in_window(f: CalendarFilter, start: datetime, end: datetime, people: 
     # A narrowed selection (a page's slice of time) gives a few hundred rows: their ids, rather
     # than the selection's conditions evaluated again over every event for each query below.
     ids = [r["id"] for r in rows] if where is not None else selected.with_only_columns(Event.id).scalar_subquery()
+
+    def of_ids(column):
+        return in_ids(column, ids) if isinstance(ids, list) else column.in_(ids)
+
     people_of: dict[int, list] = {}
     if people:
         for event_id, person_id in db.session.execute(
                 sa.select(event_people.c.event_id, event_people.c.person_id)
-                .join(Person, Person.id == event_people.c.person_id).where(event_people.c.event_id.in_(ids))
+                .join(Person, Person.id == event_people.c.person_id).where(of_ids(event_people.c.event_id))
                 .order_by(event_people.c.event_id, Person.name)):  # the order of Event.people
             people_of.setdefault(event_id, []).append(SimpleNamespace(id=person_id))
     exceptions: dict[int, list] = {}
-    for x in db.session.execute(sa.select(OccurrenceException).where(OccurrenceException.event_id.in_(ids))).scalars():
+    for x in db.session.execute(sa.select(OccurrenceException).where(of_ids(OccurrenceException.event_id))).scalars():
         exceptions.setdefault(x.event_id, []).append(x)
     for r in rows:
         for name in ("weekdays", "month_days", "months", "extra_dates"):

@@ -12,7 +12,8 @@ until it holds more than `limit`: the series' local start time, weekday (weekly 
 The expansion then decides, exactly as everywhere else.
 
 Each slice's series are counted first (index look-ups): an empty slice (the night) is not read,
-and a slice holding more than twice what the page still needs is cut to its first start instant,
+and a slice holding more than twice what the page still needs is narrowed, down to its first start
+instant,
 whose series come by event id a chunk at a time (9:00 on a Monday: 1,300 series, where a page
 of 500 needs about 600). Before this, the first page of the national week doubled its slices
 from the quiet night into the busy morning and read 2,700 series for 500 occurrences.
@@ -29,6 +30,7 @@ from zoneinfo import ZoneInfo
 import sqlalchemy as sa
 
 from models import Event, OccurrenceException, db
+from models.base import in_ids
 from scheduler.time.calendar import (
     CalendarFilter,
     EventFacts,
@@ -49,6 +51,9 @@ Key = tuple[int, int, int]  # (starts_at, event_id, recurrence_id): epoch second
 # this much before the window.
 LONG_SECONDS = 6 * 3600
 FIRST_SLICE_SECONDS = 900
+# Below these, one more round of queries (5-10 ms) costs more than reading a few more series (0.05
+# ms each): the series a slice may hold before it is cut, and a chunk of an instant's series.
+MIN_BUDGET, MIN_CHUNK = 200, 100
 # A slice wider than this is not narrowed by local day and time (it would list too many days).
 MAX_NARROWED_DAYS = 7
 
@@ -112,11 +117,11 @@ def occurrences_page(f: CalendarFilter, start: datetime, end: datetime, limit: i
         while len(found) <= limit:
             need = limit + 1 - len(found)
             # A few series of the chunk give nothing that day (holidays, every other week, ended).
-            chunk = need + need // 4 + 1
+            chunk = max(MIN_CHUNK, need + need // 4 + 1)
             ids = list(db.session.scalars(event_ids_in_window(f, start, end).where(may_start, Event.id >= from_id)
                                           .order_by(Event.id).limit(chunk)))
             if ids:
-                read(x, x + 1, Event.id.in_(ids))
+                read(x, x + 1, in_ids(Event.id, ids))
             if len(ids) < chunk:
                 return True
             from_id = ids[-1] + 1
@@ -129,23 +134,29 @@ def occurrences_page(f: CalendarFilter, start: datetime, end: datetime, limit: i
         s = after[0] + 1
     else:
         s = hi
-    step = FIRST_SLICE_SECONDS
+    step, narrowed = FIRST_SLICE_SECONDS, False
     while s < hi and len(found) <= limit:
-        # Nights and quiet hours: straight to the next local start time any series has.
-        s = max(s, min(hi, _next_start(zones, s)))
-        if s >= hi:
-            break
+        # Nights and quiet hours: straight to the next local start time any series has (a slice
+        # just narrowed starts at one already).
+        if not narrowed:
+            s = max(s, min(hi, _next_start(zones, s)))
+            if s >= hi:
+                break
         t = min(hi, s + step)
         may_start = _may_start_between(zones, s, t, carry=False)
         # A slice that doubled from the quiet hours into the busy morning would read thousands of
-        # series for a page of 500: when it holds more than twice what the page still needs, only
-        # its first instant (`s` is one), a chunk of series at a time.
-        budget = 2 * (limit + 1 - len(found))
+        # series for a page of 500: when it holds more than twice what the page still needs, a
+        # narrower one, down to its first instant (`s` is one), read a chunk of series at a time.
+        budget = max(MIN_BUDGET, 2 * (limit + 1 - len(found)))
         candidates = _count_up_to(budget + 1, event_ids_in_window(f, start, end).where(may_start))
+        narrowed = candidates > budget and step > FIRST_SLICE_SECONDS
+        if narrowed:
+            step //= 4
+            continue
         if candidates > budget and t - s > 1:
             if not read_instant(s, 0):
                 break
-            s, step = s + 1, FIRST_SLICE_SECONDS
+            s = s + 1
             continue
         if candidates:  # the night's slices mostly hold none: no rules to ask for
             read(s, t, may_start)
