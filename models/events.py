@@ -62,8 +62,9 @@ def new_uid() -> str:
 class Event(Model):
     __tablename__ = "events"
     # A page of the occurrences (scheduler.time.keyset) reads the series that start in a slice of
-    # the day, zone by zone.
-    __table_args__ = (sa.Index("ix_events_timezone_start_time", "timezone", "start_time"),)
+    # the day, zone by zone; its first page, the long ones (they may run in from before it).
+    __table_args__ = (sa.Index("ix_events_timezone_start_time", "timezone", "start_time"),
+                      sa.Index("ix_events_duration_minutes", "duration_minutes"))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     # iCal identity: never changes, even when the series is edited or imported again.

@@ -54,6 +54,9 @@ FIRST_SLICE_SECONDS = 900
 # Below these, one more round of queries (5-10 ms) costs more than reading a few more series (0.05
 # ms each): the series a slice may hold before it is cut, and a chunk of an instant's series.
 MIN_BUDGET, MIN_CHUNK = 200, 100
+# A slice is twice as long as the last; one that holds too many series, a quarter as long (the
+# busy hours are reached from the quiet ones in few steps).
+GROWTH, NARROWING = 2, 4
 # A slice wider than this is not narrowed by local day and time (it would list too many days).
 MAX_NARROWED_DAYS = 7
 
@@ -101,6 +104,11 @@ def occurrences_page(f: CalendarFilter, start: datetime, end: datetime, limit: i
     lo, hi = epoch(start), epoch(end)
     found: list[Occurrence] = []
     zones = _zones()
+    # The occurrences moved into the window (a few dozen in a national week): read once for
+    # every slice of the page.
+    moved = [(epoch(at), event_id) for at, event_id in db.session.execute(
+        sa.select(OccurrenceException.starts_at, OccurrenceException.event_id)
+        .where(OccurrenceException.starts_at >= start, OccurrenceException.starts_at < end)) if at is not None]
 
     def read(s: int, t: int, where: sa.ColumnElement, carry: bool = False) -> None:
         """The occurrences of the events `where` names that start in [s, t) (`carry`: those
@@ -113,7 +121,7 @@ def occurrences_page(f: CalendarFilter, start: datetime, end: datetime, limit: i
     def read_instant(x: int, from_id: int) -> bool:
         """The occurrences starting at the instant `x` of the events from `from_id`, by event id,
         until the page is full; whether the instant was read to its end."""
-        may_start = _may_start_between(zones, x, x + 1, carry=False)
+        may_start = _may_start_between(zones, x, x + 1, moved=moved)
         while len(found) <= limit:
             need = limit + 1 - len(found)
             # A few series of the chunk give nothing that day (holidays, every other week, ended).
@@ -143,24 +151,24 @@ def occurrences_page(f: CalendarFilter, start: datetime, end: datetime, limit: i
             if s >= hi:
                 break
         t = min(hi, s + step)
-        may_start = _may_start_between(zones, s, t, carry=False)
-        # A slice that doubled from the quiet hours into the busy morning would read thousands of
-        # series for a page of 500: when it holds more than twice what the page still needs, a
-        # narrower one, down to its first instant (`s` is one), read a chunk of series at a time.
+        may_start = _may_start_between(zones, s, t, moved=moved)
+        # A slice that grew from the quiet hours into the busy morning would read thousands of
+        # series for a page of 500: when more than twice what the page still needs may start in
+        # it (their ids read first), a narrower one, down to its first instant (`s` is one),
+        # read a chunk at a time.
         budget = max(MIN_BUDGET, 2 * (limit + 1 - len(found)))
-        candidates = _count_up_to(budget + 1, event_ids_in_window(f, start, end).where(may_start))
-        narrowed = candidates > budget and step > FIRST_SLICE_SECONDS
-        if narrowed:
-            step //= 4
-            continue
-        if candidates > budget and t - s > 1:
-            if not read_instant(s, 0):
-                break
-            s = s + 1
-            continue
-        if candidates:  # the night's slices mostly hold none: no rules to ask for
-            read(s, t, may_start)
-        s, step = t, step * 2
+        ids = list(db.session.scalars(event_ids_in_window(f, start, end).where(may_start).limit(budget + 1)))
+        narrowed = len(ids) > budget
+        if not narrowed:
+            if ids:  # the night's slices mostly hold none: no rules to ask for
+                read(s, t, in_ids(Event.id, ids))  # by primary key: the slice's conditions are tested once
+            s, step = t, step * GROWTH
+        elif step > FIRST_SLICE_SECONDS:
+            step = max(FIRST_SLICE_SECONDS, step // NARROWING)
+        elif read_instant(s, 0):
+            s, narrowed = s + 1, False
+        else:
+            break
     found.sort(key=key_of)
     return _with_facts(found[:limit], people), len(found) > limit
 
@@ -184,11 +192,6 @@ def _next_start(zones: list[str], s: int) -> int:
         day = wall.date() + timedelta(days=1) if first is None else wall.date()
         found.append(int(datetime.combine(day, first or time(), ZoneInfo(zone)).timestamp()) - pad)
     return min(found) if found else s
-
-
-def _count_up_to(n: int, ids: sa.Select) -> int:
-    """How many rows the selection holds, counted up to `n`."""
-    return db.session.execute(sa.select(sa.func.count()).select_from(ids.limit(n).subquery())).scalar_one()
 
 
 def _instant(seconds: int) -> datetime:
@@ -215,23 +218,27 @@ def _offset_changes(zone: str, lo: int, hi: int) -> int:
     return int((max(offsets) - min(offsets)).total_seconds())
 
 
-def _may_start_between(zones: list[str], lo: int, hi: int, carry: bool) -> sa.ColumnElement:
+def _may_start_between(zones: list[str], lo: int, hi: int, carry: bool = False,
+                       moved: list[tuple[int, int]] | None = None) -> sa.ColumnElement:
     """A condition on events: those that may have an occurrence starting in [lo, hi) (a superset).
     A series starts its occurrences at its local start time, on its weekdays (weekly) or its date
-    (single), in its zone; moved occurrences start where their exception says; with `carry`, the
-    long series and occurrences (those that may run into the window from before it) too.
+    (single), in its zone; moved occurrences start where their exception says (`moved`: (start,
+    event id) of those moved into the page's window, read once; else asked here); with `carry`,
+    the long series and occurrences (those that may run into the window from before it) too.
 
     Each part can use the index on (timezone, start_time) or the primary key: the few events
     that the other parts name are read first, as ids, so that the database reads a few hundred
     rows by index rather than testing every event."""
     long = LONG_SECONDS // 60
-    moved = sa.and_(OccurrenceException.starts_at >= _instant(lo), OccurrenceException.starts_at < _instant(hi))
-    named: sa.Select | sa.CompoundSelect = sa.select(OccurrenceException.event_id).where(moved)
+    in_slice = sa.and_(OccurrenceException.starts_at >= _instant(lo), OccurrenceException.starts_at < _instant(hi))
+    named: sa.Select | sa.CompoundSelect = sa.select(OccurrenceException.event_id).where(in_slice)
     if carry:
         named = sa.union(
-            sa.select(OccurrenceException.event_id).where(sa.or_(moved, OccurrenceException.duration_minutes > long)),
+            sa.select(OccurrenceException.event_id).where(sa.or_(in_slice,
+                                                                 OccurrenceException.duration_minutes > long)),
             sa.select(Event.id).where(Event.duration_minutes > long))
-    ids = list(db.session.scalars(named))
+    ids = sorted({event_id for at, event_id in moved if lo <= at < hi}) if moved is not None and not carry \
+        else list(db.session.scalars(named))
     clauses: list[sa.ColumnElement] = [Event.id.in_(ids)] if ids else []
     for zone in zones:
         clauses.append(sa.and_(Event.timezone == zone, _local_clause(zone, lo, hi)))
