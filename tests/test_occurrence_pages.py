@@ -209,3 +209,39 @@ def test_each_occurrence_is_what_the_schema_of_the_openapi_document_gives(client
         body = client.get(f"/api/v1/occurrences?{window(monday)}&limit=2000", headers=headers).get_json()
         assert body and schema.dump(body) == body
         assert {"people" in o for o in body} == {bool(headers)}
+
+
+@pytest.mark.parametrize("limit", [1, 2, 3, 5, 8])
+def test_crowded_slices_and_instants_read_a_chunk_at_a_time_give_the_same_pages(client, busy_week, monkeypatch,
+                                                                                  limit):
+    """At national scale a slice is narrowed when more series may start in it than the page
+    needs, down to one instant read by event id a chunk at a time (9:00 on a Monday: 1,300
+    series). The floors that keep a small calendar from ever doing so are lowered here, so that
+    the nine series of 9:00 on Monday are read a few at a time."""
+    from scheduler.time import keyset
+
+    monday, _ = busy_week
+    everything = client.get(f"/api/v1/occurrences?{window(monday)}&limit=2000").get_json()
+    monkeypatch.setattr(keyset, "MIN_BUDGET", 1)
+    monkeypatch.setattr(keyset, "MIN_CHUNK", 1)
+    pages = walk(client, f"/api/v1/occurrences?{window(monday)}&limit={limit}")
+    assert [o for p in pages for o in p] == everything
+    assert all(len(p) == limit for p in pages[:-1])
+
+
+def test_the_first_page_reads_a_crowded_instant_only_as_far_as_it_needs(client, busy_week, monkeypatch):
+    """The first page of 3: the two occurrences running in from before the window, then 9:00 on
+    Monday, where nine series start: with the floors lowered, a chunk of three of them (one more
+    than the page needs, and a few more for those that give nothing that day), not all nine."""
+    from scheduler.time import keyset
+
+    monday, _ = busy_week
+    monkeypatch.setattr(keyset, "MIN_BUDGET", 1)
+    monkeypatch.setattr(keyset, "MIN_CHUNK", 1)
+    reads = []
+    real = keyset.rules_in_window
+    monkeypatch.setattr(keyset, "rules_in_window", lambda *a, **k: reads.append(real(*a, **k)) or reads[-1])
+    page = client.get(f"/api/v1/occurrences?{window(monday)}&limit=3").get_json()
+    assert [o["title"] for o in page] == ["Salon de l'alternance", "Nuit de l'orientation", "Permanence 0"]
+    at_nine = [rules for rules in reads if rules and {r.start_seconds for r in rules} == {9 * 3600}]
+    assert [len(rules) for rules in at_nine] == [3]
