@@ -110,6 +110,8 @@ def occurrences_page(f: CalendarFilter, start: datetime, end: datetime, limit: i
         sa.select(OccurrenceException.starts_at, OccurrenceException.event_id)
         .where(OccurrenceException.starts_at >= start, OccurrenceException.starts_at < end)) if at is not None]
 
+    candidates = event_ids_in_window(f, start, end)  # built once: a page asks it for each slice
+
     def read(s: int, t: int, where: sa.ColumnElement, carry: bool = False) -> None:
         """The occurrences of the events `where` names that start in [s, t) (`carry`: those
         that start before the window and run into it)."""
@@ -126,7 +128,7 @@ def occurrences_page(f: CalendarFilter, start: datetime, end: datetime, limit: i
             need = limit + 1 - len(found)
             # A few series of the chunk give nothing that day (holidays, every other week, ended).
             chunk = max(MIN_CHUNK, need + need // 4 + 1)
-            ids = list(db.session.scalars(event_ids_in_window(f, start, end).where(may_start, Event.id >= from_id)
+            ids = list(db.session.scalars(candidates.where(may_start, Event.id >= from_id)
                                           .order_by(Event.id).limit(chunk)))
             if ids:
                 read(x, x + 1, in_ids(Event.id, ids))
@@ -157,7 +159,7 @@ def occurrences_page(f: CalendarFilter, start: datetime, end: datetime, limit: i
         # needs may start in it (their ids read first), a narrower one, down to its first instant
         # (`s` is one), read a chunk at a time.
         budget = max(MIN_BUDGET, 3 * (limit + 1 - len(found)) // 2)
-        ids = list(db.session.scalars(event_ids_in_window(f, start, end).where(may_start).limit(budget + 1)))
+        ids = list(db.session.scalars(candidates.where(may_start).limit(budget + 1)))
         narrowed = len(ids) > budget
         if not narrowed:
             if ids:  # the night's slices mostly hold none: no rules to ask for
