@@ -226,10 +226,11 @@ def test_a_big_file_is_previewed_then_imported_by_the_clock_and_its_progress_is_
     assert job.event_count == 600 and not runs_inline(job)
     seen = [s for s in clock_tick_watched(app, job.id) if s["state"] == "running"]
     labels = {s["label"] for s in seen}
-    assert {"Lecture du fichier", DRY_RUN_WRITE, "Recherche des chevauchements"} <= labels, labels
+    # The overlaps of the file's new series are one sweep now (check_new_events), often shorter
+    # than this 50 ms poll (missed on CI): only the reading and the writing are sure to be seen,
+    # and the bar moves through them, then jumps.
+    assert {"Lecture du fichier", DRY_RUN_WRITE} <= labels, labels
     percents = [s["percent"] for s in seen]
-    # The overlaps of the file's new series are one sweep now (check_new_events), a second or less:
-    # the bar moves through the reading and the writing, then jumps.
     assert percents == sorted(percents) and len({p for p in percents if 0 < p < 100}) >= 3, percents
     assert any(s["label"] == DRY_RUN_WRITE and 0 < s["done"] < s["total"] == 600 for s in seen)
     db.session.expire_all()
