@@ -128,7 +128,7 @@ def new_event(actor: Actor, values: dict, references: References | None = None) 
     with db.session.no_autoflush:
         # Its collections start empty and loaded: reading them after the flush (the overlap
         # check, the import's exceptions) then asks nothing of the database.
-        event = Event(**values, exceptions=[], **({} if "people" in values else {"people": []}))
+        event = Event(**{"exceptions": [], "people": [], **values})
         if event.room and place.rooms and event.room not in place.rooms:
             raise InvalidInput.on("room", f"Salle inconnue dans ce lieu : « {event.room} ».")
         actor.require(actor.can_edit_event(event),
