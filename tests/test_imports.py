@@ -226,12 +226,15 @@ def test_a_big_file_is_previewed_then_imported_by_the_clock_and_its_progress_is_
     assert job.event_count == 600 and not runs_inline(job)
     seen = [s for s in clock_tick_watched(app, job.id) if s["state"] == "running"]
     labels = {s["label"] for s in seen}
-    assert {"Lecture du fichier", DRY_RUN_WRITE, "Recherche des chevauchements"} <= labels, labels
+    # The overlaps of the file's new series are one sweep now (check_new_events), often shorter
+    # than this 50 ms poll (missed on CI): only the reading and the writing are sure to be seen,
+    # and the bar moves through them, then jumps.
+    assert {"Lecture du fichier", DRY_RUN_WRITE} <= labels, labels
     percents = [s["percent"] for s in seen]
-    # The new events are written in bulk and their overlaps found in one sweep: each phase of
-    # these 600 events lasts less than the half second between two writes of the bar, which
-    # steps from phase to phase (each seen, above) and never goes back.
-    assert percents == sorted(percents) and len({p for p in percents if 0 < p < 100}) >= 2, percents
+    # The new events are written in bulk: each phase of these 600 events lasts less than the half
+    # second between two writes of the bar, which steps from the reading to the writing (both
+    # seen, above) and never goes back.
+    assert percents == sorted(percents) and any(0 < p < 100 for p in percents), percents
     db.session.expire_all()
     job = db.session.get(ImportJob, job.id)
     assert job.state == "ready" and job.result["summary"]["created"] == 600
