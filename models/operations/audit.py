@@ -2,13 +2,13 @@
 from __future__ import annotations
 
 from datetime import date, datetime, time
-from typing import Any
+from typing import Any, cast
 
 import sqlalchemy as sa
 
 from models.actor import Actor
 from models.audit import AuditEntry
-from models.base import db
+from models.base import db, insert_rows, utcnow
 
 
 def plain_value(value: Any) -> Any:
@@ -47,6 +47,18 @@ def record(actor: Actor | None, action: str, entity, changes: dict | None = None
     )
     db.session.add(entry)
     return entry
+
+
+def record_many(actor: Actor | None, action: str, entries: list[tuple[Any, dict]]) -> None:
+    """The lines `record` writes, for many entities at once ((entity, changes) each, entities
+    flushed): one bulk insert (`insert_rows`) instead of an ORM object each (an import's 5,000
+    "create" lines)."""
+    now = utcnow()
+    user_id = getattr(actor, "id", None)
+    insert_rows(cast(sa.Table, AuditEntry.__table__), [
+        {"at": now, "user_id": user_id, "action": action, "entity_type": entity.__tablename__, "entity_id": entity.id,
+         "changes": {k: [plain_value(v) for v in pair] for k, pair in changes.items()}}
+        for entity, changes in entries])
 
 
 def history(entity_type: str, entity_id: int) -> list[AuditEntry]:

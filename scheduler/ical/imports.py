@@ -16,6 +16,7 @@ than a week) is refused with a located error rather than imported approximately.
 """
 from __future__ import annotations
 
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC
 
@@ -32,7 +33,7 @@ from scheduler.ical.planned import (
     LocatedError,
     PlannedEvent,
 )
-from scheduler.writes import EventWrites, delete_events
+from scheduler.writes import EventWrites, NewEvent, delete_events
 
 # --- what an import changes ---------------------------------------------------------------------
 
@@ -205,40 +206,59 @@ def apply_plan(actor: Actor, plan: list[PlannedEvent], options: ImportOptions, p
 
 def _write(actor: Actor, plan: list[PlannedEvent], options: ImportOptions, progress=None
            ) -> tuple[list[Event], list[dict]]:
-    """The writes of a plan, through the one write path: each pre-existing event that changes is
-    told once as a whole (its exceptions' changes included); returns the events touched and the
-    overlaps they opened."""
+    """The writes of a plan, through the one write path: the new events checked one by one and
+    stored together (`EventWrites.create_many`: one flush for thousands), each pre-existing event
+    that changes told once as a whole (its exceptions' changes included); returns the events
+    touched, in the file's order, and the overlaps they opened."""
     existing = existing_events(plan)
     _check_rights(actor, plan, existing)
     writes = EventWrites(actor, refuse=False, tell_whole_events=True, new_in_bulk=True)
-    touched = []
+    values_of = {}
+    for planned in plan:
+        values = dict(planned.values)
+        values["place"] = values["place"].slug
+        values_of[planned.uid] = values
+    writes.read_ahead({v["place"] for v in values_of.values()}, [options.partner.slug])
+    written: dict[str, Event] = {}
+    new: list[tuple[PlannedEvent, NewEvent]] = []
     for index, planned in enumerate(plan):
         if progress is not None:
             progress("write", index, len(plan))
         event = existing.get(planned.uid)
-        values = dict(planned.values)
-        values["place"] = values["place"].slug
-        try:
+        values = values_of[planned.uid]
+        with _located(planned):
             if event is None:
-                event = writes.create({**values, "uid": planned.uid, "source": options.source,
-                                       "organisers": [options.partner.slug]})
-            else:
-                changes = differences(planned, event)
-                if not changes:
-                    continue
-                fields = {k: values[k] for k in changes if k != "exceptions"}
-                if "place" in fields:
-                    # A new place brings its own zone and holidays unless told otherwise: the
-                    # file's zone is kept (an event written in Los Angeles stays there).
-                    fields |= {k: values[k] for k in ("timezone", "holiday_region")}
-                if fields:
-                    writes.update(event, fields)
+                new.append((planned, writes.check_new({**values, "uid": planned.uid, "source": options.source,
+                                                       "organisers": [options.partner.slug]})))
+                continue
+            changes = differences(planned, event)
+            if not changes:
+                continue
+            fields = {k: values[k] for k in changes if k != "exceptions"}
+            if "place" in fields:
+                # A new place brings its own zone and holidays unless told otherwise: the
+                # file's zone is kept (an event written in Los Angeles stays there).
+                fields |= {k: values[k] for k in ("timezone", "holiday_region")}
+            if fields:
+                writes.update(event, fields)
             _apply_exceptions(writes, event, planned)
-        except InvalidInput as error:
-            raise ImportRefused([LocatedError(error.message, planned.line, planned.component)]) from None
-        touched.append(event)
+        written[planned.uid] = event
+    for (planned, _), event in zip(new, writes.create_many([checked for _, checked in new]), strict=True):
+        with _located(planned):
+            _apply_exceptions(writes, event, planned)
+        written[planned.uid] = event
+    touched = [written[p.uid] for p in plan if p.uid in written]
     outcomes = writes.finish(progress)
     return touched, _overlaps(touched, outcomes, actor.partner_id)
+
+
+@contextmanager
+def _located(planned: PlannedEvent):
+    """A write refused for one planned event refuses the file, at that event's line."""
+    try:
+        yield
+    except InvalidInput as error:
+        raise ImportRefused([LocatedError(error.message, planned.line, planned.component)]) from None
 
 
 def _apply_exceptions(writes: EventWrites, event: Event, planned: PlannedEvent) -> None:

@@ -2,12 +2,13 @@
 worked in the request for a small file, by the clock process for a big one, with their progress.
 
 Why the clock: a file of 5,000 events (a Maillage feed of 1,000 series and 4,000 single events,
-3 MB) takes about 25 s to preview on SQLite and 60 s on PostgreSQL here, and as long again to
-import (parsing ~3 s, writing 9–20 s, checking overlaps 13–36 s: `bench/imports.py`). A gunicorn
-sync worker is killed after 30 s, and a streamed answer does not help (a sync worker tells the
-arbiter it is alive only between requests). So the upload stores the file in the database and
-answers at once; the clock, one process that exists for long work, picks the job up within
-`POLL_SECONDS`; the page polls the job's row, which every web process and machine reads alike.
+3 MB) takes 8–12 s to preview here, and as long again to import, on SQLite and PostgreSQL alike
+(reading the file 3–5 s, writing 3–4 s, its overlaps 1–2 s: `bench/imports.py`, load 2), more
+on a busy machine. A gunicorn sync worker is killed after 30 s, and a streamed answer does not
+help (a sync worker tells the arbiter it is alive only between requests). So the upload stores
+the file in the database and answers at once; the clock, one process that exists for long work,
+picks the job up within `POLL_SECONDS`; the page polls the job's row, which every web process and
+machine reads alike.
 
 All or nothing: the import is one transaction of the clock (or of the request), committed with
 the job's outcome; a refused file, an error or a killed process leaves no event written. A job
@@ -50,9 +51,10 @@ POLL_SECONDS = 2  # how soon the clock picks up a new job
 STALE_AFTER = timedelta(minutes=10)  # a running job without news for that long has lost its runner
 KEEP_JOBS = timedelta(days=1)  # unconfirmed previews and finished jobs are then deleted
 
-# Phases of a step, with the share of its time they take (measured on 5,000 events), for one bar.
-PHASES = {"parse": ("Lecture du fichier", 0.10), "write": ("Enregistrement des événements", 0.35),
-          "overlaps": ("Recherche des chevauchements", 0.50), "commit": ("Validation", 0.05)}
+# Phases of a step, with the share of its time they take (measured on 5,000 events, since the new
+# events are written in bulk and their overlaps found in one sweep), for one bar.
+PHASES = {"parse": ("Lecture du fichier", 0.50), "write": ("Enregistrement des événements", 0.37),
+          "overlaps": ("Recherche des chevauchements", 0.09), "commit": ("Validation", 0.04)}
 DRY_RUN_WRITE = "Essai d'enregistrement (rien n'est enregistré avant votre confirmation)"
 
 

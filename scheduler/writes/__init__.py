@@ -49,6 +49,8 @@ from scheduler.time.recurrence import carried_over, epoch, expand, gives_occurre
 from scheduler.time.rules import OUT_OF_CALENDAR, TIMING_FIELDS, in_calendar
 from scheduler.writes import rows
 
+NewEvent = rows.NewEvent  # what `EventWrites.check_new` gives and `create_many` stores
+
 
 @dataclass(frozen=True)
 class Resolution:
@@ -134,6 +136,7 @@ class EventWrites:
         self.resolution = resolution
         self.now = now
         self._touched: dict[int, _Touched] = {}
+        self._references = rows.References()  # places and partners read once for the batch
 
     # --- the writes --------------------------------------------------------------------------
 
@@ -144,9 +147,26 @@ class EventWrites:
         return self._touched[event.id]
 
     def create(self, values: dict) -> Event:
-        event = rows.insert_event(self.actor, values)
-        self._touch(event, created=True)
-        return event
+        return self.create_many([self.check_new(values)])[0]
+
+    def check_new(self, values: dict) -> rows.NewEvent:
+        """A new event checked as `create` checks it (rights, references, the wall-clock rule:
+        the errors name this one), not stored: `create_many` stores a list of them. Each is
+        checked against what is stored, not against the others of the list."""
+        return rows.new_event(self.actor, values, self._references)
+
+    def read_ahead(self, places: Iterable[str] = (), partners: Iterable[str] = ()) -> None:
+        """Reads at once the places and partners (by slug) that the coming writes name."""
+        self._references.read_ahead(places, partners)
+
+    def create_many(self, new: list[rows.NewEvent]) -> list[Event]:
+        """Stores events checked by `check_new` as `create` stores one, in one flush: an import's
+        thousands of events. Their history lines, overlaps and notices are those of as many
+        `create`s (the overlaps at `finish()`)."""
+        events = rows.insert_events(self.actor, new)
+        for event in events:
+            self._touch(event, created=True)
+        return events
 
     def update(self, event: Event, values: dict) -> dict:
         """Edits the whole series; returns the changes recorded ({} when nothing changed). When its
@@ -161,7 +181,7 @@ class EventWrites:
             return {x: None if (key := keys[epoch(x.recurrence_start)]) is None
                     else datetime.fromtimestamp(key, UTC) for x in changed.exceptions}
 
-        changes = rows.change_event(self.actor, event, values, exceptions_after)
+        changes = rows.change_event(self.actor, event, values, exceptions_after, self._references)
         if changes.keys() & set(TIMING_FIELDS):
             # People received stay with their occurrence, as its cancellation or move does.
             new_rule = rule_of(event)
